@@ -1,0 +1,52 @@
+// Kernels (DESIGN §1.1) and block evaluation K(A, B): one GEMM for the inner products, then one
+// elementwise pass over the squared distances ||a||^2 + ||b||^2 - 2 a.b, clamped at 0.
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+#include "kmpi/matrix.hpp"
+
+namespace kmpi {
+
+enum class KernelKind { kGaussian, kLaplacian, kMatern, kCauchy };
+
+struct Kernel {
+  KernelKind kind = KernelKind::kGaussian;
+  double bandwidth = 1.0;  // sigma
+  double nu = 1.5;         // Matern smoothness: 0.5, 1.5 or 2.5
+
+  // local: parses "gaussian", "laplacian", "matern", "cauchy"; throws kmpi::Error otherwise.
+  static Kernel from_name(const std::string& name, double bandwidth, double nu = 1.5);
+  std::string name() const;
+
+  // k(x, x): 1 for every kernel here (all are radial with k(0) = 1).
+  double diagonal() const { return 1.0; }
+
+  // local: k as a function of the squared distance r2 >= 0, evaluated in double (the reference
+  // the block evaluation is tested against).
+  double of_squared_distance(double r2) const;
+};
+
+// local: squared row norms of an (rows x cols) row-major matrix with leading dimension ld.
+template <class T>
+void row_squared_norms(const T* a, std::size_t rows, std::size_t cols, std::size_t ld, T* norms);
+
+// local: out (ma x mb, leading dimension ldo) = K(A, B) for row-major A (ma x d, lda) and
+// B (mb x d, ldb). Norms of A's and B's rows may be passed in (computed once per block); pass
+// nullptr to compute them here.
+template <class T>
+void kernel_block(const Kernel& k, const T* a, std::size_t ma, std::size_t lda, const T* b,
+                  std::size_t mb, std::size_t ldb, std::size_t d, T* out, std::size_t ldo,
+                  const T* a_norms = nullptr, const T* b_norms = nullptr);
+
+// local: convenience form for whole matrices.
+template <class T>
+Matrix<T> kernel_block(const Kernel& k, const Matrix<T>& a, const Matrix<T>& b) {
+  Matrix<T> out(a.rows(), b.rows());
+  kernel_block(k, a.data(), a.rows(), a.cols(), b.data(), b.rows(), b.cols(), a.cols(),
+               out.data(), out.cols());
+  return out;
+}
+
+}  // namespace kmpi

@@ -1,0 +1,163 @@
+// The one wrapper around MPI: RAII environment, a communicator with typed collectives whose
+// return codes are all checked, and collective error agreement (DESIGN §3).
+#pragma once
+
+#include <mpi.h>
+
+#include <complex>
+#include <cstdint>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "kmpi/error.hpp"
+
+namespace kmpi::mpi {
+
+// Throws kmpi::Error naming `what` when an MPI call did not return MPI_SUCCESS.
+void check(int rc, const char* what);
+
+template <class T>
+MPI_Datatype datatype() {
+  if constexpr (std::is_same_v<T, double>) return MPI_DOUBLE;
+  else if constexpr (std::is_same_v<T, float>) return MPI_FLOAT;
+  else if constexpr (std::is_same_v<T, int>) return MPI_INT;
+  else if constexpr (std::is_same_v<T, char>) return MPI_CHAR;
+  else if constexpr (std::is_same_v<T, unsigned char>) return MPI_UNSIGNED_CHAR;
+  else if constexpr (std::is_same_v<T, long long>) return MPI_LONG_LONG;
+  else if constexpr (std::is_same_v<T, unsigned long long>) return MPI_UNSIGNED_LONG_LONG;
+  else if constexpr (std::is_same_v<T, unsigned long>) return MPI_UNSIGNED_LONG;
+  else if constexpr (std::is_same_v<T, long>) return MPI_LONG;
+  else static_assert(sizeof(T) == 0, "no MPI datatype for this type");
+}
+
+// MPI_Init_thread / MPI_Finalize for the lifetime of the object (created once, in main or a test
+// main). MPI errors return codes (MPI_ERRORS_RETURN) so `check` can turn them into exceptions.
+class Environment {
+ public:
+  Environment(int& argc, char**& argv);
+  ~Environment();
+  Environment(const Environment&) = delete;
+  Environment& operator=(const Environment&) = delete;
+};
+
+// Bytes this process has handed to MPI collectives (what it sends), for the benchmarks.
+std::uint64_t bytes_sent();
+void reset_bytes_sent();
+
+enum class Op { kSum, kMin, kMax };
+
+// A communicator. It frees only what it created (duplicates), never MPI_COMM_WORLD.
+class Communicator {
+ public:
+  static Communicator world();
+  explicit Communicator(MPI_Comm comm, bool owned = false);
+  ~Communicator();
+  Communicator(const Communicator&) = delete;
+  Communicator& operator=(const Communicator&) = delete;
+  Communicator(Communicator&& o) noexcept;
+  Communicator& operator=(Communicator&&) = delete;
+
+  // collective: a duplicate with its own message space (libraries and tests use it).
+  Communicator duplicate() const;
+
+  MPI_Comm get() const { return comm_; }
+  int rank() const { return rank_; }
+  int size() const { return size_; }
+
+  // collective
+  void barrier() const;
+
+  // collective: in-place reduction of `count` values over all ranks.
+  template <class T>
+  void allreduce(T* data, std::size_t count, Op op = Op::kSum) const {
+    if (count == 0) return;
+    count_sent(count * sizeof(T));
+    check(MPI_Allreduce(MPI_IN_PLACE, data, checked_int(count), datatype<T>(), to_mpi(op), comm_),
+          "MPI_Allreduce");
+  }
+  template <class T>
+  void allreduce(std::vector<T>& v, Op op = Op::kSum) const {
+    allreduce(v.data(), v.size(), op);
+  }
+  // collective: reduction of one value.
+  template <class T>
+  T allreduce_value(T v, Op op = Op::kSum) const {
+    allreduce(&v, 1, op);
+    return v;
+  }
+
+  // collective: every rank sends counts[rank] values; all receive the concatenation.
+  template <class T>
+  void allgatherv(const T* send, T* recv, const std::vector<int>& counts,
+                  const std::vector<int>& displs) const {
+    count_sent(static_cast<std::size_t>(counts[rank_]) * sizeof(T) * (size_ - 1));
+    check(MPI_Allgatherv(send, counts[rank_], datatype<T>(), recv, counts.data(), displs.data(),
+                         datatype<T>(), comm_),
+          "MPI_Allgatherv");
+  }
+
+  // collective: every rank sends `count` values; all receive size() * count values.
+  template <class T>
+  std::vector<T> allgather(const T* send, std::size_t count) const {
+    std::vector<T> out(count * size_);
+    count_sent(count * sizeof(T) * (size_ - 1));
+    check(MPI_Allgather(send, checked_int(count), datatype<T>(), out.data(), checked_int(count),
+                        datatype<T>(), comm_),
+          "MPI_Allgather");
+    return out;
+  }
+
+  // collective
+  template <class T>
+  void broadcast(T* data, std::size_t count, int root) const {
+    if (count == 0) return;
+    if (rank_ == root) count_sent(count * sizeof(T));
+    check(MPI_Bcast(data, checked_int(count), datatype<T>(), root, comm_), "MPI_Bcast");
+  }
+  // collective: rank `root`'s string on every rank.
+  std::string broadcast(const std::string& s, int root) const;
+
+  // collective: rank r's send[k] goes to rank k (counts/displs per peer, in elements).
+  template <class T>
+  void alltoallv(const T* send, const std::vector<int>& send_counts,
+                 const std::vector<int>& send_displs, T* recv, const std::vector<int>& recv_counts,
+                 const std::vector<int>& recv_displs) const {
+    std::size_t total = 0;
+    for (int k = 0; k < size_; ++k)
+      if (k != rank_) total += static_cast<std::size_t>(send_counts[k]);
+    count_sent(total * sizeof(T));
+    check(MPI_Alltoallv(send, send_counts.data(), send_displs.data(), datatype<T>(), recv,
+                        recv_counts.data(), recv_displs.data(), datatype<T>(), comm_),
+          "MPI_Alltoallv");
+  }
+
+ private:
+  static MPI_Op to_mpi(Op op);
+  static int checked_int(std::size_t n);
+  static void count_sent(std::size_t bytes);
+  MPI_Comm comm_ = MPI_COMM_NULL;
+  bool owned_ = false;
+  int rank_ = 0, size_ = 1;
+};
+
+// collective: `ok` is this rank's verdict; if any rank is not ok, every rank throws the same
+// CollectiveError carrying the message of the lowest failing rank (SLATE's all-ranks assert).
+void agree(const Communicator& comm, bool ok, const std::string& message_if_failed);
+
+// collective: runs `local_work` (which must not call collectives) on every rank; an exception
+// on any rank becomes the same CollectiveError on all ranks.
+template <class F>
+void agree_on(const Communicator& comm, F&& local_work) {
+  bool ok = true;
+  std::string message;
+  try {
+    local_work();
+  } catch (const std::exception& e) {
+    ok = false;
+    message = e.what();
+  }
+  agree(comm, ok, message);
+}
+
+}  // namespace kmpi::mpi
