@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "kmpi/blas.hpp"
 #include "kmpi/error.hpp"
@@ -69,17 +70,22 @@ void row_squared_norms(const T* a, std::size_t rows, std::size_t cols, std::size
 
 namespace {
 
-// The elementwise pass: row holds -2 a.b on entry and k(a, b) on exit.
+// The elementwise pass: row holds -2 a.b on entry and k(a, b) on exit. The squared distance
+// ||a||^2 + ||b||^2 - 2 a.b carries a rounding error of a few eps (||a||^2 + ||b||^2); values
+// below that are noise and become 0, so k(x, x) = 1 exactly (for the Laplacian, sqrt would
+// otherwise turn a 1e-16 residue into a 1e-8 error on the diagonal).
 template <class T, class F>
 void finish_rows(const T* an, const T* bn, std::size_t ma, std::size_t mb, T* out, std::size_t ldo,
                  F&& f) {
   for (std::size_t i = 0; i < ma; ++i) {
     T* row = out + i * ldo;
     const T ai = an[i];
+    constexpr T noise = T(16) * std::numeric_limits<T>::epsilon();
 #pragma omp simd
     for (std::size_t j = 0; j < mb; ++j) {
-      T r2 = row[j] + ai + bn[j];
-      r2 = r2 > T(0) ? r2 : T(0);
+      const T scale = ai + bn[j];
+      T r2 = row[j] + scale;
+      r2 = r2 > noise * scale ? r2 : T(0);
       row[j] = f(r2);
     }
   }

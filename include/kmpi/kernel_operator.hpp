@@ -1,0 +1,60 @@
+// The distributed kernel operator every solver is built on (DESIGN §2). Centers Z and weights
+// alpha are block-partitioned: each rank holds Z_r (its rows) and alpha_r.
+#pragma once
+
+#include <cstddef>
+
+#include "kmpi/kernel.hpp"
+#include "kmpi/matrix.hpp"
+#include "kmpi/mpi.hpp"
+
+namespace kmpi {
+
+enum class Precision { kFloat32, kFloat64 };
+
+// This rank's centers, kept in the precision the kernel blocks are computed in, with their
+// squared norms computed once.
+class LocalCenters {
+ public:
+  LocalCenters() = default;
+  LocalCenters(const Matrix<double>& z, Precision precision);
+  std::size_t rows() const { return rows_; }
+  std::size_t dimension() const { return d_; }
+  Precision precision() const { return precision_; }
+  const Matrix<float>& f32() const { return z32_; }
+  const Matrix<double>& f64() const { return z64_; }
+  const std::vector<float>& norms32() const { return n32_; }
+  const std::vector<double>& norms64() const { return n64_; }
+
+ private:
+  Precision precision_ = Precision::kFloat64;
+  std::size_t rows_ = 0, d_ = 0;
+  Matrix<float> z32_;
+  Matrix<double> z64_;
+  std::vector<float> n32_;
+  std::vector<double> n64_;
+};
+
+// Bytes of one kernel tile at most (bounds per-rank memory independent of n).
+inline constexpr std::size_t kDefaultTileBytes = std::size_t(64) << 20;
+
+// local: out (m x c, float64) += K(Q, Z_r) alpha_r, tiled over Z_r's rows so no tile exceeds
+// tile_bytes. Kernel blocks are computed in the centers' precision; the product of a float32
+// tile with alpha is accumulated per tile and summed across tiles in float64.
+void kernel_times_local(const Kernel& k, const Matrix<double>& q, const LocalCenters& z,
+                        const Matrix<double>& alpha, Matrix<double>& out,
+                        std::size_t tile_bytes = kDefaultTileBytes);
+
+// collective: K(Q, Z) alpha for Q (m x d) replicated on all ranks: local tiles, then one
+// allreduce of the m x c result.
+Matrix<double> kernel_times(const mpi::Communicator& comm, const Kernel& k, const Matrix<double>& q,
+                            const LocalCenters& z, const Matrix<double>& alpha,
+                            std::size_t tile_bytes = kDefaultTileBytes);
+
+// local: K(Z_r, Q) G (rows(Z_r) x c) for replicated Q (m x d) and G (m x c): the transpose
+// product, each rank for its own centers.
+Matrix<double> kernel_transpose_times_local(const Kernel& k, const LocalCenters& z,
+                                            const Matrix<double>& q, const Matrix<double>& g,
+                                            std::size_t tile_bytes = kDefaultTileBytes);
+
+}  // namespace kmpi

@@ -1,0 +1,124 @@
+// Distributed dense matrices in ScaLAPACK's 2D block-cyclic layout (the vocabulary of Elemental):
+// a BLACS process grid, a block-cyclic matrix that owns its local tiles, and the few drivers the
+// solvers need. src/scalapack.cpp is the one place that declares the Fortran/C symbols.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <functional>
+#include <vector>
+
+#include "kmpi/matrix.hpp"
+#include "kmpi/mpi.hpp"
+#include "kmpi/partition.hpp"
+
+namespace kmpi {
+
+// A near-square nprow x npcol BLACS grid over all ranks of a communicator (row-major order).
+class BlacsGrid {
+ public:
+  // collective
+  explicit BlacsGrid(const mpi::Communicator& comm);
+  ~BlacsGrid();
+  BlacsGrid(const BlacsGrid&) = delete;
+  BlacsGrid& operator=(const BlacsGrid&) = delete;
+
+  int context() const { return context_; }
+  int rows() const { return nprow_; }
+  int cols() const { return npcol_; }
+  int my_row() const { return myrow_; }
+  int my_col() const { return mycol_; }
+  const mpi::Communicator& comm() const { return comm_; }
+
+  // local: the grid shape used for P processes: nprow = largest divisor of P <= sqrt(P).
+  static std::array<int, 2> shape_for(int processes);
+
+ private:
+  const mpi::Communicator& comm_;
+  int context_ = -1, nprow_ = 1, npcol_ = 1, myrow_ = 0, mycol_ = 0;
+};
+
+// Size of the local piece of a dimension of n split in blocks of nb over nprocs processes
+// (ScaLAPACK's NUMROC, source process 0). local.
+std::size_t local_extent(std::size_t n, std::size_t nb, int iproc, int nprocs);
+
+// A global m x n float64 matrix, block-cyclic with mb x nb blocks; this rank holds its local
+// tiles column-major with leading dimension ld() (ScaLAPACK's convention).
+class BlockCyclicMatrix {
+ public:
+  BlockCyclicMatrix(const BlacsGrid& grid, std::size_t m, std::size_t n, std::size_t mb = 64,
+                    std::size_t nb = 64);
+
+  const BlacsGrid& grid() const { return *grid_; }
+  std::size_t rows() const { return m_; }
+  std::size_t cols() const { return n_; }
+  std::size_t local_rows() const { return lr_; }
+  std::size_t local_cols() const { return lc_; }
+  std::size_t ld() const { return ld_; }
+  const int* descriptor() const { return desc_.data(); }
+  double* data() { return local_.data(); }
+  const double* data() const { return local_.data(); }
+  double& local(std::size_t i, std::size_t j) { return local_[i + j * ld_]; }
+  double local(std::size_t i, std::size_t j) const { return local_[i + j * ld_]; }
+
+  // local: global index of local row i / local column j.
+  std::size_t global_row(std::size_t i) const;
+  std::size_t global_col(std::size_t j) const;
+  std::vector<std::size_t> global_rows() const;
+  std::vector<std::size_t> global_cols() const;
+
+  // local: sets every local entry to f(global_row, global_col).
+  void fill(const std::function<double(std::size_t, std::size_t)>& f);
+
+  // collective: rows [begin(r), end(r)) of `rows` (a partition of this matrix's rows over the
+  // communicator) of the columns [col_begin, col_begin + ncols), as a row-major matrix on rank r.
+  // One all-to-all; no rank ever holds more than its own piece.
+  Matrix<double> to_row_blocks(const BlockPartition& rows, std::size_t col_begin,
+                               std::size_t ncols) const;
+
+ private:
+  const BlacsGrid* grid_;
+  std::size_t m_, n_, mb_, nb_, lr_, lc_, ld_;
+  std::array<int, 9> desc_{};
+  std::vector<double> local_;
+};
+
+// Every driver below is collective over the grid and agrees on ScaLAPACK's info: a failure
+// (e.g. a matrix that is not positive definite) becomes the same CollectiveError on all ranks.
+
+// A = L L^T in place (lower triangle), pdpotrf.
+void cholesky_factor(BlockCyclicMatrix& a);
+// B <- A^{-1} B given the factor from cholesky_factor, pdpotrs.
+void cholesky_solve(const BlockCyclicMatrix& factor, BlockCyclicMatrix& b);
+
+enum class EigenSolver { kPdsyevr, kPdsyevd };
+
+// The top k eigenpairs of the symmetric matrix A (A is overwritten): values in descending order
+// (replicated); the eigenvectors are columns [first_column, first_column + k) of the n x n
+// distributed `vectors`, in ascending order of eigenvalue (ScaLAPACK's order).
+struct TopEigenpairs {
+  std::vector<double> values;
+  BlockCyclicMatrix vectors;
+  std::size_t first_column = 0;
+  // collective: this rank's rows of `rows` of the k eigenvectors, row-major, column i belonging
+  // to values[i] (descending).
+  Matrix<double> rows_descending(const BlockPartition& rows) const;
+};
+TopEigenpairs top_eigenpairs(BlockCyclicMatrix& a, std::size_t k,
+                             EigenSolver solver = EigenSolver::kPdsyevr);
+
+}  // namespace kmpi
+
+namespace kmpi::serial {
+
+// Serial LAPACK references (tests, small replicated problems). local.
+// Solves A X = B for symmetric positive definite A (n x n) and B (n x c), dposv.
+Matrix<double> solve_spd(Matrix<double> a, Matrix<double> b);
+// All eigenvalues (descending) and eigenvectors (columns, same order) of symmetric A, dsyevd.
+struct Eigensystem {
+  std::vector<double> values;
+  Matrix<double> vectors;  // n x n, column i belongs to values[i]
+};
+Eigensystem symmetric_eigen(Matrix<double> a);
+
+}  // namespace kmpi::serial

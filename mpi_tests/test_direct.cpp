@@ -1,0 +1,85 @@
+// The block-cyclic layer and the `direct` solver against serial LAPACK on the gathered problem.
+#include <gtest/gtest.h>
+
+#include "common.hpp"
+#include "kmpi/scalapack.hpp"
+#include "kmpi/solvers.hpp"
+
+namespace kmpi {
+namespace {
+
+using namespace testing_support;
+
+TEST(BlockCyclic, ToRowBlocksRecoversEveryEntry) {
+  auto comm = mpi::Communicator::world();
+  BlacsGrid grid(comm);
+  const std::size_t m = 53, n = 17;
+  // Small blocks so every rank of the grid owns several.
+  BlockCyclicMatrix a(grid, m, n, 4, 3);
+  auto f = [](std::size_t i, std::size_t j) { return 1000.0 * i + j; };
+  a.fill(f);
+  const BlockPartition rows(m, comm.size());
+  const Matrix<double> got = a.to_row_blocks(rows, 5, 7);
+  ASSERT_EQ(got.rows(), rows.count(comm.rank()));
+  for (std::size_t i = 0; i < got.rows(); ++i)
+    for (std::size_t j = 0; j < 7; ++j) EXPECT_EQ(got(i, j), f(rows.begin(comm.rank()) + i, 5 + j));
+}
+
+TEST(BlockCyclic, CholeskyOfIndefiniteMatrixFailsOnEveryRank) {
+  auto comm = mpi::Communicator::world();
+  BlacsGrid grid(comm);
+  BlockCyclicMatrix a(grid, 20, 20, 4, 4);
+  a.fill([](std::size_t i, std::size_t j) { return i == j ? (i == 13 ? -1.0 : 2.0) : 0.0; });
+  EXPECT_THROW(cholesky_factor(a), CollectiveError);
+}
+
+TEST(BlockCyclic, TopEigenpairsMatchLapackOnTheGatheredMatrix) {
+  auto comm = mpi::Communicator::world();
+  BlacsGrid grid(comm);
+  const std::size_t s = 90, k = 12, d = 4;
+  const Kernel kern = Kernel::from_name("gaussian", 0.5);
+  const Matrix<double> x = synthetic_rows(31, 0, s, d);
+  const Matrix<double> kss = kernel_block(kern, x, x);
+  const auto ref = serial::symmetric_eigen(kss);
+  for (EigenSolver solver : {EigenSolver::kPdsyevr, EigenSolver::kPdsyevd}) {
+    BlockCyclicMatrix a(grid, s, s, 8, 8);
+    a.fill([&](std::size_t i, std::size_t j) { return kss(i, j); });
+    const TopEigenpairs top = top_eigenpairs(a, k, solver);
+    const BlockPartition rows(s, comm.size());
+    const Matrix<double> v = top.rows_descending(rows);
+    for (std::size_t i = 0; i < k; ++i) {
+      EXPECT_NEAR(top.values[i], ref.values[i], 1e-12 * ref.values[0]);
+      // Eigenvectors up to sign: compare |<v_dist, v_ref>| over all ranks = 1.
+      double dot = 0;
+      for (std::size_t r = 0; r < v.rows(); ++r) dot += v(r, i) * ref.vectors(rows.begin(comm.rank()) + r, i);
+      dot = comm.allreduce_value(dot);
+      EXPECT_NEAR(std::abs(dot), 1.0, 1e-9) << "eigenvector " << i;
+    }
+  }
+}
+
+TEST(DirectSolver, MatchesSerialLapackSolve) {
+  auto comm = mpi::Communicator::world();
+  const std::size_t n = 230, d = 6, c = 3;
+  const double ridge = 1e-3;
+  const int me = comm.rank();
+  TrainingProblem problem;
+  problem.kernel = Kernel::from_name("laplacian", 1.3);
+  problem.partition = BlockPartition(n, comm.size());
+  auto y_of = [](std::size_t i, std::size_t l) { return std::sin(0.1 * i * (l + 1)); };
+  problem.x = synthetic_rows(41, problem.partition.begin(me), problem.partition.count(me), d);
+  problem.y = rows_of(problem.partition.begin(me), problem.partition.count(me), c, y_of);
+  const Matrix<double> alpha = solve_direct(comm, problem, ridge);
+
+  const Matrix<double> x = synthetic_rows(41, 0, n, d);
+  Matrix<double> a = kernel_block(problem.kernel, x, x);
+  for (std::size_t i = 0; i < n; ++i) a(i, i) += ridge * n;
+  const Matrix<double> want_all = serial::solve_spd(a, rows_of(0, n, c, y_of));
+  const Matrix<double> want = rows_of(problem.partition.begin(me), problem.partition.count(me), c,
+                                      [&](std::size_t i, std::size_t l) { return want_all(i, l); });
+  // Both are backward-stable Cholesky solves of a matrix with condition ~1e4: 1e-8 relative.
+  EXPECT_LT(max_abs_diff(alpha, want), 1e-8 * max_abs(want_all));
+}
+
+}  // namespace
+}  // namespace kmpi

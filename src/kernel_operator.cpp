@@ -1,0 +1,124 @@
+#include "kmpi/kernel_operator.hpp"
+
+#include <algorithm>
+
+#include "kmpi/blas.hpp"
+
+namespace kmpi {
+
+LocalCenters::LocalCenters(const Matrix<double>& z, Precision precision)
+    : precision_(precision), rows_(z.rows()), d_(z.cols()) {
+  if (precision == Precision::kFloat32) {
+    z32_ = convert<float>(z);
+    n32_.resize(rows_);
+    row_squared_norms(z32_.data(), rows_, d_, d_, n32_.data());
+  } else {
+    z64_ = z;
+    n64_.resize(rows_);
+    row_squared_norms(z64_.data(), rows_, d_, d_, n64_.data());
+  }
+}
+
+namespace {
+
+template <class T>
+const Matrix<T>& centers_of(const LocalCenters& z) {
+  if constexpr (std::is_same_v<T, float>) return z.f32();
+  else return z.f64();
+}
+template <class T>
+const std::vector<T>& norms_of(const LocalCenters& z) {
+  if constexpr (std::is_same_v<T, float>) return z.norms32();
+  else return z.norms64();
+}
+
+// Query rows per chunk and center rows per tile so that a tile stays within tile_bytes.
+struct Tiling {
+  std::size_t query_rows, center_rows;
+};
+template <class T>
+Tiling tiling_for(std::size_t m, std::size_t p, std::size_t tile_bytes) {
+  const std::size_t mq = std::max<std::size_t>(1, std::min<std::size_t>(m, 4096));
+  const std::size_t t = std::max<std::size_t>(64, tile_bytes / (mq * sizeof(T)));
+  return {mq, std::min(std::max<std::size_t>(p, 1), t)};
+}
+
+template <class T>
+void times_local(const Kernel& k, const Matrix<double>& q64, const LocalCenters& z,
+                 const Matrix<double>& alpha, Matrix<double>& out, std::size_t tile_bytes) {
+  const std::size_t m = q64.rows(), d = q64.cols(), p = z.rows(), c = alpha.cols();
+  if (m == 0 || p == 0 || c == 0) return;
+  const Matrix<T>& zt = centers_of<T>(z);
+  const std::vector<T>& zn = norms_of<T>(z);
+  Matrix<T> qt = convert<T>(q64);
+  std::vector<T> qn(m);
+  row_squared_norms(qt.data(), m, d, d, qn.data());
+  Matrix<T> at = convert<T>(alpha);
+  const Tiling tl = tiling_for<T>(m, p, tile_bytes);
+  std::vector<T> block(tl.query_rows * tl.center_rows), part(tl.query_rows * c);
+  for (std::size_t i0 = 0; i0 < m; i0 += tl.query_rows) {
+    const std::size_t mi = std::min(tl.query_rows, m - i0);
+    for (std::size_t j0 = 0; j0 < p; j0 += tl.center_rows) {
+      const std::size_t tj = std::min(tl.center_rows, p - j0);
+      kernel_block(k, qt.row(i0), mi, d, zt.row(j0), tj, d, d, block.data(), tj, qn.data() + i0,
+                   zn.data() + j0);
+      blas::gemm(false, false, mi, c, tj, T(1), block.data(), tj, at.row(j0), c, T(0), part.data(), c);
+      for (std::size_t i = 0; i < mi; ++i)
+        for (std::size_t j = 0; j < c; ++j) out(i0 + i, j) += static_cast<double>(part[i * c + j]);
+    }
+  }
+}
+
+template <class T>
+Matrix<double> transpose_times_local(const Kernel& k, const LocalCenters& z, const Matrix<double>& q64,
+                                     const Matrix<double>& g, std::size_t tile_bytes) {
+  const std::size_t m = q64.rows(), d = q64.cols(), p = z.rows(), c = g.cols();
+  Matrix<double> out(p, c);
+  if (m == 0 || p == 0 || c == 0) return out;
+  const Matrix<T>& zt = centers_of<T>(z);
+  const std::vector<T>& zn = norms_of<T>(z);
+  Matrix<T> qt = convert<T>(q64);
+  std::vector<T> qn(m);
+  row_squared_norms(qt.data(), m, d, d, qn.data());
+  Matrix<T> gt = convert<T>(g);
+  const Tiling tl = tiling_for<T>(m, p, tile_bytes);
+  std::vector<T> block(tl.query_rows * tl.center_rows), part(tl.center_rows * c);
+  for (std::size_t i0 = 0; i0 < m; i0 += tl.query_rows) {
+    const std::size_t mi = std::min(tl.query_rows, m - i0);
+    for (std::size_t j0 = 0; j0 < p; j0 += tl.center_rows) {
+      const std::size_t tj = std::min(tl.center_rows, p - j0);
+      kernel_block(k, zt.row(j0), tj, d, qt.row(i0), mi, d, d, block.data(), mi, zn.data() + j0,
+                   qn.data() + i0);
+      blas::gemm(false, false, tj, c, mi, T(1), block.data(), mi, gt.row(i0), c, T(0), part.data(), c);
+      for (std::size_t j = 0; j < tj; ++j)
+        for (std::size_t l = 0; l < c; ++l) out(j0 + j, l) += static_cast<double>(part[j * c + l]);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+void kernel_times_local(const Kernel& k, const Matrix<double>& q, const LocalCenters& z,
+                        const Matrix<double>& alpha, Matrix<double>& out, std::size_t tile_bytes) {
+  if (z.precision() == Precision::kFloat32) times_local<float>(k, q, z, alpha, out, tile_bytes);
+  else times_local<double>(k, q, z, alpha, out, tile_bytes);
+}
+
+Matrix<double> kernel_times(const mpi::Communicator& comm, const Kernel& k, const Matrix<double>& q,
+                            const LocalCenters& z, const Matrix<double>& alpha,
+                            std::size_t tile_bytes) {
+  Matrix<double> out(q.rows(), alpha.cols());
+  kernel_times_local(k, q, z, alpha, out, tile_bytes);
+  comm.allreduce(out.data(), out.size());
+  return out;
+}
+
+Matrix<double> kernel_transpose_times_local(const Kernel& k, const LocalCenters& z,
+                                            const Matrix<double>& q, const Matrix<double>& g,
+                                            std::size_t tile_bytes) {
+  if (z.precision() == Precision::kFloat32) return transpose_times_local<float>(k, z, q, g, tile_bytes);
+  return transpose_times_local<double>(k, z, q, g, tile_bytes);
+}
+
+}  // namespace kmpi

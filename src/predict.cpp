@@ -1,0 +1,60 @@
+#include <algorithm>
+
+#include "kmpi/solvers.hpp"
+
+namespace kmpi {
+
+Matrix<double> predict_distributed(const mpi::Communicator& comm, const Kernel& kernel,
+                                   const LocalCenters& centers, const Matrix<double>& alpha,
+                                   const BlockPartition& query_partition,
+                                   const Matrix<double>& queries, std::size_t block_rows) {
+  const int P = comm.size(), me = comm.rank();
+  const std::size_t d = centers.dimension(), c = alpha.cols(), nq = query_partition.size();
+  Matrix<double> out(query_partition.count(me), c);
+  // Global query rows [b0, b0 + mb) per round; every rank takes part in every round.
+  for (std::size_t b0 = 0; b0 < nq; b0 += block_rows) {
+    const std::size_t b1 = std::min(nq, b0 + block_rows);
+    std::vector<int> counts(P), displs(P);
+    for (int r = 0; r < P; ++r) {
+      const std::size_t lo = std::clamp(query_partition.begin(r), b0, b1);
+      const std::size_t hi = std::clamp(query_partition.end(r), b0, b1);
+      counts[r] = static_cast<int>((hi - lo) * d);
+      displs[r] = static_cast<int>((lo - b0) * d);
+    }
+    const std::size_t my_lo = std::clamp(query_partition.begin(me), b0, b1);
+    const std::size_t my_hi = std::clamp(query_partition.end(me), b0, b1);
+    const std::size_t my_first = my_lo - query_partition.begin(me);
+    Matrix<double> block(b1 - b0, d);
+    comm.allgatherv(queries.data() + my_first * d, block.data(), counts, displs);
+    Matrix<double> pred = kernel_times(comm, kernel, block, centers, alpha);
+    for (std::size_t i = my_lo; i < my_hi; ++i)
+      std::copy(pred.row(i - b0), pred.row(i - b0) + c, out.row(i - query_partition.begin(me)));
+  }
+  return out;
+}
+
+FitMetrics fit_metrics(const mpi::Communicator& comm, const Matrix<double>& predictions,
+                       const Matrix<double>& targets, std::size_t n_total, bool classification) {
+  double sums[2] = {0, 0};  // squared error, correct predictions
+  const std::size_t c = targets.cols();
+  for (std::size_t i = 0; i < predictions.rows(); ++i) {
+    for (std::size_t j = 0; j < c; ++j) {
+      const double e = predictions(i, j) - targets(i, j);
+      sums[0] += e * e;
+    }
+    if (classification) {
+      const double* p = predictions.row(i);
+      const double* t = targets.row(i);
+      sums[1] += (std::max_element(p, p + c) - p) == (std::max_element(t, t + c) - t) ? 1 : 0;
+    }
+  }
+  comm.allreduce(sums, 2);
+  FitMetrics m;
+  const double n = static_cast<double>(std::max<std::size_t>(n_total, 1));
+  // Mean over all n x c entries (what numpy/torch call the MSE).
+  m.mse = sums[0] / (n * static_cast<double>(std::max<std::size_t>(c, 1)));
+  if (classification) m.accuracy = sums[1] / n;
+  return m;
+}
+
+}  // namespace kmpi

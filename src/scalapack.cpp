@@ -1,0 +1,276 @@
+#include "kmpi/scalapack.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include "kmpi/error.hpp"
+
+// The one place that declares BLACS/ScaLAPACK symbols (Fortran calling convention: everything
+// by pointer, trailing underscore).
+extern "C" {
+int Csys2blacs_handle(MPI_Comm comm);
+void Cfree_blacs_system_handle(int handle);
+void Cblacs_gridinit(int* context, const char* order, int nprow, int npcol);
+void Cblacs_gridinfo(int context, int* nprow, int* npcol, int* myrow, int* mycol);
+void Cblacs_gridexit(int context);
+int numroc_(const int* n, const int* nb, const int* iproc, const int* isrcproc, const int* nprocs);
+void descinit_(int* desc, const int* m, const int* n, const int* mb, const int* nb,
+               const int* irsrc, const int* icsrc, const int* context, const int* lld, int* info);
+void pdpotrf_(const char* uplo, const int* n, double* a, const int* ia, const int* ja,
+              const int* desca, int* info);
+void pdpotrs_(const char* uplo, const int* n, const int* nrhs, const double* a, const int* ia,
+              const int* ja, const int* desca, double* b, const int* ib, const int* jb,
+              const int* descb, int* info);
+void pdsyevr_(const char* jobz, const char* range, const char* uplo, const int* n, double* a,
+              const int* ia, const int* ja, const int* desca, const double* vl, const double* vu,
+              const int* il, const int* iu, int* m, int* nz, double* w, double* z, const int* iz,
+              const int* jz, const int* descz, double* work, const int* lwork, int* iwork,
+              const int* liwork, int* info);
+void pdsyevd_(const char* jobz, const char* uplo, const int* n, double* a, const int* ia,
+              const int* ja, const int* desca, double* w, double* z, const int* iz, const int* jz,
+              const int* descz, double* work, const int* lwork, int* iwork, const int* liwork,
+              int* info);
+// Serial LAPACK, for references and small replicated problems.
+void dposv_(const char* uplo, const int* n, const int* nrhs, double* a, const int* lda, double* b,
+            const int* ldb, int* info);
+void dsyevd_(const char* jobz, const char* uplo, const int* n, double* a, const int* lda, double* w,
+             double* work, const int* lwork, int* iwork, const int* liwork, int* info);
+}
+
+namespace kmpi {
+
+namespace {
+
+int to_int(std::size_t v) {
+  if (v > 2147483647u) throw Error("matrix dimension " + std::to_string(v) + " exceeds ScaLAPACK's int");
+  return static_cast<int>(v);
+}
+
+// ScaLAPACK's info can differ between ranks (e.g. only the owner of a pivot sees it); agree.
+void agree_info(const BlacsGrid& grid, int info, const std::string& what) {
+  mpi::agree(grid.comm(), info == 0,
+             what + " failed with info = " + std::to_string(info) +
+                 (info > 0 && what.rfind("pdpotrf", 0) == 0 ? " (matrix not positive definite; raise solver.ridge)" : ""));
+}
+
+}  // namespace
+
+std::array<int, 2> BlacsGrid::shape_for(int processes) {
+  int r = static_cast<int>(std::sqrt(static_cast<double>(processes)));
+  while (r > 1 && processes % r != 0) --r;
+  return {std::max(r, 1), processes / std::max(r, 1)};
+}
+
+BlacsGrid::BlacsGrid(const mpi::Communicator& comm) : comm_(comm) {
+  const auto shape = shape_for(comm.size());
+  nprow_ = shape[0];
+  npcol_ = shape[1];
+  context_ = Csys2blacs_handle(comm.get());
+  Cblacs_gridinit(&context_, "Row", nprow_, npcol_);
+  Cblacs_gridinfo(context_, &nprow_, &npcol_, &myrow_, &mycol_);
+  mpi::agree(comm, myrow_ >= 0 && mycol_ >= 0, "BLACS grid initialisation failed");
+}
+
+BlacsGrid::~BlacsGrid() {
+  if (context_ >= 0) Cblacs_gridexit(context_);
+}
+
+std::size_t local_extent(std::size_t n, std::size_t nb, int iproc, int nprocs) {
+  const int in = to_int(n), inb = to_int(nb), zero = 0;
+  return static_cast<std::size_t>(numroc_(&in, &inb, &iproc, &zero, &nprocs));
+}
+
+BlockCyclicMatrix::BlockCyclicMatrix(const BlacsGrid& grid, std::size_t m, std::size_t n,
+                                     std::size_t mb, std::size_t nb)
+    : grid_(&grid), m_(m), n_(n), mb_(std::max<std::size_t>(1, std::min(mb, std::max<std::size_t>(m, 1)))),
+      nb_(std::max<std::size_t>(1, std::min(nb, std::max<std::size_t>(n, 1)))) {
+  lr_ = local_extent(m_, mb_, grid.my_row(), grid.rows());
+  lc_ = local_extent(n_, nb_, grid.my_col(), grid.cols());
+  ld_ = std::max<std::size_t>(1, lr_);
+  const int im = to_int(m_), in = to_int(n_), imb = to_int(mb_), inb = to_int(nb_), zero = 0,
+            ctx = grid.context(), ild = to_int(ld_);
+  int info = 0;
+  descinit_(desc_.data(), &im, &in, &imb, &inb, &zero, &zero, &ctx, &ild, &info);
+  if (info != 0) throw Error("descinit failed with info = " + std::to_string(info));
+  local_.assign(ld_ * lc_, 0.0);
+}
+
+std::size_t BlockCyclicMatrix::global_row(std::size_t i) const {
+  return ((i / mb_) * grid_->rows() + grid_->my_row()) * mb_ + i % mb_;
+}
+std::size_t BlockCyclicMatrix::global_col(std::size_t j) const {
+  return ((j / nb_) * grid_->cols() + grid_->my_col()) * nb_ + j % nb_;
+}
+std::vector<std::size_t> BlockCyclicMatrix::global_rows() const {
+  std::vector<std::size_t> g(lr_);
+  for (std::size_t i = 0; i < lr_; ++i) g[i] = global_row(i);
+  return g;
+}
+std::vector<std::size_t> BlockCyclicMatrix::global_cols() const {
+  std::vector<std::size_t> g(lc_);
+  for (std::size_t j = 0; j < lc_; ++j) g[j] = global_col(j);
+  return g;
+}
+
+void BlockCyclicMatrix::fill(const std::function<double(std::size_t, std::size_t)>& f) {
+  for (std::size_t j = 0; j < lc_; ++j) {
+    const std::size_t gj = global_col(j);
+    for (std::size_t i = 0; i < lr_; ++i) local(i, j) = f(global_row(i), gj);
+  }
+}
+
+Matrix<double> BlockCyclicMatrix::to_row_blocks(const BlockPartition& rows, std::size_t col_begin,
+                                                std::size_t ncols) const {
+  const auto& comm = grid_->comm();
+  const int P = comm.size();
+  if (rows.size() != m_ || rows.parts() != P)
+    throw Error("to_row_blocks: row partition does not match the matrix");
+  // Pack (row-major index within the target's block, value) pairs per target rank.
+  std::vector<int> send_counts(P, 0);
+  std::vector<std::size_t> cols;
+  for (std::size_t j = 0; j < lc_; ++j) {
+    const std::size_t gj = global_col(j);
+    if (gj >= col_begin && gj < col_begin + ncols) cols.push_back(j);
+  }
+  for (std::size_t i = 0; i < lr_; ++i) send_counts[rows.owner(global_row(i))] += 2 * static_cast<int>(cols.size());
+  std::vector<int> send_displs(P, 0);
+  for (int r = 1; r < P; ++r) send_displs[r] = send_displs[r - 1] + send_counts[r - 1];
+  std::vector<double> send(static_cast<std::size_t>(send_displs[P - 1] + send_counts[P - 1]));
+  std::vector<int> fill_at = send_displs;
+  for (std::size_t i = 0; i < lr_; ++i) {
+    const std::size_t gi = global_row(i);
+    const int owner = rows.owner(gi);
+    for (std::size_t j : cols) {
+      const std::size_t index = (gi - rows.begin(owner)) * ncols + (global_col(j) - col_begin);
+      send[fill_at[owner]++] = static_cast<double>(index);  // exact below 2^53
+      send[fill_at[owner]++] = local(i, j);
+    }
+  }
+  std::vector<int> recv_counts(P);
+  {
+    auto all = comm.allgather(send_counts.data(), static_cast<std::size_t>(P));
+    for (int r = 0; r < P; ++r) recv_counts[r] = all[static_cast<std::size_t>(r) * P + comm.rank()];
+  }
+  std::vector<int> recv_displs(P, 0);
+  for (int r = 1; r < P; ++r) recv_displs[r] = recv_displs[r - 1] + recv_counts[r - 1];
+  std::vector<double> recv(static_cast<std::size_t>(recv_displs[P - 1] + recv_counts[P - 1]));
+  comm.alltoallv(send.data(), send_counts, send_displs, recv.data(), recv_counts, recv_displs);
+  Matrix<double> out(rows.count(comm.rank()), ncols);
+  for (std::size_t k = 0; k + 1 < recv.size(); k += 2)
+    out.data()[static_cast<std::size_t>(recv[k])] = recv[k + 1];
+  return out;
+}
+
+void cholesky_factor(BlockCyclicMatrix& a) {
+  const int n = to_int(a.rows()), one = 1;
+  int info = 0;
+  pdpotrf_("L", &n, a.data(), &one, &one, a.descriptor(), &info);
+  agree_info(a.grid(), info, "pdpotrf");
+}
+
+void cholesky_solve(const BlockCyclicMatrix& factor, BlockCyclicMatrix& b) {
+  const int n = to_int(factor.rows()), nrhs = to_int(b.cols()), one = 1;
+  int info = 0;
+  pdpotrs_("L", &n, &nrhs, factor.data(), &one, &one, factor.descriptor(), b.data(), &one, &one,
+           b.descriptor(), &info);
+  agree_info(factor.grid(), info, "pdpotrs");
+}
+
+TopEigenpairs top_eigenpairs(BlockCyclicMatrix& a, std::size_t k, EigenSolver solver) {
+  const std::size_t n = a.rows();
+  if (k == 0 || k > n) throw Error("top_eigenpairs: k = " + std::to_string(k) + " out of range for n = " + std::to_string(n));
+  TopEigenpairs result{{}, BlockCyclicMatrix(a.grid(), n, n, a.descriptor()[4], a.descriptor()[5]), 0};
+  BlockCyclicMatrix& z = result.vectors;
+  std::vector<double> w(n);
+  const int in = to_int(n), one = 1;
+  int info = 0;
+  // Workspace queries write several entries of WORK/IWORK: arrays, never a single scalar.
+  double wq[64] = {0};
+  int iwq[64] = {0};
+  const int query = -1;
+  if (solver == EigenSolver::kPdsyevr) {
+    const int il = to_int(n - k + 1), iu = in;
+    const double vl = 0, vu = 0;
+    int m = 0, nz = 0;
+    pdsyevr_("V", "I", "L", &in, a.data(), &one, &one, a.descriptor(), &vl, &vu, &il, &iu, &m, &nz,
+             w.data(), z.data(), &one, &one, z.descriptor(), wq, &query, iwq, &query, &info);
+    agree_info(a.grid(), info, "pdsyevr workspace query");
+    const int lwork = static_cast<int>(wq[0]) + 1, liwork = iwq[0] + 1;
+    std::vector<double> work(static_cast<std::size_t>(lwork));
+    std::vector<int> iwork(static_cast<std::size_t>(liwork));
+    pdsyevr_("V", "I", "L", &in, a.data(), &one, &one, a.descriptor(), &vl, &vu, &il, &iu, &m, &nz,
+             w.data(), z.data(), &one, &one, z.descriptor(), work.data(), &lwork, iwork.data(),
+             &liwork, &info);
+    agree_info(a.grid(), info, "pdsyevr");
+    mpi::agree(a.grid().comm(), m == static_cast<int>(k) && nz == static_cast<int>(k),
+               "pdsyevr returned " + std::to_string(m) + " eigenvalues, expected " + std::to_string(k));
+    result.first_column = 0;
+    for (std::size_t i = 0; i < k; ++i) result.values.push_back(w[k - 1 - i]);
+  } else {
+    pdsyevd_("V", "L", &in, a.data(), &one, &one, a.descriptor(), w.data(), z.data(), &one, &one,
+             z.descriptor(), wq, &query, iwq, &query, &info);
+    agree_info(a.grid(), info, "pdsyevd workspace query");
+    const int lwork = static_cast<int>(wq[0]) + 1, liwork = std::max(iwq[0], 7 * in + 8 * a.grid().cols() + 2) + 1;
+    std::vector<double> work(static_cast<std::size_t>(lwork));
+    std::vector<int> iwork(static_cast<std::size_t>(liwork));
+    pdsyevd_("V", "L", &in, a.data(), &one, &one, a.descriptor(), w.data(), z.data(), &one, &one,
+             z.descriptor(), work.data(), &lwork, iwork.data(), &liwork, &info);
+    agree_info(a.grid(), info, "pdsyevd");
+    result.first_column = n - k;
+    for (std::size_t i = 0; i < k; ++i) result.values.push_back(w[n - 1 - i]);
+  }
+  return result;
+}
+
+Matrix<double> TopEigenpairs::rows_descending(const BlockPartition& rows) const {
+  const std::size_t k = values.size();
+  Matrix<double> ascending = vectors.to_row_blocks(rows, first_column, k);
+  Matrix<double> out(ascending.rows(), k);
+  for (std::size_t i = 0; i < out.rows(); ++i)
+    for (std::size_t j = 0; j < k; ++j) out(i, j) = ascending(i, k - 1 - j);
+  return out;
+}
+
+}  // namespace kmpi
+
+namespace kmpi::serial {
+
+Matrix<double> solve_spd(Matrix<double> a, Matrix<double> b) {
+  // Row-major symmetric A is its own column-major transpose; B is transposed to column-major.
+  const int n = static_cast<int>(a.rows()), c = static_cast<int>(b.cols());
+  std::vector<double> bc(static_cast<std::size_t>(n) * c);
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < c; ++j) bc[i + static_cast<std::size_t>(j) * n] = b(i, j);
+  int info = 0;
+  dposv_("L", &n, &c, a.data(), &n, bc.data(), &n, &info);
+  if (info != 0) throw Error("dposv failed with info = " + std::to_string(info));
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < c; ++j) b(i, j) = bc[i + static_cast<std::size_t>(j) * n];
+  return b;
+}
+
+Eigensystem symmetric_eigen(Matrix<double> a) {
+  const int n = static_cast<int>(a.rows());
+  std::vector<double> w(n);
+  double wq[64] = {0};
+  int iwq[64] = {0};
+  const int query = -1;
+  int info = 0;
+  dsyevd_("V", "L", &n, a.data(), &n, w.data(), wq, &query, iwq, &query, &info);
+  const int lwork = static_cast<int>(wq[0]) + 1, liwork = iwq[0] + 1;
+  std::vector<double> work(lwork);
+  std::vector<int> iwork(liwork);
+  dsyevd_("V", "L", &n, a.data(), &n, w.data(), work.data(), &lwork, iwork.data(), &liwork, &info);
+  if (info != 0) throw Error("dsyevd failed with info = " + std::to_string(info));
+  // Column-major eigenvectors in ascending order: column k of the result is a[k*n ...].
+  Eigensystem e{std::vector<double>(n), Matrix<double>(n, n)};
+  for (int k = 0; k < n; ++k) {
+    const int src = n - 1 - k;
+    e.values[k] = w[src];
+    for (int i = 0; i < n; ++i) e.vectors(i, k) = a.data()[i + static_cast<std::size_t>(src) * n];
+  }
+  return e;
+}
+
+}  // namespace kmpi::serial
