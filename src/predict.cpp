@@ -8,8 +8,23 @@ Matrix<double> predict_distributed(const mpi::Communicator& comm, const Kernel& 
                                    const LocalCenters& centers, const Matrix<double>& alpha,
                                    const BlockPartition& query_partition,
                                    const Matrix<double>& queries, std::size_t block_rows) {
+  std::vector<std::size_t> offsets(static_cast<std::size_t>(query_partition.parts()) + 1, 0);
+  for (int r = 0; r < query_partition.parts(); ++r) offsets[r + 1] = query_partition.end(r);
+  return predict_distributed(comm, kernel, centers, alpha, offsets, queries, block_rows);
+}
+
+Matrix<double> predict_distributed(const mpi::Communicator& comm, const Kernel& kernel,
+                                   const LocalCenters& centers, const Matrix<double>& alpha,
+                                   const std::vector<std::size_t>& offsets,
+                                   const Matrix<double>& queries, std::size_t block_rows) {
   const int P = comm.size(), me = comm.rank();
-  const std::size_t d = centers.dimension(), c = alpha.cols(), nq = query_partition.size();
+  struct Rows {
+    const std::vector<std::size_t>& o;
+    std::size_t begin(int r) const { return o[r]; }
+    std::size_t end(int r) const { return o[r + 1]; }
+    std::size_t count(int r) const { return o[r + 1] - o[r]; }
+  } query_partition{offsets};
+  const std::size_t d = centers.dimension(), c = alpha.cols(), nq = offsets.back();
   Matrix<double> out(query_partition.count(me), c);
   // Global query rows [b0, b0 + mb) per round; every rank takes part in every round.
   for (std::size_t b0 = 0; b0 < nq; b0 += block_rows) {

@@ -120,12 +120,31 @@ void BlockCyclicMatrix::fill(const std::function<double(std::size_t, std::size_t
   }
 }
 
+std::vector<std::size_t> partition_offsets(const BlockPartition& part) {
+  std::vector<std::size_t> o(static_cast<std::size_t>(part.parts()) + 1);
+  for (int r = 0; r < part.parts(); ++r) o[r + 1] = part.end(r);
+  return o;
+}
+
 Matrix<double> BlockCyclicMatrix::to_row_blocks(const BlockPartition& rows, std::size_t col_begin,
                                                 std::size_t ncols) const {
+  return to_row_blocks(partition_offsets(rows), col_begin, ncols);
+}
+
+Matrix<double> BlockCyclicMatrix::to_row_blocks(const std::vector<std::size_t>& offsets,
+                                                std::size_t col_begin, std::size_t ncols) const {
   const auto& comm = grid_->comm();
   const int P = comm.size();
-  if (rows.size() != m_ || rows.parts() != P)
+  if (offsets.size() != static_cast<std::size_t>(P) + 1 || offsets.back() != m_)
     throw Error("to_row_blocks: row partition does not match the matrix");
+  struct Rows {
+    const std::vector<std::size_t>& o;
+    int owner(std::size_t i) const {
+      return static_cast<int>(std::upper_bound(o.begin(), o.end(), i) - o.begin()) - 1;
+    }
+    std::size_t begin(int r) const { return o[r]; }
+    std::size_t count(int r) const { return o[r + 1] - o[r]; }
+  } rows{offsets};
   // Pack (row-major index within the target's block, value) pairs per target rank.
   std::vector<int> send_counts(P, 0);
   std::vector<std::size_t> cols;
@@ -223,9 +242,9 @@ TopEigenpairs top_eigenpairs(BlockCyclicMatrix& a, std::size_t k, EigenSolver so
   return result;
 }
 
-Matrix<double> TopEigenpairs::rows_descending(const BlockPartition& rows) const {
+Matrix<double> TopEigenpairs::rows_descending(const std::vector<std::size_t>& offsets) const {
   const std::size_t k = values.size();
-  Matrix<double> ascending = vectors.to_row_blocks(rows, first_column, k);
+  Matrix<double> ascending = vectors.to_row_blocks(offsets, first_column, k);
   Matrix<double> out(ascending.rows(), k);
   for (std::size_t i = 0; i < out.rows(); ++i)
     for (std::size_t j = 0; j < k; ++j) out(i, j) = ascending(i, k - 1 - j);

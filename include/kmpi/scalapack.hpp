@@ -38,6 +38,9 @@ class BlacsGrid {
   int context_ = -1, nprow_ = 1, npcol_ = 1, myrow_ = 0, mycol_ = 0;
 };
 
+// local: the P + 1 offsets of a BlockPartition.
+std::vector<std::size_t> partition_offsets(const BlockPartition& part);
+
 // Size of the local piece of a dimension of n split in blocks of nb over nprocs processes
 // (ScaLAPACK's NUMROC, source process 0). local.
 std::size_t local_extent(std::size_t n, std::size_t nb, int iproc, int nprocs);
@@ -70,9 +73,12 @@ class BlockCyclicMatrix {
   // local: sets every local entry to f(global_row, global_col).
   void fill(const std::function<double(std::size_t, std::size_t)>& f);
 
-  // collective: rows [begin(r), end(r)) of `rows` (a partition of this matrix's rows over the
-  // communicator) of the columns [col_begin, col_begin + ncols), as a row-major matrix on rank r.
-  // One all-to-all; no rank ever holds more than its own piece.
+  // collective: rank r receives rows [offsets[r], offsets[r+1]) of the columns
+  // [col_begin, col_begin + ncols), as a row-major matrix. `offsets` (P + 1 ascending values from
+  // 0 to rows()) is any contiguous row partition over the communicator. One all-to-all; no rank
+  // ever holds more than its own piece.
+  Matrix<double> to_row_blocks(const std::vector<std::size_t>& offsets, std::size_t col_begin,
+                               std::size_t ncols) const;
   Matrix<double> to_row_blocks(const BlockPartition& rows, std::size_t col_begin,
                                std::size_t ncols) const;
 
@@ -102,7 +108,7 @@ struct TopEigenpairs {
   std::size_t first_column = 0;
   // collective: this rank's rows of `rows` of the k eigenvectors, row-major, column i belonging
   // to values[i] (descending).
-  Matrix<double> rows_descending(const BlockPartition& rows) const;
+  Matrix<double> rows_descending(const std::vector<std::size_t>& offsets) const;
 };
 TopEigenpairs top_eigenpairs(BlockCyclicMatrix& a, std::size_t k,
                              EigenSolver solver = EigenSolver::kPdsyevr);

@@ -11,6 +11,7 @@
 #include "kmpi/matrix.hpp"
 #include "kmpi/mpi.hpp"
 #include "kmpi/partition.hpp"
+#include "kmpi/scalapack.hpp"
 
 namespace kmpi {
 
@@ -28,12 +29,72 @@ struct TrainingProblem {
 Matrix<double> solve_direct(const mpi::Communicator& comm, const TrainingProblem& problem,
                             double ridge);
 
+// ---- EigenPro 2 (DESIGN §1.2, §2) ----
+
+struct EigenPro2Options {
+  std::size_t nystrom_samples = 0;       // s; 0 = min(n, 2000) for n < 1e5, else 12000
+  std::size_t preconditioner_level = 0;  // q; 0 = automatic
+  std::size_t batch_size = 0;            // m; 0 = min(m*, batch_cap)
+  std::size_t batch_cap = 2000;
+  std::size_t epochs = 5;
+  std::uint64_t seed = 1;
+  Precision precision = Precision::kFloat32;
+  EigenSolver eigensolver = EigenSolver::kPdsyevd;
+  double damping = 0.95;  // a
+};
+
+// The automatic parameters, derived from the top eigenvalues (descending) of K_SS / s.
+struct EigenPro2Parameters {
+  std::size_t s = 0, q = 0, batch_size = 0;
+  double beta = 1;             // max k(x_i, x_i) over S
+  double lambda_1 = 0, lambda_q1 = 0;  // top eigenvalue and lambda_{q+1}
+  double preconditioned_top = 0;       // lh1 = lambda_1^(1-a) lambda_{q+1}^a
+  double critical_batch = 0;           // m* = beta / lh1
+  double batch_step = 0;               // eta_m
+  double step_size = 0;                // eta = eta_m / m, per sample
+  std::vector<double> d;               // d_i, i = 1..q
+};
+
+// local: the rules of DESIGN §1.2 steps 3-7, from eigenvalues (descending, at least q+1 of them
+// when q is given; when q = 0 the largest admissible q <= min(s/3, values.size() - 1) is chosen).
+EigenPro2Parameters eigenpro2_parameters(const std::vector<double>& eigenvalues, std::size_t s,
+                                         double beta, const EigenPro2Options& options);
+
+// What the solver reports after each epoch; the callback may evaluate the model (collectively)
+// and returns false to stop early.
+struct EpochState {
+  std::size_t epoch = 0;  // 1-based
+  double epoch_seconds = 0;
+  double batch_loss = 0;  // mean ||g||^2 / c over the epoch's batches (before each update)
+  const Matrix<double>* alpha = nullptr;  // this rank's weights
+};
+using EpochCallback = std::function<bool(const EpochState&)>;
+
+struct EigenPro2Result {
+  Matrix<double> alpha;  // this rank's weights (rows of problem.partition)
+  EigenPro2Parameters parameters;
+  std::vector<std::size_t> nystrom_indices;  // S, sorted global row indices
+  std::vector<double> eigenvalues;           // top q+1 of K_SS / s, descending
+  double setup_seconds = 0;
+  std::size_t epochs_run = 0;
+};
+
+// collective: EigenPro 2 with centers = the training data; starts from alpha = 0.
+EigenPro2Result train_eigenpro2(const mpi::Communicator& comm, const TrainingProblem& problem,
+                                const EigenPro2Options& options, const EpochCallback& on_epoch = {});
+
 // collective: K(Q, Z) alpha for queries partitioned over ranks (query_partition), centers and
 // weights partitioned over ranks: query rows are shared in blocks of `block_rows` (allgatherv),
 // each rank multiplies by its centers, one allreduce per block. Returns this rank's query rows.
 Matrix<double> predict_distributed(const mpi::Communicator& comm, const Kernel& kernel,
                                    const LocalCenters& centers, const Matrix<double>& alpha,
                                    const BlockPartition& query_partition,
+                                   const Matrix<double>& queries, std::size_t block_rows = 2048);
+// The same for any contiguous row layout of the queries: rank r holds rows
+// [offsets[r], offsets[r+1]) (P + 1 offsets).
+Matrix<double> predict_distributed(const mpi::Communicator& comm, const Kernel& kernel,
+                                   const LocalCenters& centers, const Matrix<double>& alpha,
+                                   const std::vector<std::size_t>& query_offsets,
                                    const Matrix<double>& queries, std::size_t block_rows = 2048);
 
 // Mean squared error and (for classification) accuracy of predictions against targets, each rank

@@ -1,0 +1,15 @@
+// The subcommands of the `kmpi` binary. Each is collective over `comm` and returns the exit code;
+// failures are thrown as CollectiveError (agreed by all ranks) for main to report.
+#pragma once
+
+#include "kmpi/mpi.hpp"
+#include "kmpi/options.hpp"
+
+namespace kmpi {
+
+int run_train(const mpi::Communicator& comm, const Options& options);
+int run_predict(const mpi::Communicator& comm, const Options& options);
+int run_eval(const mpi::Communicator& comm, const Options& options);
+int run_info(const mpi::Communicator& comm, const Options& options);
+
+}  // namespace kmpi

@@ -1,0 +1,524 @@
+#include "kmpi/commands.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <numeric>
+#include <sstream>
+
+#include "kmpi/data.hpp"
+#include "kmpi/log.hpp"
+#include "kmpi/model.hpp"
+#include "kmpi/rng.hpp"
+#include "kmpi/solvers.hpp"
+
+namespace kmpi {
+
+namespace {
+
+// Options are identical on every rank, so checks of them fail on every rank together.
+void require(const mpi::Communicator& comm, bool ok, const std::string& message) {
+  mpi::agree(comm, ok, message);
+}
+
+// Writes JSON lines on rank 0 to a temporary file renamed into place by finish(), so a failed
+// run leaves no partial metrics file behind.
+class MetricsWriter {
+ public:
+  MetricsWriter(const mpi::Communicator& comm, const std::string& path) : path_(path) {
+    bool ok = true;
+    if (comm.rank() == 0 && !path.empty()) {
+      tmp_ = path + ".tmp";
+      file_ = std::fopen(tmp_.c_str(), "w");
+      ok = file_ != nullptr;
+    }
+    mpi::agree(comm, ok, path + ": cannot create metrics file");
+  }
+  ~MetricsWriter() {
+    if (file_) {
+      std::fclose(file_);
+      std::remove(tmp_.c_str());
+    }
+  }
+  void line(const std::string& json) {
+    if (!file_) return;
+    std::fputs(json.c_str(), file_);
+    std::fputc('\n', file_);
+    std::fflush(file_);
+  }
+  // collective
+  void finish(const mpi::Communicator& comm) {
+    bool ok = true;
+    if (file_) {
+      ok = std::fclose(file_) == 0 && std::rename(tmp_.c_str(), path_.c_str()) == 0;
+      file_ = nullptr;
+    }
+    mpi::agree(comm, ok, path_ + ": cannot write metrics file");
+  }
+
+ private:
+  std::string path_, tmp_;
+  std::FILE* file_ = nullptr;
+};
+
+class Json {
+ public:
+  Json& add(const std::string& key, double v) {
+    std::ostringstream s;
+    s.precision(10);
+    if (std::isfinite(v)) s << v;
+    else s << "null";
+    return raw(key, s.str());
+  }
+  Json& add(const std::string& key, const std::string& v) { return raw(key, "\"" + v + "\""); }
+  Json& add(const std::string& key, const char* v) { return add(key, std::string(v)); }
+  std::string str() const { return "{" + body_ + "}"; }
+
+ private:
+  Json& raw(const std::string& key, const std::string& value) {
+    body_ += (body_.empty() ? "\"" : ", \"") + key + "\": " + value;
+    return *this;
+  }
+  std::string body_;
+};
+
+// Which task the labels describe; collective (labels of every rank are checked).
+Task decide_task(const mpi::Communicator& comm, const std::string& setting, const LocalData& data,
+                 const std::string& labels_path) {
+  if (setting == "classification") return Task::kClassification;
+  if (setting == "regression") return Task::kRegression;
+  bool integral = data.target_kind == ElementKind::kInteger;
+  if (!integral) {
+    // Text labels such as "3.0" are integers too; decide on the values, agreed over ranks.
+    bool all_int = data.targets.cols() == 1;
+    for (std::size_t i = 0; i < data.targets.size() && all_int; ++i)
+      all_int = data.targets.data()[i] == std::floor(data.targets.data()[i]);
+    integral = comm.allreduce_value(all_int ? 1 : 0, mpi::Op::kMin) == 1 && data.target_kind == ElementKind::kInteger;
+  }
+  (void)labels_path;
+  return integral ? Task::kClassification : Task::kRegression;
+}
+
+// Classes 0..c-1 from integer labels; every label checked (collective).
+std::size_t count_classes(const mpi::Communicator& comm, const LocalData& data,
+                          const std::string& labels_path) {
+  mpi::agree_on(comm, [&] {
+    if (data.targets.cols() != 1)
+      throw Error(labels_path + ": classification needs one label per row, found " +
+                  std::to_string(data.targets.cols()) + " columns");
+    for (std::size_t i = 0; i < data.targets.rows(); ++i) {
+      const double v = data.targets(i, 0);
+      if (v != std::floor(v) || v < 0 || v > 1e6)
+        throw Error(labels_path + ": row " + std::to_string(data.partition.begin(comm.rank()) + i) +
+                    ": classification label " + std::to_string(v) + " is not a class index in 0..1e6");
+    }
+  });
+  double top = 0;
+  for (std::size_t i = 0; i < data.targets.rows(); ++i) top = std::max(top, data.targets(i, 0));
+  return static_cast<std::size_t>(comm.allreduce_value(top, mpi::Op::kMax)) + 1;
+}
+
+Matrix<double> one_hot(const Matrix<double>& labels, std::size_t classes) {
+  Matrix<double> y(labels.rows(), classes);
+  for (std::size_t i = 0; i < labels.rows(); ++i) y(i, static_cast<std::size_t>(labels(i, 0))) = 1.0;
+  return y;
+}
+
+// collective: scaling statistics from the training rows of every rank.
+Scaling fit_scaling(const mpi::Communicator& comm, ScaleMode mode, const LocalData& data, std::size_t n) {
+  const std::size_t d = data.dimension;
+  Scaling s;
+  s.mode = mode;
+  s.offset.assign(d, 0.0);
+  s.multiplier.assign(d, 1.0);
+  const Matrix<double>& x = data.features;
+  if (mode == ScaleMode::kUnit) {
+    double top = 0;
+    for (std::size_t i = 0; i < x.size(); ++i) top = std::max(top, std::abs(x.data()[i]));
+    top = comm.allreduce_value(top, mpi::Op::kMax);
+    if (top > 0) s.multiplier.assign(d, 1.0 / top);
+  } else if (mode == ScaleMode::kStandardize) {
+    std::vector<double> sums(2 * d, 0.0);
+    for (std::size_t i = 0; i < x.rows(); ++i)
+      for (std::size_t j = 0; j < d; ++j) {
+        sums[j] += x(i, j);
+        sums[d + j] += x(i, j) * x(i, j);
+      }
+    comm.allreduce(sums);
+    for (std::size_t j = 0; j < d; ++j) {
+      const double mean = sums[j] / n, var = std::max(0.0, sums[d + j] / n - mean * mean);
+      s.offset[j] = mean;
+      s.multiplier[j] = var > 0 ? 1.0 / std::sqrt(var) : 1.0;
+    }
+  }
+  return s;
+}
+
+ScaleMode scale_mode(const std::string& v) {
+  if (v == "unit") return ScaleMode::kUnit;
+  if (v == "standardize") return ScaleMode::kStandardize;
+  return ScaleMode::kNone;
+}
+
+// Features and targets of an evaluation set, scaled and encoded like the training data.
+struct EvalSet {
+  std::string name;
+  std::vector<std::size_t> offsets;  // rank r holds rows [offsets[r], offsets[r+1])
+  Matrix<double> x, y;
+  std::size_t n = 0;
+};
+
+std::vector<std::size_t> offsets_of(const BlockPartition& p) {
+  std::vector<std::size_t> o(static_cast<std::size_t>(p.parts()) + 1, 0);
+  for (int r = 0; r < p.parts(); ++r) o[r + 1] = p.end(r);
+  return o;
+}
+
+// collective: reads an evaluation set, checks it against the model's d and c.
+EvalSet load_eval_set(const mpi::Communicator& comm, const std::string& name, const std::string& features,
+                      const std::string& labels, const std::vector<std::size_t>& selection,
+                      const ModelHeader& header) {
+  LocalData data = read_distributed(comm, features, labels, selection);
+  require(comm, data.dimension == header.dimension,
+          features + ": has " + std::to_string(data.dimension) + " features per row but the model expects " +
+              std::to_string(header.dimension));
+  header.scaling.apply(data.features);
+  EvalSet e;
+  e.name = name;
+  e.offsets = offsets_of(data.partition);
+  e.n = data.partition.size();
+  e.x = std::move(data.features);
+  if (!labels.empty()) {
+    if (header.task == Task::kClassification) {
+      mpi::agree_on(comm, [&] {
+        for (std::size_t i = 0; i < data.targets.rows(); ++i) {
+          const double v = data.targets(i, 0);
+          if (v != std::floor(v) || v < 0 || v >= static_cast<double>(header.outputs))
+            throw Error(labels + ": row " + std::to_string(data.partition.begin(comm.rank()) + i) +
+                        ": label " + std::to_string(v) + " is not one of the model's " +
+                        std::to_string(header.outputs) + " classes");
+        }
+      });
+      e.y = one_hot(data.targets, header.outputs);
+    } else {
+      require(comm, data.targets.cols() == header.outputs,
+              labels + ": has " + std::to_string(data.targets.cols()) + " target columns, the model " +
+                  std::to_string(header.outputs));
+      e.y = std::move(data.targets);
+    }
+  }
+  return e;
+}
+
+FitMetrics evaluate(const mpi::Communicator& comm, const Kernel& kernel, const LocalCenters& centers,
+                    const Matrix<double>& alpha, const EvalSet& set, bool classification,
+                    Matrix<double>* predictions = nullptr) {
+  Matrix<double> pred = predict_distributed(comm, kernel, centers, alpha, set.offsets, set.x);
+  FitMetrics m = set.y.empty() ? FitMetrics{} : fit_metrics(comm, pred, set.y, set.n, classification);
+  if (predictions) *predictions = std::move(pred);
+  return m;
+}
+
+std::vector<std::size_t> all_rows(std::size_t n) {
+  std::vector<std::size_t> v(n);
+  std::iota(v.begin(), v.end(), std::size_t(0));
+  return v;
+}
+
+}  // namespace
+
+int run_train(const mpi::Communicator& comm, const Options& o) {
+  Log log(comm, o.flag("run.verbose_ranks"));
+  Stopwatch wall;
+  const int P = comm.size();
+  const std::string train_x = o.str("data.train_features"), train_y = o.str("data.train_labels");
+  require(comm, !train_x.empty() && !train_y.empty(),
+          "train needs data.train_features and data.train_labels");
+  Kernel kernel;
+  mpi::agree_on(comm, [&] { kernel = Kernel::from_name(o.str("kernel.name"), o.real("kernel.bandwidth"), o.real("kernel.nu")); });
+  const std::string solver = o.str("solver.name");
+  const std::uint64_t seed = static_cast<std::uint64_t>(o.integer("solver.seed"));
+  const bool iterative = solver != "direct";
+
+  // Rows: a seeded subset (data.limit), then a seeded validation split; the same on all ranks.
+  const FileInfo info = probe_distributed(comm, train_x);
+  const std::size_t limit = static_cast<std::size_t>(o.integer("data.limit"));
+  std::vector<std::size_t> rows = limit > 0 && limit < info.rows
+                                      ? random_subset(info.rows, limit, seed, RngStream::kDataLimit)
+                                      : all_rows(info.rows);
+  std::vector<std::size_t> validation_rows;
+  const double vfrac = o.real("data.validation_fraction");
+  if (iterative && vfrac > 0) {
+    const std::size_t nv = static_cast<std::size_t>(std::llround(vfrac * rows.size()));
+    const auto picks = random_subset(rows.size(), nv, seed, RngStream::kValidation);
+    std::vector<char> is_val(rows.size(), 0);
+    for (auto k : picks) is_val[k] = 1;
+    std::vector<std::size_t> train_rows;
+    for (std::size_t k = 0; k < rows.size(); ++k) (is_val[k] ? validation_rows : train_rows).push_back(rows[k]);
+    rows.swap(train_rows);
+  }
+  require(comm, rows.size() >= static_cast<std::size_t>(P),
+          train_x + ": " + std::to_string(rows.size()) + " training rows are fewer than the " +
+              std::to_string(P) + " ranks");
+
+  Stopwatch read_clock;
+  LocalData train = read_distributed(comm, train_x, train_y, rows);
+  const std::size_t n = train.partition.size(), d = train.dimension;
+  ModelHeader header;
+  header.kernel = kernel;
+  header.dimension = d;
+  header.task = decide_task(comm, o.str("data.task"), train, train_y);
+  const bool classification = header.task == Task::kClassification;
+  header.outputs = classification ? count_classes(comm, train, train_y) : train.targets.cols();
+  header.centers = n;
+  header.scaling = fit_scaling(comm, scale_mode(o.str("data.scale")), train, n);
+  header.scaling.apply(train.features);
+  log.info("kmpi train: %s, %zu rows x %zu features, %zu %s, %d ranks, kernel %s bandwidth %g, read %.2f s",
+           solver.c_str(), n, d, header.outputs, classification ? "classes" : "targets", P,
+           kernel.name().c_str(), kernel.bandwidth, read_clock.seconds());
+
+  TrainingProblem problem;
+  problem.kernel = kernel;
+  problem.partition = train.partition;
+  problem.y = classification ? one_hot(train.targets, header.outputs) : train.targets;
+  problem.x = std::move(train.features);
+  train.targets = Matrix<double>();
+
+  EvalSet test, validation;
+  const bool has_test = !o.str("data.test_features").empty();
+  if (has_test)
+    test = load_eval_set(comm, "test", o.str("data.test_features"), o.str("data.test_labels"), {}, header);
+  if (!validation_rows.empty())
+    validation = load_eval_set(comm, "validation", train_x, train_y, validation_rows, header);
+  // Training error on a fixed subsample of at most 2000 training rows (cheap next to an epoch).
+  EvalSet train_probe;
+  {
+    const auto picks = random_subset(n, std::min<std::size_t>(n, 2000), seed, RngStream::kValidation, 1);
+    train_probe.n = picks.size();
+    train_probe.offsets.assign(P + 1, 0);
+    for (int r = 0; r < P; ++r)
+      train_probe.offsets[r + 1] = static_cast<std::size_t>(
+          std::lower_bound(picks.begin(), picks.end(), problem.partition.end(r)) - picks.begin());
+    std::vector<std::size_t> local;
+    for (std::size_t k = train_probe.offsets[comm.rank()]; k < train_probe.offsets[comm.rank() + 1]; ++k)
+      local.push_back(picks[k] - problem.partition.begin(comm.rank()));
+    train_probe.x = select_rows(problem.x, local);
+    train_probe.y = select_rows(problem.y, local);
+  }
+
+  MetricsWriter metrics(comm, o.str("output.metrics"));
+  const Precision precision = o.str("solver.precision") == "float64" ? Precision::kFloat64 : Precision::kFloat32;
+  FitMetrics last_test;
+  auto report = [&](std::size_t epoch, const Matrix<double>& alpha, Json extra) {
+    const LocalCenters centers(problem.x, precision);
+    const FitMetrics tr = evaluate(comm, kernel, centers, alpha, train_probe, classification);
+    Json j;
+    j.add("epoch", static_cast<double>(epoch)).add("elapsed_s", wall.seconds()).add("train_mse", tr.mse);
+    std::string line = "epoch " + std::to_string(epoch) + ": train mse " + std::to_string(tr.mse);
+    FitMetrics val;
+    if (!validation.x.empty() || validation.n > 0) {
+      val = evaluate(comm, kernel, centers, alpha, validation, classification);
+      j.add("validation_mse", val.mse);
+      line += ", validation mse " + std::to_string(val.mse);
+      if (classification) j.add("validation_accuracy", val.accuracy);
+    }
+    if (has_test && !test.y.empty()) {
+      last_test = evaluate(comm, kernel, centers, alpha, test, classification);
+      j.add("test_mse", last_test.mse);
+      line += ", test mse " + std::to_string(last_test.mse);
+      if (classification) {
+        j.add("test_accuracy", last_test.accuracy);
+        line += ", test accuracy " + std::to_string(last_test.accuracy);
+      }
+    }
+    j.add("ranks", static_cast<double>(P));
+    std::string body = j.str();
+    std::string more = extra.str();
+    if (more.size() > 2) body = body.substr(0, body.size() - 1) + ", " + more.substr(1);
+    metrics.line(body);
+    log.info("%s", line.c_str());
+    return val.mse;
+  };
+
+  Matrix<double> alpha;
+  if (solver == "direct") {
+    Stopwatch solve_clock;
+    alpha = solve_direct(comm, problem, o.real("solver.ridge"));
+    const double solve_s = solve_clock.seconds();
+    log.info("direct: solved (K + %g n I) alpha = Y in %.2f s", o.real("solver.ridge"), solve_s);
+    report(1, alpha, Json().add("solver", "direct").add("solve_s", solve_s));
+  } else {
+    EigenPro2Options eo;
+    eo.nystrom_samples = static_cast<std::size_t>(o.integer("solver.nystrom_samples"));
+    eo.preconditioner_level = static_cast<std::size_t>(o.integer("solver.preconditioner_level"));
+    eo.batch_size = static_cast<std::size_t>(o.integer("solver.batch_size"));
+    eo.batch_cap = static_cast<std::size_t>(o.integer("solver.batch_cap"));
+    eo.epochs = static_cast<std::size_t>(o.integer("solver.epochs"));
+    eo.seed = seed;
+    eo.precision = precision;
+    eo.eigensolver = o.str("solver.eigensolver") == "pdsyevr" ? EigenSolver::kPdsyevr : EigenSolver::kPdsyevd;
+    const std::size_t patience = static_cast<std::size_t>(o.integer("solver.patience"));
+    double best_val = INFINITY;
+    std::size_t best_epoch = 0;
+    Matrix<double> best_alpha;
+    bool logged_setup = false;
+    EigenPro2Result* live = nullptr;
+    EigenPro2Result result;
+    auto on_epoch = [&](const EpochState& st) {
+      (void)live;
+      if (!logged_setup) logged_setup = true;
+      const double val = report(st.epoch, *st.alpha,
+                                Json().add("solver", "eigenpro2").add("epoch_s", st.epoch_seconds).add("batch_loss", st.batch_loss));
+      if (validation.n == 0) return true;
+      if (val < best_val) {
+        best_val = val;
+        best_epoch = st.epoch;
+        best_alpha = *st.alpha;
+        return true;
+      }
+      if (st.epoch - best_epoch >= patience) {
+        log.info("early stopping: validation loss has not improved for %zu epochs (best: epoch %zu)", patience, best_epoch);
+        return false;
+      }
+      return true;
+    };
+    result = train_eigenpro2(comm, problem, eo, on_epoch);
+    const auto& prm = result.parameters;
+    log.info("eigenpro2: s = %zu, q = %zu, lambda_1 = %.4g, lambda_q+1 = %.4g, beta = %g, m* = %.1f, batch %zu, step %.4g (per batch %.4g), setup %.2f s",
+             prm.s, prm.q, prm.lambda_1, prm.lambda_q1, prm.beta, prm.critical_batch, prm.batch_size,
+             prm.step_size, prm.batch_step, result.setup_seconds);
+    metrics.line(Json().add("event", "setup").add("solver", "eigenpro2").add("nystrom_samples", static_cast<double>(prm.s))
+                     .add("q", static_cast<double>(prm.q)).add("beta", prm.beta).add("lambda_1", prm.lambda_1)
+                     .add("lambda_q1", prm.lambda_q1).add("critical_batch", prm.critical_batch)
+                     .add("batch_size", static_cast<double>(prm.batch_size)).add("step_size", prm.step_size)
+                     .add("batch_step", prm.batch_step).add("setup_s", result.setup_seconds).str());
+    alpha = best_epoch > 0 ? std::move(best_alpha) : std::move(result.alpha);
+    if (best_epoch > 0 && has_test) {
+      const LocalCenters centers(problem.x, precision);
+      last_test = evaluate(comm, kernel, centers, alpha, test, classification);
+    }
+  }
+
+  if (!o.str("output.model").empty()) {
+    LocalModel model;
+    model.header = header;
+    model.partition = problem.partition;
+    model.centers = std::move(problem.x);
+    model.weights = std::move(alpha);
+    save_model(comm, o.str("output.model"), model);
+  }
+  Json done;
+  done.add("event", "done").add("elapsed_s", wall.seconds()).add("ranks", static_cast<double>(P));
+  if (has_test && !test.y.empty()) {
+    done.add("test_mse", last_test.mse);
+    if (classification) done.add("test_accuracy", last_test.accuracy);
+  }
+  metrics.line(done.str());
+  metrics.finish(comm);
+  if (has_test && !test.y.empty() && classification)
+    log.info("kmpi: test accuracy %.4f on %zu points, wall time %.2f s on %d ranks", last_test.accuracy, test.n,
+             wall.seconds(), P);
+  else
+    log.info("kmpi: done, wall time %.2f s on %d ranks", wall.seconds(), P);
+  return 0;
+}
+
+namespace {
+
+struct LoadedModel {
+  LocalModel model;
+  LocalCenters centers;
+};
+
+LoadedModel load(const mpi::Communicator& comm, const Options& o) {
+  require(comm, !o.str("model").empty(), "this command needs --model FILE");
+  LoadedModel m;
+  m.model = load_model(comm, o.str("model"));
+  m.centers = LocalCenters(m.model.centers, Precision::kFloat64);
+  return m;
+}
+
+}  // namespace
+
+int run_predict(const mpi::Communicator& comm, const Options& o) {
+  const std::string features = o.str("data.features"), out = o.str("output.predictions");
+  require(comm, !features.empty(), "predict needs --data.features PATH");
+  require(comm, !out.empty(), "predict needs --output.predictions PATH");
+  LoadedModel m = load(comm, o);
+  const ModelHeader& h = m.model.header;
+  EvalSet set = load_eval_set(comm, "predict", features, "", {}, h);
+  Matrix<double> pred;
+  evaluate(comm, h.kernel, m.centers, m.model.weights, set, h.task == Task::kClassification, &pred);
+  // Gather to rank 0, which writes the file under a temporary name and renames it.
+  const int P = comm.size();
+  const std::size_t c = h.outputs;
+  std::vector<int> counts(P), displs(P);
+  for (int r = 0; r < P; ++r) {
+    counts[r] = static_cast<int>((set.offsets[r + 1] - set.offsets[r]) * c);
+    displs[r] = static_cast<int>(set.offsets[r] * c);
+  }
+  Matrix<double> all(set.n, c);
+  comm.allgatherv(pred.data(), all.data(), counts, displs);
+  bool ok = true;
+  if (comm.rank() == 0) {
+    const std::string tmp = out + ".tmp";
+    std::FILE* f = std::fopen(tmp.c_str(), "w");
+    ok = f != nullptr;
+    for (std::size_t i = 0; ok && i < set.n; ++i) {
+      if (h.task == Task::kClassification) {
+        std::fprintf(f, "%td\n", std::max_element(all.row(i), all.row(i) + c) - all.row(i));
+      } else {
+        for (std::size_t j = 0; j < c; ++j) std::fprintf(f, j ? ",%.17g" : "%.17g", all(i, j));
+        std::fputc('\n', f);
+      }
+    }
+    if (f) ok = std::fclose(f) == 0 && ok;
+    ok = ok && std::rename(tmp.c_str(), out.c_str()) == 0;
+    if (!ok) std::remove(tmp.c_str());
+  }
+  mpi::agree(comm, ok, out + ": cannot write predictions");
+  Log(comm).info("kmpi predict: %zu rows -> %s", set.n, out.c_str());
+  return 0;
+}
+
+int run_eval(const mpi::Communicator& comm, const Options& o) {
+  const std::string features = o.str("data.features"), labels = o.str("data.labels");
+  require(comm, !features.empty() && !labels.empty(), "eval needs --data.features PATH and --data.labels PATH");
+  LoadedModel m = load(comm, o);
+  const ModelHeader& h = m.model.header;
+  const bool classification = h.task == Task::kClassification;
+  EvalSet set = load_eval_set(comm, "eval", features, labels, {}, h);
+  const FitMetrics fm = evaluate(comm, h.kernel, m.centers, m.model.weights, set, classification);
+  Log log(comm);
+  if (classification) log.info("kmpi eval: %zu rows, mse %.6g, accuracy %.4f", set.n, fm.mse, fm.accuracy);
+  else log.info("kmpi eval: %zu rows, mse %.6g", set.n, fm.mse);
+  MetricsWriter metrics(comm, o.str("output.metrics"));
+  Json j;
+  j.add("event", "eval").add("rows", static_cast<double>(set.n)).add("test_mse", fm.mse);
+  if (classification) j.add("test_accuracy", fm.accuracy);
+  j.add("ranks", static_cast<double>(comm.size()));
+  metrics.line(j.str());
+  metrics.finish(comm);
+  return 0;
+}
+
+int run_info(const mpi::Communicator& comm, const Options& o) {
+  Log log(comm);
+  if (!o.str("model").empty()) {
+    ModelHeader h;
+    mpi::agree_on(comm, [&] { h = read_model_header(o.str("model")); });
+    log.info("model %s: kernel %s bandwidth %g, %s, d = %zu, outputs = %zu, centers = %zu, scaling %u",
+             o.str("model").c_str(), h.kernel.name().c_str(), h.kernel.bandwidth,
+             h.task == Task::kClassification ? "classification" : "regression", h.dimension, h.outputs, h.centers,
+             static_cast<unsigned>(h.scaling.mode));
+  }
+  if (!o.str("data.features").empty()) {
+    const FileInfo f = probe_distributed(comm, o.str("data.features"));
+    log.info("data %s: %zu rows x %zu columns, %s", o.str("data.features").c_str(), f.rows, f.cols,
+             f.element == ElementKind::kInteger ? "integer" : "floating");
+  }
+  return 0;
+}
+
+}  // namespace kmpi
