@@ -1,0 +1,457 @@
+// The model file (layout in kmpi/model.hpp). Every rank writes and reads only its own rows at
+// offsets it can compute from the header, so saving and loading cost one pass over the file in
+// total, whatever the rank count. Integrity: a CRC-32 trailer that rank 0 checks before any rank
+// trusts a row, and a temporary name renamed into place only once the file is complete.
+#include "kmpi/model.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+
+#include "kmpi/error.hpp"
+
+namespace kmpi {
+
+namespace {
+
+constexpr char kMagic[8] = {'K', 'M', 'P', 'I', 'M', 'O', 'D', 'L'};
+constexpr std::uint64_t kHeaderBytes = 64;  // magic .. p, see model.hpp
+constexpr std::size_t kIoChunk = std::size_t{8} << 20;
+
+[[noreturn]] void fail(const std::string& path, const std::string& what) {
+  throw Error(path + ": " + what);
+}
+
+[[noreturn]] void fail_errno(const std::string& path, const std::string& what) {
+  const int err = errno;
+  fail(path, what + ": " + std::strerror(err));
+}
+
+bool host_is_big_endian() {
+  const std::uint16_t probe = 1;
+  unsigned char first = 0;
+  std::memcpy(&first, &probe, 1);
+  return first == 0;
+}
+
+// Little-endian encoding of the fixed-width fields, independent of the host's byte order.
+template <class U>
+void put_le(std::string& out, U v) {
+  for (std::size_t i = 0; i < sizeof(U); ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+void put_f64(std::string& out, double v) {
+  std::uint64_t u;
+  std::memcpy(&u, &v, 8);
+  put_le(out, u);
+}
+template <class U>
+U get_le(const unsigned char* p) {
+  U v = 0;
+  for (std::size_t i = 0; i < sizeof(U); ++i) v |= static_cast<U>(static_cast<U>(p[i]) << (8 * i));
+  return v;
+}
+double get_f64(const unsigned char* p) {
+  const auto u = get_le<std::uint64_t>(p);
+  double v;
+  std::memcpy(&v, &u, 8);
+  return v;
+}
+
+// Doubles <-> little-endian bytes in bulk: a plain copy on little-endian hosts.
+void doubles_to_le(const double* in, std::size_t count, unsigned char* out) {
+  std::memcpy(out, in, count * 8);
+  if (host_is_big_endian())
+    for (std::size_t i = 0; i < count; ++i) std::reverse(out + 8 * i, out + 8 * i + 8);
+}
+void doubles_from_le(const unsigned char* in, std::size_t count, double* out) {
+  if (!host_is_big_endian()) {
+    std::memcpy(out, in, count * 8);
+    return;
+  }
+  for (std::size_t i = 0; i < count; ++i) out[i] = get_f64(in + 8 * i);
+}
+
+// Where everything lives in a model file with these sizes (offsets in bytes).
+struct Layout {
+  std::uint64_t d = 0, c = 0, p = 0;
+  std::uint64_t centers = 0, weights = 0, crc = 0, total = 0;
+  bool ok = true;  // false when a size overflows 64 bits (an absurd header)
+
+  Layout(std::uint64_t d_, std::uint64_t c_, std::uint64_t p_) : d(d_), c(c_), p(p_) {
+    std::uint64_t scaling = 0, center_bytes = 0, weight_bytes = 0;
+    ok = !__builtin_mul_overflow(d, 16, &scaling) && !__builtin_mul_overflow(p, d, &center_bytes) &&
+         !__builtin_mul_overflow(center_bytes, 8, &center_bytes) && !__builtin_mul_overflow(p, c, &weight_bytes) &&
+         !__builtin_mul_overflow(weight_bytes, 8, &weight_bytes) &&
+         !__builtin_add_overflow(kHeaderBytes, scaling, &centers) &&
+         !__builtin_add_overflow(centers, center_bytes, &weights) &&
+         !__builtin_add_overflow(weights, weight_bytes, &crc) && !__builtin_add_overflow(crc, 4, &total);
+  }
+  std::uint64_t center_row(std::uint64_t i) const { return centers + i * d * 8; }
+  std::uint64_t weight_row(std::uint64_t i) const { return weights + i * c * 8; }
+};
+
+// A file descriptor closed on every path out.
+class Fd {
+ public:
+  Fd() = default;
+  Fd(const std::string& path, int flags, mode_t mode = 0) : path_(path) {
+    fd_ = ::open(path.c_str(), flags | O_CLOEXEC, mode);
+    if (fd_ < 0) {
+      if (errno == ENOENT && !(flags & O_CREAT)) fail(path, "no such file");
+      fail_errno(path, "cannot open");
+    }
+  }
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+
+  std::uint64_t size() const {
+    struct stat st {};
+    if (::fstat(fd_, &st) != 0) fail_errno(path_, "cannot stat");
+    if (S_ISDIR(st.st_mode)) fail(path_, "is a directory, not a model file");
+    return static_cast<std::uint64_t>(st.st_size);
+  }
+  std::size_t read_at(std::uint64_t offset, void* buffer, std::size_t n) const {
+    auto* p = static_cast<unsigned char*>(buffer);
+    std::size_t done = 0;
+    while (done < n) {
+      const ssize_t got = ::pread(fd_, p + done, n - done, static_cast<off_t>(offset + done));
+      if (got < 0) {
+        if (errno == EINTR) continue;
+        fail_errno(path_, "read error");
+      }
+      if (got == 0) break;
+      done += static_cast<std::size_t>(got);
+    }
+    return done;
+  }
+  void read_exactly(std::uint64_t offset, void* buffer, std::size_t n) const {
+    if (read_at(offset, buffer, n) != n) fail(path_, "truncated: the file ended while reading it");
+  }
+  void write_at(std::uint64_t offset, const void* buffer, std::size_t n) const {
+    const auto* p = static_cast<const unsigned char*>(buffer);
+    std::size_t done = 0;
+    while (done < n) {
+      const ssize_t put = ::pwrite(fd_, p + done, n - done, static_cast<off_t>(offset + done));
+      if (put < 0) {
+        if (errno == EINTR) continue;
+        fail_errno(path_, "write error");
+      }
+      done += static_cast<std::size_t>(put);
+    }
+  }
+  void truncate(std::uint64_t size) const {
+    if (::ftruncate(fd_, static_cast<off_t>(size)) != 0) fail_errno(path_, "cannot size the file");
+  }
+  void sync() const {
+    if (::fsync(fd_) != 0) fail_errno(path_, "fsync failed");
+  }
+  // Closes now, so that a failing close (NFS reports write errors there) is an error.
+  void close() {
+    const int fd = fd_;
+    fd_ = -1;
+    if (fd >= 0 && ::close(fd) != 0) fail_errno(path_, "close failed");
+  }
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+};
+
+// The header and scaling section, as bytes.
+std::string encode_header(const ModelHeader& h) {
+  std::string out(kMagic, sizeof kMagic);
+  put_le<std::uint32_t>(out, kModelVersion);
+  put_le<std::uint32_t>(out, static_cast<std::uint32_t>(h.kernel.kind));
+  put_f64(out, h.kernel.nu);
+  put_f64(out, h.kernel.bandwidth);
+  put_le<std::uint32_t>(out, static_cast<std::uint32_t>(h.scaling.mode));
+  put_le<std::uint32_t>(out, static_cast<std::uint32_t>(h.task));
+  put_le<std::uint64_t>(out, h.dimension);
+  put_le<std::uint64_t>(out, h.outputs);
+  put_le<std::uint64_t>(out, h.centers);
+  // No scaling is stored as the identity, so every file has the same layout.
+  const bool identity = h.scaling.offset.empty();
+  for (std::size_t j = 0; j < h.dimension; ++j) put_f64(out, identity ? 0.0 : h.scaling.offset[j]);
+  for (std::size_t j = 0; j < h.dimension; ++j) put_f64(out, identity ? 1.0 : h.scaling.multiplier[j]);
+  return out;
+}
+
+// Reads and validates the header of an open model file (magic, version, fields, file size) and
+// returns it; `raw` gets the header and scaling bytes, for rank 0 to broadcast.
+ModelHeader read_header(const std::string& path, const Fd& file, std::string& raw, std::uint64_t& total) {
+  const std::uint64_t size = file.size();
+  unsigned char head[kHeaderBytes] = {};
+  const std::size_t got = file.read_at(0, head, sizeof head);
+  if (got < sizeof kMagic || std::memcmp(head, kMagic, sizeof kMagic) != 0)
+    fail(path, "not a kmpi model (the file does not start with \"KMPIMODL\")");
+  if (got < kHeaderBytes)
+    fail(path, "truncated: the file ends inside the " + std::to_string(kHeaderBytes) + "-byte model header");
+  const auto version = get_le<std::uint32_t>(head + 8);
+  if (version > kModelVersion)
+    fail(path, "written by a newer kmpi (format version " + std::to_string(version) + ", this build reads up to " +
+                   std::to_string(kModelVersion) + ")");
+  if (version == 0) fail(path, "invalid model format version 0");
+
+  ModelHeader h;
+  const auto kernel_kind = get_le<std::uint32_t>(head + 12);
+  h.kernel.nu = get_f64(head + 16);
+  h.kernel.bandwidth = get_f64(head + 24);
+  const auto scale_mode = get_le<std::uint32_t>(head + 32);
+  const auto task = get_le<std::uint32_t>(head + 36);
+  const auto d = get_le<std::uint64_t>(head + 40);
+  const auto c = get_le<std::uint64_t>(head + 48);
+  const auto p = get_le<std::uint64_t>(head + 56);
+  if (kernel_kind > static_cast<std::uint32_t>(KernelKind::kCauchy))
+    fail(path, "corrupt model header: unknown kernel kind " + std::to_string(kernel_kind));
+  if (scale_mode > static_cast<std::uint32_t>(ScaleMode::kStandardize))
+    fail(path, "corrupt model header: unknown scale mode " + std::to_string(scale_mode));
+  if (task > static_cast<std::uint32_t>(Task::kRegression))
+    fail(path, "corrupt model header: unknown task " + std::to_string(task));
+  if (!(h.kernel.bandwidth > 0) || !std::isfinite(h.kernel.bandwidth) || !std::isfinite(h.kernel.nu))
+    fail(path, "corrupt model header: bandwidth " + std::to_string(h.kernel.bandwidth) + ", nu " +
+                   std::to_string(h.kernel.nu));
+  if (d == 0 || c == 0 || p == 0)
+    fail(path, "corrupt model header: d=" + std::to_string(d) + ", c=" + std::to_string(c) + ", p=" +
+                   std::to_string(p) + " (all must be positive)");
+  const Layout layout(d, c, p);
+  const std::string sizes = "p=" + std::to_string(p) + " centers, d=" + std::to_string(d) + ", c=" + std::to_string(c);
+  if (!layout.ok) fail(path, "corrupt model header: absurd sizes " + sizes);
+  if (size < layout.total)
+    fail(path, "truncated: the header says " + sizes + " (" + std::to_string(layout.total) +
+                   " bytes) but the file holds " + std::to_string(size));
+  if (size > layout.total)
+    fail(path, "the header says " + sizes + " (" + std::to_string(layout.total) + " bytes) but the file holds " +
+                   std::to_string(size) + " (trailing bytes)");
+
+  h.kernel.kind = static_cast<KernelKind>(kernel_kind);
+  h.scaling.mode = static_cast<ScaleMode>(scale_mode);
+  h.task = static_cast<Task>(task);
+  h.dimension = static_cast<std::size_t>(d);
+  h.outputs = static_cast<std::size_t>(c);
+  h.centers = static_cast<std::size_t>(p);
+  // The scaling section is bounded by the file size checked above.
+  raw.assign(reinterpret_cast<const char*>(head), kHeaderBytes);
+  raw.resize(layout.centers);
+  file.read_exactly(kHeaderBytes, raw.data() + kHeaderBytes, layout.centers - kHeaderBytes);
+  const auto* s = reinterpret_cast<const unsigned char*>(raw.data()) + kHeaderBytes;
+  h.scaling.offset.resize(h.dimension);
+  h.scaling.multiplier.resize(h.dimension);
+  doubles_from_le(s, h.dimension, h.scaling.offset.data());
+  doubles_from_le(s + 8 * h.dimension, h.dimension, h.scaling.multiplier.data());
+  total = layout.total;
+  return h;
+}
+
+// The header from bytes another rank read and verified (no file access).
+ModelHeader decode_verified_header(const std::string& raw) {
+  const auto* head = reinterpret_cast<const unsigned char*>(raw.data());
+  ModelHeader h;
+  h.kernel.kind = static_cast<KernelKind>(get_le<std::uint32_t>(head + 12));
+  h.kernel.nu = get_f64(head + 16);
+  h.kernel.bandwidth = get_f64(head + 24);
+  h.scaling.mode = static_cast<ScaleMode>(get_le<std::uint32_t>(head + 32));
+  h.task = static_cast<Task>(get_le<std::uint32_t>(head + 36));
+  h.dimension = static_cast<std::size_t>(get_le<std::uint64_t>(head + 40));
+  h.outputs = static_cast<std::size_t>(get_le<std::uint64_t>(head + 48));
+  h.centers = static_cast<std::size_t>(get_le<std::uint64_t>(head + 56));
+  h.scaling.offset.resize(h.dimension);
+  h.scaling.multiplier.resize(h.dimension);
+  doubles_from_le(head + kHeaderBytes, h.dimension, h.scaling.offset.data());
+  doubles_from_le(head + kHeaderBytes + 8 * h.dimension, h.dimension, h.scaling.multiplier.data());
+  return h;
+}
+
+// CRC-32 of bytes [0, length) of a file, streamed so a model of any size needs a fixed buffer.
+std::uint32_t crc_of(const Fd& file, std::uint64_t length) {
+  std::vector<unsigned char> buffer(static_cast<std::size_t>(std::min<std::uint64_t>(length, kIoChunk)));
+  uLong crc = crc32(0L, Z_NULL, 0);
+  for (std::uint64_t at = 0; at < length;) {
+    const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(length - at, buffer.size()));
+    file.read_exactly(at, buffer.data(), n);
+    crc = crc32(crc, buffer.data(), static_cast<uInt>(n));
+    at += n;
+  }
+  return static_cast<std::uint32_t>(crc);
+}
+
+// Writes rows [0, rows) of a (rows x cols) matrix as row-major little-endian doubles at offset.
+void write_block(const Fd& file, std::uint64_t offset, const Matrix<double>& m) {
+  const std::size_t rows_per_chunk = std::max<std::size_t>(1, kIoChunk / (8 * std::max<std::size_t>(1, m.cols())));
+  std::vector<unsigned char> bytes;
+  for (std::size_t i = 0; i < m.rows(); i += rows_per_chunk) {
+    const std::size_t n = std::min(rows_per_chunk, m.rows() - i) * m.cols();
+    bytes.resize(8 * n);
+    doubles_to_le(m.row(i), n, bytes.data());
+    file.write_at(offset + 8 * i * m.cols(), bytes.data(), bytes.size());
+  }
+}
+
+void read_block(const Fd& file, std::uint64_t offset, Matrix<double>& m) {
+  std::vector<unsigned char> bytes(8 * m.size());
+  file.read_exactly(offset, bytes.data(), bytes.size());
+  doubles_from_le(bytes.data(), m.size(), m.data());
+}
+
+// Makes a completed rename durable; best effort, since the file is already whole under its name.
+void sync_directory_of(const std::string& path) {
+  const std::size_t slash = path.find_last_of('/');
+  const std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return;
+  (void)::fsync(fd);
+  ::close(fd);
+}
+
+void check_local_model(const std::string& path, const LocalModel& local, int rank, int ranks) {
+  const ModelHeader& h = local.header;
+  if (h.dimension == 0 || h.outputs == 0 || h.centers == 0)
+    fail(path, "cannot save an empty model (d=" + std::to_string(h.dimension) + ", c=" + std::to_string(h.outputs) +
+                   ", p=" + std::to_string(h.centers) + ")");
+  if (!(local.partition == BlockPartition(h.centers, ranks)))
+    fail(path, "internal error: the centers' partition is not BlockPartition(p=" + std::to_string(h.centers) +
+                   ", " + std::to_string(ranks) + ")");
+  const std::size_t count = local.partition.count(rank);
+  if (local.centers.rows() != count || local.centers.cols() != h.dimension)
+    fail(path, "internal error: rank " + std::to_string(rank) + " holds " + std::to_string(local.centers.rows()) +
+                   "x" + std::to_string(local.centers.cols()) + " centers, expected " + std::to_string(count) + "x" +
+                   std::to_string(h.dimension));
+  if (local.weights.rows() != count || local.weights.cols() != h.outputs)
+    fail(path, "internal error: rank " + std::to_string(rank) + " holds " + std::to_string(local.weights.rows()) +
+                   "x" + std::to_string(local.weights.cols()) + " weights, expected " + std::to_string(count) + "x" +
+                   std::to_string(h.outputs));
+  const bool identity = h.scaling.offset.empty() && h.scaling.multiplier.empty();
+  if (!(identity && h.scaling.mode == ScaleMode::kNone) &&
+      (h.scaling.offset.size() != h.dimension || h.scaling.multiplier.size() != h.dimension))
+    fail(path, "internal error: the scaling has " + std::to_string(h.scaling.offset.size()) + " offsets and " +
+                   std::to_string(h.scaling.multiplier.size()) + " multipliers for d=" + std::to_string(h.dimension));
+  if (!(h.kernel.bandwidth > 0) || !std::isfinite(h.kernel.bandwidth))
+    fail(path, "cannot save a model with bandwidth " + std::to_string(h.kernel.bandwidth));
+}
+
+}  // namespace
+
+void Scaling::apply(Matrix<double>& x) const {
+  if (mode == ScaleMode::kNone && offset.empty() && multiplier.empty()) return;
+  if (offset.size() != x.cols() || multiplier.size() != x.cols())
+    throw Error("scaling has " + std::to_string(offset.size()) + " offsets and " +
+                std::to_string(multiplier.size()) + " multipliers but the data has " + std::to_string(x.cols()) +
+                " columns");
+  for (std::size_t i = 0; i < x.rows(); ++i) {
+    double* row = x.row(i);
+    for (std::size_t j = 0; j < x.cols(); ++j) row[j] = (row[j] - offset[j]) * multiplier[j];
+  }
+}
+
+void save_model(const mpi::Communicator& comm, const std::string& path, const LocalModel& local) {
+  const int rank = comm.rank();
+  std::string header_bytes;
+  mpi::agree_on(comm, [&] {
+    check_local_model(path, local, rank, comm.size());
+    header_bytes = encode_header(local.header);
+  });
+  // Every rank must describe the same model: compare a checksum of the encoded headers.
+  const unsigned long long mine = crc32(0L, reinterpret_cast<const Bytef*>(header_bytes.data()),
+                                        static_cast<uInt>(header_bytes.size())) ^
+                                  (static_cast<unsigned long long>(header_bytes.size()) << 32);
+  mpi::agree(comm, comm.allreduce_value(mine, mpi::Op::kMin) == comm.allreduce_value(mine, mpi::Op::kMax),
+             path + ": internal error: ranks hold different model headers");
+
+  const Layout layout(local.header.dimension, local.header.outputs, local.header.centers);
+  const std::string temp = comm.broadcast(rank == 0 ? path + ".tmp." + std::to_string(::getpid()) : std::string(), 0);
+  bool created = false;  // rank 0: whether the temporary is ours to remove
+  try {
+    mpi::agree_on(comm, [&] {
+      if (!layout.ok) fail(path, "model too large to address");
+      if (rank != 0) return;
+      Fd file(temp, O_WRONLY | O_CREAT | O_EXCL, 0644);
+      created = true;
+      file.write_at(0, header_bytes.data(), header_bytes.size());
+      file.truncate(layout.crc);  // every rank's rows land inside the file
+      file.close();
+    });
+    mpi::agree_on(comm, [&] {
+      if (local.centers.rows() == 0) return;
+      Fd file(temp, O_WRONLY);
+      const std::size_t first = local.partition.begin(rank);
+      write_block(file, layout.center_row(first), local.centers);
+      write_block(file, layout.weight_row(first), local.weights);
+      file.sync();
+      file.close();
+    });
+    mpi::agree_on(comm, [&] {
+      if (rank != 0) return;
+      Fd file(temp, O_RDWR);
+      if (file.size() != layout.crc)
+        fail(temp, "has " + std::to_string(file.size()) + " bytes after writing, expected " + std::to_string(layout.crc));
+      std::string trailer;
+      put_le<std::uint32_t>(trailer, crc_of(file, layout.crc));
+      file.write_at(layout.crc, trailer.data(), trailer.size());
+      file.sync();
+      file.close();
+      if (::rename(temp.c_str(), path.c_str()) != 0) fail_errno(path, "cannot rename " + temp + " to it");
+      created = false;
+      sync_directory_of(path);
+    });
+  } catch (...) {
+    if (created) ::unlink(temp.c_str());
+    throw;
+  }
+}
+
+LocalModel load_model(const mpi::Communicator& comm, const std::string& path) {
+  std::string raw;
+  mpi::agree_on(comm, [&] {
+    if (comm.rank() != 0) return;
+    Fd file(path, O_RDONLY);
+    std::uint64_t total = 0;
+    read_header(path, file, raw, total);
+    unsigned char trailer[4];
+    file.read_exactly(total - 4, trailer, 4);
+    const auto stored = get_le<std::uint32_t>(trailer);
+    const std::uint32_t computed = crc_of(file, total - 4);
+    if (stored != computed) {
+      char text[96];
+      std::snprintf(text, sizeof text, "checksum mismatch (stored 0x%08x, computed 0x%08x)", stored, computed);
+      fail(path, std::string(text) + ": the file is corrupted");
+    }
+  });
+  raw = comm.broadcast(raw, 0);
+
+  LocalModel local;
+  local.header = decode_verified_header(raw);
+  const ModelHeader& h = local.header;
+  local.partition = BlockPartition(h.centers, comm.size());
+  const int rank = comm.rank();
+  const std::size_t count = local.partition.count(rank);
+  local.centers.resize(count, h.dimension);
+  local.weights.resize(count, h.outputs);
+  const Layout layout(h.dimension, h.outputs, h.centers);
+  mpi::agree_on(comm, [&] {
+    if (count == 0) return;
+    Fd file(path, O_RDONLY);
+    if (file.size() != layout.total) fail(path, "the file changed while it was being loaded");
+    const std::size_t first = local.partition.begin(rank);
+    read_block(file, layout.center_row(first), local.centers);
+    read_block(file, layout.weight_row(first), local.weights);
+  });
+  return local;
+}
+
+ModelHeader read_model_header(const std::string& path) {
+  Fd file(path, O_RDONLY);
+  std::string raw;
+  std::uint64_t total = 0;
+  return read_header(path, file, raw, total);
+}
+
+}  // namespace kmpi
