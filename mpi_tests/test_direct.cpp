@@ -13,16 +13,19 @@ using namespace testing_support;
 TEST(BlockCyclic, ToRowBlocksRecoversEveryEntry) {
   auto comm = mpi::Communicator::world();
   BlacsGrid grid(comm);
-  const std::size_t m = 53, n = 17;
-  // Small blocks so every rank of the grid owns several.
-  BlockCyclicMatrix a(grid, m, n, 4, 3);
-  auto f = [](std::size_t i, std::size_t j) { return 1000.0 * i + j; };
-  a.fill(f);
-  const BlockPartition rows(m, comm.size());
-  const Matrix<double> got = a.to_row_blocks(rows, 5, 7);
-  ASSERT_EQ(got.rows(), rows.count(comm.rank()));
-  for (std::size_t i = 0; i < got.rows(); ++i)
-    for (std::size_t j = 0; j < 7; ++j) EXPECT_EQ(got(i, j), f(rows.begin(comm.rank()) + i, 5 + j));
+  // Small blocks so every rank of the grid owns several, and blocks larger than a process's share.
+  for (std::size_t nb : {3, 63, 64}) {
+    const std::size_t m = 153, n = 150;
+    BlockCyclicMatrix a(grid, m, n, nb == 63 ? 64 : nb + 1, nb == 63 ? 64 : nb);
+    auto f = [](std::size_t i, std::size_t j) { return 1000.0 * i + j; };
+    a.fill(f);
+    const BlockPartition rows(m, comm.size());
+    const Matrix<double> got = a.to_row_blocks(rows, 5, nb == 63 ? 12 : 140);
+    ASSERT_EQ(got.rows(), rows.count(comm.rank()));
+    for (std::size_t i = 0; i < got.rows(); ++i)
+      for (std::size_t j = 0; j < got.cols(); ++j)
+        EXPECT_EQ(got(i, j), f(rows.begin(comm.rank()) + i, 5 + j)) << "nb " << nb;
+  }
 }
 
 TEST(BlockCyclic, CholeskyOfIndefiniteMatrixFailsOnEveryRank) {
@@ -36,15 +39,15 @@ TEST(BlockCyclic, CholeskyOfIndefiniteMatrixFailsOnEveryRank) {
 TEST(BlockCyclic, TopEigenpairsMatchLapackOnTheGatheredMatrix) {
   auto comm = mpi::Communicator::world();
   BlacsGrid grid(comm);
-  const std::size_t s = 90, k = 12, d = 4;
+  const std::size_t s = 150, k = 12, d = 4;
   const Kernel kern = Kernel::from_name("gaussian", 0.5);
   const Matrix<double> x = synthetic_rows(31, 0, s, d);
   const Matrix<double> kss = kernel_block(kern, x, x);
   const auto ref = serial::symmetric_eigen(kss);
-  for (EigenSolver solver : {EigenSolver::kPdsyevr, EigenSolver::kPdsyevd}) {
-    BlockCyclicMatrix a(grid, s, s, 8, 8);
+  for (std::size_t nb : {8, 64}) {
+    BlockCyclicMatrix a(grid, s, s, nb, nb);
     a.fill([&](std::size_t i, std::size_t j) { return kss(i, j); });
-    const TopEigenpairs top = top_eigenpairs(a, k, solver);
+    const TopEigenpairs top = top_eigenpairs(a, k);
     const BlockPartition rows(s, comm.size());
     const Matrix<double> v = top.rows_descending(partition_offsets(rows));
     for (std::size_t i = 0; i < k; ++i) {
@@ -53,7 +56,7 @@ TEST(BlockCyclic, TopEigenpairsMatchLapackOnTheGatheredMatrix) {
       double dot = 0;
       for (std::size_t r = 0; r < v.rows(); ++r) dot += v(r, i) * ref.vectors(rows.begin(comm.rank()) + r, i);
       dot = comm.allreduce_value(dot);
-      EXPECT_NEAR(std::abs(dot), 1.0, 1e-9) << "eigenvector " << i;
+      EXPECT_NEAR(std::abs(dot), 1.0, 1e-9) << "eigenvector " << i << " nb " << nb;
     }
   }
 }

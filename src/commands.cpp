@@ -357,7 +357,6 @@ int run_train(const mpi::Communicator& comm, const Options& o) {
     eo.epochs = static_cast<std::size_t>(o.integer("solver.epochs"));
     eo.seed = seed;
     eo.precision = precision;
-    eo.eigensolver = o.str("solver.eigensolver") == "pdsyevr" ? EigenSolver::kPdsyevr : EigenSolver::kPdsyevd;
     const std::size_t patience = static_cast<std::size_t>(o.integer("solver.patience"));
     double best_val = INFINITY;
     std::size_t best_epoch = 0;

@@ -56,6 +56,13 @@ Communicator Communicator::duplicate() const {
   return Communicator(dup, true);
 }
 
+Communicator Communicator::split(int color, int key) const {
+  MPI_Comm sub;
+  check(MPI_Comm_split(comm_, color, key, &sub), "MPI_Comm_split");
+  MPI_Comm_set_errhandler(sub, MPI_ERRORS_RETURN);
+  return Communicator(sub, true);
+}
+
 void Communicator::barrier() const { check(MPI_Barrier(comm_), "MPI_Barrier"); }
 
 std::string Communicator::broadcast(const std::string& s, int root) const {

@@ -22,11 +22,6 @@ void pdpotrf_(const char* uplo, const int* n, double* a, const int* ia, const in
 void pdpotrs_(const char* uplo, const int* n, const int* nrhs, const double* a, const int* ia,
               const int* ja, const int* desca, double* b, const int* ib, const int* jb,
               const int* descb, int* info);
-void pdsyevr_(const char* jobz, const char* range, const char* uplo, const int* n, double* a,
-              const int* ia, const int* ja, const int* desca, const double* vl, const double* vu,
-              const int* il, const int* iu, int* m, int* nz, double* w, double* z, const int* iz,
-              const int* jz, const int* descz, double* work, const int* lwork, int* iwork,
-              const int* liwork, int* info);
 void pdsyevd_(const char* jobz, const char* uplo, const int* n, double* a, const int* ia,
               const int* ja, const int* desca, double* w, double* z, const int* iz, const int* jz,
               const int* descz, double* work, const int* lwork, int* iwork, const int* liwork,
@@ -196,7 +191,7 @@ void cholesky_solve(const BlockCyclicMatrix& factor, BlockCyclicMatrix& b) {
   agree_info(factor.grid(), info, "pdpotrs");
 }
 
-TopEigenpairs top_eigenpairs(BlockCyclicMatrix& a, std::size_t k, EigenSolver solver) {
+TopEigenpairs top_eigenpairs(BlockCyclicMatrix& a, std::size_t k) {
   const std::size_t n = a.rows();
   if (k == 0 || k > n) throw Error("top_eigenpairs: k = " + std::to_string(k) + " out of range for n = " + std::to_string(n));
   TopEigenpairs result{{}, BlockCyclicMatrix(a.grid(), n, n, a.descriptor()[4], a.descriptor()[5]), 0};
@@ -208,29 +203,28 @@ TopEigenpairs top_eigenpairs(BlockCyclicMatrix& a, std::size_t k, EigenSolver so
   double wq[64] = {0};
   int iwq[64] = {0};
   const int query = -1;
-  if (solver == EigenSolver::kPdsyevr) {
-    const int il = to_int(n - k + 1), iu = in;
-    const double vl = 0, vu = 0;
-    int m = 0, nz = 0;
-    pdsyevr_("V", "I", "L", &in, a.data(), &one, &one, a.descriptor(), &vl, &vu, &il, &iu, &m, &nz,
-             w.data(), z.data(), &one, &one, z.descriptor(), wq, &query, iwq, &query, &info);
-    agree_info(a.grid(), info, "pdsyevr workspace query");
-    const int lwork = static_cast<int>(wq[0]) + 1, liwork = iwq[0] + 1;
-    std::vector<double> work(static_cast<std::size_t>(lwork));
-    std::vector<int> iwork(static_cast<std::size_t>(liwork));
-    pdsyevr_("V", "I", "L", &in, a.data(), &one, &one, a.descriptor(), &vl, &vu, &il, &iu, &m, &nz,
-             w.data(), z.data(), &one, &one, z.descriptor(), work.data(), &lwork, iwork.data(),
-             &liwork, &info);
-    agree_info(a.grid(), info, "pdsyevr");
-    mpi::agree(a.grid().comm(), m == static_cast<int>(k) && nz == static_cast<int>(k),
-               "pdsyevr returned " + std::to_string(m) + " eigenvalues, expected " + std::to_string(k));
-    result.first_column = 0;
-    for (std::size_t i = 0; i < k; ++i) result.values.push_back(w[k - 1 - i]);
-  } else {
+  // pdsyevd computes all pairs; pdsyevr (range by index) was measured here too but Debian's
+  // ScaLAPACK 2.2.1 returns wrong eigenvectors with info = 0 from it for common block sizes
+  // (PDORMTR "parameter number 16 had an illegal value", e.g. n = 150, nb = 16..64, k = 3), so
+  // it is not offered.
+  // Reference ScaLAPACK's workspace queries can come out short of what PDORMTR (the back
+  // transformation) needs on 2D grids (seen: "PDORMTR parameter number 16 had an illegal value"
+  // and wrong eigenvectors with info = 0 on a 2x2 grid, nb = 64). Add the documented minimum of
+  // pdsyevd (1 + 6n + 2 NP NQ + TRILWMIN + 2n) and PDORMTR's (NB (NP + NQ + NB)) on top.
+  const double lr = static_cast<double>(a.local_rows()), lc = static_cast<double>(a.local_cols());
+  const double nbd = a.descriptor()[5], nd = static_cast<double>(n);
+  const double extra = 1 + 6 * nd + 2 * lr * lc + 3 * nd + nbd * (lr + 1) + 3 * nbd + 2 * nd +
+                       nbd * (lr + lc + nbd);
+  auto work_size = [&](double queried) {
+    const double total = queried + extra;
+    if (total > 2.0e9) throw Error("eigensolver workspace exceeds ScaLAPACK's int; use more ranks");
+    return static_cast<int>(total);
+  };
+  {
     pdsyevd_("V", "L", &in, a.data(), &one, &one, a.descriptor(), w.data(), z.data(), &one, &one,
              z.descriptor(), wq, &query, iwq, &query, &info);
     agree_info(a.grid(), info, "pdsyevd workspace query");
-    const int lwork = static_cast<int>(wq[0]) + 1, liwork = std::max(iwq[0], 7 * in + 8 * a.grid().cols() + 2) + 1;
+    const int lwork = work_size(wq[0]), liwork = std::max(iwq[0], 7 * in + 8 * a.grid().cols() + 2) + 1;
     std::vector<double> work(static_cast<std::size_t>(lwork));
     std::vector<int> iwork(static_cast<std::size_t>(liwork));
     pdsyevd_("V", "L", &in, a.data(), &one, &one, a.descriptor(), w.data(), z.data(), &one, &one,

@@ -60,6 +60,8 @@ class Communicator {
 
   // collective: a duplicate with its own message space (libraries and tests use it).
   Communicator duplicate() const;
+  // collective: ranks with the same color form a new communicator, ordered by key.
+  Communicator split(int color, int key) const;
 
   MPI_Comm get() const { return comm_; }
   int rank() const { return rank_; }

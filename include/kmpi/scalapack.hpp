@@ -97,11 +97,9 @@ void cholesky_factor(BlockCyclicMatrix& a);
 // B <- A^{-1} B given the factor from cholesky_factor, pdpotrs.
 void cholesky_solve(const BlockCyclicMatrix& factor, BlockCyclicMatrix& b);
 
-enum class EigenSolver { kPdsyevr, kPdsyevd };
-
 // The top k eigenpairs of the symmetric matrix A (A is overwritten): values in descending order
 // (replicated); the eigenvectors are columns [first_column, first_column + k) of the n x n
-// distributed `vectors`, in ascending order of eigenvalue (ScaLAPACK's order).
+// distributed `vectors`, in ascending order of eigenvalue (ScaLAPACK's order). pdsyevd.
 struct TopEigenpairs {
   std::vector<double> values;
   BlockCyclicMatrix vectors;
@@ -110,8 +108,7 @@ struct TopEigenpairs {
   // to values[i] (descending).
   Matrix<double> rows_descending(const std::vector<std::size_t>& offsets) const;
 };
-TopEigenpairs top_eigenpairs(BlockCyclicMatrix& a, std::size_t k,
-                             EigenSolver solver = EigenSolver::kPdsyevr);
+TopEigenpairs top_eigenpairs(BlockCyclicMatrix& a, std::size_t k);
 
 }  // namespace kmpi
 

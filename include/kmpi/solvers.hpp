@@ -39,8 +39,8 @@ struct EigenPro2Options {
   std::size_t epochs = 5;
   std::uint64_t seed = 1;
   Precision precision = Precision::kFloat32;
-  EigenSolver eigensolver = EigenSolver::kPdsyevd;
   double damping = 0.95;  // a
+  bool precondition = true;  // false: plain minibatch SGD (q = 0) with its own optimal step
 };
 
 // The automatic parameters, derived from the top eigenvalues (descending) of K_SS / s.
@@ -57,8 +57,9 @@ struct EigenPro2Parameters {
 
 // local: the rules of DESIGN §1.2 steps 3-7, from eigenvalues (descending, at least q+1 of them
 // when q is given; when q = 0 the largest admissible q <= min(s/3, values.size() - 1) is chosen).
+// The batch is at most n.
 EigenPro2Parameters eigenpro2_parameters(const std::vector<double>& eigenvalues, std::size_t s,
-                                         double beta, const EigenPro2Options& options);
+                                         std::size_t n, double beta, const EigenPro2Options& options);
 
 // What the solver reports after each epoch; the callback may evaluate the model (collectively)
 // and returns false to stop early.

@@ -11,14 +11,16 @@
 namespace kmpi {
 
 EigenPro2Parameters eigenpro2_parameters(const std::vector<double>& lambda, std::size_t s,
-                                         double beta, const EigenPro2Options& o) {
+                                         std::size_t n, double beta, const EigenPro2Options& o) {
   const double a = o.damping;
   EigenPro2Parameters p;
   p.s = s;
   p.beta = beta;
   if (lambda.size() < 2) throw Error("EigenPro 2 needs at least 2 eigenvalues of the Nystrom matrix");
   // lambda is 0-based: lambda[i - 1] is lambda_i.
-  if (o.preconditioner_level > 0) {
+  if (!o.precondition) {
+    p.q = 0;
+  } else if (o.preconditioner_level > 0) {
     p.q = o.preconditioner_level;
     if (p.q + 1 > lambda.size())
       throw Error("solver.preconditioner_level = " + std::to_string(p.q) + " needs " +
@@ -41,11 +43,13 @@ EigenPro2Parameters eigenpro2_parameters(const std::vector<double>& lambda, std:
   p.d.resize(p.q);
   for (std::size_t i = 1; i <= p.q; ++i)
     p.d[i - 1] = (1 - std::pow(p.lambda_q1 / lambda[i - 1], a)) / lambda[i - 1];
+  // With q = 0 this is lambda_1 itself: plain SGD's critical batch and step.
   p.preconditioned_top = std::pow(p.lambda_1, 1 - a) * std::pow(p.lambda_q1, a);
   p.critical_batch = beta / p.preconditioned_top;
-  const double m = o.batch_size > 0
-                       ? static_cast<double>(o.batch_size)
-                       : std::max(1.0, std::floor(std::min(p.critical_batch, static_cast<double>(o.batch_cap))));
+  // A batch is at most the whole data set.
+  const double m = std::min(static_cast<double>(n),
+                            o.batch_size > 0 ? static_cast<double>(o.batch_size)
+                                             : std::max(1.0, std::floor(std::min(p.critical_batch, static_cast<double>(o.batch_cap)))));
   p.batch_size = static_cast<std::size_t>(m);
   p.batch_step = m < p.critical_batch + 1 ? m / beta
                                           : 0.99 * 2 * m / (beta + (m - 1) * p.preconditioned_top);
@@ -101,7 +105,7 @@ EigenPro2Result train_eigenpro2(const mpi::Communicator& comm, const TrainingPro
 
   // 2. Top eigenpairs of K_SS / s, built directly in block-cyclic layout, in float64.
   const std::size_t k_wanted =
-      options.preconditioner_level > 0 ? std::min(s, options.preconditioner_level + 1)
+      !options.precondition ? 2 : options.preconditioner_level > 0 ? std::min(s, options.preconditioner_level + 1)
                                        : std::min(s, s / 3 + 1);
   Matrix<double> v_desc;
   {
@@ -113,10 +117,10 @@ EigenPro2Result train_eigenpro2(const mpi::Communicator& comm, const TrainingPro
                  kss.ld());
     for (std::size_t j = 0; j < kss.local_cols(); ++j)
       for (std::size_t i = 0; i < kss.local_rows(); ++i) kss.local(i, j) /= static_cast<double>(s);
-    TopEigenpairs top = top_eigenpairs(kss, std::max<std::size_t>(k_wanted, 2), options.eigensolver);
+    TopEigenpairs top = top_eigenpairs(kss, std::max<std::size_t>(k_wanted, 2));
     result.eigenvalues = top.values;
     // 3-7. Automatic parameters (the same on every rank: the eigenvalues are replicated).
-    result.parameters = eigenpro2_parameters(top.values, s, problem.kernel.diagonal(), options);
+    result.parameters = eigenpro2_parameters(top.values, s, n, problem.kernel.diagonal(), options);
     v_desc = top.rows_descending(s_offsets);
   }
   const EigenPro2Parameters& prm = result.parameters;
@@ -178,18 +182,18 @@ EigenPro2Result train_eigenpro2(const mpi::Communicator& comm, const TrainingPro
       // Nystrom correction, with g from before the batch update:
       // alpha_S += eta V diag(d) V^T K(X_S, X_B) g, the q x c middle summed over ranks.
       Matrix<double> h(q, c);
-      if (!pre.local_rows.empty()) {
+      if (q > 0 && !pre.local_rows.empty()) {
         const Matrix<double> kg = kernel_transpose_times_local(problem.kernel, pre.points, xb, g);
         blas::gemm(true, false, q, c, kg.rows(), 1.0, pre.v.data(), q, kg.data(), c, 0.0, h.data(), c);
       }
-      comm.allreduce(h.data(), h.size());
+      comm.allreduce(h.data(), h.size());  // no-op when q = 0 (plain SGD), on every rank
       for (std::size_t j = 0; j < q; ++j)
         for (std::size_t l = 0; l < c; ++l) h(j, l) *= prm.d[j];
 
       // alpha_B -= eta g (this rank's batch rows).
       for (std::size_t k = my_lo; k < my_hi; ++k)
         for (std::size_t l = 0; l < c; ++l) alpha(batch[k] - my_begin, l) -= eta * g(k, l);
-      if (!pre.local_rows.empty()) {
+      if (q > 0 && !pre.local_rows.empty()) {
         Matrix<double> vh(pre.local_rows.size(), c);
         blas::gemm(false, false, vh.rows(), c, q, 1.0, pre.v.data(), q, h.data(), c, 0.0, vh.data(), c);
         for (std::size_t i = 0; i < pre.local_rows.size(); ++i)

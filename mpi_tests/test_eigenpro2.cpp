@@ -1,0 +1,154 @@
+// EigenPro 2 across ranks: rank invariance, the eigensystem against LAPACK, convergence to the
+// direct solver's interpolant, and the preconditioner's speed-up over plain SGD.
+#include <gtest/gtest.h>
+
+#include "common.hpp"
+#include "kmpi/scalapack.hpp"
+#include "kmpi/solvers.hpp"
+
+namespace kmpi {
+namespace {
+
+using namespace testing_support;
+
+// A small regression problem defined point by point: y = smooth function of x, c = 2 outputs.
+TrainingProblem make_problem(const mpi::Communicator& comm, std::size_t n, std::size_t d,
+                             const Kernel& kernel, std::uint64_t seed = 51) {
+  TrainingProblem p;
+  p.kernel = kernel;
+  p.partition = BlockPartition(n, comm.size());
+  const std::size_t b = p.partition.begin(comm.rank()), cnt = p.partition.count(comm.rank());
+  p.x = synthetic_rows(seed, b, cnt, d);
+  p.y = Matrix<double>(cnt, 2);
+  for (std::size_t i = 0; i < cnt; ++i) {
+    double s = 0;
+    for (std::size_t j = 0; j < d; ++j) s += p.x(i, j) * (j + 1);
+    p.y(i, 0) = std::sin(s);
+    p.y(i, 1) = p.x(i, 0) > 0.5 ? 1.0 : 0.0;
+  }
+  return p;
+}
+
+// collective: ||K alpha - y||^2 and ||y||^2 over all training rows (float64 operator).
+std::pair<double, double> training_residual(const mpi::Communicator& comm, const TrainingProblem& p,
+                                            const Matrix<double>& alpha) {
+  const LocalCenters z(p.x, Precision::kFloat64);
+  const Matrix<double> pred = predict_distributed(comm, p.kernel, z, alpha, p.partition, p.x);
+  double sums[2] = {0, 0};
+  for (std::size_t i = 0; i < pred.size(); ++i) {
+    const double e = pred.data()[i] - p.y.data()[i];
+    sums[0] += e * e;
+    sums[1] += p.y.data()[i] * p.y.data()[i];
+  }
+  comm.allreduce(sums, 2);
+  return {sums[0], sums[1]};
+}
+
+TEST(EigenPro2, SameSampleEigenvaluesAndPredictionsAtEveryRankCount) {
+  auto world = mpi::Communicator::world();
+  const Kernel kernel = Kernel::from_name("gaussian", 1.0);
+  const std::size_t n = 700, d = 6, nq = 25;
+  EigenPro2Options o;
+  o.nystrom_samples = 150;
+  o.epochs = 2;
+  o.seed = 9;
+  o.precision = Precision::kFloat64;
+  const Matrix<double> q = synthetic_rows(77, 0, nq, d);
+  struct Run {
+    EigenPro2Result result;
+    Matrix<double> predictions;
+  };
+  // Group sizes 1, 2 and P: every rank takes part in every run (in its own group).
+  std::vector<int> groups = {1};
+  if (world.size() >= 2 && world.size() % 2 == 0) groups.push_back(2);
+  if (world.size() > 2) groups.push_back(world.size());
+  std::vector<Run> runs;
+  for (int g : groups) {
+    auto comm = world.split(world.rank() / g, world.rank());
+    TrainingProblem p = make_problem(comm, n, d, kernel);
+    Run run;
+    run.result = train_eigenpro2(comm, p, o);
+    const LocalCenters z(p.x, Precision::kFloat64);
+    run.predictions = kernel_times(comm, kernel, q, z, run.result.alpha);
+    runs.push_back(std::move(run));
+  }
+  const Run& ref = runs.front();
+  for (std::size_t k = 1; k < runs.size(); ++k) {
+    const Run& r = runs[k];
+    EXPECT_EQ(r.result.nystrom_indices, ref.result.nystrom_indices) << "group " << groups[k];
+    ASSERT_EQ(r.result.eigenvalues.size(), ref.result.eigenvalues.size());
+    for (std::size_t i = 0; i < ref.result.eigenvalues.size(); ++i)
+      EXPECT_NEAR(r.result.eigenvalues[i], ref.result.eigenvalues[i], 1e-10 * ref.result.eigenvalues[0]);
+    EXPECT_EQ(r.result.parameters.q, ref.result.parameters.q);
+    EXPECT_EQ(r.result.parameters.batch_size, ref.result.parameters.batch_size);
+    // Sums are reduced in a different order at each rank count: 1e-6 relative (float64).
+    EXPECT_LT(max_abs_diff(r.predictions, ref.predictions), 1e-6 * max_abs(ref.predictions))
+        << "group " << groups[k] << " q " << r.result.parameters.q << " vs " << ref.result.parameters.q
+        << " lambda_q+1 " << r.result.eigenvalues.back() << " vs " << ref.result.eigenvalues.back();
+  }
+  // The eigenvalues are those of LAPACK on K_SS / s gathered here from the sample.
+  const Matrix<double> x_all = synthetic_rows(51, 0, n, d);
+  const Matrix<double> xs = select_rows(x_all, ref.result.nystrom_indices);
+  Matrix<double> kss = kernel_block(kernel, xs, xs);
+  for (std::size_t i = 0; i < kss.size(); ++i) kss.data()[i] /= static_cast<double>(xs.rows());
+  const auto lapack = serial::symmetric_eigen(kss);
+  for (std::size_t i = 0; i < ref.result.eigenvalues.size(); ++i)
+    EXPECT_NEAR(ref.result.eigenvalues[i], lapack.values[i], 1e-10 * lapack.values[0]);
+}
+
+TEST(EigenPro2, ConvergesToTheDirectInterpolant) {
+  auto comm = mpi::Communicator::world();
+  // Laplacian kernel on 1200 points in 20 dimensions: K has a large top eigenvalue (what the
+  // preconditioner removes) and a smallest one well away from 0, so 1e-6 is reachable.
+  const Kernel kernel = Kernel::from_name("laplacian", 2.0);
+  const std::size_t n = 1200, d = 20;
+  TrainingProblem p = make_problem(comm, n, d, kernel);
+  EigenPro2Options o;
+  o.nystrom_samples = 600;
+  o.epochs = 60;
+  o.precision = Precision::kFloat64;
+  const EigenPro2Result r = train_eigenpro2(comm, p, o);
+  const auto [res, norm] = training_residual(comm, p, r.alpha);
+  if (comm.rank() == 0)
+    std::printf("  EigenPro 2: q = %zu, m = %zu, relative training residual %.3g after %zu epochs\n",
+                r.parameters.q, r.parameters.batch_size, std::sqrt(res / norm), o.epochs);
+  EXPECT_LT(std::sqrt(res / norm), 1e-6);
+  // The interpolant (ridge -> 0) of the direct solver; predictions on new points agree.
+  const Matrix<double> alpha_direct = solve_direct(comm, p, 1e-12);
+  const Matrix<double> q = synthetic_rows(99, 0, 40, d);
+  const LocalCenters z(p.x, Precision::kFloat64);
+  const Matrix<double> f_ep = kernel_times(comm, kernel, q, z, r.alpha);
+  const Matrix<double> f_direct = kernel_times(comm, kernel, q, z, alpha_direct);
+  // Residual 1e-6 bounds the difference of the two interpolants' values on the training points;
+  // off the data the difference is amplified by at most the interpolation operator's norm: 1e-4.
+  EXPECT_LT(max_abs_diff(f_ep, f_direct), 1e-4 * max_abs(f_direct));
+}
+
+TEST(EigenPro2, PreconditionerBeatsPlainSgdTenfold) {
+  auto comm = mpi::Communicator::world();
+  // The problem of the convergence test: a large top eigenvalue that limits plain SGD's step.
+  const Kernel kernel = Kernel::from_name("laplacian", 2.0);
+  const std::size_t n = 1200, d = 20;
+  TrainingProblem p = make_problem(comm, n, d, kernel);
+  EigenPro2Options o;
+  o.nystrom_samples = 600;
+  o.epochs = 5;
+  // The same batch for both; each gets the optimal step for it (DESIGN §1.2 step 7).
+  o.batch_size = 200;
+  o.precision = Precision::kFloat64;
+  const EigenPro2Result pre = train_eigenpro2(comm, p, o);
+  o.precondition = false;
+  const EigenPro2Result sgd = train_eigenpro2(comm, p, o);
+  EXPECT_EQ(sgd.parameters.q, 0u);
+  const double loss_pre = training_residual(comm, p, pre.alpha).first / n;
+  const double loss_sgd = training_residual(comm, p, sgd.alpha).first / n;
+  if (comm.rank() == 0)
+    std::printf("  training loss after %zu epochs at batch %zu: EigenPro 2 (q = %zu, step %.3g) %.3g, "
+                "SGD (step %.3g) %.3g, ratio %.1f\n",
+                o.epochs, o.batch_size, pre.parameters.q, pre.parameters.step_size, loss_pre,
+                sgd.parameters.step_size, loss_sgd, loss_sgd / loss_pre);
+  EXPECT_LT(10 * loss_pre, loss_sgd);
+}
+
+}  // namespace
+}  // namespace kmpi
