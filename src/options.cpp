@@ -118,7 +118,8 @@ void check_value(const OptionSpec& spec, const std::string& value, const std::st
       if (v < spec.min || v > spec.max) {
         std::ostringstream range;
         range << "must be";
-        if (spec.min > -1e300) range << " >= " << spec.min;
+        if (spec.min > 0 && spec.min < 1e-200) range << " > 0";  // the table's "positive"
+        else if (spec.min > -1e300) range << " >= " << spec.min;
         if (spec.max < 1e300) range << (spec.min > -1e300 ? " and" : "") << " <= " << spec.max;
         throw Error(prefix + range.str() + ", got " + value);
       }
