@@ -15,8 +15,9 @@ class AbortOnFailure : public testing::EmptyTestEventListener {
     if (!result.failed()) return;
     int rank = 0;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    std::fprintf(stderr, "[rank %d] %s:%d: %s\n", rank, result.file_name() ? result.file_name() : "?",
-                 result.line_number(), result.summary());
+    std::fprintf(stderr, "[rank %d] %s:%d: %s\n", rank,
+                 result.file_name() ? result.file_name() : "?", result.line_number(),
+                 result.summary());
     std::fflush(stderr);
     MPI_Abort(MPI_COMM_WORLD, 1);
   }

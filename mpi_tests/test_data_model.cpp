@@ -32,8 +32,8 @@ class SharedDir {
     const auto* info = testing::UnitTest::GetInstance()->current_test_info();
     std::string name;
     if (comm.rank() == 0) {
-      name = (fs::temp_directory_path() /
-              ("kmpi_mpi_" + std::to_string(::getpid()) + "_" + info->test_suite_name() + "_" + info->name()))
+      name = (fs::temp_directory_path() / ("kmpi_mpi_" + std::to_string(::getpid()) + "_" +
+                                           info->test_suite_name() + "_" + info->name()))
                  .string();
       fs::remove_all(name);
       fs::create_directories(name);
@@ -49,7 +49,8 @@ class SharedDir {
   // The names in the directory, sorted.
   std::vector<std::string> listing() const {
     std::vector<std::string> names;
-    for (const auto& entry : fs::directory_iterator(dir_)) names.push_back(entry.path().filename().string());
+    for (const auto& entry : fs::directory_iterator(dir_))
+      names.push_back(entry.path().filename().string());
     std::sort(names.begin(), names.end());
     return names;
   }
@@ -113,7 +114,9 @@ std::string collective_error_of(F&& f) {
   EXPECT_NE(std::string(message).find(text), std::string::npos) << "message: " << (message)
 
 // Feature value of global row i, column j, and its label.
-double feature(std::size_t i, std::size_t j) { return 100.0 * static_cast<double>(i) + static_cast<double>(j) + 0.5; }
+double feature(std::size_t i, std::size_t j) {
+  return 100.0 * static_cast<double>(i) + static_cast<double>(j) + 0.5;
+}
 std::int64_t label(std::size_t i) { return static_cast<std::int64_t>(i % 5); }
 
 TEST(DataDistributed, EachRankGetsExactlyItsSelectedRows) {
@@ -177,7 +180,8 @@ TEST(DataDistributed, ErrorsArriveOnEveryRank) {
   }
   comm.barrier();
 
-  std::string message = collective_error_of([&] { read_distributed(comm, dir.path("x.npy"), dir.path("y.npy")); });
+  std::string message =
+      collective_error_of([&] { read_distributed(comm, dir.path("x.npy"), dir.path("y.npy")); });
   EXPECT_MESSAGE_HAS(message, dir.path("y.npy"));
   EXPECT_MESSAGE_HAS(message, dir.path("x.npy"));
   EXPECT_MESSAGE_HAS(message, "9 labels for 10 rows");
@@ -199,7 +203,9 @@ TEST(DataDistributed, ErrorsArriveOnEveryRank) {
 }
 
 // A model with p centers: center(i, j) and weight(i, k) are the generating formulas.
-double center(std::size_t i, std::size_t j) { return 10.0 * static_cast<double>(i) + static_cast<double>(j) / 4.0; }
+double center(std::size_t i, std::size_t j) {
+  return 10.0 * static_cast<double>(i) + static_cast<double>(j) / 4.0;
+}
 double weight(std::size_t i, std::size_t k) {
   return -(static_cast<double>(i) + 1.0) * (static_cast<double>(k) + 1.0) / 8.0;
 }
@@ -227,7 +233,8 @@ LocalModel make_model(const mpi::Communicator& comm, std::size_t p, std::size_t 
   return m;
 }
 
-void expect_model(const mpi::Communicator& comm, const LocalModel& m, std::size_t p, std::size_t d, std::size_t c) {
+void expect_model(const mpi::Communicator& comm, const LocalModel& m, std::size_t p, std::size_t d,
+                  std::size_t c) {
   EXPECT_EQ(m.header.kernel.kind, KernelKind::kMatern);
   EXPECT_EQ(m.header.kernel.bandwidth, 1.5);
   EXPECT_EQ(m.header.kernel.nu, 2.5);
@@ -274,7 +281,8 @@ TEST(ModelFile, SaveLoadRoundTripAtThisRankCount) {
       EXPECT_EQ(last_center, center(p - 1, 2));
       std::uint32_t stored = 0;
       std::memcpy(&stored, bytes.data() + bytes.size() - 4, 4);
-      EXPECT_EQ(stored, crc32(0L, reinterpret_cast<const Bytef*>(bytes.data()), static_cast<uInt>(bytes.size() - 4)));
+      EXPECT_EQ(stored, crc32(0L, reinterpret_cast<const Bytef*>(bytes.data()),
+                              static_cast<uInt>(bytes.size() - 4)));
     }
     expect_model(comm, load_model(comm, path), p, d, c);
     const ModelHeader h = read_model_header(path);
@@ -304,8 +312,8 @@ TEST(ModelFile, DamagedFilesFailOnEveryRank) {
     bytes = good;
     const std::uint32_t version = kModelVersion + 1;
     std::memcpy(bytes.data() + 8, &version, 4);
-    const auto crc = static_cast<std::uint32_t>(
-        crc32(0L, reinterpret_cast<const Bytef*>(bytes.data()), static_cast<uInt>(bytes.size() - 4)));
+    const auto crc = static_cast<std::uint32_t>(crc32(
+        0L, reinterpret_cast<const Bytef*>(bytes.data()), static_cast<uInt>(bytes.size() - 4)));
     std::memcpy(bytes.data() + bytes.size() - 4, &crc, 4);
     write_bytes(dir.path("newer.kmpi"), bytes);
   }
@@ -318,7 +326,8 @@ TEST(ModelFile, DamagedFilesFailOnEveryRank) {
   message = collective_error_of([&] { load_model(comm, dir.path("text.kmpi")); });
   EXPECT_MESSAGE_HAS(message, dir.path("text.kmpi") + ": not a kmpi model");
   message = collective_error_of([&] { load_model(comm, dir.path("newer.kmpi")); });
-  EXPECT_MESSAGE_HAS(message, dir.path("newer.kmpi") + ": written by a newer kmpi (format version " +
+  EXPECT_MESSAGE_HAS(message, dir.path("newer.kmpi") +
+                                  ": written by a newer kmpi (format version " +
                                   std::to_string(kModelVersion + 1) + ", this build reads up to " +
                                   std::to_string(kModelVersion) + ")");
   message = collective_error_of([&] { load_model(comm, dir.path("absent.kmpi")); });
@@ -336,7 +345,8 @@ TEST(ModelFile, FailedSavesLeaveNoFileBehind) {
   // The final rename fails (a directory holds the name) after every rank wrote its rows.
   if (comm.rank() == 0) fs::create_directories(dir.path("taken.kmpi/inside"));
   comm.barrier();
-  std::string message = collective_error_of([&] { save_model(comm, dir.path("taken.kmpi"), make_model(comm, p, d, c)); });
+  std::string message = collective_error_of(
+      [&] { save_model(comm, dir.path("taken.kmpi"), make_model(comm, p, d, c)); });
   EXPECT_MESSAGE_HAS(message, dir.path("taken.kmpi"));
   comm.barrier();
   EXPECT_EQ(dir.listing(), (std::vector<std::string>{"taken.kmpi"}));
@@ -345,12 +355,14 @@ TEST(ModelFile, FailedSavesLeaveNoFileBehind) {
   LocalModel bad = make_model(comm, p, d, c);
   if (comm.rank() == comm.size() - 1) bad.centers.resize(bad.centers.rows() + 1, d);
   message = collective_error_of([&] { save_model(comm, dir.path("bad.kmpi"), bad); });
-  EXPECT_MESSAGE_HAS(message, dir.path("bad.kmpi") + ": internal error: rank " + std::to_string(comm.size() - 1));
+  EXPECT_MESSAGE_HAS(
+      message, dir.path("bad.kmpi") + ": internal error: rank " + std::to_string(comm.size() - 1));
   comm.barrier();
   EXPECT_EQ(dir.listing(), (std::vector<std::string>{"taken.kmpi"}));
 
   // A directory that does not exist.
-  message = collective_error_of([&] { save_model(comm, dir.path("none/m.kmpi"), make_model(comm, p, d, c)); });
+  message = collective_error_of(
+      [&] { save_model(comm, dir.path("none/m.kmpi"), make_model(comm, p, d, c)); });
   EXPECT_MESSAGE_HAS(message, dir.path("none/m.kmpi"));
   comm.barrier();
   EXPECT_EQ(dir.listing(), (std::vector<std::string>{"taken.kmpi"}));

@@ -54,7 +54,8 @@ TEST(BlockCyclic, TopEigenpairsMatchLapackOnTheGatheredMatrix) {
       EXPECT_NEAR(top.values[i], ref.values[i], 1e-12 * ref.values[0]);
       // Eigenvectors up to sign: compare |<v_dist, v_ref>| over all ranks = 1.
       double dot = 0;
-      for (std::size_t r = 0; r < v.rows(); ++r) dot += v(r, i) * ref.vectors(rows.begin(comm.rank()) + r, i);
+      for (std::size_t r = 0; r < v.rows(); ++r)
+        dot += v(r, i) * ref.vectors(rows.begin(comm.rank()) + r, i);
       dot = comm.allreduce_value(dot);
       EXPECT_NEAR(std::abs(dot), 1.0, 1e-9) << "eigenvector " << i << " nb " << nb;
     }

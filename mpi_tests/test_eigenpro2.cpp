@@ -78,13 +78,15 @@ TEST(EigenPro2, SameSampleEigenvaluesAndPredictionsAtEveryRankCount) {
     EXPECT_EQ(r.result.nystrom_indices, ref.result.nystrom_indices) << "group " << groups[k];
     ASSERT_EQ(r.result.eigenvalues.size(), ref.result.eigenvalues.size());
     for (std::size_t i = 0; i < ref.result.eigenvalues.size(); ++i)
-      EXPECT_NEAR(r.result.eigenvalues[i], ref.result.eigenvalues[i], 1e-10 * ref.result.eigenvalues[0]);
+      EXPECT_NEAR(r.result.eigenvalues[i], ref.result.eigenvalues[i],
+                  1e-10 * ref.result.eigenvalues[0]);
     EXPECT_EQ(r.result.parameters.q, ref.result.parameters.q);
     EXPECT_EQ(r.result.parameters.batch_size, ref.result.parameters.batch_size);
     // Sums are reduced in a different order at each rank count: 1e-6 relative (float64).
     EXPECT_LT(max_abs_diff(r.predictions, ref.predictions), 1e-6 * max_abs(ref.predictions))
-        << "group " << groups[k] << " q " << r.result.parameters.q << " vs " << ref.result.parameters.q
-        << " lambda_q+1 " << r.result.eigenvalues.back() << " vs " << ref.result.eigenvalues.back();
+        << "group " << groups[k] << " q " << r.result.parameters.q << " vs "
+        << ref.result.parameters.q << " lambda_q+1 " << r.result.eigenvalues.back() << " vs "
+        << ref.result.eigenvalues.back();
   }
   // The eigenvalues are those of LAPACK on K_SS / s gathered here from the sample.
   const Matrix<double> x_all = synthetic_rows(51, 0, n, d);
@@ -110,8 +112,9 @@ TEST(EigenPro2, ConvergesToTheDirectInterpolant) {
   const EigenPro2Result r = train_eigenpro2(comm, p, o);
   const auto [res, norm] = training_residual(comm, p, r.alpha);
   if (comm.rank() == 0)
-    std::printf("  EigenPro 2: q = %zu, m = %zu, relative training residual %.3g after %zu epochs\n",
-                r.parameters.q, r.parameters.batch_size, std::sqrt(res / norm), o.epochs);
+    std::printf(
+        "  EigenPro 2: q = %zu, m = %zu, relative training residual %.3g after %zu epochs\n",
+        r.parameters.q, r.parameters.batch_size, std::sqrt(res / norm), o.epochs);
   EXPECT_LT(std::sqrt(res / norm), 1e-6);
   // The interpolant (ridge -> 0) of the direct solver; predictions on new points agree.
   const Matrix<double> alpha_direct = solve_direct(comm, p, 1e-12);
@@ -143,10 +146,11 @@ TEST(EigenPro2, PreconditionerBeatsPlainSgdTenfold) {
   const double loss_pre = training_residual(comm, p, pre.alpha).first / n;
   const double loss_sgd = training_residual(comm, p, sgd.alpha).first / n;
   if (comm.rank() == 0)
-    std::printf("  training loss after %zu epochs at batch %zu: EigenPro 2 (q = %zu, step %.3g) %.3g, "
-                "SGD (step %.3g) %.3g, ratio %.1f\n",
-                o.epochs, o.batch_size, pre.parameters.q, pre.parameters.step_size, loss_pre,
-                sgd.parameters.step_size, loss_sgd, loss_sgd / loss_pre);
+    std::printf(
+        "  training loss after %zu epochs at batch %zu: EigenPro 2 (q = %zu, step %.3g) %.3g, "
+        "SGD (step %.3g) %.3g, ratio %.1f\n",
+        o.epochs, o.batch_size, pre.parameters.q, pre.parameters.step_size, loss_pre,
+        sgd.parameters.step_size, loss_sgd, loss_sgd / loss_pre);
   EXPECT_LT(10 * loss_pre, loss_sgd);
 }
 

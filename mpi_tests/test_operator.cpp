@@ -35,7 +35,8 @@ TEST_P(KernelOperator, ProductAndTransposeMatchPointwiseReference) {
   const Matrix<double> q = synthetic_rows(12, 0, m, d);
   auto alpha_of = [](std::size_t i, std::size_t l) { return std::sin(1.0 + i + 7.0 * l); };
   const Matrix<double> alpha_all = rows_of(0, p, c, alpha_of);
-  const Matrix<double> g = rows_of(0, m, c, [](std::size_t i, std::size_t l) { return std::cos(i + 3.0 * l); });
+  const Matrix<double> g =
+      rows_of(0, m, c, [](std::size_t i, std::size_t l) { return std::cos(i + 3.0 * l); });
   const LocalCenters z(synthetic_rows(11, part.begin(me), part.count(me), d), GetParam());
   const Matrix<double> alpha = rows_of(part.begin(me), part.count(me), c, alpha_of);
   // float32 blocks: kernel values carry ~1e-6 relative error; sums of ~200 terms stay < 1e-4.
@@ -73,8 +74,8 @@ TEST(PredictDistributed, MatchesReplicatedProductForPartitionedQueries) {
   const Matrix<double> q_local = synthetic_rows(22, qp.begin(me), qp.count(me), d);
   // Block rows smaller than n_q so the rounds cross rank boundaries.
   const Matrix<double> got = predict_distributed(comm, k, z, alpha, qp, q_local, 16);
-  const Matrix<double> want_all = reference_product(k, synthetic_rows(22, 0, nq, d),
-                                                    synthetic_rows(21, 0, p, d), rows_of(0, p, c, alpha_of));
+  const Matrix<double> want_all = reference_product(
+      k, synthetic_rows(22, 0, nq, d), synthetic_rows(21, 0, p, d), rows_of(0, p, c, alpha_of));
   Matrix<double> want(qp.count(me), c);
   for (std::size_t i = 0; i < qp.count(me); ++i)
     for (std::size_t l = 0; l < c; ++l) want(i, l) = want_all(qp.begin(me) + i, l);

@@ -67,8 +67,10 @@ class Json {
   Json& add(const std::string& key, double v) {
     std::ostringstream s;
     s.precision(10);
-    if (std::isfinite(v)) s << v;
-    else s << "null";
+    if (std::isfinite(v))
+      s << v;
+    else
+      s << "null";
     return raw(key, s.str());
   }
   Json& add(const std::string& key, const std::string& v) { return raw(key, "\"" + v + "\""); }
@@ -94,7 +96,8 @@ Task decide_task(const mpi::Communicator& comm, const std::string& setting, cons
     bool all_int = data.targets.cols() == 1;
     for (std::size_t i = 0; i < data.targets.size() && all_int; ++i)
       all_int = data.targets.data()[i] == std::floor(data.targets.data()[i]);
-    integral = comm.allreduce_value(all_int ? 1 : 0, mpi::Op::kMin) == 1 && data.target_kind == ElementKind::kInteger;
+    integral = comm.allreduce_value(all_int ? 1 : 0, mpi::Op::kMin) == 1 &&
+               data.target_kind == ElementKind::kInteger;
   }
   (void)labels_path;
   return integral ? Task::kClassification : Task::kRegression;
@@ -111,7 +114,8 @@ std::size_t count_classes(const mpi::Communicator& comm, const LocalData& data,
       const double v = data.targets(i, 0);
       if (v != std::floor(v) || v < 0 || v > 1e6)
         throw Error(labels_path + ": row " + std::to_string(data.partition.begin(comm.rank()) + i) +
-                    ": classification label " + std::to_string(v) + " is not a class index in 0..1e6");
+                    ": classification label " + std::to_string(v) +
+                    " is not a class index in 0..1e6");
     }
   });
   double top = 0;
@@ -121,12 +125,14 @@ std::size_t count_classes(const mpi::Communicator& comm, const LocalData& data,
 
 Matrix<double> one_hot(const Matrix<double>& labels, std::size_t classes) {
   Matrix<double> y(labels.rows(), classes);
-  for (std::size_t i = 0; i < labels.rows(); ++i) y(i, static_cast<std::size_t>(labels(i, 0))) = 1.0;
+  for (std::size_t i = 0; i < labels.rows(); ++i)
+    y(i, static_cast<std::size_t>(labels(i, 0))) = 1.0;
   return y;
 }
 
 // collective: scaling statistics from the training rows of every rank.
-Scaling fit_scaling(const mpi::Communicator& comm, ScaleMode mode, const LocalData& data, std::size_t n) {
+Scaling fit_scaling(const mpi::Communicator& comm, ScaleMode mode, const LocalData& data,
+                    std::size_t n) {
   const std::size_t d = data.dimension;
   Scaling s;
   s.mode = mode;
@@ -176,13 +182,13 @@ std::vector<std::size_t> offsets_of(const BlockPartition& p) {
 }
 
 // collective: reads an evaluation set, checks it against the model's d and c.
-EvalSet load_eval_set(const mpi::Communicator& comm, const std::string& name, const std::string& features,
-                      const std::string& labels, const std::vector<std::size_t>& selection,
-                      const ModelHeader& header) {
+EvalSet load_eval_set(const mpi::Communicator& comm, const std::string& name,
+                      const std::string& features, const std::string& labels,
+                      const std::vector<std::size_t>& selection, const ModelHeader& header) {
   LocalData data = read_distributed(comm, features, labels, selection);
   require(comm, data.dimension == header.dimension,
-          features + ": has " + std::to_string(data.dimension) + " features per row but the model expects " +
-              std::to_string(header.dimension));
+          features + ": has " + std::to_string(data.dimension) +
+              " features per row but the model expects " + std::to_string(header.dimension));
   header.scaling.apply(data.features);
   EvalSet e;
   e.name = name;
@@ -203,19 +209,20 @@ EvalSet load_eval_set(const mpi::Communicator& comm, const std::string& name, co
       e.y = one_hot(data.targets, header.outputs);
     } else {
       require(comm, data.targets.cols() == header.outputs,
-              labels + ": has " + std::to_string(data.targets.cols()) + " target columns, the model " +
-                  std::to_string(header.outputs));
+              labels + ": has " + std::to_string(data.targets.cols()) +
+                  " target columns, the model " + std::to_string(header.outputs));
       e.y = std::move(data.targets);
     }
   }
   return e;
 }
 
-FitMetrics evaluate(const mpi::Communicator& comm, const Kernel& kernel, const LocalCenters& centers,
-                    const Matrix<double>& alpha, const EvalSet& set, bool classification,
-                    Matrix<double>* predictions = nullptr) {
+FitMetrics evaluate(const mpi::Communicator& comm, const Kernel& kernel,
+                    const LocalCenters& centers, const Matrix<double>& alpha, const EvalSet& set,
+                    bool classification, Matrix<double>* predictions = nullptr) {
   Matrix<double> pred = predict_distributed(comm, kernel, centers, alpha, set.offsets, set.x);
-  FitMetrics m = set.y.empty() ? FitMetrics{} : fit_metrics(comm, pred, set.y, set.n, classification);
+  FitMetrics m =
+      set.y.empty() ? FitMetrics{} : fit_metrics(comm, pred, set.y, set.n, classification);
   if (predictions) *predictions = std::move(pred);
   return m;
 }
@@ -236,7 +243,10 @@ int run_train(const mpi::Communicator& comm, const Options& o) {
   require(comm, !train_x.empty() && !train_y.empty(),
           "train needs data.train_features and data.train_labels");
   Kernel kernel;
-  mpi::agree_on(comm, [&] { kernel = Kernel::from_name(o.str("kernel.name"), o.real("kernel.bandwidth"), o.real("kernel.nu")); });
+  mpi::agree_on(comm, [&] {
+    kernel =
+        Kernel::from_name(o.str("kernel.name"), o.real("kernel.bandwidth"), o.real("kernel.nu"));
+  });
   const std::string solver = o.str("solver.name");
   const std::uint64_t seed = static_cast<std::uint64_t>(o.integer("solver.seed"));
   const bool iterative = solver != "direct";
@@ -255,7 +265,8 @@ int run_train(const mpi::Communicator& comm, const Options& o) {
     std::vector<char> is_val(rows.size(), 0);
     for (auto k : picks) is_val[k] = 1;
     std::vector<std::size_t> train_rows;
-    for (std::size_t k = 0; k < rows.size(); ++k) (is_val[k] ? validation_rows : train_rows).push_back(rows[k]);
+    for (std::size_t k = 0; k < rows.size(); ++k)
+      (is_val[k] ? validation_rows : train_rows).push_back(rows[k]);
     rows.swap(train_rows);
   }
   require(comm, rows.size() >= static_cast<std::size_t>(P),
@@ -274,9 +285,11 @@ int run_train(const mpi::Communicator& comm, const Options& o) {
   header.centers = n;
   header.scaling = fit_scaling(comm, scale_mode(o.str("data.scale")), train, n);
   header.scaling.apply(train.features);
-  log.info("kmpi train: %s, %zu rows x %zu features, %zu %s, %d ranks, kernel %s bandwidth %g, read %.2f s",
-           solver.c_str(), n, d, header.outputs, classification ? "classes" : "targets", P,
-           kernel.name().c_str(), kernel.bandwidth, read_clock.seconds());
+  log.info(
+      "kmpi train: %s, %zu rows x %zu features, %zu %s, %d ranks, kernel %s bandwidth %g, read "
+      "%.2f s",
+      solver.c_str(), n, d, header.outputs, classification ? "classes" : "targets", P,
+      kernel.name().c_str(), kernel.bandwidth, read_clock.seconds());
 
   TrainingProblem problem;
   problem.kernel = kernel;
@@ -288,33 +301,39 @@ int run_train(const mpi::Communicator& comm, const Options& o) {
   EvalSet test, validation;
   const bool has_test = !o.str("data.test_features").empty();
   if (has_test)
-    test = load_eval_set(comm, "test", o.str("data.test_features"), o.str("data.test_labels"), {}, header);
+    test = load_eval_set(comm, "test", o.str("data.test_features"), o.str("data.test_labels"), {},
+                         header);
   if (!validation_rows.empty())
     validation = load_eval_set(comm, "validation", train_x, train_y, validation_rows, header);
   // Training error on a fixed subsample of at most 2000 training rows (cheap next to an epoch).
   EvalSet train_probe;
   {
-    const auto picks = random_subset(n, std::min<std::size_t>(n, 2000), seed, RngStream::kValidation, 1);
+    const auto picks =
+        random_subset(n, std::min<std::size_t>(n, 2000), seed, RngStream::kValidation, 1);
     train_probe.n = picks.size();
     train_probe.offsets.assign(P + 1, 0);
     for (int r = 0; r < P; ++r)
       train_probe.offsets[r + 1] = static_cast<std::size_t>(
           std::lower_bound(picks.begin(), picks.end(), problem.partition.end(r)) - picks.begin());
     std::vector<std::size_t> local;
-    for (std::size_t k = train_probe.offsets[comm.rank()]; k < train_probe.offsets[comm.rank() + 1]; ++k)
+    for (std::size_t k = train_probe.offsets[comm.rank()]; k < train_probe.offsets[comm.rank() + 1];
+         ++k)
       local.push_back(picks[k] - problem.partition.begin(comm.rank()));
     train_probe.x = select_rows(problem.x, local);
     train_probe.y = select_rows(problem.y, local);
   }
 
   MetricsWriter metrics(comm, o.str("output.metrics"));
-  const Precision precision = o.str("solver.precision") == "float64" ? Precision::kFloat64 : Precision::kFloat32;
+  const Precision precision =
+      o.str("solver.precision") == "float64" ? Precision::kFloat64 : Precision::kFloat32;
   FitMetrics last_test;
   auto report = [&](std::size_t epoch, const Matrix<double>& alpha, Json extra) {
     const LocalCenters centers(problem.x, precision);
     const FitMetrics tr = evaluate(comm, kernel, centers, alpha, train_probe, classification);
     Json j;
-    j.add("epoch", static_cast<double>(epoch)).add("elapsed_s", wall.seconds()).add("train_mse", tr.mse);
+    j.add("epoch", static_cast<double>(epoch))
+        .add("elapsed_s", wall.seconds())
+        .add("train_mse", tr.mse);
     std::string line = "epoch " + std::to_string(epoch) + ": train mse " + std::to_string(tr.mse);
     FitMetrics val;
     if (!validation.x.empty() || validation.n > 0) {
@@ -362,13 +381,41 @@ int run_train(const mpi::Communicator& comm, const Options& o) {
     std::size_t best_epoch = 0;
     Matrix<double> best_alpha;
     bool logged_setup = false;
-    EigenPro2Result* live = nullptr;
     EigenPro2Result result;
     auto on_epoch = [&](const EpochState& st) {
-      (void)live;
-      if (!logged_setup) logged_setup = true;
-      const double val = report(st.epoch, *st.alpha,
-                                Json().add("solver", "eigenpro2").add("epoch_s", st.epoch_seconds).add("batch_loss", st.batch_loss));
+      if (!logged_setup) {
+        logged_setup = true;
+        const auto& prm = *st.parameters;
+        log.info(
+            "eigenpro2: s = %zu, q = %zu, lambda_1 = %.4g, lambda_q+1 = %.4g, beta = %g, m* = "
+            "%.1f, batch %zu, step %.4g (per batch %.4g), setup %.2f s",
+            prm.s, prm.q, prm.lambda_1, prm.lambda_q1, prm.beta, prm.critical_batch, prm.batch_size,
+            prm.step_size, prm.batch_step, st.setup_seconds);
+        metrics.line(Json()
+                         .add("event", "setup")
+                         .add("solver", "eigenpro2")
+                         .add("nystrom_samples", static_cast<double>(prm.s))
+                         .add("q", static_cast<double>(prm.q))
+                         .add("beta", prm.beta)
+                         .add("lambda_1", prm.lambda_1)
+                         .add("lambda_q1", prm.lambda_q1)
+                         .add("critical_batch", prm.critical_batch)
+                         .add("batch_size", static_cast<double>(prm.batch_size))
+                         .add("step_size", prm.step_size)
+                         .add("batch_step", prm.batch_step)
+                         .add("setup_s", st.setup_seconds)
+                         .str());
+      }
+      const double val =
+          report(st.epoch, *st.alpha,
+                 Json()
+                     .add("solver", "eigenpro2")
+                     .add("epoch_s", st.epoch_seconds)
+                     .add("batch_loss", st.batch_loss)
+                     .add("batch_size", static_cast<double>(st.parameters->batch_size))
+                     .add("step_size", st.parameters->step_size)
+                     .add("q", static_cast<double>(st.parameters->q))
+                     .add("setup_s", st.setup_seconds));
       if (validation.n == 0) return true;
       if (val < best_val) {
         best_val = val;
@@ -377,21 +424,14 @@ int run_train(const mpi::Communicator& comm, const Options& o) {
         return true;
       }
       if (st.epoch - best_epoch >= patience) {
-        log.info("early stopping: validation loss has not improved for %zu epochs (best: epoch %zu)", patience, best_epoch);
+        log.info(
+            "early stopping: validation loss has not improved for %zu epochs (best: epoch %zu)",
+            patience, best_epoch);
         return false;
       }
       return true;
     };
     result = train_eigenpro2(comm, problem, eo, on_epoch);
-    const auto& prm = result.parameters;
-    log.info("eigenpro2: s = %zu, q = %zu, lambda_1 = %.4g, lambda_q+1 = %.4g, beta = %g, m* = %.1f, batch %zu, step %.4g (per batch %.4g), setup %.2f s",
-             prm.s, prm.q, prm.lambda_1, prm.lambda_q1, prm.beta, prm.critical_batch, prm.batch_size,
-             prm.step_size, prm.batch_step, result.setup_seconds);
-    metrics.line(Json().add("event", "setup").add("solver", "eigenpro2").add("nystrom_samples", static_cast<double>(prm.s))
-                     .add("q", static_cast<double>(prm.q)).add("beta", prm.beta).add("lambda_1", prm.lambda_1)
-                     .add("lambda_q1", prm.lambda_q1).add("critical_batch", prm.critical_batch)
-                     .add("batch_size", static_cast<double>(prm.batch_size)).add("step_size", prm.step_size)
-                     .add("batch_step", prm.batch_step).add("setup_s", result.setup_seconds).str());
     alpha = best_epoch > 0 ? std::move(best_alpha) : std::move(result.alpha);
     if (best_epoch > 0 && has_test) {
       const LocalCenters centers(problem.x, precision);
@@ -416,8 +456,8 @@ int run_train(const mpi::Communicator& comm, const Options& o) {
   metrics.line(done.str());
   metrics.finish(comm);
   if (has_test && !test.y.empty() && classification)
-    log.info("kmpi: test accuracy %.4f on %zu points, wall time %.2f s on %d ranks", last_test.accuracy, test.n,
-             wall.seconds(), P);
+    log.info("kmpi: test accuracy %.4f on %zu points, wall time %.2f s on %d ranks",
+             last_test.accuracy, test.n, wall.seconds(), P);
   else
     log.info("kmpi: done, wall time %.2f s on %d ranks", wall.seconds(), P);
   return 0;
@@ -483,15 +523,18 @@ int run_predict(const mpi::Communicator& comm, const Options& o) {
 
 int run_eval(const mpi::Communicator& comm, const Options& o) {
   const std::string features = o.str("data.features"), labels = o.str("data.labels");
-  require(comm, !features.empty() && !labels.empty(), "eval needs --data.features PATH and --data.labels PATH");
+  require(comm, !features.empty() && !labels.empty(),
+          "eval needs --data.features PATH and --data.labels PATH");
   LoadedModel m = load(comm, o);
   const ModelHeader& h = m.model.header;
   const bool classification = h.task == Task::kClassification;
   EvalSet set = load_eval_set(comm, "eval", features, labels, {}, h);
   const FitMetrics fm = evaluate(comm, h.kernel, m.centers, m.model.weights, set, classification);
   Log log(comm);
-  if (classification) log.info("kmpi eval: %zu rows, mse %.6g, accuracy %.4f", set.n, fm.mse, fm.accuracy);
-  else log.info("kmpi eval: %zu rows, mse %.6g", set.n, fm.mse);
+  if (classification)
+    log.info("kmpi eval: %zu rows, mse %.6g, accuracy %.4f", set.n, fm.mse, fm.accuracy);
+  else
+    log.info("kmpi eval: %zu rows, mse %.6g", set.n, fm.mse);
   MetricsWriter metrics(comm, o.str("output.metrics"));
   Json j;
   j.add("event", "eval").add("rows", static_cast<double>(set.n)).add("test_mse", fm.mse);
@@ -507,10 +550,11 @@ int run_info(const mpi::Communicator& comm, const Options& o) {
   if (!o.str("model").empty()) {
     ModelHeader h;
     mpi::agree_on(comm, [&] { h = read_model_header(o.str("model")); });
-    log.info("model %s: kernel %s bandwidth %g, %s, d = %zu, outputs = %zu, centers = %zu, scaling %u",
-             o.str("model").c_str(), h.kernel.name().c_str(), h.kernel.bandwidth,
-             h.task == Task::kClassification ? "classification" : "regression", h.dimension, h.outputs, h.centers,
-             static_cast<unsigned>(h.scaling.mode));
+    log.info(
+        "model %s: kernel %s bandwidth %g, %s, d = %zu, outputs = %zu, centers = %zu, scaling %u",
+        o.str("model").c_str(), h.kernel.name().c_str(), h.kernel.bandwidth,
+        h.task == Task::kClassification ? "classification" : "regression", h.dimension, h.outputs,
+        h.centers, static_cast<unsigned>(h.scaling.mode));
   }
   if (!o.str("data.features").empty()) {
     const FileInfo f = probe_distributed(comm, o.str("data.features"));

@@ -37,7 +37,8 @@ std::string lower(std::string s) {
 }
 
 bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 // a * b, or nullopt-like failure flagged through `ok` (sizes from headers are untrusted).
@@ -59,31 +60,45 @@ struct ElementType {
   std::size_t bytes() const {
     switch (scalar) {
       case Scalar::kU8:
-      case Scalar::kI8: return 1;
+      case Scalar::kI8:
+        return 1;
       case Scalar::kU16:
-      case Scalar::kI16: return 2;
+      case Scalar::kI16:
+        return 2;
       case Scalar::kU32:
       case Scalar::kI32:
-      case Scalar::kF32: return 4;
+      case Scalar::kF32:
+        return 4;
       case Scalar::kU64:
       case Scalar::kI64:
-      case Scalar::kF64: return 8;
+      case Scalar::kF64:
+        return 8;
     }
     return 8;
   }
   bool floating() const { return scalar == Scalar::kF32 || scalar == Scalar::kF64; }
   std::string name() const {
     switch (scalar) {
-      case Scalar::kU8: return "uint8";
-      case Scalar::kI8: return "int8";
-      case Scalar::kU16: return "uint16";
-      case Scalar::kI16: return "int16";
-      case Scalar::kU32: return "uint32";
-      case Scalar::kI32: return "int32";
-      case Scalar::kU64: return "uint64";
-      case Scalar::kI64: return "int64";
-      case Scalar::kF32: return "float32";
-      case Scalar::kF64: return "float64";
+      case Scalar::kU8:
+        return "uint8";
+      case Scalar::kI8:
+        return "int8";
+      case Scalar::kU16:
+        return "uint16";
+      case Scalar::kI16:
+        return "int16";
+      case Scalar::kU32:
+        return "uint32";
+      case Scalar::kI32:
+        return "int32";
+      case Scalar::kU64:
+        return "uint64";
+      case Scalar::kI64:
+        return "int64";
+      case Scalar::kF32:
+        return "float32";
+      case Scalar::kF64:
+        return "float64";
     }
     return "?";
   }
@@ -121,16 +136,26 @@ double decode_as(const unsigned char* p, bool swap) {
 
 double decode(const ElementType& type, const unsigned char* p, bool swap) {
   switch (type.scalar) {
-    case Scalar::kU8: return static_cast<double>(p[0]);
-    case Scalar::kI8: return static_cast<double>(static_cast<std::int8_t>(p[0]));
-    case Scalar::kU16: return decode_as<std::uint16_t, std::uint16_t>(p, swap);
-    case Scalar::kI16: return decode_as<std::int16_t, std::uint16_t>(p, swap);
-    case Scalar::kU32: return decode_as<std::uint32_t, std::uint32_t>(p, swap);
-    case Scalar::kI32: return decode_as<std::int32_t, std::uint32_t>(p, swap);
-    case Scalar::kU64: return decode_as<std::uint64_t, std::uint64_t>(p, swap);
-    case Scalar::kI64: return decode_as<std::int64_t, std::uint64_t>(p, swap);
-    case Scalar::kF32: return decode_as<float, std::uint32_t>(p, swap);
-    case Scalar::kF64: return decode_as<double, std::uint64_t>(p, swap);
+    case Scalar::kU8:
+      return static_cast<double>(p[0]);
+    case Scalar::kI8:
+      return static_cast<double>(static_cast<std::int8_t>(p[0]));
+    case Scalar::kU16:
+      return decode_as<std::uint16_t, std::uint16_t>(p, swap);
+    case Scalar::kI16:
+      return decode_as<std::int16_t, std::uint16_t>(p, swap);
+    case Scalar::kU32:
+      return decode_as<std::uint32_t, std::uint32_t>(p, swap);
+    case Scalar::kI32:
+      return decode_as<std::int32_t, std::uint32_t>(p, swap);
+    case Scalar::kU64:
+      return decode_as<std::uint64_t, std::uint64_t>(p, swap);
+    case Scalar::kI64:
+      return decode_as<std::int64_t, std::uint64_t>(p, swap);
+    case Scalar::kF32:
+      return decode_as<float, std::uint32_t>(p, swap);
+    case Scalar::kF64:
+      return decode_as<double, std::uint64_t>(p, swap);
   }
   return 0.0;
 }
@@ -277,13 +302,26 @@ void refuse_empty_shape(const std::string& path, std::uint64_t rows, std::uint64
 bool idx_type(unsigned char code, ElementType& type) {
   type.big_endian = true;
   switch (code) {
-    case 0x08: type.scalar = Scalar::kU8; return true;
-    case 0x09: type.scalar = Scalar::kI8; return true;
-    case 0x0B: type.scalar = Scalar::kI16; return true;
-    case 0x0C: type.scalar = Scalar::kI32; return true;
-    case 0x0D: type.scalar = Scalar::kF32; return true;
-    case 0x0E: type.scalar = Scalar::kF64; return true;
-    default: return false;
+    case 0x08:
+      type.scalar = Scalar::kU8;
+      return true;
+    case 0x09:
+      type.scalar = Scalar::kI8;
+      return true;
+    case 0x0B:
+      type.scalar = Scalar::kI16;
+      return true;
+    case 0x0C:
+      type.scalar = Scalar::kI32;
+      return true;
+    case 0x0D:
+      type.scalar = Scalar::kF32;
+      return true;
+    case 0x0E:
+      type.scalar = Scalar::kF64;
+      return true;
+    default:
+      return false;
   }
 }
 
@@ -321,7 +359,8 @@ BinaryLayout idx_layout(const std::string& path) {
     read_header(raw);
   }
 
-  const std::uint32_t magic_value = (std::uint32_t{magic[0]} << 24) | (std::uint32_t{magic[1]} << 16) |
+  const std::uint32_t magic_value = (std::uint32_t{magic[0]} << 24) |
+                                    (std::uint32_t{magic[1]} << 16) |
                                     (std::uint32_t{magic[2]} << 8) | magic[3];
   if (got < 4) fail(path, "too short for an IDX header (" + std::to_string(got) + " bytes)");
   if (magic[0] != 0 || magic[1] != 0 || !idx_type(magic[2], layout.type) || magic[3] == 0)
@@ -337,16 +376,21 @@ BinaryLayout idx_layout(const std::string& path) {
     const unsigned char* p = dims_raw.data() + 4 * k;
     const std::uint64_t dim = (std::uint64_t{p[0]} << 24) | (std::uint64_t{p[1]} << 16) |
                               (std::uint64_t{p[2]} << 8) | p[3];
-    if (k == 0) rows = dim;
-    else cols = checked_mul(cols, dim, ok);
+    if (k == 0)
+      rows = dim;
+    else
+      cols = checked_mul(cols, dim, ok);
   }
   refuse_empty_shape(path, rows, cols);
   const std::uint64_t values = checked_mul(rows, cols, ok);
   const std::uint64_t data_bytes = checked_mul(values, layout.type.bytes(), ok);
-  if (!ok) fail(path, "absurd IDX shape: " + std::to_string(rows) + " rows x " + std::to_string(cols) + " values overflows");
+  if (!ok)
+    fail(path, "absurd IDX shape: " + std::to_string(rows) + " rows x " + std::to_string(cols) +
+                   " values overflows");
   layout.data_offset = 4 + 4 * std::uint64_t{magic[3]};
-  const std::string claim = "the header says " + std::to_string(rows) + " rows of " + std::to_string(cols) + " " +
-                            layout.type.name() + " values (" + std::to_string(data_bytes) + " bytes)";
+  const std::string claim = "the header says " + std::to_string(rows) + " rows of " +
+                            std::to_string(cols) + " " + layout.type.name() + " values (" +
+                            std::to_string(data_bytes) + " bytes)";
   if (layout.gzip) {
     if (data_bytes / kMaxDeflateRatio > raw.size())
       fail(path, "truncated or corrupt: " + claim + ", more than a gzip file of " +
@@ -354,8 +398,8 @@ BinaryLayout idx_layout(const std::string& path) {
   } else {
     const std::uint64_t expected = layout.data_offset + data_bytes;
     if (raw.size() < expected)
-      fail(path, "truncated: " + claim + " but the file holds " + std::to_string(raw.size() - layout.data_offset) +
-                     " bytes of data");
+      fail(path, "truncated: " + claim + " but the file holds " +
+                     std::to_string(raw.size() - layout.data_offset) + " bytes of data");
     if (raw.size() > expected)
       fail(path, claim + " but the file holds " + std::to_string(raw.size() - layout.data_offset) +
                      " bytes of data (trailing bytes; not an IDX file?)");
@@ -451,13 +495,16 @@ class NpyHeaderParser {
       const char* first = text_.data() + pos_;
       const char* last = text_.data() + text_.size();
       const auto [ptr, ec] = std::from_chars(first, last, v);
-      if (ec == std::errc::result_out_of_range) fail(path_, "absurd .npy shape: a dimension overflows 64 bits");
+      if (ec == std::errc::result_out_of_range)
+        fail(path_, "absurd .npy shape: a dimension overflows 64 bits");
       if (ec != std::errc() || ptr == first) bad("expected a dimension");
       pos_ += static_cast<std::size_t>(ptr - first);
       dims.push_back(v);
       skip_space();
-      if (peek() == ',') ++pos_;
-      else if (peek() != ')') bad("expected ',' or ')' in the shape");
+      if (peek() == ',')
+        ++pos_;
+      else if (peek() != ')')
+        bad("expected ',' or ')' in the shape");
     }
   }
 
@@ -471,8 +518,9 @@ ElementType npy_type(const std::string& path, const std::string& descr) {
   const char order = descr[0];
   std::string code = descr.substr(1);
   if (order == '>' && code != "u1" && code != "i1")
-    fail(path, "big-endian .npy dtype '" + descr + "' is not supported; save it little-endian "
-               "(e.g. arr.astype('<f8'))");
+    fail(path, "big-endian .npy dtype '" + descr +
+                   "' is not supported; save it little-endian "
+                   "(e.g. arr.astype('<f8'))");
   if (order != '<' && order != '|' && order != '=' && order != '>')
     fail(path, "unsupported .npy dtype '" + descr + "'");
   if (order == '=' && host_is_big_endian())
@@ -506,19 +554,20 @@ BinaryLayout npy_layout(const std::string& path) {
     header_start = 10;
   } else if (major == 2 || major == 3) {
     if (got < 12) fail(path, "truncated: the .npy preamble ends early");
-    header_len = std::uint64_t{pre[8]} | (std::uint64_t{pre[9]} << 8) | (std::uint64_t{pre[10]} << 16) |
-                 (std::uint64_t{pre[11]} << 24);
+    header_len = std::uint64_t{pre[8]} | (std::uint64_t{pre[9]} << 8) |
+                 (std::uint64_t{pre[10]} << 16) | (std::uint64_t{pre[11]} << 24);
     header_start = 12;
   } else {
-    fail(path, "unsupported .npy format version " + std::to_string(major) + "." + std::to_string(minor) +
-                   " (this build reads 1.0, 2.0 and 3.0)");
+    fail(path, "unsupported .npy format version " + std::to_string(major) + "." +
+                   std::to_string(minor) + " (this build reads 1.0, 2.0 and 3.0)");
   }
   if (header_start + header_len > file.size())
-    fail(path, "truncated: the .npy header is " + std::to_string(header_len) + " bytes but the file holds " +
-                   std::to_string(file.size()));
+    fail(path, "truncated: the .npy header is " + std::to_string(header_len) +
+                   " bytes but the file holds " + std::to_string(file.size()));
   std::string text(header_len, '\0');
   file.read_at(header_start, text.data(), header_len);
-  while (!text.empty() && (text.back() == '\n' || text.back() == ' ' || text.back() == '\0')) text.pop_back();
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ' || text.back() == '\0'))
+    text.pop_back();
 
   std::string descr;
   bool fortran_order = false;
@@ -527,23 +576,27 @@ BinaryLayout npy_layout(const std::string& path) {
 
   BinaryLayout layout;
   layout.type = npy_type(path, descr);
-  if (shape.empty()) fail(path, "a 0-dimensional .npy array has no rows; save at least a 1-D array");
+  if (shape.empty())
+    fail(path, "a 0-dimensional .npy array has no rows; save at least a 1-D array");
   bool ok = true;
   std::uint64_t cols = 1;
   for (std::size_t k = 1; k < shape.size(); ++k) cols = checked_mul(cols, shape[k], ok);
   const std::uint64_t rows = shape[0];
   const std::uint64_t values = checked_mul(rows, cols, ok);
   const std::uint64_t data_bytes = checked_mul(values, layout.type.bytes(), ok);
-  if (!ok) fail(path, "absurd .npy shape: " + text.substr(text.find("shape")) + " overflows 64 bits");
+  if (!ok)
+    fail(path, "absurd .npy shape: " + text.substr(text.find("shape")) + " overflows 64 bits");
   // A vector (or a single row or column) has the same bytes in either order.
   if (fortran_order && shape.size() > 1 && rows > 1 && cols > 1)
-    fail(path, "fortran_order (column-major) .npy arrays are not supported; save with "
-               "np.save(path, np.ascontiguousarray(a))");
+    fail(path,
+         "fortran_order (column-major) .npy arrays are not supported; save with "
+         "np.save(path, np.ascontiguousarray(a))");
   refuse_empty_shape(path, rows, cols);
   layout.data_offset = header_start + header_len;
   const std::uint64_t data_held = file.size() - layout.data_offset;
-  const std::string claim = "the header says " + std::to_string(rows) + " rows of " + std::to_string(cols) + " " +
-                            layout.type.name() + " values (" + std::to_string(data_bytes) + " bytes)";
+  const std::string claim = "the header says " + std::to_string(rows) + " rows of " +
+                            std::to_string(cols) + " " + layout.type.name() + " values (" +
+                            std::to_string(data_bytes) + " bytes)";
   if (data_held < data_bytes)
     fail(path, "truncated: " + claim + " but the file holds " + std::to_string(data_held));
   if (data_held > data_bytes)
@@ -576,8 +629,9 @@ void read_binary_rows(const std::string& path, Stream& stream, const BinaryLayou
     const std::uint64_t offset = layout.data_offset + std::uint64_t{rows[i]} * row_bytes;
     const std::size_t got = stream.read_at(offset, buffer.data(), buffer.size());
     if (got < buffer.size())
-      fail(path, "truncated: expected " + std::to_string(layout.rows) + " rows of " + std::to_string(layout.cols) +
-                     " " + layout.type.name() + " values but the data ends in row " +
+      fail(path, "truncated: expected " + std::to_string(layout.rows) + " rows of " +
+                     std::to_string(layout.cols) + " " + layout.type.name() +
+                     " values but the data ends in row " +
                      std::to_string(rows[i] + got / row_bytes));
     decode_rows(path, layout.type, buffer.data(), run, layout.cols, rows[i], out.row(i));
     i += run;
@@ -595,13 +649,15 @@ struct CsvDialect {
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+    s.remove_suffix(1);
   return s;
 }
 
 bool blank(std::string_view line) { return trim(line).empty(); }
 
-void split(std::string_view line, const CsvDialect& dialect, std::vector<std::string_view>& tokens) {
+void split(std::string_view line, const CsvDialect& dialect,
+           std::vector<std::string_view>& tokens) {
   tokens.clear();
   line = trim(line);
   if (dialect.delimiter == ' ') {
@@ -619,8 +675,10 @@ void split(std::string_view line, const CsvDialect& dialect, std::vector<std::st
   std::size_t pos = 0;
   while (true) {
     const std::size_t end = line.find(dialect.delimiter, pos);
-    std::string_view token = trim(line.substr(pos, end == std::string_view::npos ? std::string_view::npos : end - pos));
-    if (token.size() >= 2 && token.front() == '"' && token.back() == '"') token = token.substr(1, token.size() - 2);
+    std::string_view token =
+        trim(line.substr(pos, end == std::string_view::npos ? std::string_view::npos : end - pos));
+    if (token.size() >= 2 && token.front() == '"' && token.back() == '"')
+      token = token.substr(1, token.size() - 2);
     tokens.push_back(token);
     if (end == std::string_view::npos) break;
     pos = end + 1;
@@ -629,10 +687,14 @@ void split(std::string_view line, const CsvDialect& dialect, std::vector<std::st
 
 CsvDialect detect_dialect(std::string_view first_line) {
   CsvDialect d;
-  if (first_line.find(',') != std::string_view::npos) d.delimiter = ',';
-  else if (first_line.find('\t') != std::string_view::npos) d.delimiter = '\t';
-  else if (first_line.find(';') != std::string_view::npos) d.delimiter = ';';
-  else d.delimiter = ' ';
+  if (first_line.find(',') != std::string_view::npos)
+    d.delimiter = ',';
+  else if (first_line.find('\t') != std::string_view::npos)
+    d.delimiter = '\t';
+  else if (first_line.find(';') != std::string_view::npos)
+    d.delimiter = ';';
+  else
+    d.delimiter = ' ';
   return d;
 }
 
@@ -664,7 +726,8 @@ std::string csv_where(const std::string& path, std::size_t line, std::size_t col
 template <class OnRow>
 std::size_t scan_csv(const std::string& path, std::size_t& cols, bool& header, OnRow&& on_row) {
   {
-    PosixFile check(path);  // the open/directory/empty errors, with the same wording as binary files
+    PosixFile check(
+        path);  // the open/directory/empty errors, with the same wording as binary files
     if (check.size() == 0) fail(path, "empty file");
   }
   std::ifstream in(path, std::ios::binary);
@@ -700,8 +763,9 @@ std::size_t scan_csv(const std::string& path, std::size_t& cols, bool& header, O
     if (first_data_line == 0) first_data_line = line_no;
     if (tokens.size() != cols)
       fail(path, "line " + std::to_string(line_no) + " has " + std::to_string(tokens.size()) +
-                     " values but " + (header ? "the header on line " + std::to_string(header_line)
-                              : "line " + std::to_string(first_data_line)) +
+                     " values but " +
+                     (header ? "the header on line " + std::to_string(header_line)
+                             : "line " + std::to_string(first_data_line)) +
                      " has " + std::to_string(cols) + " (ragged rows)");
     on_row(rows, line_no, tokens);
     ++rows;
@@ -720,12 +784,13 @@ void parse_csv_row(const std::string& path, std::size_t row, std::size_t line,
     bool integer = false;
     if (!parse_number(tokens[j], v, integer)) {
       if (tokens[j].empty()) throw Error(csv_where(path, line, j + 1) + ": empty value");
-      throw Error(csv_where(path, line, j + 1) + ": '" + std::string(tokens[j]) + "' is not a number");
+      throw Error(csv_where(path, line, j + 1) + ": '" + std::string(tokens[j]) +
+                  "' is not a number");
     }
     if (!std::isfinite(v))
-      throw Error(csv_where(path, line, j + 1) + " (data row " + std::to_string(row) + ", 0-based): '" +
-                  std::string(tokens[j]) + "' is " + (std::isnan(v) ? "NaN" : "Inf") +
-                  "; NaN/Inf values are not accepted");
+      throw Error(csv_where(path, line, j + 1) + " (data row " + std::to_string(row) +
+                  ", 0-based): '" + std::string(tokens[j]) + "' is " +
+                  (std::isnan(v) ? "NaN" : "Inf") + "; NaN/Inf values are not accepted");
     all_integer = all_integer && integer;
     if (out != nullptr) out[j] = v;
   }
@@ -736,28 +801,33 @@ FileInfo probe_csv(const std::string& path) {
   info.format = FileFormat::kCsv;
   bool all_integer = true, header = false;
   std::size_t cols = 0;
-  info.rows = scan_csv(path, cols, header, [&](std::size_t row, std::size_t line, const auto& tokens) {
-    parse_csv_row(path, row, line, tokens, nullptr, all_integer);
-  });
+  info.rows =
+      scan_csv(path, cols, header, [&](std::size_t row, std::size_t line, const auto& tokens) {
+        parse_csv_row(path, row, line, tokens, nullptr, all_integer);
+      });
   info.cols = cols;
   if (cols == 0) fail(path, "the rows are empty");
   info.element = all_integer ? ElementKind::kInteger : ElementKind::kFloating;
   return info;
 }
 
-void check_rows(const std::string& path, const FileInfo& info, const std::vector<std::size_t>& rows) {
+void check_rows(const std::string& path, const FileInfo& info,
+                const std::vector<std::size_t>& rows) {
   for (std::size_t i = 0; i < rows.size(); ++i) {
     if (rows[i] >= info.rows)
-      fail(path, "row " + std::to_string(rows[i]) + " requested but the file has " + std::to_string(info.rows) +
-                     " rows");
-    if (i > 0 && rows[i] < rows[i - 1]) fail(path, "internal error: rows to read must be sorted ascending");
+      fail(path, "row " + std::to_string(rows[i]) + " requested but the file has " +
+                     std::to_string(info.rows) + " rows");
+    if (i > 0 && rows[i] < rows[i - 1])
+      fail(path, "internal error: rows to read must be sorted ascending");
   }
 }
 
-void check_unchanged(const std::string& path, const FileInfo& info, std::size_t rows, std::size_t cols) {
+void check_unchanged(const std::string& path, const FileInfo& info, std::size_t rows,
+                     std::size_t cols) {
   if (rows != info.rows || cols != info.cols)
     fail(path, "the file changed since it was probed (" + std::to_string(info.rows) + "x" +
-                   std::to_string(info.cols) + ", now " + std::to_string(rows) + "x" + std::to_string(cols) + ")");
+                   std::to_string(info.cols) + ", now " + std::to_string(rows) + "x" +
+                   std::to_string(cols) + ")");
 }
 
 FileInfo info_of(FileFormat format, const BinaryLayout& layout) {
@@ -776,8 +846,9 @@ void agree_on_shape(const mpi::Communicator& comm, const std::string& path, cons
   comm.allreduce(lo, 2, mpi::Op::kMin);
   comm.allreduce(hi, 2, mpi::Op::kMax);
   mpi::agree(comm, lo[0] == hi[0] && lo[1] == hi[1],
-             path + ": ranks see different shapes (" + std::to_string(lo[0]) + "x" + std::to_string(lo[1]) + " and " +
-                 std::to_string(hi[0]) + "x" + std::to_string(hi[1]) + "); was the file changing?");
+             path + ": ranks see different shapes (" + std::to_string(lo[0]) + "x" +
+                 std::to_string(lo[1]) + " and " + std::to_string(hi[0]) + "x" +
+                 std::to_string(hi[1]) + "); was the file changing?");
 }
 
 }  // namespace
@@ -786,25 +857,31 @@ FileFormat format_from_path(const std::string& path) {
   const std::size_t slash = path.find_last_of('/');
   const std::string name = lower(slash == std::string::npos ? path : path.substr(slash + 1));
   if (ends_with(name, ".npy")) return FileFormat::kNpy;
-  if (ends_with(name, ".csv") || ends_with(name, ".tsv") || ends_with(name, ".txt")) return FileFormat::kCsv;
+  if (ends_with(name, ".csv") || ends_with(name, ".tsv") || ends_with(name, ".txt"))
+    return FileFormat::kCsv;
   const std::string stem = ends_with(name, ".gz") ? name.substr(0, name.size() - 3) : name;
   if (stem.find("idx") != std::string::npos || stem.find("-ubyte") != std::string::npos ||
       ends_with(stem, ".ubyte"))
     return FileFormat::kIdx;
-  fail(path, "cannot tell the data format from the name (expected .npy, .csv/.tsv/.txt, or an IDX name "
-             "such as train-images-idx3-ubyte[.gz])");
+  fail(path,
+       "cannot tell the data format from the name (expected .npy, .csv/.tsv/.txt, or an IDX name "
+       "such as train-images-idx3-ubyte[.gz])");
 }
 
 FileInfo probe_file(const std::string& path) {
   switch (format_from_path(path)) {
-    case FileFormat::kIdx: return info_of(FileFormat::kIdx, idx_layout(path));
-    case FileFormat::kNpy: return info_of(FileFormat::kNpy, npy_layout(path));
-    case FileFormat::kCsv: return probe_csv(path);
+    case FileFormat::kIdx:
+      return info_of(FileFormat::kIdx, idx_layout(path));
+    case FileFormat::kNpy:
+      return info_of(FileFormat::kNpy, npy_layout(path));
+    case FileFormat::kCsv:
+      return probe_csv(path);
   }
   fail(path, "unknown format");
 }
 
-Matrix<double> read_rows(const std::string& path, const FileInfo& info, const std::vector<std::size_t>& rows) {
+Matrix<double> read_rows(const std::string& path, const FileInfo& info,
+                         const std::vector<std::size_t>& rows) {
   check_rows(path, info, rows);
   Matrix<double> out(rows.size(), info.cols);
   if (rows.empty()) return out;
@@ -848,7 +925,8 @@ Matrix<double> read_rows(const std::string& path, const FileInfo& info, const st
 }
 
 LocalData read_distributed(const mpi::Communicator& comm, const std::string& features_path,
-                           const std::string& labels_path, const std::vector<std::size_t>& selection) {
+                           const std::string& labels_path,
+                           const std::vector<std::size_t>& selection) {
   FileInfo features_info, labels_info;
   const bool with_labels = !labels_path.empty();
   mpi::agree_on(comm, [&] {
@@ -863,14 +941,14 @@ LocalData read_distributed(const mpi::Communicator& comm, const std::string& fea
     const std::size_t n = selection.empty() ? features_info.rows : selection.size();
     for (std::size_t i = 0; i < selection.size(); ++i) {
       if (selection[i] >= features_info.rows)
-        throw Error(features_path + ": selected row " + std::to_string(selection[i]) + " but the file has " +
-                    std::to_string(features_info.rows) + " rows");
+        throw Error(features_path + ": selected row " + std::to_string(selection[i]) +
+                    " but the file has " + std::to_string(features_info.rows) + " rows");
       if (i > 0 && selection[i] <= selection[i - 1])
         throw Error(features_path + ": the row selection must be strictly ascending");
     }
     if (n < static_cast<std::size_t>(comm.size()))
-      throw Error(features_path + ": " + std::to_string(n) + " rows selected for " + std::to_string(comm.size()) +
-                  " ranks; every rank needs at least one row");
+      throw Error(features_path + ": " + std::to_string(n) + " rows selected for " +
+                  std::to_string(comm.size()) + " ranks; every rank needs at least one row");
   });
   agree_on_shape(comm, features_path, features_info);
   if (with_labels) agree_on_shape(comm, labels_path, labels_info);

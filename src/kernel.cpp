@@ -15,25 +15,34 @@ Kernel Kernel::from_name(const std::string& name, double bandwidth, double nu) {
   Kernel k;
   k.bandwidth = bandwidth;
   k.nu = nu;
-  if (name == "gaussian") k.kind = KernelKind::kGaussian;
-  else if (name == "laplacian") k.kind = KernelKind::kLaplacian;
-  else if (name == "cauchy") k.kind = KernelKind::kCauchy;
+  if (name == "gaussian")
+    k.kind = KernelKind::kGaussian;
+  else if (name == "laplacian")
+    k.kind = KernelKind::kLaplacian;
+  else if (name == "cauchy")
+    k.kind = KernelKind::kCauchy;
   else if (name == "matern") {
     if (nu != 0.5 && nu != 1.5 && nu != 2.5)
-      throw Error("kernel.nu must be 0.5, 1.5 or 2.5 for the matern kernel, got " + std::to_string(nu));
+      throw Error("kernel.nu must be 0.5, 1.5 or 2.5 for the matern kernel, got " +
+                  std::to_string(nu));
     k.kind = nu == 0.5 ? KernelKind::kLaplacian : KernelKind::kMatern;
   } else {
-    throw Error("unknown kernel.name '" + name + "' (expected gaussian, laplacian, matern, cauchy)");
+    throw Error("unknown kernel.name '" + name +
+                "' (expected gaussian, laplacian, matern, cauchy)");
   }
   return k;
 }
 
 std::string Kernel::name() const {
   switch (kind) {
-    case KernelKind::kGaussian: return "gaussian";
-    case KernelKind::kLaplacian: return "laplacian";
-    case KernelKind::kMatern: return "matern";
-    case KernelKind::kCauchy: return "cauchy";
+    case KernelKind::kGaussian:
+      return "gaussian";
+    case KernelKind::kLaplacian:
+      return "laplacian";
+    case KernelKind::kMatern:
+      return "matern";
+    case KernelKind::kCauchy:
+      return "cauchy";
   }
   return "unknown";
 }
@@ -42,9 +51,12 @@ double Kernel::of_squared_distance(double r2) const {
   r2 = std::max(r2, 0.0);
   const double s = bandwidth;
   switch (kind) {
-    case KernelKind::kGaussian: return std::exp(-r2 / (2 * s * s));
-    case KernelKind::kLaplacian: return std::exp(-std::sqrt(r2) / s);
-    case KernelKind::kCauchy: return 1.0 / (1.0 + r2 / (s * s));
+    case KernelKind::kGaussian:
+      return std::exp(-r2 / (2 * s * s));
+    case KernelKind::kLaplacian:
+      return std::exp(-std::sqrt(r2) / s);
+    case KernelKind::kCauchy:
+      return 1.0 / (1.0 + r2 / (s * s));
     case KernelKind::kMatern: {
       const double r = std::sqrt(r2);
       if (nu == 1.5) {
@@ -120,7 +132,8 @@ void kernel_block(const Kernel& k, const T* a, std::size_t ma, std::size_t lda, 
     }
     case KernelKind::kLaplacian: {
       const T c = T(-1) / s;
-      finish_rows(a_norms, b_norms, ma, mb, out, ldo, [c](T r2) { return std::exp(c * std::sqrt(r2)); });
+      finish_rows(a_norms, b_norms, ma, mb, out, ldo,
+                  [c](T r2) { return std::exp(c * std::sqrt(r2)); });
       break;
     }
     case KernelKind::kCauchy: {
@@ -148,10 +161,11 @@ void kernel_block(const Kernel& k, const T* a, std::size_t ma, std::size_t lda, 
 }
 
 template void row_squared_norms<float>(const float*, std::size_t, std::size_t, std::size_t, float*);
-template void row_squared_norms<double>(const double*, std::size_t, std::size_t, std::size_t, double*);
-template void kernel_block<float>(const Kernel&, const float*, std::size_t, std::size_t, const float*,
-                                  std::size_t, std::size_t, std::size_t, float*, std::size_t,
-                                  const float*, const float*);
+template void row_squared_norms<double>(const double*, std::size_t, std::size_t, std::size_t,
+                                        double*);
+template void kernel_block<float>(const Kernel&, const float*, std::size_t, std::size_t,
+                                  const float*, std::size_t, std::size_t, std::size_t, float*,
+                                  std::size_t, const float*, const float*);
 template void kernel_block<double>(const Kernel&, const double*, std::size_t, std::size_t,
                                    const double*, std::size_t, std::size_t, std::size_t, double*,
                                    std::size_t, const double*, const double*);

@@ -23,13 +23,17 @@ namespace {
 
 template <class T>
 const Matrix<T>& centers_of(const LocalCenters& z) {
-  if constexpr (std::is_same_v<T, float>) return z.f32();
-  else return z.f64();
+  if constexpr (std::is_same_v<T, float>)
+    return z.f32();
+  else
+    return z.f64();
 }
 template <class T>
 const std::vector<T>& norms_of(const LocalCenters& z) {
-  if constexpr (std::is_same_v<T, float>) return z.norms32();
-  else return z.norms64();
+  if constexpr (std::is_same_v<T, float>)
+    return z.norms32();
+  else
+    return z.norms64();
 }
 
 // Query rows per chunk and center rows per tile so that a tile stays within tile_bytes.
@@ -62,7 +66,8 @@ void times_local(const Kernel& k, const Matrix<double>& q64, const LocalCenters&
       const std::size_t tj = std::min(tl.center_rows, p - j0);
       kernel_block(k, qt.row(i0), mi, d, zt.row(j0), tj, d, d, block.data(), tj, qn.data() + i0,
                    zn.data() + j0);
-      blas::gemm(false, false, mi, c, tj, T(1), block.data(), tj, at.row(j0), c, T(0), part.data(), c);
+      blas::gemm(false, false, mi, c, tj, T(1), block.data(), tj, at.row(j0), c, T(0), part.data(),
+                 c);
       for (std::size_t i = 0; i < mi; ++i)
         for (std::size_t j = 0; j < c; ++j) out(i0 + i, j) += static_cast<double>(part[i * c + j]);
     }
@@ -70,8 +75,9 @@ void times_local(const Kernel& k, const Matrix<double>& q64, const LocalCenters&
 }
 
 template <class T>
-Matrix<double> transpose_times_local(const Kernel& k, const LocalCenters& z, const Matrix<double>& q64,
-                                     const Matrix<double>& g, std::size_t tile_bytes) {
+Matrix<double> transpose_times_local(const Kernel& k, const LocalCenters& z,
+                                     const Matrix<double>& q64, const Matrix<double>& g,
+                                     std::size_t tile_bytes) {
   const std::size_t m = q64.rows(), d = q64.cols(), p = z.rows(), c = g.cols();
   Matrix<double> out(p, c);
   if (m == 0 || p == 0 || c == 0) return out;
@@ -89,7 +95,8 @@ Matrix<double> transpose_times_local(const Kernel& k, const LocalCenters& z, con
       const std::size_t tj = std::min(tl.center_rows, p - j0);
       kernel_block(k, zt.row(j0), tj, d, qt.row(i0), mi, d, d, block.data(), mi, zn.data() + j0,
                    qn.data() + i0);
-      blas::gemm(false, false, tj, c, mi, T(1), block.data(), mi, gt.row(i0), c, T(0), part.data(), c);
+      blas::gemm(false, false, tj, c, mi, T(1), block.data(), mi, gt.row(i0), c, T(0), part.data(),
+                 c);
       for (std::size_t j = 0; j < tj; ++j)
         for (std::size_t l = 0; l < c; ++l) out(j0 + j, l) += static_cast<double>(part[j * c + l]);
     }
@@ -101,8 +108,10 @@ Matrix<double> transpose_times_local(const Kernel& k, const LocalCenters& z, con
 
 void kernel_times_local(const Kernel& k, const Matrix<double>& q, const LocalCenters& z,
                         const Matrix<double>& alpha, Matrix<double>& out, std::size_t tile_bytes) {
-  if (z.precision() == Precision::kFloat32) times_local<float>(k, q, z, alpha, out, tile_bytes);
-  else times_local<double>(k, q, z, alpha, out, tile_bytes);
+  if (z.precision() == Precision::kFloat32)
+    times_local<float>(k, q, z, alpha, out, tile_bytes);
+  else
+    times_local<double>(k, q, z, alpha, out, tile_bytes);
 }
 
 Matrix<double> kernel_times(const mpi::Communicator& comm, const Kernel& k, const Matrix<double>& q,
@@ -117,7 +126,8 @@ Matrix<double> kernel_times(const mpi::Communicator& comm, const Kernel& k, cons
 Matrix<double> kernel_transpose_times_local(const Kernel& k, const LocalCenters& z,
                                             const Matrix<double>& q, const Matrix<double>& g,
                                             std::size_t tile_bytes) {
-  if (z.precision() == Precision::kFloat32) return transpose_times_local<float>(k, z, q, g, tile_bytes);
+  if (z.precision() == Precision::kFloat32)
+    return transpose_times_local<float>(k, z, q, g, tile_bytes);
   return transpose_times_local<double>(k, z, q, g, tile_bytes);
 }
 

@@ -42,12 +42,15 @@ int main(int argc, char** argv) {
     if (command == "eval") return kmpi::run_eval(comm, options);
     if (command == "info") return kmpi::run_info(comm, options);
     kmpi::mpi::agree(comm, false,
-                     command.empty() ? "no command given (train, predict, eval, info; see --help)"
-                                     : "unknown command '" + command + "' (train, predict, eval, info)");
+                     command.empty()
+                         ? "no command given (train, predict, eval, info; see --help)"
+                         : "unknown command '" + command + "' (train, predict, eval, info)");
   } catch (const kmpi::CollectiveError& e) {
     if (root) {
-      if (comm.size() > 1) std::fprintf(stderr, "kmpi: error (rank %d): %s\n", e.failing_rank(), e.what());
-      else std::fprintf(stderr, "kmpi: error: %s\n", e.what());
+      if (comm.size() > 1)
+        std::fprintf(stderr, "kmpi: error (rank %d): %s\n", e.failing_rank(), e.what());
+      else
+        std::fprintf(stderr, "kmpi: error: %s\n", e.what());
     }
     return 1;
   } catch (const std::exception& e) {

@@ -44,7 +44,8 @@ bool host_is_big_endian() {
 // Little-endian encoding of the fixed-width fields, independent of the host's byte order.
 template <class U>
 void put_le(std::string& out, U v) {
-  for (std::size_t i = 0; i < sizeof(U); ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+  for (std::size_t i = 0; i < sizeof(U); ++i)
+    out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
 }
 void put_f64(std::string& out, double v) {
   std::uint64_t u;
@@ -87,11 +88,13 @@ struct Layout {
   Layout(std::uint64_t d_, std::uint64_t c_, std::uint64_t p_) : d(d_), c(c_), p(p_) {
     std::uint64_t scaling = 0, center_bytes = 0, weight_bytes = 0;
     ok = !__builtin_mul_overflow(d, 16, &scaling) && !__builtin_mul_overflow(p, d, &center_bytes) &&
-         !__builtin_mul_overflow(center_bytes, 8, &center_bytes) && !__builtin_mul_overflow(p, c, &weight_bytes) &&
+         !__builtin_mul_overflow(center_bytes, 8, &center_bytes) &&
+         !__builtin_mul_overflow(p, c, &weight_bytes) &&
          !__builtin_mul_overflow(weight_bytes, 8, &weight_bytes) &&
          !__builtin_add_overflow(kHeaderBytes, scaling, &centers) &&
          !__builtin_add_overflow(centers, center_bytes, &weights) &&
-         !__builtin_add_overflow(weights, weight_bytes, &crc) && !__builtin_add_overflow(crc, 4, &total);
+         !__builtin_add_overflow(weights, weight_bytes, &crc) &&
+         !__builtin_add_overflow(crc, 4, &total);
   }
   std::uint64_t center_row(std::uint64_t i) const { return centers + i * d * 8; }
   std::uint64_t weight_row(std::uint64_t i) const { return weights + i * c * 8; }
@@ -182,24 +185,27 @@ std::string encode_header(const ModelHeader& h) {
   // No scaling is stored as the identity, so every file has the same layout.
   const bool identity = h.scaling.offset.empty();
   for (std::size_t j = 0; j < h.dimension; ++j) put_f64(out, identity ? 0.0 : h.scaling.offset[j]);
-  for (std::size_t j = 0; j < h.dimension; ++j) put_f64(out, identity ? 1.0 : h.scaling.multiplier[j]);
+  for (std::size_t j = 0; j < h.dimension; ++j)
+    put_f64(out, identity ? 1.0 : h.scaling.multiplier[j]);
   return out;
 }
 
 // Reads and validates the header of an open model file (magic, version, fields, file size) and
 // returns it; `raw` gets the header and scaling bytes, for rank 0 to broadcast.
-ModelHeader read_header(const std::string& path, const Fd& file, std::string& raw, std::uint64_t& total) {
+ModelHeader read_header(const std::string& path, const Fd& file, std::string& raw,
+                        std::uint64_t& total) {
   const std::uint64_t size = file.size();
   unsigned char head[kHeaderBytes] = {};
   const std::size_t got = file.read_at(0, head, sizeof head);
   if (got < sizeof kMagic || std::memcmp(head, kMagic, sizeof kMagic) != 0)
     fail(path, "not a kmpi model (the file does not start with \"KMPIMODL\")");
   if (got < kHeaderBytes)
-    fail(path, "truncated: the file ends inside the " + std::to_string(kHeaderBytes) + "-byte model header");
+    fail(path, "truncated: the file ends inside the " + std::to_string(kHeaderBytes) +
+                   "-byte model header");
   const auto version = get_le<std::uint32_t>(head + 8);
   if (version > kModelVersion)
-    fail(path, "written by a newer kmpi (format version " + std::to_string(version) + ", this build reads up to " +
-                   std::to_string(kModelVersion) + ")");
+    fail(path, "written by a newer kmpi (format version " + std::to_string(version) +
+                   ", this build reads up to " + std::to_string(kModelVersion) + ")");
   if (version == 0) fail(path, "invalid model format version 0");
 
   ModelHeader h;
@@ -217,21 +223,23 @@ ModelHeader read_header(const std::string& path, const Fd& file, std::string& ra
     fail(path, "corrupt model header: unknown scale mode " + std::to_string(scale_mode));
   if (task > static_cast<std::uint32_t>(Task::kRegression))
     fail(path, "corrupt model header: unknown task " + std::to_string(task));
-  if (!(h.kernel.bandwidth > 0) || !std::isfinite(h.kernel.bandwidth) || !std::isfinite(h.kernel.nu))
+  if (!(h.kernel.bandwidth > 0) || !std::isfinite(h.kernel.bandwidth) ||
+      !std::isfinite(h.kernel.nu))
     fail(path, "corrupt model header: bandwidth " + std::to_string(h.kernel.bandwidth) + ", nu " +
                    std::to_string(h.kernel.nu));
   if (d == 0 || c == 0 || p == 0)
-    fail(path, "corrupt model header: d=" + std::to_string(d) + ", c=" + std::to_string(c) + ", p=" +
-                   std::to_string(p) + " (all must be positive)");
+    fail(path, "corrupt model header: d=" + std::to_string(d) + ", c=" + std::to_string(c) +
+                   ", p=" + std::to_string(p) + " (all must be positive)");
   const Layout layout(d, c, p);
-  const std::string sizes = "p=" + std::to_string(p) + " centers, d=" + std::to_string(d) + ", c=" + std::to_string(c);
+  const std::string sizes =
+      "p=" + std::to_string(p) + " centers, d=" + std::to_string(d) + ", c=" + std::to_string(c);
   if (!layout.ok) fail(path, "corrupt model header: absurd sizes " + sizes);
   if (size < layout.total)
     fail(path, "truncated: the header says " + sizes + " (" + std::to_string(layout.total) +
                    " bytes) but the file holds " + std::to_string(size));
   if (size > layout.total)
-    fail(path, "the header says " + sizes + " (" + std::to_string(layout.total) + " bytes) but the file holds " +
-                   std::to_string(size) + " (trailing bytes)");
+    fail(path, "the header says " + sizes + " (" + std::to_string(layout.total) +
+                   " bytes) but the file holds " + std::to_string(size) + " (trailing bytes)");
 
   h.kernel.kind = static_cast<KernelKind>(kernel_kind);
   h.scaling.mode = static_cast<ScaleMode>(scale_mode);
@@ -273,10 +281,12 @@ ModelHeader decode_verified_header(const std::string& raw) {
 
 // CRC-32 of bytes [0, length) of a file, streamed so a model of any size needs a fixed buffer.
 std::uint32_t crc_of(const Fd& file, std::uint64_t length) {
-  std::vector<unsigned char> buffer(static_cast<std::size_t>(std::min<std::uint64_t>(length, kIoChunk)));
+  std::vector<unsigned char> buffer(
+      static_cast<std::size_t>(std::min<std::uint64_t>(length, kIoChunk)));
   uLong crc = crc32(0L, Z_NULL, 0);
   for (std::uint64_t at = 0; at < length;) {
-    const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(length - at, buffer.size()));
+    const std::size_t n =
+        static_cast<std::size_t>(std::min<std::uint64_t>(length - at, buffer.size()));
     file.read_exactly(at, buffer.data(), n);
     crc = crc32(crc, buffer.data(), static_cast<uInt>(n));
     at += n;
@@ -286,7 +296,8 @@ std::uint32_t crc_of(const Fd& file, std::uint64_t length) {
 
 // Writes rows [0, rows) of a (rows x cols) matrix as row-major little-endian doubles at offset.
 void write_block(const Fd& file, std::uint64_t offset, const Matrix<double>& m) {
-  const std::size_t rows_per_chunk = std::max<std::size_t>(1, kIoChunk / (8 * std::max<std::size_t>(1, m.cols())));
+  const std::size_t rows_per_chunk =
+      std::max<std::size_t>(1, kIoChunk / (8 * std::max<std::size_t>(1, m.cols())));
   std::vector<unsigned char> bytes;
   for (std::size_t i = 0; i < m.rows(); i += rows_per_chunk) {
     const std::size_t n = std::min(rows_per_chunk, m.rows() - i) * m.cols();
@@ -305,7 +316,8 @@ void read_block(const Fd& file, std::uint64_t offset, Matrix<double>& m) {
 // Makes a completed rename durable; best effort, since the file is already whole under its name.
 void sync_directory_of(const std::string& path) {
   const std::size_t slash = path.find_last_of('/');
-  const std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+  const std::string dir =
+      slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
   const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return;
   (void)::fsync(fd);
@@ -315,25 +327,28 @@ void sync_directory_of(const std::string& path) {
 void check_local_model(const std::string& path, const LocalModel& local, int rank, int ranks) {
   const ModelHeader& h = local.header;
   if (h.dimension == 0 || h.outputs == 0 || h.centers == 0)
-    fail(path, "cannot save an empty model (d=" + std::to_string(h.dimension) + ", c=" + std::to_string(h.outputs) +
-                   ", p=" + std::to_string(h.centers) + ")");
+    fail(path, "cannot save an empty model (d=" + std::to_string(h.dimension) +
+                   ", c=" + std::to_string(h.outputs) + ", p=" + std::to_string(h.centers) + ")");
   if (!(local.partition == BlockPartition(h.centers, ranks)))
-    fail(path, "internal error: the centers' partition is not BlockPartition(p=" + std::to_string(h.centers) +
-                   ", " + std::to_string(ranks) + ")");
+    fail(path, "internal error: the centers' partition is not BlockPartition(p=" +
+                   std::to_string(h.centers) + ", " + std::to_string(ranks) + ")");
   const std::size_t count = local.partition.count(rank);
   if (local.centers.rows() != count || local.centers.cols() != h.dimension)
-    fail(path, "internal error: rank " + std::to_string(rank) + " holds " + std::to_string(local.centers.rows()) +
-                   "x" + std::to_string(local.centers.cols()) + " centers, expected " + std::to_string(count) + "x" +
-                   std::to_string(h.dimension));
+    fail(path, "internal error: rank " + std::to_string(rank) + " holds " +
+                   std::to_string(local.centers.rows()) + "x" +
+                   std::to_string(local.centers.cols()) + " centers, expected " +
+                   std::to_string(count) + "x" + std::to_string(h.dimension));
   if (local.weights.rows() != count || local.weights.cols() != h.outputs)
-    fail(path, "internal error: rank " + std::to_string(rank) + " holds " + std::to_string(local.weights.rows()) +
-                   "x" + std::to_string(local.weights.cols()) + " weights, expected " + std::to_string(count) + "x" +
-                   std::to_string(h.outputs));
+    fail(path, "internal error: rank " + std::to_string(rank) + " holds " +
+                   std::to_string(local.weights.rows()) + "x" +
+                   std::to_string(local.weights.cols()) + " weights, expected " +
+                   std::to_string(count) + "x" + std::to_string(h.outputs));
   const bool identity = h.scaling.offset.empty() && h.scaling.multiplier.empty();
   if (!(identity && h.scaling.mode == ScaleMode::kNone) &&
       (h.scaling.offset.size() != h.dimension || h.scaling.multiplier.size() != h.dimension))
-    fail(path, "internal error: the scaling has " + std::to_string(h.scaling.offset.size()) + " offsets and " +
-                   std::to_string(h.scaling.multiplier.size()) + " multipliers for d=" + std::to_string(h.dimension));
+    fail(path, "internal error: the scaling has " + std::to_string(h.scaling.offset.size()) +
+                   " offsets and " + std::to_string(h.scaling.multiplier.size()) +
+                   " multipliers for d=" + std::to_string(h.dimension));
   if (!(h.kernel.bandwidth > 0) || !std::isfinite(h.kernel.bandwidth))
     fail(path, "cannot save a model with bandwidth " + std::to_string(h.kernel.bandwidth));
 }
@@ -344,8 +359,8 @@ void Scaling::apply(Matrix<double>& x) const {
   if (mode == ScaleMode::kNone && offset.empty() && multiplier.empty()) return;
   if (offset.size() != x.cols() || multiplier.size() != x.cols())
     throw Error("scaling has " + std::to_string(offset.size()) + " offsets and " +
-                std::to_string(multiplier.size()) + " multipliers but the data has " + std::to_string(x.cols()) +
-                " columns");
+                std::to_string(multiplier.size()) + " multipliers but the data has " +
+                std::to_string(x.cols()) + " columns");
   for (std::size_t i = 0; i < x.rows(); ++i) {
     double* row = x.row(i);
     for (std::size_t j = 0; j < x.cols(); ++j) row[j] = (row[j] - offset[j]) * multiplier[j];
@@ -363,11 +378,13 @@ void save_model(const mpi::Communicator& comm, const std::string& path, const Lo
   const unsigned long long mine = crc32(0L, reinterpret_cast<const Bytef*>(header_bytes.data()),
                                         static_cast<uInt>(header_bytes.size())) ^
                                   (static_cast<unsigned long long>(header_bytes.size()) << 32);
-  mpi::agree(comm, comm.allreduce_value(mine, mpi::Op::kMin) == comm.allreduce_value(mine, mpi::Op::kMax),
+  mpi::agree(comm,
+             comm.allreduce_value(mine, mpi::Op::kMin) == comm.allreduce_value(mine, mpi::Op::kMax),
              path + ": internal error: ranks hold different model headers");
 
   const Layout layout(local.header.dimension, local.header.outputs, local.header.centers);
-  const std::string temp = comm.broadcast(rank == 0 ? path + ".tmp." + std::to_string(::getpid()) : std::string(), 0);
+  const std::string temp =
+      comm.broadcast(rank == 0 ? path + ".tmp." + std::to_string(::getpid()) : std::string(), 0);
   bool created = false;  // rank 0: whether the temporary is ours to remove
   try {
     mpi::agree_on(comm, [&] {
@@ -392,13 +409,15 @@ void save_model(const mpi::Communicator& comm, const std::string& path, const Lo
       if (rank != 0) return;
       Fd file(temp, O_RDWR);
       if (file.size() != layout.crc)
-        fail(temp, "has " + std::to_string(file.size()) + " bytes after writing, expected " + std::to_string(layout.crc));
+        fail(temp, "has " + std::to_string(file.size()) + " bytes after writing, expected " +
+                       std::to_string(layout.crc));
       std::string trailer;
       put_le<std::uint32_t>(trailer, crc_of(file, layout.crc));
       file.write_at(layout.crc, trailer.data(), trailer.size());
       file.sync();
       file.close();
-      if (::rename(temp.c_str(), path.c_str()) != 0) fail_errno(path, "cannot rename " + temp + " to it");
+      if (::rename(temp.c_str(), path.c_str()) != 0)
+        fail_errno(path, "cannot rename " + temp + " to it");
       created = false;
       sync_directory_of(path);
     });
@@ -421,7 +440,8 @@ LocalModel load_model(const mpi::Communicator& comm, const std::string& path) {
     const std::uint32_t computed = crc_of(file, total - 4);
     if (stored != computed) {
       char text[96];
-      std::snprintf(text, sizeof text, "checksum mismatch (stored 0x%08x, computed 0x%08x)", stored, computed);
+      std::snprintf(text, sizeof text, "checksum mismatch (stored 0x%08x, computed 0x%08x)", stored,
+                    computed);
       fail(path, std::string(text) + ": the file is corrupted");
     }
   });

@@ -75,9 +75,12 @@ std::string Communicator::broadcast(const std::string& s, int root) const {
 
 MPI_Op Communicator::to_mpi(Op op) {
   switch (op) {
-    case Op::kSum: return MPI_SUM;
-    case Op::kMin: return MPI_MIN;
-    case Op::kMax: return MPI_MAX;
+    case Op::kSum:
+      return MPI_SUM;
+    case Op::kMin:
+      return MPI_MIN;
+    case Op::kMax:
+      return MPI_MAX;
   }
   return MPI_SUM;
 }
@@ -94,7 +97,8 @@ void agree(const Communicator& comm, bool ok, const std::string& message_if_fail
   // The lowest failing rank, or size() if none failed.
   const int first = comm.allreduce_value(ok ? comm.size() : comm.rank(), Op::kMin);
   if (first == comm.size()) return;
-  std::string message = comm.broadcast(comm.rank() == first ? message_if_failed : std::string(), first);
+  std::string message =
+      comm.broadcast(comm.rank() == first ? message_if_failed : std::string(), first);
   throw CollectiveError(message, first);
 }
 

@@ -21,9 +21,11 @@ OptionSpec make(const char* key, OptionType type, const char* def, const char* d
 std::vector<OptionSpec> build_table() {
   using T = OptionType;
   return {
-      make("data.train_features", T::kString, "", "Training features: .npy, .csv or IDX (gzip or raw)"),
+      make("data.train_features", T::kString, "",
+           "Training features: .npy, .csv or IDX (gzip or raw)"),
       make("data.train_labels", T::kString, "", "Training labels/targets (1-D for labels)"),
-      make("data.test_features", T::kString, "", "Test features (optional), evaluated after training"),
+      make("data.test_features", T::kString, "",
+           "Test features (optional), evaluated after training"),
       make("data.test_labels", T::kString, "", "Test labels/targets"),
       make("data.features", T::kString, "", "Features for predict / eval"),
       make("data.labels", T::kString, "", "Labels for eval"),
@@ -52,10 +54,10 @@ std::vector<OptionSpec> build_table() {
            "Batch size m (0 = automatic: min(critical batch size, solver.batch_cap))", {}, 0, 1e9),
       make("solver.batch_cap", T::kInteger, "2000", "Upper limit for the automatic batch size", {},
            1, 1e9),
-      make("solver.seed", T::kInteger, "1", "Seed of every random choice (samples, batches, subsets)",
-           {}, 0, 9.2e18),
-      make("solver.ridge", T::kReal, "1e-8", "Ridge lambda of the direct solver: (K + lambda n I)", {},
-           0),
+      make("solver.seed", T::kInteger, "1",
+           "Seed of every random choice (samples, batches, subsets)", {}, 0, 9.2e18),
+      make("solver.ridge", T::kReal, "1e-8", "Ridge lambda of the direct solver: (K + lambda n I)",
+           {}, 0),
       make("solver.precision", T::kChoice, "float32",
            "Kernel block precision; weights and reductions always accumulate in float64",
            {"float32", "float64"}),
@@ -64,7 +66,8 @@ std::vector<OptionSpec> build_table() {
       make("solver.preconditioner_level", T::kInteger, "0",
            "Preconditioner level q (0 = automatic)", {}, 0, 1e9),
       make("solver.patience", T::kInteger, "2",
-           "Early stopping: stop after this many epochs without a lower validation loss", {}, 1, 1e9),
+           "Early stopping: stop after this many epochs without a lower validation loss", {}, 1,
+           1e9),
       make("output.model", T::kString, "", "Model file to write (train)"),
       make("output.metrics", T::kString, "", "JSON-lines metrics file (train, eval)"),
       make("output.predictions", T::kString, "", "Predictions file (predict): one row per input"),
@@ -89,10 +92,12 @@ const OptionSpec* find_spec(const std::string& key) {
 void check_value(const OptionSpec& spec, const std::string& value, const std::string& where) {
   const std::string prefix = where + "option " + spec.key + ": ";
   switch (spec.type) {
-    case OptionType::kString: return;
+    case OptionType::kString:
+      return;
     case OptionType::kBool: {
       bool b;
-      if (!parse_bool(value, &b)) throw Error(prefix + "expected true or false, got '" + value + "'");
+      if (!parse_bool(value, &b))
+        throw Error(prefix + "expected true or false, got '" + value + "'");
       return;
     }
     case OptionType::kChoice: {
@@ -113,13 +118,16 @@ void check_value(const OptionSpec& spec, const std::string& value, const std::st
         used = 0;
       }
       if (used == 0 || used != value.size() || !std::isfinite(v))
-        throw Error(prefix + "expected " + (spec.type == OptionType::kInteger ? "an integer" : "a number") +
-                    ", got '" + value + "'");
+        throw Error(prefix + "expected " +
+                    (spec.type == OptionType::kInteger ? "an integer" : "a number") + ", got '" +
+                    value + "'");
       if (v < spec.min || v > spec.max) {
         std::ostringstream range;
         range << "must be";
-        if (spec.min > 0 && spec.min < 1e-200) range << " > 0";  // the table's "positive"
-        else if (spec.min > -1e300) range << " >= " << spec.min;
+        if (spec.min > 0 && spec.min < 1e-200)
+          range << " > 0";  // the table's "positive"
+        else if (spec.min > -1e300)
+          range << " >= " << spec.min;
         if (spec.max < 1e300) range << (spec.min > -1e300 ? " and" : "") << " <= " << spec.max;
         throw Error(prefix + range.str() + ", got " + value);
       }
@@ -132,7 +140,8 @@ po::options_description boost_description() {
   po::options_description desc;
   desc.add_options()("config", po::value<std::string>(), "INI config file");
   desc.add_options()("help", "Show this help");
-  for (const auto& s : option_table()) desc.add_options()(s.key.c_str(), po::value<std::string>(), s.description.c_str());
+  for (const auto& s : option_table())
+    desc.add_options()(s.key.c_str(), po::value<std::string>(), s.description.c_str());
   return desc;
 }
 
@@ -171,9 +180,12 @@ Options parse_options(const std::vector<std::string>& args) {
   const po::options_description desc = boost_description();
   po::variables_map cli, file;
   try {
-    po::store(po::command_line_parser(args).options(desc).style(po::command_line_style::default_style &
-                                                                 ~po::command_line_style::allow_guessing).run(),
-              cli);
+    po::store(
+        po::command_line_parser(args)
+            .options(desc)
+            .style(po::command_line_style::default_style & ~po::command_line_style::allow_guessing)
+            .run(),
+        cli);
   } catch (const po::error& e) {
     throw Error(std::string("command line: ") + e.what());
   }
@@ -215,15 +227,16 @@ std::string options_help() {
          "  info     --model FILE | --data.features PATH | --print-config\n\n"
          "Options (INI key = section.key; the command line wins over --config):\n";
   for (const auto& s : option_table()) {
-    out << "  --" << s.key << " (default: " << (s.default_value.empty() ? "none" : s.default_value) << ")\n      "
-        << s.description << "\n";
+    out << "  --" << s.key << " (default: " << (s.default_value.empty() ? "none" : s.default_value)
+        << ")\n      " << s.description << "\n";
   }
   return out.str();
 }
 
 std::string default_config() {
   std::ostringstream out;
-  out << "# kmpi configuration: every option at its default (generated by `kmpi info --print-config`).\n"
+  out << "# kmpi configuration: every option at its default (generated by `kmpi info "
+         "--print-config`).\n"
          "# Keys are section.key; the command line (--section.key=value) overrides this file.\n";
   std::string section = "\x01";
   for (const auto& s : option_table()) {

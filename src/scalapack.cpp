@@ -38,7 +38,8 @@ namespace kmpi {
 namespace {
 
 int to_int(std::size_t v) {
-  if (v > 2147483647u) throw Error("matrix dimension " + std::to_string(v) + " exceeds ScaLAPACK's int");
+  if (v > 2147483647u)
+    throw Error("matrix dimension " + std::to_string(v) + " exceeds ScaLAPACK's int");
   return static_cast<int>(v);
 }
 
@@ -46,7 +47,9 @@ int to_int(std::size_t v) {
 void agree_info(const BlacsGrid& grid, int info, const std::string& what) {
   mpi::agree(grid.comm(), info == 0,
              what + " failed with info = " + std::to_string(info) +
-                 (info > 0 && what.rfind("pdpotrf", 0) == 0 ? " (matrix not positive definite; raise solver.ridge)" : ""));
+                 (info > 0 && what.rfind("pdpotrf", 0) == 0
+                      ? " (matrix not positive definite; raise solver.ridge)"
+                      : ""));
 }
 
 }  // namespace
@@ -78,7 +81,10 @@ std::size_t local_extent(std::size_t n, std::size_t nb, int iproc, int nprocs) {
 
 BlockCyclicMatrix::BlockCyclicMatrix(const BlacsGrid& grid, std::size_t m, std::size_t n,
                                      std::size_t mb, std::size_t nb)
-    : grid_(&grid), m_(m), n_(n), mb_(std::max<std::size_t>(1, std::min(mb, std::max<std::size_t>(m, 1)))),
+    : grid_(&grid),
+      m_(m),
+      n_(n),
+      mb_(std::max<std::size_t>(1, std::min(mb, std::max<std::size_t>(m, 1)))),
       nb_(std::max<std::size_t>(1, std::min(nb, std::max<std::size_t>(n, 1)))) {
   lr_ = local_extent(m_, mb_, grid.my_row(), grid.rows());
   lc_ = local_extent(n_, nb_, grid.my_col(), grid.cols());
@@ -147,7 +153,8 @@ Matrix<double> BlockCyclicMatrix::to_row_blocks(const std::vector<std::size_t>& 
     const std::size_t gj = global_col(j);
     if (gj >= col_begin && gj < col_begin + ncols) cols.push_back(j);
   }
-  for (std::size_t i = 0; i < lr_; ++i) send_counts[rows.owner(global_row(i))] += 2 * static_cast<int>(cols.size());
+  for (std::size_t i = 0; i < lr_; ++i)
+    send_counts[rows.owner(global_row(i))] += 2 * static_cast<int>(cols.size());
   std::vector<int> send_displs(P, 0);
   for (int r = 1; r < P; ++r) send_displs[r] = send_displs[r - 1] + send_counts[r - 1];
   std::vector<double> send(static_cast<std::size_t>(send_displs[P - 1] + send_counts[P - 1]));
@@ -193,8 +200,11 @@ void cholesky_solve(const BlockCyclicMatrix& factor, BlockCyclicMatrix& b) {
 
 TopEigenpairs top_eigenpairs(BlockCyclicMatrix& a, std::size_t k) {
   const std::size_t n = a.rows();
-  if (k == 0 || k > n) throw Error("top_eigenpairs: k = " + std::to_string(k) + " out of range for n = " + std::to_string(n));
-  TopEigenpairs result{{}, BlockCyclicMatrix(a.grid(), n, n, a.descriptor()[4], a.descriptor()[5]), 0};
+  if (k == 0 || k > n)
+    throw Error("top_eigenpairs: k = " + std::to_string(k) +
+                " out of range for n = " + std::to_string(n));
+  TopEigenpairs result{
+      {}, BlockCyclicMatrix(a.grid(), n, n, a.descriptor()[4], a.descriptor()[5]), 0};
   BlockCyclicMatrix& z = result.vectors;
   std::vector<double> w(n);
   const int in = to_int(n), one = 1;
@@ -213,8 +223,8 @@ TopEigenpairs top_eigenpairs(BlockCyclicMatrix& a, std::size_t k) {
   // pdsyevd (1 + 6n + 2 NP NQ + TRILWMIN + 2n) and PDORMTR's (NB (NP + NQ + NB)) on top.
   const double lr = static_cast<double>(a.local_rows()), lc = static_cast<double>(a.local_cols());
   const double nbd = a.descriptor()[5], nd = static_cast<double>(n);
-  const double extra = 1 + 6 * nd + 2 * lr * lc + 3 * nd + nbd * (lr + 1) + 3 * nbd + 2 * nd +
-                       nbd * (lr + lc + nbd);
+  const double extra =
+      1 + 6 * nd + 2 * lr * lc + 3 * nd + nbd * (lr + 1) + 3 * nbd + 2 * nd + nbd * (lr + lc + nbd);
   auto work_size = [&](double queried) {
     const double total = queried + extra;
     if (total > 2.0e9) throw Error("eigensolver workspace exceeds ScaLAPACK's int; use more ranks");
@@ -224,7 +234,8 @@ TopEigenpairs top_eigenpairs(BlockCyclicMatrix& a, std::size_t k) {
     pdsyevd_("V", "L", &in, a.data(), &one, &one, a.descriptor(), w.data(), z.data(), &one, &one,
              z.descriptor(), wq, &query, iwq, &query, &info);
     agree_info(a.grid(), info, "pdsyevd workspace query");
-    const int lwork = work_size(wq[0]), liwork = std::max(iwq[0], 7 * in + 8 * a.grid().cols() + 2) + 1;
+    const int lwork = work_size(wq[0]),
+              liwork = std::max(iwq[0], 7 * in + 8 * a.grid().cols() + 2) + 1;
     std::vector<double> work(static_cast<std::size_t>(lwork));
     std::vector<int> iwork(static_cast<std::size_t>(liwork));
     pdsyevd_("V", "L", &in, a.data(), &one, &one, a.descriptor(), w.data(), z.data(), &one, &one,

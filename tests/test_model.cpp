@@ -24,7 +24,8 @@ class ModelFile : public testing::Test {
  protected:
   void SetUp() override {
     const auto* info = testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::temp_directory_path() / ("kmpi_model_" + std::to_string(::getpid()) + "_" + info->name());
+    dir_ = fs::temp_directory_path() /
+           ("kmpi_model_" + std::to_string(::getpid()) + "_" + info->name());
     fs::remove_all(dir_);
     fs::create_directories(dir_);
   }
@@ -62,7 +63,8 @@ std::string model_bytes(std::uint32_t version = 1) {
     for (int j = 0; j < 2; ++j) put<double>(b, i + j / 10.0);
   for (int i = 0; i < 4; ++i)
     for (int k = 0; k < 3; ++k) put<double>(b, -(i + 1.0) * (k + 1.0));
-  const uLong crc = crc32(0L, reinterpret_cast<const Bytef*>(b.data()), static_cast<uInt>(b.size()));
+  const uLong crc =
+      crc32(0L, reinterpret_cast<const Bytef*>(b.data()), static_cast<uInt>(b.size()));
   put<std::uint32_t>(b, static_cast<std::uint32_t>(crc));
   return b;
 }
@@ -102,26 +104,33 @@ TEST_F(ModelFile, HeaderOfAHandWrittenFile) {
 }
 
 TEST_F(ModelFile, HeaderErrorsNameTheFile) {
-  EXPECT_MESSAGE_HAS(error_of([&] { read_model_header(path("absent.kmpi")); }), path("absent.kmpi") + ": no such file");
+  EXPECT_MESSAGE_HAS(error_of([&] { read_model_header(path("absent.kmpi")); }),
+                     path("absent.kmpi") + ": no such file");
 
-  write_file(path("text.kmpi"), "this is not a model at all, just some text that is long enough to have a header");
-  EXPECT_MESSAGE_HAS(error_of([&] { read_model_header(path("text.kmpi")); }), path("text.kmpi") + ": not a kmpi model");
+  write_file(path("text.kmpi"),
+             "this is not a model at all, just some text that is long enough to have a header");
+  EXPECT_MESSAGE_HAS(error_of([&] { read_model_header(path("text.kmpi")); }),
+                     path("text.kmpi") + ": not a kmpi model");
   write_file(path("empty.kmpi"), "");
   EXPECT_MESSAGE_HAS(error_of([&] { read_model_header(path("empty.kmpi")); }), "not a kmpi model");
 
   write_file(path("newer.kmpi"), model_bytes(2));
   EXPECT_MESSAGE_HAS(error_of([&] { read_model_header(path("newer.kmpi")); }),
-                     path("newer.kmpi") + ": written by a newer kmpi (format version 2, this build reads up to 1)");
+                     path("newer.kmpi") +
+                         ": written by a newer kmpi (format version 2, this build reads up to 1)");
 
   std::string bytes = model_bytes();
   write_file(path("short.kmpi"), bytes.substr(0, bytes.size() - 9));
-  EXPECT_MESSAGE_HAS(error_of([&] { read_model_header(path("short.kmpi")); }), path("short.kmpi") + ": truncated");
+  EXPECT_MESSAGE_HAS(error_of([&] { read_model_header(path("short.kmpi")); }),
+                     path("short.kmpi") + ": truncated");
   write_file(path("header.kmpi"), bytes.substr(0, 40));
-  EXPECT_MESSAGE_HAS(error_of([&] { read_model_header(path("header.kmpi")); }), path("header.kmpi") + ": truncated");
+  EXPECT_MESSAGE_HAS(error_of([&] { read_model_header(path("header.kmpi")); }),
+                     path("header.kmpi") + ": truncated");
 
   bytes[12] = 9;  // kernel kind
   write_file(path("kind.kmpi"), bytes);
-  EXPECT_MESSAGE_HAS(error_of([&] { read_model_header(path("kind.kmpi")); }), "unknown kernel kind 9");
+  EXPECT_MESSAGE_HAS(error_of([&] { read_model_header(path("kind.kmpi")); }),
+                     "unknown kernel kind 9");
 
   bytes = model_bytes();
   for (int k = 56; k < 64; ++k) bytes[k] = static_cast<char>(0xff);  // p = 2^64 - 1
@@ -130,7 +139,8 @@ TEST_F(ModelFile, HeaderErrorsNameTheFile) {
                      path("absurd.kmpi") + ": corrupt model header: absurd sizes");
 
   fs::create_directories(path("dir.kmpi"));
-  EXPECT_MESSAGE_HAS(error_of([&] { read_model_header(path("dir.kmpi")); }), path("dir.kmpi") + ": is a directory");
+  EXPECT_MESSAGE_HAS(error_of([&] { read_model_header(path("dir.kmpi")); }),
+                     path("dir.kmpi") + ": is a directory");
 }
 
 TEST(Scaling, AppliesOffsetThenMultiplierPerColumn) {

@@ -1,8 +1,8 @@
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
-#include <unistd.h>
 
 #include "kmpi/error.hpp"
 #include "kmpi/options.hpp"
@@ -20,20 +20,23 @@ std::string message_of(const std::vector<std::string>& args) {
 }
 
 std::filesystem::path write_temp(const std::string& name, const std::string& text) {
-  auto p = std::filesystem::temp_directory_path() / ("kmpi_opt_" + std::to_string(::getpid()) + "_" + name);
+  auto p = std::filesystem::temp_directory_path() /
+           ("kmpi_opt_" + std::to_string(::getpid()) + "_" + name);
   std::ofstream(p) << text;
   return p;
 }
 
 TEST(Options, DefaultsComeFromTheTable) {
   const Options o = parse_options({});
-  for (const auto& spec : option_table()) EXPECT_EQ(o.str(spec.key), spec.default_value) << spec.key;
+  for (const auto& spec : option_table())
+    EXPECT_EQ(o.str(spec.key), spec.default_value) << spec.key;
   EXPECT_EQ(o.real("solver.ridge"), 1e-8);
   EXPECT_FALSE(o.given("kernel.bandwidth"));
 }
 
 TEST(Options, CommandLineWinsOverConfig) {
-  const auto ini = write_temp("a.ini", "[kernel]\nname = laplacian\nbandwidth = 3\n[solver]\nepochs = 7\n");
+  const auto ini =
+      write_temp("a.ini", "[kernel]\nname = laplacian\nbandwidth = 3\n[solver]\nepochs = 7\n");
   const Options o = parse_options({"--config", ini.string(), "--kernel.bandwidth=2.5"});
   EXPECT_EQ(o.str("kernel.name"), "laplacian");
   EXPECT_EQ(o.real("kernel.bandwidth"), 2.5);
@@ -49,8 +52,10 @@ TEST(Options, BadInputNamesTheKey) {
   EXPECT_NE(message_of({"--kernel.name=rbf"}).find("kernel.name"), std::string::npos);
   EXPECT_NE(message_of({"--solver.epochs=1.5"}).find("solver.epochs"), std::string::npos);
   EXPECT_NE(message_of({"--solver.epochs=0"}).find("solver.epochs"), std::string::npos);
-  EXPECT_NE(message_of({"--data.validation_fraction=0.9"}).find("data.validation_fraction"), std::string::npos);
-  EXPECT_NE(message_of({"--config", "/nonexistent/kmpi.ini"}).find("/nonexistent/kmpi.ini"), std::string::npos);
+  EXPECT_NE(message_of({"--data.validation_fraction=0.9"}).find("data.validation_fraction"),
+            std::string::npos);
+  EXPECT_NE(message_of({"--config", "/nonexistent/kmpi.ini"}).find("/nonexistent/kmpi.ini"),
+            std::string::npos);
   const auto ini = write_temp("b.ini", "[solver]\nepochz = 3\n");
   const std::string m = message_of({"--config", ini.string()});
   EXPECT_NE(m.find(ini.string()), std::string::npos) << m;

@@ -41,7 +41,8 @@ class Readers : public testing::Test {
 
 void write_file(const std::string& path, const Bytes& bytes) {
   std::ofstream out(path, std::ios::binary);
-  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  out.write(reinterpret_cast<const char*>(bytes.data()),
+            static_cast<std::streamsize>(bytes.size()));
   ASSERT_TRUE(out.good()) << path;
 }
 
@@ -52,7 +53,8 @@ void write_text(const std::string& path, const std::string& text) {
 void write_gzip(const std::string& path, const Bytes& bytes) {
   gzFile f = gzopen(path.c_str(), "wb");
   ASSERT_NE(f, nullptr);
-  ASSERT_EQ(gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size())), static_cast<int>(bytes.size()));
+  ASSERT_EQ(gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size())),
+            static_cast<int>(bytes.size()));
   ASSERT_EQ(gzclose(f), Z_OK);
 }
 
@@ -74,7 +76,8 @@ void append(Bytes& out, T value, bool big_endian) {
 
 // IDX: 0, 0, type, ndims, big-endian u32 dims, big-endian data.
 template <class T>
-Bytes idx_bytes(unsigned char type, const std::vector<std::uint32_t>& dims, const std::vector<T>& values) {
+Bytes idx_bytes(unsigned char type, const std::vector<std::uint32_t>& dims,
+                const std::vector<T>& values) {
   Bytes out = {0, 0, type, static_cast<unsigned char>(dims.size())};
   for (auto d : dims) append<std::uint32_t>(out, d, true);
   for (auto v : values) append<T>(out, v, true);
@@ -83,8 +86,8 @@ Bytes idx_bytes(unsigned char type, const std::vector<std::uint32_t>& dims, cons
 
 // .npy: magic, version, header length, dict padded with spaces and '\n' to a multiple of 64.
 template <class T>
-Bytes npy_bytes(const std::string& descr, const std::string& shape, const std::vector<T>& values, int major = 1,
-                bool fortran = false) {
+Bytes npy_bytes(const std::string& descr, const std::string& shape, const std::vector<T>& values,
+                int major = 1, bool fortran = false) {
   std::string dict = "{'descr': '" + descr + "', 'fortran_order': " + (fortran ? "True" : "False") +
                      ", 'shape': " + shape + ", }";
   const std::size_t prefix = major == 1 ? 10 : 12;
@@ -140,14 +143,16 @@ TEST_F(Readers, IdxUint8RawAndGzipReadEveryValueAndSubsets) {
   const std::size_t n = 50, d = 12;
   std::vector<std::uint8_t> values(n * d);
   for (std::size_t i = 0; i < n; ++i)
-    for (std::size_t j = 0; j < d; ++j) values[i * d + j] = static_cast<std::uint8_t>((7 * i + j) % 256);
+    for (std::size_t j = 0; j < d; ++j)
+      values[i * d + j] = static_cast<std::uint8_t>((7 * i + j) % 256);
   const Bytes bytes = idx_bytes<std::uint8_t>(0x08, {50, 3, 4}, values);
   write_file(path("raw-idx3-ubyte"), bytes);
   write_gzip(path("gz-idx3-ubyte.gz"), bytes);
   // Detection is by content: a gzip file without .gz, and a raw file named .gz.
   write_gzip(path("gz2-idx3-ubyte"), bytes);
   write_file(path("raw2-idx3-ubyte.gz"), bytes);
-  for (const char* name : {"raw-idx3-ubyte", "gz-idx3-ubyte.gz", "gz2-idx3-ubyte", "raw2-idx3-ubyte.gz"}) {
+  for (const char* name :
+       {"raw-idx3-ubyte", "gz-idx3-ubyte.gz", "gz2-idx3-ubyte", "raw2-idx3-ubyte.gz"}) {
     SCOPED_TRACE(name);
     const FileInfo info = probe_file(path(name));
     EXPECT_EQ(info.format, FileFormat::kIdx);
@@ -161,14 +166,16 @@ TEST_F(Readers, IdxUint8RawAndGzipReadEveryValueAndSubsets) {
       ASSERT_EQ(m.rows(), rows.size());
       ASSERT_EQ(m.cols(), d);
       for (std::size_t k = 0; k < rows.size(); ++k)
-        for (std::size_t j = 0; j < d; ++j) EXPECT_EQ(m(k, j), static_cast<double>((7 * rows[k] + j) % 256));
+        for (std::size_t j = 0; j < d; ++j)
+          EXPECT_EQ(m(k, j), static_cast<double>((7 * rows[k] + j) % 256));
     }
   }
 }
 
 TEST_F(Readers, IdxWiderTypesAndLabels) {
   // int16 with negatives, 2 rows x 3.
-  write_file(path("a-idx2-ubyte"), idx_bytes<std::int16_t>(0x0B, {2, 3}, {-300, -1, 0, 1, 2, 32767}));
+  write_file(path("a-idx2-ubyte"),
+             idx_bytes<std::int16_t>(0x0B, {2, 3}, {-300, -1, 0, 1, 2, 32767}));
   // int32, float32, float64 labels/targets.
   write_file(path("b-idx1-ubyte"), idx_bytes<std::int32_t>(0x0C, {4}, {-100000, 5, 0, 2147483647}));
   write_gzip(path("c-idx2-ubyte.gz"), idx_bytes<float>(0x0D, {2, 2}, {0.5f, -1.25f, 3e10f, 0.0f}));
@@ -193,11 +200,13 @@ TEST_F(Readers, IdxWiderTypesAndLabels) {
 
   info = probe_file(path("d-idx1-ubyte"));
   EXPECT_EQ(info.element, ElementKind::kFloating);
-  EXPECT_EQ(read_rows(path("d-idx1-ubyte"), info, all_rows(3)).storage(), (std::vector<double>{0.1, -2.5e-300, 1e300}));
+  EXPECT_EQ(read_rows(path("d-idx1-ubyte"), info, all_rows(3)).storage(),
+            (std::vector<double>{0.1, -2.5e-300, 1e300}));
 
   info = probe_file(path("e-idx1-ubyte"));
   EXPECT_EQ(info.element, ElementKind::kInteger);
-  EXPECT_EQ(read_rows(path("e-idx1-ubyte"), info, all_rows(3)).storage(), (std::vector<double>{9, 0, 255}));
+  EXPECT_EQ(read_rows(path("e-idx1-ubyte"), info, all_rows(3)).storage(),
+            (std::vector<double>{9, 0, 255}));
 }
 
 TEST_F(Readers, IdxErrorsNameTheFile) {
@@ -224,13 +233,16 @@ TEST_F(Readers, IdxErrorsNameTheFile) {
   EXPECT_MESSAGE_HAS(error_of([&] { probe_file(path("hdr-idx3-ubyte")); }), "truncated");
 
   // Absurd sizes: 2^32-1 x 2^32-1 x 2^32-1 overflows 64 bits.
-  write_file(path("huge-idx3-ubyte"), idx_bytes<std::uint8_t>(0x08, {0xffffffffu, 0xffffffffu, 0xffffffffu}, {}));
+  write_file(path("huge-idx3-ubyte"),
+             idx_bytes<std::uint8_t>(0x08, {0xffffffffu, 0xffffffffu, 0xffffffffu}, {}));
   message = error_of([&] { probe_file(path("huge-idx3-ubyte")); });
   EXPECT_MESSAGE_HAS(message, path("huge-idx3-ubyte") + ": absurd");
 
   // A gzip file whose header claims more than gzip can hold in its size.
-  write_gzip(path("huge-idx2-ubyte.gz"), idx_bytes<std::uint8_t>(0x08, {0xffffffffu, 1000}, {1, 2, 3}));
-  EXPECT_MESSAGE_HAS(error_of([&] { probe_file(path("huge-idx2-ubyte.gz")); }), "more than a gzip file");
+  write_gzip(path("huge-idx2-ubyte.gz"),
+             idx_bytes<std::uint8_t>(0x08, {0xffffffffu, 1000}, {1, 2, 3}));
+  EXPECT_MESSAGE_HAS(error_of([&] { probe_file(path("huge-idx2-ubyte.gz")); }),
+                     "more than a gzip file");
 
   // Zero rows.
   write_file(path("zero-idx1-ubyte"), idx_bytes<std::uint8_t>(0x08, {0}, {}));
@@ -254,9 +266,11 @@ TEST_F(Readers, TruncatedGzipIdxFailsOnReadNamingTheFile) {
   // The first rows are intact; reading past the cut fails with the file named.
   const Matrix<double> first = read_rows(path("cut-idx2-ubyte.gz"), info, {0, 1});
   for (std::size_t j = 0; j < d; ++j) EXPECT_EQ(first(1, j), values[d + j]);
-  const std::string message = error_of([&] { read_rows(path("cut-idx2-ubyte.gz"), info, all_rows(n)); });
+  const std::string message =
+      error_of([&] { read_rows(path("cut-idx2-ubyte.gz"), info, all_rows(n)); });
   EXPECT_MESSAGE_HAS(message, path("cut-idx2-ubyte.gz") + ": truncated: expected 200 rows");
-  EXPECT_MESSAGE_HAS(error_of([&] { read_rows(path("cut-idx2-ubyte.gz"), info, {199}); }), "truncated");
+  EXPECT_MESSAGE_HAS(error_of([&] { read_rows(path("cut-idx2-ubyte.gz"), info, {199}); }),
+                     "truncated");
 }
 
 TEST_F(Readers, NpyEveryDtypeAndVersion) {
@@ -321,22 +335,27 @@ TEST_F(Readers, NpyErrorsNameTheFile) {
   EXPECT_MESSAGE_HAS(message, path("big.npy") + ": big-endian");
 
   write_file(path("dtype.npy"), npy_bytes("<c16", "(1,)", std::vector<double>{1, 2}));
-  EXPECT_MESSAGE_HAS(error_of([&] { probe_file(path("dtype.npy")); }), "unsupported .npy dtype '<c16'");
+  EXPECT_MESSAGE_HAS(error_of([&] { probe_file(path("dtype.npy")); }),
+                     "unsupported .npy dtype '<c16'");
 
   Bytes bytes = npy_bytes<double>("<f8", "(100, 784)", std::vector<double>(100, 0.5));
   write_file(path("short.npy"), bytes);
   message = error_of([&] { probe_file(path("short.npy")); });
-  EXPECT_MESSAGE_HAS(message, path("short.npy") + ": truncated: the header says 100 rows of 784 float64 values "
-                                                  "(627200 bytes) but the file holds 800");
+  EXPECT_MESSAGE_HAS(message, path("short.npy") +
+                                  ": truncated: the header says 100 rows of 784 float64 values "
+                                  "(627200 bytes) but the file holds 800");
 
   // Absurd shapes: an overflowing product, and one that does not overflow but no file holds.
   write_file(path("absurd.npy"), npy_bytes<double>("<f8", "(4294967296, 4294967296, 8)", {1.0}));
-  EXPECT_MESSAGE_HAS(error_of([&] { probe_file(path("absurd.npy")); }), path("absurd.npy") + ": absurd");
+  EXPECT_MESSAGE_HAS(error_of([&] { probe_file(path("absurd.npy")); }),
+                     path("absurd.npy") + ": absurd");
   write_file(path("huge.npy"), npy_bytes<double>("<f8", "(1000000000000, 784)", {1.0}));
-  EXPECT_MESSAGE_HAS(error_of([&] { probe_file(path("huge.npy")); }), path("huge.npy") + ": truncated");
+  EXPECT_MESSAGE_HAS(error_of([&] { probe_file(path("huge.npy")); }),
+                     path("huge.npy") + ": truncated");
 
   write_file(path("magic.npy"), Bytes{'P', 'K', 3, 4, 0, 0, 0, 0, 0, 0, 0, 0});
-  EXPECT_MESSAGE_HAS(error_of([&] { probe_file(path("magic.npy")); }), path("magic.npy") + ": not a .npy file");
+  EXPECT_MESSAGE_HAS(error_of([&] { probe_file(path("magic.npy")); }),
+                     path("magic.npy") + ": not a .npy file");
   write_file(path("garbled.npy"), npy_bytes<double>("<f8", "[2]", {1.0, 2.0}));
   EXPECT_MESSAGE_HAS(error_of([&] { probe_file(path("garbled.npy")); }), "malformed .npy header");
 
@@ -349,13 +368,17 @@ TEST_F(Readers, NpyErrorsNameTheFile) {
   message = error_of([&] { read_rows(path("nan.npy"), info, all_rows(3)); });
   EXPECT_MESSAGE_HAS(message, path("nan.npy") + ": row 2, column 2");
   EXPECT_MESSAGE_HAS(message, "NaN");
-  write_file(path("inf.npy"), npy_bytes<float>("<f4", "(2,)", {1.0f, -std::numeric_limits<float>::infinity()}));
+  write_file(path("inf.npy"),
+             npy_bytes<float>("<f4", "(2,)", {1.0f, -std::numeric_limits<float>::infinity()}));
   message = error_of([&] { read_rows(path("inf.npy"), probe_file(path("inf.npy")), {0, 1}); });
   EXPECT_MESSAGE_HAS(message, path("inf.npy") + ": row 1");
   EXPECT_MESSAGE_HAS(message, "Inf");
 
   // Rows out of range.
-  EXPECT_MESSAGE_HAS(error_of([&] { read_rows(path("nan.npy"), info, {0, 3}); }), path("nan.npy") + ": row 3");
+  EXPECT_MESSAGE_HAS(error_of([&] {
+                       read_rows(path("nan.npy"), info, {0, 3});
+                     }),
+                     path("nan.npy") + ": row 3");
 }
 
 TEST_F(Readers, CsvWithAndWithoutHeader) {
@@ -367,20 +390,23 @@ TEST_F(Readers, CsvWithAndWithoutHeader) {
   EXPECT_EQ(info.element, ElementKind::kInteger);
   EXPECT_EQ(read_rows(path("ints.csv"), info, all_rows(4)).storage(),
             (std::vector<double>{1, 2, 3, 4, 5, 6, 7, 8, 9, -10, 11, 12}));
-  EXPECT_EQ(read_rows(path("ints.csv"), info, {1, 3}).storage(), (std::vector<double>{4, 5, 6, -10, 11, 12}));
+  EXPECT_EQ(read_rows(path("ints.csv"), info, {1, 3}).storage(),
+            (std::vector<double>{4, 5, 6, -10, 11, 12}));
 
   write_text(path("named.csv"), "x1,x2,\"label\"\n0.5,1e-3,2\n-1.5,+4,0\n");
   info = probe_file(path("named.csv"));
   EXPECT_EQ(info.rows, 2u);
   EXPECT_EQ(info.cols, 3u);
   EXPECT_EQ(info.element, ElementKind::kFloating);
-  EXPECT_EQ(read_rows(path("named.csv"), info, {0, 1}).storage(), (std::vector<double>{0.5, 1e-3, 2, -1.5, 4, 0}));
+  EXPECT_EQ(read_rows(path("named.csv"), info, {0, 1}).storage(),
+            (std::vector<double>{0.5, 1e-3, 2, -1.5, 4, 0}));
   EXPECT_EQ(read_rows(path("named.csv"), info, {1}).storage(), (std::vector<double>{-1.5, 4, 0}));
 
   write_text(path("tabs.tsv"), "a\tb\n1\t2.25\n3\t4\n");
   info = probe_file(path("tabs.tsv"));
   EXPECT_EQ(info.rows, 2u);
-  EXPECT_EQ(read_rows(path("tabs.tsv"), info, {0, 1}).storage(), (std::vector<double>{1, 2.25, 3, 4}));
+  EXPECT_EQ(read_rows(path("tabs.tsv"), info, {0, 1}).storage(),
+            (std::vector<double>{1, 2.25, 3, 4}));
 
   write_text(path("column.txt"), "3\n1\n4\n1\n5");  // one column, no final newline
   info = probe_file(path("column.txt"));
@@ -401,19 +427,23 @@ TEST_F(Readers, CsvErrorsNameFileLineAndColumn) {
   EXPECT_MESSAGE_HAS(message, "'x4' is not a number");
 
   write_text(path("emptyvalue.csv"), "1,2\n3,\n");
-  EXPECT_MESSAGE_HAS(error_of([&] { probe_file(path("emptyvalue.csv")); }), path("emptyvalue.csv") + ": line 2, column 2");
+  EXPECT_MESSAGE_HAS(error_of([&] { probe_file(path("emptyvalue.csv")); }),
+                     path("emptyvalue.csv") + ": line 2, column 2");
 
   write_text(path("nan.csv"), "h1,h2\n1,2\n3,nan\n");
   message = error_of([&] { probe_file(path("nan.csv")); });
   EXPECT_MESSAGE_HAS(message, path("nan.csv") + ": line 3, column 2 (data row 1");
   EXPECT_MESSAGE_HAS(message, "NaN");
   write_text(path("inf.csv"), "1,2\n-inf,3\n");
-  EXPECT_MESSAGE_HAS(error_of([&] { probe_file(path("inf.csv")); }), path("inf.csv") + ": line 2, column 1");
+  EXPECT_MESSAGE_HAS(error_of([&] { probe_file(path("inf.csv")); }),
+                     path("inf.csv") + ": line 2, column 1");
 
   write_text(path("header_only.csv"), "a,b\n");
-  EXPECT_MESSAGE_HAS(error_of([&] { probe_file(path("header_only.csv")); }), path("header_only.csv") + ": no data rows");
+  EXPECT_MESSAGE_HAS(error_of([&] { probe_file(path("header_only.csv")); }),
+                     path("header_only.csv") + ": no data rows");
   write_text(path("blank.csv"), "\n  \n");
-  EXPECT_MESSAGE_HAS(error_of([&] { probe_file(path("blank.csv")); }), path("blank.csv") + ": empty");
+  EXPECT_MESSAGE_HAS(error_of([&] { probe_file(path("blank.csv")); }),
+                     path("blank.csv") + ": empty");
 }
 
 TEST_F(Readers, MissingDirectoryAndEmptyFiles) {
@@ -422,9 +452,11 @@ TEST_F(Readers, MissingDirectoryAndEmptyFiles) {
     EXPECT_MESSAGE_HAS(message, path(name) + ": no such file");
   }
   fs::create_directories(path("folder.npy"));
-  EXPECT_MESSAGE_HAS(error_of([&] { probe_file(path("folder.npy")); }), path("folder.npy") + ": is a directory");
+  EXPECT_MESSAGE_HAS(error_of([&] { probe_file(path("folder.npy")); }),
+                     path("folder.npy") + ": is a directory");
   fs::create_directories(path("folder.csv"));
-  EXPECT_MESSAGE_HAS(error_of([&] { probe_file(path("folder.csv")); }), path("folder.csv") + ": is a directory");
+  EXPECT_MESSAGE_HAS(error_of([&] { probe_file(path("folder.csv")); }),
+                     path("folder.csv") + ": is a directory");
   for (const char* name : {"empty.npy", "empty.csv", "empty-idx1-ubyte", "empty-idx1-ubyte.gz"}) {
     write_text(path(name), "");
     EXPECT_MESSAGE_HAS(error_of([&] { probe_file(path(name)); }), path(name) + ": empty file");
@@ -434,7 +466,8 @@ TEST_F(Readers, MissingDirectoryAndEmptyFiles) {
 // The real data set, when the machine has it: shapes and the label range.
 TEST(RealData, FashionMnistShapes) {
   const std::string dir = "/usr/share/datasets/fashion-mnist/";
-  if (!fs::exists(dir + "train-images-idx3-ubyte.gz")) GTEST_SKIP() << "no Fashion-MNIST at " << dir;
+  if (!fs::exists(dir + "train-images-idx3-ubyte.gz"))
+    GTEST_SKIP() << "no Fashion-MNIST at " << dir;
   FileInfo info = probe_file(dir + "train-images-idx3-ubyte.gz");
   EXPECT_EQ(info.rows, 60000u);
   EXPECT_EQ(info.cols, 784u);
@@ -442,7 +475,8 @@ TEST(RealData, FashionMnistShapes) {
   info = probe_file(dir + "t10k-labels-idx1-ubyte.gz");
   EXPECT_EQ(info.rows, 10000u);
   EXPECT_EQ(info.cols, 1u);
-  const Matrix<double> labels = read_rows(dir + "t10k-labels-idx1-ubyte.gz", info, {0, 1, 2, 3, 9999});
+  const Matrix<double> labels =
+      read_rows(dir + "t10k-labels-idx1-ubyte.gz", info, {0, 1, 2, 3, 9999});
   for (std::size_t i = 0; i < labels.rows(); ++i) {
     EXPECT_GE(labels(i, 0), 0.0);
     EXPECT_LE(labels(i, 0), 9.0);

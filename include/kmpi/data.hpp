@@ -44,10 +44,10 @@ Matrix<double> read_rows(const std::string& path, const FileInfo& info,
 
 // The local part of a data set: this rank's rows of the features and (optionally) the targets.
 struct LocalData {
-  BlockPartition partition;          // of the selected rows over ranks
-  Matrix<double> features;           // partition.count(rank) x d
-  Matrix<double> targets;            // partition.count(rank) x t (t = 1 for labels), may be empty
-  std::size_t dimension = 0;         // d, agreed on by all ranks
+  BlockPartition partition;   // of the selected rows over ranks
+  Matrix<double> features;    // partition.count(rank) x d
+  Matrix<double> targets;     // partition.count(rank) x t (t = 1 for labels), may be empty
+  std::size_t dimension = 0;  // d, agreed on by all ranks
   ElementKind target_kind = ElementKind::kFloating;
 };
 

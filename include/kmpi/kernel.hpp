@@ -44,8 +44,8 @@ void kernel_block(const Kernel& k, const T* a, std::size_t ma, std::size_t lda, 
 template <class T>
 Matrix<T> kernel_block(const Kernel& k, const Matrix<T>& a, const Matrix<T>& b) {
   Matrix<T> out(a.rows(), b.rows());
-  kernel_block(k, a.data(), a.rows(), a.cols(), b.data(), b.rows(), b.cols(), a.cols(),
-               out.data(), out.cols());
+  kernel_block(k, a.data(), a.rows(), a.cols(), b.data(), b.rows(), b.cols(), a.cols(), out.data(),
+               out.cols());
   return out;
 }
 

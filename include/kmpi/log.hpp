@@ -18,8 +18,10 @@ class Log {
   void info(const char* format, Args... args) const {
     if (rank_ != 0 && !verbose_ranks_) return;
     if (verbose_ranks_) std::fprintf(stdout, "[rank %d] ", rank_);
-    if constexpr (sizeof...(Args) == 0) std::fputs(format, stdout);
-    else std::fprintf(stdout, format, args...);
+    if constexpr (sizeof...(Args) == 0)
+      std::fputs(format, stdout);
+    else
+      std::fprintf(stdout, format, args...);
     std::fputc('\n', stdout);
     std::fflush(stdout);
   }

@@ -30,8 +30,9 @@ inline std::uint64_t mix64(std::uint64_t z) {
 
 inline std::uint64_t counter_random(std::uint64_t seed, RngStream stream, std::uint64_t key,
                                     std::uint64_t counter) {
-  return mix64(mix64(mix64(seed ^ mix64(static_cast<std::uint64_t>(stream))) ^ mix64(key + 0x51ed27)) +
-               counter);
+  return mix64(
+      mix64(mix64(seed ^ mix64(static_cast<std::uint64_t>(stream))) ^ mix64(key + 0x51ed27)) +
+      counter);
 }
 
 // Uniform integer in [0, bound) from a 64-bit random word (multiply-shift, negligible bias).

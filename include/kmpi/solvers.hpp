@@ -39,14 +39,14 @@ struct EigenPro2Options {
   std::size_t epochs = 5;
   std::uint64_t seed = 1;
   Precision precision = Precision::kFloat32;
-  double damping = 0.95;  // a
+  double damping = 0.95;     // a
   bool precondition = true;  // false: plain minibatch SGD (q = 0) with its own optimal step
 };
 
 // The automatic parameters, derived from the top eigenvalues (descending) of K_SS / s.
 struct EigenPro2Parameters {
   std::size_t s = 0, q = 0, batch_size = 0;
-  double beta = 1;             // max k(x_i, x_i) over S
+  double beta = 1;                     // max k(x_i, x_i) over S
   double lambda_1 = 0, lambda_q1 = 0;  // top eigenvalue and lambda_{q+1}
   double preconditioned_top = 0;       // lh1 = lambda_1^(1-a) lambda_{q+1}^a
   double critical_batch = 0;           // m* = beta / lh1
@@ -59,7 +59,8 @@ struct EigenPro2Parameters {
 // when q is given; when q = 0 the largest admissible q <= min(s/3, values.size() - 1) is chosen).
 // The batch is at most n.
 EigenPro2Parameters eigenpro2_parameters(const std::vector<double>& eigenvalues, std::size_t s,
-                                         std::size_t n, double beta, const EigenPro2Options& options);
+                                         std::size_t n, double beta,
+                                         const EigenPro2Options& options);
 
 // What the solver reports after each epoch; the callback may evaluate the model (collectively)
 // and returns false to stop early.
@@ -68,6 +69,8 @@ struct EpochState {
   double epoch_seconds = 0;
   double batch_loss = 0;  // mean ||g||^2 / c over the epoch's batches (before each update)
   const Matrix<double>* alpha = nullptr;  // this rank's weights
+  const EigenPro2Parameters* parameters = nullptr;
+  double setup_seconds = 0;
 };
 using EpochCallback = std::function<bool(const EpochState&)>;
 
@@ -82,7 +85,8 @@ struct EigenPro2Result {
 
 // collective: EigenPro 2 with centers = the training data; starts from alpha = 0.
 EigenPro2Result train_eigenpro2(const mpi::Communicator& comm, const TrainingProblem& problem,
-                                const EigenPro2Options& options, const EpochCallback& on_epoch = {});
+                                const EigenPro2Options& options,
+                                const EpochCallback& on_epoch = {});
 
 // collective: K(Q, Z) alpha for queries partitioned over ranks (query_partition), centers and
 // weights partitioned over ranks: query rows are shared in blocks of `block_rows` (allgatherv),

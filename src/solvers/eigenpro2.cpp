@@ -16,7 +16,8 @@ EigenPro2Parameters eigenpro2_parameters(const std::vector<double>& lambda, std:
   EigenPro2Parameters p;
   p.s = s;
   p.beta = beta;
-  if (lambda.size() < 2) throw Error("EigenPro 2 needs at least 2 eigenvalues of the Nystrom matrix");
+  if (lambda.size() < 2)
+    throw Error("EigenPro 2 needs at least 2 eigenvalues of the Nystrom matrix");
   // lambda is 0-based: lambda[i - 1] is lambda_i.
   if (!o.precondition) {
     p.q = 0;
@@ -32,7 +33,8 @@ EigenPro2Parameters eigenpro2_parameters(const std::vector<double>& lambda, std:
     const std::size_t q_max = std::min(s / 3, lambda.size() - 1);
     std::size_t q = std::min<std::size_t>(5, q_max);
     for (std::size_t i = q; i <= q_max; ++i)
-      if (lambda[i - 1] > 0 && std::pow(lambda[i - 1], -a) <= static_cast<double>(o.batch_cap)) q = i;
+      if (lambda[i - 1] > 0 && std::pow(lambda[i - 1], -a) <= static_cast<double>(o.batch_cap))
+        q = i;
     p.q = std::max<std::size_t>(1, q);
   }
   p.lambda_1 = lambda[0];
@@ -47,12 +49,14 @@ EigenPro2Parameters eigenpro2_parameters(const std::vector<double>& lambda, std:
   p.preconditioned_top = std::pow(p.lambda_1, 1 - a) * std::pow(p.lambda_q1, a);
   p.critical_batch = beta / p.preconditioned_top;
   // A batch is at most the whole data set.
-  const double m = std::min(static_cast<double>(n),
-                            o.batch_size > 0 ? static_cast<double>(o.batch_size)
-                                             : std::max(1.0, std::floor(std::min(p.critical_batch, static_cast<double>(o.batch_cap)))));
+  const double m = std::min(
+      static_cast<double>(n),
+      o.batch_size > 0 ? static_cast<double>(o.batch_size)
+                       : std::max(1.0, std::floor(std::min(p.critical_batch,
+                                                           static_cast<double>(o.batch_cap)))));
   p.batch_size = static_cast<std::size_t>(m);
-  p.batch_step = m < p.critical_batch + 1 ? m / beta
-                                          : 0.99 * 2 * m / (beta + (m - 1) * p.preconditioned_top);
+  p.batch_step =
+      m < p.critical_batch + 1 ? m / beta : 0.99 * 2 * m / (beta + (m - 1) * p.preconditioned_top);
   p.step_size = p.batch_step / m;
   return p;
 }
@@ -86,10 +90,11 @@ EigenPro2Result train_eigenpro2(const mpi::Communicator& comm, const TrainingPro
   // S is sorted, so rank r's members are a contiguous run of S: offsets give the row layout.
   std::vector<std::size_t> s_offsets(P + 1, 0);
   for (int r = 0; r < P; ++r)
-    s_offsets[r + 1] = static_cast<std::size_t>(
-        std::lower_bound(S.begin(), S.end(), part.end(r)) - S.begin());
+    s_offsets[r + 1] =
+        static_cast<std::size_t>(std::lower_bound(S.begin(), S.end(), part.end(r)) - S.begin());
   NystromPreconditioner pre;
-  for (std::size_t k = s_offsets[me]; k < s_offsets[me + 1]; ++k) pre.local_rows.push_back(S[k] - my_begin);
+  for (std::size_t k = s_offsets[me]; k < s_offsets[me + 1]; ++k)
+    pre.local_rows.push_back(S[k] - my_begin);
   const Matrix<double> xs_local = select_rows(problem.x, pre.local_rows);
 
   // X_S replicated (s x d, small), to evaluate the block-cyclic tiles of K_SS.
@@ -104,17 +109,18 @@ EigenPro2Result train_eigenpro2(const mpi::Communicator& comm, const TrainingPro
   }
 
   // 2. Top eigenpairs of K_SS / s, built directly in block-cyclic layout, in float64.
-  const std::size_t k_wanted =
-      !options.precondition ? 2 : options.preconditioner_level > 0 ? std::min(s, options.preconditioner_level + 1)
-                                       : std::min(s, s / 3 + 1);
+  const std::size_t k_wanted = !options.precondition ? 2
+                               : options.preconditioner_level > 0
+                                   ? std::min(s, options.preconditioner_level + 1)
+                                   : std::min(s, s / 3 + 1);
   Matrix<double> v_desc;
   {
     BlacsGrid grid(comm);
     BlockCyclicMatrix kss(grid, s, s);
     const auto rows = kss.global_rows(), cols = kss.global_cols();
     const Matrix<double> xr = select_rows(xs, rows), xc = select_rows(xs, cols);
-    kernel_block(problem.kernel, xc.data(), cols.size(), d, xr.data(), rows.size(), d, d, kss.data(),
-                 kss.ld());
+    kernel_block(problem.kernel, xc.data(), cols.size(), d, xr.data(), rows.size(), d, d,
+                 kss.data(), kss.ld());
     for (std::size_t j = 0; j < kss.local_cols(); ++j)
       for (std::size_t i = 0; i < kss.local_rows(); ++i) kss.local(i, j) /= static_cast<double>(s);
     TopEigenpairs top = top_eigenpairs(kss, std::max<std::size_t>(k_wanted, 2));
@@ -162,7 +168,8 @@ EigenPro2Result train_eigenpro2(const mpi::Communicator& comm, const TrainingPro
       }
       Matrix<double> xb_mine(my_hi - my_lo, d), xb(mb, d);
       for (std::size_t k = my_lo; k < my_hi; ++k)
-        std::copy(problem.x.row(batch[k] - my_begin), problem.x.row(batch[k] - my_begin) + d, xb_mine.row(k - my_lo));
+        std::copy(problem.x.row(batch[k] - my_begin), problem.x.row(batch[k] - my_begin) + d,
+                  xb_mine.row(k - my_lo));
       comm.allgatherv(xb_mine.data(), xb.data(), counts, displs);
 
       // g = K(X_B, X) alpha - Y_B: local partial products, minus the targets this rank owns,
@@ -175,16 +182,18 @@ EigenPro2Result train_eigenpro2(const mpi::Communicator& comm, const TrainingPro
       for (std::size_t i = 0; i < g.size(); ++i) loss_sum += g.data()[i] * g.data()[i];
       // g is replicated, so every rank reaches this verdict together.
       if (!std::isfinite(loss_sum))
-        throw CollectiveError("EigenPro 2 diverged in epoch " + std::to_string(epoch) +
-                                  " (non-finite residual); lower solver.batch_size or check the data",
-                              0);
+        throw CollectiveError(
+            "EigenPro 2 diverged in epoch " + std::to_string(epoch) +
+                " (non-finite residual); lower solver.batch_size or check the data",
+            0);
 
       // Nystrom correction, with g from before the batch update:
       // alpha_S += eta V diag(d) V^T K(X_S, X_B) g, the q x c middle summed over ranks.
       Matrix<double> h(q, c);
       if (q > 0 && !pre.local_rows.empty()) {
         const Matrix<double> kg = kernel_transpose_times_local(problem.kernel, pre.points, xb, g);
-        blas::gemm(true, false, q, c, kg.rows(), 1.0, pre.v.data(), q, kg.data(), c, 0.0, h.data(), c);
+        blas::gemm(true, false, q, c, kg.rows(), 1.0, pre.v.data(), q, kg.data(), c, 0.0, h.data(),
+                   c);
       }
       comm.allreduce(h.data(), h.size());  // no-op when q = 0 (plain SGD), on every rank
       for (std::size_t j = 0; j < q; ++j)
@@ -195,7 +204,8 @@ EigenPro2Result train_eigenpro2(const mpi::Communicator& comm, const TrainingPro
         for (std::size_t l = 0; l < c; ++l) alpha(batch[k] - my_begin, l) -= eta * g(k, l);
       if (q > 0 && !pre.local_rows.empty()) {
         Matrix<double> vh(pre.local_rows.size(), c);
-        blas::gemm(false, false, vh.rows(), c, q, 1.0, pre.v.data(), q, h.data(), c, 0.0, vh.data(), c);
+        blas::gemm(false, false, vh.rows(), c, q, 1.0, pre.v.data(), q, h.data(), c, 0.0, vh.data(),
+                   c);
         for (std::size_t i = 0; i < pre.local_rows.size(); ++i)
           for (std::size_t l = 0; l < c; ++l) alpha(pre.local_rows[i], l) += eta * vh(i, l);
       }
@@ -206,6 +216,8 @@ EigenPro2Result train_eigenpro2(const mpi::Communicator& comm, const TrainingPro
     state.epoch_seconds = epoch_clock.seconds();
     state.batch_loss = loss_sum / (static_cast<double>(n) * static_cast<double>(c));
     state.alpha = &alpha;
+    state.parameters = &result.parameters;
+    state.setup_seconds = result.setup_seconds;
     if (on_epoch && !on_epoch(state)) break;
   }
   return result;
