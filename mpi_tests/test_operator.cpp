@@ -46,6 +46,22 @@ TEST_P(KernelOperator, ProductAndTransposeMatchPointwiseReference) {
       const Kernel k = Kernel::from_name(name, 0.8, nu);
       // A small tile budget forces several tiles per rank.
       const Matrix<double> got = kernel_times(comm, k, q, z, alpha, 4096);
+      // The captured columns are the kernel values of those centers, point by point.
+      std::vector<std::size_t> cols;
+      for (std::size_t j = me % 3; j < part.count(me); j += 3) cols.push_back(j);
+      KernelColumns captured;
+      captured.columns = &cols;
+      Matrix<double> scratch(m, c);
+      kernel_times_local(k, q, z, alpha, scratch, 4096, &captured);
+      for (std::size_t i = 0; i < m; ++i)
+        for (std::size_t t = 0; t < cols.size(); ++t) {
+          double r2 = 0;
+          for (std::size_t l = 0; l < d; ++l) {
+            const double diff = q(i, l) - z_all(part.begin(me) + cols[t], l);
+            r2 += diff * diff;
+          }
+          EXPECT_NEAR(captured.values(i, t), k.of_squared_distance(r2), tol) << name;
+        }
       const Matrix<double> want = reference_product(k, q, z_all, alpha_all);
       EXPECT_LT(max_abs_diff(got, want), tol * (1 + max_abs(want))) << name << " nu=" << nu;
       // Transpose: rows of K(Z_r, Q) G = reference with the roles swapped, restricted to Z_r.

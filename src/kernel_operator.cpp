@@ -49,7 +49,8 @@ Tiling tiling_for(std::size_t m, std::size_t p, std::size_t tile_bytes) {
 
 template <class T>
 void times_local(const Kernel& k, const Matrix<double>& q64, const LocalCenters& z,
-                 const Matrix<double>& alpha, Matrix<double>& out, std::size_t tile_bytes) {
+                 const Matrix<double>& alpha, Matrix<double>& out, std::size_t tile_bytes,
+                 KernelColumns* capture) {
   const std::size_t m = q64.rows(), d = q64.cols(), p = z.rows(), c = alpha.cols();
   if (m == 0 || p == 0 || c == 0) return;
   const Matrix<T>& zt = centers_of<T>(z);
@@ -60,6 +61,8 @@ void times_local(const Kernel& k, const Matrix<double>& q64, const LocalCenters&
   Matrix<T> at = convert<T>(alpha);
   const Tiling tl = tiling_for<T>(m, p, tile_bytes);
   std::vector<T> block(tl.query_rows * tl.center_rows), part(tl.query_rows * c);
+  const std::vector<std::size_t>* wanted = capture ? capture->columns : nullptr;
+  if (capture) capture->values = Matrix<double>(m, wanted ? wanted->size() : 0);
   for (std::size_t i0 = 0; i0 < m; i0 += tl.query_rows) {
     const std::size_t mi = std::min(tl.query_rows, m - i0);
     for (std::size_t j0 = 0; j0 < p; j0 += tl.center_rows) {
@@ -70,6 +73,16 @@ void times_local(const Kernel& k, const Matrix<double>& q64, const LocalCenters&
                  c);
       for (std::size_t i = 0; i < mi; ++i)
         for (std::size_t j = 0; j < c; ++j) out(i0 + i, j) += static_cast<double>(part[i * c + j]);
+      if (wanted) {
+        // The captured columns that fall in this tile: a contiguous run of the sorted list.
+        const auto first = std::lower_bound(wanted->begin(), wanted->end(), j0);
+        const auto last = std::lower_bound(first, wanted->end(), j0 + tj);
+        for (auto it = first; it != last; ++it) {
+          const std::size_t col = static_cast<std::size_t>(it - wanted->begin()), j = *it - j0;
+          for (std::size_t i = 0; i < mi; ++i)
+            capture->values(i0 + i, col) = static_cast<double>(block[i * tj + j]);
+        }
+      }
     }
   }
 }
@@ -107,11 +120,12 @@ Matrix<double> transpose_times_local(const Kernel& k, const LocalCenters& z,
 }  // namespace
 
 void kernel_times_local(const Kernel& k, const Matrix<double>& q, const LocalCenters& z,
-                        const Matrix<double>& alpha, Matrix<double>& out, std::size_t tile_bytes) {
+                        const Matrix<double>& alpha, Matrix<double>& out, std::size_t tile_bytes,
+                        KernelColumns* capture) {
   if (z.precision() == Precision::kFloat32)
-    times_local<float>(k, q, z, alpha, out, tile_bytes);
+    times_local<float>(k, q, z, alpha, out, tile_bytes, capture);
   else
-    times_local<double>(k, q, z, alpha, out, tile_bytes);
+    times_local<double>(k, q, z, alpha, out, tile_bytes, capture);
 }
 
 Matrix<double> kernel_times(const mpi::Communicator& comm, const Kernel& k, const Matrix<double>& q,

@@ -41,9 +41,17 @@ inline constexpr std::size_t kDefaultTileBytes = std::size_t(64) << 20;
 // local: out (m x c, float64) += K(Q, Z_r) alpha_r, tiled over Z_r's rows so no tile exceeds
 // tile_bytes. Kernel blocks are computed in the centers' precision; the product of a float32
 // tile with alpha is accumulated per tile and summed across tiles in float64.
+//
+// If `capture` is given, the kernel values of the centers listed in capture->columns (sorted
+// local indices) are also copied out as capture->values = K(Q, Z_r[columns]) (m x |columns|):
+// EigenPro reuses them for its Nystrom correction instead of evaluating them a second time.
+struct KernelColumns {
+  const std::vector<std::size_t>* columns = nullptr;
+  Matrix<double> values;
+};
 void kernel_times_local(const Kernel& k, const Matrix<double>& q, const LocalCenters& z,
                         const Matrix<double>& alpha, Matrix<double>& out,
-                        std::size_t tile_bytes = kDefaultTileBytes);
+                        std::size_t tile_bytes = kDefaultTileBytes, KernelColumns* capture = nullptr);
 
 // collective: K(Q, Z) alpha for Q (m x d) replicated on all ranks: local tiles, then one
 // allreduce of the m x c result.

@@ -67,7 +67,6 @@ namespace {
 // their rows of V = U_q / sqrt(s), and d.
 struct NystromPreconditioner {
   std::vector<std::size_t> local_rows;  // indices into this rank's data rows
-  LocalCenters points;                  // X_{S_r}
   Matrix<double> v;                     // |S_r| x q
 };
 
@@ -136,7 +135,6 @@ EigenPro2Result train_eigenpro2(const mpi::Communicator& comm, const TrainingPro
   const double inv_sqrt_s = 1.0 / std::sqrt(static_cast<double>(s));
   for (std::size_t i = 0; i < v_desc.rows(); ++i)
     for (std::size_t j = 0; j < q; ++j) pre.v(i, j) = v_desc(i, j) * inv_sqrt_s;
-  pre.points = LocalCenters(xs_local, options.precision);
   const LocalCenters centers(problem.x, options.precision);
   result.setup_seconds = setup_clock.seconds();
 
@@ -175,7 +173,10 @@ EigenPro2Result train_eigenpro2(const mpi::Communicator& comm, const TrainingPro
       // g = K(X_B, X) alpha - Y_B: local partial products, minus the targets this rank owns,
       // summed by one allreduce of m x c.
       Matrix<double> g(mb, c);
-      kernel_times_local(problem.kernel, xb, centers, alpha, g);
+      KernelColumns nystrom_block;
+      nystrom_block.columns = &pre.local_rows;
+      kernel_times_local(problem.kernel, xb, centers, alpha, g, kDefaultTileBytes,
+                         q > 0 ? &nystrom_block : nullptr);
       for (std::size_t k = my_lo; k < my_hi; ++k)
         for (std::size_t l = 0; l < c; ++l) g(k, l) -= problem.y(batch[k] - my_begin, l);
       comm.allreduce(g.data(), g.size());
@@ -191,9 +192,11 @@ EigenPro2Result train_eigenpro2(const mpi::Communicator& comm, const TrainingPro
       // alpha_S += eta V diag(d) V^T K(X_S, X_B) g, the q x c middle summed over ranks.
       Matrix<double> h(q, c);
       if (q > 0 && !pre.local_rows.empty()) {
-        const Matrix<double> kg = kernel_transpose_times_local(problem.kernel, pre.points, xb, g);
-        blas::gemm(true, false, q, c, kg.rows(), 1.0, pre.v.data(), q, kg.data(), c, 0.0, h.data(),
-                   c);
+        const std::size_t sr = pre.local_rows.size();
+        Matrix<double> kg(sr, c);
+        blas::gemm(true, false, sr, c, mb, 1.0, nystrom_block.values.data(), sr, g.data(), c, 0.0,
+                   kg.data(), c);
+        blas::gemm(true, false, q, c, sr, 1.0, pre.v.data(), q, kg.data(), c, 0.0, h.data(), c);
       }
       comm.allreduce(h.data(), h.size());  // no-op when q = 0 (plain SGD), on every rank
       for (std::size_t j = 0; j < q; ++j)
