@@ -26,6 +26,15 @@ void pdsyevd_(const char* jobz, const char* uplo, const int* n, double* a, const
               const int* ja, const int* desca, double* w, double* z, const int* iz, const int* jz,
               const int* descz, double* work, const int* lwork, int* iwork, const int* liwork,
               int* info);
+void pdtrsm_(const char* side, const char* uplo, const char* transa, const char* diag, const int* m,
+             const int* n, const double* alpha, const double* a, const int* ia, const int* ja,
+             const int* desca, double* b, const int* ib, const int* jb, const int* descb);
+void pdlauum_(const char* uplo, const int* n, double* a, const int* ia, const int* ja,
+              const int* desca, int* info);
+void pdgemm_(const char* transa, const char* transb, const int* m, const int* n, const int* k,
+             const double* alpha, const double* a, const int* ia, const int* ja, const int* desca,
+             const double* b, const int* ib, const int* jb, const int* descb, const double* beta,
+             double* c, const int* ic, const int* jc, const int* descc);
 // Serial LAPACK, for references and small replicated problems.
 void dposv_(const char* uplo, const int* n, const int* nrhs, double* a, const int* lda, double* b,
             const int* ldb, int* info);
@@ -196,6 +205,45 @@ void cholesky_solve(const BlockCyclicMatrix& factor, BlockCyclicMatrix& b) {
   pdpotrs_("L", &n, &nrhs, factor.data(), &one, &one, factor.descriptor(), b.data(), &one, &one,
            b.descriptor(), &info);
   agree_info(factor.grid(), info, "pdpotrs");
+}
+
+void triangular_solve(const BlockCyclicMatrix& factor, BlockCyclicMatrix& b, bool transpose) {
+  if (b.rows() != factor.rows() || factor.rows() != factor.cols())
+    throw Error("triangular_solve: dimensions do not match");
+  const int n = to_int(factor.rows()), nrhs = to_int(b.cols()), one = 1;
+  const double unit = 1.0;
+  pdtrsm_("L", "L", transpose ? "T" : "N", "N", &n, &nrhs, &unit, factor.data(), &one, &one,
+          factor.descriptor(), b.data(), &one, &one, b.descriptor());
+}
+
+void lower_gram(BlockCyclicMatrix& a) {
+  const int n = to_int(a.rows()), one = 1;
+  int info = 0;
+  pdlauum_("L", &n, a.data(), &one, &one, a.descriptor(), &info);
+  agree_info(a.grid(), info, "pdlauum");
+}
+
+void multiply(bool transpose_a, bool transpose_b, double alpha, const BlockCyclicMatrix& a,
+              const BlockCyclicMatrix& b, double beta, BlockCyclicMatrix& c) {
+  const std::size_t m = transpose_a ? a.cols() : a.rows(), k = transpose_a ? a.rows() : a.cols();
+  const std::size_t kb = transpose_b ? b.cols() : b.rows(), n = transpose_b ? b.rows() : b.cols();
+  if (k != kb || c.rows() != m || c.cols() != n)
+    throw Error("multiply: dimensions do not match");
+  const int im = to_int(m), in = to_int(n), ik = to_int(k), one = 1;
+  pdgemm_(transpose_a ? "T" : "N", transpose_b ? "T" : "N", &im, &in, &ik, &alpha, a.data(), &one,
+          &one, a.descriptor(), b.data(), &one, &one, b.descriptor(), &beta, c.data(), &one, &one,
+          c.descriptor());
+}
+
+Matrix<double> BlockCyclicMatrix::replicate() const {
+  // Every entry lives on exactly one process: zeros elsewhere, then one sum.
+  Matrix<double> out(m_, n_);
+  for (std::size_t j = 0; j < lc_; ++j) {
+    const std::size_t gj = global_col(j);
+    for (std::size_t i = 0; i < lr_; ++i) out(global_row(i), gj) = local(i, j);
+  }
+  grid_->comm().allreduce(out.data(), out.size());
+  return out;
 }
 
 TopEigenpairs top_eigenpairs(BlockCyclicMatrix& a, std::size_t k) {

@@ -82,6 +82,10 @@ class BlockCyclicMatrix {
   Matrix<double> to_row_blocks(const BlockPartition& rows, std::size_t col_begin,
                                std::size_t ncols) const;
 
+  // collective: the whole matrix on every rank (one allreduce of m x n values); only for thin
+  // matrices such as the p x c right-hand sides of a solver, never for p x p ones.
+  Matrix<double> replicate() const;
+
  private:
   const BlacsGrid* grid_;
   std::size_t m_, n_, mb_, nb_, lr_, lc_, ld_;
@@ -96,6 +100,16 @@ class BlockCyclicMatrix {
 void cholesky_factor(BlockCyclicMatrix& a);
 // B <- A^{-1} B given the factor from cholesky_factor, pdpotrs.
 void cholesky_solve(const BlockCyclicMatrix& factor, BlockCyclicMatrix& b);
+// B <- L^{-1} B (transpose = false) or L^{-T} B (transpose = true) for the lower triangle L of
+// `factor` (e.g. from cholesky_factor; the upper triangle is not referenced), pdtrsm. B's row
+// blocking must match the factor's.
+void triangular_solve(const BlockCyclicMatrix& factor, BlockCyclicMatrix& b, bool transpose);
+// Lower triangle of A <- L^T L for the lower triangle L of A (upper triangle untouched), pdlauum:
+// a third of the flops of a general product.
+void lower_gram(BlockCyclicMatrix& a);
+// C <- alpha op(A) op(B) + beta C, pdgemm.
+void multiply(bool transpose_a, bool transpose_b, double alpha, const BlockCyclicMatrix& a,
+              const BlockCyclicMatrix& b, double beta, BlockCyclicMatrix& c);
 
 // The top k eigenpairs of the symmetric matrix A (A is overwritten): values in descending order
 // (replicated); the eigenvectors are columns [first_column, first_column + k) of the n x n

@@ -111,4 +111,40 @@ struct FitMetrics {
 FitMetrics fit_metrics(const mpi::Communicator& comm, const Matrix<double>& predictions,
                        const Matrix<double>& targets, std::size_t n_total, bool classification);
 
+// ---- Models on p << n centers (DESIGN §1.3, §1.4) ----
+
+// collective: rows `indices` (sorted global indices of `part`) of the row-partitioned `local`,
+// replicated on every rank (one allgatherv; indices.size() x cols values per rank).
+Matrix<double> gather_selected_rows(const mpi::Communicator& comm, const BlockPartition& part,
+                                    const Matrix<double>& local,
+                                    const std::vector<std::size_t>& indices);
+
+struct FalkonOptions {
+  std::size_t centers = 0;      // p; 0 = min(n, 10000)
+  double ridge = 1e-8;          // lambda in ||K_nZ alpha - Y||^2 + lambda n alpha^T K_ZZ alpha
+  std::size_t iterations = 20;  // most conjugate gradient iterations
+  double tolerance = 1e-7;      // stop when every column's ||r_t|| <= tolerance ||r_0||
+  std::uint64_t seed = 1;       // centers: random_subset(n, p, seed, RngStream::kCenters)
+  Precision precision = Precision::kFloat32;  // of the K_nZ tiles; factors are float64
+};
+
+struct FalkonResult {
+  BlockPartition center_partition;          // BlockPartition(p, P)
+  std::vector<std::size_t> center_indices;  // the training rows chosen as Z, sorted
+  Matrix<double> centers;                   // this rank's rows of Z
+  Matrix<double> alpha;                     // this rank's rows of alpha
+  std::vector<double> residuals;  // per iteration: max over columns of ||r_t|| / ||r_0||
+  double jitter = 0;              // eps in T = chol(K_ZZ + eps I)
+  double setup_seconds = 0, solve_seconds = 0;
+};
+
+// Called on every rank after each CG iteration with the iteration (1-based) and its residual.
+using FalkonIterationCallback = std::function<void(std::size_t, double)>;
+
+// collective: Falkon (DESIGN §1.4): K_ZZ and the Cholesky factors T, A block-cyclic (2 p^2 / P
+// doubles per rank), Z replicated (p x d), CG on the preconditioned normal equations.
+FalkonResult train_falkon(const mpi::Communicator& comm, const TrainingProblem& problem,
+                          const FalkonOptions& options,
+                          const FalkonIterationCallback& on_iteration = {});
+
 }  // namespace kmpi
