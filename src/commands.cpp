@@ -327,8 +327,11 @@ int run_train(const mpi::Communicator& comm, const Options& o) {
   const Precision precision =
       o.str("solver.precision") == "float64" ? Precision::kFloat64 : Precision::kFloat32;
   FitMetrics last_test;
-  auto report = [&](std::size_t epoch, const Matrix<double>& alpha, Json extra) {
-    const LocalCenters centers(problem.x, precision);
+  // model_centers: the centers of a model on p << n centers (falkon); null = the training rows.
+  auto report = [&](std::size_t epoch, const Matrix<double>& alpha, Json extra,
+                    const LocalCenters* model_centers = nullptr) {
+    const LocalCenters own = model_centers ? LocalCenters() : LocalCenters(problem.x, precision);
+    const LocalCenters& centers = model_centers ? *model_centers : own;
     const FitMetrics tr = evaluate(comm, kernel, centers, alpha, train_probe, classification);
     Json j;
     j.add("epoch", static_cast<double>(epoch))
@@ -361,12 +364,56 @@ int run_train(const mpi::Communicator& comm, const Options& o) {
   };
 
   Matrix<double> alpha;
+  // Models on p << n centers of their own (falkon): Z's rows of BlockPartition(p, P) per rank.
+  bool own_centers = false;
+  BlockPartition center_partition;
+  Matrix<double> center_rows;
   if (solver == "direct") {
     Stopwatch solve_clock;
     alpha = solve_direct(comm, problem, o.real("solver.ridge"));
     const double solve_s = solve_clock.seconds();
     log.info("direct: solved (K + %g n I) alpha = Y in %.2f s", o.real("solver.ridge"), solve_s);
     report(1, alpha, Json().add("solver", "direct").add("solve_s", solve_s));
+  } else if (solver == "falkon") {
+    FalkonOptions fo;
+    fo.centers = static_cast<std::size_t>(o.integer("solver.centers"));
+    fo.ridge = o.real("solver.ridge");
+    fo.iterations = static_cast<std::size_t>(o.integer("solver.iterations"));
+    fo.tolerance = o.real("solver.tolerance");
+    fo.seed = seed;
+    fo.precision = precision;
+    Stopwatch cg_clock;
+    FalkonResult fr = train_falkon(comm, problem, fo, [&](std::size_t it, double residual) {
+      log.info("falkon: iteration %zu, relative residual %.3e, %.2f s", it, residual,
+               cg_clock.seconds());
+    });
+    const std::size_t iterations = fr.residuals.size();
+    log.info(
+        "falkon: p = %zu centers, lambda = %g, eps = %.3g, %zu CG iterations, setup %.2f s, "
+        "solve %.2f s",
+        fr.center_partition.size(), fo.ridge, fr.jitter, iterations, fr.setup_seconds,
+        fr.solve_seconds);
+    metrics.line(Json()
+                     .add("event", "setup")
+                     .add("solver", "falkon")
+                     .add("centers", static_cast<double>(fr.center_partition.size()))
+                     .add("ridge", fo.ridge)
+                     .add("jitter", fr.jitter)
+                     .add("setup_s", fr.setup_seconds)
+                     .str());
+    own_centers = true;
+    center_partition = fr.center_partition;
+    center_rows = std::move(fr.centers);
+    alpha = std::move(fr.alpha);
+    const LocalCenters z(center_rows, precision);
+    report(1, alpha,
+           Json()
+               .add("solver", "falkon")
+               .add("setup_s", fr.setup_seconds)
+               .add("solve_s", fr.solve_seconds)
+               .add("iterations", static_cast<double>(iterations))
+               .add("residual", iterations > 0 ? fr.residuals.back() : 1.0),
+           &z);
   } else {
     EigenPro2Options eo;
     eo.nystrom_samples = static_cast<std::size_t>(o.integer("solver.nystrom_samples"));
@@ -442,8 +489,9 @@ int run_train(const mpi::Communicator& comm, const Options& o) {
   if (!o.str("output.model").empty()) {
     LocalModel model;
     model.header = header;
-    model.partition = problem.partition;
-    model.centers = std::move(problem.x);
+    model.partition = own_centers ? center_partition : problem.partition;
+    model.centers = own_centers ? std::move(center_rows) : std::move(problem.x);
+    model.header.centers = model.partition.size();
     model.weights = std::move(alpha);
     save_model(comm, o.str("output.model"), model);
   }
