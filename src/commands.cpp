@@ -113,9 +113,8 @@ std::size_t count_classes(const mpi::Communicator& comm, const LocalData& data,
     for (std::size_t i = 0; i < data.targets.rows(); ++i) {
       const double v = data.targets(i, 0);
       if (v != std::floor(v) || v < 0 || v > 1e6)
-        throw Error(labels_path + ": row " + std::to_string(data.partition.begin(comm.rank()) + i) +
-                    ": classification label " + std::to_string(v) +
-                    " is not a class index in 0..1e6");
+        throw Error(labels_path + ": " + data.where(i) + ": classification label " +
+                    std::to_string(v) + " is not a class index in 0..1e6");
     }
   });
   double top = 0;
@@ -184,8 +183,15 @@ std::vector<std::size_t> offsets_of(const BlockPartition& p) {
 // collective: reads an evaluation set, checks it against the model's d and c.
 EvalSet load_eval_set(const mpi::Communicator& comm, const std::string& name,
                       const std::string& features, const std::string& labels,
-                      const std::vector<std::size_t>& selection, const ModelHeader& header) {
-  LocalData data = read_distributed(comm, features, labels, selection);
+                      const std::vector<std::size_t>& selection, const ModelHeader& header,
+                      ReadOptions read) {
+  // LIBSVM files are widened to the model's d (indices beyond it are refused, with the line).
+  read.dimension = header.dimension;
+  if (!labels.empty()) read.embedded_labels = false;
+  LocalData data = read_distributed(comm, features, labels, selection, read);
+  // Labels from the features file itself (LIBSVM, CSV label column) count as given labels.
+  const bool has_labels = !labels.empty() || (read.embedded_labels && !data.targets.empty());
+  const std::string& label_source = labels.empty() ? features : labels;
   require(comm, data.dimension == header.dimension,
           features + ": has " + std::to_string(data.dimension) +
               " features per row but the model expects " + std::to_string(header.dimension));
@@ -195,21 +201,21 @@ EvalSet load_eval_set(const mpi::Communicator& comm, const std::string& name,
   e.offsets = offsets_of(data.partition);
   e.n = data.partition.size();
   e.x = std::move(data.features);
-  if (!labels.empty()) {
+  if (has_labels) {
     if (header.task == Task::kClassification) {
       mpi::agree_on(comm, [&] {
         for (std::size_t i = 0; i < data.targets.rows(); ++i) {
           const double v = data.targets(i, 0);
           if (v != std::floor(v) || v < 0 || v >= static_cast<double>(header.outputs))
-            throw Error(labels + ": row " + std::to_string(data.partition.begin(comm.rank()) + i) +
-                        ": label " + std::to_string(v) + " is not one of the model's " +
+            throw Error(label_source + ": " + data.where(i) + ": label " + std::to_string(v) +
+                        " is not one of the model's " +
                         std::to_string(header.outputs) + " classes");
         }
       });
       e.y = one_hot(data.targets, header.outputs);
     } else {
       require(comm, data.targets.cols() == header.outputs,
-              labels + ": has " + std::to_string(data.targets.cols()) +
+              label_source + ": has " + std::to_string(data.targets.cols()) +
                   " target columns, the model " + std::to_string(header.outputs));
       e.y = std::move(data.targets);
     }
@@ -240,8 +246,18 @@ int run_train(const mpi::Communicator& comm, const Options& o) {
   Stopwatch wall;
   const int P = comm.size();
   const std::string train_x = o.str("data.train_features"), train_y = o.str("data.train_labels");
-  require(comm, !train_x.empty() && !train_y.empty(),
-          "train needs data.train_features and data.train_labels");
+  require(comm, !train_x.empty(), "train needs data.train_features");
+  check_data_options(comm, o, "train");
+  // Without a labels file the labels come from the features file (LIBSVM, CSV label column).
+  ReadOptions read = read_options(o);
+  read.embedded_labels = train_y.empty();
+  {
+    FileFormat format = FileFormat::kNpy;
+    mpi::agree_on(comm, [&] { format = resolve_format(train_x, read); });
+    require(comm, !train_y.empty() || format_has_labels(format),
+            train_x + ": this format holds no labels; give data.train_labels");
+  }
+  const std::string& label_source = train_y.empty() ? train_x : train_y;
   Kernel kernel;
   mpi::agree_on(comm, [&] {
     kernel =
@@ -252,8 +268,11 @@ int run_train(const mpi::Communicator& comm, const Options& o) {
   const bool iterative = solver != "direct";
 
   // Rows: a seeded subset (data.limit), then a seeded validation split; the same on all ranks.
-  const FileInfo info = probe_distributed(comm, train_x);
+  const FileInfo info = probe_distributed(comm, train_x, read);
   const std::size_t limit = static_cast<std::size_t>(o.integer("data.limit"));
+  require(comm, limit <= info.rows,
+          "option data.limit = " + std::to_string(limit) + " asks for more rows than " + train_x +
+              " has (" + std::to_string(info.rows) + ")");
   std::vector<std::size_t> rows = limit > 0 && limit < info.rows
                                       ? random_subset(info.rows, limit, seed, RngStream::kDataLimit)
                                       : all_rows(info.rows);
@@ -274,14 +293,15 @@ int run_train(const mpi::Communicator& comm, const Options& o) {
               std::to_string(P) + " ranks");
 
   Stopwatch read_clock;
-  LocalData train = read_distributed(comm, train_x, train_y, rows);
+  LocalData train = read_distributed(comm, train_x, train_y, rows, read);
   const std::size_t n = train.partition.size(), d = train.dimension;
   ModelHeader header;
   header.kernel = kernel;
   header.dimension = d;
-  header.task = decide_task(comm, o.str("data.task"), train, train_y);
+  header.task = decide_task(comm, o.str("data.task"), train, label_source);
   const bool classification = header.task == Task::kClassification;
-  header.outputs = classification ? count_classes(comm, train, train_y) : train.targets.cols();
+  header.outputs =
+      classification ? count_classes(comm, train, label_source) : train.targets.cols();
   header.centers = n;
   header.scaling = fit_scaling(comm, scale_mode(o.str("data.scale")), train, n);
   header.scaling.apply(train.features);
@@ -302,9 +322,10 @@ int run_train(const mpi::Communicator& comm, const Options& o) {
   const bool has_test = !o.str("data.test_features").empty();
   if (has_test)
     test = load_eval_set(comm, "test", o.str("data.test_features"), o.str("data.test_labels"), {},
-                         header);
+                         header, read);
   if (!validation_rows.empty())
-    validation = load_eval_set(comm, "validation", train_x, train_y, validation_rows, header);
+    validation =
+        load_eval_set(comm, "validation", train_x, train_y, validation_rows, header, read);
   // Training error on a fixed subsample of at most 2000 training rows (cheap next to an epoch).
   EvalSet train_probe;
   {
@@ -534,7 +555,14 @@ int run_predict(const mpi::Communicator& comm, const Options& o) {
   require(comm, !out.empty(), "predict needs --output.predictions PATH");
   LoadedModel m = load(comm, o);
   const ModelHeader& h = m.model.header;
-  EvalSet set = load_eval_set(comm, "predict", features, "", {}, h);
+  check_data_options(comm, o, "predict");
+  // A CSV label column is dropped only when named; LIBSVM labels are read and ignored.
+  ReadOptions read = read_options(o);
+  read.embedded_labels = o.given("data.label_column");
+  mpi::agree_on(comm, [&] {
+    if (resolve_format(features, read) == FileFormat::kLibsvm) read.embedded_labels = true;
+  });
+  EvalSet set = load_eval_set(comm, "predict", features, "", {}, h, read);
   Matrix<double> pred;
   evaluate(comm, h.kernel, m.centers, m.model.weights, set, h.task == Task::kClassification, &pred);
   // Gather to rank 0, which writes the file under a temporary name and renames it.
@@ -571,12 +599,20 @@ int run_predict(const mpi::Communicator& comm, const Options& o) {
 
 int run_eval(const mpi::Communicator& comm, const Options& o) {
   const std::string features = o.str("data.features"), labels = o.str("data.labels");
-  require(comm, !features.empty() && !labels.empty(),
-          "eval needs --data.features PATH and --data.labels PATH");
+  require(comm, !features.empty(), "eval needs --data.features PATH");
+  check_data_options(comm, o, "eval");
+  ReadOptions read = read_options(o);
+  read.embedded_labels = labels.empty();
+  {
+    FileFormat format = FileFormat::kNpy;
+    mpi::agree_on(comm, [&] { format = resolve_format(features, read); });
+    require(comm, !labels.empty() || format_has_labels(format),
+            features + ": this format holds no labels; give --data.labels PATH");
+  }
   LoadedModel m = load(comm, o);
   const ModelHeader& h = m.model.header;
   const bool classification = h.task == Task::kClassification;
-  EvalSet set = load_eval_set(comm, "eval", features, labels, {}, h);
+  EvalSet set = load_eval_set(comm, "eval", features, labels, {}, h, read);
   const FitMetrics fm = evaluate(comm, h.kernel, m.centers, m.model.weights, set, classification);
   Log log(comm);
   if (classification)
@@ -605,7 +641,7 @@ int run_info(const mpi::Communicator& comm, const Options& o) {
         h.centers, static_cast<unsigned>(h.scaling.mode));
   }
   if (!o.str("data.features").empty()) {
-    const FileInfo f = probe_distributed(comm, o.str("data.features"));
+    const FileInfo f = probe_distributed(comm, o.str("data.features"), read_options(o));
     log.info("data %s: %zu rows x %zu columns, %s", o.str("data.features").c_str(), f.rows, f.cols,
              f.element == ElementKind::kInteger ? "integer" : "floating");
   }

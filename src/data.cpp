@@ -18,10 +18,15 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <climits>
 #include <fstream>
+#include <limits>
 #include <string_view>
 
 #include "kmpi/error.hpp"
+#include "kmpi/options.hpp"
+#include "kmpi/posix_file.hpp"
+#include "kmpi/text_formats.hpp"
 
 namespace kmpi {
 
@@ -163,16 +168,17 @@ double decode(const ElementType& type, const unsigned char* p, bool swap) {
 // Converts `count` whole rows of raw bytes into doubles; global_row is the first row's index,
 // used to name the row of a NaN/Inf.
 void decode_rows(const std::string& path, const ElementType& type, const unsigned char* raw,
-                 std::size_t count, std::size_t cols, std::size_t global_row, double* out) {
+                 std::size_t count, std::size_t cols, std::size_t global_row, double* out,
+                 bool allow_nonfinite) {
   const bool swap = type.big_endian != host_is_big_endian();
   const std::size_t width = type.bytes();
   for (std::size_t i = 0; i < count; ++i) {
     for (std::size_t j = 0; j < cols; ++j) {
       const double v = decode(type, raw + (i * cols + j) * width, swap);
-      if (type.floating() && !std::isfinite(v))
+      if (type.floating() && !allow_nonfinite && !std::isfinite(v))
         fail(path, "row " + std::to_string(global_row + i) + ", column " + std::to_string(j) +
                        " (0-based) is " + (std::isnan(v) ? "NaN" : "Inf") +
-                       "; NaN/Inf values are not accepted");
+                       "; NaN/Inf values are refused (data.allow_nonfinite = true accepts them)");
       out[i * cols + j] = v;
     }
   }
@@ -181,56 +187,7 @@ void decode_rows(const std::string& path, const ElementType& type, const unsigne
 // ---------------------------------------------------------------------------------------------
 // Plain files: open with the error a user can act on, size, and positioned reads.
 
-class PosixFile {
- public:
-  explicit PosixFile(const std::string& path) : path_(path) {
-    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd_ < 0) {
-      const int err = errno;
-      if (err == ENOENT) fail(path, "no such file");
-      fail(path, std::string("cannot open: ") + std::strerror(err));
-    }
-    struct stat st {};
-    if (::fstat(fd_, &st) != 0) {
-      const int err = errno;
-      ::close(fd_);
-      fail(path, std::string("cannot stat: ") + std::strerror(err));
-    }
-    if (S_ISDIR(st.st_mode)) {
-      ::close(fd_);
-      fail(path, "is a directory, not a data file");
-    }
-    size_ = static_cast<std::uint64_t>(st.st_size);
-  }
-  ~PosixFile() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  PosixFile(const PosixFile&) = delete;
-  PosixFile& operator=(const PosixFile&) = delete;
-
-  std::uint64_t size() const { return size_; }
-
-  // Reads up to n bytes at offset; returns how many it got (fewer only at the end of the file).
-  std::size_t read_at(std::uint64_t offset, void* buffer, std::size_t n) const {
-    auto* p = static_cast<unsigned char*>(buffer);
-    std::size_t done = 0;
-    while (done < n) {
-      const ssize_t got = ::pread(fd_, p + done, n - done, static_cast<off_t>(offset + done));
-      if (got < 0) {
-        if (errno == EINTR) continue;
-        fail(path_, std::string("read error: ") + std::strerror(errno));
-      }
-      if (got == 0) break;
-      done += static_cast<std::size_t>(got);
-    }
-    return done;
-  }
-
- private:
-  std::string path_;
-  int fd_ = -1;
-  std::uint64_t size_ = 0;
-};
+using detail::PosixFile;
 
 // A gzip stream read forward only (gzseek forward decompresses and discards).
 class GzipFile {
@@ -612,7 +569,8 @@ constexpr std::size_t kChunkBytes = std::size_t{32} << 20;
 
 template <class Stream>
 void read_binary_rows(const std::string& path, Stream& stream, const BinaryLayout& layout,
-                      const std::vector<std::size_t>& rows, Matrix<double>& out) {
+                      const std::vector<std::size_t>& rows, Matrix<double>& out,
+                      bool allow_nonfinite) {
   const std::size_t row_bytes = layout.row_bytes();
   const std::size_t rows_per_chunk = std::max<std::size_t>(1, kChunkBytes / row_bytes);
   std::vector<unsigned char> buffer;
@@ -633,182 +591,226 @@ void read_binary_rows(const std::string& path, Stream& stream, const BinaryLayou
                      std::to_string(layout.cols) + " " + layout.type.name() +
                      " values but the data ends in row " +
                      std::to_string(rows[i] + got / row_bytes));
-    decode_rows(path, layout.type, buffer.data(), run, layout.cols, rows[i], out.row(i));
+    decode_rows(path, layout.type, buffer.data(), run, layout.cols, rows[i], out.row(i),
+                allow_nonfinite);
     i += run;
   }
 }
 
 // ---------------------------------------------------------------------------------------------
-// CSV: numbers separated by commas (or tabs, or semicolons, or blanks: whichever the first line
-// uses), an optional header line (a first line with a token that is not a number), blank lines
-// skipped. Lines and columns in messages count from 1, as an editor shows them.
+// Text formats (CSV, LIBSVM): parsed by text_formats.cpp. The local reader parses the whole file
+// as one range; the distributed one gives each rank a byte range and combines the counts.
 
-struct CsvDialect {
-  char delimiter = ',';  // ' ' means runs of blanks
+bool is_text(FileFormat f) { return f == FileFormat::kCsv || f == FileFormat::kLibsvm; }
+
+// Shape of a parsed text file: d, and what the labels are.
+FileInfo text_info(const text::TextLayout& layout, std::size_t rows, std::size_t max_index,
+                   bool labels_integer, bool features_integer) {
+  FileInfo info;
+  info.format = layout.format;
+  info.rows = rows;
+  if (layout.format == FileFormat::kCsv) {
+    info.cols = layout.feature_columns();
+    info.label_cols = layout.label_column == text::kNone ? 0 : 1;
+  } else {
+    info.cols = layout.dimension > 0 ? layout.dimension : max_index;
+    info.label_cols = layout.embedded_labels ? 1 : 0;
+  }
+  info.element = features_integer ? ElementKind::kInteger : ElementKind::kFloating;
+  info.label_element = labels_integer ? ElementKind::kInteger : ElementKind::kFloating;
+  return info;
+}
+
+void check_text_shape(const std::string& path, const FileInfo& info) {
+  if (info.rows == 0) fail(path, "no data rows");
+  if (info.cols == 0)
+    fail(path, info.format == FileFormat::kLibsvm
+                   ? "no feature index:value pair on any line (d would be 0)"
+                   : "the rows are empty");
+}
+
+// Densifies chunk row i (features into `x`, d columns; label into *label).
+void chunk_row(const text::TextChunk& chunk, FileFormat format, std::size_t i, std::size_t d,
+               double* x, double* label) {
+  if (format == FileFormat::kCsv) {
+    std::copy(chunk.values.begin() + static_cast<std::ptrdiff_t>(i * d),
+              chunk.values.begin() + static_cast<std::ptrdiff_t>((i + 1) * d), x);
+  } else {
+    std::fill(x, x + d, 0.0);
+    for (std::size_t k = chunk.row_start[i]; k < chunk.row_start[i + 1]; ++k)
+      x[chunk.index[k]] = chunk.values[k];
+  }
+  if (label != nullptr && !chunk.labels.empty()) *label = chunk.labels[i];
+}
+
+// The largest block a rank may densify: the node's physical memory. A LIBSVM file with one
+// absurd index (or data.dimension) would otherwise allocate rows x d doubles and die in the
+// allocator; refuse with the numbers instead.
+void check_dense_size(const std::string& path, std::size_t rows, std::size_t d) {
+  const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
+  const double limit = pages > 0 && page > 0 ? static_cast<double>(pages) * page : 1e18;
+  const double bytes = static_cast<double>(rows) * static_cast<double>(d) * sizeof(double);
+  if (bytes > limit)
+    fail(path, "densifying " + std::to_string(rows) + " rows x " + std::to_string(d) +
+                   " features needs " + std::to_string(bytes / (1 << 30)) +
+                   " GiB on one rank, more than this node's memory (" +
+                   std::to_string(limit / (1 << 30)) +
+                   " GiB); use more ranks, or check the largest feature index / data.dimension");
+}
+
+// The whole text file on one rank (local readers, convert's tests, fuzzing).
+text::TextChunk parse_text_file(const std::string& path, FileFormat format,
+                                const ReadOptions& options, bool keep, text::TextLayout& layout) {
+  layout = text::read_layout(path, format, options);
+  text::ChunkParser parser(path, layout, keep);
+  text::parse_byte_range(path, 0, std::numeric_limits<std::uint64_t>::max(), parser);
+  text::TextChunk chunk = std::move(parser.chunk());
+  if (chunk.failed) throw Error(text::chunk_error(path, chunk, 0));
+  return chunk;
+}
+
+// One rank's share of a text file after the ranks exchanged their counts.
+struct TextScan {
+  text::TextLayout layout;
+  text::TextChunk chunk;
+  FileInfo info;
+  std::size_t row_offset = 0, line_offset = 0;  // rows and lines before this rank's range
 };
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
-    s.remove_suffix(1);
-  return s;
+// collective: every rank parses the lines starting in its byte range [size r/P, size (r+1)/P);
+// then the ranks exchange (lines, rows, max index, integer flags) so each knows the global line
+// and row numbers of its own lines, and the first error in the file is reported with its line.
+TextScan scan_text_distributed(const mpi::Communicator& comm, const std::string& path,
+                               FileFormat format, const ReadOptions& options, bool keep) {
+  TextScan scan;
+  mpi::agree_on(comm, [&] {
+    scan.layout = text::read_layout(path, format, options);
+    const std::uint64_t size = PosixFile(path).size();
+    const auto P = static_cast<std::uint64_t>(comm.size()),
+               r = static_cast<std::uint64_t>(comm.rank());
+    // floor(size * k / P) without overflowing 64 bits for any file size.
+    auto cut = [&](std::uint64_t k) { return size / P * k + size % P * k / P; };
+    text::ChunkParser parser(path, scan.layout, keep);
+    text::parse_byte_range(path, cut(r), cut(r + 1), parser);
+    scan.chunk = std::move(parser.chunk());
+  });
+  const text::TextChunk& c = scan.chunk;
+  const unsigned long long mine[5] = {c.lines, c.rows, c.max_index, c.labels_integer ? 1ull : 0ull,
+                                      c.features_integer ? 1ull : 0ull};
+  const std::vector<unsigned long long> all = comm.allgather(mine, 5);
+  std::size_t rows = 0, max_index = 0;
+  bool labels_integer = true, features_integer = true;
+  for (int k = 0; k < comm.size(); ++k) {
+    const unsigned long long* v = all.data() + 5 * k;
+    if (k < comm.rank()) {
+      scan.line_offset += v[0];
+      scan.row_offset += v[1];
+    }
+    rows += v[1];
+    max_index = std::max<std::size_t>(max_index, v[2]);
+    labels_integer = labels_integer && v[3] == 1;
+    features_integer = features_integer && v[4] == 1;
+  }
+  // The lowest failing rank holds the earliest error in the file.
+  mpi::agree(comm, !c.failed,
+             c.failed ? text::chunk_error(path, c, scan.line_offset) : std::string());
+  scan.info = text_info(scan.layout, rows, max_index, labels_integer, features_integer);
+  mpi::agree_on(comm, [&] { check_text_shape(path, scan.info); });
+  return scan;
 }
 
-bool blank(std::string_view line) { return trim(line).empty(); }
+// collective: sends the selected rows of every rank's text chunk to the rank that owns them
+// under `partition` (of the selection). Rank s's chunk holds the global rows
+// [row_offset_s, row_offset_s + rows_s), ascending in s, so the blocks a rank receives, in rank
+// order, are already in row order. Records: [line, label?, d features] (dense) or
+// [line, label?, nnz, nnz indices, nnz values] (LIBSVM, so sparse rows travel sparse).
+void distribute_text(const mpi::Communicator& comm, const std::string& path, const TextScan& scan,
+                     const std::vector<std::size_t>& selection, LocalData& local) {
+  const int P = comm.size(), rank = comm.rank();
+  const text::TextChunk& chunk = scan.chunk;
+  const bool sparse = scan.layout.format == FileFormat::kLibsvm;
+  const std::size_t d = scan.info.cols, label_cols = scan.info.label_cols;
+  const BlockPartition& part = local.partition;
+  mpi::agree_on(comm, [&] { check_dense_size(path, part.count(rank), d); });
 
-void split(std::string_view line, const CsvDialect& dialect,
-           std::vector<std::string_view>& tokens) {
-  tokens.clear();
-  line = trim(line);
-  if (dialect.delimiter == ' ') {
-    std::size_t pos = 0;
-    while (pos < line.size()) {
-      while (pos < line.size() && (line[pos] == ' ' || line[pos] == '\t')) ++pos;
-      if (pos >= line.size()) break;
-      std::size_t end = pos;
-      while (end < line.size() && line[end] != ' ' && line[end] != '\t') ++end;
-      tokens.push_back(line.substr(pos, end - pos));
-      pos = end;
+  std::vector<double> send;
+  std::vector<std::size_t> send_count(P, 0);
+  mpi::agree_on(comm, [&] {
+    // Selected rows of this chunk: positions k in the selection with selection[k] in range.
+    const std::size_t lo = scan.row_offset, hi = scan.row_offset + chunk.rows;
+    std::size_t k = selection.empty() ? lo
+                                      : static_cast<std::size_t>(
+                                            std::lower_bound(selection.begin(), selection.end(), lo) -
+                                            selection.begin());
+    std::vector<double> row(sparse ? 0 : d);
+    for (; k < (selection.empty() ? hi : selection.size()); ++k) {
+      const std::size_t g = selection.empty() ? k : selection[k];
+      if (g >= hi) break;
+      const std::size_t i = g - lo;
+      const int owner = part.owner(k);
+      const std::size_t before = send.size();
+      send.push_back(static_cast<double>(scan.line_offset + chunk.row_lines[i] + 1));
+      if (label_cols > 0) send.push_back(chunk.labels[i]);
+      if (sparse) {
+        const std::size_t b = chunk.row_start[i], e = chunk.row_start[i + 1];
+        send.push_back(static_cast<double>(e - b));
+        for (std::size_t q = b; q < e; ++q) send.push_back(static_cast<double>(chunk.index[q]));
+        send.insert(send.end(), chunk.values.begin() + static_cast<std::ptrdiff_t>(b),
+                    chunk.values.begin() + static_cast<std::ptrdiff_t>(e));
+      } else {
+        send.insert(send.end(), chunk.values.begin() + static_cast<std::ptrdiff_t>(i * d),
+                    chunk.values.begin() + static_cast<std::ptrdiff_t>((i + 1) * d));
+      }
+      send_count[owner] += send.size() - before;
     }
-    return;
+    for (int q = 0; q < P; ++q)
+      if (send_count[q] > static_cast<std::size_t>(INT_MAX))
+        fail(path, "a rank would send " + std::to_string(send_count[q]) +
+                       " values to one other rank, more than MPI's int counts allow; use more "
+                       "ranks or convert the file to .npy (kmpi convert)");
+  });
+  std::vector<int> counts(P), displs(P), ones(P, 1), steps(P);
+  for (int q = 0; q < P; ++q) {
+    counts[q] = static_cast<int>(send_count[q]);
+    displs[q] = q == 0 ? 0 : displs[q - 1] + counts[q - 1];
+    steps[q] = q;
   }
+  std::vector<int> recv_counts(P), recv_displs(P);
+  comm.alltoallv(counts.data(), ones, steps, recv_counts.data(), ones, steps);
+  std::size_t total = 0;
+  for (int q = 0; q < P; ++q) {
+    recv_displs[q] = static_cast<int>(total);
+    total += static_cast<std::size_t>(recv_counts[q]);
+  }
+  mpi::agree(comm, total <= static_cast<std::size_t>(INT_MAX),
+             path + ": one rank would receive more values than MPI's int counts allow; use more "
+                    "ranks or convert the file to .npy (kmpi convert)");
+  std::vector<double> recv(total);
+  comm.alltoallv(send.data(), counts, displs, recv.data(), recv_counts, recv_displs);
+  send = std::vector<double>();
+
+  const std::size_t count = part.count(rank);
+  local.features.resize(count, d);
+  if (label_cols > 0) local.targets.resize(count, 1);
+  local.source_lines.resize(count);
   std::size_t pos = 0;
-  while (true) {
-    const std::size_t end = line.find(dialect.delimiter, pos);
-    std::string_view token =
-        trim(line.substr(pos, end == std::string_view::npos ? std::string_view::npos : end - pos));
-    if (token.size() >= 2 && token.front() == '"' && token.back() == '"')
-      token = token.substr(1, token.size() - 2);
-    tokens.push_back(token);
-    if (end == std::string_view::npos) break;
-    pos = end + 1;
-  }
-}
-
-CsvDialect detect_dialect(std::string_view first_line) {
-  CsvDialect d;
-  if (first_line.find(',') != std::string_view::npos)
-    d.delimiter = ',';
-  else if (first_line.find('\t') != std::string_view::npos)
-    d.delimiter = '\t';
-  else if (first_line.find(';') != std::string_view::npos)
-    d.delimiter = ';';
-  else
-    d.delimiter = ' ';
-  return d;
-}
-
-// Parses one token; false if it is not a number. `integer` says whether it is written as one.
-bool parse_number(std::string_view token, double& value, bool& integer) {
-  if (!token.empty() && token.front() == '+') token.remove_prefix(1);
-  if (token.empty()) return false;
-  const auto [ptr, ec] = std::from_chars(token.data(), token.data() + token.size(), value);
-  if (ec == std::errc::result_out_of_range) {
-    // Overflow to +-Inf or underflow to 0; from_chars leaves value untouched, so give it one.
-    value = std::strtod(std::string(token).c_str(), nullptr);
-  } else if (ec != std::errc()) {
-    return false;
-  }
-  if (ptr != token.data() + token.size()) return false;
-  std::size_t k = token.front() == '-' ? 1 : 0;
-  integer = k < token.size();
-  for (; k < token.size(); ++k)
-    if (!std::isdigit(static_cast<unsigned char>(token[k]))) integer = false;
-  return true;
-}
-
-std::string csv_where(const std::string& path, std::size_t line, std::size_t column) {
-  return path + ": line " + std::to_string(line) + ", column " + std::to_string(column);
-}
-
-// One pass over a CSV file. `on_row(row, line, tokens)` sees every data row; the header line, if
-// any, is skipped. Returns the number of data rows; `cols` is set from the first row.
-template <class OnRow>
-std::size_t scan_csv(const std::string& path, std::size_t& cols, bool& header, OnRow&& on_row) {
-  {
-    PosixFile check(
-        path);  // the open/directory/empty errors, with the same wording as binary files
-    if (check.size() == 0) fail(path, "empty file");
-  }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail(path, "cannot open");
-  std::string text;
-  std::vector<std::string_view> tokens;
-  CsvDialect dialect;
-  bool first = true;
-  std::size_t line_no = 0, rows = 0, first_data_line = 0, header_line = 0;
-  header = false;
-  cols = 0;
-  while (std::getline(in, text)) {
-    ++line_no;
-    if (blank(text)) continue;
-    if (first) {
-      dialect = detect_dialect(text);
-      split(text, dialect, tokens);
-      // Header: the first line holds at least one token that is not a number.
-      for (const auto& t : tokens) {
-        double v;
-        bool integer;
-        if (!parse_number(t, v, integer)) header = true;
-      }
-      first = false;
-      cols = tokens.size();
-      if (header) {
-        header_line = line_no;
-        continue;
-      }
+  for (std::size_t i = 0; i < count; ++i) {
+    local.source_lines[i] = static_cast<std::size_t>(recv[pos++]);
+    if (label_cols > 0) local.targets(i, 0) = recv[pos++];
+    if (sparse) {
+      const auto nnz = static_cast<std::size_t>(recv[pos++]);
+      for (std::size_t q = 0; q < nnz; ++q)
+        local.features(i, static_cast<std::size_t>(recv[pos + q])) = recv[pos + nnz + q];
+      pos += 2 * nnz;
     } else {
-      split(text, dialect, tokens);
+      std::copy(recv.begin() + static_cast<std::ptrdiff_t>(pos),
+                recv.begin() + static_cast<std::ptrdiff_t>(pos + d), local.features.row(i));
+      pos += d;
     }
-    if (first_data_line == 0) first_data_line = line_no;
-    if (tokens.size() != cols)
-      fail(path, "line " + std::to_string(line_no) + " has " + std::to_string(tokens.size()) +
-                     " values but " +
-                     (header ? "the header on line " + std::to_string(header_line)
-                             : "line " + std::to_string(first_data_line)) +
-                     " has " + std::to_string(cols) + " (ragged rows)");
-    on_row(rows, line_no, tokens);
-    ++rows;
   }
-  if (in.bad()) fail(path, "read error");
-  if (first) fail(path, "empty file (only blank lines)");
-  if (rows == 0) fail(path, "no data rows (only a header line)");
-  return rows;
-}
-
-// Parses a data row's tokens into out; every token must be a finite number.
-void parse_csv_row(const std::string& path, std::size_t row, std::size_t line,
-                   const std::vector<std::string_view>& tokens, double* out, bool& all_integer) {
-  for (std::size_t j = 0; j < tokens.size(); ++j) {
-    double v = 0;
-    bool integer = false;
-    if (!parse_number(tokens[j], v, integer)) {
-      if (tokens[j].empty()) throw Error(csv_where(path, line, j + 1) + ": empty value");
-      throw Error(csv_where(path, line, j + 1) + ": '" + std::string(tokens[j]) +
-                  "' is not a number");
-    }
-    if (!std::isfinite(v))
-      throw Error(csv_where(path, line, j + 1) + " (data row " + std::to_string(row) +
-                  ", 0-based): '" + std::string(tokens[j]) + "' is " +
-                  (std::isnan(v) ? "NaN" : "Inf") + "; NaN/Inf values are not accepted");
-    all_integer = all_integer && integer;
-    if (out != nullptr) out[j] = v;
-  }
-}
-
-FileInfo probe_csv(const std::string& path) {
-  FileInfo info;
-  info.format = FileFormat::kCsv;
-  bool all_integer = true, header = false;
-  std::size_t cols = 0;
-  info.rows =
-      scan_csv(path, cols, header, [&](std::size_t row, std::size_t line, const auto& tokens) {
-        parse_csv_row(path, row, line, tokens, nullptr, all_integer);
-      });
-  info.cols = cols;
-  if (cols == 0) fail(path, "the rows are empty");
-  info.element = all_integer ? ElementKind::kInteger : ElementKind::kFloating;
-  return info;
+  mpi::agree(comm, pos == total,
+             path + ": internal error: received " + std::to_string(total) + " values, used " +
+                 std::to_string(pos));
 }
 
 void check_rows(const std::string& path, const FileInfo& info,
@@ -859,29 +861,73 @@ FileFormat format_from_path(const std::string& path) {
   if (ends_with(name, ".npy")) return FileFormat::kNpy;
   if (ends_with(name, ".csv") || ends_with(name, ".tsv") || ends_with(name, ".txt"))
     return FileFormat::kCsv;
+  if (ends_with(name, ".svm") || ends_with(name, ".libsvm") || ends_with(name, ".svmlight") ||
+      ends_with(name, ".scale"))
+    return FileFormat::kLibsvm;
   const std::string stem = ends_with(name, ".gz") ? name.substr(0, name.size() - 3) : name;
   if (stem.find("idx") != std::string::npos || stem.find("-ubyte") != std::string::npos ||
       ends_with(stem, ".ubyte"))
     return FileFormat::kIdx;
   fail(path,
-       "cannot tell the data format from the name (expected .npy, .csv/.tsv/.txt, or an IDX name "
-       "such as train-images-idx3-ubyte[.gz])");
+       "cannot tell the data format from the name (expected .npy, .csv/.tsv/.txt, "
+       ".svm/.libsvm/.svmlight, or an IDX name such as train-images-idx3-ubyte[.gz]); "
+       "data.format names it");
 }
 
-FileInfo probe_file(const std::string& path) {
-  switch (format_from_path(path)) {
+FileFormat resolve_format(const std::string& path, const ReadOptions& options) {
+  if (options.format == "npy") return FileFormat::kNpy;
+  if (options.format == "csv") return FileFormat::kCsv;
+  if (options.format == "libsvm") return FileFormat::kLibsvm;
+  if (options.format == "idx") return FileFormat::kIdx;
+  return format_from_path(path);
+}
+
+bool format_has_labels(FileFormat format) {
+  return format == FileFormat::kCsv || format == FileFormat::kLibsvm;
+}
+
+ReadOptions read_options(const Options& o) {
+  ReadOptions r;
+  r.format = o.str("data.format");
+  const std::string header = o.str("data.header");
+  r.header = header == "true" ? HeaderMode::kYes
+                              : (header == "false" ? HeaderMode::kNo : HeaderMode::kAuto);
+  r.label_column = o.str("data.label_column");
+  r.allow_nonfinite = o.flag("data.allow_nonfinite");
+  r.dimension = static_cast<std::size_t>(o.integer("data.dimension"));
+  return r;
+}
+
+std::string LocalData::where(std::size_t i) const {
+  if (i < source_lines.size() && source_lines[i] > 0)
+    return "line " + std::to_string(source_lines[i]);
+  if (i < source_rows.size()) return "row " + std::to_string(source_rows[i]);
+  return "local row " + std::to_string(i);
+}
+
+FileInfo probe_file(const std::string& path, const ReadOptions& options) {
+  const FileFormat format = resolve_format(path, options);
+  switch (format) {
     case FileFormat::kIdx:
       return info_of(FileFormat::kIdx, idx_layout(path));
     case FileFormat::kNpy:
       return info_of(FileFormat::kNpy, npy_layout(path));
     case FileFormat::kCsv:
-      return probe_csv(path);
+    case FileFormat::kLibsvm: {
+      text::TextLayout layout;
+      const text::TextChunk chunk = parse_text_file(path, format, options, false, layout);
+      const FileInfo info = text_info(layout, chunk.rows, chunk.max_index, chunk.labels_integer,
+                                      chunk.features_integer);
+      check_text_shape(path, info);
+      return info;
+    }
   }
   fail(path, "unknown format");
 }
 
 Matrix<double> read_rows(const std::string& path, const FileInfo& info,
-                         const std::vector<std::size_t>& rows) {
+                         const std::vector<std::size_t>& rows, const ReadOptions& options,
+                         Matrix<double>* labels) {
   check_rows(path, info, rows);
   Matrix<double> out(rows.size(), info.cols);
   if (rows.empty()) return out;
@@ -891,10 +937,10 @@ Matrix<double> read_rows(const std::string& path, const FileInfo& info,
       check_unchanged(path, info, layout.rows, layout.cols);
       if (layout.gzip) {
         GzipFile gz(path);
-        read_binary_rows(path, gz, layout, rows, out);
+        read_binary_rows(path, gz, layout, rows, out, options.allow_nonfinite);
       } else {
         PosixFile file(path);
-        read_binary_rows(path, file, layout, rows, out);
+        read_binary_rows(path, file, layout, rows, out, options.allow_nonfinite);
       }
       break;
     }
@@ -902,43 +948,69 @@ Matrix<double> read_rows(const std::string& path, const FileInfo& info,
       const BinaryLayout layout = npy_layout(path);
       check_unchanged(path, info, layout.rows, layout.cols);
       PosixFile file(path);
-      read_binary_rows(path, file, layout, rows, out);
+      read_binary_rows(path, file, layout, rows, out, options.allow_nonfinite);
       break;
     }
-    case FileFormat::kCsv: {
-      // One more scan: lines are found by reading, only the requested ones are parsed.
-      std::size_t next = 0, cols = 0;
-      bool header = false, all_integer = true;
-      const std::size_t total =
-          scan_csv(path, cols, header, [&](std::size_t row, std::size_t line, const auto& tokens) {
-            if (tokens.size() != info.cols) check_unchanged(path, info, info.rows, tokens.size());
-            while (next < rows.size() && rows[next] == row) {
-              parse_csv_row(path, row, line, tokens, out.row(next), all_integer);
-              ++next;
-            }
-          });
-      check_unchanged(path, info, total, cols);
+    case FileFormat::kCsv:
+    case FileFormat::kLibsvm: {
+      text::TextLayout layout;
+      ReadOptions o = options;
+      if (info.format == FileFormat::kLibsvm && o.dimension == 0) o.dimension = info.cols;
+      const text::TextChunk chunk = parse_text_file(path, info.format, o, true, layout);
+      const FileInfo now = text_info(layout, chunk.rows, chunk.max_index, true, true);
+      check_unchanged(path, info, chunk.rows, now.cols);
+      if (labels != nullptr && info.label_cols > 0) labels->resize(rows.size(), 1);
+      for (std::size_t i = 0; i < rows.size(); ++i)
+        chunk_row(chunk, info.format, rows[i], info.cols, out.row(i),
+                  labels != nullptr && info.label_cols > 0 ? labels->row(i) : nullptr);
       break;
     }
   }
   return out;
 }
 
+FileInfo probe_distributed(const mpi::Communicator& comm, const std::string& path,
+                           const ReadOptions& options) {
+  FileFormat format = FileFormat::kNpy;
+  mpi::agree_on(comm, [&] { format = resolve_format(path, options); });
+  if (is_text(format)) return scan_text_distributed(comm, path, format, options, false).info;
+  FileInfo info;
+  mpi::agree_on(comm, [&] { info = probe_file(path, options); });
+  agree_on_shape(comm, path, info);
+  return info;
+}
+
 LocalData read_distributed(const mpi::Communicator& comm, const std::string& features_path,
                            const std::string& labels_path,
-                           const std::vector<std::size_t>& selection) {
-  FileInfo features_info, labels_info;
+                           const std::vector<std::size_t>& selection, const ReadOptions& options) {
   const bool with_labels = !labels_path.empty();
+  ReadOptions feature_options = options;
+  feature_options.embedded_labels = options.embedded_labels && !with_labels;
+  // A labels file is read by its own name (data.format describes the features file).
+  ReadOptions label_options;
+  label_options.allow_nonfinite = options.allow_nonfinite;
+
+  FileFormat format = FileFormat::kNpy;
+  mpi::agree_on(comm, [&] { format = resolve_format(features_path, feature_options); });
+  FileInfo labels_info;
+  if (with_labels) labels_info = probe_distributed(comm, labels_path, label_options);
+
+  // Text: one parse that keeps the values; binary: the header only.
+  TextScan scan;
+  FileInfo features_info;
+  if (is_text(format)) {
+    scan = scan_text_distributed(comm, features_path, format, feature_options, true);
+    features_info = scan.info;
+  } else {
+    mpi::agree_on(comm, [&] { features_info = probe_file(features_path, feature_options); });
+    agree_on_shape(comm, features_path, features_info);
+  }
+  // Checks on agreed values: every rank reaches the same verdict.
   mpi::agree_on(comm, [&] {
-    features_info = probe_file(features_path);
-    if (with_labels) {
-      labels_info = probe_file(labels_path);
-      if (labels_info.rows != features_info.rows)
-        throw Error(labels_path + ": " + std::to_string(labels_info.rows) + " labels for " +
-                    std::to_string(features_info.rows) + " rows of features in " + features_path +
-                    "; the two files must have the same number of rows");
-    }
-    const std::size_t n = selection.empty() ? features_info.rows : selection.size();
+    if (with_labels && labels_info.rows != features_info.rows)
+      throw Error(labels_path + ": " + std::to_string(labels_info.rows) + " labels for " +
+                  std::to_string(features_info.rows) + " rows of features in " + features_path +
+                  "; the two files must have the same number of rows");
     for (std::size_t i = 0; i < selection.size(); ++i) {
       if (selection[i] >= features_info.rows)
         throw Error(features_path + ": selected row " + std::to_string(selection[i]) +
@@ -946,36 +1018,145 @@ LocalData read_distributed(const mpi::Communicator& comm, const std::string& fea
       if (i > 0 && selection[i] <= selection[i - 1])
         throw Error(features_path + ": the row selection must be strictly ascending");
     }
+    const std::size_t n = selection.empty() ? features_info.rows : selection.size();
     if (n < static_cast<std::size_t>(comm.size()))
       throw Error(features_path + ": " + std::to_string(n) + " rows selected for " +
                   std::to_string(comm.size()) + " ranks; every rank needs at least one row");
   });
-  agree_on_shape(comm, features_path, features_info);
-  if (with_labels) agree_on_shape(comm, labels_path, labels_info);
 
   LocalData local;
   const std::size_t n = selection.empty() ? features_info.rows : selection.size();
   local.partition = BlockPartition(n, comm.size());
   local.dimension = features_info.cols;
-  local.target_kind = with_labels ? labels_info.element : ElementKind::kFloating;
   const int rank = comm.rank();
   std::vector<std::size_t> mine(local.partition.count(rank));
   for (std::size_t i = 0; i < mine.size(); ++i) {
     const std::size_t k = local.partition.begin(rank) + i;
     mine[i] = selection.empty() ? k : selection[k];
   }
-  mpi::agree_on(comm, [&] {
-    local.features = read_rows(features_path, features_info, mine);
-    if (with_labels) local.targets = read_rows(labels_path, labels_info, mine);
-  });
+  local.source_rows = mine;
+  if (is_text(format)) {
+    distribute_text(comm, features_path, scan, selection, local);
+    scan = TextScan();
+    if (features_info.label_cols > 0) local.target_kind = features_info.label_element;
+  } else {
+    mpi::agree_on(comm, [&] {
+      local.features = read_rows(features_path, features_info, mine, feature_options);
+    });
+  }
+  if (with_labels) {
+    // Through the same path, so a CSV labels file is split by byte ranges too.
+    LocalData labels = read_distributed(comm, labels_path, "", selection, label_options);
+    local.targets = std::move(labels.features);
+    local.target_kind = labels_info.element;
+  }
   return local;
 }
 
-FileInfo probe_distributed(const mpi::Communicator& comm, const std::string& path) {
-  FileInfo info;
-  mpi::agree_on(comm, [&] { info = probe_file(path); });
-  agree_on_shape(comm, path, info);
-  return info;
+void check_data_options(const mpi::Communicator& comm, const Options& o,
+                        const std::string& command) {
+  mpi::agree_on(comm, [&] {
+    const std::string labels_key = command == "train" ? "data.train_labels" : "data.labels";
+    if (o.given("data.label_column") && (command == "train" || command == "eval") &&
+        !o.str(labels_key).empty())
+      throw Error("options data.label_column and " + labels_key +
+                  " conflict: the labels come either from a column of the features file or "
+                  "from a labels file; give one of them");
+    if (command == "train" && !o.str("data.test_labels").empty() &&
+        o.str("data.test_features").empty())
+      throw Error("option data.test_labels is given without data.test_features");
+    if (o.given("data.dimension") && o.str("data.format") != "auto" &&
+        o.str("data.format") != "libsvm")
+      throw Error("options data.dimension and data.format = " + o.str("data.format") +
+                  " conflict: data.dimension applies to LIBSVM files only");
+    if (o.given("data.header") && o.str("data.format") != "auto" && o.str("data.format") != "csv")
+      throw Error("options data.header and data.format = " + o.str("data.format") +
+                  " conflict: data.header applies to CSV files only");
+  });
+}
+
+void write_npy_distributed(const mpi::Communicator& comm, const std::string& path,
+                           const BlockPartition& partition, const Matrix<double>& local,
+                           bool as_int64) {
+  const std::size_t n = partition.size(), cols = local.cols();
+  const std::string tmp = path + ".tmp";
+  // Header: version 1.0, dict padded with spaces and '\n' so the data starts at a multiple of 64.
+  std::string dict = std::string("{'descr': '") + (as_int64 ? "<i8" : "<f8") +
+                     "', 'fortran_order': False, 'shape': (" + std::to_string(n) +
+                     (cols == 1 ? ",)" : ", " + std::to_string(cols) + ")") + ", }";
+  while ((10 + dict.size() + 1) % 64 != 0) dict += ' ';
+  dict += '\n';
+  std::string header = "\x93NUMPY";
+  header += '\x01';
+  header += '\x00';
+  header += static_cast<char>(dict.size() & 0xff);
+  header += static_cast<char>((dict.size() >> 8) & 0xff);
+  header += dict;
+  const std::uint64_t total = header.size() + std::uint64_t{n} * cols * 8;
+
+  auto write_all = [&](int fd, const char* p, std::size_t bytes, std::uint64_t offset) {
+    while (bytes > 0) {
+      const ssize_t w = ::pwrite(fd, p, bytes, static_cast<off_t>(offset));
+      if (w < 0 && errno == EINTR) continue;
+      if (w <= 0) fail(tmp, std::string("write error: ") + std::strerror(errno));
+      p += w;
+      bytes -= static_cast<std::size_t>(w);
+      offset += static_cast<std::uint64_t>(w);
+    }
+  };
+  // Rank 0 creates the file at its full size; then every rank writes its rows.
+  mpi::agree_on(comm, [&] {
+    if (comm.rank() != 0) return;
+    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) fail(tmp, std::string("cannot create: ") + std::strerror(errno));
+    try {
+      if (::ftruncate(fd, static_cast<off_t>(total)) != 0)
+        fail(tmp, std::string("cannot size the file: ") + std::strerror(errno));
+      write_all(fd, header.data(), header.size(), 0);
+    } catch (...) {
+      ::close(fd);
+      throw;
+    }
+    if (::close(fd) != 0) fail(tmp, std::string("close failed: ") + std::strerror(errno));
+  });
+  bool ok = true;
+  std::string message;
+  try {
+    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0) fail(tmp, std::string("cannot open for writing: ") + std::strerror(errno));
+    std::vector<char> bytes(local.size() * 8);
+    for (std::size_t i = 0; i < local.size(); ++i) {
+      const double v = local.data()[i];
+      if (as_int64) {
+        const auto q = static_cast<std::int64_t>(v);
+        std::memcpy(bytes.data() + 8 * i, &q, 8);
+      } else {
+        std::memcpy(bytes.data() + 8 * i, &v, 8);
+      }
+    }
+    try {
+      write_all(fd, bytes.data(), bytes.size(),
+                header.size() + std::uint64_t{partition.begin(comm.rank())} * cols * 8);
+      if (::fsync(fd) != 0) fail(tmp, std::string("fsync failed: ") + std::strerror(errno));
+    } catch (...) {
+      ::close(fd);
+      throw;
+    }
+    if (::close(fd) != 0) fail(tmp, std::string("close failed: ") + std::strerror(errno));
+  } catch (const std::exception& e) {
+    ok = false;
+    message = e.what();
+  }
+  try {
+    mpi::agree(comm, ok, message);
+  } catch (const CollectiveError&) {
+    if (comm.rank() == 0) std::remove(tmp.c_str());
+    throw;
+  }
+  ok = true;
+  if (comm.rank() == 0) ok = std::rename(tmp.c_str(), path.c_str()) == 0;
+  if (!ok) std::remove(tmp.c_str());
+  mpi::agree(comm, ok, path + ": cannot rename " + tmp + " into place");
 }
 
 }  // namespace kmpi

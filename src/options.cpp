@@ -22,8 +22,10 @@ std::vector<OptionSpec> build_table() {
   using T = OptionType;
   return {
       make("data.train_features", T::kString, "",
-           "Training features: .npy, .csv or IDX (gzip or raw)"),
-      make("data.train_labels", T::kString, "", "Training labels/targets (1-D for labels)"),
+           "Training features: .npy, .csv, LIBSVM (.svm) or IDX (gzip or raw)"),
+      make("data.train_labels", T::kString, "",
+           "Training labels/targets (1-D for labels); empty: from the features file (LIBSVM "
+           "labels, CSV data.label_column)"),
       make("data.test_features", T::kString, "",
            "Test features (optional), evaluated after training"),
       make("data.test_labels", T::kString, "", "Test labels/targets"),
@@ -38,6 +40,23 @@ std::vector<OptionSpec> build_table() {
       make("data.task", T::kChoice, "auto",
            "classification | regression | auto (integer labels = classes, floating = targets)",
            {"auto", "classification", "regression"}),
+      make("data.format", T::kChoice, "auto",
+           "Format of the features files: auto (from the name: .npy, .csv/.tsv/.txt, "
+           ".svm/.libsvm/.svmlight, IDX names) | npy | csv | libsvm | idx; labels files go by "
+           "their name",
+           {"auto", "npy", "csv", "libsvm", "idx"}),
+      make("data.header", T::kChoice, "auto",
+           "CSV header line: auto (a first line with a non-numeric token) | true | false",
+           {"auto", "true", "false"}),
+      make("data.label_column", T::kString, "last",
+           "CSV without a labels file: the column holding the labels (last | first | 1-based "
+           "number | header name); the other columns are features"),
+      make("data.dimension", T::kInteger, "0",
+           "LIBSVM: number of features d (0 = the largest index in the file); larger indices "
+           "are refused",
+           {}, 0, 4294967295.0),
+      make("data.allow_nonfinite", T::kBool, "false",
+           "Accept NaN/Inf values in features and labels (refused by default)"),
       make("data.validation_fraction", T::kReal, "0",
            "Fraction of training rows held out for validation and early stopping (iterative "
            "solvers)",
@@ -82,6 +101,10 @@ std::vector<OptionSpec> build_table() {
       make("output.model", T::kString, "", "Model file to write (train)"),
       make("output.metrics", T::kString, "", "JSON-lines metrics file (train, eval)"),
       make("output.predictions", T::kString, "", "Predictions file (predict): one row per input"),
+      make("output.data", T::kString, "",
+           "convert: .npy file for the features (float64), written atomically"),
+      make("output.labels", T::kString, "",
+           "convert: .npy file for the labels (int64 if all are integers, else float64)"),
       make("model", T::kString, "", "Model file to read (predict, eval, info)"),
       make("run.verbose_ranks", T::kBool, "false", "Every rank logs, prefixed with its rank"),
   };
@@ -235,7 +258,9 @@ std::string options_help() {
          "  train    train a model (solver.name) on data.train_features / data.train_labels\n"
          "  predict  --model FILE --data.features PATH --output.predictions PATH\n"
          "  eval     --model FILE --data.features PATH --data.labels PATH [--output.metrics PATH]\n"
-         "  info     --model FILE | --data.features PATH | --print-config\n\n"
+         "  info     --model FILE | --data.features PATH | --print-config\n"
+         "  convert  --data.features PATH [--data.labels PATH] --output.data X.npy "
+         "[--output.labels Y.npy]\n\n"
          "Options (INI key = section.key; the command line wins over --config):\n";
   for (const auto& s : option_table()) {
     out << "  --" << s.key << " (default: " << (s.default_value.empty() ? "none" : s.default_value)

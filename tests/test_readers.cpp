@@ -419,7 +419,7 @@ TEST_F(Readers, CsvWithAndWithoutHeader) {
 TEST_F(Readers, CsvErrorsNameFileLineAndColumn) {
   write_text(path("ragged.csv"), "a,b,c\n1,2,3\n4,5,6\n7,8\n");
   std::string message = error_of([&] { probe_file(path("ragged.csv")); });
-  EXPECT_MESSAGE_HAS(message, path("ragged.csv") + ": line 4 has 2 values");
+  EXPECT_MESSAGE_HAS(message, path("ragged.csv") + ": line 4: has 2 values");
 
   write_text(path("word.csv"), "1,2\n3,x4\n");
   message = error_of([&] { probe_file(path("word.csv")); });
@@ -432,7 +432,7 @@ TEST_F(Readers, CsvErrorsNameFileLineAndColumn) {
 
   write_text(path("nan.csv"), "h1,h2\n1,2\n3,nan\n");
   message = error_of([&] { probe_file(path("nan.csv")); });
-  EXPECT_MESSAGE_HAS(message, path("nan.csv") + ": line 3, column 2 (data row 1");
+  EXPECT_MESSAGE_HAS(message, path("nan.csv") + ": line 3, column 2: 'nan' is NaN");
   EXPECT_MESSAGE_HAS(message, "NaN");
   write_text(path("inf.csv"), "1,2\n-inf,3\n");
   EXPECT_MESSAGE_HAS(error_of([&] { probe_file(path("inf.csv")); }),

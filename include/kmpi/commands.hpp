@@ -11,5 +11,7 @@ int run_train(const mpi::Communicator& comm, const Options& options);
 int run_predict(const mpi::Communicator& comm, const Options& options);
 int run_eval(const mpi::Communicator& comm, const Options& options);
 int run_info(const mpi::Communicator& comm, const Options& options);
+// Text (or any) data file -> .npy, in parallel (src/convert.cpp).
+int run_convert(const mpi::Communicator& comm, const Options& options);
 
 }  // namespace kmpi

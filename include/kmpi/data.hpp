@@ -3,7 +3,10 @@
 // A reader first probes a file (shape and element type from its header, or by scanning text),
 // then reads a sorted list of global rows into a local block. Formats: IDX (gzip or raw, the
 // MNIST family), .npy (C order; float32, float64, uint8, int32, int64), CSV (numeric, optional
-// header). Every error names the file and, where it applies, the line or row.
+// header, optional label column) and LIBSVM/SVMlight (sparse `label idx:val ...`, densified).
+// Text formats are split across ranks by byte ranges aligned to line starts, so each rank parses
+// only its part of the file (see text_formats.hpp). Every error names the file and, where it
+// applies, the line or row.
 #pragma once
 
 #include <cstddef>
@@ -16,7 +19,34 @@
 
 namespace kmpi {
 
-enum class FileFormat { kIdx, kNpy, kCsv };
+class Options;
+
+enum class FileFormat { kIdx, kNpy, kCsv, kLibsvm };
+
+// Whether a CSV file starts with a header line (data.header).
+enum class HeaderMode { kAuto, kYes, kNo };
+
+// How to read a data file; built from the data.* options by read_options().
+struct ReadOptions {
+  std::string format = "auto";  // data.format: auto (from the name) | npy | csv | libsvm | idx
+  HeaderMode header = HeaderMode::kAuto;
+  // Read the targets from the features file itself: the CSV column `label_column` (last | first |
+  // a 1-based number | a header name) or the LIBSVM label. Off: every CSV column is a feature.
+  bool embedded_labels = false;
+  std::string label_column = "last";
+  bool allow_nonfinite = false;  // data.allow_nonfinite: accept NaN/Inf values
+  std::size_t dimension = 0;     // LIBSVM d (0: the largest index in the file)
+};
+
+// local: the data.* options as ReadOptions (embedded_labels is left off; commands decide it).
+ReadOptions read_options(const Options& options);
+
+// local: whether a features file of this format carries its own labels when no labels file is
+// given (LIBSVM always; CSV through its label column).
+bool format_has_labels(FileFormat format);
+
+// local: the format of `path` under `options` (data.format wins over the name).
+FileFormat resolve_format(const std::string& path, const ReadOptions& options);
 
 // What the element type says about the task: integers are class labels, floats are targets.
 enum class ElementKind { kInteger, kFloating };
@@ -26,21 +56,26 @@ struct FileInfo {
   std::size_t rows = 0;  // first dimension
   std::size_t cols = 0;  // product of the remaining dimensions (1 for a 1-D array)
   ElementKind element = ElementKind::kFloating;
+  std::size_t label_cols = 0;  // 1 when the labels come from the file itself (embedded_labels)
+  ElementKind label_element = ElementKind::kFloating;
 };
 
-// local: the format from the file name (.idx / -ubyte / .gz -> IDX, .npy, .csv / .txt).
+// local: the format from the file name (.idx / -ubyte / .gz -> IDX, .npy, .csv / .tsv / .txt,
+// .svm / .libsvm / .svmlight).
 // Throws kmpi::Error naming the file when it cannot tell.
 FileFormat format_from_path(const std::string& path);
 
 // local: reads the header (or, for CSV, scans the file) and returns its shape. Throws kmpi::Error
 // naming the file for: missing, unreadable or a directory, empty, wrong magic/version, a header
 // whose sizes the file cannot hold (truncated), absurd sizes (refused before allocating).
-FileInfo probe_file(const std::string& path);
+FileInfo probe_file(const std::string& path, const ReadOptions& options = {});
 
 // local: reads the global rows `rows` (sorted ascending, each < info.rows) of the file into a
 // (rows.size() x info.cols) matrix of doubles. NaN/Inf values are rejected with the row named.
+// With options.embedded_labels, `labels` (if not null) receives the rows' labels.
 Matrix<double> read_rows(const std::string& path, const FileInfo& info,
-                         const std::vector<std::size_t>& rows);
+                         const std::vector<std::size_t>& rows, const ReadOptions& options = {},
+                         Matrix<double>* labels = nullptr);
 
 // The local part of a data set: this rank's rows of the features and (optionally) the targets.
 struct LocalData {
@@ -49,16 +84,40 @@ struct LocalData {
   Matrix<double> targets;     // partition.count(rank) x t (t = 1 for labels), may be empty
   std::size_t dimension = 0;  // d, agreed on by all ranks
   ElementKind target_kind = ElementKind::kFloating;
+  // Where each local row came from: its 0-based row in the file and, for text files, its
+  // 1-based line (0 for binary files); for error messages.
+  std::vector<std::size_t> source_rows, source_lines;
+
+  // local: "line 17" or "row 15" for local row i.
+  std::string where(std::size_t i) const;
 };
 
-// collective: reads features (and labels if `labels_path` is non-empty) so that every rank ends
-// with its block of the rows `selection` (sorted global row indices, the same on every rank; an
-// empty selection means all rows). Ranks agree on n, d and every error (one CollectiveError).
+// collective: reads features (and labels if `labels_path` is non-empty, or from the features file
+// itself with options.embedded_labels) so that every rank ends with its block of the rows
+// `selection` (sorted global row indices, the same on every rank; an empty selection means all
+// rows). Ranks agree on n, d and every error (one CollectiveError). Text files are parsed in
+// byte ranges, one per rank, and the rows sent to their owners.
 LocalData read_distributed(const mpi::Communicator& comm, const std::string& features_path,
                            const std::string& labels_path,
-                           const std::vector<std::size_t>& selection = {});
+                           const std::vector<std::size_t>& selection = {},
+                           const ReadOptions& options = {});
 
-// collective: n of a features file, agreed on all ranks (probe on every rank, agree on errors).
-FileInfo probe_distributed(const mpi::Communicator& comm, const std::string& path);
+// collective: n and d of a file, agreed on all ranks (binary: probe on every rank; text: every
+// rank scans its byte range and the counts are combined). Errors are agreed.
+FileInfo probe_distributed(const mpi::Communicator& comm, const std::string& path,
+                           const ReadOptions& options = {});
+
+// collective: checks of data.* options that conflict with each other (one agreed error naming
+// the keys); `command` is train, predict, eval or convert.
+void check_data_options(const mpi::Communicator& comm, const Options& options,
+                        const std::string& command);
+
+// collective: writes this rank's block `local` (rows partition.begin(rank) ... of a
+// partition.size() x local.cols() matrix) as a float64 (or int64) .npy file (1-D if one column): rank 0 writes the header,
+// every rank its rows at their offset, into a temporary name renamed into place once all
+// succeeded. A failure leaves no file behind.
+void write_npy_distributed(const mpi::Communicator& comm, const std::string& path,
+                           const BlockPartition& partition, const Matrix<double>& local,
+                           bool as_int64 = false);
 
 }  // namespace kmpi
