@@ -16,6 +16,7 @@
 
 #include "kmpi/blas.hpp"
 #include "kmpi/kernel.hpp"
+#include "kmpi/kernel_operator.hpp"
 #include "kmpi/matrix.hpp"
 
 namespace {
@@ -81,6 +82,24 @@ void bm_kernel(benchmark::State& state, Shape s, kmpi::Kernel k) {
   report_rate(state, s);
 }
 
+// The operator as one EigenPro 2 step calls it on one rank: K(X_B, X_r) alpha_r for a batch of
+// m = 2000 against this rank's t rows (Fashion-MNIST at 2 ranks: 30000), c = 10 outputs, tiled
+// with the given tile budget. GFLOP/s counts 2 m t (d + c): the floor's flops (DESIGN §5).
+void bm_operator(benchmark::State& state, std::size_t tile_bytes, kmpi::Precision precision) {
+  const std::size_t m = 2000, t = 30000, d = 784, c = 10;
+  const auto q = pixels<double>(m, d, 1);
+  const kmpi::LocalCenters z(pixels<double>(t, d, 2), precision);
+  const auto alpha = pixels<double>(t, c, 3);
+  kmpi::Matrix<double> out(m, c);
+  const auto k = kmpi::Kernel::from_name("gaussian", kBandwidth);
+  for (auto _ : state) {
+    kmpi::kernel_times_local(k, q, z, alpha, out, tile_bytes);
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * m * t * (d + c) * 1e-9,
+                                                 benchmark::Counter::kIsIterationInvariantRate);
+}
+
 // Real time, not the main thread's CPU time: if OpenBLAS runs threads anyway, CPU time of this
 // thread would overstate the rate.
 void configure(benchmark::internal::Benchmark* b) {
@@ -121,6 +140,12 @@ int main(int argc, char** argv) {
   benchmark::AddCustomContext("kernel_bandwidth", std::to_string(kBandwidth));
   register_for_precision<float>();
   register_for_precision<double>();
+  // Tile budgets around the cache sizes (L2 1 MiB, L3 32 MiB here) and the default.
+  for (std::size_t mib : {1, 4, 16, 64}) {
+    configure(benchmark::RegisterBenchmark(
+        ("operator_tile" + std::to_string(mib) + "MiB/float32/2000x30000x784").c_str(), bm_operator,
+        mib << 20, kmpi::Precision::kFloat32));
+  }
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   return 0;

@@ -2,9 +2,20 @@
 
 #include <algorithm>
 
+#include <unistd.h>
+
 #include "kmpi/blas.hpp"
 
 namespace kmpi {
+
+std::size_t cache_tile_bytes() {
+  static const std::size_t bytes = [] {
+    const long l2 = sysconf(_SC_LEVEL2_CACHE_SIZE);
+    const std::size_t guess = l2 > 0 ? 16 * static_cast<std::size_t>(l2) : std::size_t(16) << 20;
+    return std::clamp(guess, std::size_t(4) << 20, std::size_t(64) << 20);
+  }();
+  return bytes;
+}
 
 LocalCenters::LocalCenters(const Matrix<double>& z, Precision precision)
     : precision_(precision), rows_(z.rows()), d_(z.cols()) {
@@ -42,6 +53,7 @@ struct Tiling {
 };
 template <class T>
 Tiling tiling_for(std::size_t m, std::size_t p, std::size_t tile_bytes) {
+  if (tile_bytes == 0) tile_bytes = cache_tile_bytes();
   const std::size_t mq = std::max<std::size_t>(1, std::min<std::size_t>(m, 4096));
   const std::size_t t = std::max<std::size_t>(64, tile_bytes / (mq * sizeof(T)));
   return {mq, std::min(std::max<std::size_t>(p, 1), t)};
