@@ -147,4 +147,40 @@ FalkonResult train_falkon(const mpi::Communicator& comm, const TrainingProblem& 
                           const FalkonOptions& options,
                           const FalkonIterationCallback& on_iteration = {});
 
+struct EigenPro4Options {
+  std::size_t centers = 0;            // p; 0 = min(n, 10000)
+  std::size_t data_samples = 0;       // s_data; 0 = min(n, 3000)
+  std::size_t data_level = 0;         // q_data; 0 = min(150, s_data / 3)
+  std::size_t model_samples = 0;      // s_model; 0 = min(p, 3000)
+  std::size_t model_level = 0;        // q_model; 0 = min(150, s_model / 3)
+  std::size_t batch_size = 0;         // m; 0 = min(m*, batch_cap) of the data preconditioner
+  std::size_t batch_cap = 10000;      // also caps the projection's batch
+  std::size_t projection_period = 0;  // T batches between projections; 0 = max(1, p / m)
+  std::size_t projection_epochs = 1;  // EigenPro 2 epochs over the centers per projection
+  std::size_t epochs = 5;
+  std::uint64_t seed = 1;
+  Precision precision = Precision::kFloat32;
+  double damping = 0.95;
+  bool precondition = true;  // false: no data preconditioner (projected minibatch SGD)
+};
+
+struct EigenPro4Result {
+  BlockPartition center_partition;          // BlockPartition(p, P)
+  std::vector<std::size_t> center_indices;  // the training rows chosen as Z, sorted
+  Matrix<double> centers;                   // this rank's rows of Z
+  Matrix<double> alpha;                     // this rank's rows of alpha
+  EigenPro2Parameters data_parameters;      // batch size m and step eta come from these
+  EigenPro2Parameters model_parameters;     // of the projection's EigenPro 2 over Z
+  std::size_t projection_period = 0;        // T used
+  std::size_t epochs_run = 0;
+  std::vector<double> epoch_losses;  // mean ||g||^2 / c over each epoch's batches
+  double setup_seconds = 0;
+};
+
+// collective: EigenPro 4 (DESIGN §1.3) on p centers drawn like Falkon's; T = 1 is EigenPro 3.
+// on_epoch sees this rank's weights over its centers (EpochState::parameters = data_parameters).
+EigenPro4Result train_eigenpro4(const mpi::Communicator& comm, const TrainingProblem& problem,
+                                const EigenPro4Options& options,
+                                const EpochCallback& on_epoch = {});
+
 }  // namespace kmpi

@@ -1,0 +1,231 @@
+// EigenPro 4 across ranks: convergence to the restricted least squares solution that Falkon
+// (ridge 0) and a serial LAPACK solve also reach, delayed projection (default T) against T = 1
+// (EigenPro 3), and rank invariance of centers and predictions.
+#include <gtest/gtest.h>
+
+#include "common.hpp"
+#include "kmpi/scalapack.hpp"
+#include "kmpi/solvers.hpp"
+
+namespace kmpi {
+namespace {
+
+using namespace testing_support;
+
+constexpr std::uint64_t kDataSeed = 71;
+
+// Targets: a smooth function of x (not in the span of the centers) or, with `in_span`, the
+// model K(x, Z) beta_true itself for Z = the rows `centers` and beta_true(j, l) = cos(j + l).
+TrainingProblem make_problem(const mpi::Communicator& comm, std::size_t n, std::size_t d,
+                             const Kernel& kernel, const std::vector<std::size_t>* in_span) {
+  TrainingProblem p;
+  p.kernel = kernel;
+  p.partition = BlockPartition(n, comm.size());
+  const std::size_t b = p.partition.begin(comm.rank()), cnt = p.partition.count(comm.rank());
+  p.x = synthetic_rows(kDataSeed, b, cnt, d);
+  p.y = Matrix<double>(cnt, 2);
+  if (in_span) {
+    const Matrix<double> z = select_rows(synthetic_rows(kDataSeed, 0, n, d), *in_span);
+    const Matrix<double> k = kernel_block(kernel, p.x, z);
+    for (std::size_t i = 0; i < cnt; ++i)
+      for (std::size_t l = 0; l < 2; ++l)
+        for (std::size_t j = 0; j < z.rows(); ++j) p.y(i, l) += k(i, j) * std::cos(double(j + l));
+  } else {
+    for (std::size_t i = 0; i < cnt; ++i) {
+      double s = 0;
+      for (std::size_t j = 0; j < d; ++j) s += p.x(i, j) * (j + 1);
+      p.y(i, 0) = std::sin(s);
+      p.y(i, 1) = p.x(i, 0) > 0.5 ? 1.0 : 0.0;
+    }
+  }
+  return p;
+}
+
+// collective: K(X_r, Z) alpha for this rank's training rows.
+Matrix<double> fitted(const mpi::Communicator& comm, const TrainingProblem& p,
+                      const Matrix<double>& centers, const Matrix<double>& alpha) {
+  const LocalCenters z(centers, Precision::kFloat64);
+  return predict_distributed(comm, p.kernel, z, alpha, p.partition, p.x);
+}
+
+// Serial restricted least squares argmin ||K(X,Z) alpha - Y|| by the normal equations, and its
+// fitted values on this rank's rows.
+Matrix<double> serial_fit(const mpi::Communicator& comm, const TrainingProblem& p,
+                          const std::vector<std::size_t>& centers) {
+  const std::size_t n = p.partition.size(), d = p.x.cols();
+  const Matrix<double> x = synthetic_rows(kDataSeed, 0, n, d);
+  const Matrix<double> z = select_rows(x, centers);
+  const Matrix<double> k = kernel_block(p.kernel, x, z);
+  Matrix<double> y(n, p.y.cols());
+  comm.allgatherv(p.y.data(), y.data(), p.partition.counts(y.cols()),
+                  p.partition.displacements(y.cols()));
+  const std::size_t pc = z.rows(), c = y.cols();
+  Matrix<double> h(pc, pc), rhs(pc, c);
+  for (std::size_t a = 0; a < pc; ++a) {
+    for (std::size_t b = 0; b < pc; ++b)
+      for (std::size_t i = 0; i < n; ++i) h(a, b) += k(i, a) * k(i, b);
+    for (std::size_t l = 0; l < c; ++l)
+      for (std::size_t i = 0; i < n; ++i) rhs(a, l) += k(i, a) * y(i, l);
+  }
+  const Matrix<double> alpha = serial::solve_spd(h, rhs);
+  const std::size_t b = p.partition.begin(comm.rank());
+  Matrix<double> out(p.partition.count(comm.rank()), c);
+  for (std::size_t i = 0; i < out.rows(); ++i)
+    for (std::size_t l = 0; l < c; ++l)
+      for (std::size_t j = 0; j < pc; ++j) out(i, l) += k(b + i, j) * alpha(j, l);
+  return out;
+}
+
+EigenPro4Options small_options() {
+  EigenPro4Options o;
+  o.centers = 25;
+  o.data_samples = 100;
+  o.data_level = 8;
+  o.model_samples = 25;
+  o.seed = 5;
+  o.precision = Precision::kFloat64;
+  return o;
+}
+
+FalkonResult falkon_least_squares(const mpi::Communicator& comm, const TrainingProblem& problem,
+                                  std::size_t p) {
+  FalkonOptions fo;
+  fo.centers = p;
+  fo.ridge = 0;
+  fo.iterations = 300;
+  fo.tolerance = 1e-13;
+  fo.seed = 5;
+  fo.precision = Precision::kFloat64;
+  return train_falkon(comm, problem, fo);
+}
+
+// Largest |a - b| over every rank's rows.
+double global_max_diff(const mpi::Communicator& comm, const Matrix<double>& a,
+                       const Matrix<double>& b) {
+  return comm.allreduce_value(max_abs_diff(a, b), mpi::Op::kMax);
+}
+
+// With targets in the span of K(., Z) the restricted least squares solution fits them exactly and
+// is the fixed point of preconditioned, projected SGD too. (For other targets the data
+// preconditioner P moves the fixed point: it solves Pi_Z P grad = 0, not Pi_Z grad = 0.)
+TEST(EigenPro4, AndFalkonReachTheRestrictedLeastSquaresSolution) {
+  auto comm = mpi::Communicator::world();
+  const std::size_t n = 300, d = 5;
+  const Kernel kernel = Kernel::from_name("gaussian", 0.6);
+  const auto centers = random_subset(n, 25, 5, RngStream::kCenters);
+  const TrainingProblem problem = make_problem(comm, n, d, kernel, &centers);
+  EigenPro4Options o = small_options();
+  o.epochs = 150;
+  o.projection_epochs = 20;
+  const EigenPro4Result ep = train_eigenpro4(comm, problem, o);
+  ASSERT_EQ(ep.center_indices, centers);
+  const FalkonResult fa = falkon_least_squares(comm, problem, 25);
+  const Matrix<double> want = serial_fit(comm, problem, centers);
+  const double scale = comm.allreduce_value(max_abs(want), mpi::Op::kMax);
+  // Falkon: CG to 1e-13 on a well-preconditioned system. EigenPro 4: 150 epochs with 20-epoch
+  // projections contract the slowest direction far enough; 1e-7 relative on the fitted values.
+  EXPECT_LT(global_max_diff(comm, fitted(comm, problem, fa.centers, fa.alpha), want), 1e-9 * scale);
+  EXPECT_LT(global_max_diff(comm, fitted(comm, problem, ep.centers, ep.alpha), want), 1e-7 * scale);
+}
+
+// Without the data preconditioner, EigenPro 4 is projected gradient descent whose fixed point is
+// the restricted least squares solution for any targets; full batches make it deterministic.
+TEST(EigenPro4, UnpreconditionedFullBatchReachesLeastSquaresForAnyTargets) {
+  auto comm = mpi::Communicator::world();
+  const std::size_t n = 300, d = 5;
+  const Kernel kernel = Kernel::from_name("gaussian", 0.4);
+  const TrainingProblem problem = make_problem(comm, n, d, kernel, nullptr);
+  EigenPro4Options o = small_options();
+  o.precondition = false;
+  o.batch_size = n;
+  o.data_samples = n;  // lambda_1 exact, so the full-batch step 0.99 * 2 / lambda_1 is stable
+  o.epochs = 1000;
+  o.projection_epochs = 20;
+  const EigenPro4Result ep = train_eigenpro4(comm, problem, o);
+  const FalkonResult fa = falkon_least_squares(comm, problem, 25);
+  const Matrix<double> want = serial_fit(comm, problem, ep.center_indices);
+  const double scale = comm.allreduce_value(max_abs(want), mpi::Op::kMax);
+  // Gradient descent on a problem of moderate condition: 1000 epochs reach 1e-6 relative.
+  EXPECT_LT(global_max_diff(comm, fitted(comm, problem, fa.centers, fa.alpha), want), 1e-9 * scale);
+  EXPECT_LT(global_max_diff(comm, fitted(comm, problem, ep.centers, ep.alpha), want), 1e-6 * scale);
+}
+
+// collective: mean squared training error of the model, over all rows and outputs.
+double training_mse(const mpi::Communicator& comm, const TrainingProblem& p,
+                    const EigenPro4Result& r) {
+  const Matrix<double> f = fitted(comm, p, r.centers, r.alpha);
+  double s = 0;
+  for (std::size_t i = 0; i < f.size(); ++i)
+    s += (f.data()[i] - p.y.data()[i]) * (f.data()[i] - p.y.data()[i]);
+  return comm.allreduce_value(s) / static_cast<double>(p.partition.size() * p.y.cols());
+}
+
+TEST(EigenPro4, DelayedProjectionLosesNoAccuracy) {
+  auto comm = mpi::Communicator::world();
+  const std::size_t n = 800, d = 5;
+  const Kernel kernel = Kernel::from_name("gaussian", 0.6);
+  const TrainingProblem problem = make_problem(comm, n, d, kernel, nullptr);
+  EigenPro4Options o = small_options();
+  o.centers = 160;
+  o.data_samples = 200;
+  o.data_level = 20;
+  o.model_samples = 160;
+  o.model_level = 20;
+  o.batch_size = 20;
+  o.epochs = 4;
+  o.projection_epochs = 2;
+  o.projection_period = 1;
+  const EigenPro4Result t1 = train_eigenpro4(comm, problem, o);
+  o.projection_period = 0;
+  const EigenPro4Result tdef = train_eigenpro4(comm, problem, o);
+  ASSERT_EQ(tdef.projection_period, 160u / 20u);
+  const double e1 = training_mse(comm, problem, t1), edef = training_mse(comm, problem, tdef);
+  // Both are SGD runs with the same batches and step; they differ only in when the gradient is
+  // projected. Within 10% of each other (measured 0.1429 with T = 1, 0.1436 with T = 8).
+  EXPECT_LT(std::abs(edef - e1), 0.1 * e1);
+  // And both have learned: well below the error of the zero model, mean y^2.
+  double y2 = 0;
+  for (std::size_t i = 0; i < problem.y.size(); ++i)
+    y2 += problem.y.data()[i] * problem.y.data()[i];
+  y2 = comm.allreduce_value(y2) / static_cast<double>(n * problem.y.cols());
+  EXPECT_LT(edef, 0.3 * y2);
+  EXPECT_LT(e1, 0.3 * y2);
+}
+
+TEST(EigenPro4, SameCentersAndPredictionsAtEveryRankCount) {
+  auto world = mpi::Communicator::world();
+  const std::size_t n = 500, d = 4, nq = 30;
+  const Kernel kernel = Kernel::from_name("laplacian", 1.0);
+  EigenPro4Options o = small_options();
+  o.centers = 90;
+  o.model_samples = 60;
+  o.epochs = 2;
+  o.projection_period = 3;
+  const Matrix<double> q = synthetic_rows(98, 0, nq, d);
+  std::vector<int> groups = {1};
+  if (world.size() >= 2 && world.size() % 2 == 0) groups.push_back(2);
+  if (world.size() > 2) groups.push_back(world.size());
+  std::vector<Matrix<double>> predictions, centers;
+  std::vector<std::vector<std::size_t>> indices;
+  for (int g : groups) {
+    auto comm = world.split(world.rank() / g, world.rank());
+    const TrainingProblem p = make_problem(comm, n, d, kernel, nullptr);
+    const EigenPro4Result r = train_eigenpro4(comm, p, o);
+    const LocalCenters z(r.centers, Precision::kFloat64);
+    predictions.push_back(kernel_times(comm, kernel, q, z, r.alpha));
+    std::vector<std::size_t> every(90);
+    for (std::size_t i = 0; i < every.size(); ++i) every[i] = i;
+    centers.push_back(gather_selected_rows(comm, r.center_partition, r.centers, every));
+    indices.push_back(r.center_indices);
+  }
+  for (std::size_t k = 1; k < groups.size(); ++k) {
+    EXPECT_EQ(indices[k], indices[0]) << "group " << groups[k];
+    EXPECT_EQ(max_abs_diff(centers[k], centers[0]), 0.0) << "group " << groups[k];
+    // The same batches, samples and steps; only reduction order differs: 1e-9 relative.
+    EXPECT_LT(max_abs_diff(predictions[k], predictions[0]), 1e-9 * max_abs(predictions[0]))
+        << "group " << groups[k];
+  }
+}
+
+}  // namespace
+}  // namespace kmpi
