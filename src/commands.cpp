@@ -435,6 +435,78 @@ int run_train(const mpi::Communicator& comm, const Options& o) {
                .add("iterations", static_cast<double>(iterations))
                .add("residual", iterations > 0 ? fr.residuals.back() : 1.0),
            &z);
+  } else if (solver == "eigenpro4") {
+    EigenPro4Options eo;
+    eo.centers = static_cast<std::size_t>(o.integer("solver.centers"));
+    eo.data_samples = static_cast<std::size_t>(o.integer("solver.nystrom_samples"));
+    eo.data_level = static_cast<std::size_t>(o.integer("solver.preconditioner_level"));
+    eo.model_samples = static_cast<std::size_t>(o.integer("solver.model_nystrom_samples"));
+    eo.model_level = static_cast<std::size_t>(o.integer("solver.model_preconditioner_level"));
+    eo.batch_size = static_cast<std::size_t>(o.integer("solver.batch_size"));
+    if (o.given("solver.batch_cap"))
+      eo.batch_cap = static_cast<std::size_t>(o.integer("solver.batch_cap"));
+    eo.projection_period = static_cast<std::size_t>(o.integer("solver.projection_period"));
+    eo.projection_epochs = static_cast<std::size_t>(o.integer("solver.projection_epochs"));
+    eo.epochs = static_cast<std::size_t>(o.integer("solver.epochs"));
+    eo.seed = seed;
+    eo.precision = precision;
+    // Centers are known only once the solver has drawn them; the callback needs them to report.
+    EigenPro4Result result;
+    const std::size_t p = std::min(n, eo.centers > 0 ? eo.centers : std::size_t(10000));
+    const std::vector<std::size_t> z_indices = random_subset(n, p, seed, RngStream::kCenters);
+    const BlockPartition zp(p, P);
+    Matrix<double> z_rows;
+    {
+      const Matrix<double> z = gather_selected_rows(comm, problem.partition, problem.x, z_indices);
+      z_rows = Matrix<double>(zp.count(comm.rank()), z.cols());
+      std::copy(z.row(zp.begin(comm.rank())), z.row(zp.end(comm.rank())), z_rows.data());
+    }
+    const LocalCenters z(z_rows, precision);
+    const std::size_t patience = static_cast<std::size_t>(o.integer("solver.patience"));
+    double best_val = INFINITY;
+    std::size_t best_epoch = 0;
+    Matrix<double> best_alpha;
+    auto on_epoch = [&](const EpochState& st) {
+      if (st.epoch == 1) {
+        const auto& prm = *st.parameters;
+        log.info("eigenpro4: p = %zu, s = %zu, q = %zu, batch %zu, step %.4g, setup %.2f s", p,
+                 prm.s, prm.q, prm.batch_size, prm.step_size, st.setup_seconds);
+        metrics.line(Json()
+                         .add("event", "setup")
+                         .add("solver", "eigenpro4")
+                         .add("centers", static_cast<double>(p))
+                         .add("nystrom_samples", static_cast<double>(prm.s))
+                         .add("q", static_cast<double>(prm.q))
+                         .add("batch_size", static_cast<double>(prm.batch_size))
+                         .add("step_size", prm.step_size)
+                         .add("setup_s", st.setup_seconds)
+                         .str());
+      }
+      const double val = report(st.epoch, *st.alpha,
+                                Json()
+                                    .add("solver", "eigenpro4")
+                                    .add("epoch_s", st.epoch_seconds)
+                                    .add("batch_loss", st.batch_loss)
+                                    .add("setup_s", st.setup_seconds),
+                                &z);
+      if (validation.n == 0) return true;
+      if (val < best_val) {
+        best_val = val;
+        best_epoch = st.epoch;
+        best_alpha = *st.alpha;
+        return true;
+      }
+      return st.epoch - best_epoch < patience;
+    };
+    result = train_eigenpro4(comm, problem, eo, on_epoch);
+    log.info("eigenpro4: projection period T = %zu batches, projection batch %zu",
+             result.projection_period, result.model_parameters.batch_size);
+    own_centers = true;
+    center_partition = result.center_partition;
+    center_rows = std::move(result.centers);
+    alpha = best_epoch > 0 ? std::move(best_alpha) : std::move(result.alpha);
+    if (best_epoch > 0 && has_test)
+      last_test = evaluate(comm, kernel, z, alpha, test, classification);
   } else {
     EigenPro2Options eo;
     eo.nystrom_samples = static_cast<std::size_t>(o.integer("solver.nystrom_samples"));
