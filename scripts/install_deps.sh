@@ -3,7 +3,8 @@
 set -euo pipefail
 packages=(build-essential cmake pkg-config libopenmpi-dev openmpi-bin libscalapack-openmpi-dev
           libopenblas-dev libboost-program-options-dev libgtest-dev zlib1g-dev dataset-fashion-mnist
-          libbenchmark-dev python3)
+          libbenchmark-dev python3
+          slurm-wlm munge)  # slurm-wlm and munge: tests/cli/slurm.sh runs the slurm/ scripts on a real Slurm
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

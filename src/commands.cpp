@@ -7,6 +7,12 @@
 #include <numeric>
 #include <sstream>
 
+#include <chrono>
+#include <thread>
+
+#include <zlib.h>
+
+#include "kmpi/checkpoint.hpp"
 #include "kmpi/data.hpp"
 #include "kmpi/log.hpp"
 #include "kmpi/model.hpp"
@@ -41,7 +47,9 @@ class MetricsWriter {
       std::remove(tmp_.c_str());
     }
   }
+  // Every rank keeps the lines (they are built on every rank), so a checkpoint can store them.
   void line(const std::string& json) {
+    lines_.push_back(json);
     if (!file_) return;
     std::fputs(json.c_str(), file_);
     std::fputc('\n', file_);
@@ -57,9 +65,16 @@ class MetricsWriter {
     mpi::agree(comm, ok, path_ + ": cannot write metrics file");
   }
 
+  // The lines so far (every rank); restore() rewrites those of a resumed run first.
+  const std::vector<std::string>& lines() const { return lines_; }
+  void restore(const std::vector<std::string>& lines) {
+    for (const auto& l : lines) line(l);
+  }
+
  private:
   std::string path_, tmp_;
   std::FILE* file_ = nullptr;
+  std::vector<std::string> lines_;
 };
 
 class Json {
@@ -239,6 +254,48 @@ std::vector<std::size_t> all_rows(std::size_t n) {
   return v;
 }
 
+// collective: the "key = value" lines a checkpoint must match to be resumed (their hash is the
+// checkpoint's options hash): every option that shapes the iteration, and the training data
+// itself as n, d, c and a fingerprint of its (scaled) values. Left out: where outputs go (output.*,
+// run.*), evaluation-only inputs, the data paths (the fingerprint covers the content, so moved
+// files still resume), and solver.epochs / solver.patience (a resumed run may train longer).
+std::string checkpoint_options_text(const mpi::Communicator& comm, const Options& o,
+                                    const TrainingProblem& problem) {
+  static const char* const kIgnored[] = {"data.train_features",
+                                         "data.train_labels",
+                                         "data.test_features",
+                                         "data.test_labels",
+                                         "data.features",
+                                         "data.labels",
+                                         "model",
+                                         "solver.epochs",
+                                         "solver.patience"};
+  std::ostringstream text;
+  for (const auto& spec : option_table()) {
+    const std::string& k = spec.key;
+    if (k.rfind("run.", 0) == 0 || k.rfind("output.", 0) == 0) continue;
+    if (std::find(std::begin(kIgnored), std::end(kIgnored), k) != std::end(kIgnored)) continue;
+    text << k << " = " << o.str(k) << "\n";
+  }
+  // Fingerprint: sum over rows of mix(global row, CRC-32 of the row's x and y bytes), modulo
+  // 2^64, so it does not depend on the rank count.
+  const std::size_t first = problem.partition.begin(comm.rank());
+  unsigned long long sum = 0;
+  for (std::size_t i = 0; i < problem.x.rows(); ++i) {
+    const auto crc_x = crc32(0L, reinterpret_cast<const Bytef*>(problem.x.row(i)),
+                             static_cast<uInt>(8 * problem.x.cols()));
+    const auto crc_y = crc32(0L, reinterpret_cast<const Bytef*>(problem.y.row(i)),
+                             static_cast<uInt>(8 * problem.y.cols()));
+    sum += mix64((first + i) ^ mix64((static_cast<std::uint64_t>(crc_x) << 32) | crc_y));
+  }
+  sum = comm.allreduce_value(sum, mpi::Op::kSum);
+  char fingerprint[32];
+  std::snprintf(fingerprint, sizeof fingerprint, "%016llx", sum);
+  text << "data.rows = " << problem.partition.size() << "\ndata.dimension = " << problem.x.cols()
+       << "\ndata.outputs = " << problem.y.cols() << "\ndata.fingerprint = " << fingerprint << "\n";
+  return text.str();
+}
+
 }  // namespace
 
 int run_train(const mpi::Communicator& comm, const Options& o) {
@@ -266,6 +323,14 @@ int run_train(const mpi::Communicator& comm, const Options& o) {
   const std::string solver = o.str("solver.name");
   const std::uint64_t seed = static_cast<std::uint64_t>(o.integer("solver.seed"));
   const bool iterative = solver != "direct";
+  // Stop signals are caught only where a checkpoint can be written (so far eigenpro2, through
+  // IterationControl); otherwise they keep their default action (terminate).
+  const std::string checkpoint_dir = o.str("run.checkpoint_dir");
+  const bool checkpointing = solver == "eigenpro2" && !checkpoint_dir.empty();
+  require(comm, o.str("run.resume") == "no" || solver == "eigenpro2",
+          "run.resume: only solver.name = eigenpro2 writes checkpoints so far, not " + solver);
+  if (checkpointing) install_stop_signal_handlers();
+  double elapsed_before = 0;  // wall time of the earlier runs a resumed run continues
 
   // Rows: a seeded subset (data.limit), then a seeded validation split; the same on all ranks.
   const FileInfo info = probe_distributed(comm, train_x, read);
@@ -356,7 +421,7 @@ int run_train(const mpi::Communicator& comm, const Options& o) {
     const FitMetrics tr = evaluate(comm, kernel, centers, alpha, train_probe, classification);
     Json j;
     j.add("epoch", static_cast<double>(epoch))
-        .add("elapsed_s", wall.seconds())
+        .add("elapsed_s", elapsed_before + wall.seconds())
         .add("train_mse", tr.mse);
     std::string line = "epoch " + std::to_string(epoch) + ": train mse " + std::to_string(tr.mse);
     FitMetrics val;
@@ -571,7 +636,94 @@ int run_train(const mpi::Communicator& comm, const Options& o) {
       }
       return true;
     };
-    result = train_eigenpro2(comm, problem, eo, on_epoch);
+
+    // Checkpoint and resume (kmpi/checkpoint.hpp): the solver's weights and counters plus this
+    // driver's early-stopping state and metrics; the preconditioner is rebuilt from the seed.
+    IterationControl control;
+    Checkpoint resumed;
+    const std::string resume = o.str("run.resume");
+    const std::string run_text =
+        checkpointing || resume != "no" ? checkpoint_options_text(comm, o, problem) : "";
+    const std::uint64_t run_hash = checkpoint_hash(run_text);
+    if (resume != "no") {
+      require(comm, !checkpoint_dir.empty(),
+              "run.resume = " + resume + " needs run.checkpoint_dir");
+      const bool exists = checkpoint_exists(comm, checkpoint_dir);
+      require(
+          comm, exists || resume == "auto",
+          checkpoint_path(checkpoint_dir) + ": run.resume = require but there is no checkpoint");
+      if (exists) {
+        resumed = load_checkpoint(comm, checkpoint_dir, "eigenpro2", run_hash, run_text);
+        const CheckpointArray* a = resumed.array("alpha");
+        require(comm, a && a->rows == n && a->cols == problem.y.cols(),
+                checkpoint_path(checkpoint_dir) + ": has no weights of this problem's shape");
+        control.start_epoch = resumed.epoch;
+        control.start_step = resumed.step;
+        control.start_loss_sum = resumed.scalar("loss_sum");
+        control.start_alpha = &a->local;
+        best_epoch = static_cast<std::size_t>(resumed.scalar("best_epoch"));
+        best_val = best_epoch > 0 ? resumed.scalar("best_val") : INFINITY;
+        if (const CheckpointArray* b = resumed.array("best_alpha")) best_alpha = b->local;
+        logged_setup = resumed.scalar("logged_setup") != 0;
+        elapsed_before = resumed.scalar("elapsed_s");
+        metrics.restore(resumed.metrics);
+        log.info("resuming from %s: epoch %zu, step %zu done (written on this run's options)",
+                 checkpoint_path(checkpoint_dir).c_str(), resumed.epoch, resumed.step);
+      }
+    }
+    CheckpointSchedule schedule(o.real("run.checkpoint_every"));
+    const double step_delay_ms = o.real("run.step_delay_ms");
+    int stop_signal = 0;
+    auto make_checkpoint = [&](const StepState& st) {
+      Checkpoint ck;
+      ck.solver = "eigenpro2";
+      ck.options_hash = run_hash;
+      ck.options_text = run_text;
+      ck.epoch = st.epoch - 1;
+      ck.step = st.step;
+      ck.scalars = {{"loss_sum", st.loss_sum},
+                    {"best_epoch", static_cast<double>(best_epoch)},
+                    {"best_val", best_epoch > 0 ? best_val : 0.0},
+                    {"logged_setup", logged_setup ? 1.0 : 0.0},
+                    {"elapsed_s", elapsed_before + wall.seconds()}};
+      ck.metrics = metrics.lines();
+      ck.arrays.push_back({"alpha", n, problem.y.cols(), *st.alpha});
+      if (best_epoch > 0) ck.arrays.push_back({"best_alpha", n, problem.y.cols(), best_alpha});
+      return ck;
+    };
+    if (checkpointing || step_delay_ms > 0)
+      control.after_step = [&](const StepState& st) {
+        if (step_delay_ms > 0)
+          std::this_thread::sleep_for(std::chrono::duration<double, std::milli>(step_delay_ms));
+        if (!checkpointing) return true;
+        const auto decision = schedule.poll(comm);
+        if (decision == CheckpointSchedule::Decision::kContinue) return true;
+        Stopwatch clock;
+        save_checkpoint(comm, checkpoint_dir, make_checkpoint(st));
+        schedule.restart();
+        log.info("checkpoint: epoch %zu, step %zu of %zu -> %s (%.3f s)", st.epoch, st.step,
+                 st.steps_per_epoch, checkpoint_path(checkpoint_dir).c_str(), clock.seconds());
+        if (decision == CheckpointSchedule::Decision::kCheckpointAndStop) {
+          stop_signal = schedule.signal();
+          return false;
+        }
+        return true;
+      };
+    result = train_eigenpro2(comm, problem, eo, on_epoch, control);
+    if (result.interrupted) {
+      // Stopped on a signal after a checkpoint: no model (only finished runs write one).
+      metrics.line(Json()
+                       .add("event", "checkpointed")
+                       .add("signal", static_cast<double>(stop_signal))
+                       .add("elapsed_s", elapsed_before + wall.seconds())
+                       .str());
+      metrics.finish(comm);
+      log.info(
+          "kmpi: stopped on signal %d after writing a checkpoint; resubmit with "
+          "run.resume=auto (exit code %d)",
+          stop_signal, kExitCheckpointedOnSignal);
+      return kExitCheckpointedOnSignal;
+    }
     alpha = best_epoch > 0 ? std::move(best_alpha) : std::move(result.alpha);
     if (best_epoch > 0 && has_test) {
       const LocalCenters centers(problem.x, precision);
@@ -589,7 +741,9 @@ int run_train(const mpi::Communicator& comm, const Options& o) {
     save_model(comm, o.str("output.model"), model);
   }
   Json done;
-  done.add("event", "done").add("elapsed_s", wall.seconds()).add("ranks", static_cast<double>(P));
+  done.add("event", "done")
+      .add("elapsed_s", elapsed_before + wall.seconds())
+      .add("ranks", static_cast<double>(P));
   if (has_test && !test.y.empty()) {
     done.add("test_mse", last_test.mse);
     if (classification) done.add("test_accuracy", last_test.accuracy);

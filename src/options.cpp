@@ -125,6 +125,19 @@ std::vector<OptionSpec> build_table() {
            "convert: .npy file for the labels (int64 if all are integers, else float64)"),
       make("model", T::kString, "", "Model file to read (predict, eval, info)"),
       make("run.verbose_ranks", T::kBool, "false", "Every rank logs, prefixed with its rank"),
+      make("run.checkpoint_dir", T::kString, "",
+           "Directory for checkpoints of the iterative solvers (empty = none). With it, SIGTERM "
+           "and SIGUSR1 make train checkpoint at the next step and exit with code 3"),
+      make("run.checkpoint_every", T::kReal, "600",
+           "Seconds (rank 0's clock) between checkpoints; 0 = after every step", {}, 0),
+      make("run.resume", T::kChoice, "no",
+           "no | auto (continue from run.checkpoint_dir's checkpoint if there is one) | require "
+           "(fail if there is none); options that shape the run must match the checkpoint",
+           {"no", "auto", "require"}),
+      make("run.step_delay_ms", T::kReal, "0",
+           "Testing aid: sleep this long after every solver step (to exercise signals and time "
+           "limits on tiny data); does not change the result",
+           {}, 0, 60000),
   };
 }
 

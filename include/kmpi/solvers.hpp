@@ -74,8 +74,29 @@ struct EpochState {
 };
 using EpochCallback = std::function<bool(const EpochState&)>;
 
+// Where an iterative solver starts and where it may stop (checkpoint/resume, stop signals; see
+// kmpi/checkpoint.hpp). Every iterative solver takes one; the defaults start from alpha = 0 and
+// never stop early.
+struct StepState {
+  std::size_t epoch = 0;  // 1-based epoch the step belongs to
+  std::size_t step = 0;   // steps completed in this epoch (1..steps_per_epoch)
+  std::size_t steps_per_epoch = 0;
+  const Matrix<double>* alpha = nullptr;  // this rank's weights after the step
+  double loss_sum = 0;                    // sum of ||g||^2 over this epoch's batches so far
+};
+struct IterationControl {
+  std::size_t start_epoch = 0;                  // epochs already completed
+  std::size_t start_step = 0;                   // steps already completed in epoch start_epoch + 1
+  double start_loss_sum = 0;                    // loss_sum of those steps
+  const Matrix<double>* start_alpha = nullptr;  // this rank's weights to start from; null = 0
+  // collective: called on every rank after every step; returning false stops the solver, which
+  // returns at once with `interrupted` set (the epoch callback is not called).
+  std::function<bool(const StepState&)> after_step;
+};
+
 struct EigenPro2Result {
   Matrix<double> alpha;  // this rank's weights (rows of problem.partition)
+  bool interrupted = false;  // stopped by IterationControl::after_step
   EigenPro2Parameters parameters;
   std::vector<std::size_t> nystrom_indices;  // S, sorted global row indices
   std::vector<double> eigenvalues;           // top q+1 of K_SS / s, descending
@@ -83,10 +104,11 @@ struct EigenPro2Result {
   std::size_t epochs_run = 0;
 };
 
-// collective: EigenPro 2 with centers = the training data; starts from alpha = 0.
+// collective: EigenPro 2 with centers = the training data; starts from alpha = 0 or where
+// `control` says (a resumed run continues bit-identically on the same rank count).
 EigenPro2Result train_eigenpro2(const mpi::Communicator& comm, const TrainingProblem& problem,
-                                const EigenPro2Options& options,
-                                const EpochCallback& on_epoch = {});
+                                const EigenPro2Options& options, const EpochCallback& on_epoch = {},
+                                const IterationControl& control = {});
 
 // collective: K(Q, Z) alpha for queries partitioned over ranks (query_partition), centers and
 // weights partitioned over ranks: query rows are shared in blocks of `block_rows` (allgatherv),

@@ -73,7 +73,8 @@ struct NystromPreconditioner {
 }  // namespace
 
 EigenPro2Result train_eigenpro2(const mpi::Communicator& comm, const TrainingProblem& problem,
-                                const EigenPro2Options& options, const EpochCallback& on_epoch) {
+                                const EigenPro2Options& options, const EpochCallback& on_epoch,
+                                const IterationControl& control) {
   const int P = comm.size(), me = comm.rank();
   const BlockPartition& part = problem.partition;
   const std::size_t n = part.size(), d = problem.x.cols(), c = problem.y.cols();
@@ -141,14 +142,26 @@ EigenPro2Result train_eigenpro2(const mpi::Communicator& comm, const TrainingPro
   // The iteration.
   Matrix<double>& alpha = result.alpha;
   alpha = Matrix<double>(my_count, c);
+  if (control.start_alpha) {
+    mpi::agree(comm, control.start_alpha->rows() == my_count && control.start_alpha->cols() == c,
+               "EigenPro 2: the weights to resume from do not match the data (" +
+                   std::to_string(control.start_alpha->rows()) + " x " +
+                   std::to_string(control.start_alpha->cols()) + " on this rank)");
+    alpha = *control.start_alpha;
+  }
   const std::size_t m = prm.batch_size;
   const double eta = prm.step_size;
   std::vector<std::size_t> batch;
-  for (std::size_t epoch = 1; epoch <= options.epochs; ++epoch) {
+  // A resumed run re-enters epoch start_epoch + 1 after its start_step completed steps: the batch
+  // order is a function of (seed, epoch) alone, so those counters are the whole RNG state.
+  const std::size_t steps_per_epoch = (n + m - 1) / m;
+  result.epochs_run = control.start_epoch;
+  for (std::size_t epoch = control.start_epoch + 1; epoch <= options.epochs; ++epoch) {
+    const bool resumed_epoch = epoch == control.start_epoch + 1;
     Stopwatch epoch_clock;
     const auto perm = random_permutation(n, options.seed, RngStream::kBatches, epoch);
-    double loss_sum = 0;
-    for (std::size_t b0 = 0; b0 < n; b0 += m) {
+    double loss_sum = resumed_epoch ? control.start_loss_sum : 0;
+    for (std::size_t b0 = resumed_epoch ? control.start_step * m : 0; b0 < n; b0 += m) {
       const std::size_t mb = std::min(m, n - b0);
       // Sorted batch: each rank's members are a contiguous run, so one allgatherv builds X_B.
       batch.assign(perm.begin() + b0, perm.begin() + b0 + mb);
@@ -211,6 +224,12 @@ EigenPro2Result train_eigenpro2(const mpi::Communicator& comm, const TrainingPro
                    c);
         for (std::size_t i = 0; i < pre.local_rows.size(); ++i)
           for (std::size_t l = 0; l < c; ++l) alpha(pre.local_rows[i], l) += eta * vh(i, l);
+      }
+      // Step boundary: checkpoints and stop signals are agreed here (IterationControl).
+      if (control.after_step &&
+          !control.after_step(StepState{epoch, b0 / m + 1, steps_per_epoch, &alpha, loss_sum})) {
+        result.interrupted = true;
+        return result;
       }
     }
     result.epochs_run = epoch;

@@ -1,0 +1,195 @@
+#!/usr/bin/env bash
+# slurm/*.sbatch on a real Slurm (22.05, Debian's slurm-wlm) started on this machine: munged,
+# slurmctld and slurmd with every state, spool, log, pid and socket file in the scratch dir,
+# stopped by PID at the end.
+#  1. train.sbatch with a 1-minute time limit and --signal=B:USR1@50: Slurm signals the batch
+#     shell, which forwards to srun; kmpi checkpoints and exits 3; the script requeues the job;
+#     the requeued run resumes (run.resume=auto) and finishes. The model must be bit-identical to
+#     an uninterrupted 2-rank run. (run.step_delay_ms stretches the first run's 60 tiny steps
+#     to ~55 s so the signal, sent at the first 30-s time-limit check after 10 s, lands mid-run.)
+#  2. sweep.sbatch as a 3-task array (bandwidths 3, 5, 8); collect_sweep.py makes one table.
+# If Slurm is not installed or its daemons do not come up, the test is SKIPPED (exit 77, which
+# ctest reports as skipped), with the reason.
+source "$(dirname "$0")/common.sh"
+skip() { echo "SKIPPED: $*"; exit 77; }
+for tool in munged slurmctld slurmd sbatch scontrol squeue scancel srun; do
+  command -v "$tool" > /dev/null || skip "$tool not found (apt-get install slurm-wlm munge)"
+done
+[ "$(id -u)" -eq 0 ] || skip "starting slurmctld/slurmd needs root"
+id munge > /dev/null 2>&1 || skip "no 'munge' user (is the munge package installed?)"
+
+T=$WORK/slurm
+mkdir -p "$T/state" "$T/spool" "$T/munge"
+chmod 755 "$WORK" "$T"
+pids=()            # the daemons this test started, stopped in reverse order
+jobs_submitted=()
+cleanup() {
+  if [ ${#jobs_submitted[@]} -gt 0 ]; then
+    scancel --quiet "${jobs_submitted[@]}" 2> /dev/null || true
+  fi
+  local i p
+  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+    p=${pids[$i]}
+    kill "$p" 2> /dev/null || continue
+    for _ in $(seq 50); do kill -0 "$p" 2> /dev/null || break; sleep 0.2; done
+    kill -9 "$p" 2> /dev/null || true
+  done
+}
+trap cleanup EXIT
+# The pid a daemon wrote to file $1 (they daemonise, so $! is not theirs).
+daemon_pid() {
+  for _ in $(seq 50); do [ -s "$1" ] && { pids+=("$(cat "$1")"); return 0; }; sleep 0.1; done
+  return 1
+}
+
+# munged as user munge, with its own key, socket and pid file.
+chown munge: "$T/munge"
+chmod 755 "$T/munge"  # munged wants the socket dir executable by all
+dd if=/dev/urandom of="$T/munge/munge.key" bs=1024 count=1 status=none
+chown munge: "$T/munge/munge.key"
+chmod 400 "$T/munge/munge.key"
+runuser -u munge -- munged --socket="$T/munge/munge.sock" --key-file="$T/munge/munge.key" \
+  --pid-file="$T/munge/munged.pid" --log-file="$T/munge/munged.log" \
+  --seed-file="$T/munge/munged.seed" || skip "munged did not start: $(tail -2 "$T/munge/munged.log" 2>/dev/null)"
+daemon_pid "$T/munge/munged.pid" || skip "munged wrote no pid file"
+
+# Free TCP ports for this instance (another test run may use the defaults).
+read -r port1 port2 < <(python3 - <<'PY'
+import socket
+socks = [socket.socket() for _ in range(2)]
+for s in socks: s.bind(("127.0.0.1", 0))
+print(*[s.getsockname()[1] for s in socks])
+PY
+)
+export SLURM_CONF=$T/slurm.conf
+cat > "$SLURM_CONF" <<EOF
+ClusterName=kmpitest
+SlurmctldHost=localhost
+SlurmctldPort=$port1
+SlurmdPort=$port2
+SlurmUser=root
+SlurmdUser=root
+AuthType=auth/munge
+CredType=cred/munge
+# cred_expire also sets how long a requeued job waits before it may start again (default 120 s).
+AuthInfo=socket=$T/munge/munge.sock,cred_expire=5
+StateSaveLocation=$T/state
+SlurmdSpoolDir=$T/spool
+SlurmctldPidFile=$T/slurmctld.pid
+SlurmdPidFile=$T/slurmd.pid
+SlurmctldLogFile=$T/slurmctld.log
+SlurmdLogFile=$T/slurmd.log
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core
+SchedulerType=sched/builtin
+AccountingStorageType=accounting_storage/none
+JobAcctGatherType=jobacct_gather/none
+JobCompType=jobcomp/none
+MpiDefault=pmix
+SlurmdParameters=config_overrides
+EnforcePartLimits=ALL
+ReturnToService=2
+KillWait=10
+MinJobAge=600
+NodeName=localhost CPUs=4 State=UNKNOWN
+PartitionName=test Nodes=localhost Default=YES MaxTime=INFINITE State=UP
+EOF
+slurmctld -f "$SLURM_CONF" || skip "slurmctld did not start: $(tail -3 "$T/slurmctld.log" 2>/dev/null)"
+daemon_pid "$T/slurmctld.pid" || skip "slurmctld did not start: $(tail -3 "$T/slurmctld.log" 2>/dev/null)"
+slurmd -f "$SLURM_CONF" -N localhost || skip "slurmd did not start: $(tail -3 "$T/slurmd.log" 2>/dev/null)"
+daemon_pid "$T/slurmd.pid" || skip "slurmd did not start: $(tail -3 "$T/slurmd.log" 2>/dev/null)"
+up=0
+for _ in $(seq 60); do
+  if sinfo -h -o %t 2> /dev/null | grep -q idle; then up=1; break; fi
+  sleep 0.5
+done
+[ "$up" -eq 1 ] || skip "the Slurm node did not become idle: $(sinfo 2>&1 | tail -1); $(tail -2 "$T/slurmd.log")"
+echo "slurm up: $(sinfo -h -o '%P %t %c CPUs')"
+
+# Waits until job $1 (all of its array tasks) has left the queue; $2 = limit in seconds.
+wait_job() {
+  local t0=$SECONDS
+  while [ -n "$(squeue -h -j "$1" 2> /dev/null)" ]; do
+    [ $((SECONDS - t0)) -lt "$2" ] || { scontrol show job "$1"; fail "job $1 still queued after $2 s"; }
+    sleep 1
+  done
+}
+
+# 1. Train with a time limit short enough that Slurm signals it.
+cat > train.ini <<EOF
+[data]
+train_features = $FM/train-images-idx3-ubyte.gz
+train_labels = $FM/train-labels-idx1-ubyte.gz
+scale = unit
+limit = 1000
+[kernel]
+name = gaussian
+bandwidth = 5
+[solver]
+name = eigenpro2
+epochs = 6
+nystrom_samples = 200
+batch_size = 100
+EOF
+# The job's first run is slowed down (run.step_delay_ms; the result does not change) so that the
+# signal, which comes 10-40 s into the run, lands mid-run; the requeued run goes at full speed.
+cat > kmpi-first-run-slow <<EOF
+#!/bin/bash
+if [ "\${SLURM_RESTART_COUNT:-0}" -eq 0 ]; then exec "$KMPI" "\$@" --run.step_delay_ms=900; fi
+exec "$KMPI" "\$@"
+EOF
+chmod +x kmpi-first-run-slow
+job=$(KMPI=$WORK/kmpi-first-run-slow CONFIG=$WORK/train.ini \
+  sbatch --parsable --ntasks-per-node=2 --time=1 --signal=B:USR1@50 --chdir="$WORK" \
+  "$SRC/slurm/train.sbatch") || fail "sbatch train.sbatch failed"
+jobs_submitted+=("$job")
+echo "submitted train.sbatch as job $job"
+# The uninterrupted reference, meanwhile (the job sleeps most of the time).
+run 2 train --config train.ini --output.model=reference.kmpi > reference.log
+wait_job "$job" 420
+scontrol show job "$job" > job.txt
+cat "kmpi-train-$job.out"
+grep -q "JobState=COMPLETED" job.txt || { cat job.txt; fail "job $job did not complete"; }
+restarts=$(sed -n 's/.*Restarts=\([0-9]*\).*/\1/p' job.txt)
+echo "job $job: $(grep -o 'JobState=[A-Z]* Reason=[^ ]*' job.txt), restarts $restarts"
+[ "${restarts:-0}" -ge 1 ] || fail "job $job was never requeued"
+grep -q "received USR1, forwarding" "kmpi-train-$job.out" || fail "the batch shell got no USR1"
+grep -q "stopped on signal 10 after writing a checkpoint" "kmpi-train-$job.out" ||
+  fail "kmpi did not checkpoint on the signal"
+grep -q "requeueing job $job" "kmpi-train-$job.out" || fail "no requeue"
+grep -q "resuming from" "kmpi-train-$job.out" || fail "the requeued job did not resume"
+cmp "run-$job/model.kmpi" reference.kmpi ||
+  fail "the signalled, requeued and resumed job's model differs from the uninterrupted run"
+echo "train.sbatch: checkpointed on Slurm's signal, requeued $restarts time(s), resumed, model bit-identical"
+
+# 2. A 3-task sweep array.
+cat > sweep.ini <<EOF
+[data]
+train_features = $FM/train-images-idx3-ubyte.gz
+train_labels = $FM/train-labels-idx1-ubyte.gz
+scale = unit
+limit = 1000
+validation_fraction = 0.2
+[solver]
+name = eigenpro2
+epochs = 2
+nystrom_samples = 200
+EOF
+sweep=$(KMPI=$KMPI CONFIG=$WORK/sweep.ini SWEEP_BANDWIDTHS="3 5 8" SWEEP_RIDGES=1e-8 \
+  SWEEP_DIR=$WORK/sweep sbatch --parsable --array=0-2 --ntasks=1 --chdir="$WORK" \
+  "$SRC/slurm/sweep.sbatch") || fail "sbatch sweep.sbatch failed"
+jobs_submitted+=("$sweep")
+wait_job "$sweep" 180
+python3 "$SRC/scripts/collect_sweep.py" sweep --csv sweep.csv | tee table.txt ||
+  { cat kmpi-sweep-*.out; fail "collect_sweep.py: not every task finished"; }
+python3 - <<'PY' || fail "the sweep table is wrong"
+import csv
+rows = list(csv.DictReader(open("sweep.csv")))
+assert [r["kernel.bandwidth"] for r in rows] == ["3", "5", "8"], rows
+for r in rows:
+    assert r["status"] == "done" and int(r["epochs"]) >= 1, r
+    assert 0.5 < float(r["validation_accuracy"]) <= 1, r
+PY
+echo "slurm: ok"
