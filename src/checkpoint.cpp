@@ -14,6 +14,8 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
+#include <system_error>
 
 #include "kmpi/error.hpp"
 #include "kmpi/partition.hpp"
@@ -178,6 +180,18 @@ void sync_directory(const std::string& dir) {
   if (fd < 0) return;
   (void)::fsync(fd);
   ::close(fd);
+}
+
+// Temporaries of writers that died before their rename (kill -9, a node lost mid-write): once a
+// newer checkpoint is in place they can never be completed, so they only waste space. (Two runs
+// sharing one checkpoint directory is not supported anyway: each would resume the other's state.)
+void remove_stale_temporaries(const std::string& dir, const std::string& path) {
+  const std::string prefix = std::filesystem::path(path).filename().string() + ".tmp.";
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.compare(0, prefix.size(), prefix) == 0) std::filesystem::remove(entry.path(), ec);
+  }
 }
 
 std::string join_lines(const std::vector<std::string>& lines) {
@@ -377,7 +391,9 @@ void save_checkpoint(const mpi::Communicator& comm, const std::string& dir,
   try {
     mpi::agree_on(comm, [&] {
       if (rank != 0) return;
-      if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) fail_errno(dir, "cannot create");
+      std::error_code ec;
+      std::filesystem::create_directories(dir, ec);
+      if (ec) fail(dir, "cannot create the directory: " + ec.message());
       Fd file(temp, O_WRONLY | O_CREAT | O_EXCL, 0644);
       created = true;
       file.write_at(0, head.data(), head.size());
@@ -414,6 +430,7 @@ void save_checkpoint(const mpi::Communicator& comm, const std::string& dir,
         fail_errno(path, "cannot rename " + temp + " to it");
       created = false;
       sync_directory(dir);
+      remove_stale_temporaries(dir, path);
     });
   } catch (...) {
     if (created) ::unlink(temp.c_str());

@@ -23,6 +23,13 @@
 // preconditioner (S from the seed; K_SS and its eigenpairs from X_S) is recomputed bit-identically
 // on the same rank count, which the options hash (data fingerprint included) guarantees is the
 // same problem.
+//
+// Adopting it in another iterative solver (falkon, eigenpro4): take an IterationControl
+// (kmpi/solvers.hpp), start from its start_* state, call after_step at every step boundary (a
+// point where all ranks are between collectives) and return at once when it says false; the
+// driver (run_train) stores whatever else the solver needs to continue exactly as further
+// CheckpointArrays (each rank its rows by global index, e.g. CG's residual and direction for
+// falkon, the temporary centers' weights for eigenpro4) and scalars, under its solver name.
 #pragma once
 
 #include <csignal>
