@@ -13,7 +13,12 @@
 
 #include "kmpi/data.hpp"
 #include "kmpi/error.hpp"
+#include "kmpi/hdf5_reader.hpp"
 #include "kmpi/mpi.hpp"
+
+#ifdef KMPI_HAVE_HDF5
+#include <hdf5.h>
+#endif
 
 namespace kmpi {
 namespace {
@@ -115,6 +120,55 @@ TEST(TextDistributed, LibsvmAndCsvBlocksMatchTheFormulas) {
   EXPECT_FALSE(fs::exists(dir + "/x.npy.tmp"));
   comm.barrier();
   if (comm.rank() == 0) fs::remove_all(dir);
+}
+
+// An HDF5 data set read by row hyperslabs at this rank count: every rank's block against the
+// formula, labels from a second data set of the same file.
+TEST(Hdf5Distributed, EachRankReadsItsRows) {
+  const auto comm = mpi::Communicator::world();
+  if (!hdf5::available()) GTEST_SKIP() << "built without HDF5";
+#ifdef KMPI_HAVE_HDF5
+  const std::string dir = shared_dir(comm);
+  const std::string file = dir + "/d.h5";
+  if (comm.rank() == 0) {
+    std::vector<double> x(kRows * kDim);
+    std::vector<int> y(kRows);
+    for (std::size_t i = 0; i < kRows; ++i) {
+      for (std::size_t j = 0; j < kDim; ++j) x[i * kDim + j] = x_of(i, j);
+      y[i] = static_cast<int>(i % 4);
+    }
+    const hid_t f = H5Fcreate(file.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    const hsize_t dx[2] = {kRows, kDim}, dy[1] = {kRows};
+    const hid_t sx = H5Screate_simple(2, dx, nullptr), sy = H5Screate_simple(1, dy, nullptr);
+    const hid_t ds_x =
+        H5Dcreate2(f, "/x", H5T_IEEE_F64LE, sx, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    const hid_t ds_y =
+        H5Dcreate2(f, "/y", H5T_STD_I32LE, sy, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    H5Dwrite(ds_x, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, x.data());
+    H5Dwrite(ds_y, H5T_NATIVE_INT, H5S_ALL, H5S_ALL, H5P_DEFAULT, y.data());
+    H5Dclose(ds_x);
+    H5Dclose(ds_y);
+    H5Sclose(sx);
+    H5Sclose(sy);
+    H5Fclose(f);
+  }
+  comm.barrier();
+  const std::vector<std::size_t> selection = {1, 2, 3, 9, 20, 21, 22, 35};
+  for (const auto& sel : {std::vector<std::size_t>{}, selection}) {
+    const LocalData local = read_distributed(comm, file + ":/x", file + ":/y", sel);
+    EXPECT_EQ(local.target_kind, ElementKind::kInteger);
+    const std::size_t count = local.partition.count(comm.rank());
+    ASSERT_EQ(local.features.rows(), count);
+    for (std::size_t r = 0; r < count; ++r) {
+      const std::size_t k = local.partition.begin(comm.rank()) + r;
+      const std::size_t i = sel.empty() ? k : sel[k];
+      for (std::size_t j = 0; j < kDim; ++j) EXPECT_EQ(local.features(r, j), x_of(i, j));
+      EXPECT_EQ(local.targets(r, 0), static_cast<double>(i % 4));
+    }
+  }
+  comm.barrier();
+  if (comm.rank() == 0) fs::remove_all(dir);
+#endif
 }
 
 }  // namespace

@@ -24,6 +24,7 @@
 #include <string_view>
 
 #include "kmpi/error.hpp"
+#include "kmpi/hdf5_reader.hpp"
 #include "kmpi/options.hpp"
 #include "kmpi/posix_file.hpp"
 #include "kmpi/text_formats.hpp"
@@ -858,6 +859,7 @@ void agree_on_shape(const mpi::Communicator& comm, const std::string& path, cons
 FileFormat format_from_path(const std::string& path) {
   const std::size_t slash = path.find_last_of('/');
   const std::string name = lower(slash == std::string::npos ? path : path.substr(slash + 1));
+  if (hdf5::is_hdf5_path(path)) return FileFormat::kHdf5;
   if (ends_with(name, ".npy")) return FileFormat::kNpy;
   if (ends_with(name, ".csv") || ends_with(name, ".tsv") || ends_with(name, ".txt"))
     return FileFormat::kCsv;
@@ -870,7 +872,8 @@ FileFormat format_from_path(const std::string& path) {
     return FileFormat::kIdx;
   fail(path,
        "cannot tell the data format from the name (expected .npy, .csv/.tsv/.txt, "
-       ".svm/.libsvm/.svmlight, or an IDX name such as train-images-idx3-ubyte[.gz]); "
+       ".svm/.libsvm/.svmlight, file.h5:/dataset, or an IDX name such as "
+       "train-images-idx3-ubyte[.gz]); "
        "data.format names it");
 }
 
@@ -879,6 +882,7 @@ FileFormat resolve_format(const std::string& path, const ReadOptions& options) {
   if (options.format == "csv") return FileFormat::kCsv;
   if (options.format == "libsvm") return FileFormat::kLibsvm;
   if (options.format == "idx") return FileFormat::kIdx;
+  if (options.format == "hdf5") return FileFormat::kHdf5;
   return format_from_path(path);
 }
 
@@ -912,6 +916,8 @@ FileInfo probe_file(const std::string& path, const ReadOptions& options) {
       return info_of(FileFormat::kIdx, idx_layout(path));
     case FileFormat::kNpy:
       return info_of(FileFormat::kNpy, npy_layout(path));
+    case FileFormat::kHdf5:
+      return hdf5::probe(path);
     case FileFormat::kCsv:
     case FileFormat::kLibsvm: {
       text::TextLayout layout;
@@ -951,6 +957,9 @@ Matrix<double> read_rows(const std::string& path, const FileInfo& info,
       read_binary_rows(path, file, layout, rows, out, options.allow_nonfinite);
       break;
     }
+    case FileFormat::kHdf5:
+      out = hdf5::read_rows(path, info, rows, options.allow_nonfinite);
+      break;
     case FileFormat::kCsv:
     case FileFormat::kLibsvm: {
       text::TextLayout layout;

@@ -42,9 +42,9 @@ std::vector<OptionSpec> build_table() {
            {"auto", "classification", "regression"}),
       make("data.format", T::kChoice, "auto",
            "Format of the features files: auto (from the name: .npy, .csv/.tsv/.txt, "
-           ".svm/.libsvm/.svmlight, IDX names) | npy | csv | libsvm | idx; labels files go by "
-           "their name",
-           {"auto", "npy", "csv", "libsvm", "idx"}),
+           ".svm/.libsvm/.svmlight, file.h5:/dataset, IDX names) | npy | csv | libsvm | idx | "
+           "hdf5; labels files go by their name",
+           {"auto", "npy", "csv", "libsvm", "idx", "hdf5"}),
       make("data.header", T::kChoice, "auto",
            "CSV header line: auto (a first line with a non-numeric token) | true | false",
            {"auto", "true", "false"}),

@@ -210,8 +210,10 @@ TextLayout read_layout(const std::string& path, FileFormat format, const ReadOpt
   return layout_from_text(path, head, format, options);
 }
 
-ChunkParser::ChunkParser(const std::string& path, const TextLayout& layout, bool keep_values)
-    : path_(path), layout_(layout), keep_(keep_values) {
+// `path` is part of the signature for symmetry with the readers; messages get it from
+// chunk_error, once the global line is known.
+ChunkParser::ChunkParser(const std::string& /*path*/, const TextLayout& layout, bool keep_values)
+    : layout_(layout), keep_(keep_values) {
   if (keep_ && layout_.format == FileFormat::kLibsvm) chunk_.row_start.push_back(0);
 }
 
@@ -354,9 +356,11 @@ void parse_byte_range(const std::string& path, std::uint64_t begin, std::uint64_
   if (begin > 0) {
     std::uint64_t pos = begin - 1;
     bool found = false;
-    buffer.resize(kBlock);
+    // Blocks no larger than what is left of the file: small files cost small buffers.
+    const auto block = static_cast<std::size_t>(std::min<std::uint64_t>(kBlock, file.size() - pos));
+    buffer.resize(block);
     while (pos < end && !found) {
-      const std::size_t got = file.read_at(pos, buffer.data(), kBlock);
+      const std::size_t got = file.read_at(pos, buffer.data(), block);
       if (got == 0) break;
       const auto* nl = static_cast<const char*>(std::memchr(buffer.data(), '\n', got));
       if (nl != nullptr) {
@@ -395,11 +399,13 @@ void parse_byte_range(const std::string& path, std::uint64_t begin, std::uint64_
       fail(path, "a line starting at byte " + std::to_string(base) + " is longer than " +
                      std::to_string(kMaxLineBytes >> 20) + " MiB; not a text data file?");
     const std::size_t old = buffer.size();
-    buffer.resize(old + kBlock);
-    const std::size_t got = file.read_at(next_read, buffer.data() + old, kBlock);
+    const auto want = static_cast<std::size_t>(
+        std::min<std::uint64_t>(kBlock, file.size() > next_read ? file.size() - next_read : 0));
+    buffer.resize(old + want);
+    const std::size_t got = want == 0 ? 0 : file.read_at(next_read, buffer.data() + old, want);
     buffer.resize(old + got);
     next_read += got;
-    eof = got < kBlock;
+    eof = got < want || next_read >= file.size();
   }
 }
 

@@ -21,14 +21,14 @@ namespace kmpi {
 
 class Options;
 
-enum class FileFormat { kIdx, kNpy, kCsv, kLibsvm };
+enum class FileFormat { kIdx, kNpy, kCsv, kLibsvm, kHdf5 };
 
 // Whether a CSV file starts with a header line (data.header).
 enum class HeaderMode { kAuto, kYes, kNo };
 
 // How to read a data file; built from the data.* options by read_options().
 struct ReadOptions {
-  std::string format = "auto";  // data.format: auto (from the name) | npy | csv | libsvm | idx
+  std::string format = "auto";  // data.format: auto (from the name) | npy | csv | libsvm | idx | hdf5
   HeaderMode header = HeaderMode::kAuto;
   // Read the targets from the features file itself: the CSV column `label_column` (last | first |
   // a 1-based number | a header name) or the LIBSVM label. Off: every CSV column is a feature.
@@ -61,7 +61,7 @@ struct FileInfo {
 };
 
 // local: the format from the file name (.idx / -ubyte / .gz -> IDX, .npy, .csv / .tsv / .txt,
-// .svm / .libsvm / .svmlight).
+// .svm / .libsvm / .svmlight, file.h5:/dataset).
 // Throws kmpi::Error naming the file when it cannot tell.
 FileFormat format_from_path(const std::string& path);
 

@@ -81,7 +81,6 @@ class ChunkParser {
   bool add_csv(std::string_view line);
   bool add_libsvm(std::string_view line);
 
-  const std::string& path_;
   const TextLayout& layout_;
   bool keep_;
   TextChunk chunk_;

@@ -51,6 +51,7 @@ open("idxorder.svm", "w").write(svm_with(33, "1 3:1 2:3"))
 open("idxbig.svm", "w").write(svm_with(19, "1 1:1 9:1"))
 open("multilabel.svm", "w").write(svm_with(5, "1,2 1:1"))
 open("nanlabel.svm", "w").write(svm_with(38, "nan 1:1"))
+open("fake.h5", "w").write("1,2,3\n")
 open("unknown.ini", "w").write("[solver]\nepochz = 3\n")
 open("wrongtype.ini", "w").write("[solver]\nepochs = many\n")
 PY
@@ -111,6 +112,8 @@ cases=(
   "both|data.limit = 100 asks for more rows than x.npy has (40)|$TX --data.limit=100"
   "both|data.dimension and data.format = csv conflict|$T --data.train_features=ok.csv --data.format=csv --data.dimension=4"
   "both|x.npy: this format holds no labels|$T --data.train_features=x.npy"
+  "both|fake.h5: not an HDF5 file|$T --data.train_features=fake.h5:/x --data.train_labels=y.npy"
+  "both|name the data set|$T --data.train_features=fake.h5 --data.train_labels=y.npy"
 )
 check_case() {  # np, pattern, args...
   local np=$1 pattern=$2; shift 2
