@@ -1,16 +1,16 @@
 #include "kmpi/commands.hpp"
 
+#include <sys/resource.h>
+#include <zlib.h>
+
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <numeric>
 #include <sstream>
-
-#include <chrono>
 #include <thread>
-
-#include <zlib.h>
 
 #include "kmpi/checkpoint.hpp"
 #include "kmpi/data.hpp"
@@ -223,8 +223,8 @@ EvalSet load_eval_set(const mpi::Communicator& comm, const std::string& name,
           const double v = data.targets(i, 0);
           if (v != std::floor(v) || v < 0 || v >= static_cast<double>(header.outputs))
             throw Error(label_source + ": " + data.where(i) + ": label " + std::to_string(v) +
-                        " is not one of the model's " +
-                        std::to_string(header.outputs) + " classes");
+                        " is not one of the model's " + std::to_string(header.outputs) +
+                        " classes");
         }
       });
       e.y = one_hot(data.targets, header.outputs);
@@ -246,6 +246,13 @@ FitMetrics evaluate(const mpi::Communicator& comm, const Kernel& kernel,
       set.y.empty() ? FitMetrics{} : fit_metrics(comm, pred, set.y, set.n, classification);
   if (predictions) *predictions = std::move(pred);
   return m;
+}
+
+// collective: the largest peak resident set size of any rank, in MiB (from the OS).
+double peak_rss_mb(const mpi::Communicator& comm) {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return comm.allreduce_value(static_cast<double>(usage.ru_maxrss) / 1024.0, mpi::Op::kMax);
 }
 
 std::vector<std::size_t> all_rows(std::size_t n) {
@@ -365,8 +372,7 @@ int run_train(const mpi::Communicator& comm, const Options& o) {
   header.dimension = d;
   header.task = decide_task(comm, o.str("data.task"), train, label_source);
   const bool classification = header.task == Task::kClassification;
-  header.outputs =
-      classification ? count_classes(comm, train, label_source) : train.targets.cols();
+  header.outputs = classification ? count_classes(comm, train, label_source) : train.targets.cols();
   header.centers = n;
   header.scaling = fit_scaling(comm, scale_mode(o.str("data.scale")), train, n);
   header.scaling.apply(train.features);
@@ -389,8 +395,7 @@ int run_train(const mpi::Communicator& comm, const Options& o) {
     test = load_eval_set(comm, "test", o.str("data.test_features"), o.str("data.test_labels"), {},
                          header, read);
   if (!validation_rows.empty())
-    validation =
-        load_eval_set(comm, "validation", train_x, train_y, validation_rows, header, read);
+    validation = load_eval_set(comm, "validation", train_x, train_y, validation_rows, header, read);
   // Training error on a fixed subsample of at most 2000 training rows (cheap next to an epoch).
   EvalSet train_probe;
   {
@@ -414,8 +419,10 @@ int run_train(const mpi::Communicator& comm, const Options& o) {
       o.str("solver.precision") == "float64" ? Precision::kFloat64 : Precision::kFloat32;
   FitMetrics last_test;
   // model_centers: the centers of a model on p << n centers (falkon); null = the training rows.
+  // rank_seconds: this rank's solver time for the epoch (or solve), reduced to min/avg/max over
+  // ranks before it is printed; < 0 when there is none.
   auto report = [&](std::size_t epoch, const Matrix<double>& alpha, Json extra,
-                    const LocalCenters* model_centers = nullptr) {
+                    const LocalCenters* model_centers = nullptr, double rank_seconds = -1) {
     const LocalCenters own = model_centers ? LocalCenters() : LocalCenters(problem.x, precision);
     const LocalCenters& centers = model_centers ? *model_centers : own;
     const FitMetrics tr = evaluate(comm, kernel, centers, alpha, train_probe, classification);
@@ -423,7 +430,16 @@ int run_train(const mpi::Communicator& comm, const Options& o) {
     j.add("epoch", static_cast<double>(epoch))
         .add("elapsed_s", elapsed_before + wall.seconds())
         .add("train_mse", tr.mse);
-    std::string line = "epoch " + std::to_string(epoch) + ": train mse " + std::to_string(tr.mse);
+    std::string line = "epoch " + std::to_string(epoch);
+    if (rank_seconds >= 0) {
+      const TimerStats t = reduce_timer(comm, rank_seconds);
+      j.add("solver_s_min", t.min).add("solver_s_avg", t.avg).add("solver_s_max", t.max);
+      char text[96];
+      std::snprintf(text, sizeof text, " (%.2f s; min/avg/max over ranks %.2f/%.2f/%.2f)", t.max,
+                    t.min, t.avg, t.max);
+      line += text;
+    }
+    line += ": train mse " + std::to_string(tr.mse);
     FitMetrics val;
     if (!validation.x.empty() || validation.n > 0) {
       val = evaluate(comm, kernel, centers, alpha, validation, classification);
@@ -440,7 +456,7 @@ int run_train(const mpi::Communicator& comm, const Options& o) {
         line += ", test accuracy " + std::to_string(last_test.accuracy);
       }
     }
-    j.add("ranks", static_cast<double>(P));
+    j.add("ranks", static_cast<double>(P)).add("peak_rss_mb_max", peak_rss_mb(comm));
     std::string body = j.str();
     std::string more = extra.str();
     if (more.size() > 2) body = body.substr(0, body.size() - 1) + ", " + more.substr(1);
@@ -459,7 +475,7 @@ int run_train(const mpi::Communicator& comm, const Options& o) {
     alpha = solve_direct(comm, problem, o.real("solver.ridge"));
     const double solve_s = solve_clock.seconds();
     log.info("direct: solved (K + %g n I) alpha = Y in %.2f s", o.real("solver.ridge"), solve_s);
-    report(1, alpha, Json().add("solver", "direct").add("solve_s", solve_s));
+    report(1, alpha, Json().add("solver", "direct").add("solve_s", solve_s), nullptr, solve_s);
   } else if (solver == "falkon") {
     FalkonOptions fo;
     fo.centers = static_cast<std::size_t>(o.integer("solver.centers"));
@@ -611,16 +627,19 @@ int run_train(const mpi::Communicator& comm, const Options& o) {
                          .add("setup_s", st.setup_seconds)
                          .str());
       }
-      const double val =
-          report(st.epoch, *st.alpha,
-                 Json()
-                     .add("solver", "eigenpro2")
-                     .add("epoch_s", st.epoch_seconds)
-                     .add("batch_loss", st.batch_loss)
-                     .add("batch_size", static_cast<double>(st.parameters->batch_size))
-                     .add("step_size", st.parameters->step_size)
-                     .add("q", static_cast<double>(st.parameters->q))
-                     .add("setup_s", st.setup_seconds));
+      const double val = report(
+          st.epoch, *st.alpha,
+          Json()
+              .add("solver", "eigenpro2")
+              .add("epoch_s", st.epoch_seconds)
+              .add("batch_loss", st.batch_loss)
+              .add("batch_size", static_cast<double>(st.parameters->batch_size))
+              .add("step_size", st.parameters->step_size)
+              .add("q", static_cast<double>(st.parameters->q))
+              .add("setup_s", st.setup_seconds)
+              .add("bytes_per_step", static_cast<double>(st.bytes_sent) /
+                                         static_cast<double>(std::max<std::size_t>(st.steps, 1))),
+          nullptr, st.epoch_seconds);
       if (validation.n == 0) return true;
       if (val < best_val) {
         best_val = val;

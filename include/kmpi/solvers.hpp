@@ -71,6 +71,8 @@ struct EpochState {
   const Matrix<double>* alpha = nullptr;  // this rank's weights
   const EigenPro2Parameters* parameters = nullptr;
   double setup_seconds = 0;
+  std::size_t steps = 0;         // batches this epoch
+  std::uint64_t bytes_sent = 0;  // by this rank's collectives this epoch (MPI layer count)
 };
 using EpochCallback = std::function<bool(const EpochState&)>;
 
@@ -95,7 +97,7 @@ struct IterationControl {
 };
 
 struct EigenPro2Result {
-  Matrix<double> alpha;  // this rank's weights (rows of problem.partition)
+  Matrix<double> alpha;      // this rank's weights (rows of problem.partition)
   bool interrupted = false;  // stopped by IterationControl::after_step
   EigenPro2Parameters parameters;
   std::vector<std::size_t> nystrom_indices;  // S, sorted global row indices
@@ -155,8 +157,8 @@ struct FalkonResult {
   std::vector<std::size_t> center_indices;  // the training rows chosen as Z, sorted
   Matrix<double> centers;                   // this rank's rows of Z
   Matrix<double> alpha;                     // this rank's rows of alpha
-  std::vector<double> residuals;  // per iteration: max over columns of ||r_t|| / ||r_0||
-  double jitter = 0;              // eps in T = chol(K_ZZ + eps I)
+  std::vector<double> residuals;            // per iteration: max over columns of ||r_t|| / ||r_0||
+  double jitter = 0;                        // eps in T = chol(K_ZZ + eps I)
   double setup_seconds = 0, solve_seconds = 0;
 };
 

@@ -159,10 +159,13 @@ EigenPro2Result train_eigenpro2(const mpi::Communicator& comm, const TrainingPro
   for (std::size_t epoch = control.start_epoch + 1; epoch <= options.epochs; ++epoch) {
     const bool resumed_epoch = epoch == control.start_epoch + 1;
     Stopwatch epoch_clock;
+    const std::uint64_t bytes_at_start = mpi::bytes_sent();
+    std::size_t steps = 0;
     const auto perm = random_permutation(n, options.seed, RngStream::kBatches, epoch);
     double loss_sum = resumed_epoch ? control.start_loss_sum : 0;
     for (std::size_t b0 = resumed_epoch ? control.start_step * m : 0; b0 < n; b0 += m) {
       const std::size_t mb = std::min(m, n - b0);
+      ++steps;
       // Sorted batch: each rank's members are a contiguous run, so one allgatherv builds X_B.
       batch.assign(perm.begin() + b0, perm.begin() + b0 + mb);
       std::sort(batch.begin(), batch.end());
@@ -186,6 +189,8 @@ EigenPro2Result train_eigenpro2(const mpi::Communicator& comm, const TrainingPro
       // g = K(X_B, X) alpha - Y_B: local partial products, minus the targets this rank owns,
       // summed by one allreduce of m x c.
       Matrix<double> g(mb, c);
+      // The kernel values K(X_B, X_{S_r}) are columns of the block computed here: capture them
+      // for the Nystrom correction instead of evaluating them again.
       KernelColumns nystrom_block;
       nystrom_block.columns = &pre.local_rows;
       kernel_times_local(problem.kernel, xb, centers, alpha, g, kDefaultTileBytes,
@@ -205,6 +210,7 @@ EigenPro2Result train_eigenpro2(const mpi::Communicator& comm, const TrainingPro
       // alpha_S += eta V diag(d) V^T K(X_S, X_B) g, the q x c middle summed over ranks.
       Matrix<double> h(q, c);
       if (q > 0 && !pre.local_rows.empty()) {
+        // kg = K(X_{S_r}, X_B) g = (captured K(X_B, X_{S_r}))^T g, then h = V_r^T kg.
         const std::size_t sr = pre.local_rows.size();
         Matrix<double> kg(sr, c);
         blas::gemm(true, false, sr, c, mb, 1.0, nystrom_block.values.data(), sr, g.data(), c, 0.0,
@@ -240,6 +246,8 @@ EigenPro2Result train_eigenpro2(const mpi::Communicator& comm, const TrainingPro
     state.alpha = &alpha;
     state.parameters = &result.parameters;
     state.setup_seconds = result.setup_seconds;
+    state.steps = steps;
+    state.bytes_sent = mpi::bytes_sent() - bytes_at_start;
     if (on_epoch && !on_epoch(state)) break;
   }
   return result;
