@@ -15,6 +15,7 @@
 #include "kmpi/checkpoint.hpp"
 #include "kmpi/data.hpp"
 #include "kmpi/log.hpp"
+#include "kmpi/memory_plan.hpp"
 #include "kmpi/model.hpp"
 #include "kmpi/rng.hpp"
 #include "kmpi/solvers.hpp"
@@ -373,6 +374,9 @@ int run_train(const mpi::Communicator& comm, const Options& o) {
   header.task = decide_task(comm, o.str("data.task"), train, label_source);
   const bool classification = header.task == Task::kClassification;
   header.outputs = classification ? count_classes(comm, train, label_source) : train.targets.cols();
+  // Memory planner: refuse a run that cannot fit before the solver allocates (--dry-run: print
+  // the plan and stop).
+  if (!check_memory_plan(comm, o, n, d, header.outputs)) return 0;
   header.centers = n;
   header.scaling = fit_scaling(comm, scale_mode(o.str("data.scale")), train, n);
   header.scaling.apply(train.features);

@@ -20,6 +20,8 @@ int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   const std::string command = args.empty() ? "" : args.front();
   if (!args.empty()) args.erase(args.begin());
+  for (auto& a : args)
+    if (a == "--dry-run") a = "--run.dry_run=true";  // the documented spelling of the flag
   for (const auto& a : args)
     if (a == "--help" || a == "-h") {
       if (root) std::fputs(kmpi::options_help().c_str(), stdout);

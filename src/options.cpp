@@ -125,6 +125,11 @@ std::vector<OptionSpec> build_table() {
            "convert: .npy file for the labels (int64 if all are integers, else float64)"),
       make("model", T::kString, "", "Model file to read (predict, eval, info)"),
       make("run.verbose_ranks", T::kBool, "false", "Every rank logs, prefixed with its rank"),
+      make("run.memory_limit", T::kString, "auto",
+           "Memory one rank may use: a size such as 4G, or auto (the node's available memory / "
+           "the ranks on it); train refuses a run whose estimate is larger"),
+      make("run.dry_run", T::kBool, "false",
+           "train: print the memory plan and exit after reading the data (also --dry-run)"),
       make("run.checkpoint_dir", T::kString, "",
            "Directory for checkpoints of the iterative solvers (empty = none). With it, SIGTERM "
            "and SIGUSR1 make train checkpoint at the next step and exit with code 3"),

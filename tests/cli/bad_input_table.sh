@@ -114,6 +114,8 @@ cases=(
   "both|x.npy: this format holds no labels|$T --data.train_features=x.npy"
   "both|fake.h5: not an HDF5 file|$T --data.train_features=fake.h5:/x --data.train_labels=y.npy"
   "both|name the data set|$T --data.train_features=fake.h5 --data.train_labels=y.npy"
+  "both|memory: the run needs about|$TX --run.memory_limit=1M"
+  "both|run.memory_limit: expected auto or a positive size|$TX --run.memory_limit=lots"
 )
 check_case() {  # np, pattern, args...
   local np=$1 pattern=$2; shift 2

@@ -26,6 +26,10 @@ run 4 train --data.train_features=train.csv --data.label_column=label "${common[
 run 3 convert --data.features=train.svm --output.data=x.npy --output.labels=y.npy >/dev/null
 run 2 train --data.train_features=x.npy --data.train_labels=y.npy "${common[@]}" --output.model=npy2.kmpi >/dev/null
 [ -e x.npy.tmp ] && fail "convert left its temporary file"
+# --dry-run prints the memory plan and writes nothing.
+run 2 train --data.train_features=train.svm "${common[@]}" --output.model=dry.kmpi --dry-run >dry.txt
+grep -q "total per rank" dry.txt || fail "no memory plan printed: $(cat dry.txt)"
+[ -e dry.kmpi ] && fail "--dry-run wrote a model"
 for m in svm1 svm4 csv4 npy2; do
   run 2 eval --model=$m.kmpi --data.features=train.svm --output.metrics=$m.jsonl >/dev/null
   run 1 predict --model=$m.kmpi --data.features=x.npy --output.predictions=$m.pred >/dev/null

@@ -1,0 +1,54 @@
+// The memory planner (issue 5): before the solver allocates anything large, estimate the bytes
+// the busiest rank will hold (data block, kernel tiles, preconditioner pieces, distributed
+// matrices, model) and compare with run.memory_limit, so an impossible run is refused in seconds
+// with the option that would fix it instead of being killed by the OOM killer an hour in.
+// `kmpi train --dry-run` prints the plan and exits.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "kmpi/mpi.hpp"
+#include "kmpi/options.hpp"
+
+namespace kmpi {
+
+struct MemoryItem {
+  std::string what;
+  double bytes = 0;
+};
+
+struct MemoryPlan {
+  std::vector<MemoryItem> items;
+  std::string reduce_hint;  // which options shrink the largest items
+  double total() const;
+  std::string describe() const;  // one line per item, then the total
+};
+
+// local: the per-rank estimate for training `solver` on n x d data with c outputs on P ranks.
+// Formulas (bytes, 8 per double, 4 per float; the largest rank holds ceil(n / P) rows):
+//   baseline  26 MiB (a rank's libraries, measured) + 32 MiB (the binary readers' buffer)
+//   data      ceil(n/P) (d + c) 8          features and targets
+//   centers   ceil(n/P) d 4 (float32) or 8 kernel operands (Z = X); a second copy for the
+//             epoch metrics of the iterative solvers
+//   alpha     ceil(n/P) c 8 (x2 for the best-epoch copy with early stopping)
+//   tiles     min(tile budget, m ceil(n/P) 4) plus the batch m (d + c) 8
+//   eigenpro2 K_SS and its eigenvectors, block-cyclic: 2 s^2 / P 8; X_S replicated: s d 8
+//   direct    K (n x n) block-cyclic: n^2 / P 8
+//   falkon / eigenpro4: K_ZZ and two Cholesky factors (falkon) block-cyclic 3 p^2 / P 8, Z p d 8
+//   eval sets ceil(n_eval/P) (d + c) 8    test and validation rows (n_eval of them in all)
+MemoryPlan plan_training(const Options& options, std::size_t n, std::size_t d, std::size_t c,
+                         int ranks, std::size_t n_eval = 0);
+
+// local: run.memory_limit in bytes: a number with an optional K/M/G/T suffix, or auto = the
+// node's available memory (MemAvailable) divided by `ranks_on_node`.
+double memory_limit_bytes(const Options& options, int ranks_on_node);
+
+// collective: plans, prints the plan on rank 0 for --dry-run (run.dry_run), and refuses (one
+// agreed error) when the estimate is over the limit. Returns false when the run should stop
+// after the plan (dry run).
+bool check_memory_plan(const mpi::Communicator& comm, const Options& options, std::size_t n,
+                       std::size_t d, std::size_t c);
+
+}  // namespace kmpi
