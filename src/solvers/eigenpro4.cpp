@@ -266,7 +266,6 @@ EigenPro4Result train_eigenpro4(const mpi::Communicator& comm, const TrainingPro
   result.projection_period =
       options.projection_period > 0 ? options.projection_period : std::max<std::size_t>(1, p / m);
   const std::size_t T = result.projection_period;
-  const LocalCenters x_local(problem.x, options.precision);
   result.setup_seconds = setup_clock.seconds();
 
   Matrix<double>& alpha = result.alpha;
