@@ -269,8 +269,13 @@ TopEigenpairs top_eigenpairs(BlockCyclicMatrix& a, std::size_t k) {
   // transformation) needs on 2D grids (seen: "PDORMTR parameter number 16 had an illegal value"
   // and wrong eigenvectors with info = 0 on a 2x2 grid, nb = 64). Add the documented minimum of
   // pdsyevd (1 + 6n + 2 NP NQ + TRILWMIN + 2n) and PDORMTR's (NB (NP + NQ + NB)) on top.
-  const double lr = static_cast<double>(a.local_rows()), lc = static_cast<double>(a.local_cols());
-  const double nbd = a.descriptor()[5], nd = static_cast<double>(n);
+  // Sizes of the process that holds the most (process 0 of each grid dimension), the same on every
+  // rank: PDORMTR checks LWORK against them everywhere (seen failing on a 2 x 2 grid with
+  // n = nb = 64, where three processes hold nothing).
+  const std::size_t nb = static_cast<std::size_t>(a.descriptor()[5]);
+  const double lr = static_cast<double>(local_extent(n, nb, 0, a.grid().rows()));
+  const double lc = static_cast<double>(local_extent(n, nb, 0, a.grid().cols()));
+  const double nbd = static_cast<double>(nb), nd = static_cast<double>(n);
   const double extra =
       1 + 6 * nd + 2 * lr * lc + 3 * nd + nbd * (lr + 1) + 3 * nbd + 2 * nd + nbd * (lr + lc + nbd);
   auto work_size = [&](double queried) {
@@ -292,6 +297,11 @@ TopEigenpairs top_eigenpairs(BlockCyclicMatrix& a, std::size_t k) {
     result.first_column = n - k;
     for (std::size_t i = 0; i < k; ++i) result.values.push_back(w[n - 1 - i]);
   }
+  // pdsyevd's W is "replicated", but processes can differ in the last bits (seen: a critical
+  // batch of 33.1 on one rank and 32.99 on the other, so the ranks chose different batch sizes
+  // and the next allgatherv failed). Everything derived from the eigenvalues must be identical
+  // on every rank: take rank 0's.
+  a.grid().comm().broadcast(result.values.data(), result.values.size(), 0);
   return result;
 }
 

@@ -126,7 +126,11 @@ EigenPro2Result train_eigenpro2(const mpi::Communicator& comm, const TrainingPro
     TopEigenpairs top = top_eigenpairs(kss, std::max<std::size_t>(k_wanted, 2));
     result.eigenvalues = top.values;
     // 3-7. Automatic parameters (the same on every rank: the eigenvalues are replicated).
-    result.parameters = eigenpro2_parameters(top.values, s, n, problem.kernel.diagonal(), options);
+    // Replicated inputs, but agreed anyway: a verdict must never depend on one rank alone.
+    mpi::agree_on(comm, [&] {
+      result.parameters =
+          eigenpro2_parameters(top.values, s, n, problem.kernel.diagonal(), options);
+    });
     v_desc = top.rows_descending(s_offsets);
   }
   const EigenPro2Parameters& prm = result.parameters;

@@ -77,7 +77,9 @@ Nystrom build_nystrom(const mpi::Communicator& comm, const Kernel& kernel,
     for (std::size_t j = 0; j < kss.local_cols(); ++j)
       for (std::size_t i = 0; i < kss.local_rows(); ++i) kss.local(i, j) /= static_cast<double>(s);
     TopEigenpairs top = top_eigenpairs(kss, std::max<std::size_t>(k_wanted, 2));
-    ny.parameters = eigenpro2_parameters(top.values, s, n, kernel.diagonal(), options);
+    mpi::agree_on(comm, [&] {
+      ny.parameters = eigenpro2_parameters(top.values, s, n, kernel.diagonal(), options);
+    });
     v_desc = top.rows_descending(ny.offsets);
   }
   const std::size_t q = ny.parameters.q;
