@@ -19,8 +19,11 @@ done
 id munge > /dev/null 2>&1 || skip "no 'munge' user (is the munge package installed?)"
 
 T=$WORK/slurm
-mkdir -p "$T/state" "$T/spool" "$T/munge"
+mkdir -p "$T/state" "$T/spool"
 chmod 755 "$WORK" "$T"
+# munged runs as user munge, which must reach its socket: a checkout under a private directory
+# (mktemp -d makes mode 700) would hide $WORK, so munge's files get their own directory in /tmp.
+MUNGE_DIR=$(mktemp -d /tmp/kmpi-munge.XXXXXX)
 pids=()            # the daemons this test started, stopped in reverse order
 jobs_submitted=()
 cleanup() {
@@ -34,6 +37,7 @@ cleanup() {
     for _ in $(seq 50); do kill -0 "$p" 2> /dev/null || break; sleep 0.2; done
     kill -9 "$p" 2> /dev/null || true
   done
+  rm -rf "$MUNGE_DIR"
 }
 trap cleanup EXIT
 # The pid a daemon wrote to file $1 (they daemonise, so $! is not theirs).
@@ -43,15 +47,15 @@ daemon_pid() {
 }
 
 # munged as user munge, with its own key, socket and pid file.
-chown munge: "$T/munge"
-chmod 755 "$T/munge"  # munged wants the socket dir executable by all
-dd if=/dev/urandom of="$T/munge/munge.key" bs=1024 count=1 status=none
-chown munge: "$T/munge/munge.key"
-chmod 400 "$T/munge/munge.key"
-runuser -u munge -- munged --socket="$T/munge/munge.sock" --key-file="$T/munge/munge.key" \
-  --pid-file="$T/munge/munged.pid" --log-file="$T/munge/munged.log" \
-  --seed-file="$T/munge/munged.seed" || skip "munged did not start: $(tail -2 "$T/munge/munged.log" 2>/dev/null)"
-daemon_pid "$T/munge/munged.pid" || skip "munged wrote no pid file"
+chown munge: "$MUNGE_DIR"
+chmod 755 "$MUNGE_DIR"  # munged wants the socket dir executable by all
+dd if=/dev/urandom of="$MUNGE_DIR/munge.key" bs=1024 count=1 status=none
+chown munge: "$MUNGE_DIR/munge.key"
+chmod 400 "$MUNGE_DIR/munge.key"
+runuser -u munge -- munged --socket="$MUNGE_DIR/munge.sock" --key-file="$MUNGE_DIR/munge.key" \
+  --pid-file="$MUNGE_DIR/munged.pid" --log-file="$MUNGE_DIR/munged.log" \
+  --seed-file="$MUNGE_DIR/munged.seed" || skip "munged did not start: $(tail -2 "$MUNGE_DIR/munged.log" 2>/dev/null)"
+daemon_pid "$MUNGE_DIR/munged.pid" || skip "munged wrote no pid file"
 
 # Free TCP ports for this instance (another test run may use the defaults).
 read -r port1 port2 < <(python3 - <<'PY'
@@ -72,7 +76,7 @@ SlurmdUser=root
 AuthType=auth/munge
 CredType=cred/munge
 # cred_expire also sets how long a requeued job waits before it may start again (default 120 s).
-AuthInfo=socket=$T/munge/munge.sock,cred_expire=5
+AuthInfo=socket=$MUNGE_DIR/munge.sock,cred_expire=5
 StateSaveLocation=$T/state
 SlurmdSpoolDir=$T/spool
 SlurmctldPidFile=$T/slurmctld.pid
