@@ -62,7 +62,7 @@ def falkon_iteration(n, p, d, c, P, R, alpha, beta, nb=64):
     """Per CG iteration: K_nZ^T (K_nZ v): 2 kernel passes 2 * 2 n p d / P, one allreduce of p c;
     the preconditioner's 4 distributed triangular solves (p^2 c / P flops, ~ (p/nb) log P messages)."""
     compute = 4 * n * p * d / P / R + 4 * p * p * c / P / R
-    comm = allreduce(P, p * c * WORD, alpha, beta) + 4 * (p / nb) * math.log2(max(P, 2)) * alpha
+    comm = allreduce(P, p * c * WORD, alpha, beta) + (4 * (p / nb) * math.log2(P) * alpha if P > 1 else 0.0)
     return compute, comm
 
 

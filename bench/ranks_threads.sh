@@ -16,10 +16,11 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work"
 run() {  # label ranks threads
-  OPENBLAS_NUM_THREADS=$3 mpirun -np "$2" "$build/kmpi" train --config "$root/configs/fashion_mnist.ini" \
-    --data.limit="$n" --data.test_features= --data.test_labels= --solver.epochs=2 \
-    --solver.batch_size=2000 --solver.preconditioner_level=300 --output.model= \
-    --output.metrics="$1.jsonl" >/dev/null
+  local fm=/usr/share/datasets/fashion-mnist
+  OPENBLAS_NUM_THREADS=$3 mpirun -np "$2" "$build/kmpi" train \
+    --data.train_features=$fm/train-images-idx3-ubyte.gz --data.train_labels=$fm/train-labels-idx1-ubyte.gz \
+    --data.scale=unit --kernel.bandwidth=5 --data.limit="$n" --solver.epochs=2 \
+    --solver.batch_size=2000 --solver.preconditioner_level=300 --output.metrics="$1.jsonl" >/dev/null
 }
 run r1t1 1 1
 run r2t1 2 1

@@ -642,7 +642,8 @@ int run_train(const mpi::Communicator& comm, const Options& o) {
               .add("q", static_cast<double>(st.parameters->q))
               .add("setup_s", st.setup_seconds)
               .add("bytes_per_step", static_cast<double>(st.bytes_sent) /
-                                         static_cast<double>(std::max<std::size_t>(st.steps, 1))),
+                                         static_cast<double>(std::max<std::size_t>(st.steps, 1)))
+              .add("comm_s", st.comm_seconds),
           nullptr, st.epoch_seconds);
       if (validation.n == 0) return true;
       if (val < best_val) {

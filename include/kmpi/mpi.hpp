@@ -84,7 +84,7 @@ class Communicator {
   template <class T>
   void allreduce(T* data, std::size_t count, Op op = Op::kSum) const {
     if (count == 0) return;
-    count_sent(count * sizeof(T));
+    if (size_ > 1) count_sent(count * sizeof(T));
     check(MPI_Allreduce(MPI_IN_PLACE, data, checked_int(count), datatype<T>(), to_mpi(op), comm_),
           "MPI_Allreduce");
   }
@@ -124,7 +124,7 @@ class Communicator {
   template <class T>
   void broadcast(T* data, std::size_t count, int root) const {
     if (count == 0) return;
-    if (rank_ == root) count_sent(count * sizeof(T));
+    if (rank_ == root && size_ > 1) count_sent(count * sizeof(T));
     check(MPI_Bcast(data, checked_int(count), datatype<T>(), root, comm_), "MPI_Bcast");
   }
   // collective: rank `root`'s string on every rank.

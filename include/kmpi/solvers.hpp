@@ -73,6 +73,7 @@ struct EpochState {
   double setup_seconds = 0;
   std::size_t steps = 0;         // batches this epoch
   std::uint64_t bytes_sent = 0;  // by this rank's collectives this epoch (MPI layer count)
+  double comm_seconds = 0;       // in the step's collectives (waits included) this epoch
 };
 using EpochCallback = std::function<bool(const EpochState&)>;
 

@@ -164,6 +164,9 @@ EigenPro2Result train_eigenpro2(const mpi::Communicator& comm, const TrainingPro
     const bool resumed_epoch = epoch == control.start_epoch + 1;
     Stopwatch epoch_clock;
     const std::uint64_t bytes_at_start = mpi::bytes_sent();
+    // Time in the step's three collectives, waiting for slower ranks included: what overlapping
+    // communication with the kernel blocks could at most save.
+    double comm_seconds = 0;
     std::size_t steps = 0;
     const auto perm = random_permutation(n, options.seed, RngStream::kBatches, epoch);
     double loss_sum = resumed_epoch ? control.start_loss_sum : 0;
@@ -188,7 +191,9 @@ EigenPro2Result train_eigenpro2(const mpi::Communicator& comm, const TrainingPro
       for (std::size_t k = my_lo; k < my_hi; ++k)
         std::copy(problem.x.row(batch[k] - my_begin), problem.x.row(batch[k] - my_begin) + d,
                   xb_mine.row(k - my_lo));
+      Stopwatch comm_clock;
       comm.allgatherv(xb_mine.data(), xb.data(), counts, displs);
+      comm_seconds += comm_clock.seconds();
 
       // g = K(X_B, X) alpha - Y_B: local partial products, minus the targets this rank owns,
       // summed by one allreduce of m x c.
@@ -201,7 +206,9 @@ EigenPro2Result train_eigenpro2(const mpi::Communicator& comm, const TrainingPro
                          q > 0 ? &nystrom_block : nullptr);
       for (std::size_t k = my_lo; k < my_hi; ++k)
         for (std::size_t l = 0; l < c; ++l) g(k, l) -= problem.y(batch[k] - my_begin, l);
+      comm_clock.restart();
       comm.allreduce(g.data(), g.size());
+      comm_seconds += comm_clock.seconds();
       for (std::size_t i = 0; i < g.size(); ++i) loss_sum += g.data()[i] * g.data()[i];
       // g is replicated, so every rank reaches this verdict together.
       if (!std::isfinite(loss_sum))
@@ -221,7 +228,9 @@ EigenPro2Result train_eigenpro2(const mpi::Communicator& comm, const TrainingPro
                    kg.data(), c);
         blas::gemm(true, false, q, c, sr, 1.0, pre.v.data(), q, kg.data(), c, 0.0, h.data(), c);
       }
+      comm_clock.restart();
       comm.allreduce(h.data(), h.size());  // no-op when q = 0 (plain SGD), on every rank
+      comm_seconds += comm_clock.seconds();
       for (std::size_t j = 0; j < q; ++j)
         for (std::size_t l = 0; l < c; ++l) h(j, l) *= prm.d[j];
 
@@ -252,6 +261,7 @@ EigenPro2Result train_eigenpro2(const mpi::Communicator& comm, const TrainingPro
     state.setup_seconds = result.setup_seconds;
     state.steps = steps;
     state.bytes_sent = mpi::bytes_sent() - bytes_at_start;
+    state.comm_seconds = comm_seconds;
     if (on_epoch && !on_epoch(state)) break;
   }
   return result;
