@@ -1,8 +1,8 @@
 #include "kmpi/kernel_operator.hpp"
 
-#include <algorithm>
-
 #include <unistd.h>
+
+#include <algorithm>
 
 #include "kmpi/blas.hpp"
 
@@ -62,7 +62,7 @@ Tiling tiling_for(std::size_t m, std::size_t p, std::size_t tile_bytes) {
 template <class T>
 void times_local(const Kernel& k, const Matrix<double>& q64, const LocalCenters& z,
                  const Matrix<double>& alpha, Matrix<double>& out, std::size_t tile_bytes,
-                 KernelColumns* capture) {
+                 KernelColumns* capture, const BetweenTiles& between_tiles) {
   const std::size_t m = q64.rows(), d = q64.cols(), p = z.rows(), c = alpha.cols();
   if (m == 0 || p == 0 || c == 0) return;
   const Matrix<T>& zt = centers_of<T>(z);
@@ -79,6 +79,7 @@ void times_local(const Kernel& k, const Matrix<double>& q64, const LocalCenters&
     const std::size_t mi = std::min(tl.query_rows, m - i0);
     for (std::size_t j0 = 0; j0 < p; j0 += tl.center_rows) {
       const std::size_t tj = std::min(tl.center_rows, p - j0);
+      if (between_tiles) between_tiles();
       kernel_block(k, qt.row(i0), mi, d, zt.row(j0), tj, d, d, block.data(), tj, qn.data() + i0,
                    zn.data() + j0);
       blas::gemm(false, false, mi, c, tj, T(1), block.data(), tj, at.row(j0), c, T(0), part.data(),
@@ -133,11 +134,11 @@ Matrix<double> transpose_times_local(const Kernel& k, const LocalCenters& z,
 
 void kernel_times_local(const Kernel& k, const Matrix<double>& q, const LocalCenters& z,
                         const Matrix<double>& alpha, Matrix<double>& out, std::size_t tile_bytes,
-                        KernelColumns* capture) {
+                        KernelColumns* capture, const BetweenTiles& between_tiles) {
   if (z.precision() == Precision::kFloat32)
-    times_local<float>(k, q, z, alpha, out, tile_bytes, capture);
+    times_local<float>(k, q, z, alpha, out, tile_bytes, capture, between_tiles);
   else
-    times_local<double>(k, q, z, alpha, out, tile_bytes, capture);
+    times_local<double>(k, q, z, alpha, out, tile_bytes, capture, between_tiles);
 }
 
 Matrix<double> kernel_times(const mpi::Communicator& comm, const Kernel& k, const Matrix<double>& q,

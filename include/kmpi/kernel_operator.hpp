@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 
 #include "kmpi/kernel.hpp"
 #include "kmpi/matrix.hpp"
@@ -57,9 +58,12 @@ struct KernelColumns {
   const std::vector<std::size_t>* columns = nullptr;
   Matrix<double> values;
 };
+// Called between tiles (e.g. to let MPI progress a non-blocking collective meanwhile).
+using BetweenTiles = std::function<void()>;
 void kernel_times_local(const Kernel& k, const Matrix<double>& q, const LocalCenters& z,
                         const Matrix<double>& alpha, Matrix<double>& out,
-                        std::size_t tile_bytes = kDefaultTileBytes, KernelColumns* capture = nullptr);
+                        std::size_t tile_bytes = kDefaultTileBytes,
+                        KernelColumns* capture = nullptr, const BetweenTiles& between_tiles = {});
 
 // collective: K(Q, Z) alpha for Q (m x d) replicated on all ranks: local tiles, then one
 // allreduce of the m x c result.

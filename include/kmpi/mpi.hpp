@@ -57,6 +57,44 @@ void reset_bytes_sent();
 
 enum class Op { kSum, kMin, kMax };
 
+// A non-blocking operation in flight. Its destructor completes it (every rank that started it
+// must also finish it, so an early return cannot leave a peer waiting); buffers handed to the
+// operation must outlive it.
+class Request {
+ public:
+  Request() = default;
+  explicit Request(MPI_Request r) : r_(r) {}
+  Request(Request&& o) noexcept : r_(o.r_) { o.r_ = MPI_REQUEST_NULL; }
+  Request& operator=(Request&& o) noexcept {
+    if (this != &o) {
+      complete_quietly();
+      r_ = o.r_;
+      o.r_ = MPI_REQUEST_NULL;
+    }
+    return *this;
+  }
+  Request(const Request&) = delete;
+  Request& operator=(const Request&) = delete;
+  ~Request() { complete_quietly(); }
+  // local (completes a collective started by every rank): blocks until done.
+  void wait() {
+    if (r_ != MPI_REQUEST_NULL) check(MPI_Wait(&r_, MPI_STATUS_IGNORE), "MPI_Wait");
+  }
+  // local: lets MPI progress the operation; true when it is done.
+  bool test() {
+    if (r_ == MPI_REQUEST_NULL) return true;
+    int done = 0;
+    check(MPI_Test(&r_, &done, MPI_STATUS_IGNORE), "MPI_Test");
+    return done != 0;
+  }
+
+ private:
+  void complete_quietly() {
+    if (r_ != MPI_REQUEST_NULL) MPI_Wait(&r_, MPI_STATUS_IGNORE);
+  }
+  MPI_Request r_ = MPI_REQUEST_NULL;
+};
+
 // A communicator. It frees only what it created (duplicates), never MPI_COMM_WORLD.
 class Communicator {
  public:
@@ -103,10 +141,23 @@ class Communicator {
   template <class T>
   void allgatherv(const T* send, T* recv, const std::vector<int>& counts,
                   const std::vector<int>& displs) const {
-    count_sent(static_cast<std::size_t>(counts[rank_]) * sizeof(T) * (size_ - 1));
+    if (size_ > 1) count_sent(static_cast<std::size_t>(counts[rank_]) * sizeof(T) * (size_ - 1));
     check(MPI_Allgatherv(send, counts[rank_], datatype<T>(), recv, counts.data(), displs.data(),
                          datatype<T>(), comm_),
           "MPI_Allgatherv");
+  }
+
+  // collective, non-blocking: allgatherv started now, finished by the returned Request. send,
+  // recv, counts and displs must stay alive (and unmoved in memory) until it completes.
+  template <class T>
+  Request iallgatherv(const T* send, T* recv, const std::vector<int>& counts,
+                      const std::vector<int>& displs) const {
+    if (size_ > 1) count_sent(static_cast<std::size_t>(counts[rank_]) * sizeof(T) * (size_ - 1));
+    MPI_Request r;
+    check(MPI_Iallgatherv(send, counts[rank_], datatype<T>(), recv, counts.data(), displs.data(),
+                          datatype<T>(), comm_, &r),
+          "MPI_Iallgatherv");
+    return Request(r);
   }
 
   // collective: every rank sends `count` values; all receive size() * count values.

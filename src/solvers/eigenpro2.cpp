@@ -1,6 +1,7 @@
 // EigenPro 2 across ranks (DESIGN §1.2 for the math, §2 for what each step communicates).
 #include <algorithm>
 #include <cmath>
+#include <memory>
 
 #include "kmpi/blas.hpp"
 #include "kmpi/log.hpp"
@@ -69,6 +70,47 @@ struct NystromPreconditioner {
   std::vector<std::size_t> local_rows;  // indices into this rank's data rows
   Matrix<double> v;                     // |S_r| x q
 };
+
+// One batch's rows on every rank: the sorted batch (each rank's members are a contiguous run
+// of it, so one allgatherv builds X_B) and this rank's share, gathered without blocking.
+struct BatchRows {
+  std::vector<std::size_t> batch;  // sorted global rows
+  std::vector<int> counts, displs;
+  std::size_t my_lo = 0, my_hi = 0;  // this rank's members: batch[my_lo, my_hi)
+  Matrix<double> mine, x;            // this rank's rows; X_B (|batch| x d) once complete
+  mpi::Request request;
+};
+
+// collective (non-blocking): starts gathering rows perm[b0, b0 + mb) on every rank. The result
+// lives on the heap so the buffers MPI writes into never move.
+std::unique_ptr<BatchRows> start_batch(const mpi::Communicator& comm, const BlockPartition& part,
+                                       const Matrix<double>& x_local,
+                                       const std::vector<std::size_t>& perm, std::size_t b0,
+                                       std::size_t mb) {
+  const int P = comm.size(), me = comm.rank();
+  const std::size_t d = x_local.cols(), my_begin = part.begin(me);
+  auto b = std::make_unique<BatchRows>();
+  b->batch.assign(perm.begin() + b0, perm.begin() + b0 + mb);
+  std::sort(b->batch.begin(), b->batch.end());
+  b->counts.resize(P);
+  b->displs.resize(P);
+  std::size_t lo = 0;
+  for (int r = 0; r < P; ++r) {
+    const std::size_t hi = static_cast<std::size_t>(
+        std::lower_bound(b->batch.begin(), b->batch.end(), part.end(r)) - b->batch.begin());
+    b->counts[r] = static_cast<int>((hi - lo) * d);
+    b->displs[r] = static_cast<int>(lo * d);
+    if (r == me) b->my_lo = lo, b->my_hi = hi;
+    lo = hi;
+  }
+  b->mine = Matrix<double>(b->my_hi - b->my_lo, d);
+  b->x = Matrix<double>(mb, d);
+  for (std::size_t k = b->my_lo; k < b->my_hi; ++k)
+    std::copy(x_local.row(b->batch[k] - my_begin), x_local.row(b->batch[k] - my_begin) + d,
+              b->mine.row(k - b->my_lo));
+  b->request = comm.iallgatherv(b->mine.data(), b->x.data(), b->counts, b->displs);
+  return b;
+}
 
 }  // namespace
 
@@ -155,7 +197,6 @@ EigenPro2Result train_eigenpro2(const mpi::Communicator& comm, const TrainingPro
   }
   const std::size_t m = prm.batch_size;
   const double eta = prm.step_size;
-  std::vector<std::size_t> batch;
   // A resumed run re-enters epoch start_epoch + 1 after its start_step completed steps: the batch
   // order is a function of (seed, epoch) alone, so those counters are the whole RNG state.
   const std::size_t steps_per_epoch = (n + m - 1) / m;
@@ -170,30 +211,24 @@ EigenPro2Result train_eigenpro2(const mpi::Communicator& comm, const TrainingPro
     std::size_t steps = 0;
     const auto perm = random_permutation(n, options.seed, RngStream::kBatches, epoch);
     double loss_sum = resumed_epoch ? control.start_loss_sum : 0;
-    for (std::size_t b0 = resumed_epoch ? control.start_step * m : 0; b0 < n; b0 += m) {
+    const std::size_t first_b0 = resumed_epoch ? control.start_step * m : 0;
+    std::unique_ptr<BatchRows> next =
+        first_b0 < n ? start_batch(comm, part, problem.x, perm, first_b0, std::min(m, n - first_b0))
+                     : nullptr;
+    for (std::size_t b0 = first_b0; b0 < n; b0 += m) {
       const std::size_t mb = std::min(m, n - b0);
       ++steps;
-      // Sorted batch: each rank's members are a contiguous run, so one allgatherv builds X_B.
-      batch.assign(perm.begin() + b0, perm.begin() + b0 + mb);
-      std::sort(batch.begin(), batch.end());
-      std::vector<int> counts(P), displs(P);
-      std::size_t lo = 0;
-      std::size_t my_lo = 0, my_hi = 0;
-      for (int r = 0; r < P; ++r) {
-        const std::size_t hi = static_cast<std::size_t>(
-            std::lower_bound(batch.begin(), batch.end(), part.end(r)) - batch.begin());
-        counts[r] = static_cast<int>((hi - lo) * d);
-        displs[r] = static_cast<int>(lo * d);
-        if (r == me) my_lo = lo, my_hi = hi;
-        lo = hi;
-      }
-      Matrix<double> xb_mine(my_hi - my_lo, d), xb(mb, d);
-      for (std::size_t k = my_lo; k < my_hi; ++k)
-        std::copy(problem.x.row(batch[k] - my_begin), problem.x.row(batch[k] - my_begin) + d,
-                  xb_mine.row(k - my_lo));
+      const std::unique_ptr<BatchRows> current = std::move(next);
       Stopwatch comm_clock;
-      comm.allgatherv(xb_mine.data(), xb.data(), counts, displs);
+      current->request.wait();
       comm_seconds += comm_clock.seconds();
+      // The data rows never change, so the next batch's rows travel while this one is computed
+      // (progressed between kernel tiles; Open MPI has no progress thread).
+      if (b0 + m < n)
+        next = start_batch(comm, part, problem.x, perm, b0 + m, std::min(m, n - b0 - m));
+      const std::vector<std::size_t>& batch = current->batch;
+      const Matrix<double>& xb = current->x;
+      const std::size_t my_lo = current->my_lo, my_hi = current->my_hi;
 
       // g = K(X_B, X) alpha - Y_B: local partial products, minus the targets this rank owns,
       // summed by one allreduce of m x c.
@@ -203,7 +238,9 @@ EigenPro2Result train_eigenpro2(const mpi::Communicator& comm, const TrainingPro
       KernelColumns nystrom_block;
       nystrom_block.columns = &pre.local_rows;
       kernel_times_local(problem.kernel, xb, centers, alpha, g, kDefaultTileBytes,
-                         q > 0 ? &nystrom_block : nullptr);
+                         q > 0 ? &nystrom_block : nullptr, [&next] {
+                           if (next) next->request.test();
+                         });
       for (std::size_t k = my_lo; k < my_hi; ++k)
         for (std::size_t l = 0; l < c; ++l) g(k, l) -= problem.y(batch[k] - my_begin, l);
       comm_clock.restart();
