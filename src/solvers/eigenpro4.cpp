@@ -210,7 +210,8 @@ EigenPro4Result train_eigenpro4(const mpi::Communicator& comm, const TrainingPro
   const BlockPartition& cpart = result.center_partition;
   {
     // Each rank needs only its block of Z; gathering whole Z once is p x d, which is the size
-    // of the model itself. TODO(scale): an all-to-all would keep this at p d / P per rank.
+    // of the model itself, transiently at setup (a known limit on p: an all-to-all would keep
+    // it at p d / P per rank).
     const Matrix<double> z = gather_selected_rows(comm, part, problem.x, result.center_indices);
     result.centers = Matrix<double>(cpart.count(me), d);
     std::copy(z.row(cpart.begin(me)), z.row(cpart.begin(me)) + cpart.count(me) * d,
