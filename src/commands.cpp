@@ -304,6 +304,30 @@ std::string checkpoint_options_text(const mpi::Communicator& comm, const Options
   return text.str();
 }
 
+// local: a replicated matrix as a checkpoint array (this rank stores its rows of
+// BlockPartition(rows, P); every rank holds the same values, so any split is the whole).
+CheckpointArray replicated_checkpoint_array(const mpi::Communicator& comm, const std::string& name,
+                                            const Matrix<double>& m) {
+  const BlockPartition part(m.rows(), comm.size());
+  CheckpointArray a{name, m.rows(), m.cols(), Matrix<double>(part.count(comm.rank()), m.cols())};
+  std::copy(m.row(part.begin(comm.rank())), m.row(part.begin(comm.rank())) + a.local.size(),
+            a.local.data());
+  return a;
+}
+
+// collective: the whole of a checkpoint array on every rank (one allgatherv of its rows).
+Matrix<double> gather_checkpoint_array(const mpi::Communicator& comm, const CheckpointArray& a) {
+  const BlockPartition part(a.rows, comm.size());
+  std::vector<int> counts(comm.size()), displs(comm.size());
+  for (int r = 0; r < comm.size(); ++r) {
+    counts[r] = static_cast<int>(part.count(r) * a.cols);
+    displs[r] = static_cast<int>(part.begin(r) * a.cols);
+  }
+  Matrix<double> all(a.rows, a.cols);
+  comm.allgatherv(a.local.data(), all.data(), counts, displs);
+  return all;
+}
+
 }  // namespace
 
 int run_train(const mpi::Communicator& comm, const Options& o) {
@@ -331,12 +355,13 @@ int run_train(const mpi::Communicator& comm, const Options& o) {
   const std::string solver = o.str("solver.name");
   const std::uint64_t seed = static_cast<std::uint64_t>(o.integer("solver.seed"));
   const bool iterative = solver != "direct";
-  // Stop signals are caught only where a checkpoint can be written (so far eigenpro2, through
-  // IterationControl); otherwise they keep their default action (terminate).
+  // Stop signals are caught only where a checkpoint can be written (the iterative solvers, at
+  // their step boundaries); otherwise they keep their default action (terminate).
   const std::string checkpoint_dir = o.str("run.checkpoint_dir");
-  const bool checkpointing = solver == "eigenpro2" && !checkpoint_dir.empty();
-  require(comm, o.str("run.resume") == "no" || solver == "eigenpro2",
-          "run.resume: only solver.name = eigenpro2 writes checkpoints so far, not " + solver);
+  const bool checkpoints = iterative;  // eigenpro2, falkon, eigenpro4
+  const bool checkpointing = checkpoints && !checkpoint_dir.empty();
+  require(comm, o.str("run.resume") == "no" || checkpoints,
+          "run.resume: solver.name = " + solver + " writes no checkpoints");
   if (checkpointing) install_stop_signal_handlers();
   double elapsed_before = 0;  // wall time of the earlier runs a resumed run continues
 
@@ -488,11 +513,109 @@ int run_train(const mpi::Communicator& comm, const Options& o) {
     fo.tolerance = o.real("solver.tolerance");
     fo.seed = seed;
     fo.precision = precision;
+    // Checkpoint and resume (kmpi/checkpoint.hpp): the CG state after an iteration (step =
+    // iterations completed); the centers and the factors L, A_L are rebuilt from the seed and
+    // the data, bit-identically on the same rank count (the options hash guarantees the same
+    // problem). Nothing is written to the metrics before the solve ends, so none are stored.
+    FalkonControl control;
+    FalkonCgState start;
+    const std::string resume = o.str("run.resume");
+    const std::string run_text =
+        checkpointing || resume != "no" ? checkpoint_options_text(comm, o, problem) : "";
+    const std::uint64_t run_hash = checkpoint_hash(run_text);
+    const std::size_t c = problem.y.cols();
+    if (resume != "no") {
+      require(comm, !checkpoint_dir.empty(),
+              "run.resume = " + resume + " needs run.checkpoint_dir");
+      const bool exists = checkpoint_exists(comm, checkpoint_dir);
+      require(
+          comm, exists || resume == "auto",
+          checkpoint_path(checkpoint_dir) + ": run.resume = require but there is no checkpoint");
+      if (exists) {
+        const Checkpoint ck = load_checkpoint(comm, checkpoint_dir, "falkon", run_hash, run_text);
+        const CheckpointArray *b = ck.array("beta"), *r = ck.array("r"), *dir = ck.array("dir");
+        // The options hash fixes p and c, so a mismatch here means a damaged writer; checked on
+        // every rank alike (the header is replicated).
+        const bool shaped = b && r && dir && b->cols == c && r->cols == c && dir->cols == c &&
+                            r->rows == b->rows && dir->rows == b->rows;
+        require(comm, shaped,
+                checkpoint_path(checkpoint_dir) + ": has no CG state of this problem's shape");
+        start.iteration = ck.step;
+        start.beta = gather_checkpoint_array(comm, *b);
+        start.r = gather_checkpoint_array(comm, *r);
+        start.dir = gather_checkpoint_array(comm, *dir);
+        for (std::size_t l = 0; l < c; ++l) {
+          start.rs_old.push_back(ck.scalar("rs_old_" + std::to_string(l)));
+          start.active.push_back(ck.scalar("active_" + std::to_string(l)) != 0 ? 1 : 0);
+        }
+        for (std::size_t it = 1; it <= ck.step; ++it)
+          start.residuals.push_back(ck.scalar("residual_" + std::to_string(it)));
+        elapsed_before = ck.scalar("elapsed_s");
+        metrics.restore(ck.metrics);
+        control.start = &start;
+        log.info("resuming from %s: %zu CG iterations done (written on this run's options)",
+                 checkpoint_path(checkpoint_dir).c_str(), ck.step);
+      }
+    }
+    CheckpointSchedule schedule(o.real("run.checkpoint_every"));
+    const double step_delay_ms = o.real("run.step_delay_ms");
+    int stop_signal = 0;
+    if (checkpointing || step_delay_ms > 0)
+      control.after_iteration = [&](const FalkonCgState& st) {
+        if (step_delay_ms > 0)
+          std::this_thread::sleep_for(std::chrono::duration<double, std::milli>(step_delay_ms));
+        if (!checkpointing) return true;
+        const auto decision = schedule.poll(comm);
+        if (decision == CheckpointSchedule::Decision::kContinue) return true;
+        Stopwatch clock;
+        Checkpoint ck;
+        ck.solver = "falkon";
+        ck.options_hash = run_hash;
+        ck.options_text = run_text;
+        ck.step = st.iteration;
+        for (std::size_t l = 0; l < c; ++l) {
+          ck.scalars["rs_old_" + std::to_string(l)] = st.rs_old[l];
+          ck.scalars["active_" + std::to_string(l)] = st.active[l] ? 1.0 : 0.0;
+        }
+        for (std::size_t it = 1; it <= st.residuals.size(); ++it)
+          ck.scalars["residual_" + std::to_string(it)] = st.residuals[it - 1];
+        ck.scalars["elapsed_s"] = elapsed_before + wall.seconds();
+        ck.metrics = metrics.lines();
+        ck.arrays.push_back(replicated_checkpoint_array(comm, "beta", st.beta));
+        ck.arrays.push_back(replicated_checkpoint_array(comm, "r", st.r));
+        ck.arrays.push_back(replicated_checkpoint_array(comm, "dir", st.dir));
+        save_checkpoint(comm, checkpoint_dir, ck);
+        schedule.restart();
+        log.info("checkpoint: CG iteration %zu -> %s (%.3f s)", st.iteration,
+                 checkpoint_path(checkpoint_dir).c_str(), clock.seconds());
+        if (decision == CheckpointSchedule::Decision::kCheckpointAndStop) {
+          stop_signal = schedule.signal();
+          return false;
+        }
+        return true;
+      };
     Stopwatch cg_clock;
-    FalkonResult fr = train_falkon(comm, problem, fo, [&](std::size_t it, double residual) {
-      log.info("falkon: iteration %zu, relative residual %.3e, %.2f s", it, residual,
-               cg_clock.seconds());
-    });
+    FalkonResult fr = train_falkon(
+        comm, problem, fo,
+        [&](std::size_t it, double residual) {
+          log.info("falkon: iteration %zu, relative residual %.3e, %.2f s", it, residual,
+                   cg_clock.seconds());
+        },
+        control);
+    if (fr.interrupted) {
+      // Stopped on a signal after a checkpoint: no model (only finished runs write one).
+      metrics.line(Json()
+                       .add("event", "checkpointed")
+                       .add("signal", static_cast<double>(stop_signal))
+                       .add("elapsed_s", elapsed_before + wall.seconds())
+                       .str());
+      metrics.finish(comm);
+      log.info(
+          "kmpi: stopped on signal %d after writing a checkpoint; resubmit with "
+          "run.resume=auto (exit code %d)",
+          stop_signal, kExitCheckpointedOnSignal);
+      return kExitCheckpointedOnSignal;
+    }
     const std::size_t iterations = fr.residuals.size();
     log.info(
         "falkon: p = %zu centers, lambda = %g, eps = %.3g, %zu CG iterations, setup %.2f s, "
@@ -583,7 +706,89 @@ int run_train(const mpi::Communicator& comm, const Options& o) {
       }
       return st.epoch - best_epoch < patience;
     };
-    result = train_eigenpro4(comm, problem, eo, on_epoch);
+    // Checkpoint and resume (kmpi/checkpoint.hpp) at projection boundaries, where the solver's
+    // state is alpha and its counters (see train_eigenpro4), plus this driver's early-stopping
+    // state and metrics; the preconditioners are rebuilt from the seed and the data.
+    IterationControl control;
+    Checkpoint resumed;
+    const std::string resume = o.str("run.resume");
+    const std::string run_text =
+        checkpointing || resume != "no" ? checkpoint_options_text(comm, o, problem) : "";
+    const std::uint64_t run_hash = checkpoint_hash(run_text);
+    if (resume != "no") {
+      require(comm, !checkpoint_dir.empty(),
+              "run.resume = " + resume + " needs run.checkpoint_dir");
+      const bool exists = checkpoint_exists(comm, checkpoint_dir);
+      require(
+          comm, exists || resume == "auto",
+          checkpoint_path(checkpoint_dir) + ": run.resume = require but there is no checkpoint");
+      if (exists) {
+        resumed = load_checkpoint(comm, checkpoint_dir, "eigenpro4", run_hash, run_text);
+        const CheckpointArray* a = resumed.array("alpha");
+        require(comm, a && a->rows == p && a->cols == problem.y.cols(),
+                checkpoint_path(checkpoint_dir) + ": has no weights of this problem's shape");
+        control.start_epoch = resumed.epoch;
+        control.start_step = resumed.step;
+        control.start_loss_sum = resumed.scalar("loss_sum");
+        control.start_alpha = &a->local;
+        best_epoch = static_cast<std::size_t>(resumed.scalar("best_epoch"));
+        best_val = best_epoch > 0 ? resumed.scalar("best_val") : INFINITY;
+        if (const CheckpointArray* b = resumed.array("best_alpha")) best_alpha = b->local;
+        elapsed_before = resumed.scalar("elapsed_s");
+        metrics.restore(resumed.metrics);
+        log.info("resuming from %s: epoch %zu, step %zu done (written on this run's options)",
+                 checkpoint_path(checkpoint_dir).c_str(), resumed.epoch, resumed.step);
+      }
+    }
+    CheckpointSchedule schedule(o.real("run.checkpoint_every"));
+    const double step_delay_ms = o.real("run.step_delay_ms");
+    int stop_signal = 0;
+    if (checkpointing || step_delay_ms > 0)
+      control.after_step = [&](const StepState& st) {
+        if (step_delay_ms > 0)
+          std::this_thread::sleep_for(std::chrono::duration<double, std::milli>(step_delay_ms));
+        if (!checkpointing) return true;
+        const auto decision = schedule.poll(comm);
+        if (decision == CheckpointSchedule::Decision::kContinue) return true;
+        Stopwatch clock;
+        Checkpoint ck;
+        ck.solver = "eigenpro4";
+        ck.options_hash = run_hash;
+        ck.options_text = run_text;
+        ck.epoch = st.epoch - 1;
+        ck.step = st.step;
+        ck.scalars = {{"loss_sum", st.loss_sum},
+                      {"best_epoch", static_cast<double>(best_epoch)},
+                      {"best_val", best_epoch > 0 ? best_val : 0.0},
+                      {"elapsed_s", elapsed_before + wall.seconds()}};
+        ck.metrics = metrics.lines();
+        ck.arrays.push_back({"alpha", p, problem.y.cols(), *st.alpha});
+        if (best_epoch > 0) ck.arrays.push_back({"best_alpha", p, problem.y.cols(), best_alpha});
+        save_checkpoint(comm, checkpoint_dir, ck);
+        schedule.restart();
+        log.info("checkpoint: epoch %zu, step %zu of %zu -> %s (%.3f s)", st.epoch, st.step,
+                 st.steps_per_epoch, checkpoint_path(checkpoint_dir).c_str(), clock.seconds());
+        if (decision == CheckpointSchedule::Decision::kCheckpointAndStop) {
+          stop_signal = schedule.signal();
+          return false;
+        }
+        return true;
+      };
+    result = train_eigenpro4(comm, problem, eo, on_epoch, control);
+    if (result.interrupted) {
+      // Stopped on a signal after a checkpoint: no model (only finished runs write one).
+      metrics.line(Json()
+                       .add("event", "checkpointed")
+                       .add("signal", static_cast<double>(stop_signal))
+                       .add("elapsed_s", elapsed_before + wall.seconds())
+                       .str());
+      metrics.finish(comm);
+      log.info(
+          "kmpi: stopped on signal %d after writing a checkpoint; resubmit with "
+          "run.resume=auto (exit code %d)",
+          stop_signal, kExitCheckpointedOnSignal);
+      return kExitCheckpointedOnSignal;
+    }
     log.info("eigenpro4: projection period T = %zu batches, projection batch %zu",
              result.projection_period, result.model_parameters.batch_size);
     own_centers = true;

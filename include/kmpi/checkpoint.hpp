@@ -24,7 +24,10 @@
 // on the same rank count, which the options hash (data fingerprint included) guarantees is the
 // same problem.
 //
-// Adopting it in another iterative solver (falkon, eigenpro4): take an IterationControl
+// Falkon (FalkonControl, its CG state replicated, stored as arrays split by rows and gathered
+// on load) and EigenPro 4 (IterationControl at projection boundaries only) have adopted it; see
+// the README's checkpoint section for what each stores and rebuilds.
+// Adopting it in another iterative solver: take an IterationControl
 // (kmpi/solvers.hpp), start from its start_* state, call after_step at every step boundary (a
 // point where all ranks are between collectives) and return at once when it says false; the
 // driver (run_train) stores whatever else the solver needs to continue exactly as further

@@ -161,16 +161,36 @@ struct FalkonResult {
   std::vector<double> residuals;            // per iteration: max over columns of ||r_t|| / ||r_0||
   double jitter = 0;                        // eps in T = chol(K_ZZ + eps I)
   double setup_seconds = 0, solve_seconds = 0;
+  bool interrupted = false;  // stopped by FalkonControl::after_iteration (alpha is empty)
 };
 
 // Called on every rank after each CG iteration with the iteration (1-based) and its residual.
 using FalkonIterationCallback = std::function<void(std::size_t, double)>;
 
+// Falkon's conjugate gradient between two iterations: everything CG needs to go on exactly
+// (replicated, identical on every rank). What it does not hold, the centers and the factors L
+// and A_L, is a deterministic function of the seed, the data and the options, rebuilt
+// bit-identically on the same rank count.
+struct FalkonCgState {
+  std::size_t iteration = 0;      // CG iterations completed
+  Matrix<double> beta, r, dir;    // p x c: iterate, residual, search direction
+  std::vector<double> rs_old;     // per column: ||r||^2 of the last update
+  std::vector<char> active;       // per column: still iterating
+  std::vector<double> residuals;  // FalkonResult::residuals so far
+};
+struct FalkonControl {
+  const FalkonCgState* start = nullptr;  // continue from this state; null = from beta = 0
+  // collective: called on every rank after every iteration (after on_iteration); returning
+  // false stops the solver at once with `interrupted` set.
+  std::function<bool(const FalkonCgState&)> after_iteration;
+};
+
 // collective: Falkon (DESIGN §1.4): K_ZZ and the Cholesky factors T, A block-cyclic (2 p^2 / P
 // doubles per rank), Z replicated (p x d), CG on the preconditioned normal equations.
 FalkonResult train_falkon(const mpi::Communicator& comm, const TrainingProblem& problem,
                           const FalkonOptions& options,
-                          const FalkonIterationCallback& on_iteration = {});
+                          const FalkonIterationCallback& on_iteration = {},
+                          const FalkonControl& control = {});
 
 struct EigenPro4Options {
   std::size_t centers = 0;            // p; 0 = min(n, 10000)
@@ -198,14 +218,17 @@ struct EigenPro4Result {
   EigenPro2Parameters model_parameters;     // of the projection's EigenPro 2 over Z
   std::size_t projection_period = 0;        // T used
   std::size_t epochs_run = 0;
-  std::vector<double> epoch_losses;  // mean ||g||^2 / c over each epoch's batches
+  std::vector<double> epoch_losses;  // mean ||g||^2 / c over each epoch's batches (this run's)
+  bool interrupted = false;          // stopped by IterationControl::after_step
   double setup_seconds = 0;
 };
 
 // collective: EigenPro 4 (DESIGN §1.3) on p centers drawn like Falkon's; T = 1 is EigenPro 3.
 // on_epoch sees this rank's weights over its centers (EpochState::parameters = data_parameters).
+// `control` works as for EigenPro 2 (alpha over the centers), but after_step is called only at
+// projection boundaries (every T-th step and each epoch's last), where the state is alpha alone.
 EigenPro4Result train_eigenpro4(const mpi::Communicator& comm, const TrainingProblem& problem,
-                                const EigenPro4Options& options,
-                                const EpochCallback& on_epoch = {});
+                                const EigenPro4Options& options, const EpochCallback& on_epoch = {},
+                                const IterationControl& control = {});
 
 }  // namespace kmpi

@@ -195,7 +195,8 @@ Matrix<double> project(const mpi::Communicator& comm, const Kernel& kernel,
 }  // namespace
 
 EigenPro4Result train_eigenpro4(const mpi::Communicator& comm, const TrainingProblem& problem,
-                                const EigenPro4Options& options, const EpochCallback& on_epoch) {
+                                const EigenPro4Options& options, const EpochCallback& on_epoch,
+                                const IterationControl& control) {
   const int P = comm.size(), me = comm.rank();
   const BlockPartition& part = problem.partition;
   const std::size_t n = part.size(), d = problem.x.cols(), c = problem.y.cols();
@@ -279,6 +280,26 @@ EigenPro4Result train_eigenpro4(const mpi::Communicator& comm, const TrainingPro
   std::vector<double> tmp_w;          // alpha_tmp,r (row-major, c per row), grown batch by batch
   std::size_t pending = 0, projections = 0;
 
+  // Checkpoints are taken only at projection boundaries (after every T-th batch and at each
+  // epoch's end), where Z_tmp, alpha_tmp, alpha_S and h have just been cleared: the whole state
+  // is then alpha and the counters (epoch, step, loss_sum), and the number of projections done
+  // (the model projection's RNG counter) follows from them: ceil(steps / T) per completed epoch
+  // plus step / T in the current one (step = steps_per_epoch counts the epoch's final one).
+  // The preconditioners and M are rebuilt from the seed and the data, bit-identically on the
+  // same rank count.
+  const std::size_t steps_per_epoch = (n + m - 1) / m;
+  const std::size_t projections_per_epoch = (steps_per_epoch + T - 1) / T;
+  if (control.start_alpha) {
+    mpi::agree(comm,
+               control.start_alpha->rows() == alpha.rows() && control.start_alpha->cols() == c,
+               "eigenpro4: the resumed weights do not match this problem's shape");
+    alpha = *control.start_alpha;
+  }
+  projections =
+      control.start_epoch * projections_per_epoch +
+      (control.start_step >= steps_per_epoch ? projections_per_epoch : control.start_step / T);
+  result.epochs_run = control.start_epoch;
+
   auto project_now = [&]() {
     const Matrix<double> theta = project(comm, problem.kernel, cpart, result.centers, zc, model_pre,
                                          h, options.projection_epochs, options.seed, projections++);
@@ -291,11 +312,12 @@ EigenPro4Result train_eigenpro4(const mpi::Communicator& comm, const TrainingPro
   };
 
   std::vector<std::size_t> batch;
-  for (std::size_t epoch = 1; epoch <= options.epochs; ++epoch) {
+  for (std::size_t epoch = control.start_epoch + 1; epoch <= options.epochs; ++epoch) {
+    const bool resumed_epoch = epoch == control.start_epoch + 1;
     Stopwatch epoch_clock;
     const auto perm = random_permutation(n, options.seed, RngStream::kBatches, epoch);
-    double loss_sum = 0;
-    for (std::size_t b0 = 0; b0 < n; b0 += m) {
+    double loss_sum = resumed_epoch ? control.start_loss_sum : 0;
+    for (std::size_t b0 = resumed_epoch ? control.start_step * m : 0; b0 < n; b0 += m) {
       const std::size_t mb = std::min(m, n - b0);
       batch.assign(perm.begin() + b0, perm.begin() + b0 + mb);
       std::sort(batch.begin(), batch.end());
@@ -335,8 +357,21 @@ EigenPro4Result train_eigenpro4(const mpi::Communicator& comm, const TrainingPro
       for (std::size_t i = 0; i < h.size(); ++i) h.data()[i] += kg.data()[i];
       add_product(h, -1.0, m_local, w);
       if (++pending >= T) project_now();
+      // A projection boundary inside the epoch (the epoch's last one is reported below).
+      if (pending == 0 && b0 + m < n && control.after_step &&
+          !control.after_step(StepState{epoch, b0 / m + 1, steps_per_epoch, &alpha, loss_sum})) {
+        result.interrupted = true;
+        return result;
+      }
     }
     if (pending > 0) project_now();
+    // (A run resumed at the end of this epoch has already reported this boundary.)
+    const bool reported = resumed_epoch && control.start_step >= steps_per_epoch;
+    if (control.after_step && !reported &&
+        !control.after_step(StepState{epoch, steps_per_epoch, steps_per_epoch, &alpha, loss_sum})) {
+      result.interrupted = true;
+      return result;
+    }
     result.epochs_run = epoch;
     EpochState state;
     state.epoch = epoch;

@@ -150,8 +150,8 @@ Matrix<double> gather_selected_rows(const mpi::Communicator& comm, const BlockPa
 }
 
 FalkonResult train_falkon(const mpi::Communicator& comm, const TrainingProblem& problem,
-                          const FalkonOptions& options,
-                          const FalkonIterationCallback& on_iteration) {
+                          const FalkonOptions& options, const FalkonIterationCallback& on_iteration,
+                          const FalkonControl& control) {
   const int P = comm.size(), me = comm.rank();
   const std::size_t n = problem.partition.size(), c = problem.y.cols();
   const std::size_t p = std::min(n, options.centers > 0 ? options.centers : std::size_t(10000));
@@ -248,15 +248,35 @@ FalkonResult train_falkon(const mpi::Communicator& comm, const TrainingProblem& 
 
   // Conjugate gradient, one independent recurrence per output column, on replicated p x c
   // matrices (every rank computes the same scalars from the same allreduced data).
+  // A resumed run (control.start, a checkpoint) takes beta, r, the direction, rs_old and the
+  // active flags as they were after iteration start->iteration; r_0 (hence ||r_0||) is the
+  // right-hand side just rebuilt, bit-identical to the interrupted run's on the same rank count.
   Stopwatch solve_clock;
-  Matrix<double> beta(p, c), dir = r;
-  std::vector<double> rs_old = column_dots(r, r), r0(c);
-  std::vector<char> active(c);
+  FalkonCgState cg;
+  cg.beta = Matrix<double>(p, c);
+  cg.dir = r;
+  cg.rs_old = column_dots(r, r);
+  std::vector<double> r0(c);
+  cg.active.assign(c, 0);
   for (std::size_t l2 = 0; l2 < c; ++l2) {
-    r0[l2] = std::sqrt(rs_old[l2]);
-    active[l2] = r0[l2] > 0;
+    r0[l2] = std::sqrt(cg.rs_old[l2]);
+    cg.active[l2] = r0[l2] > 0;
   }
-  for (std::size_t it = 1; it <= options.iterations; ++it) {
+  if (control.start) {
+    const FalkonCgState& s0 = *control.start;
+    if (s0.beta.rows() != p || s0.beta.cols() != c || s0.r.rows() != p || s0.r.cols() != c ||
+        s0.dir.rows() != p || s0.dir.cols() != c || s0.rs_old.size() != c || s0.active.size() != c)
+      throw CollectiveError("falkon: the resumed CG state does not match this problem's shape",
+                            0);  // replicated data: the same verdict on every rank
+    cg = s0;
+    r = cg.r;
+  }
+  Matrix<double>& beta = cg.beta;
+  Matrix<double>& dir = cg.dir;
+  std::vector<double>& rs_old = cg.rs_old;
+  std::vector<char>& active = cg.active;
+  result.residuals = cg.residuals;
+  for (std::size_t it = cg.iteration + 1; it <= options.iterations; ++it) {
     if (std::none_of(active.begin(), active.end(), [](char x) { return x != 0; })) break;
     const Matrix<double> hd = apply_system(dir);
     const std::vector<double> dhd = column_dots(dir, hd);
@@ -287,6 +307,16 @@ FalkonResult train_falkon(const mpi::Communicator& comm, const TrainingProblem& 
           0);
     result.residuals.push_back(worst);
     if (on_iteration) on_iteration(it, worst);
+    if (control.after_iteration) {
+      cg.iteration = it;
+      cg.r = r;
+      cg.residuals = result.residuals;
+      if (!control.after_iteration(cg)) {
+        result.interrupted = true;
+        result.solve_seconds = solve_clock.seconds();
+        return result;
+      }
+    }
   }
   result.solve_seconds = solve_clock.seconds();
 
