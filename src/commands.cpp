@@ -363,6 +363,11 @@ int run_train(const mpi::Communicator& comm, const Options& o) {
   require(comm, o.str("run.resume") == "no" || checkpoints,
           "run.resume: solver.name = " + solver + " writes no checkpoints");
   if (checkpointing) install_stop_signal_handlers();
+  const std::string centers_path = o.str("data.centers");
+  require(comm, centers_path.empty() || solver == "falkon" || solver == "eigenpro4",
+          "data.centers: only solver.name = falkon or eigenpro4 has centers, not " + solver);
+  require(comm, centers_path.empty() || !o.given("solver.centers"),
+          "data.centers and solver.centers conflict: give the centers file or their number");
   double elapsed_before = 0;  // wall time of the earlier runs a resumed run continues
 
   // Rows: a seeded subset (data.limit), then a seeded validation split; the same on all ranks.
@@ -401,7 +406,16 @@ int run_train(const mpi::Communicator& comm, const Options& o) {
   header.outputs = classification ? count_classes(comm, train, label_source) : train.targets.cols();
   // Memory planner: refuse a run that cannot fit before the solver allocates (--dry-run: print
   // the plan and stop).
-  if (!check_memory_plan(comm, o, n, d, header.outputs)) return 0;
+  // data.centers: read as features only, LIBSVM rows widened to the training d. The memory plan
+  // counts p from solver.centers; with a centers file, from its rows (one probe).
+  ReadOptions cread = read;
+  cread.embedded_labels = false;
+  cread.dimension = d;
+  Options plan_options = o;
+  if (!centers_path.empty())
+    plan_options.set("solver.centers",
+                     std::to_string(probe_distributed(comm, centers_path, cread).rows));
+  if (!check_memory_plan(comm, plan_options, n, d, header.outputs)) return 0;
   header.centers = n;
   header.scaling = fit_scaling(comm, scale_mode(o.str("data.scale")), train, n);
   header.scaling.apply(train.features);
@@ -417,6 +431,20 @@ int run_train(const mpi::Communicator& comm, const Options& o) {
   problem.y = classification ? one_hot(train.targets, header.outputs) : train.targets;
   problem.x = std::move(train.features);
   train.targets = Matrix<double>();
+
+  // data.centers: Z from a file, its rows of BlockPartition(p, P) on each rank, scaled like X.
+  Matrix<double> file_centers;
+  std::size_t file_p = 0;
+  if (!centers_path.empty()) {
+    LocalData zd = read_distributed(comm, centers_path, "", {}, cread);
+    require(comm, zd.dimension == d,
+            centers_path + ": has " + std::to_string(zd.dimension) +
+                " features per row but the training data has " + std::to_string(d));
+    header.scaling.apply(zd.features);
+    file_p = zd.partition.size();
+    file_centers = std::move(zd.features);
+    log.info("data.centers: %zu centers from %s", file_p, centers_path.c_str());
+  }
 
   EvalSet test, validation;
   const bool has_test = !o.str("data.test_features").empty();
@@ -513,6 +541,7 @@ int run_train(const mpi::Communicator& comm, const Options& o) {
     fo.tolerance = o.real("solver.tolerance");
     fo.seed = seed;
     fo.precision = precision;
+    if (!centers_path.empty()) fo.given_centers = &file_centers;
     // Checkpoint and resume (kmpi/checkpoint.hpp): the CG state after an iteration (step =
     // iterations completed); the centers and the factors L, A_L are rebuilt from the seed and
     // the data, bit-identically on the same rank count (the options hash guarantees the same
@@ -660,11 +689,15 @@ int run_train(const mpi::Communicator& comm, const Options& o) {
     eo.precision = precision;
     // Centers are known only once the solver has drawn them; the callback needs them to report.
     EigenPro4Result result;
-    const std::size_t p = std::min(n, eo.centers > 0 ? eo.centers : std::size_t(10000));
-    const std::vector<std::size_t> z_indices = random_subset(n, p, seed, RngStream::kCenters);
+    if (!centers_path.empty()) eo.given_centers = &file_centers;
+    const std::size_t p =
+        eo.given_centers ? file_p : std::min(n, eo.centers > 0 ? eo.centers : std::size_t(10000));
     const BlockPartition zp(p, P);
     Matrix<double> z_rows;
-    {
+    if (eo.given_centers) {
+      z_rows = file_centers;
+    } else {
+      const std::vector<std::size_t> z_indices = random_subset(n, p, seed, RngStream::kCenters);
       const Matrix<double> z = gather_selected_rows(comm, problem.partition, problem.x, z_indices);
       z_rows = Matrix<double>(zp.count(comm.rank()), z.cols());
       std::copy(z.row(zp.begin(comm.rank())), z.row(zp.end(comm.rank())), z_rows.data());

@@ -29,6 +29,9 @@ std::vector<OptionSpec> build_table() {
       make("data.test_features", T::kString, "",
            "Test features (optional), evaluated after training"),
       make("data.test_labels", T::kString, "", "Test labels/targets"),
+      make("data.centers", T::kString, "",
+           "falkon / eigenpro4: read the centers from this file (any features format, the "
+           "training d, scaled like the training data) instead of drawing solver.centers rows"),
       make("data.features", T::kString, "", "Features for predict / eval"),
       make("data.labels", T::kString, "", "Labels for eval"),
       make("data.scale", T::kChoice, "none",

@@ -151,11 +151,14 @@ struct FalkonOptions {
   double tolerance = 1e-7;      // stop when every column's ||r_t|| <= tolerance ||r_0||
   std::uint64_t seed = 1;       // centers: random_subset(n, p, seed, RngStream::kCenters)
   Precision precision = Precision::kFloat32;  // of the K_nZ tiles; factors are float64
+  // Centers given (data.centers): this rank's rows of Z, BlockPartition(p, P) with p the sum of
+  // the ranks' rows; null = draw p training rows. centers and seed are then unused.
+  const Matrix<double>* given_centers = nullptr;
 };
 
 struct FalkonResult {
   BlockPartition center_partition;          // BlockPartition(p, P)
-  std::vector<std::size_t> center_indices;  // the training rows chosen as Z, sorted
+  std::vector<std::size_t> center_indices;  // the training rows chosen as Z, sorted; empty if given
   Matrix<double> centers;                   // this rank's rows of Z
   Matrix<double> alpha;                     // this rank's rows of alpha
   std::vector<double> residuals;            // per iteration: max over columns of ||r_t|| / ||r_0||
@@ -207,11 +210,13 @@ struct EigenPro4Options {
   Precision precision = Precision::kFloat32;
   double damping = 0.95;
   bool precondition = true;  // false: no data preconditioner (projected minibatch SGD)
+  // Centers given (data.centers): as FalkonOptions::given_centers; centers is then unused.
+  const Matrix<double>* given_centers = nullptr;
 };
 
 struct EigenPro4Result {
   BlockPartition center_partition;          // BlockPartition(p, P)
-  std::vector<std::size_t> center_indices;  // the training rows chosen as Z, sorted
+  std::vector<std::size_t> center_indices;  // the training rows chosen as Z, sorted; empty if given
   Matrix<double> centers;                   // this rank's rows of Z
   Matrix<double> alpha;                     // this rank's rows of alpha
   EigenPro2Parameters data_parameters;      // batch size m and step eta come from these

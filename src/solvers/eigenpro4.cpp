@@ -201,15 +201,21 @@ EigenPro4Result train_eigenpro4(const mpi::Communicator& comm, const TrainingPro
   const BlockPartition& part = problem.partition;
   const std::size_t n = part.size(), d = problem.x.cols(), c = problem.y.cols();
   const std::size_t my_begin = part.begin(me);
-  const std::size_t p = std::min(n, options.centers > 0 ? options.centers : std::size_t(10000));
+  // Given centers: p = the ranks' rows summed (one allreduce); else min(n, solver.centers).
+  const std::size_t p =
+      options.given_centers
+          ? comm.allreduce_value(options.given_centers->rows(), mpi::Op::kSum)
+          : std::min(n, options.centers > 0 ? options.centers : std::size_t(10000));
   EigenPro4Result result;
   Stopwatch setup_clock;
 
   // Centers: the same p training rows at any rank count, block-partitioned.
-  result.center_indices = random_subset(n, p, options.seed, RngStream::kCenters);
   result.center_partition = BlockPartition(p, P);
   const BlockPartition& cpart = result.center_partition;
-  {
+  if (options.given_centers) {
+    result.centers = *options.given_centers;  // already this rank's block of BlockPartition(p, P)
+  } else {
+    result.center_indices = random_subset(n, p, options.seed, RngStream::kCenters);
     // Each rank needs only its block of Z; gathering whole Z once is p x d, which is the size
     // of the model itself, transiently at setup (a known limit on p: an all-to-all would keep
     // it at p d / P per rank).

@@ -24,6 +24,7 @@
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
+#include <numeric>
 
 #include "kmpi/blas.hpp"
 #include "kmpi/log.hpp"
@@ -154,19 +155,29 @@ FalkonResult train_falkon(const mpi::Communicator& comm, const TrainingProblem& 
                           const FalkonControl& control) {
   const int P = comm.size(), me = comm.rank();
   const std::size_t n = problem.partition.size(), c = problem.y.cols();
-  const std::size_t p = std::min(n, options.centers > 0 ? options.centers : std::size_t(10000));
+  // Given centers: p = the ranks' rows summed (one allreduce); else min(n, solver.centers).
+  const std::size_t p =
+      options.given_centers
+          ? comm.allreduce_value(options.given_centers->rows(), mpi::Op::kSum)
+          : std::min(n, options.centers > 0 ? options.centers : std::size_t(10000));
   const double lambda = options.ridge;
   FalkonResult result;
   Stopwatch setup_clock;
 
   // Centers: the same p training rows for every rank count; Z replicated (see the header).
-  result.center_indices = random_subset(n, p, options.seed, RngStream::kCenters);
+  // Given centers are already BlockPartition(p, P); all p rows of them are gathered instead.
+  if (!options.given_centers)
+    result.center_indices = random_subset(n, p, options.seed, RngStream::kCenters);
   result.center_partition = BlockPartition(p, P);
   LocalCenters z_all;
   Matrix<double> kzz_source;
   {
+    std::vector<std::size_t> every(options.given_centers ? p : 0);
+    std::iota(every.begin(), every.end(), std::size_t(0));
     const Matrix<double> z =
-        gather_selected_rows(comm, problem.partition, problem.x, result.center_indices);
+        options.given_centers
+            ? gather_selected_rows(comm, result.center_partition, *options.given_centers, every)
+            : gather_selected_rows(comm, problem.partition, problem.x, result.center_indices);
     const BlockPartition& cp = result.center_partition;
     result.centers = Matrix<double>(cp.count(me), z.cols());
     std::copy(z.row(cp.begin(me)), z.row(cp.begin(me)) + cp.count(me) * z.cols(),

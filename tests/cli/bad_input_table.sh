@@ -66,6 +66,7 @@ cp model.kmpi newer.kmpi && printf '\x63' | dd of=newer.kmpi bs=1 seek=8 conv=no
 T="train --solver.name=direct"
 TX="$T --data.train_features=x.npy --data.train_labels=y.npy"
 P="predict --data.features=x.npy"
+TF="train --solver.name=falkon --data.train_features=x.npy --data.train_labels=y.npy"
 cases=(
   "both|missing.npy: no such file|$T --data.train_features=missing.npy --data.train_labels=y.npy"
   "both|x.npy/sub.npy: cannot open|$T --data.train_features=x.npy/sub.npy --data.train_labels=y.npy"
@@ -115,6 +116,10 @@ cases=(
   "both|fake.h5: not an HDF5 file|$T --data.train_features=fake.h5:/x --data.train_labels=y.npy"
   "both|name the data set|$T --data.train_features=fake.h5 --data.train_labels=y.npy"
   "both|memory: the run needs about|$TX --run.memory_limit=1M"
+  "both|x4.npy: has 4 features per row but the training data has 3|$TF --data.centers=x4.npy"
+  "both|missing.npy: no such file|$TF --data.centers=missing.npy"
+  "both|data.centers and solver.centers conflict|$TF --data.centers=x.npy --solver.centers=5"
+  "both|data.centers: only solver.name = falkon or eigenpro4 has centers, not direct|$TX --data.centers=x.npy"
   "both|run.memory_limit: expected auto or a positive size|$TX --run.memory_limit=lots"
 )
 check_case() {  # np, pattern, args...
