@@ -267,17 +267,35 @@ std::vector<std::size_t> all_rows(std::size_t n) {
 // itself as n, d, c and a fingerprint of its (scaled) values. Left out: where outputs go (output.*,
 // run.*), evaluation-only inputs, the data paths (the fingerprint covers the content, so moved
 // files still resume), and solver.epochs / solver.patience (a resumed run may train longer).
+// collective: sum over rows of mix(global row, CRC-32 of the row's bytes in a, then b), modulo
+// 2^64: a fingerprint of a row-partitioned matrix (pair) that does not depend on the rank count.
+// `first` is this rank's first global row; b may be empty.
+std::string rows_fingerprint(const mpi::Communicator& comm, std::size_t first,
+                             const Matrix<double>& a, const Matrix<double>& b) {
+  unsigned long long sum = 0;
+  for (std::size_t i = 0; i < a.rows(); ++i) {
+    const auto crc_a =
+        crc32(0L, reinterpret_cast<const Bytef*>(a.row(i)), static_cast<uInt>(8 * a.cols()));
+    const auto crc_b = b.rows() > i ? crc32(0L, reinterpret_cast<const Bytef*>(b.row(i)),
+                                            static_cast<uInt>(8 * b.cols()))
+                                    : 0UL;
+    sum += mix64((first + i) ^ mix64((static_cast<std::uint64_t>(crc_a) << 32) | crc_b));
+  }
+  sum = comm.allreduce_value(sum, mpi::Op::kSum);
+  char fingerprint[32];
+  std::snprintf(fingerprint, sizeof fingerprint, "%016llx", sum);
+  return fingerprint;
+}
+
+// `centers` are this rank's rows of centers read from data.centers (BlockPartition(p, P)), empty
+// otherwise: their content is fingerprinted like the data, so a changed file refuses a resume.
 std::string checkpoint_options_text(const mpi::Communicator& comm, const Options& o,
-                                    const TrainingProblem& problem) {
-  static const char* const kIgnored[] = {"data.train_features",
-                                         "data.train_labels",
-                                         "data.test_features",
-                                         "data.test_labels",
-                                         "data.features",
-                                         "data.labels",
-                                         "model",
-                                         "solver.epochs",
-                                         "solver.patience"};
+                                    const TrainingProblem& problem,
+                                    const Matrix<double>& centers = Matrix<double>()) {
+  static const char* const kIgnored[] = {
+      "data.train_features", "data.train_labels", "data.test_features", "data.test_labels",
+      "data.features",       "data.labels",       "data.centers",       "model",
+      "solver.epochs",       "solver.patience"};
   std::ostringstream text;
   for (const auto& spec : option_table()) {
     const std::string& k = spec.key;
@@ -285,22 +303,16 @@ std::string checkpoint_options_text(const mpi::Communicator& comm, const Options
     if (std::find(std::begin(kIgnored), std::end(kIgnored), k) != std::end(kIgnored)) continue;
     text << k << " = " << o.str(k) << "\n";
   }
-  // Fingerprint: sum over rows of mix(global row, CRC-32 of the row's x and y bytes), modulo
-  // 2^64, so it does not depend on the rank count.
-  const std::size_t first = problem.partition.begin(comm.rank());
-  unsigned long long sum = 0;
-  for (std::size_t i = 0; i < problem.x.rows(); ++i) {
-    const auto crc_x = crc32(0L, reinterpret_cast<const Bytef*>(problem.x.row(i)),
-                             static_cast<uInt>(8 * problem.x.cols()));
-    const auto crc_y = crc32(0L, reinterpret_cast<const Bytef*>(problem.y.row(i)),
-                             static_cast<uInt>(8 * problem.y.cols()));
-    sum += mix64((first + i) ^ mix64((static_cast<std::uint64_t>(crc_x) << 32) | crc_y));
-  }
-  sum = comm.allreduce_value(sum, mpi::Op::kSum);
-  char fingerprint[32];
-  std::snprintf(fingerprint, sizeof fingerprint, "%016llx", sum);
   text << "data.rows = " << problem.partition.size() << "\ndata.dimension = " << problem.x.cols()
-       << "\ndata.outputs = " << problem.y.cols() << "\ndata.fingerprint = " << fingerprint << "\n";
+       << "\ndata.outputs = " << problem.y.cols() << "\ndata.fingerprint = "
+       << rows_fingerprint(comm, problem.partition.begin(comm.rank()), problem.x, problem.y)
+       << "\n";
+  const std::size_t p = comm.allreduce_value(centers.rows());
+  if (p > 0)
+    text << "data.centers.rows = " << p << "\ndata.centers.fingerprint = "
+         << rows_fingerprint(comm, BlockPartition(p, comm.size()).begin(comm.rank()), centers,
+                             Matrix<double>())
+         << "\n";
   return text.str();
 }
 
@@ -549,8 +561,9 @@ int run_train(const mpi::Communicator& comm, const Options& o) {
     FalkonControl control;
     FalkonCgState start;
     const std::string resume = o.str("run.resume");
-    const std::string run_text =
-        checkpointing || resume != "no" ? checkpoint_options_text(comm, o, problem) : "";
+    const std::string run_text = checkpointing || resume != "no"
+                                     ? checkpoint_options_text(comm, o, problem, file_centers)
+                                     : "";
     const std::uint64_t run_hash = checkpoint_hash(run_text);
     const std::size_t c = problem.y.cols();
     if (resume != "no") {
@@ -745,8 +758,9 @@ int run_train(const mpi::Communicator& comm, const Options& o) {
     IterationControl control;
     Checkpoint resumed;
     const std::string resume = o.str("run.resume");
-    const std::string run_text =
-        checkpointing || resume != "no" ? checkpoint_options_text(comm, o, problem) : "";
+    const std::string run_text = checkpointing || resume != "no"
+                                     ? checkpoint_options_text(comm, o, problem, file_centers)
+                                     : "";
     const std::uint64_t run_hash = checkpoint_hash(run_text);
     if (resume != "no") {
       require(comm, !checkpoint_dir.empty(),
