@@ -32,21 +32,6 @@ LocalCenters::LocalCenters(const Matrix<double>& z, Precision precision)
 
 namespace {
 
-template <class T>
-const Matrix<T>& centers_of(const LocalCenters& z) {
-  if constexpr (std::is_same_v<T, float>)
-    return z.f32();
-  else
-    return z.f64();
-}
-template <class T>
-const std::vector<T>& norms_of(const LocalCenters& z) {
-  if constexpr (std::is_same_v<T, float>)
-    return z.norms32();
-  else
-    return z.norms64();
-}
-
 // Query rows per chunk and center rows per tile so that a tile stays within tile_bytes.
 struct Tiling {
   std::size_t query_rows, center_rows;
@@ -65,8 +50,8 @@ void times_local(const Kernel& k, const Matrix<double>& q64, const LocalCenters&
                  KernelColumns* capture, const BetweenTiles& between_tiles) {
   const std::size_t m = q64.rows(), d = q64.cols(), p = z.rows(), c = alpha.cols();
   if (m == 0 || p == 0 || c == 0) return;
-  const Matrix<T>& zt = centers_of<T>(z);
-  const std::vector<T>& zn = norms_of<T>(z);
+  const Matrix<T>& zt = z.template rows_as<T>();
+  const std::vector<T>& zn = z.template norms_as<T>();
   Matrix<T> qt = convert<T>(q64);
   std::vector<T> qn(m);
   row_squared_norms(qt.data(), m, d, d, qn.data());
@@ -107,8 +92,8 @@ Matrix<double> transpose_times_local(const Kernel& k, const LocalCenters& z,
   const std::size_t m = q64.rows(), d = q64.cols(), p = z.rows(), c = g.cols();
   Matrix<double> out(p, c);
   if (m == 0 || p == 0 || c == 0) return out;
-  const Matrix<T>& zt = centers_of<T>(z);
-  const std::vector<T>& zn = norms_of<T>(z);
+  const Matrix<T>& zt = z.template rows_as<T>();
+  const std::vector<T>& zn = z.template norms_as<T>();
   Matrix<T> qt = convert<T>(q64);
   std::vector<T> qn(m);
   row_squared_norms(qt.data(), m, d, d, qn.data());

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <functional>
+#include <type_traits>
 
 #include "kmpi/kernel.hpp"
 #include "kmpi/matrix.hpp"
@@ -26,6 +27,21 @@ class LocalCenters {
   const Matrix<double>& f64() const { return z64_; }
   const std::vector<float>& norms32() const { return n32_; }
   const std::vector<double>& norms64() const { return n64_; }
+  // The rows and norms in element type T (float or double), for code templated on the precision.
+  template <class T>
+  const Matrix<T>& rows_as() const {
+    if constexpr (std::is_same_v<T, float>)
+      return z32_;
+    else
+      return z64_;
+  }
+  template <class T>
+  const std::vector<T>& norms_as() const {
+    if constexpr (std::is_same_v<T, float>)
+      return n32_;
+    else
+      return n64_;
+  }
 
  private:
   Precision precision_ = Precision::kFloat64;

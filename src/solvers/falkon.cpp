@@ -36,21 +36,6 @@ namespace kmpi {
 
 namespace {
 
-template <class T>
-const Matrix<T>& rows_of(const LocalCenters& z) {
-  if constexpr (std::is_same_v<T, float>)
-    return z.f32();
-  else
-    return z.f64();
-}
-template <class T>
-const std::vector<T>& norms_of(const LocalCenters& z) {
-  if constexpr (std::is_same_v<T, float>)
-    return z.norms32();
-  else
-    return z.norms64();
-}
-
 // local: w (p x c) += K(X_r, Z)^T (K(X_r, Z) u + v) over this rank's data rows X_r, with u
 // (p x c) and v (n_r x c) optional (nullptr = 0). Each kernel tile is computed once and used for
 // both products, which halves the kernel work against two separate operator calls.
@@ -60,10 +45,10 @@ void normal_product_local(const Kernel& k, const LocalCenters& x, const LocalCen
                           std::size_t tile_bytes) {
   const std::size_t n = x.rows(), p = z.rows(), d = z.dimension(), c = w.cols();
   if (n == 0 || p == 0 || c == 0) return;
-  const Matrix<T>& xt = rows_of<T>(x);
-  const Matrix<T>& zt = rows_of<T>(z);
-  const std::vector<T>& xn = norms_of<T>(x);
-  const std::vector<T>& zn = norms_of<T>(z);
+  const Matrix<T>& xt = x.template rows_as<T>();
+  const Matrix<T>& zt = z.template rows_as<T>();
+  const std::vector<T>& xn = x.template norms_as<T>();
+  const std::vector<T>& zn = z.template norms_as<T>();
   Matrix<T> ut;
   if (u) ut = convert<T>(*u);
   // tile_bytes = 0 means the machine's budget (kernel_operator.hpp); a chunk is at least 64 rows
