@@ -484,6 +484,21 @@ int run_train(const mpi::Communicator& comm, const Options& o) {
   }
 
   MetricsWriter metrics(comm, o.str("output.metrics"));
+  // collective: a solver stopped on a signal after writing a checkpoint. No model is written
+  // (only finished runs write one); the metrics say so, and the exit code asks for a resubmit.
+  auto stopped_after_checkpoint = [&](int signal) {
+    metrics.line(Json()
+                     .add("event", "checkpointed")
+                     .add("signal", static_cast<double>(signal))
+                     .add("elapsed_s", elapsed_before + wall.seconds())
+                     .str());
+    metrics.finish(comm);
+    log.info(
+        "kmpi: stopped on signal %d after writing a checkpoint; resubmit with "
+        "run.resume=auto (exit code %d)",
+        signal, kExitCheckpointedOnSignal);
+    return kExitCheckpointedOnSignal;
+  };
   const Precision precision =
       o.str("solver.precision") == "float64" ? Precision::kFloat64 : Precision::kFloat32;
   FitMetrics last_test;
@@ -645,18 +660,7 @@ int run_train(const mpi::Communicator& comm, const Options& o) {
         },
         control);
     if (fr.interrupted) {
-      // Stopped on a signal after a checkpoint: no model (only finished runs write one).
-      metrics.line(Json()
-                       .add("event", "checkpointed")
-                       .add("signal", static_cast<double>(stop_signal))
-                       .add("elapsed_s", elapsed_before + wall.seconds())
-                       .str());
-      metrics.finish(comm);
-      log.info(
-          "kmpi: stopped on signal %d after writing a checkpoint; resubmit with "
-          "run.resume=auto (exit code %d)",
-          stop_signal, kExitCheckpointedOnSignal);
-      return kExitCheckpointedOnSignal;
+      return stopped_after_checkpoint(stop_signal);
     }
     const std::size_t iterations = fr.residuals.size();
     log.info(
@@ -823,18 +827,7 @@ int run_train(const mpi::Communicator& comm, const Options& o) {
       };
     result = train_eigenpro4(comm, problem, eo, on_epoch, control);
     if (result.interrupted) {
-      // Stopped on a signal after a checkpoint: no model (only finished runs write one).
-      metrics.line(Json()
-                       .add("event", "checkpointed")
-                       .add("signal", static_cast<double>(stop_signal))
-                       .add("elapsed_s", elapsed_before + wall.seconds())
-                       .str());
-      metrics.finish(comm);
-      log.info(
-          "kmpi: stopped on signal %d after writing a checkpoint; resubmit with "
-          "run.resume=auto (exit code %d)",
-          stop_signal, kExitCheckpointedOnSignal);
-      return kExitCheckpointedOnSignal;
+      return stopped_after_checkpoint(stop_signal);
     }
     log.info("eigenpro4: projection period T = %zu batches, projection batch %zu",
              result.projection_period, result.model_parameters.batch_size);
@@ -987,18 +980,7 @@ int run_train(const mpi::Communicator& comm, const Options& o) {
       };
     result = train_eigenpro2(comm, problem, eo, on_epoch, control);
     if (result.interrupted) {
-      // Stopped on a signal after a checkpoint: no model (only finished runs write one).
-      metrics.line(Json()
-                       .add("event", "checkpointed")
-                       .add("signal", static_cast<double>(stop_signal))
-                       .add("elapsed_s", elapsed_before + wall.seconds())
-                       .str());
-      metrics.finish(comm);
-      log.info(
-          "kmpi: stopped on signal %d after writing a checkpoint; resubmit with "
-          "run.resume=auto (exit code %d)",
-          stop_signal, kExitCheckpointedOnSignal);
-      return kExitCheckpointedOnSignal;
+      return stopped_after_checkpoint(stop_signal);
     }
     alpha = best_epoch > 0 ? std::move(best_alpha) : std::move(result.alpha);
     if (best_epoch > 0 && has_test) {
