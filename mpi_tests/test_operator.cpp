@@ -75,8 +75,70 @@ TEST_P(KernelOperator, ProductAndTransposeMatchPointwiseReference) {
   }
 }
 
+TEST_P(KernelOperator, PanelProductsMatchPointwiseReference) {
+  auto comm = mpi::Communicator::world();
+  // More than KernelPanel::kPanelSumLength rows and centers per rank, so both products sum
+  // several runs; a small tile budget makes several row chunks.
+  const std::size_t p = 2300 * static_cast<std::size_t>(comm.size()), m = 1100, d = 5, c = 2;
+  const BlockPartition part(p, comm.size());
+  const int me = comm.rank();
+  const Matrix<double> z_all = synthetic_rows(21, 0, p, d);
+  const Matrix<double> q = synthetic_rows(22, 0, m, d);
+  auto alpha_of = [](std::size_t i, std::size_t l) { return std::sin(2.0 + i + 5.0 * l); };
+  const Matrix<double> g =
+      rows_of(0, m, c, [](std::size_t i, std::size_t l) { return std::cos(0.5 * i + l); });
+  const Matrix<double> alpha = rows_of(part.begin(me), part.count(me), c, alpha_of);
+  const Matrix<double> z_mine = synthetic_rows(21, part.begin(me), part.count(me), d);
+  // Temporary centers grown in two appends equal the same rows converted at once.
+  LocalCenters grown(Matrix<double>(0, d), GetParam());
+  std::vector<std::size_t> first(part.count(me) / 3), rest;
+  for (std::size_t i = 0; i < first.size(); ++i) first[i] = i;
+  for (std::size_t i = first.size(); i < part.count(me); ++i) rest.push_back(i);
+  grown.append_rows(z_mine, first);
+  grown.append_rows(z_mine, rest);
+  const LocalCenters z(z_mine, GetParam());
+  ASSERT_EQ(grown.rows(), z.rows());
+  // float32 kernel values carry ~1e-6 relative error; runs of 1024 terms summed in float32.
+  const double tol = GetParam() == Precision::kFloat32 ? 2e-4 : 1e-11;
+  const Kernel k = Kernel::from_name("gaussian", 1.5);
+  Matrix<double> got(m, c);
+  const KernelPanel panel(k, q, grown, alpha, got, 1 << 16);
+  // The local product is this rank's share of the reference over all centers.
+  Matrix<double> alpha_all(p, c);
+  for (std::size_t i = part.begin(me); i < part.end(me); ++i)
+    for (std::size_t l = 0; l < c; ++l) alpha_all(i, l) = alpha_of(i, l);
+  const Matrix<double> want = reference_product(k, q, z_all, alpha_all);
+  EXPECT_LT(max_abs_diff(got, want), tol * (1 + max_abs(want)));
+  const Matrix<double> got_t = panel.transpose_times(g);
+  const Matrix<double> want_t = reference_product(k, z_mine, q, g);
+  EXPECT_LT(max_abs_diff(got_t, want_t), tol * (1 + max_abs(want_t)));
+  // And the operator's own transpose product agrees.
+  const Matrix<double> op_t = kernel_transpose_times_local(k, z, q, g);
+  EXPECT_LT(max_abs_diff(got_t, op_t), tol * (1 + max_abs(want_t)));
+}
+
 INSTANTIATE_TEST_SUITE_P(Precisions, KernelOperator,
                          ::testing::Values(Precision::kFloat32, Precision::kFloat64));
+
+TEST(SelectedRows, DistributedEqualsTheGatheredBlocks) {
+  auto comm = mpi::Communicator::world();
+  const std::size_t n = 97, d = 3;
+  const BlockPartition part(n, comm.size());
+  const Matrix<double> x = synthetic_rows(31, part.begin(comm.rank()), part.count(comm.rank()), d);
+  // Uneven selections: all from the first rows (later ranks send nothing), spread, and all rows.
+  std::vector<std::vector<std::size_t>> selections = {{0, 1, 2, 3, 4, 5, 6}, {}, {}};
+  for (std::size_t i = 3; i < n; i += 7) selections[1].push_back(i);
+  for (std::size_t i = 0; i < n; ++i) selections[2].push_back(i);
+  for (const auto& sel : selections) {
+    const Matrix<double> all = gather_selected_rows(comm, part, x, sel);
+    const BlockPartition to(sel.size(), comm.size());
+    const Matrix<double> mine = distribute_selected_rows(comm, part, x, sel, to);
+    ASSERT_EQ(mine.rows(), to.count(comm.rank()));
+    for (std::size_t i = 0; i < mine.rows(); ++i)
+      for (std::size_t j = 0; j < d; ++j)
+        EXPECT_EQ(mine(i, j), all(to.begin(comm.rank()) + i, j)) << sel.size() << " row " << i;
+  }
+}
 
 TEST(PredictDistributed, MatchesReplicatedProductForPartitionedQueries) {
   auto comm = mpi::Communicator::world();

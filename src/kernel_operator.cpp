@@ -30,6 +30,27 @@ LocalCenters::LocalCenters(const Matrix<double>& z, Precision precision)
   }
 }
 
+void LocalCenters::append_rows(const Matrix<double>& x, const std::vector<std::size_t>& rows) {
+  if (rows.empty()) return;
+  if (rows_ == 0) {  // (also a default-constructed one: take x's width)
+    d_ = x.cols();
+    z32_ = Matrix<float>(0, d_);
+    z64_ = Matrix<double>(0, d_);
+  }
+  const Matrix<double> picked = select_rows(x, rows);
+  if (precision_ == Precision::kFloat32) {
+    const Matrix<float> f = convert<float>(picked);
+    z32_.append_rows(f.data(), f.rows());
+    n32_.resize(rows_ + rows.size());
+    row_squared_norms(f.data(), f.rows(), d_, d_, n32_.data() + rows_);
+  } else {
+    z64_.append_rows(picked.data(), picked.rows());
+    n64_.resize(rows_ + rows.size());
+    row_squared_norms(picked.data(), picked.rows(), d_, d_, n64_.data() + rows_);
+  }
+  rows_ += rows.size();
+}
+
 namespace {
 
 // Query rows per chunk and center rows per tile so that a tile stays within tile_bytes.
@@ -115,7 +136,74 @@ Matrix<double> transpose_times_local(const Kernel& k, const LocalCenters& z,
   return out;
 }
 
+// The panel's two products, for its element type T.
+template <class T>
+void panel_build(const Kernel& k, const Matrix<double>& q64, const LocalCenters& z,
+                 const Matrix<double>& alpha, Matrix<double>& out, std::size_t tile_bytes,
+                 Matrix<T>& panel) {
+  const std::size_t m = q64.rows(), d = q64.cols(), p = z.rows(), c = alpha.cols();
+  panel = Matrix<T>(m, p);
+  if (m == 0 || p == 0) return;
+  const Matrix<T>& zt = z.template rows_as<T>();
+  const std::vector<T>& zn = z.template norms_as<T>();
+  const Matrix<T> qt = convert<T>(q64);
+  std::vector<T> qn(m);
+  row_squared_norms(qt.data(), m, d, d, qn.data());
+  const Matrix<T> at = convert<T>(alpha);
+  if (tile_bytes == 0) tile_bytes = cache_tile_bytes();
+  const std::size_t chunk = std::clamp<std::size_t>(tile_bytes / (p * sizeof(T)), 16, 4096);
+  const std::size_t run = KernelPanel::kPanelSumLength;
+  std::vector<T> part(chunk * c);
+  for (std::size_t i0 = 0; i0 < m; i0 += chunk) {
+    const std::size_t mi = std::min(chunk, m - i0);
+    kernel_block(k, qt.row(i0), mi, d, zt.data(), p, d, d, panel.row(i0), p, qn.data() + i0,
+                 zn.data());
+    for (std::size_t j0 = 0; j0 < p && c > 0; j0 += run) {
+      const std::size_t tj = std::min(run, p - j0);
+      blas::gemm(false, false, mi, c, tj, T(1), panel.row(i0) + j0, p, at.row(j0), c, T(0),
+                 part.data(), c);
+      for (std::size_t i = 0; i < mi; ++i)
+        for (std::size_t l = 0; l < c; ++l) out(i0 + i, l) += static_cast<double>(part[i * c + l]);
+    }
+  }
+}
+
+template <class T>
+Matrix<double> panel_transpose_times(const Matrix<T>& panel, const Matrix<double>& g) {
+  const std::size_t m = panel.rows(), p = panel.cols(), c = g.cols();
+  Matrix<double> out(p, c);
+  if (m == 0 || p == 0 || c == 0) return out;
+  // out^T (c x p) = g^T K: the panel is read untransposed (OpenBLAS packs a transposed tall
+  // operand with small c far below peak; see falkon.cpp), in runs of rows summed in float64.
+  const std::size_t run = KernelPanel::kPanelSumLength;
+  std::vector<T> gt(c * std::min(m, run)), part(c * p);
+  for (std::size_t i0 = 0; i0 < m; i0 += run) {
+    const std::size_t mi = std::min(run, m - i0);
+    for (std::size_t i = 0; i < mi; ++i)
+      for (std::size_t l = 0; l < c; ++l) gt[l * mi + i] = static_cast<T>(g(i0 + i, l));
+    blas::gemm(false, false, c, p, mi, T(1), gt.data(), mi, panel.row(i0), p, T(0), part.data(),
+               p);
+    for (std::size_t j = 0; j < p; ++j)
+      for (std::size_t l = 0; l < c; ++l) out(j, l) += static_cast<double>(part[l * p + j]);
+  }
+  return out;
+}
+
 }  // namespace
+
+KernelPanel::KernelPanel(const Kernel& k, const Matrix<double>& q, const LocalCenters& z,
+                         const Matrix<double>& alpha, Matrix<double>& out, std::size_t tile_bytes)
+    : precision_(z.precision()), m_(q.rows()), p_(z.rows()) {
+  if (precision_ == Precision::kFloat32)
+    panel_build<float>(k, q, z, alpha, out, tile_bytes, k32_);
+  else
+    panel_build<double>(k, q, z, alpha, out, tile_bytes, k64_);
+}
+
+Matrix<double> KernelPanel::transpose_times(const Matrix<double>& g) const {
+  if (precision_ == Precision::kFloat32) return panel_transpose_times(k32_, g);
+  return panel_transpose_times(k64_, g);
+}
 
 void kernel_times_local(const Kernel& k, const Matrix<double>& q, const LocalCenters& z,
                         const Matrix<double>& alpha, Matrix<double>& out, std::size_t tile_bytes,

@@ -106,11 +106,36 @@ MemoryPlan plan_training(const Options& o, std::size_t n, std::size_t d, std::si
   } else {
     long long p = integer_or_zero(o, "solver.centers");
     if (p == 0) p = static_cast<long long>(std::min<std::size_t>(n, 10000));
-    const double Pc = static_cast<double>(p);
-    plan.items.push_back({"centers Z and weights (p rows)", std::ceil(Pc / P) * (D + C) * 8 * 2});
-    plan.items.push_back(
-        {"K_ZZ and factors (p x p, block-cyclic)", (solver == "falkon" ? 3 : 1) * Pc * Pc / P * 8});
-    plan.items.push_back({"kernel tiles", tile_budget});
+    const double Pc = static_cast<double>(p), pr = std::ceil(Pc / P), W = f32 ? 4 : 8;
+    if (solver == "falkon") {
+      plan.items.push_back({"centers Z and weights (p rows)", pr * (D + C) * 8 * 2});
+      plan.items.push_back({"K_ZZ and factors (p x p, block-cyclic)", 3 * Pc * Pc / P * 8});
+      plan.items.push_back({"kernel tiles", tile_budget});
+    } else {
+      // eigenpro4 (src/solvers/eigenpro4.cpp): per rank p_r = p / P centers with their kernel
+      // operand, alpha, h and M (q columns); the temporary centers of T batches (T m ~ p by
+      // default, so about p_r rows); the panel K(X_B, Z_r) (m x p_r, at most 1 GiB); the
+      // replicated batch; the two preconditioners (s x s block-cyclic at setup, X_S replicated).
+      // m is automatic (at most the batch cap, 10000 for eigenpro4), so this is an upper bound.
+      long long m = integer_or_zero(o, "solver.batch_size");
+      if (m == 0) m = o.given("solver.batch_cap") ? integer_or_zero(o, "solver.batch_cap") : 10000;
+      const double M = static_cast<double>(std::min<long long>(m, static_cast<long long>(n)));
+      long long t = integer_or_zero(o, "solver.projection_period");
+      const double tmp_rows = t > 0 ? std::min(rows, static_cast<double>(t) * M / P) : pr;
+      long long s = integer_or_zero(o, "solver.nystrom_samples");
+      const double S = static_cast<double>(std::min<long long>(s > 0 ? s : 3000, n));
+      long long sm = integer_or_zero(o, "solver.model_nystrom_samples");
+      const double Sm = static_cast<double>(std::min<long long>(sm > 0 ? sm : 3000, p));
+      const double q = std::min(150.0, S / 3);
+      plan.items.push_back({"centers Z, kernel operand, alpha, h, M (p / P rows)",
+                            pr * (D * (8 + W) + 2 * C * 8 + q * 8)});
+      plan.items.push_back({"temporary centers (about p / P rows)", tmp_rows * (D * W + C * 8)});
+      plan.items.push_back(
+          {"kernel panel K(X_B, Z_r)", std::min(M * pr * W, 1024.0 * 1024 * 1024) + tile_budget});
+      plan.items.push_back({"batch X_B and residual (replicated)", M * (D * (8 + W) + 2 * C * 8)});
+      plan.items.push_back({"preconditioners (K_SS block-cyclic at setup, X_S replicated)",
+                            2 * std::max(S * S, Sm * Sm) / P * 8 + S * D * 8});
+    }
     plan.reduce_hint = "more ranks, fewer solver.centers, or data.limit";
   }
   return plan;

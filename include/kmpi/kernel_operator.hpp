@@ -20,6 +20,9 @@ class LocalCenters {
  public:
   LocalCenters() = default;
   LocalCenters(const Matrix<double>& z, Precision precision);
+  // Appends rows `rows` of x with their norms (EigenPro 4's temporary centers grow by a batch at
+  // a time without converting the earlier ones again).
+  void append_rows(const Matrix<double>& x, const std::vector<std::size_t>& rows);
   std::size_t rows() const { return rows_; }
   std::size_t dimension() const { return d_; }
   Precision precision() const { return precision_; }
@@ -86,6 +89,32 @@ void kernel_times_local(const Kernel& k, const Matrix<double>& q, const LocalCen
 Matrix<double> kernel_times(const mpi::Communicator& comm, const Kernel& k, const Matrix<double>& q,
                             const LocalCenters& z, const Matrix<double>& alpha,
                             std::size_t tile_bytes = kDefaultTileBytes);
+
+// local: the kernel block K(Q, Z_r) (m x rows(Z_r), the centers' precision) kept whole for a
+// product and then a transpose product with the same block. EigenPro 4 predicts a batch with it
+// and accumulates h = K(Z, X_B) g from it after the allreduce of g: half the kernel work of two
+// operator calls, for m rows(Z_r) values of memory (bytes()). Products are summed over at most
+// kPanelSumLength terms in the kernel precision and across those runs in float64.
+class KernelPanel {
+ public:
+  static constexpr std::size_t kPanelSumLength = 1024;
+  static std::size_t bytes(std::size_t m, std::size_t rows, Precision precision) {
+    return m * rows * (precision == Precision::kFloat32 ? 4 : 8);
+  }
+  // out (m x c) += K(Q, Z_r) alpha_r, keeping K(Q, Z_r). Rows are computed in chunks of at most
+  // tile_bytes so the product with alpha reads each chunk while it is in cache.
+  KernelPanel(const Kernel& k, const Matrix<double>& q, const LocalCenters& z,
+              const Matrix<double>& alpha, Matrix<double>& out,
+              std::size_t tile_bytes = kDefaultTileBytes);
+  // K(Z_r, Q) g (rows(Z_r) x c) for g (m x c).
+  Matrix<double> transpose_times(const Matrix<double>& g) const;
+
+ private:
+  Precision precision_;
+  std::size_t m_ = 0, p_ = 0;
+  Matrix<float> k32_;
+  Matrix<double> k64_;
+};
 
 // local: K(Z_r, Q) G (rows(Z_r) x c) for replicated Q (m x d) and G (m x c): the transpose
 // product, each rank for its own centers.

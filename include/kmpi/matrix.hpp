@@ -27,6 +27,11 @@ class Matrix {
     cols_ = cols;
     data_.assign(rows * cols, value);
   }
+  // Appends `count` rows of cols() values each (a matrix that grows by batches).
+  void append_rows(const T* values, std::size_t count) {
+    data_.insert(data_.end(), values, values + count * cols_);
+    rows_ += count;
+  }
   std::vector<T>& storage() { return data_; }
   const std::vector<T>& storage() const { return data_; }
 

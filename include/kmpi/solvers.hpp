@@ -143,6 +143,12 @@ FitMetrics fit_metrics(const mpi::Communicator& comm, const Matrix<double>& pred
 Matrix<double> gather_selected_rows(const mpi::Communicator& comm, const BlockPartition& part,
                                     const Matrix<double>& local,
                                     const std::vector<std::size_t>& indices);
+// collective: the same rows, block-partitioned by `to` = BlockPartition(indices.size(), P) instead
+// of replicated (one alltoallv; each rank receives only its to.count(rank) x cols values).
+Matrix<double> distribute_selected_rows(const mpi::Communicator& comm, const BlockPartition& part,
+                                        const Matrix<double>& local,
+                                        const std::vector<std::size_t>& indices,
+                                        const BlockPartition& to);
 
 struct FalkonOptions {
   std::size_t centers = 0;      // p; 0 = min(n, 10000)

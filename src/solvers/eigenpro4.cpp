@@ -14,11 +14,15 @@
 // temporary centers of a batch stay with the ranks that own its rows (each rank keeps its own
 // rows of X_B and their weights), so they are spread as the data are. X_S and alpha_S: each rank
 // holds the sample members among its data rows. Replicated: X_B (m x d), g (m x c), q x c
-// reductions, and X_S with V (s x (d + q)) while M is built. Memory per rank, in values:
+// reductions, and X_S with V (s x (d + q)) while M is built. The centers reach their owners by
+// one all-to-all at setup (no rank ever holds all of Z). Memory per rank, in values:
 //   n d / P (data) + p (d + c + c + q) / P (Z, alpha, h, M) + T m (d + c) / P (temporaries)
-//   + m d (batch) + tile, plus the setup's s^2 / P block-cyclic K_SS for each preconditioner.
+//   + m p / P (the panel K(X_B, Z_r), kept from the prediction for h; at most 1 GiB, else
+//   computed twice) + m d (batch) + tile, plus the setup's s^2 / P block-cyclic K_SS for each
+//   preconditioner. src/memory_plan.cpp evaluates it (kmpi train --dry-run).
 #include <algorithm>
 #include <cmath>
+#include <optional>
 
 #include "kmpi/blas.hpp"
 #include "kmpi/log.hpp"
@@ -29,6 +33,11 @@
 namespace kmpi {
 
 namespace {
+
+// The largest K(X_B, Z_r) panel kept between the prediction and the h update (at the batch cap
+// of 10000 and p / P = 25000 centers per rank, float32: 0.93 GiB). Beyond it the block is
+// computed twice, which costs one more m p_r d of kernel work per batch.
+constexpr std::size_t kPanelBudgetBytes = std::size_t(1) << 30;
 
 // A Nystrom preconditioner over row-partitioned points (the data, or the centers), the same
 // construction as EigenPro 2's: S drawn by the counter RNG, top eigenpairs of K_SS / s by pdsyevd
@@ -216,13 +225,8 @@ EigenPro4Result train_eigenpro4(const mpi::Communicator& comm, const TrainingPro
     result.centers = *options.given_centers;  // already this rank's block of BlockPartition(p, P)
   } else {
     result.center_indices = random_subset(n, p, options.seed, RngStream::kCenters);
-    // Each rank needs only its block of Z; gathering whole Z once is p x d, which is the size
-    // of the model itself, transiently at setup (a known limit on p: an all-to-all would keep
-    // it at p d / P per rank).
-    const Matrix<double> z = gather_selected_rows(comm, part, problem.x, result.center_indices);
-    result.centers = Matrix<double>(cpart.count(me), d);
-    std::copy(z.row(cpart.begin(me)), z.row(cpart.begin(me)) + cpart.count(me) * d,
-              result.centers.data());
+    result.centers =
+        distribute_selected_rows(comm, part, problem.x, result.center_indices, cpart);
   }
   const LocalCenters zc(result.centers, options.precision);
 
@@ -282,8 +286,9 @@ EigenPro4Result train_eigenpro4(const mpi::Communicator& comm, const TrainingPro
   alpha = Matrix<double>(cpart.count(me), c);
   Matrix<double> h(cpart.count(me), c);
   Matrix<double> alpha_s(data_pre.local_rows.size(), c);
-  std::vector<std::size_t> tmp_rows;  // indices into this rank's data rows: Z_tmp,r
-  std::vector<double> tmp_w;          // alpha_tmp,r (row-major, c per row), grown batch by batch
+  // Z_tmp,r and alpha_tmp,r: this rank's rows of the batches since the last projection.
+  LocalCenters tmp(Matrix<double>(0, d), options.precision);
+  Matrix<double> tmp_alpha(0, c);
   std::size_t pending = 0, projections = 0;
 
   // Checkpoints are taken only at projection boundaries (after every T-th batch and at each
@@ -312,8 +317,8 @@ EigenPro4Result train_eigenpro4(const mpi::Communicator& comm, const TrainingPro
     for (std::size_t i = 0; i < alpha.size(); ++i) alpha.data()[i] -= eta * theta.data()[i];
     h = Matrix<double>(cpart.count(me), c);
     alpha_s = Matrix<double>(data_pre.local_rows.size(), c);
-    tmp_rows.clear();
-    tmp_w.clear();
+    tmp = LocalCenters(Matrix<double>(0, d), options.precision);
+    tmp_alpha = Matrix<double>(0, c);
     pending = 0;
   };
 
@@ -330,16 +335,15 @@ EigenPro4Result train_eigenpro4(const mpi::Communicator& comm, const TrainingPro
       BatchLayout lay;
       const Matrix<double> xb = gather_batch(comm, batch, part, problem.x, lay);
 
-      // g = K(X_B, Z) alpha + K(X_B, Z_tmp) alpha_tmp + K(X_B, X_S) alpha_S - Y_B.
+      // g = K(X_B, Z) alpha + K(X_B, Z_tmp) alpha_tmp + K(X_B, X_S) alpha_S - Y_B. K(X_B, Z_r)
+      // is kept (the panel) for h below when it fits the budget, else computed again there.
       Matrix<double> g(mb, c);
-      kernel_times_local(problem.kernel, xb, zc, alpha, g);
-      if (!tmp_rows.empty()) {
-        Matrix<double> wt(tmp_rows.size(), c);
-        std::copy(tmp_w.begin(), tmp_w.end(), wt.data());
-        kernel_times_local(problem.kernel, xb,
-                           LocalCenters(select_rows(problem.x, tmp_rows), options.precision), wt,
-                           g);
-      }
+      std::optional<KernelPanel> panel;
+      if (KernelPanel::bytes(mb, zc.rows(), options.precision) <= kPanelBudgetBytes)
+        panel.emplace(problem.kernel, xb, zc, alpha, g);
+      else
+        kernel_times_local(problem.kernel, xb, zc, alpha, g);
+      if (tmp.rows() > 0) kernel_times_local(problem.kernel, xb, tmp, tmp_alpha, g);
       if (pending > 0) kernel_times_local(problem.kernel, xb, data_pre.points, alpha_s, g);
       for (std::size_t k = lay.lo; k < lay.hi; ++k)
         for (std::size_t l = 0; l < c; ++l) g(k, l) -= problem.y(batch[k] - my_begin, l);
@@ -351,15 +355,22 @@ EigenPro4Result train_eigenpro4(const mpi::Communicator& comm, const TrainingPro
                               0);
 
       // Temporary centers: this rank's rows of X_B with weights -eta g.
-      for (std::size_t k = lay.lo; k < lay.hi; ++k) {
-        tmp_rows.push_back(batch[k] - my_begin);
-        for (std::size_t l = 0; l < c; ++l) tmp_w.push_back(-eta * g(k, l));
+      {
+        std::vector<std::size_t> rows;
+        for (std::size_t k = lay.lo; k < lay.hi; ++k) rows.push_back(batch[k] - my_begin);
+        tmp.append_rows(problem.x, rows);
+        Matrix<double> weights(lay.hi - lay.lo, c);
+        for (std::size_t k = lay.lo; k < lay.hi; ++k)
+          for (std::size_t l = 0; l < c; ++l) weights(k - lay.lo, l) = -eta * g(k, l);
+        tmp_alpha.append_rows(weights.data(), weights.rows());
       }
       // Data preconditioner: w = D V^T K(X_S, X_B) g; alpha_S += eta V w.
       const Matrix<double> w = preconditioner_coefficients(comm, problem.kernel, data_pre, xb, g);
       add_product(alpha_s, eta, data_pre.v, w);
       // h += K(Z_r, X_B) g - M_r w.
-      const Matrix<double> kg = kernel_transpose_times_local(problem.kernel, zc, xb, g);
+      const Matrix<double> kg =
+          panel ? panel->transpose_times(g) : kernel_transpose_times_local(problem.kernel, zc, xb, g);
+      panel.reset();
       for (std::size_t i = 0; i < h.size(); ++i) h.data()[i] += kg.data()[i];
       add_product(h, -1.0, m_local, w);
       if (++pending >= T) project_now();

@@ -135,6 +135,39 @@ Matrix<double> gather_selected_rows(const mpi::Communicator& comm, const BlockPa
   return all;
 }
 
+Matrix<double> distribute_selected_rows(const mpi::Communicator& comm, const BlockPartition& part,
+                                        const Matrix<double>& local,
+                                        const std::vector<std::size_t>& indices,
+                                        const BlockPartition& to) {
+  const int P = comm.size(), me = comm.rank();
+  const std::size_t d = local.cols();
+  // Rank r owns the run [run[r], run[r + 1]) of the sorted indices and must send the part of it
+  // that falls in [to.begin(k), to.end(k)) to rank k; both orders agree, so rows arrive in order.
+  std::vector<std::size_t> run(P + 1, 0);
+  for (int r = 0; r < P; ++r)
+    run[r + 1] = static_cast<std::size_t>(
+        std::lower_bound(indices.begin(), indices.end(), part.end(r)) - indices.begin());
+  auto overlap = [](std::size_t a0, std::size_t a1, std::size_t b0, std::size_t b1) {
+    const std::size_t lo = std::max(a0, b0), hi = std::min(a1, b1);
+    return std::pair<std::size_t, std::size_t>{lo, std::max(lo, hi)};
+  };
+  std::vector<int> send_counts(P), send_displs(P), recv_counts(P), recv_displs(P);
+  for (int k = 0; k < P; ++k) {
+    const auto [s0, s1] = overlap(run[me], run[me + 1], to.begin(k), to.end(k));
+    send_counts[k] = static_cast<int>((s1 - s0) * d);
+    send_displs[k] = static_cast<int>((s1 > s0 ? s0 - run[me] : 0) * d);
+    const auto [r0, r1] = overlap(run[k], run[k + 1], to.begin(me), to.end(me));
+    recv_counts[k] = static_cast<int>((r1 - r0) * d);
+    recv_displs[k] = static_cast<int>((r1 > r0 ? r0 - to.begin(me) : 0) * d);
+  }
+  Matrix<double> mine(run[me + 1] - run[me], d), out(to.count(me), d);
+  for (std::size_t k = run[me]; k < run[me + 1]; ++k)
+    std::copy(local.row(indices[k] - part.begin(me)), local.row(indices[k] - part.begin(me)) + d,
+              mine.row(k - run[me]));
+  comm.alltoallv(mine.data(), send_counts, send_displs, out.data(), recv_counts, recv_displs);
+  return out;
+}
+
 FalkonResult train_falkon(const mpi::Communicator& comm, const TrainingProblem& problem,
                           const FalkonOptions& options, const FalkonIterationCallback& on_iteration,
                           const FalkonControl& control) {
