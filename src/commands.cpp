@@ -704,22 +704,10 @@ int run_train(const mpi::Communicator& comm, const Options& o) {
     eo.epochs = static_cast<std::size_t>(o.integer("solver.epochs"));
     eo.seed = seed;
     eo.precision = precision;
-    // Centers are known only once the solver has drawn them; the callback needs them to report.
     EigenPro4Result result;
     if (!centers_path.empty()) eo.given_centers = &file_centers;
     const std::size_t p =
         eo.given_centers ? file_p : std::min(n, eo.centers > 0 ? eo.centers : std::size_t(10000));
-    const BlockPartition zp(p, P);
-    Matrix<double> z_rows;
-    if (eo.given_centers) {
-      z_rows = file_centers;
-    } else {
-      const std::vector<std::size_t> z_indices = random_subset(n, p, seed, RngStream::kCenters);
-      const Matrix<double> z = gather_selected_rows(comm, problem.partition, problem.x, z_indices);
-      z_rows = Matrix<double>(zp.count(comm.rank()), z.cols());
-      std::copy(z.row(zp.begin(comm.rank())), z.row(zp.end(comm.rank())), z_rows.data());
-    }
-    const LocalCenters z(z_rows, precision);
     const std::size_t patience = static_cast<std::size_t>(o.integer("solver.patience"));
     double best_val = INFINITY;
     std::size_t best_epoch = 0;
@@ -746,7 +734,7 @@ int run_train(const mpi::Communicator& comm, const Options& o) {
                                     .add("epoch_s", st.epoch_seconds)
                                     .add("batch_loss", st.batch_loss)
                                     .add("setup_s", st.setup_seconds),
-                                &z);
+                                st.centers);
       if (validation.n == 0) return true;
       if (val < best_val) {
         best_val = val;
@@ -836,7 +824,8 @@ int run_train(const mpi::Communicator& comm, const Options& o) {
     center_rows = std::move(result.centers);
     alpha = best_epoch > 0 ? std::move(best_alpha) : std::move(result.alpha);
     if (best_epoch > 0 && has_test)
-      last_test = evaluate(comm, kernel, z, alpha, test, classification);
+      last_test = evaluate(comm, kernel, LocalCenters(center_rows, precision), alpha, test,
+                           classification);
   } else {
     EigenPro2Options eo;
     eo.nystrom_samples = static_cast<std::size_t>(o.integer("solver.nystrom_samples"));

@@ -70,6 +70,7 @@ struct EpochState {
   double batch_loss = 0;  // mean ||g||^2 / c over the epoch's batches (before each update)
   const Matrix<double>* alpha = nullptr;  // this rank's weights
   const EigenPro2Parameters* parameters = nullptr;
+  const LocalCenters* centers = nullptr;  // eigenpro4: this rank's centers (null: the data rows)
   double setup_seconds = 0;
   std::size_t steps = 0;         // batches this epoch
   std::uint64_t bytes_sent = 0;  // by this rank's collectives this epoch (MPI layer count)

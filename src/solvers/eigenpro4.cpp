@@ -396,6 +396,7 @@ EigenPro4Result train_eigenpro4(const mpi::Communicator& comm, const TrainingPro
     state.batch_loss = loss_sum / (static_cast<double>(n) * static_cast<double>(c));
     state.alpha = &alpha;
     state.parameters = &result.data_parameters;
+    state.centers = &zc;
     state.setup_seconds = result.setup_seconds;
     result.epoch_losses.push_back(state.batch_loss);
     if (on_epoch && !on_epoch(state)) break;
