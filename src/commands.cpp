@@ -8,7 +8,9 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <numeric>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -549,6 +551,118 @@ int run_train(const mpi::Communicator& comm, const Options& o) {
     return val.mse;
   };
 
+  // ---- Checkpoint/resume plumbing shared by the iterative solvers (kmpi/checkpoint.hpp) ----
+  // The options text and hash a checkpoint of this run carries (empty unless checkpoints or
+  // resumes are on: the data fingerprint reads every row).
+  const std::string resume = o.str("run.resume");
+  const std::string run_text = checkpointing || resume != "no"
+                                   ? checkpoint_options_text(comm, o, problem, file_centers)
+                                   : "";
+  const std::uint64_t run_hash = checkpoint_hash(run_text);
+  // collective: run.resume: the checkpoint to continue from, if there is one and it was written
+  // by `solver_name` on these options (else every rank fails with one message). Restores the
+  // metrics written so far and the elapsed time.
+  auto load_resume = [&](const char* solver_name) -> std::optional<Checkpoint> {
+    if (resume == "no") return std::nullopt;
+    require(comm, !checkpoint_dir.empty(), "run.resume = " + resume + " needs run.checkpoint_dir");
+    const bool exists = checkpoint_exists(comm, checkpoint_dir);
+    require(comm, exists || resume == "auto",
+            checkpoint_path(checkpoint_dir) + ": run.resume = require but there is no checkpoint");
+    if (!exists) return std::nullopt;
+    Checkpoint ck = load_checkpoint(comm, checkpoint_dir, solver_name, run_hash, run_text);
+    elapsed_before = ck.scalar("elapsed_s");
+    metrics.restore(ck.metrics);
+    return ck;
+  };
+  // A checkpoint of this run with the driver's part filled in.
+  auto new_checkpoint = [&](const char* solver_name) {
+    Checkpoint ck;
+    ck.solver = solver_name;
+    ck.options_hash = run_hash;
+    ck.options_text = run_text;
+    ck.scalars["elapsed_s"] = elapsed_before + wall.seconds();
+    ck.metrics = metrics.lines();
+    return ck;
+  };
+  // collective: the hook after every step/iteration: the test delay (run.step_delay_ms), then a
+  // checkpoint when the schedule says so (timer or an agreed stop signal). false = stop now,
+  // the checkpoint is written; stop_signal then says which signal.
+  CheckpointSchedule schedule(o.real("run.checkpoint_every"));
+  const double step_delay_ms = o.real("run.step_delay_ms");
+  const bool step_hook = checkpointing || step_delay_ms > 0;
+  int stop_signal = 0;
+  auto after_step = [&](const std::function<Checkpoint()>& make,
+                        const std::function<std::string()>& describe) {
+    if (step_delay_ms > 0)
+      std::this_thread::sleep_for(std::chrono::duration<double, std::milli>(step_delay_ms));
+    if (!checkpointing) return true;
+    const auto decision = schedule.poll(comm);
+    if (decision == CheckpointSchedule::Decision::kContinue) return true;
+    Stopwatch clock;
+    save_checkpoint(comm, checkpoint_dir, make());
+    schedule.restart();
+    log.info("checkpoint: %s -> %s (%.3f s)", describe().c_str(),
+             checkpoint_path(checkpoint_dir).c_str(), clock.seconds());
+    if (decision == CheckpointSchedule::Decision::kCheckpointAndStop) {
+      stop_signal = schedule.signal();
+      return false;
+    }
+    return true;
+  };
+  // Early stopping on the validation loss (eigenpro2, eigenpro4) keeps the best epoch's weights;
+  // that state travels in their checkpoints.
+  const std::size_t patience = static_cast<std::size_t>(o.integer("solver.patience"));
+  double best_val = INFINITY;
+  std::size_t best_epoch = 0;
+  Matrix<double> best_alpha;
+  // false = stop: the validation loss has not improved for `patience` epochs.
+  auto keep_best = [&](std::size_t epoch, double val, const Matrix<double>& a) {
+    if (validation.n == 0) return true;
+    if (val < best_val) {
+      best_val = val;
+      best_epoch = epoch;
+      best_alpha = a;
+      return true;
+    }
+    if (epoch - best_epoch < patience) return true;
+    log.info("early stopping: validation loss has not improved for %zu epochs (best: epoch %zu)",
+             patience, best_epoch);
+    return false;
+  };
+  // The epoch solvers' resume (weights `rows` x c and counters) and checkpoint.
+  auto resume_epochs = [&](const char* solver_name, std::size_t rows, IterationControl& control)
+      -> std::optional<Checkpoint> {
+    std::optional<Checkpoint> ck = load_resume(solver_name);
+    if (!ck) return ck;
+    const CheckpointArray* a = ck->array("alpha");
+    require(comm, a && a->rows == rows && a->cols == problem.y.cols(),
+            checkpoint_path(checkpoint_dir) + ": has no weights of this problem's shape");
+    control.start_epoch = ck->epoch;
+    control.start_step = ck->step;
+    control.start_loss_sum = ck->scalar("loss_sum");
+    best_epoch = static_cast<std::size_t>(ck->scalar("best_epoch"));
+    best_val = best_epoch > 0 ? ck->scalar("best_val") : INFINITY;
+    if (const CheckpointArray* b = ck->array("best_alpha")) best_alpha = b->local;
+    log.info("resuming from %s: epoch %zu, step %zu done (written on this run's options)",
+             checkpoint_path(checkpoint_dir).c_str(), ck->epoch, ck->step);
+    return ck;
+  };
+  auto epoch_checkpoint = [&](const char* solver_name, std::size_t rows, const StepState& st) {
+    Checkpoint ck = new_checkpoint(solver_name);
+    ck.epoch = st.epoch - 1;
+    ck.step = st.step;
+    ck.scalars["loss_sum"] = st.loss_sum;
+    ck.scalars["best_epoch"] = static_cast<double>(best_epoch);
+    ck.scalars["best_val"] = best_epoch > 0 ? best_val : 0.0;
+    ck.arrays.push_back({"alpha", rows, problem.y.cols(), *st.alpha});
+    if (best_epoch > 0) ck.arrays.push_back({"best_alpha", rows, problem.y.cols(), best_alpha});
+    return ck;
+  };
+  auto describe_step = [](const StepState& st) {
+    return "epoch " + std::to_string(st.epoch) + ", step " + std::to_string(st.step) + " of " +
+           std::to_string(st.steps_per_epoch);
+  };
+
   Matrix<double> alpha;
   // Models on p << n centers of their own (falkon): Z's rows of BlockPartition(p, P) per rank.
   bool own_centers = false;
@@ -575,81 +689,46 @@ int run_train(const mpi::Communicator& comm, const Options& o) {
     // problem). Nothing is written to the metrics before the solve ends, so none are stored.
     FalkonControl control;
     FalkonCgState start;
-    const std::string resume = o.str("run.resume");
-    const std::string run_text = checkpointing || resume != "no"
-                                     ? checkpoint_options_text(comm, o, problem, file_centers)
-                                     : "";
-    const std::uint64_t run_hash = checkpoint_hash(run_text);
     const std::size_t c = problem.y.cols();
-    if (resume != "no") {
-      require(comm, !checkpoint_dir.empty(),
-              "run.resume = " + resume + " needs run.checkpoint_dir");
-      const bool exists = checkpoint_exists(comm, checkpoint_dir);
-      require(
-          comm, exists || resume == "auto",
-          checkpoint_path(checkpoint_dir) + ": run.resume = require but there is no checkpoint");
-      if (exists) {
-        const Checkpoint ck = load_checkpoint(comm, checkpoint_dir, "falkon", run_hash, run_text);
-        const CheckpointArray *b = ck.array("beta"), *r = ck.array("r"), *dir = ck.array("dir");
-        // The options hash fixes p and c, so a mismatch here means a damaged writer; checked on
-        // every rank alike (the header is replicated).
-        const bool shaped = b && r && dir && b->cols == c && r->cols == c && dir->cols == c &&
-                            r->rows == b->rows && dir->rows == b->rows;
-        require(comm, shaped,
-                checkpoint_path(checkpoint_dir) + ": has no CG state of this problem's shape");
-        start.iteration = ck.step;
-        start.beta = gather_checkpoint_array(comm, *b);
-        start.r = gather_checkpoint_array(comm, *r);
-        start.dir = gather_checkpoint_array(comm, *dir);
-        for (std::size_t l = 0; l < c; ++l) {
-          start.rs_old.push_back(ck.scalar("rs_old_" + std::to_string(l)));
-          start.active.push_back(ck.scalar("active_" + std::to_string(l)) != 0 ? 1 : 0);
-        }
-        for (std::size_t it = 1; it <= ck.step; ++it)
-          start.residuals.push_back(ck.scalar("residual_" + std::to_string(it)));
-        elapsed_before = ck.scalar("elapsed_s");
-        metrics.restore(ck.metrics);
-        control.start = &start;
-        log.info("resuming from %s: %zu CG iterations done (written on this run's options)",
-                 checkpoint_path(checkpoint_dir).c_str(), ck.step);
+    if (const std::optional<Checkpoint> ck = load_resume("falkon")) {
+      const CheckpointArray *b = ck->array("beta"), *r = ck->array("r"), *dir = ck->array("dir");
+      // The options hash fixes p and c, so a mismatch here means a damaged writer; checked on
+      // every rank alike (the header is replicated).
+      const bool shaped = b && r && dir && b->cols == c && r->cols == c && dir->cols == c &&
+                          r->rows == b->rows && dir->rows == b->rows;
+      require(comm, shaped,
+              checkpoint_path(checkpoint_dir) + ": has no CG state of this problem's shape");
+      start.iteration = ck->step;
+      start.beta = gather_checkpoint_array(comm, *b);
+      start.r = gather_checkpoint_array(comm, *r);
+      start.dir = gather_checkpoint_array(comm, *dir);
+      for (std::size_t l = 0; l < c; ++l) {
+        start.rs_old.push_back(ck->scalar("rs_old_" + std::to_string(l)));
+        start.active.push_back(ck->scalar("active_" + std::to_string(l)) != 0 ? 1 : 0);
       }
+      for (std::size_t it = 1; it <= ck->step; ++it)
+        start.residuals.push_back(ck->scalar("residual_" + std::to_string(it)));
+      control.start = &start;
+      log.info("resuming from %s: %zu CG iterations done (written on this run's options)",
+               checkpoint_path(checkpoint_dir).c_str(), ck->step);
     }
-    CheckpointSchedule schedule(o.real("run.checkpoint_every"));
-    const double step_delay_ms = o.real("run.step_delay_ms");
-    int stop_signal = 0;
-    if (checkpointing || step_delay_ms > 0)
+    if (step_hook)
       control.after_iteration = [&](const FalkonCgState& st) {
-        if (step_delay_ms > 0)
-          std::this_thread::sleep_for(std::chrono::duration<double, std::milli>(step_delay_ms));
-        if (!checkpointing) return true;
-        const auto decision = schedule.poll(comm);
-        if (decision == CheckpointSchedule::Decision::kContinue) return true;
-        Stopwatch clock;
-        Checkpoint ck;
-        ck.solver = "falkon";
-        ck.options_hash = run_hash;
-        ck.options_text = run_text;
-        ck.step = st.iteration;
-        for (std::size_t l = 0; l < c; ++l) {
-          ck.scalars["rs_old_" + std::to_string(l)] = st.rs_old[l];
-          ck.scalars["active_" + std::to_string(l)] = st.active[l] ? 1.0 : 0.0;
-        }
-        for (std::size_t it = 1; it <= st.residuals.size(); ++it)
-          ck.scalars["residual_" + std::to_string(it)] = st.residuals[it - 1];
-        ck.scalars["elapsed_s"] = elapsed_before + wall.seconds();
-        ck.metrics = metrics.lines();
-        ck.arrays.push_back(replicated_checkpoint_array(comm, "beta", st.beta));
-        ck.arrays.push_back(replicated_checkpoint_array(comm, "r", st.r));
-        ck.arrays.push_back(replicated_checkpoint_array(comm, "dir", st.dir));
-        save_checkpoint(comm, checkpoint_dir, ck);
-        schedule.restart();
-        log.info("checkpoint: CG iteration %zu -> %s (%.3f s)", st.iteration,
-                 checkpoint_path(checkpoint_dir).c_str(), clock.seconds());
-        if (decision == CheckpointSchedule::Decision::kCheckpointAndStop) {
-          stop_signal = schedule.signal();
-          return false;
-        }
-        return true;
+        auto make = [&] {
+          Checkpoint ck = new_checkpoint("falkon");
+          ck.step = st.iteration;
+          for (std::size_t l = 0; l < c; ++l) {
+            ck.scalars["rs_old_" + std::to_string(l)] = st.rs_old[l];
+            ck.scalars["active_" + std::to_string(l)] = st.active[l] ? 1.0 : 0.0;
+          }
+          for (std::size_t it = 1; it <= st.residuals.size(); ++it)
+            ck.scalars["residual_" + std::to_string(it)] = st.residuals[it - 1];
+          ck.arrays.push_back(replicated_checkpoint_array(comm, "beta", st.beta));
+          ck.arrays.push_back(replicated_checkpoint_array(comm, "r", st.r));
+          ck.arrays.push_back(replicated_checkpoint_array(comm, "dir", st.dir));
+          return ck;
+        };
+        return after_step(make, [&] { return "CG iteration " + std::to_string(st.iteration); });
       };
     Stopwatch cg_clock;
     FalkonResult fr = train_falkon(
@@ -708,10 +787,6 @@ int run_train(const mpi::Communicator& comm, const Options& o) {
     if (!centers_path.empty()) eo.given_centers = &file_centers;
     const std::size_t p =
         eo.given_centers ? file_p : std::min(n, eo.centers > 0 ? eo.centers : std::size_t(10000));
-    const std::size_t patience = static_cast<std::size_t>(o.integer("solver.patience"));
-    double best_val = INFINITY;
-    std::size_t best_epoch = 0;
-    Matrix<double> best_alpha;
     auto on_epoch = [&](const EpochState& st) {
       if (st.epoch == 1) {
         const auto& prm = *st.parameters;
@@ -735,83 +810,17 @@ int run_train(const mpi::Communicator& comm, const Options& o) {
                                     .add("batch_loss", st.batch_loss)
                                     .add("setup_s", st.setup_seconds),
                                 st.centers);
-      if (validation.n == 0) return true;
-      if (val < best_val) {
-        best_val = val;
-        best_epoch = st.epoch;
-        best_alpha = *st.alpha;
-        return true;
-      }
-      return st.epoch - best_epoch < patience;
+      return keep_best(st.epoch, val, *st.alpha);
     };
-    // Checkpoint and resume (kmpi/checkpoint.hpp) at projection boundaries, where the solver's
-    // state is alpha and its counters (see train_eigenpro4), plus this driver's early-stopping
-    // state and metrics; the preconditioners are rebuilt from the seed and the data.
+    // Checkpoint and resume at projection boundaries, where the solver's state is alpha and its
+    // counters (see train_eigenpro4); the preconditioners are rebuilt from the seed and the data.
     IterationControl control;
-    Checkpoint resumed;
-    const std::string resume = o.str("run.resume");
-    const std::string run_text = checkpointing || resume != "no"
-                                     ? checkpoint_options_text(comm, o, problem, file_centers)
-                                     : "";
-    const std::uint64_t run_hash = checkpoint_hash(run_text);
-    if (resume != "no") {
-      require(comm, !checkpoint_dir.empty(),
-              "run.resume = " + resume + " needs run.checkpoint_dir");
-      const bool exists = checkpoint_exists(comm, checkpoint_dir);
-      require(
-          comm, exists || resume == "auto",
-          checkpoint_path(checkpoint_dir) + ": run.resume = require but there is no checkpoint");
-      if (exists) {
-        resumed = load_checkpoint(comm, checkpoint_dir, "eigenpro4", run_hash, run_text);
-        const CheckpointArray* a = resumed.array("alpha");
-        require(comm, a && a->rows == p && a->cols == problem.y.cols(),
-                checkpoint_path(checkpoint_dir) + ": has no weights of this problem's shape");
-        control.start_epoch = resumed.epoch;
-        control.start_step = resumed.step;
-        control.start_loss_sum = resumed.scalar("loss_sum");
-        control.start_alpha = &a->local;
-        best_epoch = static_cast<std::size_t>(resumed.scalar("best_epoch"));
-        best_val = best_epoch > 0 ? resumed.scalar("best_val") : INFINITY;
-        if (const CheckpointArray* b = resumed.array("best_alpha")) best_alpha = b->local;
-        elapsed_before = resumed.scalar("elapsed_s");
-        metrics.restore(resumed.metrics);
-        log.info("resuming from %s: epoch %zu, step %zu done (written on this run's options)",
-                 checkpoint_path(checkpoint_dir).c_str(), resumed.epoch, resumed.step);
-      }
-    }
-    CheckpointSchedule schedule(o.real("run.checkpoint_every"));
-    const double step_delay_ms = o.real("run.step_delay_ms");
-    int stop_signal = 0;
-    if (checkpointing || step_delay_ms > 0)
+    const std::optional<Checkpoint> resumed = resume_epochs("eigenpro4", p, control);
+    if (resumed) control.start_alpha = &resumed->array("alpha")->local;
+    if (step_hook)
       control.after_step = [&](const StepState& st) {
-        if (step_delay_ms > 0)
-          std::this_thread::sleep_for(std::chrono::duration<double, std::milli>(step_delay_ms));
-        if (!checkpointing) return true;
-        const auto decision = schedule.poll(comm);
-        if (decision == CheckpointSchedule::Decision::kContinue) return true;
-        Stopwatch clock;
-        Checkpoint ck;
-        ck.solver = "eigenpro4";
-        ck.options_hash = run_hash;
-        ck.options_text = run_text;
-        ck.epoch = st.epoch - 1;
-        ck.step = st.step;
-        ck.scalars = {{"loss_sum", st.loss_sum},
-                      {"best_epoch", static_cast<double>(best_epoch)},
-                      {"best_val", best_epoch > 0 ? best_val : 0.0},
-                      {"elapsed_s", elapsed_before + wall.seconds()}};
-        ck.metrics = metrics.lines();
-        ck.arrays.push_back({"alpha", p, problem.y.cols(), *st.alpha});
-        if (best_epoch > 0) ck.arrays.push_back({"best_alpha", p, problem.y.cols(), best_alpha});
-        save_checkpoint(comm, checkpoint_dir, ck);
-        schedule.restart();
-        log.info("checkpoint: epoch %zu, step %zu of %zu -> %s (%.3f s)", st.epoch, st.step,
-                 st.steps_per_epoch, checkpoint_path(checkpoint_dir).c_str(), clock.seconds());
-        if (decision == CheckpointSchedule::Decision::kCheckpointAndStop) {
-          stop_signal = schedule.signal();
-          return false;
-        }
-        return true;
+        return after_step([&] { return epoch_checkpoint("eigenpro4", p, st); },
+                          [&] { return describe_step(st); });
       };
     result = train_eigenpro4(comm, problem, eo, on_epoch, control);
     if (result.interrupted) {
@@ -835,10 +844,6 @@ int run_train(const mpi::Communicator& comm, const Options& o) {
     eo.epochs = static_cast<std::size_t>(o.integer("solver.epochs"));
     eo.seed = seed;
     eo.precision = precision;
-    const std::size_t patience = static_cast<std::size_t>(o.integer("solver.patience"));
-    double best_val = INFINITY;
-    std::size_t best_epoch = 0;
-    Matrix<double> best_alpha;
     bool logged_setup = false;
     EigenPro2Result result;
     auto on_epoch = [&](const EpochState& st) {
@@ -879,93 +884,24 @@ int run_train(const mpi::Communicator& comm, const Options& o) {
                                          static_cast<double>(std::max<std::size_t>(st.steps, 1)))
               .add("comm_s", st.comm_seconds),
           nullptr, st.epoch_seconds);
-      if (validation.n == 0) return true;
-      if (val < best_val) {
-        best_val = val;
-        best_epoch = st.epoch;
-        best_alpha = *st.alpha;
-        return true;
-      }
-      if (st.epoch - best_epoch >= patience) {
-        log.info(
-            "early stopping: validation loss has not improved for %zu epochs (best: epoch %zu)",
-            patience, best_epoch);
-        return false;
-      }
-      return true;
+      return keep_best(st.epoch, val, *st.alpha);
     };
-
-    // Checkpoint and resume (kmpi/checkpoint.hpp): the solver's weights and counters plus this
-    // driver's early-stopping state and metrics; the preconditioner is rebuilt from the seed.
+    // Checkpoint and resume: the solver's weights and counters plus this driver's early-stopping
+    // state and metrics; the preconditioner is rebuilt from the seed.
     IterationControl control;
-    Checkpoint resumed;
-    const std::string resume = o.str("run.resume");
-    const std::string run_text =
-        checkpointing || resume != "no" ? checkpoint_options_text(comm, o, problem) : "";
-    const std::uint64_t run_hash = checkpoint_hash(run_text);
-    if (resume != "no") {
-      require(comm, !checkpoint_dir.empty(),
-              "run.resume = " + resume + " needs run.checkpoint_dir");
-      const bool exists = checkpoint_exists(comm, checkpoint_dir);
-      require(
-          comm, exists || resume == "auto",
-          checkpoint_path(checkpoint_dir) + ": run.resume = require but there is no checkpoint");
-      if (exists) {
-        resumed = load_checkpoint(comm, checkpoint_dir, "eigenpro2", run_hash, run_text);
-        const CheckpointArray* a = resumed.array("alpha");
-        require(comm, a && a->rows == n && a->cols == problem.y.cols(),
-                checkpoint_path(checkpoint_dir) + ": has no weights of this problem's shape");
-        control.start_epoch = resumed.epoch;
-        control.start_step = resumed.step;
-        control.start_loss_sum = resumed.scalar("loss_sum");
-        control.start_alpha = &a->local;
-        best_epoch = static_cast<std::size_t>(resumed.scalar("best_epoch"));
-        best_val = best_epoch > 0 ? resumed.scalar("best_val") : INFINITY;
-        if (const CheckpointArray* b = resumed.array("best_alpha")) best_alpha = b->local;
-        logged_setup = resumed.scalar("logged_setup") != 0;
-        elapsed_before = resumed.scalar("elapsed_s");
-        metrics.restore(resumed.metrics);
-        log.info("resuming from %s: epoch %zu, step %zu done (written on this run's options)",
-                 checkpoint_path(checkpoint_dir).c_str(), resumed.epoch, resumed.step);
-      }
+    const std::optional<Checkpoint> resumed = resume_epochs("eigenpro2", n, control);
+    if (resumed) {
+      control.start_alpha = &resumed->array("alpha")->local;
+      logged_setup = resumed->scalar("logged_setup") != 0;
     }
-    CheckpointSchedule schedule(o.real("run.checkpoint_every"));
-    const double step_delay_ms = o.real("run.step_delay_ms");
-    int stop_signal = 0;
-    auto make_checkpoint = [&](const StepState& st) {
-      Checkpoint ck;
-      ck.solver = "eigenpro2";
-      ck.options_hash = run_hash;
-      ck.options_text = run_text;
-      ck.epoch = st.epoch - 1;
-      ck.step = st.step;
-      ck.scalars = {{"loss_sum", st.loss_sum},
-                    {"best_epoch", static_cast<double>(best_epoch)},
-                    {"best_val", best_epoch > 0 ? best_val : 0.0},
-                    {"logged_setup", logged_setup ? 1.0 : 0.0},
-                    {"elapsed_s", elapsed_before + wall.seconds()}};
-      ck.metrics = metrics.lines();
-      ck.arrays.push_back({"alpha", n, problem.y.cols(), *st.alpha});
-      if (best_epoch > 0) ck.arrays.push_back({"best_alpha", n, problem.y.cols(), best_alpha});
-      return ck;
-    };
-    if (checkpointing || step_delay_ms > 0)
+    if (step_hook)
       control.after_step = [&](const StepState& st) {
-        if (step_delay_ms > 0)
-          std::this_thread::sleep_for(std::chrono::duration<double, std::milli>(step_delay_ms));
-        if (!checkpointing) return true;
-        const auto decision = schedule.poll(comm);
-        if (decision == CheckpointSchedule::Decision::kContinue) return true;
-        Stopwatch clock;
-        save_checkpoint(comm, checkpoint_dir, make_checkpoint(st));
-        schedule.restart();
-        log.info("checkpoint: epoch %zu, step %zu of %zu -> %s (%.3f s)", st.epoch, st.step,
-                 st.steps_per_epoch, checkpoint_path(checkpoint_dir).c_str(), clock.seconds());
-        if (decision == CheckpointSchedule::Decision::kCheckpointAndStop) {
-          stop_signal = schedule.signal();
-          return false;
-        }
-        return true;
+        auto make = [&] {
+          Checkpoint ck = epoch_checkpoint("eigenpro2", n, st);
+          ck.scalars["logged_setup"] = logged_setup ? 1.0 : 0.0;
+          return ck;
+        };
+        return after_step(make, [&] { return describe_step(st); });
       };
     result = train_eigenpro2(comm, problem, eo, on_epoch, control);
     if (result.interrupted) {
