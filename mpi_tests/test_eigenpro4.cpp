@@ -51,7 +51,8 @@ Matrix<double> fitted(const mpi::Communicator& comm, const TrainingProblem& p,
 // Serial restricted least squares argmin ||K(X,Z) alpha - Y|| by the normal equations, and its
 // fitted values on this rank's rows.
 Matrix<double> serial_fit(const mpi::Communicator& comm, const TrainingProblem& p,
-                          const std::vector<std::size_t>& centers) {
+                          const std::vector<std::size_t>& centers,
+                          Matrix<double>* alpha_out = nullptr) {
   const std::size_t n = p.partition.size(), d = p.x.cols();
   const Matrix<double> x = synthetic_rows(kDataSeed, 0, n, d);
   const Matrix<double> z = select_rows(x, centers);
@@ -68,6 +69,7 @@ Matrix<double> serial_fit(const mpi::Communicator& comm, const TrainingProblem& 
       for (std::size_t i = 0; i < n; ++i) rhs(a, l) += k(i, a) * y(i, l);
   }
   const Matrix<double> alpha = serial::solve_spd(h, rhs);
+  if (alpha_out) *alpha_out = alpha;
   const std::size_t b = p.partition.begin(comm.rank());
   Matrix<double> out(p.partition.count(comm.rank()), c);
   for (std::size_t i = 0; i < out.rows(); ++i)
@@ -106,8 +108,7 @@ double global_max_diff(const mpi::Communicator& comm, const Matrix<double>& a,
 }
 
 // With targets in the span of K(., Z) the restricted least squares solution fits them exactly and
-// is the fixed point of preconditioned, projected SGD too. (For other targets the data
-// preconditioner P moves the fixed point: it solves Pi_Z P grad = 0, not Pi_Z grad = 0.)
+// is the fixed point of preconditioned, projected SGD (mini-batches: the noise vanishes there).
 TEST(EigenPro4, AndFalkonReachTheRestrictedLeastSquaresSolution) {
   auto comm = mpi::Communicator::world();
   const std::size_t n = 300, d = 5;
@@ -148,6 +149,45 @@ TEST(EigenPro4, UnpreconditionedFullBatchReachesLeastSquaresForAnyTargets) {
   // Gradient descent on a problem of moderate condition: 1000 epochs reach 1e-6 relative.
   EXPECT_LT(global_max_diff(comm, fitted(comm, problem, fa.centers, fa.alpha), want), 1e-9 * scale);
   EXPECT_LT(global_max_diff(comm, fitted(comm, problem, ep.centers, ep.alpha), want), 1e-6 * scale);
+}
+
+// With the data preconditioner on and targets outside the span, the restricted least squares
+// solution is still the fixed point: the preconditioner's sample X_S is drawn from Z, so P
+// commutes with the projection onto span K(., Z) (train_eigenpro4). Started there, full-batch
+// EigenPro 4 stays there: the gradient K(Z, X) r vanishes, and so does the preconditioner's
+// K(X_S, X) r, X_S being rows of Z. With X_S drawn from X instead it moves away at once (and
+// diverged after 2844 full-batch epochs from zero, where this version converges).
+TEST(EigenPro4, LeastSquaresIsTheFixedPointWithThePreconditionerForAnyTargets) {
+  auto comm = mpi::Communicator::world();
+  const std::size_t n = 300, d = 5, p = 100;
+  const Kernel kernel = Kernel::from_name("gaussian", 0.4);
+  const TrainingProblem problem = make_problem(comm, n, d, kernel, nullptr);
+  EigenPro4Options o = small_options();
+  o.centers = p;
+  o.batch_size = n;
+  o.data_samples = p;
+  o.data_level = 5;
+  o.model_samples = p;
+  o.damping = 0.5;  // full batches at 0.99 * 2 / lambda would sit on the edge of stability
+  o.epochs = 5;
+  o.projection_epochs = 20;
+  const auto centers = random_subset(n, p, o.seed, RngStream::kCenters);
+  Matrix<double> alpha_ls;
+  const Matrix<double> want = serial_fit(comm, problem, centers, &alpha_ls);
+  const BlockPartition cpart(p, comm.size());
+  const Matrix<double> start = select_rows(alpha_ls, [&] {
+    std::vector<std::size_t> mine;
+    for (std::size_t j = cpart.begin(comm.rank()); j < cpart.end(comm.rank()); ++j)
+      mine.push_back(j);
+    return mine;
+  }());
+  IterationControl control;
+  control.start_alpha = &start;
+  const EigenPro4Result ep = train_eigenpro4(comm, problem, o, {}, control);
+  ASSERT_EQ(ep.center_indices, centers);
+  const double scale = comm.allreduce_value(max_abs(want), mpi::Op::kMax);
+  // Rounding in the serial normal equations leaves a gradient of ~1e-12; 1e-7 relative.
+  EXPECT_LT(global_max_diff(comm, fitted(comm, problem, ep.centers, ep.alpha), want), 1e-7 * scale);
 }
 
 // collective: mean squared training error of the model, over all rows and outputs.
