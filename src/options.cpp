@@ -90,7 +90,7 @@ std::vector<OptionSpec> build_table() {
            {"float32", "float64"}),
       make("solver.nystrom_samples", T::kInteger, "0",
            "Nystrom subsample size s (0 = min(n, 2000) for n < 1e5, else 12000; eigenpro4's data "
-           "preconditioner: min(n, 3000))",
+           "preconditioner: min(p, 3000) of its centers)",
            {}, 0, 1e9),
       make("solver.preconditioner_level", T::kInteger, "0",
            "Preconditioner level q (0 = automatic; eigenpro4: min(150, s / 3, p / 4))", {}, 0, 1e9),

@@ -204,7 +204,7 @@ FalkonResult train_falkon(const mpi::Communicator& comm, const TrainingProblem& 
 
 struct EigenPro4Options {
   std::size_t centers = 0;            // p; 0 = min(n, 10000)
-  std::size_t data_samples = 0;       // s_data; 0 = min(n, 3000)
+  std::size_t data_samples = 0;       // s_data, drawn from the centers; 0 = min(p, 3000)
   std::size_t data_level = 0;         // q_data; 0 = min(150, s_data / 3)
   std::size_t model_samples = 0;      // s_model; 0 = min(p, 3000)
   std::size_t model_level = 0;        // q_model; 0 = min(150, s_model / 3)
