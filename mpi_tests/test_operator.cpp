@@ -102,7 +102,12 @@ TEST_P(KernelOperator, PanelProductsMatchPointwiseReference) {
   const double tol = GetParam() == Precision::kFloat32 ? 2e-4 : 1e-11;
   const Kernel k = Kernel::from_name("gaussian", 1.5);
   Matrix<double> got(m, c);
-  const KernelPanel panel(k, q, grown, alpha, got, 1 << 16);
+  KernelPanel panel;
+  {  // A larger block first: the buffer is reused, not reallocated, for the smaller one.
+    Matrix<double> bigger_q = synthetic_rows(23, 0, m + 40, d), scratch(m + 40, c);
+    panel.compute(k, bigger_q, grown, alpha, scratch, 1 << 16);
+  }
+  panel.compute(k, q, grown, alpha, got, 1 << 16);
   // The local product is this rank's share of the reference over all centers.
   Matrix<double> alpha_all(p, c);
   for (std::size_t i = part.begin(me); i < part.end(me); ++i)
@@ -126,7 +131,8 @@ TEST(SelectedRows, DistributedEqualsTheGatheredBlocks) {
   const BlockPartition part(n, comm.size());
   const Matrix<double> x = synthetic_rows(31, part.begin(comm.rank()), part.count(comm.rank()), d);
   // Uneven selections: all from the first rows (later ranks send nothing), spread, and all rows.
-  std::vector<std::vector<std::size_t>> selections = {{0, 1, 2, 3, 4, 5, 6}, {}, {}};
+  // Also fewer rows than ranks, and none.
+  std::vector<std::vector<std::size_t>> selections = {{0, 1, 2, 3, 4, 5, 6}, {}, {}, {40, 90}, {}};
   for (std::size_t i = 3; i < n; i += 7) selections[1].push_back(i);
   for (std::size_t i = 0; i < n; ++i) selections[2].push_back(i);
   for (const auto& sel : selections) {

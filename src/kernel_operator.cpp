@@ -32,7 +32,7 @@ LocalCenters::LocalCenters(const Matrix<double>& z, Precision precision)
 
 void LocalCenters::append_rows(const Matrix<double>& x, const std::vector<std::size_t>& rows) {
   if (rows.empty()) return;
-  if (rows_ == 0) {  // (also a default-constructed one: take x's width)
+  if (rows_ == 0) {  // an empty one takes x's width (its precision is the constructor's)
     d_ = x.cols();
     z32_ = Matrix<float>(0, d_);
     z64_ = Matrix<double>(0, d_);
@@ -136,14 +136,15 @@ Matrix<double> transpose_times_local(const Kernel& k, const LocalCenters& z,
   return out;
 }
 
-// The panel's two products, for its element type T.
+// The panel's two products, for its element type T. panel is m x p row-major in buf.
 template <class T>
 void panel_build(const Kernel& k, const Matrix<double>& q64, const LocalCenters& z,
                  const Matrix<double>& alpha, Matrix<double>& out, std::size_t tile_bytes,
-                 Matrix<T>& panel) {
+                 std::vector<T>& buf) {
   const std::size_t m = q64.rows(), d = q64.cols(), p = z.rows(), c = alpha.cols();
-  panel = Matrix<T>(m, p);
   if (m == 0 || p == 0) return;
+  if (buf.size() < m * p) buf.resize(m * p);
+  T* panel = buf.data();
   const Matrix<T>& zt = z.template rows_as<T>();
   const std::vector<T>& zn = z.template norms_as<T>();
   const Matrix<T> qt = convert<T>(q64);
@@ -156,12 +157,11 @@ void panel_build(const Kernel& k, const Matrix<double>& q64, const LocalCenters&
   std::vector<T> part(chunk * c);
   for (std::size_t i0 = 0; i0 < m; i0 += chunk) {
     const std::size_t mi = std::min(chunk, m - i0);
-    kernel_block(k, qt.row(i0), mi, d, zt.data(), p, d, d, panel.row(i0), p, qn.data() + i0,
-                 zn.data());
+    T* rows = panel + i0 * p;
+    kernel_block(k, qt.row(i0), mi, d, zt.data(), p, d, d, rows, p, qn.data() + i0, zn.data());
     for (std::size_t j0 = 0; j0 < p && c > 0; j0 += run) {
       const std::size_t tj = std::min(run, p - j0);
-      blas::gemm(false, false, mi, c, tj, T(1), panel.row(i0) + j0, p, at.row(j0), c, T(0),
-                 part.data(), c);
+      blas::gemm(false, false, mi, c, tj, T(1), rows + j0, p, at.row(j0), c, T(0), part.data(), c);
       for (std::size_t i = 0; i < mi; ++i)
         for (std::size_t l = 0; l < c; ++l) out(i0 + i, l) += static_cast<double>(part[i * c + l]);
     }
@@ -169,8 +169,9 @@ void panel_build(const Kernel& k, const Matrix<double>& q64, const LocalCenters&
 }
 
 template <class T>
-Matrix<double> panel_transpose_times(const Matrix<T>& panel, const Matrix<double>& g) {
-  const std::size_t m = panel.rows(), p = panel.cols(), c = g.cols();
+Matrix<double> panel_transpose_times(const T* panel, std::size_t m, std::size_t p,
+                                     const Matrix<double>& g) {
+  const std::size_t c = g.cols();
   Matrix<double> out(p, c);
   if (m == 0 || p == 0 || c == 0) return out;
   // out^T (c x p) = g^T K: the panel is read untransposed (OpenBLAS packs a transposed tall
@@ -181,7 +182,7 @@ Matrix<double> panel_transpose_times(const Matrix<T>& panel, const Matrix<double
     const std::size_t mi = std::min(run, m - i0);
     for (std::size_t i = 0; i < mi; ++i)
       for (std::size_t l = 0; l < c; ++l) gt[l * mi + i] = static_cast<T>(g(i0 + i, l));
-    blas::gemm(false, false, c, p, mi, T(1), gt.data(), mi, panel.row(i0), p, T(0), part.data(),
+    blas::gemm(false, false, c, p, mi, T(1), gt.data(), mi, panel + i0 * p, p, T(0), part.data(),
                p);
     for (std::size_t j = 0; j < p; ++j)
       for (std::size_t l = 0; l < c; ++l) out(j, l) += static_cast<double>(part[l * p + j]);
@@ -191,9 +192,12 @@ Matrix<double> panel_transpose_times(const Matrix<T>& panel, const Matrix<double
 
 }  // namespace
 
-KernelPanel::KernelPanel(const Kernel& k, const Matrix<double>& q, const LocalCenters& z,
-                         const Matrix<double>& alpha, Matrix<double>& out, std::size_t tile_bytes)
-    : precision_(z.precision()), m_(q.rows()), p_(z.rows()) {
+void KernelPanel::compute(const Kernel& k, const Matrix<double>& q, const LocalCenters& z,
+                          const Matrix<double>& alpha, Matrix<double>& out,
+                          std::size_t tile_bytes) {
+  precision_ = z.precision();
+  m_ = q.rows();
+  p_ = z.rows();
   if (precision_ == Precision::kFloat32)
     panel_build<float>(k, q, z, alpha, out, tile_bytes, k32_);
   else
@@ -201,8 +205,8 @@ KernelPanel::KernelPanel(const Kernel& k, const Matrix<double>& q, const LocalCe
 }
 
 Matrix<double> KernelPanel::transpose_times(const Matrix<double>& g) const {
-  if (precision_ == Precision::kFloat32) return panel_transpose_times(k32_, g);
-  return panel_transpose_times(k64_, g);
+  if (precision_ == Precision::kFloat32) return panel_transpose_times(k32_.data(), m_, p_, g);
+  return panel_transpose_times(k64_.data(), m_, p_, g);
 }
 
 void kernel_times_local(const Kernel& k, const Matrix<double>& q, const LocalCenters& z,

@@ -121,15 +121,18 @@ MemoryPlan plan_training(const Options& o, std::size_t n, std::size_t d, std::si
       if (m == 0) m = o.given("solver.batch_cap") ? integer_or_zero(o, "solver.batch_cap") : 10000;
       const double M = static_cast<double>(std::min<long long>(m, static_cast<long long>(n)));
       long long t = integer_or_zero(o, "solver.projection_period");
-      const double tmp_rows = t > 0 ? std::min(rows, static_cast<double>(t) * M / P) : pr;
+      // T m / P rows, T m ~ max(p, m) by default; doubled for the vector's growth.
+      const double tmp_rows =
+          2 * (t > 0 ? std::min(rows, static_cast<double>(t) * M / P) : std::max(pr, M / P));
       long long s = integer_or_zero(o, "solver.nystrom_samples");
-      const double S = static_cast<double>(std::min<long long>(s > 0 ? s : 3000, n));
+      const double S = static_cast<double>(std::min<long long>(s > 0 ? s : 3000, p));
       long long sm = integer_or_zero(o, "solver.model_nystrom_samples");
       const double Sm = static_cast<double>(std::min<long long>(sm > 0 ? sm : 3000, p));
-      const double q = std::min(150.0, S / 3);
+      const double q = std::min({150.0, S / 3, Pc / 4});
       plan.items.push_back({"centers Z, kernel operand, alpha, h, M (p / P rows)",
                             pr * (D * (8 + W) + 2 * C * 8 + q * 8)});
-      plan.items.push_back({"temporary centers (about p / P rows)", tmp_rows * (D * W + C * 8)});
+      plan.items.push_back({"temporary centers (T m / P rows, x 2 while growing)",
+                            tmp_rows * (D * W + C * 8)});
       plan.items.push_back(
           {"kernel panel K(X_B, Z_r)", std::min(M * pr * W, 1024.0 * 1024 * 1024) + tile_budget});
       plan.items.push_back({"batch X_B and residual (replicated)", M * (D * (8 + W) + 2 * C * 8)});

@@ -101,19 +101,20 @@ class KernelPanel {
   static std::size_t bytes(std::size_t m, std::size_t rows, Precision precision) {
     return m * rows * (precision == Precision::kFloat32 ? 4 : 8);
   }
-  // out (m x c) += K(Q, Z_r) alpha_r, keeping K(Q, Z_r). Rows are computed in chunks of at most
-  // tile_bytes so the product with alpha reads each chunk while it is in cache.
-  KernelPanel(const Kernel& k, const Matrix<double>& q, const LocalCenters& z,
-              const Matrix<double>& alpha, Matrix<double>& out,
-              std::size_t tile_bytes = kDefaultTileBytes);
-  // K(Z_r, Q) g (rows(Z_r) x c) for g (m x c).
+  // out (m x c) += K(Q, Z_r) alpha_r, keeping K(Q, Z_r) in this panel's buffer (grown when a
+  // larger block comes, reused otherwise: a batch loop allocates it once). Rows are computed in
+  // chunks of at most tile_bytes so the product with alpha reads each chunk while it is in cache.
+  void compute(const Kernel& k, const Matrix<double>& q, const LocalCenters& z,
+               const Matrix<double>& alpha, Matrix<double>& out,
+               std::size_t tile_bytes = kDefaultTileBytes);
+  // K(Z_r, Q) g (rows(Z_r) x c) for g (m x c), from the last compute().
   Matrix<double> transpose_times(const Matrix<double>& g) const;
 
  private:
-  Precision precision_;
+  Precision precision_ = Precision::kFloat32;
   std::size_t m_ = 0, p_ = 0;
-  Matrix<float> k32_;
-  Matrix<double> k64_;
+  std::vector<float> k32_;
+  std::vector<double> k64_;
 };
 
 // local: K(Z_r, Q) G (rows(Z_r) x c) for replicated Q (m x d) and G (m x c): the transpose

@@ -23,7 +23,6 @@
 //   preconditioner. src/memory_plan.cpp evaluates it (kmpi train --dry-run).
 #include <algorithm>
 #include <cmath>
-#include <optional>
 
 #include "kmpi/blas.hpp"
 #include "kmpi/log.hpp"
@@ -239,7 +238,9 @@ EigenPro4Result train_eigenpro4(const mpi::Communicator& comm, const TrainingPro
   // restricted least squares solution, for any targets. Sampled from X, P would move the fixed
   // point (measured: Fashion-MNIST, p = 10000, test accuracy stalled near 0.874 against Falkon's
   // 0.895). Z is drawn from the data, so K_{Z_S Z_S} estimates the same spectrum and the batch
-  // and step rules are unchanged. Model preconditioner on s_model other points of Z.
+  // and step rules are unchanged; with data.centers the rules come from the given centers'
+  // spectrum (a set much unlike the data can then need a smaller solver.batch_size). The model
+  // preconditioner is a second, independent sample of s_model points of Z.
   EigenPro2Options data_o;
   data_o.preconditioner_level = options.data_level;
   data_o.batch_size = options.batch_size;
@@ -332,6 +333,7 @@ EigenPro4Result train_eigenpro4(const mpi::Communicator& comm, const TrainingPro
   };
 
   std::vector<std::size_t> batch;
+  KernelPanel panel;  // K(X_B, Z_r), one buffer for every batch
   for (std::size_t epoch = control.start_epoch + 1; epoch <= options.epochs; ++epoch) {
     const bool resumed_epoch = epoch == control.start_epoch + 1;
     Stopwatch epoch_clock;
@@ -347,9 +349,10 @@ EigenPro4Result train_eigenpro4(const mpi::Communicator& comm, const TrainingPro
       // g = K(X_B, Z) alpha + K(X_B, Z_tmp) alpha_tmp + K(X_B, X_S) alpha_S - Y_B. K(X_B, Z_r)
       // is kept (the panel) for h below when it fits the budget, else computed again there.
       Matrix<double> g(mb, c);
-      std::optional<KernelPanel> panel;
-      if (KernelPanel::bytes(mb, zc.rows(), options.precision) <= kPanelBudgetBytes)
-        panel.emplace(problem.kernel, xb, zc, alpha, g);
+      const bool use_panel =
+          KernelPanel::bytes(mb, zc.rows(), options.precision) <= kPanelBudgetBytes;
+      if (use_panel)
+        panel.compute(problem.kernel, xb, zc, alpha, g);
       else
         kernel_times_local(problem.kernel, xb, zc, alpha, g);
       if (tmp.rows() > 0) kernel_times_local(problem.kernel, xb, tmp, tmp_alpha, g);
@@ -378,8 +381,8 @@ EigenPro4Result train_eigenpro4(const mpi::Communicator& comm, const TrainingPro
       add_product(alpha_s, eta, data_pre.v, w);
       // h += K(Z_r, X_B) g - M_r w.
       const Matrix<double> kg =
-          panel ? panel->transpose_times(g) : kernel_transpose_times_local(problem.kernel, zc, xb, g);
-      panel.reset();
+          use_panel ? panel.transpose_times(g)
+                    : kernel_transpose_times_local(problem.kernel, zc, xb, g);
       for (std::size_t i = 0; i < h.size(); ++i) h.data()[i] += kg.data()[i];
       add_product(h, -1.0, m_local, w);
       if (++pending >= T) project_now();

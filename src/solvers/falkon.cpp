@@ -109,6 +109,15 @@ std::vector<double> column_dots(const Matrix<double>& a, const Matrix<double>& b
   return out;
 }
 
+// MPI counts and displacements are ints: rows x d values must fit. The same arguments on every
+// rank, so the error is agreed without a message.
+void check_int_counts(std::size_t rows, std::size_t d) {
+  if (static_cast<double>(rows) * static_cast<double>(d) > 2147483647.0)
+    throw CollectiveError("selected rows: " + std::to_string(rows) + " x " + std::to_string(d) +
+                              " values exceed an MPI count; use more ranks",
+                          0);
+}
+
 }  // namespace
 
 Matrix<double> gather_selected_rows(const mpi::Communicator& comm, const BlockPartition& part,
@@ -116,6 +125,7 @@ Matrix<double> gather_selected_rows(const mpi::Communicator& comm, const BlockPa
                                     const std::vector<std::size_t>& indices) {
   const int P = comm.size(), me = comm.rank();
   const std::size_t d = local.cols();
+  check_int_counts(indices.size(), d);
   // Sorted indices: each rank's members are a contiguous run, so one allgatherv does it.
   std::vector<int> counts(P), displs(P);
   std::size_t lo = 0, my_lo = 0, my_hi = 0;
@@ -141,6 +151,7 @@ Matrix<double> distribute_selected_rows(const mpi::Communicator& comm, const Blo
                                         const BlockPartition& to) {
   const int P = comm.size(), me = comm.rank();
   const std::size_t d = local.cols();
+  check_int_counts(to.count(0), d);  // the largest block of `to`: every count and offset fits
   // Rank r owns the run [run[r], run[r + 1]) of the sorted indices and must send the part of it
   // that falls in [to.begin(k), to.end(k)) to rank k; both orders agree, so rows arrive in order.
   std::vector<std::size_t> run(P + 1, 0);
