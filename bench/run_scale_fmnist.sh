@@ -47,4 +47,4 @@ for line in open("scale.jsonl"):
         print(f"epoch {j['epoch']:.0f}: {j['epoch_s']:.0f} s, test accuracy {j['test_accuracy']:.4f}, "
               f"train mse {j['train_mse']:.5f}, peak {j['peak_rss_mb_max']:.0f} MiB per rank")
 PY
-awk '{print $3}' mem.log | sort -n | head -1 | xargs -I{} echo "lowest available memory: {} MiB"
+awk '{print $4}' mem.log | sort -n | head -1 | xargs -I{} echo "lowest available memory (whole machine): {} MiB"
