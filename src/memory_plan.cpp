@@ -136,8 +136,10 @@ MemoryPlan plan_training(const Options& o, std::size_t n, std::size_t d, std::si
       plan.items.push_back(
           {"kernel panel K(X_B, Z_r)", std::min(M * pr * W, 1024.0 * 1024 * 1024) + tile_budget});
       plan.items.push_back({"batch X_B and residual (replicated)", M * (D * (8 + W) + 2 * C * 8)});
-      plan.items.push_back({"preconditioners (K_SS block-cyclic at setup, X_S replicated)",
-                            2 * std::max(S * S, Sm * Sm) / P * 8 + S * D * 8});
+      // Setup: block-cyclic K_SS, its eigenvectors and pdsyevd's workspace (about two more
+      // local blocks); X_S replicated plus the rows/columns each rank selects from it.
+      plan.items.push_back({"preconditioner setup (K_SS, eigenvectors, pdsyevd work; X_S)",
+                            4 * std::max(S * S, Sm * Sm) / P * 8 + 2 * S * D * 8});
     }
     plan.reduce_hint = "more ranks, fewer solver.centers, or data.limit";
   }
