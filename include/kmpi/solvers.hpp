@@ -144,6 +144,10 @@ FitMetrics fit_metrics(const mpi::Communicator& comm, const Matrix<double>& pred
 Matrix<double> gather_selected_rows(const mpi::Communicator& comm, const BlockPartition& part,
                                     const Matrix<double>& local,
                                     const std::vector<std::size_t>& indices);
+// local: for sorted global indices of `part`, runs[r]..runs[r + 1] are the positions of those rank r
+// owns (P + 1 offsets): every rank's members of a sorted selection are one contiguous run.
+std::vector<std::size_t> selection_runs(const std::vector<std::size_t>& indices,
+                                        const BlockPartition& part);
 // collective: the same rows, block-partitioned by `to` = BlockPartition(indices.size(), P) instead
 // of replicated (one alltoallv; each rank receives only its to.count(rank) x cols values).
 Matrix<double> distribute_selected_rows(const mpi::Communicator& comm, const BlockPartition& part,

@@ -57,14 +57,11 @@ Nystrom build_nystrom(const mpi::Communicator& comm, const Kernel& kernel,
                       const BlockPartition& part, const Matrix<double>& x, std::size_t s,
                       std::uint64_t seed, RngStream stream, const EigenPro2Options& options,
                       std::size_t batch_limit) {
-  const int P = comm.size(), me = comm.rank();
+  const int me = comm.rank();
   const std::size_t n = part.size(), d = x.cols();
   Nystrom ny;
   ny.indices = random_subset(n, s, seed, stream);
-  ny.offsets.assign(P + 1, 0);
-  for (int r = 0; r < P; ++r)
-    ny.offsets[r + 1] = static_cast<std::size_t>(
-        std::lower_bound(ny.indices.begin(), ny.indices.end(), part.end(r)) - ny.indices.begin());
+  ny.offsets = selection_runs(ny.indices, part);
   for (std::size_t k = ny.offsets[me]; k < ny.offsets[me + 1]; ++k)
     ny.local_rows.push_back(ny.indices[k] - part.begin(me));
   const Matrix<double> xs = gather_selected_rows(comm, part, x, ny.indices);  // s x d, small

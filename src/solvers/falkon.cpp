@@ -120,6 +120,15 @@ void check_int_counts(std::size_t rows, std::size_t d) {
 
 }  // namespace
 
+std::vector<std::size_t> selection_runs(const std::vector<std::size_t>& indices,
+                                        const BlockPartition& part) {
+  std::vector<std::size_t> run(part.parts() + 1, 0);
+  for (int r = 0; r < part.parts(); ++r)
+    run[r + 1] = static_cast<std::size_t>(
+        std::lower_bound(indices.begin(), indices.end(), part.end(r)) - indices.begin());
+  return run;
+}
+
 Matrix<double> gather_selected_rows(const mpi::Communicator& comm, const BlockPartition& part,
                                     const Matrix<double>& local,
                                     const std::vector<std::size_t>& indices) {
@@ -127,16 +136,13 @@ Matrix<double> gather_selected_rows(const mpi::Communicator& comm, const BlockPa
   const std::size_t d = local.cols();
   check_int_counts(indices.size(), d);
   // Sorted indices: each rank's members are a contiguous run, so one allgatherv does it.
+  const std::vector<std::size_t> run = selection_runs(indices, part);
   std::vector<int> counts(P), displs(P);
-  std::size_t lo = 0, my_lo = 0, my_hi = 0;
   for (int r = 0; r < P; ++r) {
-    const std::size_t hi = static_cast<std::size_t>(
-        std::lower_bound(indices.begin(), indices.end(), part.end(r)) - indices.begin());
-    counts[r] = static_cast<int>((hi - lo) * d);
-    displs[r] = static_cast<int>(lo * d);
-    if (r == me) my_lo = lo, my_hi = hi;
-    lo = hi;
+    counts[r] = static_cast<int>((run[r + 1] - run[r]) * d);
+    displs[r] = static_cast<int>(run[r] * d);
   }
+  const std::size_t my_lo = run[me], my_hi = run[me + 1];
   Matrix<double> mine(my_hi - my_lo, d), all(indices.size(), d);
   for (std::size_t k = my_lo; k < my_hi; ++k)
     std::copy(local.row(indices[k] - part.begin(me)), local.row(indices[k] - part.begin(me)) + d,
@@ -154,10 +160,7 @@ Matrix<double> distribute_selected_rows(const mpi::Communicator& comm, const Blo
   check_int_counts(to.count(0), d);  // the largest block of `to`: every count and offset fits
   // Rank r owns the run [run[r], run[r + 1]) of the sorted indices and must send the part of it
   // that falls in [to.begin(k), to.end(k)) to rank k; both orders agree, so rows arrive in order.
-  std::vector<std::size_t> run(P + 1, 0);
-  for (int r = 0; r < P; ++r)
-    run[r + 1] = static_cast<std::size_t>(
-        std::lower_bound(indices.begin(), indices.end(), part.end(r)) - indices.begin());
+  const std::vector<std::size_t> run = selection_runs(indices, part);
   auto overlap = [](std::size_t a0, std::size_t a1, std::size_t b0, std::size_t b1) {
     const std::size_t lo = std::max(a0, b0), hi = std::min(a1, b1);
     return std::pair<std::size_t, std::size_t>{lo, std::max(lo, hi)};
