@@ -1,0 +1,94 @@
+// The train path. `kmpi train` (run_train, src/train/train_command.cpp) reads its files and then
+// takes the same steps as a caller that holds its rows in memory (a C++ user, a Python binding):
+//
+//   check_train_options   solver, kernel, checkpoint and centers options    (train.cpp)
+//   describe_model        task, classes -> ModelHeader                    (train.cpp)
+//   plan_and_scale        memory plan (or a dry run), scaling               (train.cpp)
+//   prepare_centers / make_eval_set   centers and evaluation rows scaled like the data
+//   fit_model             build the problem, run the solver (kmpi/solver.hpp), report, write
+//                         the model and the metrics                         (train.cpp)
+//
+// train_in_memory chains them for rows already in memory.
+#pragma once
+
+#include <string>
+
+#include "kmpi/data.hpp"
+#include "kmpi/model.hpp"
+#include "kmpi/options.hpp"
+#include "kmpi/solver.hpp"
+#include "kmpi/train_report.hpp"
+#include "kmpi/training_data.hpp"
+
+namespace kmpi {
+
+// What the options decide before any row is read (the same on every rank).
+struct TrainSetup {
+  const SolverEntry* solver = nullptr;
+  Kernel kernel;
+  std::uint64_t seed = 1;
+  Precision precision = Precision::kFloat32;
+};
+
+// collective: checks the solver, kernel, checkpoint and centers options (one agreed error
+// naming the key) and installs the stop-signal handlers when checkpoints are on.
+// `centers_given`: centers come from data.centers (or the caller's rows).
+TrainSetup check_train_options(const mpi::Communicator& comm, const Options& options,
+                               bool centers_given);
+
+// collective: the model's header from the training rows: kernel, d, task, classes or targets
+// (labels checked; `label_source` names them in messages). Scaling and p are set by
+// plan_and_scale.
+ModelHeader describe_model(const mpi::Communicator& comm, const Options& options,
+                           const TrainSetup& setup, const LocalData& train,
+                           const std::string& label_source);
+
+// collective: the memory plan (`centers_p`: p of given centers, 0 = none) and, when it accepts
+// the run, the scaling fitted on the training rows and applied to `train.features` in place.
+// false: a dry run, the plan is printed and nothing else is to be done. The log line reports
+// `read_clock` as the read time.
+bool plan_and_scale(const mpi::Communicator& comm, const Options& options,
+                    const TrainSetup& setup, ModelHeader& header, LocalData& train,
+                    std::size_t centers_p, const Stopwatch& read_clock);
+
+// collective: given centers (this rank's rows of BlockPartition(p, P), unscaled) checked against
+// the model's d (agreed error naming `name`) and scaled like the training rows.
+Matrix<double> prepare_centers(const mpi::Communicator& comm, LocalData centers,
+                               const std::string& name, const ModelHeader& header);
+
+// Everything fit_model needs besides the training rows; all optional.
+struct TrainExtras {
+  Matrix<double> centers;     // prepared centers (this rank's rows), empty = none
+  std::size_t centers_p = 0;  // their number over all ranks
+  EvalSet validation, test;   // from make_eval_set / load_eval_set; n = 0: none
+};
+
+struct TrainResult {
+  int exit_code = 0;     // 0 = trained; kExitCheckpointedOnSignal = stopped after a checkpoint
+  bool trained = false;  // false: a dry run or a stop, `model` is empty
+  LocalModel model;      // this rank's part of the returned model (the best epoch's with
+                         // early stopping); also written to output.model when given
+  FitMetrics test;       // the returned model's test metrics (accuracy < 0: none)
+};
+
+// collective: builds the problem from `train` (scaled by plan_and_scale), runs the solver,
+// reports every epoch, writes output.model and output.metrics (both atomically), and returns the
+// model. `clock` started with the command.
+TrainResult fit_model(const mpi::Communicator& comm, const Options& options,
+                      const TrainSetup& setup, const ModelHeader& header, LocalData train,
+                      TrainExtras extras, RunClock& clock);
+
+// Rows in memory, each rank its block (features unscaled, labels as class indices or targets):
+// what train_in_memory takes instead of file names. Empty (partition size 0) means none.
+struct TrainRows {
+  LocalData train;
+  LocalData validation, test, centers;
+  std::string train_name = "training rows";  // named in messages about the labels
+};
+
+// collective: the train path on rows in memory; the same model, metrics and errors as
+// `kmpi train` on files holding the same rows.
+TrainResult train_in_memory(const mpi::Communicator& comm, const Options& options,
+                            TrainRows rows);
+
+}  // namespace kmpi

@@ -1,0 +1,71 @@
+#include "kmpi/metrics.hpp"
+
+#include <cmath>
+#include <sstream>
+
+namespace kmpi {
+
+Json& Json::add(const std::string& key, double v) {
+  std::ostringstream s;
+  s.precision(10);
+  if (std::isfinite(v))
+    s << v;
+  else
+    s << "null";
+  return raw(key, s.str());
+}
+
+Json& Json::add(const std::string& key, const std::string& v) {
+  return raw(key, "\"" + v + "\"");
+}
+
+Json& Json::merge(const Json& more) {
+  if (!more.body_.empty()) body_ += (body_.empty() ? "" : ", ") + more.body_;
+  return *this;
+}
+
+Json& Json::raw(const std::string& key, const std::string& value) {
+  body_ += (body_.empty() ? "\"" : ", \"") + key + "\": " + value;
+  return *this;
+}
+
+MetricsWriter::MetricsWriter(const mpi::Communicator& comm, const std::string& path)
+    : path_(path) {
+  bool ok = true;
+  if (comm.rank() == 0 && !path.empty()) {
+    tmp_ = path + ".tmp";
+    file_ = std::fopen(tmp_.c_str(), "w");
+    ok = file_ != nullptr;
+  }
+  mpi::agree(comm, ok, path + ": cannot create metrics file");
+}
+
+MetricsWriter::~MetricsWriter() {
+  if (file_) {
+    std::fclose(file_);
+    std::remove(tmp_.c_str());
+  }
+}
+
+void MetricsWriter::line(const std::string& json) {
+  lines_.push_back(json);
+  if (!file_) return;
+  std::fputs(json.c_str(), file_);
+  std::fputc('\n', file_);
+  std::fflush(file_);
+}
+
+void MetricsWriter::finish(const mpi::Communicator& comm) {
+  bool ok = true;
+  if (file_) {
+    ok = std::fclose(file_) == 0 && std::rename(tmp_.c_str(), path_.c_str()) == 0;
+    file_ = nullptr;
+  }
+  mpi::agree(comm, ok, path_ + ": cannot write metrics file");
+}
+
+void MetricsWriter::restore(const std::vector<std::string>& lines) {
+  for (const auto& l : lines) line(l);
+}
+
+}  // namespace kmpi

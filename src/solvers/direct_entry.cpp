@@ -1,0 +1,17 @@
+#include <algorithm>
+#include "kmpi/solver.hpp"
+namespace kmpi {
+// ---- The driver's entry (kmpi/solver.hpp) ----
+
+SolverOutcome run_direct(SolverContext& ctx) {
+  const double ridge = ctx.options.real("solver.ridge");
+  Stopwatch solve_clock;
+  SolverOutcome out;
+  out.alpha = solve_direct(ctx.comm, ctx.problem, ridge);
+  const double solve_s = solve_clock.seconds();
+  ctx.reporter.log().info("direct: solved (K + %g n I) alpha = Y in %.2f s", ridge, solve_s);
+  ctx.reporter.report(1, out.alpha, Json().add("solver", "direct").add("solve_s", solve_s),
+                      nullptr, solve_s);
+  return out;
+}
+}  // namespace kmpi

@@ -1,0 +1,118 @@
+// The steps of the train path (kmpi/train.hpp), shared by `kmpi train` and train_in_memory.
+#include "kmpi/train.hpp"
+
+#include <cmath>
+
+#include "kmpi/checkpoint.hpp"
+#include "kmpi/memory_plan.hpp"
+
+namespace kmpi {
+
+namespace {
+
+// "falkon or eigenpro4": the solvers with centers of their own, for messages.
+std::string solvers_with_centers() {
+  std::string names;
+  for (const SolverEntry& e : solver_table())
+    if (e.has_centers) names += (names.empty() ? "" : " or ") + e.name;
+  return names;
+}
+
+}  // namespace
+
+TrainSetup check_train_options(const mpi::Communicator& comm, const Options& o,
+                               bool centers_given) {
+  TrainSetup setup;
+  mpi::agree_on(comm, [&] {
+    setup.kernel =
+        Kernel::from_name(o.str("kernel.name"), o.real("kernel.bandwidth"), o.real("kernel.nu"));
+  });
+  const std::string name = o.str("solver.name");
+  setup.solver = find_solver(name);
+  mpi::agree(comm, setup.solver != nullptr, "option solver.name: no solver named " + name);
+  setup.seed = static_cast<std::uint64_t>(o.integer("solver.seed"));
+  setup.precision =
+      o.str("solver.precision") == "float64" ? Precision::kFloat64 : Precision::kFloat32;
+  // Stop signals are caught only where a checkpoint can be written (the iterative solvers, at
+  // their step boundaries); otherwise they keep their default action (terminate).
+  const bool iterative = setup.solver->iterative;
+  mpi::agree(comm, o.str("run.resume") == "no" || iterative,
+             "run.resume: solver.name = " + name + " writes no checkpoints");
+  if (iterative && !o.str("run.checkpoint_dir").empty()) install_stop_signal_handlers();
+  mpi::agree(comm, !centers_given || setup.solver->has_centers,
+             "data.centers: only solver.name = " + solvers_with_centers() + " has centers, not " +
+                 name);
+  mpi::agree(comm, !centers_given || !o.given("solver.centers"),
+             "data.centers and solver.centers conflict: give the centers file or their number");
+  return setup;
+}
+
+ModelHeader describe_model(const mpi::Communicator& comm, const Options& o,
+                           const TrainSetup& setup, const LocalData& train,
+                           const std::string& label_source) {
+  ModelHeader header;
+  header.kernel = setup.kernel;
+  header.dimension = train.dimension;
+  header.task = decide_task(comm, o.str("data.task"), train);
+  header.outputs = header.task == Task::kClassification
+                       ? count_classes(comm, train, label_source)
+                       : train.targets.cols();
+  return header;
+}
+
+bool plan_and_scale(const mpi::Communicator& comm, const Options& o, const TrainSetup& setup,
+                    ModelHeader& header, LocalData& train, std::size_t centers_p,
+                    const Stopwatch& read_clock) {
+  const std::size_t n = train.partition.size(), d = train.dimension;
+  // Memory planner: refuse a run that cannot fit before the solver allocates (--dry-run: print
+  // the plan and stop). With given centers p is their number, not solver.centers.
+  Options plan_options = o;
+  if (centers_p > 0) plan_options.set("solver.centers", std::to_string(centers_p));
+  if (!check_memory_plan(comm, plan_options, n, d, header.outputs)) return false;
+  header.centers = n;
+  header.scaling = fit_scaling(comm, scale_mode(o.str("data.scale")), train, n);
+  header.scaling.apply(train.features);
+  const bool classification = header.task == Task::kClassification;
+  Log(comm, o.flag("run.verbose_ranks"))
+      .info(
+          "kmpi train: %s, %zu rows x %zu features, %zu %s, %d ranks, kernel %s bandwidth %g, "
+          "read %.2f s",
+          setup.solver->name.c_str(), n, d, header.outputs,
+          classification ? "classes" : "targets", comm.size(), setup.kernel.name().c_str(),
+          setup.kernel.bandwidth, read_clock.seconds());
+  return true;
+}
+
+Matrix<double> prepare_centers(const mpi::Communicator& comm, LocalData centers,
+                               const std::string& name, const ModelHeader& header) {
+  mpi::agree(comm, centers.dimension == header.dimension,
+             name + ": has " + std::to_string(centers.dimension) +
+                 " features per row but the training data has " +
+                 std::to_string(header.dimension));
+  header.scaling.apply(centers.features);
+  return std::move(centers.features);
+}
+
+TrainResult train_in_memory(const mpi::Communicator& comm, const Options& o, TrainRows rows) {
+  RunClock clock;
+  const std::size_t centers_p = rows.centers.partition.size();
+  const TrainSetup setup = check_train_options(comm, o, centers_p > 0);
+  ModelHeader header = describe_model(comm, o, setup, rows.train, rows.train_name);
+  if (!plan_and_scale(comm, o, setup, header, rows.train, centers_p, clock.wall)) return {};
+  TrainExtras extras;
+  if (centers_p > 0) {
+    extras.centers = prepare_centers(comm, std::move(rows.centers), "centers", header);
+    extras.centers_p = centers_p;
+  }
+  const auto eval_set = [&](const char* name, LocalData& data) {
+    const bool labeled = comm.allreduce_value(data.targets.cols(), mpi::Op::kMax) > 0;
+    return make_eval_set(comm, name, std::move(data), labeled, std::string(name) + " rows",
+                         std::string(name) + " labels", header);
+  };
+  if (rows.validation.partition.size() > 0)
+    extras.validation = eval_set("validation", rows.validation);
+  if (rows.test.partition.size() > 0) extras.test = eval_set("test", rows.test);
+  return fit_model(comm, o, setup, header, std::move(rows.train), std::move(extras), clock);
+}
+
+}  // namespace kmpi
