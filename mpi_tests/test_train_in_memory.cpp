@@ -118,5 +118,24 @@ TEST(TrainInMemory, SameModelAsTrainOnFiles) {
   if (comm.rank() == 0) fs::remove_all(dir);
 }
 
+// Bad rows in memory fail like bad files: one agreed error, the same message on every rank.
+TEST(TrainInMemory, BadLabelIsAnAgreedError) {
+  auto comm = mpi::Communicator::world();
+  LocalData train = rows_in_memory(comm, 11, 60);
+  const std::size_t bad = 37;  // a global row; its owner alone sees the bad label
+  if (train.partition.begin(comm.rank()) <= bad && bad < train.partition.end(comm.rank()))
+    train.targets(bad - train.partition.begin(comm.rank()), 0) = -1;
+  std::string message;
+  try {
+    train_in_memory(comm, parse_options({"--solver.name=direct", "--data.task=classification"}),
+                    TrainRows{train, {}, {}, {}, "my rows"});
+  } catch (const CollectiveError& e) {
+    message = e.what();
+  }
+  EXPECT_NE(message.find("my rows: "), std::string::npos) << message;
+  EXPECT_NE(message.find("is not a class index"), std::string::npos) << message;
+  EXPECT_EQ(comm.broadcast(message, 0), message);  // every rank has rank 0's message
+}
+
 }  // namespace
 }  // namespace kmpi
