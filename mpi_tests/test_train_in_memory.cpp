@@ -1,6 +1,6 @@
 // The train path never assumes files: train_in_memory on rows a caller holds gives the model
 // `kmpi train` gives on files holding the same rows, bit for bit, for every solver (and for
-// falkon with given centers), at the rank count of the run. The files are written by kmpi's own
+// falkon with given centers, data.limit and a validation split), at the rank count of the run. The files are written by kmpi's own
 // npy writer from the same in-memory rows, so both paths start from identical doubles; scaling
 // (standardize), one-hot encoding, the test metrics and the solver all run in both.
 #include <gtest/gtest.h>
@@ -88,6 +88,12 @@ TEST(TrainInMemory, SameModelAsTrainOnFiles) {
       {"--solver.name=eigenpro2", "--solver.epochs=2", "--solver.nystrom_samples=100"},
       {"--solver.name=falkon", "--solver.centers=40", "--solver.iterations=10"},
       {"--solver.name=eigenpro4", "--solver.centers=40", "--solver.epochs=2"},
+      // data.limit and the validation split (early stopping keeps the best epoch) in memory
+      // select the rows the file path reads.
+      {"--solver.name=eigenpro2", "--solver.epochs=3", "--solver.nystrom_samples=100",
+       "--data.limit=200", "--data.validation_fraction=0.25", "--solver.patience=1"},
+      {"--solver.name=eigenpro4", "--solver.centers=40", "--solver.epochs=2",
+       "--data.validation_fraction=0.2"},
       {"--solver.name=falkon", "--solver.iterations=10", "--data.centers=" + dir + "/centers.npy"}};
   for (const auto& solver_args : cases) {
     SCOPED_TRACE(solver_args[0] + " " + solver_args.back());

@@ -2,6 +2,7 @@
 // takes the same steps as a caller that holds its rows in memory (a C++ user, a Python binding):
 //
 //   check_train_options   solver, kernel, checkpoint and centers options    (train.cpp)
+//   choose_rows           data.limit and the validation split              (rows_in_memory.cpp)
 //   describe_model        task, classes -> ModelHeader                    (train.cpp)
 //   plan_and_scale        memory plan (or a dry run), scaling               (train.cpp)
 //   prepare_centers / make_eval_set   centers and evaluation rows scaled like the data
@@ -35,6 +36,23 @@ struct TrainSetup {
 // `centers_given`: centers come from data.centers (or the caller's rows).
 TrainSetup check_train_options(const mpi::Communicator& comm, const Options& options,
                                bool centers_given);
+
+// Which of n rows (of a file, or in memory) to train on and which to validate on.
+struct RowSelection {
+  std::vector<std::size_t> train, validation;  // sorted global row indices
+};
+
+// collective (agreed checks only; the same on every rank and for any rank count): a seeded
+// subset of data.limit rows, then, for iterative solvers, a seeded data.validation_fraction of
+// those for validation. `name` is named when data.limit is more than n or fewer rows than ranks
+// remain.
+RowSelection choose_rows(const mpi::Communicator& comm, const Options& options,
+                         const TrainSetup& setup, std::size_t n, const std::string& name);
+
+// collective: the rows `selection` (sorted global indices) of rows in memory, as this rank's
+// block of BlockPartition(selection.size(), P).
+LocalData take_rows(const mpi::Communicator& comm, const LocalData& data,
+                    const std::vector<std::size_t>& selection);
 
 // collective: the model's header from the training rows: kernel, d, task, classes or targets
 // (labels checked; `label_source` names them in messages). Scaling and p are set by
@@ -85,6 +103,14 @@ struct TrainRows {
   LocalData validation, test, centers;
   std::string train_name = "training rows";  // named in messages about the labels
 };
+
+// collective: rows a caller holds in any split over the ranks (rank r the next features.rows()
+// rows; counts may be uneven or 0) as LocalData of BlockPartition(n, P), the layout the solvers
+// take, after agreed checks naming `name`: the same d on every rank, one target row per row, no
+// NaN/Inf unless allowed. targets may be empty (no labels).
+LocalData block_rows(const mpi::Communicator& comm, const std::string& name,
+                     const Matrix<double>& features, const Matrix<double>& targets,
+                     ElementKind target_kind, bool allow_nonfinite = false);
 
 // collective: the train path on rows in memory; the same model, metrics and errors as
 // `kmpi train` on files holding the same rows.

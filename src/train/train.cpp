@@ -18,6 +18,17 @@ std::string solvers_with_centers() {
   return names;
 }
 
+// collective: `data` is empty or this rank's block of BlockPartition(n, P) (what block_rows
+// makes); agreed error otherwise.
+void check_block(const mpi::Communicator& comm, const LocalData& data, const std::string& what) {
+  const bool empty = data.partition.size() == 0;
+  const bool ok = empty || (data.partition.parts() == comm.size() &&
+                            data.partition.count(comm.rank()) == data.features.rows() &&
+                            (data.targets.empty() || data.targets.rows() == data.features.rows()));
+  mpi::agree(comm, ok,
+             what + ": rows are not this rank's block of BlockPartition(n, P) (use block_rows)");
+}
+
 }  // namespace
 
 TrainSetup check_train_options(const mpi::Communicator& comm, const Options& o,
@@ -95,8 +106,22 @@ Matrix<double> prepare_centers(const mpi::Communicator& comm, LocalData centers,
 
 TrainResult train_in_memory(const mpi::Communicator& comm, const Options& o, TrainRows rows) {
   RunClock clock;
+  check_block(comm, rows.train, rows.train_name);
+  check_block(comm, rows.validation, "validation rows");
+  check_block(comm, rows.test, "test rows");
+  check_block(comm, rows.centers, "centers");
   const std::size_t centers_p = rows.centers.partition.size();
   const TrainSetup setup = check_train_options(comm, o, centers_p > 0);
+  // data.limit and the validation split, as `kmpi train` takes them from a file.
+  const RowSelection selection =
+      choose_rows(comm, o, setup, rows.train.partition.size(), rows.train_name);
+  if (!selection.validation.empty()) {
+    mpi::agree(comm, rows.validation.partition.size() == 0,
+               "data.validation_fraction: validation rows are given as well");
+    rows.validation = take_rows(comm, rows.train, selection.validation);
+  }
+  if (selection.train.size() < rows.train.partition.size())
+    rows.train = take_rows(comm, rows.train, selection.train);
   ModelHeader header = describe_model(comm, o, setup, rows.train, rows.train_name);
   if (!plan_and_scale(comm, o, setup, header, rows.train, centers_p, clock.wall)) return {};
   TrainExtras extras;

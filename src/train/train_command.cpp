@@ -1,8 +1,5 @@
 // `kmpi train`: read the training files, then the steps of kmpi/train.hpp.
-#include <numeric>
-
 #include "kmpi/commands.hpp"
-#include "kmpi/rng.hpp"
 #include "kmpi/train.hpp"
 
 namespace kmpi {
@@ -34,41 +31,11 @@ TrainFiles check_train_files(const mpi::Communicator& comm, const Options& o) {
   return f;
 }
 
-struct RowSelection {
-  std::vector<std::size_t> train, validation;  // sorted global rows of the features file
-};
-
-// collective: the rows to train on: a seeded subset (data.limit), then a seeded validation split
-// (iterative solvers); the same on every rank and for any rank count.
+// collective: the rows of the features file to train on and to validate on (choose_rows).
 RowSelection select_training_rows(const mpi::Communicator& comm, const Options& o,
                                   const TrainFiles& files, const TrainSetup& setup) {
   const FileInfo info = probe_distributed(comm, files.features, files.read);
-  const std::size_t limit = static_cast<std::size_t>(o.integer("data.limit"));
-  mpi::agree(comm, limit <= info.rows,
-             "option data.limit = " + std::to_string(limit) + " asks for more rows than " +
-                 files.features + " has (" + std::to_string(info.rows) + ")");
-  RowSelection s;
-  if (limit > 0 && limit < info.rows) {
-    s.train = random_subset(info.rows, limit, setup.seed, RngStream::kDataLimit);
-  } else {
-    s.train.resize(info.rows);
-    std::iota(s.train.begin(), s.train.end(), std::size_t(0));
-  }
-  const double vfrac = o.real("data.validation_fraction");
-  if (setup.solver->iterative && vfrac > 0) {
-    const std::size_t nv = static_cast<std::size_t>(std::llround(vfrac * s.train.size()));
-    const auto picks = random_subset(s.train.size(), nv, setup.seed, RngStream::kValidation);
-    std::vector<char> is_val(s.train.size(), 0);
-    for (auto k : picks) is_val[k] = 1;
-    std::vector<std::size_t> kept;
-    for (std::size_t k = 0; k < s.train.size(); ++k)
-      (is_val[k] ? s.validation : kept).push_back(s.train[k]);
-    s.train.swap(kept);
-  }
-  mpi::agree(comm, s.train.size() >= static_cast<std::size_t>(comm.size()),
-             files.features + ": " + std::to_string(s.train.size()) +
-                 " training rows are fewer than the " + std::to_string(comm.size()) + " ranks");
-  return s;
+  return choose_rows(comm, o, setup, info.rows, files.features);
 }
 
 // data.centers is read as features only, LIBSVM rows widened to the training d.
