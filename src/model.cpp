@@ -23,6 +23,7 @@ namespace kmpi {
 namespace {
 
 using detail::ChecksummedWrite;
+using detail::fail;
 using detail::FileErrors;
 using detail::get_f64;
 using detail::get_le;
@@ -34,10 +35,6 @@ using detail::put_le;
 constexpr char kMagic[8] = {'K', 'M', 'P', 'I', 'M', 'O', 'D', 'L'};
 constexpr std::uint64_t kHeaderBytes = 64;  // magic .. p, see model.hpp
 constexpr std::size_t kIoChunk = std::size_t{8} << 20;
-
-[[noreturn]] void fail(const std::string& path, const std::string& what) {
-  throw Error(path + ": " + what);
-}
 
 // Doubles <-> little-endian bytes in bulk: a plain copy on little-endian hosts.
 void doubles_to_le(const double* in, std::size_t count, unsigned char* out) {

@@ -65,6 +65,9 @@ class PosixFile {
   std::uint64_t size_ = 0;
 };
 
+// local: throws kmpi::Error("<path>: <what>"), the form of every reader's message.
+[[noreturn]] void fail(const std::string& path, const std::string& what);
+
 // local: CRC-32 (zlib) of bytes [0, length) of a file, streamed through a fixed buffer so a file
 // of any size can be checked.
 std::uint32_t crc32_of(const PosixFile& file, std::uint64_t length);

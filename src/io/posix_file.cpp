@@ -31,6 +31,8 @@ FileErrors data_file_errors(const std::string& path) {
 
 }  // namespace
 
+void fail(const std::string& path, const std::string& what) { throw Error(path + ": " + what); }
+
 PosixFile::PosixFile(const std::string& path)
     : PosixFile(path, O_RDONLY, 0, data_file_errors(path)) {}
 
