@@ -236,7 +236,6 @@ std::string first_difference(const std::string& here, const std::string& there) 
   return "options hash differs";
 }
 
-
 // Errors of a checkpoint file read "checkpoint <path>: ..."; a missing file is the errno text.
 detail::FileErrors checkpoint_errors(const std::string& path) {
   detail::FileErrors errors;
@@ -317,9 +316,9 @@ std::string read_verified_head(const std::string& path) {
 }
 
 // collective: refuses, on every rank, a checkpoint of another solver or another options hash.
-void refuse_another_run(const mpi::Communicator& comm, const std::string& path,
-                        const Checkpoint& s, const std::string& solver,
-                        std::uint64_t options_hash, const std::string& options_text) {
+void refuse_another_run(const mpi::Communicator& comm, const std::string& path, const Checkpoint& s,
+                        const std::string& solver, std::uint64_t options_hash,
+                        const std::string& options_text) {
   mpi::agree(comm, s.solver == solver,
              "checkpoint " + path + ": written by solver " + s.solver + ", this run uses " +
                  solver + "; refusing to resume (remove it or use another run.checkpoint_dir)");

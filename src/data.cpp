@@ -124,8 +124,7 @@ std::vector<std::size_t> rows_of_rank(const BlockPartition& partition, int rank,
 void read_binary_file_rows(const std::string& path, const FileInfo& info,
                            const std::vector<std::size_t>& rows, bool allow_nonfinite,
                            Matrix<double>& out) {
-  const BinaryLayout layout =
-      info.format == FileFormat::kIdx ? idx_layout(path) : npy_layout(path);
+  const BinaryLayout layout = info.format == FileFormat::kIdx ? idx_layout(path) : npy_layout(path);
   check_unchanged(path, info, layout.rows, layout.cols);
   if (layout.gzip) {
     GzipFile gz(path);
@@ -149,7 +148,7 @@ void read_text_file_rows(const std::string& path, const FileInfo& info,
   if (labels != nullptr && info.label_cols > 0) labels->resize(rows.size(), 1);
   for (std::size_t i = 0; i < rows.size(); ++i)
     chunk_row(chunk, info.format, rows[i], info.cols, out.row(i),
-                      labels != nullptr && info.label_cols > 0 ? labels->row(i) : nullptr);
+              labels != nullptr && info.label_cols > 0 ? labels->row(i) : nullptr);
 }
 
 }  // namespace

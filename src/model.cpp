@@ -268,7 +268,8 @@ void save_model(const mpi::Communicator& comm, const std::string& path, const Lo
   const Layout layout(local.header.dimension, local.header.outputs, local.header.centers);
   ChecksummedWrite w;
   w.path = path;
-  w.temp = comm.broadcast(rank == 0 ? path + ".tmp." + std::to_string(::getpid()) : std::string(), 0);
+  w.temp =
+      comm.broadcast(rank == 0 ? path + ".tmp." + std::to_string(::getpid()) : std::string(), 0);
   w.head = std::move(header_bytes);
   w.crc_at = layout.crc;
   w.prepare = [&] {

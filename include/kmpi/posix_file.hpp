@@ -18,7 +18,7 @@ namespace kmpi::detail {
 // part of kmpi's interface (tests and users match them): a data reader says "no such file", a
 // checkpoint says "cannot open: No such file or directory" under its "checkpoint " prefix.
 struct FileErrors {
-  std::string label;                   // starts every message: the path, or "checkpoint <path>"
+  std::string label;  // starts every message: the path, or "checkpoint <path>"
   std::string cannot_open = "cannot open";  // the words for a failed open(2)
   // ENOENT on an open without O_CREAT reads "<label>: no such file" instead of the errno text.
   bool say_no_such_file = true;

@@ -20,8 +20,8 @@ struct ScalarTraits {
 
 // Indexed by Scalar.
 constexpr ScalarTraits kScalarTraits[] = {
-    {1, "uint8"},  {1, "int8"},  {2, "uint16"}, {2, "int16"},   {4, "uint32"},
-    {4, "int32"},  {8, "uint64"}, {8, "int64"}, {4, "float32"}, {8, "float64"}};
+    {1, "uint8"}, {1, "int8"},   {2, "uint16"}, {2, "int16"},   {4, "uint32"},
+    {4, "int32"}, {8, "uint64"}, {8, "int64"},  {4, "float32"}, {8, "float64"}};
 
 // Loads one value of `bytes` bytes into an unsigned integer of the host's order.
 template <class U>
@@ -97,7 +97,9 @@ std::size_t ElementType::bytes() const {
   return kScalarTraits[static_cast<std::size_t>(scalar)].bytes;
 }
 
-std::string ElementType::name() const { return kScalarTraits[static_cast<std::size_t>(scalar)].name; }
+std::string ElementType::name() const {
+  return kScalarTraits[static_cast<std::size_t>(scalar)].name;
+}
 
 GzipFile::GzipFile(const std::string& path) : path_(path) {
   file_ = gzopen(path.c_str(), "rb");
@@ -145,8 +147,8 @@ constexpr std::size_t kChunkBytes = std::size_t{32} << 20;
 
 template <class Stream>
 void read_rows_from(const std::string& path, Stream& stream, const BinaryLayout& layout,
-                      const std::vector<std::size_t>& rows, Matrix<double>& out,
-                      bool allow_nonfinite) {
+                    const std::vector<std::size_t>& rows, Matrix<double>& out,
+                    bool allow_nonfinite) {
   const std::size_t row_bytes = layout.row_bytes();
   const std::size_t rows_per_chunk = std::max<std::size_t>(1, kChunkBytes / row_bytes);
   std::vector<unsigned char> buffer;

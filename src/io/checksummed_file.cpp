@@ -46,8 +46,8 @@ void seal_and_rename(const ChecksummedWrite& w, bool& created) {
   file.close();
   if (::rename(w.temp.c_str(), w.path.c_str()) != 0) {
     const int err = errno;
-    throw Error(w.label_prefix + w.path + ": cannot rename " + w.temp + " to it: " +
-                std::strerror(err));
+    throw Error(w.label_prefix + w.path + ": cannot rename " + w.temp +
+                " to it: " + std::strerror(err));
   }
   created = false;
   sync_directory_of(w.path);

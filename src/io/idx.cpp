@@ -2,6 +2,7 @@
 // u32 sizes, then the data big-endian, row-major.
 #include <cstdio>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "kmpi/io/binary_formats.hpp"
@@ -10,30 +11,18 @@ namespace kmpi::detail {
 
 namespace {
 
+// The IDX type codes (the third magic byte); 0x0A is unassigned.
 bool idx_type(unsigned char code, ElementType& type) {
+  static const std::pair<unsigned char, Scalar> table[] = {
+      {0x08, Scalar::kU8},  {0x09, Scalar::kI8},  {0x0B, Scalar::kI16},
+      {0x0C, Scalar::kI32}, {0x0D, Scalar::kF32}, {0x0E, Scalar::kF64}};
   type.big_endian = true;
-  switch (code) {
-    case 0x08:
-      type.scalar = Scalar::kU8;
+  for (const auto& [value, scalar] : table)
+    if (code == value) {
+      type.scalar = scalar;
       return true;
-    case 0x09:
-      type.scalar = Scalar::kI8;
-      return true;
-    case 0x0B:
-      type.scalar = Scalar::kI16;
-      return true;
-    case 0x0C:
-      type.scalar = Scalar::kI32;
-      return true;
-    case 0x0D:
-      type.scalar = Scalar::kF32;
-      return true;
-    case 0x0E:
-      type.scalar = Scalar::kF64;
-      return true;
-    default:
-      return false;
-  }
+    }
+  return false;
 }
 
 std::string hex32(std::uint32_t v) {

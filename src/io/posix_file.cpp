@@ -69,19 +69,35 @@ void PosixFile::fail_errno(const std::string& what) const {
   fail(what + ": " + std::strerror(err));
 }
 
-std::size_t PosixFile::read_at(std::uint64_t offset, void* buffer, std::size_t n) const {
-  auto* p = static_cast<unsigned char*>(buffer);
+namespace {
+
+// Repeats a positioned transfer (pread or pwrite) until n bytes moved, retrying on EINTR; stops
+// early when it moves nothing (a read at the end of the file). Returns the bytes moved, or -1
+// with errno set.
+template <class Transfer>
+ssize_t transfer_all(Transfer transfer, std::size_t n) {
   std::size_t done = 0;
   while (done < n) {
-    const ssize_t got = ::pread(fd_, p + done, n - done, static_cast<off_t>(offset + done));
-    if (got < 0) {
+    const ssize_t moved = transfer(done);
+    if (moved < 0) {
       if (errno == EINTR) continue;
-      fail_errno("read error");
+      return -1;
     }
-    if (got == 0) break;
-    done += static_cast<std::size_t>(got);
+    if (moved == 0) break;
+    done += static_cast<std::size_t>(moved);
   }
-  return done;
+  return static_cast<ssize_t>(done);
+}
+
+}  // namespace
+
+std::size_t PosixFile::read_at(std::uint64_t offset, void* buffer, std::size_t n) const {
+  auto* p = static_cast<unsigned char*>(buffer);
+  const ssize_t done = transfer_all(
+      [&](std::size_t at) { return ::pread(fd_, p + at, n - at, static_cast<off_t>(offset + at)); },
+      n);
+  if (done < 0) fail_errno("read error");
+  return static_cast<std::size_t>(done);
 }
 
 void PosixFile::read_exactly(std::uint64_t offset, void* buffer, std::size_t n) const {
@@ -90,15 +106,14 @@ void PosixFile::read_exactly(std::uint64_t offset, void* buffer, std::size_t n) 
 
 void PosixFile::write_at(std::uint64_t offset, const void* buffer, std::size_t n) const {
   const auto* p = static_cast<const unsigned char*>(buffer);
-  std::size_t done = 0;
-  while (done < n) {
-    const ssize_t put = ::pwrite(fd_, p + done, n - done, static_cast<off_t>(offset + done));
-    if (put < 0) {
-      if (errno == EINTR) continue;
-      fail_errno("write error");
-    }
-    done += static_cast<std::size_t>(put);
-  }
+  const ssize_t done = transfer_all(
+      [&](std::size_t at) {
+        return ::pwrite(fd_, p + at, n - at, static_cast<off_t>(offset + at));
+      },
+      n);
+  if (done < 0) fail_errno("write error");
+  // A pwrite that moves nothing without an error would otherwise be retried forever.
+  if (static_cast<std::size_t>(done) < n) fail("write error: no bytes written");
 }
 
 void PosixFile::truncate(std::uint64_t size) const {

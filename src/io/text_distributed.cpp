@@ -120,7 +120,6 @@ TextScan scan_text_distributed(const mpi::Communicator& comm, const std::string&
   return scan;
 }
 
-
 namespace {
 
 // Packs the selected rows of this rank's chunk, in selection order, one record per row:
@@ -135,10 +134,11 @@ void pack_selected_rows(const std::string& path, const TextScan& scan,
   const std::size_t d = scan.info.cols, label_cols = scan.info.label_cols;
   // Selected rows of this chunk: positions k in the selection with selection[k] in range.
   const std::size_t lo = scan.row_offset, hi = scan.row_offset + chunk.rows;
-  std::size_t k = selection.empty() ? lo
-                                    : static_cast<std::size_t>(
-                                          std::lower_bound(selection.begin(), selection.end(), lo) -
-                                          selection.begin());
+  std::size_t k =
+      selection.empty()
+          ? lo
+          : static_cast<std::size_t>(std::lower_bound(selection.begin(), selection.end(), lo) -
+                                     selection.begin());
   for (; k < (selection.empty() ? hi : selection.size()); ++k) {
     const std::size_t g = selection.empty() ? k : selection[k];
     if (g >= hi) break;
@@ -186,8 +186,9 @@ std::vector<double> exchange_values(const mpi::Communicator& comm, const std::st
     total += static_cast<std::size_t>(recv_counts[q]);
   }
   mpi::agree(comm, total <= static_cast<std::size_t>(INT_MAX),
-             path + ": one rank would receive more values than MPI's int counts allow; use more "
-                    "ranks or convert the file to .npy (kmpi convert)");
+             path +
+                 ": one rank would receive more values than MPI's int counts allow; use more "
+                 "ranks or convert the file to .npy (kmpi convert)");
   std::vector<double> recv(total);
   comm.alltoallv(send.data(), counts, displs, recv.data(), recv_counts, recv_displs);
   send = std::vector<double>();
@@ -235,7 +236,7 @@ void distribute_text(const mpi::Communicator& comm, const std::string& path, con
   const std::vector<double> recv = exchange_values(comm, path, send, send_count);
   const std::size_t pos = unpack_rows(recv, scan, part.count(rank), local);
   mpi::agree(comm, pos == recv.size(),
-             path + ": internal error: received " + std::to_string(recv.size()) +
-                 " values, used " + std::to_string(pos));
+             path + ": internal error: received " + std::to_string(recv.size()) + " values, used " +
+                 std::to_string(pos));
 }
 }  // namespace kmpi::detail
