@@ -1,24 +1,24 @@
-// Checkpoint files (layout in kmpi/checkpoint.hpp) and the stop-signal flag. The write protocol
-// is the model file's (src/model.cpp): a temporary sized by rank 0, each rank's rows written at
-// computed offsets and fsynced, a CRC-32 trailer by rank 0, one rename. The rename is what makes
-// the new checkpoint replace the old one; before it, the old one is intact.
+// Checkpoint files (layout in kmpi/checkpoint.hpp; the stop signals are in stop_signals.cpp).
+// The write protocol is the model file's (kmpi/io/checksummed_file.hpp): a temporary sized by
+// rank 0, each rank's rows written at computed offsets and fsynced, a CRC-32 trailer by rank 0,
+// one rename. The rename is what makes the new checkpoint replace the old one; before it, the
+// old one is intact.
 #include "kmpi/checkpoint.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <chrono>
-#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <system_error>
 
 #include "kmpi/error.hpp"
+#include "kmpi/io/checksummed_file.hpp"
+#include "kmpi/io/little_endian.hpp"
 #include "kmpi/partition.hpp"
+#include "kmpi/posix_file.hpp"
 
 namespace kmpi {
 
@@ -29,26 +29,15 @@ constexpr std::size_t kNameBytes = 32;
 constexpr std::uint64_t kHeaderBytes = 64;
 constexpr std::uint64_t kScalarBytes = kNameBytes + 8;
 constexpr std::uint64_t kArrayBytes = kNameBytes + 24;
-constexpr std::size_t kIoChunk = std::size_t{8} << 20;
+
+using detail::PosixFile;
+using detail::put_f64;
+using detail::put_le;
 
 [[noreturn]] void fail(const std::string& path, const std::string& what) {
   throw Error("checkpoint " + path + ": " + what);
 }
-[[noreturn]] void fail_errno(const std::string& path, const std::string& what) {
-  const int err = errno;
-  fail(path, what + ": " + std::strerror(err));
-}
 
-template <class U>
-void put_le(std::string& out, U v) {
-  for (std::size_t i = 0; i < sizeof(U); ++i)
-    out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-void put_f64(std::string& out, double v) {
-  std::uint64_t u;
-  std::memcpy(&u, &v, 8);
-  put_le(out, u);
-}
 void put_name(std::string& out, const std::string& name) {
   std::string padded = name;
   padded.resize(kNameBytes, '\0');
@@ -102,86 +91,6 @@ class Reader {
   std::size_t at_ = 0;
 };
 
-bool host_is_little_endian() {
-  const std::uint16_t probe = 1;
-  unsigned char first = 0;
-  std::memcpy(&first, &probe, 1);
-  return first == 1;
-}
-
-class Fd {
- public:
-  Fd(const std::string& path, int flags, mode_t mode = 0) : path_(path) {
-    fd_ = ::open(path.c_str(), flags | O_CLOEXEC, mode);
-    if (fd_ < 0) fail_errno(path, "cannot open");
-  }
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  std::uint64_t size() const {
-    struct stat st {};
-    if (::fstat(fd_, &st) != 0) fail_errno(path_, "cannot stat");
-    return static_cast<std::uint64_t>(st.st_size);
-  }
-  void read_exactly(std::uint64_t offset, void* buffer, std::size_t n) const {
-    auto* p = static_cast<unsigned char*>(buffer);
-    for (std::size_t done = 0; done < n;) {
-      const ssize_t got = ::pread(fd_, p + done, n - done, static_cast<off_t>(offset + done));
-      if (got < 0 && errno == EINTR) continue;
-      if (got < 0) fail_errno(path_, "read error");
-      if (got == 0) fail(path_, "truncated: the file ended while reading it");
-      done += static_cast<std::size_t>(got);
-    }
-  }
-  void write_at(std::uint64_t offset, const void* buffer, std::size_t n) const {
-    const auto* p = static_cast<const unsigned char*>(buffer);
-    for (std::size_t done = 0; done < n;) {
-      const ssize_t put = ::pwrite(fd_, p + done, n - done, static_cast<off_t>(offset + done));
-      if (put < 0 && errno == EINTR) continue;
-      if (put < 0) fail_errno(path_, "write error");
-      done += static_cast<std::size_t>(put);
-    }
-  }
-  void truncate(std::uint64_t size) const {
-    if (::ftruncate(fd_, static_cast<off_t>(size)) != 0) fail_errno(path_, "cannot size the file");
-  }
-  void sync() const {
-    if (::fsync(fd_) != 0) fail_errno(path_, "fsync failed");
-  }
-  void close() {
-    const int fd = fd_;
-    fd_ = -1;
-    if (fd >= 0 && ::close(fd) != 0) fail_errno(path_, "close failed");
-  }
-
- private:
-  std::string path_;
-  int fd_ = -1;
-};
-
-std::uint32_t crc_of(const Fd& file, std::uint64_t length) {
-  std::vector<unsigned char> buffer(static_cast<std::size_t>(
-      std::min<std::uint64_t>(std::max<std::uint64_t>(length, 1), kIoChunk)));
-  uLong crc = crc32(0L, Z_NULL, 0);
-  for (std::uint64_t at = 0; at < length;) {
-    const std::size_t n =
-        static_cast<std::size_t>(std::min<std::uint64_t>(length - at, buffer.size()));
-    file.read_exactly(at, buffer.data(), n);
-    crc = crc32(crc, buffer.data(), static_cast<uInt>(n));
-    at += n;
-  }
-  return static_cast<std::uint32_t>(crc);
-}
-
-void sync_directory(const std::string& dir) {
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return;
-  (void)::fsync(fd);
-  ::close(fd);
-}
-
 // Temporaries of writers that died before their rename (kill -9, a node lost mid-write): once a
 // newer checkpoint is in place they can never be completed, so they only waste space. (Two runs
 // sharing one checkpoint directory is not supported anyway: each would resume the other's state.)
@@ -212,23 +121,29 @@ std::vector<std::string> split_lines(const std::string& text) {
   return out;
 }
 
-// The header, scalar, array and text sections, with array offsets filled in; `total` gets the
-// offset of the CRC trailer.
-std::string encode_head(const Checkpoint& s, std::vector<std::uint64_t>& offsets,
-                        std::uint64_t& crc_at) {
+// Places the arrays' data one after another from `data_start` (their offsets into `offsets`);
+// returns where the CRC trailer goes.
+std::uint64_t place_arrays(const Checkpoint& s, std::uint64_t data_start,
+                           std::vector<std::uint64_t>& offsets) {
+  offsets.clear();
+  std::uint64_t at = data_start;
+  for (const auto& a : s.arrays) {
+    offsets.push_back(at);
+    at += 8ULL * a.rows * a.cols;
+  }
+  return at;
+}
+
+// The header, scalar, array and text sections, padded to a multiple of 8 bytes where the arrays'
+// data starts, with the arrays' offsets (also returned in `offsets`) filled in.
+std::string encode_head(const Checkpoint& s, std::vector<std::uint64_t>& offsets) {
   std::string text;
   put_text(text, s.solver);
   put_text(text, s.options_text);
   put_text(text, join_lines(s.metrics));
   const std::uint64_t head_bytes =
       kHeaderBytes + kScalarBytes * s.scalars.size() + kArrayBytes * s.arrays.size() + text.size();
-  offsets.clear();
-  std::uint64_t at = (head_bytes + 7) / 8 * 8;
-  for (const auto& a : s.arrays) {
-    offsets.push_back(at);
-    at += 8ULL * a.rows * a.cols;
-  }
-  crc_at = at;
+  place_arrays(s, (head_bytes + 7) / 8 * 8, offsets);
   std::string out(kMagic, sizeof kMagic);
   put_le<std::uint32_t>(out, kCheckpointVersion);
   put_le<std::uint32_t>(out, 0);
@@ -321,9 +236,117 @@ std::string first_difference(const std::string& here, const std::string& there) 
   return "options hash differs";
 }
 
-volatile std::sig_atomic_t g_stop_signal = 0;
+// Errors of a checkpoint file read "checkpoint <path>: ..."; a missing file is the errno text.
+detail::FileErrors checkpoint_errors(const std::string& path) {
+  detail::FileErrors errors;
+  errors.label = "checkpoint " + path;
+  errors.say_no_such_file = false;
+  return errors;
+}
 
-extern "C" void kmpi_on_stop_signal(int sig) { g_stop_signal = sig; }
+// Refuses what encode_head cannot store, and arrays that are not this rank's rows of
+// BlockPartition(rows, P) (the offsets every rank computes assume them).
+void check_state(const std::string& path, const Checkpoint& state, int rank, int P) {
+  if (detail::host_is_big_endian()) fail(path, "big-endian hosts are not supported");
+  for (const auto& a : state.arrays) {
+    if (a.name.empty() || a.name.size() >= kNameBytes)
+      fail(path, "internal error: array name '" + a.name + "' must have 1..31 bytes");
+    const BlockPartition part(a.rows, P);
+    if (a.local.rows() != part.count(rank) || (a.local.rows() > 0 && a.local.cols() != a.cols))
+      fail(path, "internal error: rank " + std::to_string(rank) + " holds " +
+                     std::to_string(a.local.rows()) + " rows of array " + a.name + ", expected " +
+                     std::to_string(part.count(rank)));
+  }
+  for (const auto& sc : state.scalars)
+    if (sc.first.empty() || sc.first.size() >= kNameBytes)
+      fail(path, "internal error: scalar name '" + sc.first + "' must have 1..31 bytes");
+}
+
+// A unique temporary per save (rank 0's pid and a counter), the same name on every rank: a
+// crashed writer's leftover never collides with a new one.
+std::string temporary_name(const mpi::Communicator& comm, const std::string& path) {
+  static unsigned long long serial = 0;
+  return comm.broadcast(comm.rank() == 0 ? path + ".tmp." + std::to_string(::getpid()) + "." +
+                                               std::to_string(++serial)
+                                         : std::string(),
+                        0);
+}
+
+// This rank's rows of every array, each at its global row's offset.
+void write_local_arrays(const PosixFile& file, const Checkpoint& state,
+                        const std::vector<std::uint64_t>& offsets, const mpi::Communicator& comm) {
+  const int rank = comm.rank(), P = comm.size();
+  for (std::size_t k = 0; k < state.arrays.size(); ++k) {
+    const CheckpointArray& a = state.arrays[k];
+    if (a.local.empty()) continue;
+    const std::uint64_t first = BlockPartition(a.rows, P).begin(rank);
+    // Little-endian hosts only (check_state): the doubles are the bytes.
+    file.write_at(offsets[k] + 8 * first * a.cols, a.local.data(), 8 * a.local.size());
+  }
+}
+
+// Rank 0: the head (header, scalars, arrays, text) of the checkpoint at `path`, once the magic,
+// the sizes and the CRC-32 of the whole file have been checked.
+std::string read_verified_head(const std::string& path) {
+  const PosixFile file(path, O_RDONLY, 0, checkpoint_errors(path));
+  const std::uint64_t size = file.size();
+  // The header says how long the head is; read it, then verify the whole file's CRC.
+  std::string fixed(kHeaderBytes, '\0');
+  file.read_exactly(0, fixed.data(), static_cast<std::size_t>(std::min(size, kHeaderBytes)));
+  if (size < sizeof kMagic || std::memcmp(fixed.data(), kMagic, sizeof kMagic) != 0)
+    fail(path, "not a kmpi checkpoint (the file does not start with \"KMPICKPT\")");
+  if (size < kHeaderBytes + 4) fail(path, "truncated: " + std::to_string(size) + " bytes");
+  Reader r(fixed, path);
+  for (int i = 0; i < 40; ++i) r.le<std::uint8_t>();
+  const auto scalars = r.le<std::uint64_t>(), arrays = r.le<std::uint64_t>();
+  const auto text_bytes = r.le<std::uint64_t>();
+  if (scalars > 4096 || arrays > 4096 || text_bytes > size)
+    fail(path, "corrupt header (" + std::to_string(scalars) + " scalars, " +
+                   std::to_string(arrays) + " arrays, " + std::to_string(text_bytes) +
+                   " text bytes)");
+  const std::uint64_t head_bytes =
+      kHeaderBytes + kScalarBytes * scalars + kArrayBytes * arrays + text_bytes;
+  if (head_bytes + 4 > size) fail(path, "truncated: the file ends inside its header");
+  std::string head(static_cast<std::size_t>(head_bytes), '\0');
+  file.read_exactly(0, head.data(), head.size());
+  detail::verify_crc_trailer(file, size);
+  std::vector<std::uint64_t> offsets;
+  decode_head(head, path, size, offsets);
+  return head;
+}
+
+// collective: refuses, on every rank, a checkpoint of another solver or another options hash.
+void refuse_another_run(const mpi::Communicator& comm, const std::string& path, const Checkpoint& s,
+                        const std::string& solver, std::uint64_t options_hash,
+                        const std::string& options_text) {
+  mpi::agree(comm, s.solver == solver,
+             "checkpoint " + path + ": written by solver " + s.solver + ", this run uses " +
+                 solver + "; refusing to resume (remove it or use another run.checkpoint_dir)");
+  mpi::agree(comm, s.options_hash == options_hash,
+             "checkpoint " + path + ": incompatible with this run (" +
+                 first_difference(options_text, s.options_text) +
+                 "); refusing to resume (remove it or use another run.checkpoint_dir)");
+}
+
+// collective: every rank reads its rows of BlockPartition(rows, P) of each array.
+void read_local_arrays(const mpi::Communicator& comm, const std::string& path,
+                       const std::vector<std::uint64_t>& offsets, Checkpoint& s) {
+  const int rank = comm.rank(), P = comm.size();
+  mpi::agree_on(comm, [&] {
+    bool any = false;
+    for (const auto& a : s.arrays) any = any || BlockPartition(a.rows, P).count(rank) > 0;
+    if (!any) return;
+    const PosixFile file(path, O_RDONLY, 0, checkpoint_errors(path));
+    for (std::size_t k = 0; k < s.arrays.size(); ++k) {
+      CheckpointArray& a = s.arrays[k];
+      const BlockPartition part(a.rows, P);
+      a.local.resize(part.count(rank), a.cols);
+      if (a.local.empty()) continue;
+      file.read_exactly(offsets[k] + 8 * part.begin(rank) * a.cols, a.local.data(),
+                        8 * a.local.size());
+    }
+  });
+}
 
 }  // namespace
 
@@ -351,91 +374,32 @@ std::uint64_t checkpoint_hash(const std::string& text) {
 
 void save_checkpoint(const mpi::Communicator& comm, const std::string& dir,
                      const Checkpoint& state) {
-  const int rank = comm.rank(), P = comm.size();
+  const int rank = comm.rank();
   const std::string path = checkpoint_path(dir);
+  detail::ChecksummedWrite w;
   std::vector<std::uint64_t> offsets;
-  std::uint64_t crc_at = 0;
-  std::string head;
   mpi::agree_on(comm, [&] {
-    if (!host_is_little_endian()) fail(path, "big-endian hosts are not supported");
-    for (const auto& a : state.arrays) {
-      if (a.name.empty() || a.name.size() >= kNameBytes)
-        fail(path, "internal error: array name '" + a.name + "' must have 1..31 bytes");
-      const BlockPartition part(a.rows, P);
-      if (a.local.rows() != part.count(rank) || (a.local.rows() > 0 && a.local.cols() != a.cols))
-        fail(path, "internal error: rank " + std::to_string(rank) + " holds " +
-                       std::to_string(a.local.rows()) + " rows of array " + a.name + ", expected " +
-                       std::to_string(part.count(rank)));
-    }
-    for (const auto& sc : state.scalars)
-      if (sc.first.empty() || sc.first.size() >= kNameBytes)
-        fail(path, "internal error: scalar name '" + sc.first + "' must have 1..31 bytes");
-    head = encode_head(state, offsets, crc_at);
+    check_state(path, state, rank, comm.size());
+    w.head = encode_head(state, offsets);
   });
   // The replicated part is rank 0's (metrics lines carry each rank's own timings, so their lengths
   // may differ); the array offsets follow from its length, the same on every rank.
-  head = comm.broadcast(head, 0);
-  crc_at = head.size();
-  for (std::size_t k = 0; k < state.arrays.size(); ++k) {
-    offsets[k] = crc_at;
-    crc_at += 8ULL * state.arrays[k].rows * state.arrays[k].cols;
-  }
-  // A unique temporary per save (rank 0's pid and a counter): a crashed writer's leftover never
-  // collides with a new one.
-  static unsigned long long serial = 0;
-  const std::string temp = comm.broadcast(
-      rank == 0 ? path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(++serial)
-                : std::string(),
-      0);
-  bool created = false;
-  try {
-    mpi::agree_on(comm, [&] {
-      if (rank != 0) return;
-      std::error_code ec;
-      std::filesystem::create_directories(dir, ec);
-      if (ec) fail(dir, "cannot create the directory: " + ec.message());
-      Fd file(temp, O_WRONLY | O_CREAT | O_EXCL, 0644);
-      created = true;
-      file.write_at(0, head.data(), head.size());
-      file.truncate(crc_at);
-      file.close();
-    });
-    mpi::agree_on(comm, [&] {
-      bool any = false;
-      for (const auto& a : state.arrays) any = any || !a.local.empty();
-      if (!any) return;
-      Fd file(temp, O_WRONLY);
-      for (std::size_t k = 0; k < state.arrays.size(); ++k) {
-        const CheckpointArray& a = state.arrays[k];
-        if (a.local.empty()) continue;
-        const std::uint64_t first = BlockPartition(a.rows, P).begin(rank);
-        // Little-endian hosts only (checked above): the doubles are the bytes.
-        file.write_at(offsets[k] + 8 * first * a.cols, a.local.data(), 8 * a.local.size());
-      }
-      file.sync();
-      file.close();
-    });
-    mpi::agree_on(comm, [&] {
-      if (rank != 0) return;
-      Fd file(temp, O_RDWR);
-      if (file.size() != crc_at)
-        fail(temp, "has " + std::to_string(file.size()) + " bytes after writing, expected " +
-                       std::to_string(crc_at));
-      std::string trailer;
-      put_le<std::uint32_t>(trailer, crc_of(file, crc_at));
-      file.write_at(crc_at, trailer.data(), trailer.size());
-      file.sync();
-      file.close();
-      if (::rename(temp.c_str(), path.c_str()) != 0)
-        fail_errno(path, "cannot rename " + temp + " to it");
-      created = false;
-      sync_directory(dir);
-      remove_stale_temporaries(dir, path);
-    });
-  } catch (...) {
-    if (created) ::unlink(temp.c_str());
-    throw;
-  }
+  w.head = comm.broadcast(w.head, 0);
+  w.crc_at = place_arrays(state, w.head.size(), offsets);
+  w.label_prefix = "checkpoint ";
+  w.say_no_such_file = false;
+  w.path = path;
+  w.temp = temporary_name(comm, path);
+  w.prepare = [&] {
+    if (rank != 0) return;
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) fail(dir, "cannot create the directory: " + ec.message());
+  };
+  for (const auto& a : state.arrays) w.has_rows = w.has_rows || !a.local.empty();
+  w.write_rows = [&](const PosixFile& file) { write_local_arrays(file, state, offsets, comm); };
+  w.after_rename = [&] { remove_stale_temporaries(dir, path); };
+  detail::write_checksummed_file(comm, w);
 }
 
 bool checkpoint_exists(const mpi::Communicator& comm, const std::string& dir) {
@@ -454,110 +418,17 @@ Checkpoint load_checkpoint(const mpi::Communicator& comm, const std::string& dir
   const std::string path = checkpoint_path(dir);
   std::string head;
   mpi::agree_on(comm, [&] {
-    if (comm.rank() != 0) return;
-    Fd file(path, O_RDONLY);
-    const std::uint64_t size = file.size();
-    // The header says how long the head is; read it, then verify the whole file's CRC.
-    std::string fixed(kHeaderBytes, '\0');
-    file.read_exactly(0, fixed.data(), static_cast<std::size_t>(std::min(size, kHeaderBytes)));
-    if (size < sizeof kMagic || std::memcmp(fixed.data(), kMagic, sizeof kMagic) != 0)
-      fail(path, "not a kmpi checkpoint (the file does not start with \"KMPICKPT\")");
-    if (size < kHeaderBytes + 4) fail(path, "truncated: " + std::to_string(size) + " bytes");
-    std::vector<std::uint64_t> offsets;
-    Reader r(fixed, path);
-    for (int i = 0; i < 40; ++i) r.le<std::uint8_t>();
-    const auto scalars = r.le<std::uint64_t>(), arrays = r.le<std::uint64_t>();
-    const auto text_bytes = r.le<std::uint64_t>();
-    if (scalars > 4096 || arrays > 4096 || text_bytes > size)
-      fail(path, "corrupt header (" + std::to_string(scalars) + " scalars, " +
-                     std::to_string(arrays) + " arrays, " + std::to_string(text_bytes) +
-                     " text bytes)");
-    const std::uint64_t head_bytes =
-        kHeaderBytes + kScalarBytes * scalars + kArrayBytes * arrays + text_bytes;
-    if (head_bytes + 4 > size) fail(path, "truncated: the file ends inside its header");
-    head.resize(static_cast<std::size_t>(head_bytes));
-    file.read_exactly(0, head.data(), head.size());
-    unsigned char trailer[4];
-    file.read_exactly(size - 4, trailer, 4);
-    const std::uint32_t stored =
-        static_cast<std::uint32_t>(trailer[0]) | static_cast<std::uint32_t>(trailer[1]) << 8 |
-        static_cast<std::uint32_t>(trailer[2]) << 16 | static_cast<std::uint32_t>(trailer[3]) << 24;
-    const std::uint32_t computed = crc_of(file, size - 4);
-    if (stored != computed) {
-      char text[112];
-      std::snprintf(text, sizeof text,
-                    "checksum mismatch (stored 0x%08x, computed 0x%08x): the file is corrupted",
-                    stored, computed);
-      fail(path, text);
-    }
-    decode_head(head, path, size, offsets);
+    if (comm.rank() == 0) head = read_verified_head(path);
   });
   head = comm.broadcast(head, 0);
   std::vector<std::uint64_t> offsets;
   Checkpoint s;
   // Verified on rank 0 above, so this decodes the same way on every rank (no file size check).
   mpi::agree_on(comm, [&] { s = decode_head(head, path, ~std::uint64_t{0} >> 1, offsets); });
-  mpi::agree(comm, s.solver == solver,
-             "checkpoint " + path + ": written by solver " + s.solver + ", this run uses " +
-                 solver + "; refusing to resume (remove it or use another run.checkpoint_dir)");
-  mpi::agree(comm, s.options_hash == options_hash,
-             "checkpoint " + path + ": incompatible with this run (" +
-                 first_difference(options_text, s.options_text) +
-                 "); refusing to resume (remove it or use another run.checkpoint_dir)");
+  refuse_another_run(comm, path, s, solver, options_hash, options_text);
   s.options_text = options_text;
-  const int rank = comm.rank(), P = comm.size();
-  mpi::agree_on(comm, [&] {
-    bool any = false;
-    for (const auto& a : s.arrays) any = any || BlockPartition(a.rows, P).count(rank) > 0;
-    if (!any) return;
-    Fd file(path, O_RDONLY);
-    for (std::size_t k = 0; k < s.arrays.size(); ++k) {
-      CheckpointArray& a = s.arrays[k];
-      const BlockPartition part(a.rows, P);
-      a.local.resize(part.count(rank), a.cols);
-      if (a.local.empty()) continue;
-      file.read_exactly(offsets[k] + 8 * part.begin(rank) * a.cols, a.local.data(),
-                        8 * a.local.size());
-    }
-  });
+  read_local_arrays(comm, path, offsets, s);
   return s;
-}
-
-void install_stop_signal_handlers() {
-  struct sigaction sa {};
-  sa.sa_handler = kmpi_on_stop_signal;
-  sigemptyset(&sa.sa_mask);
-  sa.sa_flags = SA_RESTART;  // blocking reads and MPI progress continue; we act at a step boundary
-  sigaction(SIGTERM, &sa, nullptr);
-  sigaction(SIGUSR1, &sa, nullptr);
-}
-
-int stop_signal_received() { return static_cast<int>(g_stop_signal); }
-
-void clear_stop_signal() { g_stop_signal = 0; }
-
-namespace {
-double now_seconds() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-}  // namespace
-
-CheckpointSchedule::CheckpointSchedule(double every_seconds)
-    : every_(every_seconds), last_(now_seconds()) {}
-
-void CheckpointSchedule::restart() { last_ = now_seconds(); }
-
-CheckpointSchedule::Decision CheckpointSchedule::poll(const mpi::Communicator& comm) {
-  // [0]: the stop signal this rank saw (0 = none); [1]: rank 0's timer has run out. Only rank 0's
-  // clock counts, so ranks whose clocks drift cannot disagree.
-  int flags[2] = {stop_signal_received(),
-                  comm.rank() == 0 && now_seconds() - last_ >= every_ ? 1 : 0};
-  comm.allreduce(flags, 2, mpi::Op::kMax);
-  if (flags[0] != 0) {
-    signal_ = flags[0];
-    return Decision::kCheckpointAndStop;
-  }
-  return flags[1] ? Decision::kCheckpoint : Decision::kContinue;
 }
 
 }  // namespace kmpi

@@ -5,65 +5,36 @@
 #include "kmpi/model.hpp"
 
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cmath>
-#include <cstdio>
 #include <cstring>
+#include <utility>
 
 #include "kmpi/error.hpp"
+#include "kmpi/io/checksummed_file.hpp"
+#include "kmpi/io/little_endian.hpp"
+#include "kmpi/posix_file.hpp"
 
 namespace kmpi {
 
 namespace {
 
+using detail::ChecksummedWrite;
+using detail::fail;
+using detail::FileErrors;
+using detail::get_f64;
+using detail::get_le;
+using detail::host_is_big_endian;
+using detail::PosixFile;
+using detail::put_f64;
+using detail::put_le;
+
 constexpr char kMagic[8] = {'K', 'M', 'P', 'I', 'M', 'O', 'D', 'L'};
 constexpr std::uint64_t kHeaderBytes = 64;  // magic .. p, see model.hpp
 constexpr std::size_t kIoChunk = std::size_t{8} << 20;
-
-[[noreturn]] void fail(const std::string& path, const std::string& what) {
-  throw Error(path + ": " + what);
-}
-
-[[noreturn]] void fail_errno(const std::string& path, const std::string& what) {
-  const int err = errno;
-  fail(path, what + ": " + std::strerror(err));
-}
-
-bool host_is_big_endian() {
-  const std::uint16_t probe = 1;
-  unsigned char first = 0;
-  std::memcpy(&first, &probe, 1);
-  return first == 0;
-}
-
-// Little-endian encoding of the fixed-width fields, independent of the host's byte order.
-template <class U>
-void put_le(std::string& out, U v) {
-  for (std::size_t i = 0; i < sizeof(U); ++i)
-    out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-void put_f64(std::string& out, double v) {
-  std::uint64_t u;
-  std::memcpy(&u, &v, 8);
-  put_le(out, u);
-}
-template <class U>
-U get_le(const unsigned char* p) {
-  U v = 0;
-  for (std::size_t i = 0; i < sizeof(U); ++i) v |= static_cast<U>(static_cast<U>(p[i]) << (8 * i));
-  return v;
-}
-double get_f64(const unsigned char* p) {
-  const auto u = get_le<std::uint64_t>(p);
-  double v;
-  std::memcpy(&v, &u, 8);
-  return v;
-}
 
 // Doubles <-> little-endian bytes in bulk: a plain copy on little-endian hosts.
 void doubles_to_le(const double* in, std::size_t count, unsigned char* out) {
@@ -100,75 +71,13 @@ struct Layout {
   std::uint64_t weight_row(std::uint64_t i) const { return weights + i * c * 8; }
 };
 
-// A file descriptor closed on every path out.
-class Fd {
- public:
-  Fd() = default;
-  Fd(const std::string& path, int flags, mode_t mode = 0) : path_(path) {
-    fd_ = ::open(path.c_str(), flags | O_CLOEXEC, mode);
-    if (fd_ < 0) {
-      if (errno == ENOENT && !(flags & O_CREAT)) fail(path, "no such file");
-      fail_errno(path, "cannot open");
-    }
-  }
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-
-  std::uint64_t size() const {
-    struct stat st {};
-    if (::fstat(fd_, &st) != 0) fail_errno(path_, "cannot stat");
-    if (S_ISDIR(st.st_mode)) fail(path_, "is a directory, not a model file");
-    return static_cast<std::uint64_t>(st.st_size);
-  }
-  std::size_t read_at(std::uint64_t offset, void* buffer, std::size_t n) const {
-    auto* p = static_cast<unsigned char*>(buffer);
-    std::size_t done = 0;
-    while (done < n) {
-      const ssize_t got = ::pread(fd_, p + done, n - done, static_cast<off_t>(offset + done));
-      if (got < 0) {
-        if (errno == EINTR) continue;
-        fail_errno(path_, "read error");
-      }
-      if (got == 0) break;
-      done += static_cast<std::size_t>(got);
-    }
-    return done;
-  }
-  void read_exactly(std::uint64_t offset, void* buffer, std::size_t n) const {
-    if (read_at(offset, buffer, n) != n) fail(path_, "truncated: the file ended while reading it");
-  }
-  void write_at(std::uint64_t offset, const void* buffer, std::size_t n) const {
-    const auto* p = static_cast<const unsigned char*>(buffer);
-    std::size_t done = 0;
-    while (done < n) {
-      const ssize_t put = ::pwrite(fd_, p + done, n - done, static_cast<off_t>(offset + done));
-      if (put < 0) {
-        if (errno == EINTR) continue;
-        fail_errno(path_, "write error");
-      }
-      done += static_cast<std::size_t>(put);
-    }
-  }
-  void truncate(std::uint64_t size) const {
-    if (::ftruncate(fd_, static_cast<off_t>(size)) != 0) fail_errno(path_, "cannot size the file");
-  }
-  void sync() const {
-    if (::fsync(fd_) != 0) fail_errno(path_, "fsync failed");
-  }
-  // Closes now, so that a failing close (NFS reports write errors there) is an error.
-  void close() {
-    const int fd = fd_;
-    fd_ = -1;
-    if (fd >= 0 && ::close(fd) != 0) fail_errno(path_, "close failed");
-  }
-
- private:
-  std::string path_;
-  int fd_ = -1;
-};
+// Reading a model: a missing file is "no such file", a directory "not a model file".
+PosixFile open_model(const std::string& path) {
+  FileErrors errors;
+  errors.label = path;
+  errors.directory_is_not_a = "model file";
+  return PosixFile(path, O_RDONLY, 0, errors);
+}
 
 // The header and scaling section, as bytes.
 std::string encode_header(const ModelHeader& h) {
@@ -192,7 +101,7 @@ std::string encode_header(const ModelHeader& h) {
 
 // Reads and validates the header of an open model file (magic, version, fields, file size) and
 // returns it; `raw` gets the header and scaling bytes, for rank 0 to broadcast.
-ModelHeader read_header(const std::string& path, const Fd& file, std::string& raw,
+ModelHeader read_header(const std::string& path, const PosixFile& file, std::string& raw,
                         std::uint64_t& total) {
   const std::uint64_t size = file.size();
   unsigned char head[kHeaderBytes] = {};
@@ -279,23 +188,8 @@ ModelHeader decode_verified_header(const std::string& raw) {
   return h;
 }
 
-// CRC-32 of bytes [0, length) of a file, streamed so a model of any size needs a fixed buffer.
-std::uint32_t crc_of(const Fd& file, std::uint64_t length) {
-  std::vector<unsigned char> buffer(
-      static_cast<std::size_t>(std::min<std::uint64_t>(length, kIoChunk)));
-  uLong crc = crc32(0L, Z_NULL, 0);
-  for (std::uint64_t at = 0; at < length;) {
-    const std::size_t n =
-        static_cast<std::size_t>(std::min<std::uint64_t>(length - at, buffer.size()));
-    file.read_exactly(at, buffer.data(), n);
-    crc = crc32(crc, buffer.data(), static_cast<uInt>(n));
-    at += n;
-  }
-  return static_cast<std::uint32_t>(crc);
-}
-
 // Writes rows [0, rows) of a (rows x cols) matrix as row-major little-endian doubles at offset.
-void write_block(const Fd& file, std::uint64_t offset, const Matrix<double>& m) {
+void write_block(const PosixFile& file, std::uint64_t offset, const Matrix<double>& m) {
   const std::size_t rows_per_chunk =
       std::max<std::size_t>(1, kIoChunk / (8 * std::max<std::size_t>(1, m.cols())));
   std::vector<unsigned char> bytes;
@@ -307,21 +201,10 @@ void write_block(const Fd& file, std::uint64_t offset, const Matrix<double>& m) 
   }
 }
 
-void read_block(const Fd& file, std::uint64_t offset, Matrix<double>& m) {
+void read_block(const PosixFile& file, std::uint64_t offset, Matrix<double>& m) {
   std::vector<unsigned char> bytes(8 * m.size());
   file.read_exactly(offset, bytes.data(), bytes.size());
   doubles_from_le(bytes.data(), m.size(), m.data());
-}
-
-// Makes a completed rename durable; best effort, since the file is already whole under its name.
-void sync_directory_of(const std::string& path) {
-  const std::size_t slash = path.find_last_of('/');
-  const std::string dir =
-      slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return;
-  (void)::fsync(fd);
-  ::close(fd);
 }
 
 void check_local_model(const std::string& path, const LocalModel& local, int rank, int ranks) {
@@ -383,67 +266,32 @@ void save_model(const mpi::Communicator& comm, const std::string& path, const Lo
              path + ": internal error: ranks hold different model headers");
 
   const Layout layout(local.header.dimension, local.header.outputs, local.header.centers);
-  const std::string temp =
+  ChecksummedWrite w;
+  w.path = path;
+  w.temp =
       comm.broadcast(rank == 0 ? path + ".tmp." + std::to_string(::getpid()) : std::string(), 0);
-  bool created = false;  // rank 0: whether the temporary is ours to remove
-  try {
-    mpi::agree_on(comm, [&] {
-      if (!layout.ok) fail(path, "model too large to address");
-      if (rank != 0) return;
-      Fd file(temp, O_WRONLY | O_CREAT | O_EXCL, 0644);
-      created = true;
-      file.write_at(0, header_bytes.data(), header_bytes.size());
-      file.truncate(layout.crc);  // every rank's rows land inside the file
-      file.close();
-    });
-    mpi::agree_on(comm, [&] {
-      if (local.centers.rows() == 0) return;
-      Fd file(temp, O_WRONLY);
-      const std::size_t first = local.partition.begin(rank);
-      write_block(file, layout.center_row(first), local.centers);
-      write_block(file, layout.weight_row(first), local.weights);
-      file.sync();
-      file.close();
-    });
-    mpi::agree_on(comm, [&] {
-      if (rank != 0) return;
-      Fd file(temp, O_RDWR);
-      if (file.size() != layout.crc)
-        fail(temp, "has " + std::to_string(file.size()) + " bytes after writing, expected " +
-                       std::to_string(layout.crc));
-      std::string trailer;
-      put_le<std::uint32_t>(trailer, crc_of(file, layout.crc));
-      file.write_at(layout.crc, trailer.data(), trailer.size());
-      file.sync();
-      file.close();
-      if (::rename(temp.c_str(), path.c_str()) != 0)
-        fail_errno(path, "cannot rename " + temp + " to it");
-      created = false;
-      sync_directory_of(path);
-    });
-  } catch (...) {
-    if (created) ::unlink(temp.c_str());
-    throw;
-  }
+  w.head = std::move(header_bytes);
+  w.crc_at = layout.crc;
+  w.prepare = [&] {
+    if (!layout.ok) fail(path, "model too large to address");
+  };
+  w.has_rows = local.centers.rows() > 0;
+  w.write_rows = [&](const PosixFile& file) {
+    const std::size_t first = local.partition.begin(rank);
+    write_block(file, layout.center_row(first), local.centers);
+    write_block(file, layout.weight_row(first), local.weights);
+  };
+  detail::write_checksummed_file(comm, w);
 }
 
 LocalModel load_model(const mpi::Communicator& comm, const std::string& path) {
   std::string raw;
   mpi::agree_on(comm, [&] {
     if (comm.rank() != 0) return;
-    Fd file(path, O_RDONLY);
+    const PosixFile file = open_model(path);
     std::uint64_t total = 0;
     read_header(path, file, raw, total);
-    unsigned char trailer[4];
-    file.read_exactly(total - 4, trailer, 4);
-    const auto stored = get_le<std::uint32_t>(trailer);
-    const std::uint32_t computed = crc_of(file, total - 4);
-    if (stored != computed) {
-      char text[96];
-      std::snprintf(text, sizeof text, "checksum mismatch (stored 0x%08x, computed 0x%08x)", stored,
-                    computed);
-      fail(path, std::string(text) + ": the file is corrupted");
-    }
+    detail::verify_crc_trailer(file, total);
   });
   raw = comm.broadcast(raw, 0);
 
@@ -458,7 +306,7 @@ LocalModel load_model(const mpi::Communicator& comm, const std::string& path) {
   const Layout layout(h.dimension, h.outputs, h.centers);
   mpi::agree_on(comm, [&] {
     if (count == 0) return;
-    Fd file(path, O_RDONLY);
+    const PosixFile file = open_model(path);
     if (file.size() != layout.total) fail(path, "the file changed while it was being loaded");
     const std::size_t first = local.partition.begin(rank);
     read_block(file, layout.center_row(first), local.centers);
@@ -468,7 +316,7 @@ LocalModel load_model(const mpi::Communicator& comm, const std::string& path) {
 }
 
 ModelHeader read_model_header(const std::string& path) {
-  Fd file(path, O_RDONLY);
+  const PosixFile file = open_model(path);
   std::string raw;
   std::uint64_t total = 0;
   return read_header(path, file, raw, total);
