@@ -11,22 +11,10 @@ namespace {
 
 using namespace testing_support;
 
-// A small regression problem defined point by point: y = smooth function of x, c = 2 outputs.
+// The regression problem of these tests: y = smooth_targets(x), c = 2 outputs.
 TrainingProblem make_problem(const mpi::Communicator& comm, std::size_t n, std::size_t d,
-                             const Kernel& kernel, std::uint64_t seed = 51) {
-  TrainingProblem p;
-  p.kernel = kernel;
-  p.partition = BlockPartition(n, comm.size());
-  const std::size_t b = p.partition.begin(comm.rank()), cnt = p.partition.count(comm.rank());
-  p.x = synthetic_rows(seed, b, cnt, d);
-  p.y = Matrix<double>(cnt, 2);
-  for (std::size_t i = 0; i < cnt; ++i) {
-    double s = 0;
-    for (std::size_t j = 0; j < d; ++j) s += p.x(i, j) * (j + 1);
-    p.y(i, 0) = std::sin(s);
-    p.y(i, 1) = p.x(i, 0) > 0.5 ? 1.0 : 0.0;
-  }
-  return p;
+                             const Kernel& kernel) {
+  return synthetic_problem(comm, n, d, kernel, 51);
 }
 
 // collective: ||K alpha - y||^2 and ||y||^2 over all training rows (float64 operator).
@@ -59,9 +47,7 @@ TEST(EigenPro2, SameSampleEigenvaluesAndPredictionsAtEveryRankCount) {
     Matrix<double> predictions;
   };
   // Group sizes 1, 2 and P: every rank takes part in every run (in its own group).
-  std::vector<int> groups = {1};
-  if (world.size() >= 2 && world.size() % 2 == 0) groups.push_back(2);
-  if (world.size() > 2) groups.push_back(world.size());
+  const std::vector<int> groups = rank_group_sizes(world.size());
   std::vector<Run> runs;
   for (int g : groups) {
     auto comm = world.split(world.rank() / g, world.rank());
