@@ -2,7 +2,6 @@
 // defined point by point from the global row index, so every rank checks its own rows against
 // the formula that generated them, at this rank count and after a load at another one.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <csignal>
 #include <cstdio>
@@ -19,21 +18,7 @@ namespace kmpi {
 namespace {
 
 namespace fs = std::filesystem;
-using testing_support::rows_of;
-
-// A scratch directory shared by all ranks of `comm` (one machine).
-std::string shared_dir(const mpi::Communicator& comm, const std::string& tag) {
-  std::string name;
-  if (comm.rank() == 0) {
-    name = (fs::temp_directory_path() / ("kmpi_ckpt_" + std::to_string(::getpid()) + "_" + tag))
-               .string();
-    fs::remove_all(name);
-    fs::create_directories(name);
-  }
-  name = comm.broadcast(name, 0);
-  comm.barrier();
-  return name;
-}
+using namespace testing_support;
 
 double value_at(std::size_t i, std::size_t j) {
   return 1.0 / (1.0 + static_cast<double>(i)) + 1e-3 * static_cast<double>(j) - 0.25;
@@ -57,20 +42,6 @@ Checkpoint sample_state(const mpi::Communicator& comm, std::size_t rows, std::si
   return s;
 }
 
-// The message of the CollectiveError f() throws, or "" (a plain Error would mean one rank threw
-// alone, which is itself a failure).
-template <class F>
-std::string collective_error(F&& f) {
-  try {
-    f();
-  } catch (const CollectiveError& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "not a CollectiveError: " << e.what();
-  }
-  return "";
-}
-
 void expect_rows(const mpi::Communicator& comm, const Checkpoint& got, std::size_t rows,
                  std::size_t cols) {
   const BlockPartition part(rows, comm.size());
@@ -90,7 +61,8 @@ void expect_rows(const mpi::Communicator& comm, const Checkpoint& got, std::size
 
 TEST(Checkpoint, RoundTripAtThisRankCount) {
   const auto comm = mpi::Communicator::world();
-  const std::string dir = shared_dir(comm, "roundtrip") + "/run/ck";  // created by the save
+  const SharedDir scratch(comm);
+  const std::string dir = scratch.path("run/ck");  // created by the save
   const std::size_t rows = 37, cols = 3;
   const Checkpoint saved = sample_state(comm, rows, cols);
   save_checkpoint(comm, dir, saved);
@@ -114,15 +86,14 @@ TEST(Checkpoint, RoundTripAtThisRankCount) {
     for (const auto& e : fs::directory_iterator(dir)) files += e.is_regular_file() ? 1 : 0;
     EXPECT_EQ(files, 1u);
   }
-  comm.barrier();
-  if (comm.rank() == 0) fs::remove_all(fs::path(dir).parent_path().parent_path());
 }
 
 // Written on P ranks, read on each half of them (another rank count when P > 1): the rows are
 // stored by global index, so every layout reads the same values.
 TEST(Checkpoint, LoadsOnAnotherRankCount) {
   const auto comm = mpi::Communicator::world();
-  const std::string dir = shared_dir(comm, "ranks");
+  const SharedDir scratch(comm);
+  const std::string& dir = scratch.str();
   const std::size_t rows = 41, cols = 2;
   const Checkpoint saved = sample_state(comm, rows, cols);
   save_checkpoint(comm, dir, saved);
@@ -131,24 +102,23 @@ TEST(Checkpoint, LoadsOnAnotherRankCount) {
   const Checkpoint got =
       load_checkpoint(sub, dir, "eigenpro2", saved.options_hash, saved.options_text);
   expect_rows(sub, got, rows, cols);
-  comm.barrier();
-  if (comm.rank() == 0) fs::remove_all(dir);
 }
 
 TEST(Checkpoint, RefusesIncompatibleAndCorruptFiles) {
   const auto comm = mpi::Communicator::world();
-  const std::string dir = shared_dir(comm, "refuse");
+  const SharedDir scratch(comm);
+  const std::string& dir = scratch.str();
   const Checkpoint saved = sample_state(comm, 23, 2);
   save_checkpoint(comm, dir, saved);
 
   const std::string other = "kernel.bandwidth = 4\nsolver.seed = 1\n";
-  std::string msg = collective_error(
+  std::string msg = collective_error_of(
       [&] { load_checkpoint(comm, dir, "eigenpro2", checkpoint_hash(other), other); });
   EXPECT_NE(msg.find("incompatible"), std::string::npos) << msg;
   EXPECT_NE(msg.find("kernel.bandwidth = 4 here, 5 in the checkpoint"), std::string::npos) << msg;
   EXPECT_EQ(msg.find('\n'), std::string::npos) << "one line: " << msg;
 
-  msg = collective_error(
+  msg = collective_error_of(
       [&] { load_checkpoint(comm, dir, "falkon", saved.options_hash, saved.options_text); });
   EXPECT_NE(msg.find("written by solver eigenpro2"), std::string::npos) << msg;
 
@@ -164,41 +134,38 @@ TEST(Checkpoint, RefusesIncompatibleAndCorruptFiles) {
     f.write(&ch, 1);
   }
   comm.barrier();
-  msg = collective_error(
+  msg = collective_error_of(
       [&] { load_checkpoint(comm, dir, "eigenpro2", saved.options_hash, saved.options_text); });
   EXPECT_NE(msg.find("checksum mismatch"), std::string::npos) << msg;
 
   // Truncated, and not a checkpoint at all.
   if (comm.rank() == 0) fs::resize_file(path, 100);
   comm.barrier();
-  msg = collective_error(
+  msg = collective_error_of(
       [&] { load_checkpoint(comm, dir, "eigenpro2", saved.options_hash, saved.options_text); });
   EXPECT_NE(msg.find("checkpoint " + path), std::string::npos) << msg;
   if (comm.rank() == 0) std::ofstream(path) << "hello, world: not a checkpoint at all ...........";
   comm.barrier();
-  msg = collective_error(
+  msg = collective_error_of(
       [&] { load_checkpoint(comm, dir, "eigenpro2", saved.options_hash, saved.options_text); });
   EXPECT_NE(msg.find("not a kmpi checkpoint"), std::string::npos) << msg;
-  comm.barrier();
-  if (comm.rank() == 0) fs::remove_all(dir);
 }
 
 // A save that fails leaves the previous checkpoint as it was.
 TEST(Checkpoint, FailedSaveKeepsThePreviousOne) {
   const auto comm = mpi::Communicator::world();
-  const std::string dir = shared_dir(comm, "keep");
+  const SharedDir scratch(comm);
+  const std::string& dir = scratch.str();
   const Checkpoint first = sample_state(comm, 19, 2);
   save_checkpoint(comm, dir, first);
   Checkpoint bad = sample_state(comm, 19, 2);
   bad.epoch = 5;
   if (comm.rank() == comm.size() - 1) bad.arrays[0].local = Matrix<double>(1000, 2);  // one rank
-  EXPECT_NE(collective_error([&] { save_checkpoint(comm, dir, bad); }), "");
+  EXPECT_NE(collective_error_of([&] { save_checkpoint(comm, dir, bad); }), "");
   const Checkpoint got =
       load_checkpoint(comm, dir, "eigenpro2", first.options_hash, first.options_text);
   EXPECT_EQ(got.epoch, 2u);
   expect_rows(comm, got, 19, 2);
-  comm.barrier();
-  if (comm.rank() == 0) fs::remove_all(dir);
 }
 
 // A stop signal seen by one rank only stops every rank at the same poll; the timer is rank 0's.

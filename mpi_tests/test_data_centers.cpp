@@ -5,13 +5,10 @@
 // standardize here, so a missed scaling shows), and replace the gathered training rows. Nothing
 // else in either solver depends on where Z came from, so no tolerance is needed.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <string>
 #include <vector>
 
@@ -25,7 +22,6 @@
 namespace kmpi {
 namespace {
 
-namespace fs = std::filesystem;
 using testing_support::uniform01;
 
 constexpr std::size_t kRows = 240, kDim = 4, kCenters = 30, kClasses = 3;
@@ -35,53 +31,33 @@ double feature(std::size_t i, std::size_t j) {  // offsets and spreads per colum
   return 10.0 * static_cast<double>(j) + (1.0 + static_cast<double>(j)) * uniform01(91, i, j);
 }
 
+// A float64 .npy file of rows x cols values (cols = 0: a vector of rows).
 void write_f8_npy(const std::string& path, std::size_t rows, std::size_t cols,
-                  const std::vector<double>& values, const char* descr = "<f8") {
-  std::string dict = std::string("{'descr': '") + descr + "', 'fortran_order': False, 'shape': (" +
-                     std::to_string(rows) + (cols ? ", " + std::to_string(cols) : ",") + "), }";
-  while ((10 + dict.size() + 1) % 64 != 0) dict += ' ';
-  dict += '\n';
-  std::string bytes = "\x93NUMPY";
-  bytes += '\x01';
-  bytes += '\x00';
-  const auto len = static_cast<std::uint16_t>(dict.size());
-  bytes.append(reinterpret_cast<const char*>(&len), 2);  // little-endian host
-  bytes += dict;
-  bytes.append(reinterpret_cast<const char*>(values.data()), 8 * values.size());
-  std::ofstream out(path, std::ios::binary);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  ASSERT_TRUE(out.good());
+                  const std::vector<double>& values) {
+  const std::string shape =
+      "(" + std::to_string(rows) + (cols ? ", " + std::to_string(cols) : ",") + ")";
+  testing_support::write_file(path, testing_support::npy_bytes("<f8", shape, values));
 }
 
-// Rank 0 writes x.npy, y.npy (float64 class labels), centers.npy and centers.csv (%.17g: exact)
-// in a scratch directory whose name it broadcasts.
-std::string make_files(const mpi::Communicator& comm) {
-  std::string dir;
-  if (comm.rank() == 0) {
-    dir = (fs::temp_directory_path() / ("kmpi_centers_" + std::to_string(::getpid()))).string();
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-    std::vector<double> x, y;
-    for (std::size_t i = 0; i < kRows; ++i) {
-      for (std::size_t j = 0; j < kDim; ++j) x.push_back(feature(i, j));
-      y.push_back(static_cast<double>((i * 7) % kClasses));
-    }
-    write_f8_npy(dir + "/x.npy", kRows, kDim, x);
-    write_f8_npy(dir + "/y.npy", kRows, 0, y);
-    std::vector<double> z;
-    std::FILE* csv = std::fopen((dir + "/centers.csv").c_str(), "w");
-    for (std::size_t i : random_subset(kRows, kCenters, kSeed, RngStream::kCenters)) {
-      for (std::size_t j = 0; j < kDim; ++j) {
-        z.push_back(feature(i, j));
-        std::fprintf(csv, j + 1 < kDim ? "%.17g," : "%.17g\n", feature(i, j));
-      }
-    }
-    std::fclose(csv);
-    write_f8_npy(dir + "/centers.npy", kCenters, kDim, z);
+// x.npy, y.npy (float64 class labels), centers.npy and centers.csv (%.17g: exact) in dir.
+void write_files(const std::string& dir) {
+  std::vector<double> x, y;
+  for (std::size_t i = 0; i < kRows; ++i) {
+    for (std::size_t j = 0; j < kDim; ++j) x.push_back(feature(i, j));
+    y.push_back(static_cast<double>((i * 7) % kClasses));
   }
-  dir = comm.broadcast(dir, 0);
-  comm.barrier();
-  return dir;
+  write_f8_npy(dir + "/x.npy", kRows, kDim, x);
+  write_f8_npy(dir + "/y.npy", kRows, 0, y);
+  std::vector<double> z;
+  std::FILE* csv = std::fopen((dir + "/centers.csv").c_str(), "w");
+  for (std::size_t i : random_subset(kRows, kCenters, kSeed, RngStream::kCenters)) {
+    for (std::size_t j = 0; j < kDim; ++j) {
+      z.push_back(feature(i, j));
+      std::fprintf(csv, j + 1 < kDim ? "%.17g," : "%.17g\n", feature(i, j));
+    }
+  }
+  std::fclose(csv);
+  write_f8_npy(dir + "/centers.npy", kCenters, kDim, z);
 }
 
 LocalModel train(const mpi::Communicator& comm, const std::string& dir, const std::string& solver,
@@ -115,7 +91,10 @@ void expect_same_model(const LocalModel& a, const LocalModel& b) {
 
 TEST(DataCenters, FileCentersEqualDrawnCentersBitForBit) {
   auto comm = mpi::Communicator::world();
-  const std::string dir = make_files(comm);
+  const testing_support::SharedDir scratch(comm);
+  const std::string& dir = scratch.str();
+  if (comm.rank() == 0) write_files(dir);
+  comm.barrier();
   const std::string drawn = "--solver.centers=" + std::to_string(kCenters);
   for (const std::string solver : {"falkon", "eigenpro4"}) {
     SCOPED_TRACE(solver);
@@ -125,8 +104,6 @@ TEST(DataCenters, FileCentersEqualDrawnCentersBitForBit) {
     expect_same_model(want, train(comm, dir, solver, "--data.centers=" + dir + "/centers.csv",
                                   solver + "_csv.kmpi"));
   }
-  comm.barrier();
-  if (comm.rank() == 0) fs::remove_all(dir);
 }
 
 }  // namespace

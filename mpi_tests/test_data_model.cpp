@@ -2,7 +2,6 @@
 // rank 0 in a directory whose name rank 0 broadcasts, then a barrier; the expected values come
 // from the formulas that generated the files, so every rank checks its own rows independently.
 #include <gtest/gtest.h>
-#include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -14,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "common.hpp"
 #include "kmpi/data.hpp"
 #include "kmpi/error.hpp"
 #include "kmpi/model.hpp"
@@ -23,95 +23,14 @@ namespace kmpi {
 namespace {
 
 namespace fs = std::filesystem;
-
-// A scratch directory shared by all ranks (one machine): made by rank 0, removed by rank 0 once
-// every rank is done with it.
-class SharedDir {
- public:
-  explicit SharedDir(const mpi::Communicator& comm) : comm_(comm) {
-    const auto* info = testing::UnitTest::GetInstance()->current_test_info();
-    std::string name;
-    if (comm.rank() == 0) {
-      name = (fs::temp_directory_path() / ("kmpi_mpi_" + std::to_string(::getpid()) + "_" +
-                                           info->test_suite_name() + "_" + info->name()))
-                 .string();
-      fs::remove_all(name);
-      fs::create_directories(name);
-    }
-    dir_ = comm.broadcast(name, 0);
-    comm.barrier();
-  }
-  ~SharedDir() {
-    comm_.barrier();
-    if (comm_.rank() == 0) fs::remove_all(dir_);
-  }
-  std::string path(const std::string& name) const { return dir_ + "/" + name; }
-  // The names in the directory, sorted.
-  std::vector<std::string> listing() const {
-    std::vector<std::string> names;
-    for (const auto& entry : fs::directory_iterator(dir_))
-      names.push_back(entry.path().filename().string());
-    std::sort(names.begin(), names.end());
-    return names;
-  }
-
- private:
-  const mpi::Communicator& comm_;
-  std::string dir_;
-};
-
-template <class T>
-void put(std::string& out, T v) {  // little-endian host
-  char b[sizeof(T)];
-  std::memcpy(b, &v, sizeof(T));
-  out.append(b, sizeof(T));
-}
+using namespace testing_support;
 
 // A version-1.0 .npy file written by hand.
 template <class T>
 void write_npy(const std::string& path, const std::string& descr, const std::string& shape,
                const std::vector<T>& values) {
-  std::string dict = "{'descr': '" + descr + "', 'fortran_order': False, 'shape': " + shape + ", }";
-  while ((10 + dict.size() + 1) % 64 != 0) dict += ' ';
-  dict += '\n';
-  std::string bytes = "\x93NUMPY";
-  bytes += '\x01';
-  bytes += '\x00';
-  put<std::uint16_t>(bytes, static_cast<std::uint16_t>(dict.size()));
-  bytes += dict;
-  for (T v : values) put<T>(bytes, v);
-  std::ofstream out(path, std::ios::binary);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  ASSERT_TRUE(out.good());
+  write_file(path, npy_bytes(descr, shape, values));
 }
-
-std::string read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-void write_bytes(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  ASSERT_TRUE(out.good());
-}
-
-// The message of the CollectiveError f() throws, or "" (a plain Error would mean a rank threw
-// alone, which in a real run is a hang; that is reported as a failure below).
-template <class F>
-std::string collective_error_of(F&& f) {
-  try {
-    f();
-  } catch (const CollectiveError& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "not a CollectiveError: " << e.what();
-  }
-  return "";
-}
-
-#define EXPECT_MESSAGE_HAS(message, text) \
-  EXPECT_NE(std::string(message).find(text), std::string::npos) << "message: " << (message)
 
 // Feature value of global row i, column j, and its label.
 double feature(std::size_t i, std::size_t j) {
@@ -273,7 +192,7 @@ TEST(ModelFile, SaveLoadRoundTripAtThisRankCount) {
 
     // The bytes follow the documented layout: size, a center at its offset, the CRC trailer.
     if (comm.rank() == 0) {
-      const std::string bytes = read_bytes(path);
+      const std::string bytes = read_text(path);
       ASSERT_EQ(bytes.size(), 64 + 16 * d + 8 * p * (d + c) + 4);
       EXPECT_EQ(bytes.substr(0, 8), "KMPIMODL");
       double last_center = 0;
@@ -299,15 +218,15 @@ TEST(ModelFile, DamagedFilesFailOnEveryRank) {
   const std::string path = dir.path("m.kmpi");
   save_model(comm, path, make_model(comm, p, d, c));
   comm.barrier();
-  const std::string good = comm.rank() == 0 ? read_bytes(path) : std::string();
+  const std::string good = comm.rank() == 0 ? read_text(path) : std::string();
 
   // One flipped bit in a weight: only the checksum can tell.
   if (comm.rank() == 0) {
     std::string bytes = good;
     bytes[bytes.size() - 12] ^= 0x01;
-    write_bytes(dir.path("flipped.kmpi"), bytes);
-    write_bytes(dir.path("short.kmpi"), good.substr(0, good.size() - 100));
-    write_bytes(dir.path("text.kmpi"), "centers,weights\n1,2\n");
+    write_text(dir.path("flipped.kmpi"), bytes);
+    write_text(dir.path("short.kmpi"), good.substr(0, good.size() - 100));
+    write_text(dir.path("text.kmpi"), "centers,weights\n1,2\n");
     // A future version, with a valid checksum so that the version is what is reported.
     bytes = good;
     const std::uint32_t version = kModelVersion + 1;
@@ -315,7 +234,7 @@ TEST(ModelFile, DamagedFilesFailOnEveryRank) {
     const auto crc = static_cast<std::uint32_t>(crc32(
         0L, reinterpret_cast<const Bytef*>(bytes.data()), static_cast<uInt>(bytes.size() - 4)));
     std::memcpy(bytes.data() + bytes.size() - 4, &crc, 4);
-    write_bytes(dir.path("newer.kmpi"), bytes);
+    write_text(dir.path("newer.kmpi"), bytes);
   }
   comm.barrier();
 

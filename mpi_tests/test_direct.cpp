@@ -10,6 +10,15 @@ namespace {
 
 using namespace testing_support;
 
+// collective: <v_i, ref_i> over all ranks, for the distributed eigenvector v(:, i) (this rank's
+// rows under `rows`) and the replicated reference eigenvector ref(:, i).
+double eigenvector_dot(const mpi::Communicator& comm, const Matrix<double>& v,
+                       const Matrix<double>& ref, const BlockPartition& rows, std::size_t i) {
+  double dot = 0;
+  for (std::size_t r = 0; r < v.rows(); ++r) dot += v(r, i) * ref(rows.begin(comm.rank()) + r, i);
+  return comm.allreduce_value(dot);
+}
+
 TEST(BlockCyclic, ToRowBlocksRecoversEveryEntry) {
   auto comm = mpi::Communicator::world();
   BlacsGrid grid(comm);
@@ -53,10 +62,7 @@ TEST(BlockCyclic, TopEigenpairsMatchLapackOnTheGatheredMatrix) {
     for (std::size_t i = 0; i < k; ++i) {
       EXPECT_NEAR(top.values[i], ref.values[i], 1e-12 * ref.values[0]);
       // Eigenvectors up to sign: compare |<v_dist, v_ref>| over all ranks = 1.
-      double dot = 0;
-      for (std::size_t r = 0; r < v.rows(); ++r)
-        dot += v(r, i) * ref.vectors(rows.begin(comm.rank()) + r, i);
-      dot = comm.allreduce_value(dot);
+      const double dot = eigenvector_dot(comm, v, ref.vectors, rows, i);
       EXPECT_NEAR(std::abs(dot), 1.0, 1e-9) << "eigenvector " << i << " nb " << nb;
     }
   }
@@ -79,19 +85,10 @@ TEST(DirectSolver, MatchesSerialLapackSolve) {
   Matrix<double> a = kernel_block(problem.kernel, x, x);
   for (std::size_t i = 0; i < n; ++i) a(i, i) += ridge * n;
   const Matrix<double> want_all = serial::solve_spd(a, rows_of(0, n, c, y_of));
-  const Matrix<double> want = rows_of(problem.partition.begin(me), problem.partition.count(me), c,
-                                      [&](std::size_t i, std::size_t l) { return want_all(i, l); });
+  const Matrix<double> want = my_rows(want_all, problem.partition, me);
   // Both are backward-stable Cholesky solves of a matrix with condition ~1e4: 1e-8 relative.
   EXPECT_LT(max_abs_diff(alpha, want), 1e-8 * max_abs(want_all));
 }
-
-}  // namespace
-}  // namespace kmpi
-
-namespace kmpi {
-namespace {
-
-using namespace testing_support;
 
 // Regressions: (1) pdsyevd's eigenvalues differed in the last bits between processes, and the
 // solvers derive batch sizes from them; (2) its workspace query came out short when some
@@ -116,10 +113,7 @@ TEST(BlockCyclic, EigenpairsIdenticalOnEveryRankAndCorrectForTinyMatrices) {
     const Matrix<double> v = top.rows_descending(partition_offsets(rows));
     for (std::size_t i = 0; i < k; ++i) {
       EXPECT_NEAR(top.values[i], ref.values[i], 1e-12 * ref.values[0]) << "s = " << s;
-      double dot = 0;
-      for (std::size_t r = 0; r < v.rows(); ++r)
-        dot += v(r, i) * ref.vectors(rows.begin(comm.rank()) + r, i);
-      dot = comm.allreduce_value(dot);
+      const double dot = eigenvector_dot(comm, v, ref.vectors, rows, i);
       // Well separated leading eigenvalues for these sizes: vectors agree up to sign.
       if (i + 1 < k && ref.values[i] - ref.values[i + 1] > 1e-6 * ref.values[0]) {
         EXPECT_NEAR(std::abs(dot), 1.0, 1e-8) << "s = " << s << " vector " << i;

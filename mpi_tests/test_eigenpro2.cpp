@@ -11,22 +11,10 @@ namespace {
 
 using namespace testing_support;
 
-// A small regression problem defined point by point: y = smooth function of x, c = 2 outputs.
+// The regression problem of these tests: y = smooth_targets(x), c = 2 outputs.
 TrainingProblem make_problem(const mpi::Communicator& comm, std::size_t n, std::size_t d,
-                             const Kernel& kernel, std::uint64_t seed = 51) {
-  TrainingProblem p;
-  p.kernel = kernel;
-  p.partition = BlockPartition(n, comm.size());
-  const std::size_t b = p.partition.begin(comm.rank()), cnt = p.partition.count(comm.rank());
-  p.x = synthetic_rows(seed, b, cnt, d);
-  p.y = Matrix<double>(cnt, 2);
-  for (std::size_t i = 0; i < cnt; ++i) {
-    double s = 0;
-    for (std::size_t j = 0; j < d; ++j) s += p.x(i, j) * (j + 1);
-    p.y(i, 0) = std::sin(s);
-    p.y(i, 1) = p.x(i, 0) > 0.5 ? 1.0 : 0.0;
-  }
-  return p;
+                             const Kernel& kernel) {
+  return synthetic_problem(comm, n, d, kernel, 51);
 }
 
 // collective: ||K alpha - y||^2 and ||y||^2 over all training rows (float64 operator).
@@ -59,9 +47,7 @@ TEST(EigenPro2, SameSampleEigenvaluesAndPredictionsAtEveryRankCount) {
     Matrix<double> predictions;
   };
   // Group sizes 1, 2 and P: every rank takes part in every run (in its own group).
-  std::vector<int> groups = {1};
-  if (world.size() >= 2 && world.size() % 2 == 0) groups.push_back(2);
-  if (world.size() > 2) groups.push_back(world.size());
+  const std::vector<int> groups = rank_group_sizes(world.size());
   std::vector<Run> runs;
   for (int g : groups) {
     auto comm = world.split(world.rank() / g, world.rank());
@@ -98,20 +84,31 @@ TEST(EigenPro2, SameSampleEigenvaluesAndPredictionsAtEveryRankCount) {
     EXPECT_NEAR(ref.result.eigenvalues[i], lapack.values[i], 1e-10 * lapack.values[0]);
 }
 
-TEST(EigenPro2, ConvergesToTheDirectInterpolant) {
-  auto comm = mpi::Communicator::world();
-  // Laplacian kernel on 1200 points in 20 dimensions: K has a large top eigenvalue (what the
-  // preconditioner removes) and a smallest one well away from 0, so 1e-6 is reachable.
-  const Kernel kernel = Kernel::from_name("laplacian", 2.0);
-  const std::size_t n = 1200, d = 20;
-  TrainingProblem p = make_problem(comm, n, d, kernel);
+// The problem of the convergence tests: the Laplacian kernel on 1200 points in 20 dimensions,
+// where K has a large top eigenvalue (what the preconditioner removes, and what limits plain
+// SGD's step) and a smallest one well away from 0.
+TrainingProblem large_top_eigenvalue_problem(const mpi::Communicator& comm) {
+  return make_problem(comm, 1200, 20, Kernel::from_name("laplacian", 2.0));
+}
+
+// Options for that problem: s = 600 Nystrom samples, float64.
+EigenPro2Options large_problem_options(std::size_t epochs, std::size_t batch_size) {
   EigenPro2Options o;
   o.nystrom_samples = 600;
-  o.epochs = 60;
+  o.epochs = epochs;
+  o.batch_size = batch_size;
+  o.precision = Precision::kFloat64;
+  return o;
+}
+
+TEST(EigenPro2, ConvergesToTheDirectInterpolant) {
+  auto comm = mpi::Communicator::world();
+  // The smallest eigenvalue of K well away from 0 makes a residual of 1e-6 reachable.
+  const TrainingProblem p = large_top_eigenvalue_problem(comm);
+  const Kernel& kernel = p.kernel;
   // Below the critical batch (about 1070 here) for a margin: at m ~ m* the step sits at the edge
   // of stability, where the Nystrom estimate of the top preconditioned eigenvalue decides it.
-  o.batch_size = 256;
-  o.precision = Precision::kFloat64;
+  const EigenPro2Options o = large_problem_options(60, 256);
   const EigenPro2Result r = train_eigenpro2(comm, p, o);
   const auto [res, norm] = training_residual(comm, p, r.alpha);
   if (comm.rank() == 0)
@@ -121,7 +118,7 @@ TEST(EigenPro2, ConvergesToTheDirectInterpolant) {
   EXPECT_LT(std::sqrt(res / norm), 1e-6);
   // The interpolant (ridge -> 0) of the direct solver; predictions on new points agree.
   const Matrix<double> alpha_direct = solve_direct(comm, p, 1e-12);
-  const Matrix<double> q = synthetic_rows(99, 0, 40, d);
+  const Matrix<double> q = synthetic_rows(99, 0, 40, p.x.cols());
   const LocalCenters z(p.x, Precision::kFloat64);
   const Matrix<double> f_ep = kernel_times(comm, kernel, q, z, r.alpha);
   const Matrix<double> f_direct = kernel_times(comm, kernel, q, z, alpha_direct);
@@ -133,15 +130,10 @@ TEST(EigenPro2, ConvergesToTheDirectInterpolant) {
 TEST(EigenPro2, PreconditionerBeatsPlainSgdTenfold) {
   auto comm = mpi::Communicator::world();
   // The problem of the convergence test: a large top eigenvalue that limits plain SGD's step.
-  const Kernel kernel = Kernel::from_name("laplacian", 2.0);
-  const std::size_t n = 1200, d = 20;
-  TrainingProblem p = make_problem(comm, n, d, kernel);
-  EigenPro2Options o;
-  o.nystrom_samples = 600;
-  o.epochs = 5;
+  const TrainingProblem p = large_top_eigenvalue_problem(comm);
+  const std::size_t n = p.partition.size();
   // The same batch for both; each gets the optimal step for it (DESIGN §1.2 step 7).
-  o.batch_size = 200;
-  o.precision = Precision::kFloat64;
+  EigenPro2Options o = large_problem_options(5, 200);
   const EigenPro2Result pre = train_eigenpro2(comm, p, o);
   o.precondition = false;
   const EigenPro2Result sgd = train_eigenpro2(comm, p, o);

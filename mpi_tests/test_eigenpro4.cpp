@@ -18,25 +18,15 @@ constexpr std::uint64_t kDataSeed = 71;
 // model K(x, Z) beta_true itself for Z = the rows `centers` and beta_true(j, l) = cos(j + l).
 TrainingProblem make_problem(const mpi::Communicator& comm, std::size_t n, std::size_t d,
                              const Kernel& kernel, const std::vector<std::size_t>* in_span) {
-  TrainingProblem p;
-  p.kernel = kernel;
-  p.partition = BlockPartition(n, comm.size());
-  const std::size_t b = p.partition.begin(comm.rank()), cnt = p.partition.count(comm.rank());
-  p.x = synthetic_rows(kDataSeed, b, cnt, d);
-  p.y = Matrix<double>(cnt, 2);
+  TrainingProblem p = synthetic_problem(comm, n, d, kernel, kDataSeed);
   if (in_span) {
+    const std::size_t cnt = p.x.rows();
+    p.y = Matrix<double>(cnt, 2);
     const Matrix<double> z = select_rows(synthetic_rows(kDataSeed, 0, n, d), *in_span);
     const Matrix<double> k = kernel_block(kernel, p.x, z);
     for (std::size_t i = 0; i < cnt; ++i)
       for (std::size_t l = 0; l < 2; ++l)
         for (std::size_t j = 0; j < z.rows(); ++j) p.y(i, l) += k(i, j) * std::cos(double(j + l));
-  } else {
-    for (std::size_t i = 0; i < cnt; ++i) {
-      double s = 0;
-      for (std::size_t j = 0; j < d; ++j) s += p.x(i, j) * (j + 1);
-      p.y(i, 0) = std::sin(s);
-      p.y(i, 1) = p.x(i, 0) > 0.5 ? 1.0 : 0.0;
-    }
   }
   return p;
 }
@@ -57,18 +47,9 @@ Matrix<double> serial_fit(const mpi::Communicator& comm, const TrainingProblem& 
   const Matrix<double> x = synthetic_rows(kDataSeed, 0, n, d);
   const Matrix<double> z = select_rows(x, centers);
   const Matrix<double> k = kernel_block(p.kernel, x, z);
-  Matrix<double> y(n, p.y.cols());
-  comm.allgatherv(p.y.data(), y.data(), p.partition.counts(y.cols()),
-                  p.partition.displacements(y.cols()));
-  const std::size_t pc = z.rows(), c = y.cols();
-  Matrix<double> h(pc, pc), rhs(pc, c);
-  for (std::size_t a = 0; a < pc; ++a) {
-    for (std::size_t b = 0; b < pc; ++b)
-      for (std::size_t i = 0; i < n; ++i) h(a, b) += k(i, a) * k(i, b);
-    for (std::size_t l = 0; l < c; ++l)
-      for (std::size_t i = 0; i < n; ++i) rhs(a, l) += k(i, a) * y(i, l);
-  }
+  const auto [h, rhs] = normal_equations(k, gather_rows(comm, p.partition, p.y));
   const Matrix<double> alpha = serial::solve_spd(h, rhs);
+  const std::size_t pc = z.rows(), c = rhs.cols();
   if (alpha_out) *alpha_out = alpha;
   const std::size_t b = p.partition.begin(comm.rank());
   Matrix<double> out(p.partition.count(comm.rank()), c);
@@ -101,12 +82,6 @@ FalkonResult falkon_least_squares(const mpi::Communicator& comm, const TrainingP
   return train_falkon(comm, problem, fo);
 }
 
-// Largest |a - b| over every rank's rows.
-double global_max_diff(const mpi::Communicator& comm, const Matrix<double>& a,
-                       const Matrix<double>& b) {
-  return comm.allreduce_value(max_abs_diff(a, b), mpi::Op::kMax);
-}
-
 // With targets in the span of K(., Z) the restricted least squares solution fits them exactly and
 // is the fixed point of preconditioned, projected SGD (mini-batches: the noise vanishes there).
 TEST(EigenPro4, AndFalkonReachTheRestrictedLeastSquaresSolution) {
@@ -122,7 +97,7 @@ TEST(EigenPro4, AndFalkonReachTheRestrictedLeastSquaresSolution) {
   ASSERT_EQ(ep.center_indices, centers);
   const FalkonResult fa = falkon_least_squares(comm, problem, 25);
   const Matrix<double> want = serial_fit(comm, problem, centers);
-  const double scale = comm.allreduce_value(max_abs(want), mpi::Op::kMax);
+  const double scale = global_max_abs(comm, want);
   // Falkon: CG to 1e-13 on a well-preconditioned system. EigenPro 4: 150 epochs with 20-epoch
   // projections contract the slowest direction far enough; 1e-7 relative on the fitted values.
   EXPECT_LT(global_max_diff(comm, fitted(comm, problem, fa.centers, fa.alpha), want), 1e-9 * scale);
@@ -145,7 +120,7 @@ TEST(EigenPro4, UnpreconditionedFullBatchReachesLeastSquaresForAnyTargets) {
   const EigenPro4Result ep = train_eigenpro4(comm, problem, o);
   const FalkonResult fa = falkon_least_squares(comm, problem, 25);
   const Matrix<double> want = serial_fit(comm, problem, ep.center_indices);
-  const double scale = comm.allreduce_value(max_abs(want), mpi::Op::kMax);
+  const double scale = global_max_abs(comm, want);
   // Gradient descent on a problem of moderate condition: 1000 epochs reach 1e-6 relative.
   EXPECT_LT(global_max_diff(comm, fitted(comm, problem, fa.centers, fa.alpha), want), 1e-9 * scale);
   EXPECT_LT(global_max_diff(comm, fitted(comm, problem, ep.centers, ep.alpha), want), 1e-6 * scale);
@@ -174,18 +149,12 @@ TEST(EigenPro4, LeastSquaresIsTheFixedPointWithThePreconditionerForAnyTargets) {
   const auto centers = random_subset(n, p, o.seed, RngStream::kCenters);
   Matrix<double> alpha_ls;
   const Matrix<double> want = serial_fit(comm, problem, centers, &alpha_ls);
-  const BlockPartition cpart(p, comm.size());
-  const Matrix<double> start = select_rows(alpha_ls, [&] {
-    std::vector<std::size_t> mine;
-    for (std::size_t j = cpart.begin(comm.rank()); j < cpart.end(comm.rank()); ++j)
-      mine.push_back(j);
-    return mine;
-  }());
+  const Matrix<double> start = my_rows(alpha_ls, BlockPartition(p, comm.size()), comm.rank());
   IterationControl control;
   control.start_alpha = &start;
   const EigenPro4Result ep = train_eigenpro4(comm, problem, o, {}, control);
   ASSERT_EQ(ep.center_indices, centers);
-  const double scale = comm.allreduce_value(max_abs(want), mpi::Op::kMax);
+  const double scale = global_max_abs(comm, want);
   // Rounding in the serial normal equations leaves a gradient of ~1e-12; 1e-7 relative.
   EXPECT_LT(global_max_diff(comm, fitted(comm, problem, ep.centers, ep.alpha), want), 1e-7 * scale);
 }
@@ -242,29 +211,10 @@ TEST(EigenPro4, SameCentersAndPredictionsAtEveryRankCount) {
   o.epochs = 2;
   o.projection_period = 3;
   const Matrix<double> q = synthetic_rows(98, 0, nq, d);
-  std::vector<int> groups = {1};
-  if (world.size() >= 2 && world.size() % 2 == 0) groups.push_back(2);
-  if (world.size() > 2) groups.push_back(world.size());
-  std::vector<Matrix<double>> predictions, centers;
-  std::vector<std::vector<std::size_t>> indices;
-  for (int g : groups) {
-    auto comm = world.split(world.rank() / g, world.rank());
-    const TrainingProblem p = make_problem(comm, n, d, kernel, nullptr);
-    const EigenPro4Result r = train_eigenpro4(comm, p, o);
-    const LocalCenters z(r.centers, Precision::kFloat64);
-    predictions.push_back(kernel_times(comm, kernel, q, z, r.alpha));
-    std::vector<std::size_t> every(90);
-    for (std::size_t i = 0; i < every.size(); ++i) every[i] = i;
-    centers.push_back(gather_selected_rows(comm, r.center_partition, r.centers, every));
-    indices.push_back(r.center_indices);
-  }
-  for (std::size_t k = 1; k < groups.size(); ++k) {
-    EXPECT_EQ(indices[k], indices[0]) << "group " << groups[k];
-    EXPECT_EQ(max_abs_diff(centers[k], centers[0]), 0.0) << "group " << groups[k];
-    // The same batches, samples and steps; only reduction order differs: 1e-9 relative.
-    EXPECT_LT(max_abs_diff(predictions[k], predictions[0]), 1e-9 * max_abs(predictions[0]))
-        << "group " << groups[k];
-  }
+  // The same batches, samples and steps; only reduction order differs: 1e-9 relative.
+  expect_same_model_in_every_group(world, kernel, q, 1e-9, [&](const mpi::Communicator& comm) {
+    return train_eigenpro4(comm, make_problem(comm, n, d, kernel, nullptr), o);
+  });
 }
 
 }  // namespace

@@ -67,9 +67,7 @@ TEST_P(KernelOperator, ProductAndTransposeMatchPointwiseReference) {
       // Transpose: rows of K(Z_r, Q) G = reference with the roles swapped, restricted to Z_r.
       const Matrix<double> got_t = kernel_transpose_times_local(k, z, q, g, 4096);
       const Matrix<double> want_t_all = reference_product(k, z_all, q, g);
-      Matrix<double> want_t(part.count(me), c);
-      for (std::size_t i = 0; i < part.count(me); ++i)
-        for (std::size_t l = 0; l < c; ++l) want_t(i, l) = want_t_all(part.begin(me) + i, l);
+      const Matrix<double> want_t = my_rows(want_t_all, part, me);
       EXPECT_LT(max_abs_diff(got_t, want_t), tol * (1 + max_abs(want_t_all))) << name;
     }
   }
@@ -160,10 +158,7 @@ TEST(PredictDistributed, MatchesReplicatedProductForPartitionedQueries) {
   const Matrix<double> got = predict_distributed(comm, k, z, alpha, qp, q_local, 16);
   const Matrix<double> want_all = reference_product(
       k, synthetic_rows(22, 0, nq, d), synthetic_rows(21, 0, p, d), rows_of(0, p, c, alpha_of));
-  Matrix<double> want(qp.count(me), c);
-  for (std::size_t i = 0; i < qp.count(me); ++i)
-    for (std::size_t l = 0; l < c; ++l) want(i, l) = want_all(qp.begin(me) + i, l);
-  EXPECT_LT(max_abs_diff(got, want), 1e-11);
+  EXPECT_LT(max_abs_diff(got, my_rows(want_all, qp, me)), 1e-11);
 }
 
 }  // namespace

@@ -3,7 +3,6 @@
 // first error reported with its global line on every rank; and the .npy writer of `convert`
 // read back through the npy reader.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <cmath>
 #include <filesystem>
@@ -11,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "common.hpp"
 #include "kmpi/data.hpp"
 #include "kmpi/error.hpp"
 #include "kmpi/hdf5_reader.hpp"
@@ -24,19 +24,7 @@ namespace kmpi {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string shared_dir(const mpi::Communicator& comm) {
-  const auto* info = testing::UnitTest::GetInstance()->current_test_info();
-  std::string name;
-  if (comm.rank() == 0) {
-    name = (fs::temp_directory_path() /
-            ("kmpi_text_mpi_" + std::to_string(::getpid()) + "_" + info->name()))
-               .string();
-    fs::remove_all(name);
-    fs::create_directories(name);
-  }
-  return comm.broadcast(name, 0);
-}
+using testing_support::SharedDir;
 
 // Row i has features x_ij = i + j/8 at the indices j where (i + j) % 3 != 0 (LIBSVM skips the
 // zeros), d = 7, label i % 4.
@@ -84,7 +72,8 @@ void check_block(const mpi::Communicator& comm, const LocalData& local,
 
 TEST(TextDistributed, LibsvmAndCsvBlocksMatchTheFormulas) {
   const auto comm = mpi::Communicator::world();
-  const std::string dir = shared_dir(comm);
+  const SharedDir scratch(comm);
+  const std::string& dir = scratch.str();
   if (comm.rank() == 0) write_files(dir);
   comm.barrier();
   ReadOptions o;
@@ -118,8 +107,6 @@ TEST(TextDistributed, LibsvmAndCsvBlocksMatchTheFormulas) {
   EXPECT_EQ(back.targets.storage(), local.targets.storage());
   EXPECT_EQ(back.target_kind, ElementKind::kInteger);
   EXPECT_FALSE(fs::exists(dir + "/x.npy.tmp"));
-  comm.barrier();
-  if (comm.rank() == 0) fs::remove_all(dir);
 }
 
 // An HDF5 data set read by row hyperslabs at this rank count: every rank's block against the
@@ -128,8 +115,8 @@ TEST(Hdf5Distributed, EachRankReadsItsRows) {
   const auto comm = mpi::Communicator::world();
   if (!hdf5::available()) GTEST_SKIP() << "built without HDF5";
 #ifdef KMPI_HAVE_HDF5
-  const std::string dir = shared_dir(comm);
-  const std::string file = dir + "/d.h5";
+  const SharedDir scratch(comm);
+  const std::string file = scratch.path("d.h5");
   if (comm.rank() == 0) {
     std::vector<double> x(kRows * kDim);
     std::vector<int> y(kRows);
@@ -166,8 +153,6 @@ TEST(Hdf5Distributed, EachRankReadsItsRows) {
       EXPECT_EQ(local.targets(r, 0), static_cast<double>(i % 4));
     }
   }
-  comm.barrier();
-  if (comm.rank() == 0) fs::remove_all(dir);
 #endif
 }
 

@@ -11,6 +11,7 @@
 
 #include "kmpi/data.hpp"
 #include "kmpi/error.hpp"
+#include "support.hpp"
 #include "kmpi/hdf5_reader.hpp"
 
 #ifdef KMPI_HAVE_HDF5
@@ -22,18 +23,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
-#define EXPECT_MESSAGE_HAS(message, text) \
-  EXPECT_NE(std::string(message).find(text), std::string::npos) << "message: " << (message)
+using testing_support::error_of;
 
 double x_of(std::size_t i, std::size_t j) { return static_cast<double>(i) * 10 + j + 0.25; }
 

@@ -2,38 +2,27 @@
 // byte from the layout in kmpi/model.hpp (independent of the writer) and read back with
 // read_model_header. Save/load round trips need ranks and live in mpi_tests/test_data_model.cpp.
 #include <gtest/gtest.h>
-#include <unistd.h>
 #include <zlib.h>
 
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <string>
 #include <vector>
 
 #include "kmpi/error.hpp"
 #include "kmpi/model.hpp"
+#include "support.hpp"
 
 namespace kmpi {
 namespace {
 
 namespace fs = std::filesystem;
+using testing_support::error_of;
+using testing_support::write_text;
 
-class ModelFile : public testing::Test {
- protected:
-  void SetUp() override {
-    const auto* info = testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::temp_directory_path() /
-           ("kmpi_model_" + std::to_string(::getpid()) + "_" + info->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
-
-  fs::path dir_;
-};
+// A fresh directory per test (the fixture's name is the suite's).
+class ModelFile : public testing_support::ScratchDirTest {};
 
 template <class T>
 void put(std::string& out, T v) {  // little-endian host
@@ -69,27 +58,8 @@ std::string model_bytes(std::uint32_t version = 1) {
   return b;
 }
 
-void write_file(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  ASSERT_TRUE(out.good());
-}
-
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
-#define EXPECT_MESSAGE_HAS(message, text) \
-  EXPECT_NE(std::string(message).find(text), std::string::npos) << "message: " << (message)
-
 TEST_F(ModelFile, HeaderOfAHandWrittenFile) {
-  write_file(path("m.kmpi"), model_bytes());
+  write_text(path("m.kmpi"), model_bytes());
   const ModelHeader h = read_model_header(path("m.kmpi"));
   EXPECT_EQ(h.kernel.kind, KernelKind::kMatern);
   EXPECT_EQ(h.kernel.nu, 2.5);
@@ -107,34 +77,34 @@ TEST_F(ModelFile, HeaderErrorsNameTheFile) {
   EXPECT_MESSAGE_HAS(error_of([&] { read_model_header(path("absent.kmpi")); }),
                      path("absent.kmpi") + ": no such file");
 
-  write_file(path("text.kmpi"),
+  write_text(path("text.kmpi"),
              "this is not a model at all, just some text that is long enough to have a header");
   EXPECT_MESSAGE_HAS(error_of([&] { read_model_header(path("text.kmpi")); }),
                      path("text.kmpi") + ": not a kmpi model");
-  write_file(path("empty.kmpi"), "");
+  write_text(path("empty.kmpi"), "");
   EXPECT_MESSAGE_HAS(error_of([&] { read_model_header(path("empty.kmpi")); }), "not a kmpi model");
 
-  write_file(path("newer.kmpi"), model_bytes(2));
+  write_text(path("newer.kmpi"), model_bytes(2));
   EXPECT_MESSAGE_HAS(error_of([&] { read_model_header(path("newer.kmpi")); }),
                      path("newer.kmpi") +
                          ": written by a newer kmpi (format version 2, this build reads up to 1)");
 
   std::string bytes = model_bytes();
-  write_file(path("short.kmpi"), bytes.substr(0, bytes.size() - 9));
+  write_text(path("short.kmpi"), bytes.substr(0, bytes.size() - 9));
   EXPECT_MESSAGE_HAS(error_of([&] { read_model_header(path("short.kmpi")); }),
                      path("short.kmpi") + ": truncated");
-  write_file(path("header.kmpi"), bytes.substr(0, 40));
+  write_text(path("header.kmpi"), bytes.substr(0, 40));
   EXPECT_MESSAGE_HAS(error_of([&] { read_model_header(path("header.kmpi")); }),
                      path("header.kmpi") + ": truncated");
 
   bytes[12] = 9;  // kernel kind
-  write_file(path("kind.kmpi"), bytes);
+  write_text(path("kind.kmpi"), bytes);
   EXPECT_MESSAGE_HAS(error_of([&] { read_model_header(path("kind.kmpi")); }),
                      "unknown kernel kind 9");
 
   bytes = model_bytes();
   for (int k = 56; k < 64; ++k) bytes[k] = static_cast<char>(0xff);  // p = 2^64 - 1
-  write_file(path("absurd.kmpi"), bytes);
+  write_text(path("absurd.kmpi"), bytes);
   EXPECT_MESSAGE_HAS(error_of([&] { read_model_header(path("absurd.kmpi")); }),
                      path("absurd.kmpi") + ": corrupt model header: absurd sizes");
 

@@ -2,7 +2,6 @@
 // reader (headers by hand, gzip through zlib directly) and read back element by element; the
 // error tests check that each message names the file and, where it applies, the line or row.
 #include <gtest/gtest.h>
-#include <unistd.h>
 #include <zlib.h>
 
 #include <cmath>
@@ -16,39 +15,16 @@
 
 #include "kmpi/data.hpp"
 #include "kmpi/error.hpp"
+#include "support.hpp"
 
 namespace kmpi {
 namespace {
 
 namespace fs = std::filesystem;
-using Bytes = std::vector<unsigned char>;
+using namespace testing_support;
 
-// A fresh directory per test, removed afterwards.
-class Readers : public testing::Test {
- protected:
-  void SetUp() override {
-    const auto* info = testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::temp_directory_path() /
-           ("kmpi_readers_" + std::to_string(::getpid()) + "_" + info->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
-
-  fs::path dir_;
-};
-
-void write_file(const std::string& path, const Bytes& bytes) {
-  std::ofstream out(path, std::ios::binary);
-  out.write(reinterpret_cast<const char*>(bytes.data()),
-            static_cast<std::streamsize>(bytes.size()));
-  ASSERT_TRUE(out.good()) << path;
-}
-
-void write_text(const std::string& path, const std::string& text) {
-  write_file(path, Bytes(text.begin(), text.end()));
-}
+// A fresh directory per test (the fixture's name is the suite's).
+class Readers : public ScratchDirTest {};
 
 void write_gzip(const std::string& path, const Bytes& bytes) {
   gzFile f = gzopen(path.c_str(), "wb");
@@ -63,17 +39,6 @@ Bytes read_file(const std::string& path) {
   return Bytes(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
-template <class T>
-void append(Bytes& out, T value, bool big_endian) {
-  unsigned char b[sizeof(T)];
-  std::memcpy(b, &value, sizeof(T));
-  // The test host is little-endian (x86/ARM); reverse for big-endian formats.
-  if (big_endian)
-    for (std::size_t i = sizeof(T); i-- > 0;) out.push_back(b[i]);
-  else
-    out.insert(out.end(), b, b + sizeof(T));
-}
-
 // IDX: 0, 0, type, ndims, big-endian u32 dims, big-endian data.
 template <class T>
 Bytes idx_bytes(unsigned char type, const std::vector<std::uint32_t>& dims,
@@ -83,39 +48,6 @@ Bytes idx_bytes(unsigned char type, const std::vector<std::uint32_t>& dims,
   for (auto v : values) append<T>(out, v, true);
   return out;
 }
-
-// .npy: magic, version, header length, dict padded with spaces and '\n' to a multiple of 64.
-template <class T>
-Bytes npy_bytes(const std::string& descr, const std::string& shape, const std::vector<T>& values,
-                int major = 1, bool fortran = false) {
-  std::string dict = "{'descr': '" + descr + "', 'fortran_order': " + (fortran ? "True" : "False") +
-                     ", 'shape': " + shape + ", }";
-  const std::size_t prefix = major == 1 ? 10 : 12;
-  while ((prefix + dict.size() + 1) % 64 != 0) dict += ' ';
-  dict += '\n';
-  Bytes out = {0x93, 'N', 'U', 'M', 'P', 'Y', static_cast<unsigned char>(major), 0};
-  if (major == 1)
-    append<std::uint16_t>(out, static_cast<std::uint16_t>(dict.size()), false);
-  else
-    append<std::uint32_t>(out, static_cast<std::uint32_t>(dict.size()), false);
-  out.insert(out.end(), dict.begin(), dict.end());
-  for (auto v : values) append<T>(out, v, false);
-  return out;
-}
-
-// The error message of f(), or "" if it did not throw kmpi::Error.
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
-#define EXPECT_MESSAGE_HAS(message, text) \
-  EXPECT_NE(std::string(message).find(text), std::string::npos) << "message: " << (message)
 
 std::vector<std::size_t> all_rows(std::size_t n) {
   std::vector<std::size_t> r(n);

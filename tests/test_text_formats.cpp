@@ -12,6 +12,7 @@
 
 #include "kmpi/data.hpp"
 #include "kmpi/error.hpp"
+#include "support.hpp"
 #include "kmpi/text_formats.hpp"
 
 namespace kmpi {
@@ -26,18 +27,7 @@ std::string temp_file(const std::string& name, const std::string& text) {
   return p.string();
 }
 
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
-#define EXPECT_MESSAGE_HAS(message, text) \
-  EXPECT_NE(std::string(message).find(text), std::string::npos) << "message: " << (message)
+using testing_support::error_of;
 
 ReadOptions embedded() {
   ReadOptions o;

@@ -9,41 +9,15 @@
 #    last timer checkpoint completes with the bit-identical model;
 #  - a corrupted or incompatible checkpoint, or none with run.resume=require: a one-line refusal.
 source "$(dirname "$0")/common.sh"
-cat > ck.ini <<EOF
-[data]
-train_features = $FM/train-images-idx3-ubyte.gz
-train_labels = $FM/train-labels-idx1-ubyte.gz
-scale = unit
-limit = 2000
-validation_fraction = 0.1
-[kernel]
-name = gaussian
-bandwidth = 5
+{ fmnist_data_ini 2000 "validation_fraction = 0.1"; gaussian_kernel_ini; cat <<EOF
 [solver]
 name = eigenpro2
 epochs = 3
 nystrom_samples = 300
 batch_size = 100
 EOF
-cat > weights.py <<'PY'
-# max |w_a - w_b| relative to max |w_a| for two model files (layout in include/kmpi/model.hpp).
-import array, struct, sys
-def weights(path):
-    b = open(path, "rb").read()
-    d, c, p = struct.unpack_from("<QQQ", b, 40)
-    off = 64 + 16 * d + 8 * p * d
-    w = array.array("d"); w.frombytes(b[off:off + 8 * p * c]); return w
-a, b = weights(sys.argv[1]), weights(sys.argv[2])
-assert len(a) == len(b), (len(a), len(b))
-rel = max(abs(x - y) for x, y in zip(a, b)) / max(abs(x) for x in a)
-print(f"relative weight difference {rel:.2e} (tolerance {sys.argv[3]})")
-assert rel <= float(sys.argv[3]), rel
-PY
+} > ck.ini
 
-# Starts a background run ($1 = ranks, rest = options); sets BG to mpirun's pid.
-start() { local np=$1; shift; mpirun -np "$np" "$KMPI" train --config ck.ini "$@" > bg.log 2>&1 & BG=$!; }
-# The pid of rank $1 of the background run (mpirun forks the ranks in rank order here).
-rank_pid() { pgrep -P "$BG" | sort -n | sed -n "$(($1 + 1))p"; }
 wait_for_file() { for _ in $(seq 300); do [ -f "$1" ] && return 0; sleep 0.1; done; fail "no $1"; }
 
 run 2 train --config ck.ini --output.model=ref2.kmpi > ref2.log
@@ -56,7 +30,7 @@ cmp ref2.kmpi timer.kmpi || fail "checkpointing changed the model"
 grep -q "checkpoint: epoch 3, step 18 of 18" timer.log || fail "no checkpoint after the last step"
 
 # SIGUSR1 to rank 1 only, mid-run.
-start 2 --output.model=sig.kmpi --output.metrics=sig.jsonl --run.checkpoint_dir=sig \
+start_train ck.ini 2 --output.model=sig.kmpi --output.metrics=sig.jsonl --run.checkpoint_dir=sig \
   --run.checkpoint_every=600 --run.step_delay_ms=40
 wait_for_file sig.jsonl.tmp  # created after the data are read, before the solver starts
 sleep 1.5
@@ -73,7 +47,7 @@ cmp ref2.kmpi sig.kmpi || fail "resume at 2 ranks is not bit-identical to the un
 [ "$(grep -c '"epoch": ' sig.jsonl)" -eq 3 ] || fail "resumed metrics do not hold 3 epoch lines"
 
 # Checkpoint at 4 ranks (SIGTERM this time, to rank 3), resume at 2.
-start 4 --output.model=x.kmpi --output.metrics=four.jsonl --run.checkpoint_dir=four \
+start_train ck.ini 4 --output.model=x.kmpi --output.metrics=four.jsonl --run.checkpoint_dir=four \
   --run.step_delay_ms=40
 wait_for_file four.jsonl.tmp
 sleep 1.5
@@ -82,11 +56,11 @@ rc=0; wait "$BG" || rc=$?
 [ "$rc" -eq 3 ] || { cat bg.log; fail "SIGTERM at 4 ranks: exit code $rc, expected 3"; }
 run 2 train --config ck.ini --output.model=four.kmpi --run.checkpoint_dir=four \
   --run.resume=require | grep resuming
-python3 weights.py ref2.kmpi four.kmpi 1e-4
-python3 weights.py ref4.kmpi four.kmpi 1e-4
+expect_weights_close ref2.kmpi four.kmpi 1e-4
+expect_weights_close ref4.kmpi four.kmpi 1e-4
 
 # kill -9 of one rank: no hang.
-start 2 --output.model=k9.kmpi --run.checkpoint_dir=k9 --run.checkpoint_every=0.3 \
+start_train ck.ini 2 --output.model=k9.kmpi --run.checkpoint_dir=k9 --run.checkpoint_every=0.3 \
   --run.step_delay_ms=40
 wait_for_file k9/checkpoint.kmpi
 sleep 0.5
@@ -102,21 +76,12 @@ run 2 train --config ck.ini --output.model=k9.kmpi --run.checkpoint_dir=k9 --run
   grep resuming
 cmp ref2.kmpi k9.kmpi || fail "resume after kill -9 is not bit-identical"
 
-# Refusals: one line from rank 0, exit 1, nothing written.
-expect_refusal() {  # $1 = expected text, rest = options
-  local want=$1; shift
-  rc=0; run 2 train --config ck.ini --output.model=no.kmpi "$@" > refusal.log 2>&1 || rc=$?
-  [ "$rc" -eq 1 ] || { cat refusal.log; fail "expected exit 1, got $rc: $*"; }
-  [ "$(grep -c "^kmpi: error" refusal.log)" -eq 1 ] || { cat refusal.log; fail "not one line"; }
-  grep "^kmpi: error" refusal.log
-  grep -q -- "$want" refusal.log || { cat refusal.log; fail "message lacks '$want'"; }
-  [ ! -e no.kmpi ] || fail "a refused run wrote a model"
-}
-expect_refusal "kernel.bandwidth = 4 here, 5 in the checkpoint" --run.checkpoint_dir=timer \
+# Refusals: one line from rank 0, exit 1, nothing written (expect_refusal).
+expect_refusal ck.ini "kernel.bandwidth = 4 here, 5 in the checkpoint" --run.checkpoint_dir=timer \
   --run.resume=auto --kernel.bandwidth=4
-expect_refusal "solver.batch_size = 50 here, 100 in the checkpoint" --run.checkpoint_dir=timer \
-  --run.resume=require --solver.batch_size=50
-expect_refusal "data.limit = 1900 here, 2000 in the checkpoint" --run.checkpoint_dir=timer \
+expect_refusal ck.ini "solver.batch_size = 50 here, 100 in the checkpoint" \
+  --run.checkpoint_dir=timer --run.resume=require --solver.batch_size=50
+expect_refusal ck.ini "data.limit = 1900 here, 2000 in the checkpoint" --run.checkpoint_dir=timer \
   --run.resume=auto --data.limit=1900
 # The same options on other data (every label shifted): the data fingerprint refuses it.
 python3 - "$FM/train-labels-idx1-ubyte.gz" <<'PY'
@@ -125,13 +90,13 @@ b = bytearray(gzip.open(sys.argv[1]).read())
 b[8:] = bytes((x + 1) % 10 for x in b[8:])
 open("shifted-labels-idx1-ubyte", "wb").write(b)
 PY
-expect_refusal "data.fingerprint = " --run.checkpoint_dir=timer --run.resume=auto \
+expect_refusal ck.ini "data.fingerprint = " --run.checkpoint_dir=timer --run.resume=auto \
   --data.train_labels=shifted-labels-idx1-ubyte
-expect_refusal "run.resume = require but there is no checkpoint" --run.checkpoint_dir=empty \
+expect_refusal ck.ini "run.resume = require but there is no checkpoint" --run.checkpoint_dir=empty \
   --run.resume=require
 python3 - timer/checkpoint.kmpi <<'PY'
 import sys
 b = bytearray(open(sys.argv[1], "rb").read()); b[-100] ^= 0x01; open(sys.argv[1], "wb").write(b)
 PY
-expect_refusal "checksum mismatch" --run.checkpoint_dir=timer --run.resume=auto
+expect_refusal ck.ini "checksum mismatch" --run.checkpoint_dir=timer --run.resume=auto
 echo "checkpoint_resume: ok"

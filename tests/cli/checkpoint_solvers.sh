@@ -13,19 +13,7 @@
 #    order, as for EigenPro 2 in checkpoint_resume.sh; 2 vs 4 differ by ~2e-6 here);
 #  - a checkpoint of other solver options, or of the other solver: a one-line refusal.
 source "$(dirname "$0")/common.sh"
-common_ini() {  # $1 = further [data] lines
-  cat <<EOF
-[data]
-train_features = $FM/train-images-idx3-ubyte.gz
-train_labels = $FM/train-labels-idx1-ubyte.gz
-scale = unit
-limit = 1500
-${1:-}
-[kernel]
-name = gaussian
-bandwidth = 5
-EOF
-}
+common_ini() { fmnist_data_ini 1500 "$@"; gaussian_kernel_ini; }  # $@ = further [data] lines
 { common_ini; cat <<EOF
 [solver]
 name = falkon
@@ -47,28 +35,7 @@ batch_size = 100
 projection_period = 3
 EOF
 } > eigenpro4.ini
-cat > weights.py <<'PY'
-# max |w_a - w_b| relative to max |w_a| for two model files (layout in include/kmpi/model.hpp).
-import array, struct, sys
-def weights(path):
-    b = open(path, "rb").read()
-    d, c, p = struct.unpack_from("<QQQ", b, 40)
-    off = 64 + 16 * d + 8 * p * d
-    w = array.array("d"); w.frombytes(b[off:off + 8 * p * c]); return w
-a, b = weights(sys.argv[1]), weights(sys.argv[2])
-assert len(a) == len(b), (len(a), len(b))
-rel = max(abs(x - y) for x, y in zip(a, b)) / max(abs(x) for x in a)
-print(f"relative weight difference {rel:.2e} (tolerance {sys.argv[3]})")
-assert rel <= float(sys.argv[3]), rel
-PY
 
-# Starts a background run ($1 = config, $2 = ranks, rest = options); sets BG to mpirun's pid.
-start() {
-  local ini=$1 np=$2; shift 2
-  : > bg.log  # truncated here, so wait_for_log never reads the previous run's log
-  mpirun -np "$np" "$KMPI" train --config "$ini" "$@" > bg.log 2>&1 & BG=$!
-}
-rank_pid() { pgrep -P "$BG" | sort -n | sed -n "$(($1 + 1))p"; }
 wait_for_log() { for _ in $(seq 600); do grep -q "$1" bg.log && return 0; sleep 0.05; done; fail "no '$1'"; }
 # Signal $3 to rank $4 once bg.log shows $2, expect exit code 3 and a checkpoint in dir $1.
 interrupt() {
@@ -80,22 +47,13 @@ interrupt() {
   grep "checkpoint: " bg.log
   [ -f "$dir/checkpoint.kmpi" ] || fail "$sig: no checkpoint"
 }
-expect_refusal() {  # $1 = config, $2 = expected text, rest = options
-  local ini=$1 want=$2; shift 2
-  rc=0; run 2 train --config "$ini" --output.model=no.kmpi "$@" > refusal.log 2>&1 || rc=$?
-  [ "$rc" -eq 1 ] || { cat refusal.log; fail "expected exit 1, got $rc: $*"; }
-  [ "$(grep -c "^kmpi: error" refusal.log)" -eq 1 ] || { cat refusal.log; fail "not one line"; }
-  grep "^kmpi: error" refusal.log
-  grep -q -- "$want" refusal.log || { cat refusal.log; fail "message lacks '$want'"; }
-  [ ! -e no.kmpi ] || fail "a refused run wrote a model"
-}
 
 for s in falkon eigenpro4; do
   if [ $s = falkon ]; then running="falkon: iteration 3,"; last="CG iteration 12 "; tol=1e-9
   else running="epoch 1:"; last="epoch 3, step 14 of 14"; tol=1e-4; fi
   run 2 train --config $s.ini --output.model=$s-ref2.kmpi > /dev/null
   run 4 train --config $s.ini --output.model=$s-ref4.kmpi > /dev/null
-  python3 weights.py $s-ref2.kmpi $s-ref4.kmpi $tol
+  expect_weights_close $s-ref2.kmpi $s-ref4.kmpi $tol
 
   # Checkpoints after every step leave the model unchanged.
   run 2 train --config $s.ini --output.model=$s-timer.kmpi --run.checkpoint_dir=$s-timer \
@@ -104,7 +62,7 @@ for s in falkon eigenpro4; do
   grep -q "checkpoint: $last" timer.log || fail "$s: no checkpoint after the last step"
 
   # SIGUSR1 to rank 1 only, mid-run; resume at 2 ranks.
-  start $s.ini 2 --output.model=$s-sig.kmpi --output.metrics=$s-sig.jsonl \
+  start_train $s.ini 2 --output.model=$s-sig.kmpi --output.metrics=$s-sig.jsonl \
     --run.checkpoint_dir=$s-sig --run.step_delay_ms=100
   interrupt $s-sig "$running" USR1 1
   [ ! -e $s-sig.kmpi ] || fail "$s: an interrupted run wrote the final model"
@@ -114,11 +72,11 @@ for s in falkon eigenpro4; do
   cmp $s-ref2.kmpi $s-sig.kmpi || fail "$s: resume at 2 ranks is not bit-identical"
 
   # SIGTERM to rank 3 of 4; resume at 2 ranks.
-  start $s.ini 4 --output.model=x.kmpi --run.checkpoint_dir=$s-four --run.step_delay_ms=100
+  start_train $s.ini 4 --output.model=x.kmpi --run.checkpoint_dir=$s-four --run.step_delay_ms=100
   interrupt $s-four "$running" TERM 3
   run 2 train --config $s.ini --output.model=$s-four.kmpi --run.checkpoint_dir=$s-four \
     --run.resume=require | grep resuming
-  python3 weights.py $s-ref2.kmpi $s-four.kmpi $tol
+  expect_weights_close $s-ref2.kmpi $s-four.kmpi $tol
 done
 [ "$(grep -c '"epoch": ' eigenpro4-sig.jsonl)" -eq 3 ] || fail "eigenpro4: resumed metrics lack epochs"
 

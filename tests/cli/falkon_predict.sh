@@ -4,27 +4,9 @@
 # and that test accuracy (labels read independently in python) is above 0.80 (p = 600 Nystrom
 # KRR; the 5000-point exact solver reaches ~0.84).
 source "$(dirname "$0")/common.sh"
-run 2 train --solver.name=falkon --solver.centers=600 --solver.ridge=1e-6 \
-  --data.train_features=$FM/train-images-idx3-ubyte.gz \
-  --data.train_labels=$FM/train-labels-idx1-ubyte.gz --data.scale=unit --data.limit=6000 \
-  --kernel.bandwidth=5 --output.model=model.kmpi --output.metrics=metrics.jsonl
-[ -f model.kmpi ] || fail "no model written"
+train_fmnist_model 6000 --solver.name=falkon --solver.centers=600 --solver.ridge=1e-6
 grep -q '"solver": "falkon"' metrics.jsonl || fail "metrics lack the falkon lines"
 run 1 info --model=model.kmpi | grep -q "centers = 600" || fail "the model does not hold 600 centers"
-for np in 1 2 4; do
-  run $np predict --model=model.kmpi --data.features=$FM/t10k-images-idx3-ubyte.gz \
-    --output.predictions=pred$np.txt
-done
-cmp pred1.txt pred2.txt || fail "predictions differ between 1 and 2 ranks"
-cmp pred1.txt pred4.txt || fail "predictions differ between 1 and 4 ranks"
-python3 - "$FM/t10k-labels-idx1-ubyte.gz" pred2.txt <<'PY'
-import gzip, sys
-raw = gzip.open(sys.argv[1]).read()
-labels = list(raw[8:])
-pred = [int(l) for l in open(sys.argv[2])]
-assert len(pred) == len(labels) == 10000, (len(pred), len(labels))
-acc = sum(p == l for p, l in zip(pred, labels)) / len(labels)
-print(f"falkon, 6000 training points, 600 centers: test accuracy {acc:.4f}")
-assert acc > 0.80, acc
-PY
+predict_fmnist_test_at_1_2_4
+expect_fmnist_test_accuracy pred2.txt 0.80 "falkon, 6000 training points, 600 centers"
 echo "falkon_predict: ok"

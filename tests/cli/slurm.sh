@@ -122,21 +122,14 @@ wait_job() {
 }
 
 # 1. Train with a time limit short enough that Slurm signals it.
-cat > train.ini <<EOF
-[data]
-train_features = $FM/train-images-idx3-ubyte.gz
-train_labels = $FM/train-labels-idx1-ubyte.gz
-scale = unit
-limit = 1000
-[kernel]
-name = gaussian
-bandwidth = 5
+{ fmnist_data_ini 1000; gaussian_kernel_ini; cat <<EOF
 [solver]
 name = eigenpro2
 epochs = 6
 nystrom_samples = 200
 batch_size = 100
 EOF
+} > train.ini
 # The job's first run is slowed down (run.step_delay_ms; the result does not change) so that the
 # signal, which comes 10-40 s into the run, lands mid-run; the requeued run goes at full speed.
 cat > kmpi-first-run-slow <<EOF
@@ -169,18 +162,13 @@ cmp "run-$job/model.kmpi" reference.kmpi ||
 echo "train.sbatch: checkpointed on Slurm's signal, requeued $restarts time(s), resumed, model bit-identical"
 
 # 2. A 3-task sweep array.
-cat > sweep.ini <<EOF
-[data]
-train_features = $FM/train-images-idx3-ubyte.gz
-train_labels = $FM/train-labels-idx1-ubyte.gz
-scale = unit
-limit = 1000
-validation_fraction = 0.2
+{ fmnist_data_ini 1000 "validation_fraction = 0.2"; cat <<EOF
 [solver]
 name = eigenpro2
 epochs = 2
 nystrom_samples = 200
 EOF
+} > sweep.ini
 sweep=$(KMPI=$KMPI CONFIG=$WORK/sweep.ini SWEEP_BANDWIDTHS="3 5 8" SWEEP_RIDGES=1e-8 \
   SWEEP_DIR=$WORK/sweep sbatch --parsable --array=0-2 --ntasks=1 --chdir="$WORK" \
   "$SRC/slurm/sweep.sbatch") || fail "sbatch sweep.sbatch failed"
