@@ -4,10 +4,8 @@
 // npy writer from the same in-memory rows, so both paths start from identical doubles; scaling
 // (standardize), one-hot encoding, the test metrics and the solver all run in both.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <cstring>
-#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -20,7 +18,6 @@
 namespace kmpi {
 namespace {
 
-namespace fs = std::filesystem;
 using testing_support::uniform01;
 
 constexpr std::size_t kDim = 5, kClasses = 3;
@@ -45,16 +42,6 @@ LocalData rows_in_memory(const mpi::Communicator& comm, std::uint64_t seed, std:
   return data;
 }
 
-std::string scratch_dir(const mpi::Communicator& comm) {
-  std::string dir;
-  if (comm.rank() == 0) {
-    dir = (fs::temp_directory_path() / ("kmpi_in_memory_" + std::to_string(::getpid()))).string();
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-  }
-  return comm.broadcast(dir, 0);
-}
-
 void write_rows(const mpi::Communicator& comm, const std::string& stem, const LocalData& d) {
   write_npy_distributed(comm, stem + "_x.npy", d.partition, d.features);
   if (!d.targets.empty() || comm.allreduce_value(d.targets.cols(), mpi::Op::kMax) > 0)
@@ -76,7 +63,8 @@ void expect_same_model(const LocalModel& a, const LocalModel& b) {
 
 TEST(TrainInMemory, SameModelAsTrainOnFiles) {
   auto comm = mpi::Communicator::world();
-  const std::string dir = scratch_dir(comm);
+  const testing_support::SharedDir scratch(comm);
+  const std::string& dir = scratch.str();
   const LocalData train = rows_in_memory(comm, 11, 240), test = rows_in_memory(comm, 12, 90);
   write_rows(comm, dir + "/train", train);
   write_rows(comm, dir + "/test", test);
@@ -120,8 +108,6 @@ TEST(TrainInMemory, SameModelAsTrainOnFiles) {
     EXPECT_GE(result.test.accuracy, 0.0);  // a labelled test set was given
     expect_same_model(from_files, result.model);
   }
-  comm.barrier();
-  if (comm.rank() == 0) fs::remove_all(dir);
 }
 
 // Bad rows in memory fail like bad files: one agreed error, the same message on every rank.
@@ -131,13 +117,10 @@ TEST(TrainInMemory, BadLabelIsAnAgreedError) {
   const std::size_t bad = 37;  // a global row; its owner alone sees the bad label
   if (train.partition.begin(comm.rank()) <= bad && bad < train.partition.end(comm.rank()))
     train.targets(bad - train.partition.begin(comm.rank()), 0) = -1;
-  std::string message;
-  try {
+  const std::string message = testing_support::collective_error_of([&] {
     train_in_memory(comm, parse_options({"--solver.name=direct", "--data.task=classification"}),
                     TrainRows{train, {}, {}, {}, "my rows"});
-  } catch (const CollectiveError& e) {
-    message = e.what();
-  }
+  });
   EXPECT_NE(message.find("my rows: "), std::string::npos) << message;
   EXPECT_NE(message.find("is not a class index"), std::string::npos) << message;
   EXPECT_EQ(comm.broadcast(message, 0), message);  // every rank has rank 0's message
