@@ -86,7 +86,8 @@ struct TrainResult {
   bool trained = false;  // false: a dry run or a stop, `model` is empty
   LocalModel model;      // this rank's part of the returned model (the best epoch's with
                          // early stopping); also written to output.model when given
-  FitMetrics test;       // the returned model's test metrics (accuracy < 0: none)
+  bool tested = false;   // a labelled test set was given
+  FitMetrics test;       // then: the returned model's test metrics (accuracy < 0: regression)
 };
 
 // collective: builds the problem from `train` (scaled by plan_and_scale), runs the solver,

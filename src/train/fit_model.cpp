@@ -113,6 +113,7 @@ TrainResult fit_model(const mpi::Communicator& comm, const Options& o, const Tra
   if (!o.str("output.model").empty()) save_model(comm, o.str("output.model"), result.model);
   report_done(comm, log, metrics, clock, reporter, classification);
   result.trained = true;
+  result.tested = reporter.has_test_labels();
   result.test = reporter.last_test();
   return result;
 }

@@ -1,0 +1,198 @@
+"""kmpi from Python: kernel models trained across MPI ranks, with scikit-learn's estimator API.
+
+In a plain ``python3`` the estimators train on the whole array in one process. Under
+``mpirun -np P python3 script.py`` every rank passes its own rows (``fit(X_local, y_local)``) and
+the same distributed solvers as the ``kmpi`` command run over ``comm`` (an mpi4py communicator,
+default ``MPI.COMM_WORLD``); ``predict`` and ``score`` take each rank's rows too. Errors are agreed
+over the ranks: every rank raises ``kmpi.Error`` with the same message.
+
+Keyword arguments are the last part of kmpi's option keys (``kmpi --help``); ``None`` keeps
+kmpi's default. Any other option goes by its full key: ``options={"solver.batch_size": 1000}``.
+"""
+import inspect
+
+import numpy as np
+from mpi4py import MPI
+
+from . import _kmpi
+
+Error = _kmpi.Error
+
+__all__ = ["KernelClassifier", "KernelRegressor", "Error", "load"]
+
+# keyword -> option key
+_KEYS = {
+    "solver": "solver.name",
+    "kernel": "kernel.name",
+    "bandwidth": "kernel.bandwidth",
+    "nu": "kernel.nu",
+    "epochs": "solver.epochs",
+    "centers": "solver.centers",
+    "ridge": "solver.ridge",
+    "iterations": "solver.iterations",
+    "seed": "solver.seed",
+    "precision": "solver.precision",
+    "scale": "data.scale",
+    "validation_fraction": "data.validation_fraction",
+}
+
+
+def _option_text(value):
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+class _KernelEstimator:
+    _classification = False
+
+    def __init__(self, solver=None, kernel=None, bandwidth=None, nu=None, epochs=None,
+                 centers=None, ridge=None, iterations=None, seed=None, precision=None,
+                 scale=None, validation_fraction=None, options=None, comm=None):
+        self.solver = solver
+        self.kernel = kernel
+        self.bandwidth = bandwidth
+        self.nu = nu
+        self.epochs = epochs
+        self.centers = centers
+        self.ridge = ridge
+        self.iterations = iterations
+        self.seed = seed
+        self.precision = precision
+        self.scale = scale
+        self.validation_fraction = validation_fraction
+        self.options = options
+        self.comm = comm
+
+    # ---- scikit-learn's estimator protocol ----
+    @classmethod
+    def _param_names(cls):
+        return [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+
+    def get_params(self, deep=True):
+        return {name: getattr(self, name) for name in self._param_names()}
+
+    def set_params(self, **params):
+        for name, value in params.items():
+            if name not in self._param_names():
+                raise ValueError(f"{type(self).__name__}: no parameter {name!r}")
+            setattr(self, name, value)
+        return self
+
+    def __repr__(self):
+        given = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items() if v is not None)
+        return f"{type(self).__name__}({given})"
+
+    # ---- helpers ----
+    def _comm(self):
+        return MPI.COMM_WORLD if self.comm is None else self.comm
+
+    def _args(self):
+        args = []
+        for name, key in _KEYS.items():
+            value = getattr(self, name)
+            if value is not None:
+                args.append(f"--{key}={_option_text(value)}")
+        for key, value in (self.options or {}).items():
+            args.append(f"--{key}={_option_text(value)}")
+        args.append("--data.task=" + ("classification" if self._classification else "regression"))
+        return args
+
+    @staticmethod
+    def _rows(X):
+        X = np.asarray(X)
+        if X.ndim == 1:
+            X = X.reshape(-1, 1) if X.size else X.reshape(0, 0)
+        return np.ascontiguousarray(X, dtype=np.float64)
+
+    def _fit(self, X, targets, X_test=None, targets_test=None):
+        empty = np.zeros((0, 0))
+        self.model_, self.fit_metrics_ = _kmpi.fit(
+            self._comm(), self._args(), self._rows(X), np.ascontiguousarray(targets, np.float64),
+            self._classification,
+            empty if X_test is None else self._rows(X_test),
+            empty if targets_test is None else np.ascontiguousarray(targets_test, np.float64))
+        self.n_features_in_ = self.model_.dimension
+        return self
+
+    def _outputs(self, X):
+        if not hasattr(self, "model_"):
+            raise Error(f"{type(self).__name__}: call fit (or kmpi.load) before predict")
+        return self.model_.predict(self._rows(X))
+
+    def save(self, path):
+        """collective: the model file, the same format as the ``kmpi`` command's."""
+        self.model_.save(str(path))
+
+
+class KernelClassifier(_KernelEstimator):
+    """Kernel classification (one-hot square loss, argmax); predict gives labels as given to fit."""
+
+    _classification = True
+
+    def fit(self, X, y, X_test=None, y_test=None):
+        y = np.asarray(y).ravel()
+        # The classes of every rank, sorted: the same indices on every rank.
+        labels = np.unique(np.concatenate([np.asarray(c) for c in self._comm().allgather(np.unique(y))]))
+        self.classes_ = labels
+        index = np.searchsorted(labels, y).astype(np.float64)
+        test_index = None
+        if y_test is not None:
+            y_test = np.asarray(y_test).ravel()
+            test_index = np.searchsorted(labels, y_test)
+            known = (test_index < len(labels)) & (labels[np.minimum(test_index, len(labels) - 1)] == y_test)
+            test_index = np.where(known, test_index, -1).astype(np.float64)
+        return self._fit(X, index, X_test, test_index)
+
+    def decision_function(self, X):
+        return self._outputs(X)
+
+    def predict(self, X):
+        return self.classes_[np.argmax(self._outputs(X), axis=1)]
+
+    def score(self, X, y):
+        """collective: accuracy over every rank's rows."""
+        y = np.asarray(y).ravel()
+        right, total = self._comm().allreduce(
+            np.array([np.sum(self.predict(X) == y), len(y)], dtype=np.float64), op=MPI.SUM)
+        return float(right / total)
+
+
+class KernelRegressor(_KernelEstimator):
+    """Kernel regression (square loss) of one or several targets."""
+
+    def fit(self, X, y, X_test=None, y_test=None):
+        y = np.asarray(y, dtype=np.float64)
+        self._one_target = y.ndim == 1
+        return self._fit(X, y, X_test, y_test)
+
+    def predict(self, X):
+        out = self._outputs(X)
+        return out[:, 0] if getattr(self, "_one_target", out.shape[1] == 1) else out
+
+    def score(self, X, y):
+        """collective: R^2 over every rank's rows (averaged over targets, as scikit-learn)."""
+        y = np.asarray(y, dtype=np.float64)
+        y = y.reshape(len(y), -1)
+        pred = self._outputs(X).reshape(len(y), -1)
+        sums = self._comm().allreduce(
+            np.vstack([y.sum(axis=0), (y * y).sum(axis=0), ((pred - y) ** 2).sum(axis=0),
+                       np.full(y.shape[1], len(y), dtype=np.float64)]), op=MPI.SUM)
+        s, ss, err, n = sums
+        return float(np.mean(1.0 - err / (ss - s * s / n)))
+
+
+def load(path, comm=None):
+    """collective: an estimator holding the model in ``path`` (written by ``save`` or the CLI).
+
+    A classifier loaded from a file predicts class indices 0..c-1 (the file stores no labels),
+    as ``kmpi predict`` does.
+    """
+    comm = MPI.COMM_WORLD if comm is None else comm
+    model = _kmpi.load(comm, str(path))
+    est = (KernelClassifier if model.classification else KernelRegressor)(comm=comm)
+    est.model_ = model
+    est.n_features_in_ = model.dimension
+    if model.classification:
+        est.classes_ = np.arange(model.outputs)
+    return est

@@ -1,0 +1,152 @@
+// _kmpi: the Python binding of the train path (kmpi/train.hpp) and of prediction. Each rank
+// passes its own rows; an mpi4py communicator says which ranks take part. Errors are agreed
+// (CollectiveError, the same message on every rank) and raised as kmpi.Error; the GIL is released
+// while kmpi computes.
+#include <mpi4py/mpi4py.h>
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <string>
+#include <vector>
+
+#include "kmpi/error.hpp"
+#include "kmpi/model.hpp"
+#include "kmpi/solvers.hpp"
+#include "kmpi/train.hpp"
+
+namespace py = pybind11;
+
+namespace kmpi {
+namespace {
+
+using Array = py::array_t<double, py::array::c_style | py::array::forcecast>;
+
+// local: the MPI_Comm inside an mpi4py communicator.
+MPI_Comm mpi_comm_of(const py::object& comm) {
+  MPI_Comm* c = PyMPIComm_Get(comm.ptr());
+  if (c == nullptr) throw py::error_already_set();
+  return *c;
+}
+
+// collective: a 1-D (n) or 2-D (n x k) float64 array as a Matrix, shapes agreed over the ranks.
+Matrix<double> to_matrix(const mpi::Communicator& comm, const Array& a, const std::string& what) {
+  mpi::agree(comm, a.ndim() == 1 || a.ndim() == 2,
+             what + ": expected a 1-D or 2-D array, got " + std::to_string(a.ndim()) +
+                 " dimensions");
+  const std::size_t rows = static_cast<std::size_t>(a.shape(0));
+  const std::size_t cols = a.ndim() == 2 ? static_cast<std::size_t>(a.shape(1)) : 1;
+  Matrix<double> m(rows, cols);
+  std::copy(a.data(), a.data() + rows * cols, m.data());
+  return m;
+}
+
+// A trained or loaded model: this rank's part, and the communicator it lives on.
+class PyModel {
+ public:
+  PyModel(py::object comm, LocalModel model) : comm_obj_(std::move(comm)), model_(std::move(model)) {}
+
+  // collective: predictions (rows x c) for this rank's query rows.
+  py::array_t<double> predict(const Array& x) const {
+    const mpi::Communicator comm(mpi_comm_of(comm_obj_));
+    Matrix<double> q = to_matrix(comm, x, "predict: X");
+    mpi::agree(comm, q.cols() == model_.header.dimension,
+               "predict: X has " + std::to_string(q.cols()) + " features per row, the model " +
+                   std::to_string(model_.header.dimension));
+    Matrix<double> pred;
+    {
+      py::gil_scoped_release release;
+      model_.header.scaling.apply(q);
+      const std::size_t mine = q.rows();
+      const std::vector<std::size_t> counts = comm.allgather(&mine, 1);
+      std::vector<std::size_t> offsets(counts.size() + 1, 0);
+      for (std::size_t r = 0; r < counts.size(); ++r) offsets[r + 1] = offsets[r] + counts[r];
+      const LocalCenters centers(model_.centers, Precision::kFloat64);
+      pred = predict_distributed(comm, model_.header.kernel, centers, model_.weights, offsets, q);
+    }
+    py::array_t<double> out({pred.rows(), pred.cols()});
+    std::copy(pred.data(), pred.data() + pred.size(), out.mutable_data());
+    return out;
+  }
+
+  // collective
+  void save(const std::string& path) const {
+    const mpi::Communicator comm(mpi_comm_of(comm_obj_));
+    py::gil_scoped_release release;
+    save_model(comm, path, model_);
+  }
+
+  const ModelHeader& header() const { return model_.header; }
+
+ private:
+  py::object comm_obj_;
+  LocalModel model_;
+};
+
+// collective: the train path on this rank's rows. `args` are option arguments
+// ("--solver.name=falkon", ...); y holds class indices (classification) or targets; the test
+// set is optional (empty arrays). Returns the model and the test metrics.
+py::tuple fit(const py::object& comm_obj, const std::vector<std::string>& args, const Array& x,
+              const Array& y, bool classification, const Array& x_test, const Array& y_test) {
+  const mpi::Communicator comm(mpi_comm_of(comm_obj));
+  const Options options = parse_options(args);
+  const bool allow = options.flag("data.allow_nonfinite");
+  const ElementKind kind = classification ? ElementKind::kInteger : ElementKind::kFloating;
+  TrainRows rows;
+  rows.train_name = "fit: X, y";
+  rows.train = block_rows(comm, rows.train_name, to_matrix(comm, x, "fit: X"),
+                          to_matrix(comm, y, "fit: y"), kind, allow);
+  const bool has_test = comm.allreduce_value(x_test.size(), mpi::Op::kMax) > 0;
+  if (has_test)
+    rows.test = block_rows(comm, "fit: test rows", to_matrix(comm, x_test, "fit: X_test"),
+                           to_matrix(comm, y_test, "fit: y_test"), kind, allow);
+  TrainResult result;
+  {
+    py::gil_scoped_release release;
+    result = train_in_memory(comm, options, std::move(rows));
+  }
+  mpi::agree(comm, result.trained, "fit: training stopped before a model was made (dry run or signal)");
+  py::dict metrics;
+  if (result.tested) {
+    metrics["test_mse"] = result.test.mse;
+    if (result.test.accuracy >= 0) metrics["test_accuracy"] = result.test.accuracy;
+  }
+  return py::make_tuple(PyModel(comm_obj, std::move(result.model)), metrics);
+}
+
+}  // namespace
+}  // namespace kmpi
+
+PYBIND11_MODULE(_kmpi, m) {
+  using namespace kmpi;
+  if (import_mpi4py() < 0) throw py::error_already_set();
+  m.doc() = "kmpi: large kernel models on MPI ranks (the C++ library; see kmpi/__init__.py)";
+  py::register_exception<Error>(m, "Error", PyExc_RuntimeError);
+  py::class_<PyModel>(m, "Model")
+      .def("predict", &PyModel::predict, py::arg("X"),
+           "collective: predictions (rows x outputs) for this rank's rows")
+      .def("save", &PyModel::save, py::arg("path"), "collective: the model file (as the CLI's)")
+      .def_property_readonly("dimension", [](const PyModel& p) { return p.header().dimension; })
+      .def_property_readonly("outputs", [](const PyModel& p) { return p.header().outputs; })
+      .def_property_readonly("centers", [](const PyModel& p) { return p.header().centers; })
+      .def_property_readonly("kernel", [](const PyModel& p) { return p.header().kernel.name(); })
+      .def_property_readonly("bandwidth",
+                             [](const PyModel& p) { return p.header().kernel.bandwidth; })
+      .def_property_readonly("classification", [](const PyModel& p) {
+        return p.header().task == Task::kClassification;
+      });
+  m.def("fit", &fit, py::arg("comm"), py::arg("args"), py::arg("X"), py::arg("y"),
+        py::arg("classification"), py::arg("X_test"), py::arg("y_test"));
+  m.def(
+      "load",
+      [](const py::object& comm_obj, const std::string& path) {
+        const mpi::Communicator comm(mpi_comm_of(comm_obj));
+        LocalModel model;
+        {
+          py::gil_scoped_release release;
+          model = load_model(comm, path);
+        }
+        return PyModel(comm_obj, std::move(model));
+      },
+      py::arg("comm"), py::arg("path"), "collective: a model file, each rank its block");
+}
