@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <iterator>
 #include <limits>
 
 #include "kmpi/blas.hpp"
@@ -11,41 +12,44 @@
 
 namespace kmpi {
 
+namespace {
+
+// The kernel.name values and the kinds they select (matern with nu = 0.5 is the Laplacian).
+struct KernelName {
+  KernelKind kind;
+  const char* name;
+};
+constexpr KernelName kKernelNames[] = {{KernelKind::kGaussian, "gaussian"},
+                                       {KernelKind::kLaplacian, "laplacian"},
+                                       {KernelKind::kMatern, "matern"},
+                                       {KernelKind::kCauchy, "cauchy"}};
+
+}  // namespace
+
 Kernel Kernel::from_name(const std::string& name, double bandwidth, double nu) {
   if (!(bandwidth > 0) || !std::isfinite(bandwidth))
     throw Error("kernel.bandwidth must be a positive number, got " + std::to_string(bandwidth));
   Kernel k;
   k.bandwidth = bandwidth;
   k.nu = nu;
-  if (name == "gaussian")
-    k.kind = KernelKind::kGaussian;
-  else if (name == "laplacian")
-    k.kind = KernelKind::kLaplacian;
-  else if (name == "cauchy")
-    k.kind = KernelKind::kCauchy;
-  else if (name == "matern") {
+  const auto* entry = std::find_if(std::begin(kKernelNames), std::end(kKernelNames),
+                                   [&](const KernelName& e) { return name == e.name; });
+  if (entry == std::end(kKernelNames))
+    throw Error("unknown kernel.name '" + name +
+                "' (expected gaussian, laplacian, matern, cauchy)");
+  k.kind = entry->kind;
+  if (k.kind == KernelKind::kMatern) {
     if (nu != 0.5 && nu != 1.5 && nu != 2.5)
       throw Error("kernel.nu must be 0.5, 1.5 or 2.5 for the matern kernel, got " +
                   std::to_string(nu));
-    k.kind = nu == 0.5 ? KernelKind::kLaplacian : KernelKind::kMatern;
-  } else {
-    throw Error("unknown kernel.name '" + name +
-                "' (expected gaussian, laplacian, matern, cauchy)");
+    if (nu == 0.5) k.kind = KernelKind::kLaplacian;
   }
   return k;
 }
 
 std::string Kernel::name() const {
-  switch (kind) {
-    case KernelKind::kGaussian:
-      return "gaussian";
-    case KernelKind::kLaplacian:
-      return "laplacian";
-    case KernelKind::kMatern:
-      return "matern";
-    case KernelKind::kCauchy:
-      return "cauchy";
-  }
+  for (const KernelName& e : kKernelNames)
+    if (e.kind == kind) return e.name;
   return "unknown";
 }
 
