@@ -107,8 +107,8 @@ inline float exp_nonpositive(float x) {
   // Round to nearest by adding and subtracting 1.5 * 2^23 (floor does not vectorise here).
   const float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
   const float r = (x - n * 0.693359375f) - n * -2.12194440e-4f;
-  const float p = horner(r, 1.0f / 5040, 1.0f / 720, 1.0f / 120, 1.0f / 24, 1.0f / 6, 0.5f, 1.0f,
-                         1.0f);
+  const float p =
+      horner(r, 1.0f / 5040, 1.0f / 720, 1.0f / 120, 1.0f / 24, 1.0f / 6, 0.5f, 1.0f, 1.0f);
   // __builtin_bit_cast (GCC >= 11, Clang >= 9) vectorises; memcpy through memory does not.
   const float scale = __builtin_bit_cast(float, (static_cast<std::int32_t>(n) + 127) << 23);
   return tiny ? 0.0f : p * scale;
@@ -121,8 +121,8 @@ inline double exp_nonpositive(double x) {
   const double r = (x - n * 6.93145751953125e-1) - n * 1.42860682030941723212e-6;
   // 1/13!, 1/12!, ..., 1/2!, 1, 1.
   const double p = horner(r, 1.0 / 6227020800.0, 1.0 / 479001600.0, 1.0 / 39916800.0,
-                          1.0 / 3628800.0, 1.0 / 362880.0, 1.0 / 40320.0, 1.0 / 5040.0,
-                          1.0 / 720.0, 1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0);
+                          1.0 / 3628800.0, 1.0 / 362880.0, 1.0 / 40320.0, 1.0 / 5040.0, 1.0 / 720.0,
+                          1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0);
   const double scale = __builtin_bit_cast(double, (static_cast<std::int64_t>(n) + 1023) << 52);
   return tiny ? 0.0 : p * scale;
 }
@@ -172,7 +172,8 @@ void kernel_block(const Kernel& k, const T* a, std::size_t ma, std::size_t lda, 
   switch (k.kind) {
     case KernelKind::kGaussian: {
       const T c = T(-1) / (T(2) * s * s);
-      finish_rows(a_norms, b_norms, ma, mb, out, ldo, [c](T r2) { return exp_nonpositive(c * r2); });
+      finish_rows(a_norms, b_norms, ma, mb, out, ldo,
+                  [c](T r2) { return exp_nonpositive(c * r2); });
       break;
     }
     case KernelKind::kLaplacian: {

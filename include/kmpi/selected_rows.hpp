@@ -43,8 +43,9 @@ Matrix<double> gather_rows(const mpi::Communicator& comm, const BlockPartition& 
                            const Matrix<double>& local, const std::vector<std::size_t>& selection,
                            SelectionLayout& layout);
 
-// collective: the number of centers p of falkon and eigenpro4: with given centers (each rank's
-// rows of them), their total (one allreduce); else min(n, requested), requested = 0 meaning 10000.
+// The number of centers p of falkon and eigenpro4: with given centers (each rank's rows of
+// them), their total, one allreduce (collective; given_centers is set on every rank or on none);
+// else min(n, requested), requested = 0 meaning 10000 (local).
 std::size_t center_count(const mpi::Communicator& comm, std::size_t n, std::size_t requested,
                          const Matrix<double>* given_centers);
 

@@ -85,9 +85,9 @@ class EigenPro2Iteration {
     const BlockPartition& part = problem_.partition;
     const std::size_t first_b0 = first_step * m_;
     std::unique_ptr<BatchRows> next =
-        first_b0 < n_ ? start_batch(comm_, part, problem_.x, perm, first_b0,
-                                    std::min(m_, n_ - first_b0))
-                      : nullptr;
+        first_b0 < n_
+            ? start_batch(comm_, part, problem_.x, perm, first_b0, std::min(m_, n_ - first_b0))
+            : nullptr;
     for (std::size_t b0 = first_b0; b0 < n_; b0 += m_) {
       ++totals.steps;
       const std::unique_ptr<BatchRows> current = std::move(next);
@@ -100,9 +100,8 @@ class EigenPro2Iteration {
         next = start_batch(comm_, part, problem_.x, perm, b0 + m_, std::min(m_, n_ - b0 - m_));
       step(*current, next.get(), epoch, totals);
       // Step boundary: checkpoints and stop signals are agreed here (IterationControl).
-      if (control.after_step &&
-          !control.after_step(
-              StepState{epoch, b0 / m_ + 1, steps_per_epoch(), &alpha_, totals.loss_sum}))
+      if (control.after_step && !control.after_step(StepState{epoch, b0 / m_ + 1, steps_per_epoch(),
+                                                              &alpha_, totals.loss_sum}))
         return false;
     }
     return true;
@@ -131,10 +130,9 @@ class EigenPro2Iteration {
     accumulate_squares(g, totals.loss_sum);
     // g is replicated, so every rank reaches this verdict together.
     if (!std::isfinite(totals.loss_sum))
-      throw CollectiveError(
-          "EigenPro 2 diverged in epoch " + std::to_string(epoch) +
-              " (non-finite residual); lower solver.batch_size or check the data",
-          0);
+      throw CollectiveError("EigenPro 2 diverged in epoch " + std::to_string(epoch) +
+                                " (non-finite residual); lower solver.batch_size or check the data",
+                            0);
 
     // Nystrom correction, with g from before the batch update:
     // alpha_S += eta V diag(d) V^T K(X_S, X_B) g, the q x c middle summed over ranks, where

@@ -66,8 +66,8 @@ void add_product(Matrix<double>& out, double scale, const Matrix<double>& a,
 // same at any rank count.
 Matrix<double> project(const mpi::Communicator& comm, const Kernel& kernel,
                        const BlockPartition& cpart, const Matrix<double>& z, const LocalCenters& zc,
-                       const NystromPreconditioner& ny, const Matrix<double>& h,
-                       std::size_t epochs, std::uint64_t seed, std::uint64_t key) {
+                       const NystromPreconditioner& ny, const Matrix<double>& h, std::size_t epochs,
+                       std::uint64_t seed, std::uint64_t key) {
   const std::size_t p = cpart.size(), c = h.cols(), first = cpart.begin(comm.rank());
   const EigenPro2Parameters& prm = ny.parameters;
   const std::size_t m = std::max<std::size_t>(1, std::min(prm.batch_size, p));
@@ -143,8 +143,9 @@ EigenPro4Preconditioners eigenpro4_preconditioners(const mpi::Communicator& comm
   model.options.precondition = true;
   model.options.batch_size = 0;
   model.options.preconditioner_level =
-      options.model_level > 0 ? options.model_level
-                              : std::max<std::size_t>(1, std::min<std::size_t>(150, model.samples / 3));
+      options.model_level > 0
+          ? options.model_level
+          : std::max<std::size_t>(1, std::min<std::size_t>(150, model.samples / 3));
   model.batch_limit = p;
   EigenPro4Preconditioners pre;
   pre.data = build_nystrom_preconditioner(comm, kernel, cpart, z, data);
@@ -299,7 +300,7 @@ class EigenPro4Iteration {
   const EigenPro4Preconditioners& pre_;
   const Matrix<double>& m_local_;  // M_r = K(Z_r, X_S) V
   Matrix<double>& alpha_;
-  const std::size_t n_, first_;  // data rows in all; this rank's first
+  const std::size_t n_, first_;   // data rows in all; this rank's first
   const std::size_t m_, period_;  // batch size m and projection period T
   const double eta_;
   Matrix<double> h_, alpha_s_, tmp_alpha_;
@@ -327,8 +328,7 @@ EigenPro4Result train_eigenpro4(const mpi::Communicator& comm, const TrainingPro
     result.centers = *options.given_centers;  // already this rank's block of BlockPartition(p, P)
   } else {
     result.center_indices = random_subset(n, p, options.seed, RngStream::kCenters);
-    result.centers =
-        distribute_selected_rows(comm, part, problem.x, result.center_indices, cpart);
+    result.centers = distribute_selected_rows(comm, part, problem.x, result.center_indices, cpart);
   }
   const LocalCenters zc(result.centers, options.precision);
   const EigenPro4Preconditioners pre =

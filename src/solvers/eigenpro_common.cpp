@@ -135,8 +135,7 @@ NystromPreconditioner build_nystrom_preconditioner(const mpi::Communicator& comm
 }
 
 Matrix<double> nystrom_coefficients(const mpi::Communicator& comm, const NystromPreconditioner& pre,
-                                    const Matrix<double>& kg, std::size_t c,
-                                    double* comm_seconds) {
+                                    const Matrix<double>& kg, std::size_t c, double* comm_seconds) {
   const std::size_t q = pre.parameters.q;
   Matrix<double> w(q, c);
   if (pre.acts_here())

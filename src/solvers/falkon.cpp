@@ -21,6 +21,9 @@
 //   one kernel tile of at most cache_tile_bytes() (or 64 rows x p).
 // Communication per iteration: three allreduces of p x c (the product, and two conversions of a
 // block-cyclic p x c matrix to replicated) plus the pdtrsm traffic.
+//
+// Where things happen: factor_kzz and factor_a (setup: L and A_L), FalkonSystem::apply (one
+// product B^T H B u), cg_iteration (one CG iteration), train_falkon (the driver).
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
@@ -30,8 +33,8 @@
 #include "kmpi/blas.hpp"
 #include "kmpi/log.hpp"
 #include "kmpi/rng.hpp"
-#include "kmpi/selected_rows.hpp"
 #include "kmpi/scalapack.hpp"
+#include "kmpi/selected_rows.hpp"
 #include "kmpi/solvers.hpp"
 
 namespace kmpi {
@@ -234,8 +237,8 @@ class FalkonSystem {
   const mpi::Communicator& comm_;
   const Kernel& kernel_;
   const BlacsGrid& grid_;
-  const BlockCyclicMatrix& l_;  // L = T^T
-  const BlockCyclicMatrix& a_;  // A_L
+  const BlockCyclicMatrix& l_;   // L = T^T
+  const BlockCyclicMatrix& a_;   // A_L
   const LocalCenters& x_local_;  // this rank's data rows, kernel precision
   const LocalCenters& z_all_;    // Z replicated, kernel precision
   const double lambda_;
