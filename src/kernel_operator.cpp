@@ -65,45 +65,74 @@ Tiling tiling_for(std::size_t m, std::size_t p, std::size_t tile_bytes) {
   return {mq, std::min(std::max<std::size_t>(p, 1), t)};
 }
 
+// One product's operands in the kernel precision T: the centers and their norms as LocalCenters
+// keeps them, the query rows converted with their norms, and the right-hand factor (alpha or
+// g, m or p rows x c) converted.
+template <class T>
+struct TileOperands {
+  const Matrix<T>& z;
+  const std::vector<T>& z_norms;
+  Matrix<T> q;
+  std::vector<T> q_norms;
+  Matrix<T> factor;
+};
+template <class T>
+TileOperands<T> tile_operands(const LocalCenters& z, const Matrix<double>& q64,
+                              const Matrix<double>& factor) {
+  TileOperands<T> t{z.template rows_as<T>(), z.template norms_as<T>(), convert<T>(q64),
+                    std::vector<T>(q64.rows()), convert<T>(factor)};
+  row_squared_norms(t.q.data(), q64.rows(), q64.cols(), q64.cols(), t.q_norms.data());
+  return t;
+}
+
+// Visits the tiles of an m x p product, f(i0, mi, j0, tj) for query rows [i0, i0 + mi) and
+// center rows [j0, j0 + tj), query chunks outermost.
+template <class F>
+inline void for_each_tile(const Tiling& tl, std::size_t m, std::size_t p, F&& f) {
+  for (std::size_t i0 = 0; i0 < m; i0 += tl.query_rows) {
+    const std::size_t mi = std::min(tl.query_rows, m - i0);
+    for (std::size_t j0 = 0; j0 < p; j0 += tl.center_rows)
+      f(i0, mi, j0, std::min(tl.center_rows, p - j0));
+  }
+}
+
+// out(row0 + i, l) += part(i, l) for a product in the kernel precision (rows x c, row-major):
+// where a tile's partial sums are accumulated in float64.
+template <class T>
+inline void add_rows_to(Matrix<double>& out, std::size_t row0, std::size_t rows, std::size_t c,
+                        const T* part) {
+  for (std::size_t i = 0; i < rows; ++i)
+    for (std::size_t l = 0; l < c; ++l) out(row0 + i, l) += static_cast<double>(part[i * c + l]);
+}
+
 template <class T>
 void times_local(const Kernel& k, const Matrix<double>& q64, const LocalCenters& z,
                  const Matrix<double>& alpha, Matrix<double>& out, std::size_t tile_bytes,
                  KernelColumns* capture, const BetweenTiles& between_tiles) {
   const std::size_t m = q64.rows(), d = q64.cols(), p = z.rows(), c = alpha.cols();
   if (m == 0 || p == 0 || c == 0) return;
-  const Matrix<T>& zt = z.template rows_as<T>();
-  const std::vector<T>& zn = z.template norms_as<T>();
-  Matrix<T> qt = convert<T>(q64);
-  std::vector<T> qn(m);
-  row_squared_norms(qt.data(), m, d, d, qn.data());
-  Matrix<T> at = convert<T>(alpha);
+  const TileOperands<T> t = tile_operands<T>(z, q64, alpha);
   const Tiling tl = tiling_for<T>(m, p, tile_bytes);
   std::vector<T> block(tl.query_rows * tl.center_rows), part(tl.query_rows * c);
   const std::vector<std::size_t>* wanted = capture ? capture->columns : nullptr;
   if (capture) capture->values = Matrix<double>(m, wanted ? wanted->size() : 0);
-  for (std::size_t i0 = 0; i0 < m; i0 += tl.query_rows) {
-    const std::size_t mi = std::min(tl.query_rows, m - i0);
-    for (std::size_t j0 = 0; j0 < p; j0 += tl.center_rows) {
-      const std::size_t tj = std::min(tl.center_rows, p - j0);
-      if (between_tiles) between_tiles();
-      kernel_block(k, qt.row(i0), mi, d, zt.row(j0), tj, d, d, block.data(), tj, qn.data() + i0,
-                   zn.data() + j0);
-      blas::gemm(false, false, mi, c, tj, T(1), block.data(), tj, at.row(j0), c, T(0), part.data(),
-                 c);
+  for_each_tile(tl, m, p, [&](std::size_t i0, std::size_t mi, std::size_t j0, std::size_t tj) {
+    if (between_tiles) between_tiles();
+    kernel_block(k, t.q.row(i0), mi, d, t.z.row(j0), tj, d, d, block.data(), tj,
+                 t.q_norms.data() + i0, t.z_norms.data() + j0);
+    blas::gemm(false, false, mi, c, tj, T(1), block.data(), tj, t.factor.row(j0), c, T(0),
+               part.data(), c);
+    add_rows_to(out, i0, mi, c, part.data());
+    if (!wanted) return;
+    // The captured columns that fall in this tile: a contiguous run of the sorted list.
+    const auto first = std::lower_bound(wanted->begin(), wanted->end(), j0);
+    const auto last = std::lower_bound(first, wanted->end(), j0 + tj);
+    for (auto it = first; it != last; ++it) {
+      const std::size_t col = static_cast<std::size_t>(it - wanted->begin()), j = *it - j0;
       for (std::size_t i = 0; i < mi; ++i)
-        for (std::size_t j = 0; j < c; ++j) out(i0 + i, j) += static_cast<double>(part[i * c + j]);
-      if (wanted) {
-        // The captured columns that fall in this tile: a contiguous run of the sorted list.
-        const auto first = std::lower_bound(wanted->begin(), wanted->end(), j0);
-        const auto last = std::lower_bound(first, wanted->end(), j0 + tj);
-        for (auto it = first; it != last; ++it) {
-          const std::size_t col = static_cast<std::size_t>(it - wanted->begin()), j = *it - j0;
-          for (std::size_t i = 0; i < mi; ++i)
-            capture->values(i0 + i, col) = static_cast<double>(block[i * tj + j]);
-        }
-      }
+        capture->values(i0 + i, col) = static_cast<double>(block[i * tj + j]);
     }
-  }
+  });
 }
 
 template <class T>
@@ -113,26 +142,16 @@ Matrix<double> transpose_times_local(const Kernel& k, const LocalCenters& z,
   const std::size_t m = q64.rows(), d = q64.cols(), p = z.rows(), c = g.cols();
   Matrix<double> out(p, c);
   if (m == 0 || p == 0 || c == 0) return out;
-  const Matrix<T>& zt = z.template rows_as<T>();
-  const std::vector<T>& zn = z.template norms_as<T>();
-  Matrix<T> qt = convert<T>(q64);
-  std::vector<T> qn(m);
-  row_squared_norms(qt.data(), m, d, d, qn.data());
-  Matrix<T> gt = convert<T>(g);
+  const TileOperands<T> t = tile_operands<T>(z, q64, g);
   const Tiling tl = tiling_for<T>(m, p, tile_bytes);
   std::vector<T> block(tl.query_rows * tl.center_rows), part(tl.center_rows * c);
-  for (std::size_t i0 = 0; i0 < m; i0 += tl.query_rows) {
-    const std::size_t mi = std::min(tl.query_rows, m - i0);
-    for (std::size_t j0 = 0; j0 < p; j0 += tl.center_rows) {
-      const std::size_t tj = std::min(tl.center_rows, p - j0);
-      kernel_block(k, zt.row(j0), tj, d, qt.row(i0), mi, d, d, block.data(), mi, zn.data() + j0,
-                   qn.data() + i0);
-      blas::gemm(false, false, tj, c, mi, T(1), block.data(), mi, gt.row(i0), c, T(0), part.data(),
-                 c);
-      for (std::size_t j = 0; j < tj; ++j)
-        for (std::size_t l = 0; l < c; ++l) out(j0 + j, l) += static_cast<double>(part[j * c + l]);
-    }
-  }
+  for_each_tile(tl, m, p, [&](std::size_t i0, std::size_t mi, std::size_t j0, std::size_t tj) {
+    kernel_block(k, t.z.row(j0), tj, d, t.q.row(i0), mi, d, d, block.data(), mi,
+                 t.z_norms.data() + j0, t.q_norms.data() + i0);
+    blas::gemm(false, false, tj, c, mi, T(1), block.data(), mi, t.factor.row(i0), c, T(0),
+               part.data(), c);
+    add_rows_to(out, j0, tj, c, part.data());
+  });
   return out;
 }
 
@@ -145,12 +164,7 @@ void panel_build(const Kernel& k, const Matrix<double>& q64, const LocalCenters&
   if (m == 0 || p == 0) return;
   if (buf.size() < m * p) buf.resize(m * p);
   T* panel = buf.data();
-  const Matrix<T>& zt = z.template rows_as<T>();
-  const std::vector<T>& zn = z.template norms_as<T>();
-  const Matrix<T> qt = convert<T>(q64);
-  std::vector<T> qn(m);
-  row_squared_norms(qt.data(), m, d, d, qn.data());
-  const Matrix<T> at = convert<T>(alpha);
+  const TileOperands<T> t = tile_operands<T>(z, q64, alpha);
   if (tile_bytes == 0) tile_bytes = cache_tile_bytes();
   const std::size_t chunk = std::clamp<std::size_t>(tile_bytes / (p * sizeof(T)), 16, 4096);
   const std::size_t run = KernelPanel::kPanelSumLength;
@@ -158,12 +172,13 @@ void panel_build(const Kernel& k, const Matrix<double>& q64, const LocalCenters&
   for (std::size_t i0 = 0; i0 < m; i0 += chunk) {
     const std::size_t mi = std::min(chunk, m - i0);
     T* rows = panel + i0 * p;
-    kernel_block(k, qt.row(i0), mi, d, zt.data(), p, d, d, rows, p, qn.data() + i0, zn.data());
+    kernel_block(k, t.q.row(i0), mi, d, t.z.data(), p, d, d, rows, p, t.q_norms.data() + i0,
+                 t.z_norms.data());
     for (std::size_t j0 = 0; j0 < p && c > 0; j0 += run) {
       const std::size_t tj = std::min(run, p - j0);
-      blas::gemm(false, false, mi, c, tj, T(1), rows + j0, p, at.row(j0), c, T(0), part.data(), c);
-      for (std::size_t i = 0; i < mi; ++i)
-        for (std::size_t l = 0; l < c; ++l) out(i0 + i, l) += static_cast<double>(part[i * c + l]);
+      blas::gemm(false, false, mi, c, tj, T(1), rows + j0, p, t.factor.row(j0), c, T(0),
+                 part.data(), c);
+      add_rows_to(out, i0, mi, c, part.data());
     }
   }
 }

@@ -56,13 +56,21 @@ std::string MemoryPlan::describe() const {
   return out.str();
 }
 
-MemoryPlan plan_training(const Options& o, std::size_t n, std::size_t d, std::size_t c, int ranks,
-                         std::size_t n_eval) {
-  const double P = ranks, rows = std::ceil(static_cast<double>(n) / P);
-  const double D = static_cast<double>(d), C = static_cast<double>(c);
+namespace {
+
+// What every solver's estimate starts from: P ranks, the busiest rank's ceil(n / P) data rows.
+struct PlanShape {
+  std::size_t n = 0;
+  double P = 1, rows = 0, D = 0, C = 0;  // ranks, rows per rank, d, c
+  bool f32 = true;                       // kernel operands in float32
+  double tile_budget = 0;                // bytes of one kernel tile
+};
+
+// local: the items every run has, and the operands and weights of the solvers whose centers
+// are the data rows (direct, eigenpro2).
+void plan_common(const Options& o, const PlanShape& s, std::size_t n_eval, MemoryPlan& plan) {
+  const double P = s.P, rows = s.rows, D = s.D, C = s.C;
   const std::string solver = o.str("solver.name");
-  const bool f32 = o.str("solver.precision") != "float64";
-  MemoryPlan plan;
   plan.items.push_back(
       {"data block (" + std::to_string(static_cast<std::size_t>(rows)) + " rows x (d + c) doubles)",
        rows * (D + C) * 8});
@@ -72,77 +80,113 @@ MemoryPlan plan_training(const Options& o, std::size_t n, std::size_t d, std::si
   if (n_eval > 0)
     plan.items.push_back(
         {"test and validation rows", std::ceil(static_cast<double>(n_eval) / P) * (D + C) * 8});
-  const bool centers_are_data = solver == "direct" || solver == "eigenpro2";
-  if (centers_are_data) {
-    plan.items.push_back(
-        {"kernel operands (the rows again, float32 or float64)", rows * D * (f32 ? 4 : 8)});
-    // The metrics of every epoch (train probe, validation, test) are computed with a second
-    // operand copy that train builds next to the solver's own.
-    if (solver != "direct")
-      plan.items.push_back({"kernel operands for the epoch metrics", rows * D * (f32 ? 4 : 8)});
-    const bool early_stopping = o.real("data.validation_fraction") > 0;
-    plan.items.push_back({"weights alpha", rows * C * 8 * (early_stopping ? 2 : 1)});
-  }
-  const double tile_budget = static_cast<double>(cache_tile_bytes());
-  if (solver == "direct") {
-    const double N = static_cast<double>(n);
-    plan.items.push_back({"K (n x n, block-cyclic)", N * N / P * 8});
-    plan.reduce_hint = "more ranks, data.limit, or an iterative solver (solver.name=eigenpro2)";
-  } else if (solver == "eigenpro2") {
-    long long s = integer_or_zero(o, "solver.nystrom_samples");
-    if (s == 0) s = n < 100000 ? static_cast<long long>(std::min<std::size_t>(n, 2000)) : 12000;
-    const double S = static_cast<double>(std::min<std::size_t>(static_cast<std::size_t>(s), n));
-    long long m = integer_or_zero(o, "solver.batch_size");
-    if (m == 0) m = integer_or_zero(o, "solver.batch_cap");
-    const double M = static_cast<double>(m);
-    plan.items.push_back({"K_SS and eigenvectors (s x s, block-cyclic)", 2 * S * S / P * 8});
-    plan.items.push_back({"Nystrom rows X_S and V (replicated)", S * (D + S / 3) * 8});
-    plan.items.push_back({"batch X_B, Y_B, g (replicated)", M * (D + 2 * C) * 8});
-    plan.items.push_back(
-        {"kernel tiles", std::min(tile_budget, M * rows * (f32 ? 4 : 8)) + M * S / P * 8});
-    plan.reduce_hint =
-        "more ranks, a smaller solver.batch_cap / solver.batch_size, fewer "
-        "solver.nystrom_samples, or data.limit";
+  if (solver != "direct" && solver != "eigenpro2") return;
+  plan.items.push_back(
+      {"kernel operands (the rows again, float32 or float64)", rows * D * (s.f32 ? 4 : 8)});
+  // The metrics of every epoch (train probe, validation, test) are computed with a second
+  // operand copy that train builds next to the solver's own.
+  if (solver != "direct")
+    plan.items.push_back({"kernel operands for the epoch metrics", rows * D * (s.f32 ? 4 : 8)});
+  const bool early_stopping = o.real("data.validation_fraction") > 0;
+  plan.items.push_back({"weights alpha", rows * C * 8 * (early_stopping ? 2 : 1)});
+}
+
+void plan_direct(const PlanShape& s, MemoryPlan& plan) {
+  const double N = static_cast<double>(s.n);
+  plan.items.push_back({"K (n x n, block-cyclic)", N * N / s.P * 8});
+  plan.reduce_hint = "more ranks, data.limit, or an iterative solver (solver.name=eigenpro2)";
+}
+
+void plan_eigenpro2(const Options& o, const PlanShape& s, MemoryPlan& plan) {
+  const std::size_t n = s.n;
+  const double P = s.P, D = s.D, C = s.C;
+  long long samples = integer_or_zero(o, "solver.nystrom_samples");
+  if (samples == 0)
+    samples = n < 100000 ? static_cast<long long>(std::min<std::size_t>(n, 2000)) : 12000;
+  const double S = static_cast<double>(std::min<std::size_t>(static_cast<std::size_t>(samples), n));
+  long long m = integer_or_zero(o, "solver.batch_size");
+  if (m == 0) m = integer_or_zero(o, "solver.batch_cap");
+  const double M = static_cast<double>(m);
+  plan.items.push_back({"K_SS and eigenvectors (s x s, block-cyclic)", 2 * S * S / P * 8});
+  plan.items.push_back({"Nystrom rows X_S and V (replicated)", S * (D + S / 3) * 8});
+  plan.items.push_back({"batch X_B, Y_B, g (replicated)", M * (D + 2 * C) * 8});
+  plan.items.push_back(
+      {"kernel tiles", std::min(s.tile_budget, M * s.rows * (s.f32 ? 4 : 8)) + M * S / P * 8});
+  plan.reduce_hint =
+      "more ranks, a smaller solver.batch_cap / solver.batch_size, fewer "
+      "solver.nystrom_samples, or data.limit";
+}
+
+// eigenpro4 (src/solvers/eigenpro4.cpp): per rank p_r = p / P centers with their kernel
+// operand, alpha, h and M (q columns); the temporary centers of T batches (T m ~ p by default,
+// so about p_r rows); the panel K(X_B, Z_r) (m x p_r, at most 1 GiB); the replicated batch; the
+// two preconditioners (s x s block-cyclic at setup, X_S replicated). m is automatic (at most the
+// batch cap, 10000 for eigenpro4), so this is an upper bound.
+void plan_eigenpro4(const Options& o, const PlanShape& s, long long p, MemoryPlan& plan) {
+  const double P = s.P, rows = s.rows, D = s.D, C = s.C;
+  const double Pc = static_cast<double>(p), pr = std::ceil(Pc / P), W = s.f32 ? 4 : 8;
+  long long m = integer_or_zero(o, "solver.batch_size");
+  if (m == 0) m = o.given("solver.batch_cap") ? integer_or_zero(o, "solver.batch_cap") : 10000;
+  const double M = static_cast<double>(std::min<long long>(m, static_cast<long long>(s.n)));
+  long long t = integer_or_zero(o, "solver.projection_period");
+  // T m / P rows, T m ~ max(p, m) by default; doubled for the vector's growth.
+  const double tmp_rows =
+      2 * (t > 0 ? std::min(rows, static_cast<double>(t) * M / P) : std::max(pr, M / P));
+  long long samples = integer_or_zero(o, "solver.nystrom_samples");
+  const double S = static_cast<double>(std::min<long long>(samples > 0 ? samples : 3000, p));
+  long long model_samples = integer_or_zero(o, "solver.model_nystrom_samples");
+  const double Sm =
+      static_cast<double>(std::min<long long>(model_samples > 0 ? model_samples : 3000, p));
+  const double q = std::min({150.0, S / 3, Pc / 4});
+  plan.items.push_back({"centers Z, kernel operand, alpha, h, M (p / P rows)",
+                        pr * (D * (8 + W) + 2 * C * 8 + q * 8)});
+  plan.items.push_back(
+      {"temporary centers (T m / P rows, x 2 while growing)", tmp_rows * (D * W + C * 8)});
+  plan.items.push_back(
+      {"kernel panel K(X_B, Z_r)", std::min(M * pr * W, 1024.0 * 1024 * 1024) + s.tile_budget});
+  plan.items.push_back({"batch X_B and residual (replicated)", M * (D * (8 + W) + 2 * C * 8)});
+  // Setup: block-cyclic K_SS, its eigenvectors and pdsyevd's workspace (about two more local
+  // blocks); X_S replicated plus the rows/columns each rank selects from it.
+  plan.items.push_back({"preconditioner setup (K_SS, eigenvectors, pdsyevd work; X_S)",
+                        4 * std::max(S * S, Sm * Sm) / P * 8 + 2 * S * D * 8});
+}
+
+// falkon and eigenpro4: the models on p centers.
+void plan_centers(const Options& o, const PlanShape& s, MemoryPlan& plan) {
+  long long p = integer_or_zero(o, "solver.centers");
+  if (p == 0) p = static_cast<long long>(std::min<std::size_t>(s.n, 10000));
+  if (o.str("solver.name") == "falkon") {
+    const double Pc = static_cast<double>(p), pr = std::ceil(Pc / s.P);
+    plan.items.push_back({"centers Z and weights (p rows)", pr * (s.D + s.C) * 8 * 2});
+    plan.items.push_back({"K_ZZ and factors (p x p, block-cyclic)", 3 * Pc * Pc / s.P * 8});
+    plan.items.push_back({"kernel tiles", s.tile_budget});
   } else {
-    long long p = integer_or_zero(o, "solver.centers");
-    if (p == 0) p = static_cast<long long>(std::min<std::size_t>(n, 10000));
-    const double Pc = static_cast<double>(p), pr = std::ceil(Pc / P), W = f32 ? 4 : 8;
-    if (solver == "falkon") {
-      plan.items.push_back({"centers Z and weights (p rows)", pr * (D + C) * 8 * 2});
-      plan.items.push_back({"K_ZZ and factors (p x p, block-cyclic)", 3 * Pc * Pc / P * 8});
-      plan.items.push_back({"kernel tiles", tile_budget});
-    } else {
-      // eigenpro4 (src/solvers/eigenpro4.cpp): per rank p_r = p / P centers with their kernel
-      // operand, alpha, h and M (q columns); the temporary centers of T batches (T m ~ p by
-      // default, so about p_r rows); the panel K(X_B, Z_r) (m x p_r, at most 1 GiB); the
-      // replicated batch; the two preconditioners (s x s block-cyclic at setup, X_S replicated).
-      // m is automatic (at most the batch cap, 10000 for eigenpro4), so this is an upper bound.
-      long long m = integer_or_zero(o, "solver.batch_size");
-      if (m == 0) m = o.given("solver.batch_cap") ? integer_or_zero(o, "solver.batch_cap") : 10000;
-      const double M = static_cast<double>(std::min<long long>(m, static_cast<long long>(n)));
-      long long t = integer_or_zero(o, "solver.projection_period");
-      // T m / P rows, T m ~ max(p, m) by default; doubled for the vector's growth.
-      const double tmp_rows =
-          2 * (t > 0 ? std::min(rows, static_cast<double>(t) * M / P) : std::max(pr, M / P));
-      long long s = integer_or_zero(o, "solver.nystrom_samples");
-      const double S = static_cast<double>(std::min<long long>(s > 0 ? s : 3000, p));
-      long long sm = integer_or_zero(o, "solver.model_nystrom_samples");
-      const double Sm = static_cast<double>(std::min<long long>(sm > 0 ? sm : 3000, p));
-      const double q = std::min({150.0, S / 3, Pc / 4});
-      plan.items.push_back({"centers Z, kernel operand, alpha, h, M (p / P rows)",
-                            pr * (D * (8 + W) + 2 * C * 8 + q * 8)});
-      plan.items.push_back({"temporary centers (T m / P rows, x 2 while growing)",
-                            tmp_rows * (D * W + C * 8)});
-      plan.items.push_back(
-          {"kernel panel K(X_B, Z_r)", std::min(M * pr * W, 1024.0 * 1024 * 1024) + tile_budget});
-      plan.items.push_back({"batch X_B and residual (replicated)", M * (D * (8 + W) + 2 * C * 8)});
-      // Setup: block-cyclic K_SS, its eigenvectors and pdsyevd's workspace (about two more
-      // local blocks); X_S replicated plus the rows/columns each rank selects from it.
-      plan.items.push_back({"preconditioner setup (K_SS, eigenvectors, pdsyevd work; X_S)",
-                            4 * std::max(S * S, Sm * Sm) / P * 8 + 2 * S * D * 8});
-    }
-    plan.reduce_hint = "more ranks, fewer solver.centers, or data.limit";
+    plan_eigenpro4(o, s, p, plan);
   }
+  plan.reduce_hint = "more ranks, fewer solver.centers, or data.limit";
+}
+
+}  // namespace
+
+MemoryPlan plan_training(const Options& o, std::size_t n, std::size_t d, std::size_t c, int ranks,
+                         std::size_t n_eval) {
+  PlanShape s;
+  s.n = n;
+  s.P = ranks;
+  s.rows = std::ceil(static_cast<double>(n) / s.P);
+  s.D = static_cast<double>(d);
+  s.C = static_cast<double>(c);
+  s.f32 = o.str("solver.precision") != "float64";
+  s.tile_budget = static_cast<double>(cache_tile_bytes());
+  const std::string solver = o.str("solver.name");
+  MemoryPlan plan;
+  plan_common(o, s, n_eval, plan);
+  if (solver == "direct")
+    plan_direct(s, plan);
+  else if (solver == "eigenpro2")
+    plan_eigenpro2(o, s, plan);
+  else
+    plan_centers(o, s, plan);
   return plan;
 }
 

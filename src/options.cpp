@@ -13,140 +13,187 @@ namespace kmpi {
 
 namespace {
 
-OptionSpec make(const char* key, OptionType type, const char* def, const char* description,
-                std::vector<std::string> choices = {}, double min = -1e308, double max = 1e308) {
-  return OptionSpec{key, type, def, description, std::move(choices), min, max};
+// One declaration per option, by type: the helper names the type, the arguments are key,
+// default, description and the check (range or choices).
+OptionSpec path(const char* key, const char* description) {
+  return OptionSpec{key, OptionType::kString, "", description, {}};
+}
+OptionSpec text(const char* key, const char* def, const char* description) {
+  return OptionSpec{key, OptionType::kString, def, description, {}};
+}
+OptionSpec flag(const char* key, const char* def, const char* description) {
+  return OptionSpec{key, OptionType::kBool, def, description, {}};
+}
+OptionSpec choice(const char* key, const char* def, const char* description,
+                  std::vector<std::string> choices) {
+  return OptionSpec{key, OptionType::kChoice, def, description, std::move(choices)};
+}
+OptionSpec integer(const char* key, const char* def, const char* description, double min,
+                   double max = 1e308) {
+  return OptionSpec{key, OptionType::kInteger, def, description, {}, min, max};
+}
+OptionSpec real(const char* key, const char* def, const char* description, double min = -1e308,
+                double max = 1e308) {
+  return OptionSpec{key, OptionType::kReal, def, description, {}, min, max};
 }
 
-std::vector<OptionSpec> build_table() {
-  using T = OptionType;
+// data.*: the training, test and evaluation files and how they are read.
+std::vector<OptionSpec> data_options() {
   return {
-      make("data.train_features", T::kString, "",
+      path("data.train_features",
            "Training features: .npy, .csv, LIBSVM (.svm) or IDX (gzip or raw)"),
-      make("data.train_labels", T::kString, "",
+      path("data.train_labels",
            "Training labels/targets (1-D for labels); empty: from the features file (LIBSVM "
            "labels, CSV data.label_column)"),
-      make("data.test_features", T::kString, "",
-           "Test features (optional), evaluated after training"),
-      make("data.test_labels", T::kString, "", "Test labels/targets"),
-      make("data.centers", T::kString, "",
+      path("data.test_features", "Test features (optional), evaluated after training"),
+      path("data.test_labels", "Test labels/targets"),
+      path("data.centers",
            "falkon / eigenpro4: read the centers from this file (any features format, the "
            "training d, scaled like the training data) instead of drawing solver.centers rows"),
-      make("data.features", T::kString, "", "Features for predict / eval"),
-      make("data.labels", T::kString, "", "Labels for eval"),
-      make("data.scale", T::kChoice, "none",
-           "Feature scaling, stored in the model: none | unit (divide by the largest absolute "
-           "training value) | standardize (per feature)",
-           {"none", "unit", "standardize"}),
-      make("data.limit", T::kInteger, "0", "Train on this many rows drawn by solver.seed (0 = all)",
-           {}, 0),
-      make("data.task", T::kChoice, "auto",
-           "classification | regression | auto (integer labels = classes, floating = targets)",
-           {"auto", "classification", "regression"}),
-      make("data.format", T::kChoice, "auto",
-           "Format of the features files: auto (from the name: .npy, .csv/.tsv/.txt, "
-           ".svm/.libsvm/.svmlight, file.h5:/dataset, IDX names) | npy | csv | libsvm | idx | "
-           "hdf5; labels files go by their name",
-           {"auto", "npy", "csv", "libsvm", "idx", "hdf5"}),
-      make("data.header", T::kChoice, "auto",
-           "CSV header line: auto (a first line with a non-numeric token) | true | false",
-           {"auto", "true", "false"}),
-      make("data.label_column", T::kString, "last",
+      path("data.features", "Features for predict / eval"),
+      path("data.labels", "Labels for eval"),
+      choice("data.scale", "none",
+             "Feature scaling, stored in the model: none | unit (divide by the largest absolute "
+             "training value) | standardize (per feature)",
+             {"none", "unit", "standardize"}),
+      integer("data.limit", "0", "Train on this many rows drawn by solver.seed (0 = all)", 0),
+      choice("data.task", "auto",
+             "classification | regression | auto (integer labels = classes, floating = targets)",
+             {"auto", "classification", "regression"}),
+      choice("data.format", "auto",
+             "Format of the features files: auto (from the name: .npy, .csv/.tsv/.txt, "
+             ".svm/.libsvm/.svmlight, file.h5:/dataset, IDX names) | npy | csv | libsvm | idx | "
+             "hdf5; labels files go by their name",
+             {"auto", "npy", "csv", "libsvm", "idx", "hdf5"}),
+      choice("data.header", "auto",
+             "CSV header line: auto (a first line with a non-numeric token) | true | false",
+             {"auto", "true", "false"}),
+      text("data.label_column", "last",
            "CSV without a labels file: the column holding the labels (last | first | 1-based "
            "number | header name); the other columns are features"),
-      make("data.dimension", T::kInteger, "0",
-           "LIBSVM: number of features d (0 = the largest index in the file); larger indices "
-           "are refused",
-           {}, 0, 4294967295.0),
-      make("data.allow_nonfinite", T::kBool, "false",
+      integer("data.dimension", "0",
+              "LIBSVM: number of features d (0 = the largest index in the file); larger indices "
+              "are refused",
+              0, 4294967295.0),
+      flag("data.allow_nonfinite", "false",
            "Accept NaN/Inf values in features and labels (refused by default)"),
-      make("data.validation_fraction", T::kReal, "0",
+      real("data.validation_fraction", "0",
            "Fraction of training rows held out for validation and early stopping (iterative "
            "solvers)",
-           {}, 0, 0.5),
-      make("kernel.name", T::kChoice, "gaussian", "Kernel: gaussian | laplacian | matern | cauchy",
-           {"gaussian", "laplacian", "matern", "cauchy"}),
-      make("kernel.bandwidth", T::kReal, "5", "Kernel bandwidth sigma (> 0)", {}, 1e-300),
-      make("kernel.nu", T::kReal, "1.5", "Matern smoothness: 0.5, 1.5 or 2.5"),
-      make("solver.name", T::kChoice, "eigenpro2",
-           "direct (exact KRR, ScaLAPACK Cholesky) | eigenpro2 (preconditioned SGD) | falkon "
-           "(Nystrom KRR on solver.centers centers by preconditioned conjugate gradient) | "
-           "eigenpro4 (square loss on solver.centers centers, preconditioned SGD with delayed "
-           "projection)",
-           {"direct", "eigenpro2", "falkon", "eigenpro4"}),
-      make("solver.epochs", T::kInteger, "5", "Epochs of the iterative solvers", {}, 1, 1e9),
-      make("solver.batch_size", T::kInteger, "0",
-           "Batch size m (0 = automatic: min(critical batch size, solver.batch_cap))", {}, 0, 1e9),
-      make("solver.batch_cap", T::kInteger, "2000",
-           "Upper limit for the automatic batch size (eigenpro4: 10000 unless given)", {}, 1, 1e9),
-      make("solver.seed", T::kInteger, "1",
-           "Seed of every random choice (samples, batches, subsets)", {}, 0, 9.2e18),
-      make("solver.ridge", T::kReal, "1e-8",
+           0, 0.5),
+  };
+}
+
+// kernel.*: the kernel function.
+std::vector<OptionSpec> kernel_options() {
+  return {
+      choice("kernel.name", "gaussian", "Kernel: gaussian | laplacian | matern | cauchy",
+             {"gaussian", "laplacian", "matern", "cauchy"}),
+      real("kernel.bandwidth", "5", "Kernel bandwidth sigma (> 0)", 1e-300),
+      real("kernel.nu", "1.5", "Matern smoothness: 0.5, 1.5 or 2.5"),
+  };
+}
+
+// solver.*: which solver and its parameters.
+std::vector<OptionSpec> solver_options() {
+  return {
+      choice("solver.name", "eigenpro2",
+             "direct (exact KRR, ScaLAPACK Cholesky) | eigenpro2 (preconditioned SGD) | falkon "
+             "(Nystrom KRR on solver.centers centers by preconditioned conjugate gradient) | "
+             "eigenpro4 (square loss on solver.centers centers, preconditioned SGD with delayed "
+             "projection)",
+             {"direct", "eigenpro2", "falkon", "eigenpro4"}),
+      integer("solver.epochs", "5", "Epochs of the iterative solvers", 1, 1e9),
+      integer("solver.batch_size", "0",
+              "Batch size m (0 = automatic: min(critical batch size, solver.batch_cap))", 0, 1e9),
+      integer("solver.batch_cap", "2000",
+              "Upper limit for the automatic batch size (eigenpro4: 10000 unless given)", 1, 1e9),
+      integer("solver.seed", "1", "Seed of every random choice (samples, batches, subsets)", 0,
+              9.2e18),
+      real("solver.ridge", "1e-8",
            "Ridge lambda: direct solves (K + lambda n I) alpha = Y; falkon minimises "
            "||K_nZ alpha - Y||^2 + lambda n alpha^T K_ZZ alpha",
-           {}, 0),
-      make("solver.precision", T::kChoice, "float32",
-           "Kernel block precision; weights and reductions always accumulate in float64",
-           {"float32", "float64"}),
-      make("solver.nystrom_samples", T::kInteger, "0",
-           "Nystrom subsample size s (0 = min(n, 2000) for n < 1e5, else 12000; eigenpro4's data "
-           "preconditioner: min(p, 3000) of its centers)",
-           {}, 0, 1e9),
-      make("solver.preconditioner_level", T::kInteger, "0",
-           "Preconditioner level q (0 = automatic; eigenpro4: min(150, s / 3, p / 4))", {}, 0, 1e9),
-      make("solver.centers", T::kInteger, "0",
-           "Centers p of falkon and eigenpro4: training rows drawn by solver.seed (0 = min(n, "
-           "10000))",
-           {}, 0, 1e9),
-      make("solver.projection_period", T::kInteger, "0",
-           "eigenpro4: batches T between projections onto the centers (0 = max(1, p / m); 1 = "
-           "EigenPro 3)",
-           {}, 0, 1e9),
-      make("solver.projection_epochs", T::kInteger, "1",
-           "eigenpro4: epochs of EigenPro 2 over the centers that solve each projection", {}, 1,
-           1e6),
-      make("solver.model_nystrom_samples", T::kInteger, "0",
-           "eigenpro4: Nystrom subsample of the centers for the projection (0 = min(p, 3000))", {},
-           0, 1e9),
-      make("solver.model_preconditioner_level", T::kInteger, "0",
-           "eigenpro4: preconditioner level of the projection (0 = min(150, s_model / 3))", {}, 0,
-           1e9),
-      make("solver.iterations", T::kInteger, "20", "Most conjugate gradient iterations (falkon)",
-           {}, 1, 1e9),
-      make("solver.tolerance", T::kReal, "1e-7",
-           "falkon stops when every output's residual is below this fraction of its first", {}, 0,
-           1),
-      make("solver.patience", T::kInteger, "2",
-           "Early stopping: stop after this many epochs without a lower validation loss", {}, 1,
-           1e9),
-      make("output.model", T::kString, "", "Model file to write (train)"),
-      make("output.metrics", T::kString, "", "JSON-lines metrics file (train, eval)"),
-      make("output.predictions", T::kString, "", "Predictions file (predict): one row per input"),
-      make("output.data", T::kString, "",
-           "convert: .npy file for the features (float64), written atomically"),
-      make("output.labels", T::kString, "",
+           0),
+      choice("solver.precision", "float32",
+             "Kernel block precision; weights and reductions always accumulate in float64",
+             {"float32", "float64"}),
+      integer(
+          "solver.nystrom_samples", "0",
+          "Nystrom subsample size s (0 = min(n, 2000) for n < 1e5, else 12000; eigenpro4's data "
+          "preconditioner: min(p, 3000) of its centers)",
+          0, 1e9),
+      integer("solver.preconditioner_level", "0",
+              "Preconditioner level q (0 = automatic; eigenpro4: min(150, s / 3, p / 4))", 0, 1e9),
+      integer("solver.centers", "0",
+              "Centers p of falkon and eigenpro4: training rows drawn by solver.seed (0 = min(n, "
+              "10000))",
+              0, 1e9),
+      integer("solver.projection_period", "0",
+              "eigenpro4: batches T between projections onto the centers (0 = max(1, p / m); 1 = "
+              "EigenPro 3)",
+              0, 1e9),
+      integer("solver.projection_epochs", "1",
+              "eigenpro4: epochs of EigenPro 2 over the centers that solve each projection", 1,
+              1e6),
+      integer("solver.model_nystrom_samples", "0",
+              "eigenpro4: Nystrom subsample of the centers for the projection (0 = min(p, 3000))",
+              0, 1e9),
+      integer("solver.model_preconditioner_level", "0",
+              "eigenpro4: preconditioner level of the projection (0 = min(150, s_model / 3))", 0,
+              1e9),
+      integer("solver.iterations", "20", "Most conjugate gradient iterations (falkon)", 1, 1e9),
+      real("solver.tolerance", "1e-7",
+           "falkon stops when every output's residual is below this fraction of its first", 0, 1),
+      integer("solver.patience", "2",
+              "Early stopping: stop after this many epochs without a lower validation loss", 1,
+              1e9),
+  };
+}
+
+// output.* and the model file to read: what commands write and read.
+std::vector<OptionSpec> output_options() {
+  return {
+      path("output.model", "Model file to write (train)"),
+      path("output.metrics", "JSON-lines metrics file (train, eval)"),
+      path("output.predictions", "Predictions file (predict): one row per input"),
+      path("output.data", "convert: .npy file for the features (float64), written atomically"),
+      path("output.labels",
            "convert: .npy file for the labels (int64 if all are integers, else float64)"),
-      make("model", T::kString, "", "Model file to read (predict, eval, info)"),
-      make("run.verbose_ranks", T::kBool, "false", "Every rank logs, prefixed with its rank"),
-      make("run.memory_limit", T::kString, "auto",
+      path("model", "Model file to read (predict, eval, info)"),
+  };
+}
+
+// run.*: how a run is executed (logging, memory, checkpoints).
+std::vector<OptionSpec> run_options() {
+  return {
+      flag("run.verbose_ranks", "false", "Every rank logs, prefixed with its rank"),
+      text("run.memory_limit", "auto",
            "Memory one rank may use: a size such as 4G, or auto (the node's available memory / "
            "the ranks on it); train refuses a run whose estimate is larger"),
-      make("run.dry_run", T::kBool, "false",
+      flag("run.dry_run", "false",
            "train: print the memory plan and exit after reading the data (also --dry-run)"),
-      make("run.checkpoint_dir", T::kString, "",
+      path("run.checkpoint_dir",
            "Directory for checkpoints of the iterative solvers (empty = none). With it, SIGTERM "
            "and SIGUSR1 make train checkpoint at the next step and exit with code 3"),
-      make("run.checkpoint_every", T::kReal, "600",
-           "Seconds (rank 0's clock) between checkpoints; 0 = after every step", {}, 0),
-      make("run.resume", T::kChoice, "no",
-           "no | auto (continue from run.checkpoint_dir's checkpoint if there is one) | require "
-           "(fail if there is none); options that shape the run must match the checkpoint",
-           {"no", "auto", "require"}),
-      make("run.step_delay_ms", T::kReal, "0",
+      real("run.checkpoint_every", "600",
+           "Seconds (rank 0's clock) between checkpoints; 0 = after every step", 0),
+      choice("run.resume", "no",
+             "no | auto (continue from run.checkpoint_dir's checkpoint if there is one) | require "
+             "(fail if there is none); options that shape the run must match the checkpoint",
+             {"no", "auto", "require"}),
+      real("run.step_delay_ms", "0",
            "Testing aid: sleep this long after every solver step (to exercise signals and time "
            "limits on tiny data); does not change the result",
-           {}, 0, 60000),
+           0, 60000),
   };
+}
+
+// The table in documentation order: sections in the order of a config file.
+std::vector<OptionSpec> build_table() {
+  std::vector<OptionSpec> table;
+  for (auto section : {data_options, kernel_options, solver_options, output_options, run_options})
+    for (auto& spec : section()) table.push_back(std::move(spec));
+  return table;
 }
 
 bool parse_bool(const std::string& v, bool* out) {

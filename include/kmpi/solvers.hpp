@@ -57,7 +57,8 @@ struct EigenPro2Parameters {
 
 // local: the rules of DESIGN §1.2 steps 3-7, from eigenvalues (descending, at least q+1 of them
 // when q is given; when q = 0 the largest admissible q <= min(s/3, values.size() - 1) is chosen).
-// The batch is at most n.
+// The batch is at most n. Defined with the rest of the Nystrom preconditioner that both
+// EigenPros build, in src/solvers/eigenpro_common.cpp.
 EigenPro2Parameters eigenpro2_parameters(const std::vector<double>& eigenvalues, std::size_t s,
                                          std::size_t n, double beta,
                                          const EigenPro2Options& options);
@@ -139,6 +140,7 @@ FitMetrics fit_metrics(const mpi::Communicator& comm, const Matrix<double>& pred
 
 // ---- Models on p << n centers (DESIGN §1.3, §1.4) ----
 
+// Sorted row selections (src/solvers/selected_rows.cpp; kmpi/selected_rows.hpp has the layouts).
 // collective: rows `indices` (sorted global indices of `part`) of the row-partitioned `local`,
 // replicated on every rank (one allgatherv; indices.size() x cols values per rank).
 Matrix<double> gather_selected_rows(const mpi::Communicator& comm, const BlockPartition& part,

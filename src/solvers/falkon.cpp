@@ -21,15 +21,20 @@
 //   one kernel tile of at most cache_tile_bytes() (or 64 rows x p).
 // Communication per iteration: three allreduces of p x c (the product, and two conversions of a
 // block-cyclic p x c matrix to replicated) plus the pdtrsm traffic.
+//
+// Where things happen: factor_kzz and factor_a (setup: L and A_L), FalkonSystem::apply (one
+// product B^T H B u), cg_iteration (one CG iteration), train_falkon (the driver).
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
 #include <numeric>
+#include <string>
 
 #include "kmpi/blas.hpp"
 #include "kmpi/log.hpp"
 #include "kmpi/rng.hpp"
 #include "kmpi/scalapack.hpp"
+#include "kmpi/selected_rows.hpp"
 #include "kmpi/solvers.hpp"
 
 namespace kmpi {
@@ -109,90 +114,202 @@ std::vector<double> column_dots(const Matrix<double>& a, const Matrix<double>& b
   return out;
 }
 
-// MPI counts and displacements are ints: rows x d values must fit. The same arguments on every
-// rank, so the error is agreed without a message.
-void check_int_counts(std::size_t rows, std::size_t d) {
-  if (static_cast<double>(rows) * static_cast<double>(d) > 2147483647.0)
-    throw CollectiveError("selected rows: " + std::to_string(rows) + " x " + std::to_string(d) +
-                              " values exceed an MPI count; use more ranks",
-                          0);
+// collective: Z replicated in float64 (p x d), the centers drawn (result.center_indices) or
+// given (all p rows of them gathered); result.centers gets this rank's block of
+// result.center_partition.
+Matrix<double> replicated_centers(const mpi::Communicator& comm, const TrainingProblem& problem,
+                                  const FalkonOptions& options, FalkonResult& result) {
+  const BlockPartition& cp = result.center_partition;
+  const int me = comm.rank();
+  std::vector<std::size_t> every(options.given_centers ? cp.size() : 0);
+  std::iota(every.begin(), every.end(), std::size_t(0));
+  Matrix<double> z =
+      options.given_centers
+          ? gather_selected_rows(comm, cp, *options.given_centers, every)
+          : gather_selected_rows(comm, problem.partition, problem.x, result.center_indices);
+  result.centers = Matrix<double>(cp.count(me), z.cols());
+  std::copy(z.row(cp.begin(me)), z.row(cp.begin(me)) + cp.count(me) * z.cols(),
+            result.centers.data());
+  return z;
+}
+
+// collective: L with L L^T = K_ZZ + eps I, block-cyclic in nb x nb blocks. eps starts at
+// p * 2^-52 (Falkon's choice) and grows by 100x when float64 rounding leaves K_ZZ numerically
+// indefinite (duplicate or near-duplicate centers); `eps` returns the one used. The
+// CollectiveError of a failed pdpotrf reaches every rank together, so the retry is collective.
+BlockCyclicMatrix factor_kzz(const BlacsGrid& grid, const Kernel& kernel, const Matrix<double>& z,
+                             std::size_t nb, double& eps) {
+  const std::size_t p = z.rows();
+  BlockCyclicMatrix l(grid, p, p, nb, nb);
+  const auto rows = l.global_rows(), cols = l.global_cols();
+  eps = static_cast<double>(p) * DBL_EPSILON;
+  for (int attempt = 0;; ++attempt) {
+    const Matrix<double> zr = select_rows(z, rows), zc = select_rows(z, cols);
+    // K(Z_cols, Z_rows) row-major with leading dimension ld() is K(rows, cols) column-major.
+    kernel_block(kernel, zc.data(), cols.size(), zc.cols(), zr.data(), rows.size(), zr.cols(),
+                 zr.cols(), l.data(), l.ld());
+    for (std::size_t j = 0; j < l.local_cols(); ++j)
+      for (std::size_t i = 0; i < l.local_rows(); ++i)
+        if (rows[i] == cols[j]) l.local(i, j) += eps;
+    try {
+      cholesky_factor(l);
+      return l;
+    } catch (const CollectiveError&) {
+      if (attempt >= 6) throw;
+      eps *= 100;
+    }
+  }
+}
+
+// collective: A_L = chol(L^T L / p + lambda I), from a copy of L (pdlauum works in place).
+BlockCyclicMatrix factor_a(const BlockCyclicMatrix& l, double lambda) {
+  const std::size_t p = l.rows();
+  BlockCyclicMatrix a = l;
+  lower_gram(a);
+  const auto rows = a.global_rows(), cols = a.global_cols();
+  for (std::size_t j = 0; j < a.local_cols(); ++j)
+    for (std::size_t i = 0; i < a.local_rows(); ++i) {
+      a.local(i, j) /= static_cast<double>(p);
+      if (rows[i] == cols[j]) a.local(i, j) += lambda;
+    }
+  cholesky_factor(a);
+  return a;
+}
+
+// The preconditioned normal equations B^T H B beta = B^T K_nZ^T Y / n over the factors L and
+// A_L (see the header): each product goes through the block-cyclic factors and back to
+// replicated p x c matrices, so CG itself works on replicated data.
+class FalkonSystem {
+ public:
+  FalkonSystem(const mpi::Communicator& comm, const Kernel& kernel, const BlacsGrid& grid,
+               const BlockCyclicMatrix& l, const BlockCyclicMatrix& a, const LocalCenters& x_local,
+               const LocalCenters& z_all, double lambda, std::size_t c, std::size_t n)
+      : comm_(comm),
+        kernel_(kernel),
+        grid_(grid),
+        l_(l),
+        a_(a),
+        x_local_(x_local),
+        z_all_(z_all),
+        lambda_(lambda),
+        c_(c),
+        n_(n) {}
+
+  // collective: r_0 = B^T K_nZ^T Y / n (replicated), for this rank's targets y.
+  Matrix<double> right_hand_side(const Matrix<double>& y) const {
+    const Matrix<double> w = normal_product(comm_, kernel_, x_local_, z_all_, nullptr, &y, c_, n_);
+    BlockCyclicMatrix b = block_cyclic_from(grid_, w, kBlock);
+    // B^T w = A^{-T} T^{-T} w = A_L^{-1} L^{-1} w (block-cyclic, in place).
+    triangular_solve(l_, b, false);
+    triangular_solve(a_, b, false);
+    return b.replicate();
+  }
+
+  // collective: B^T H B u = A^{-T} [ T^{-T} K_nZ^T K_nZ T^{-1} A^{-1} u / n + lambda A^{-1} u ]
+  // for replicated u (p x c), replicated.
+  Matrix<double> apply(const Matrix<double>& u) const {
+    BlockCyclicMatrix au = block_cyclic_from(grid_, u, kBlock);
+    triangular_solve(a_, au, true);  // A^{-1} u
+    BlockCyclicMatrix tau = au;
+    triangular_solve(l_, tau, true);  // T^{-1} A^{-1} u
+    const Matrix<double> v = tau.replicate();
+    const Matrix<double> w = normal_product(comm_, kernel_, x_local_, z_all_, &v, nullptr, c_, n_);
+    BlockCyclicMatrix b = block_cyclic_from(grid_, w, kBlock);
+    triangular_solve(l_, b, false);
+    for (std::size_t j = 0; j < b.local_cols(); ++j)
+      for (std::size_t i = 0; i < b.local_rows(); ++i) b.local(i, j) += lambda_ * au.local(i, j);
+    triangular_solve(a_, b, false);
+    return b.replicate();
+  }
+
+  // collective: alpha = B beta = T^{-1} A^{-1} beta = L^{-T} A_L^{-T} beta, this rank's rows
+  // of the centers' partition.
+  Matrix<double> weights(const Matrix<double>& beta, const BlockPartition& centers) const {
+    BlockCyclicMatrix b = block_cyclic_from(grid_, beta, kBlock);
+    triangular_solve(a_, b, true);
+    triangular_solve(l_, b, true);
+    return b.to_row_blocks(centers, 0, c_);
+  }
+
+  static constexpr std::size_t kBlock = 64;  // of every block-cyclic matrix here
+
+ private:
+  const mpi::Communicator& comm_;
+  const Kernel& kernel_;
+  const BlacsGrid& grid_;
+  const BlockCyclicMatrix& l_;   // L = T^T
+  const BlockCyclicMatrix& a_;   // A_L
+  const LocalCenters& x_local_;  // this rank's data rows, kernel precision
+  const LocalCenters& z_all_;    // Z replicated, kernel precision
+  const double lambda_;
+  const std::size_t c_, n_;  // outputs; data rows in all
+};
+
+// local: CG's state from beta = 0 for the right-hand side r (p x c), or the resumed
+// control.start (checked against p x c); r0 gets ||r_0|| per column of this r either way (a
+// resumed run's right-hand side is rebuilt bit-identically on the same rank count).
+FalkonCgState starting_cg(const Matrix<double>& r, const FalkonControl& control,
+                          std::vector<double>& r0) {
+  const std::size_t p = r.rows(), c = r.cols();
+  FalkonCgState cg;
+  cg.beta = Matrix<double>(p, c);
+  cg.r = r;
+  cg.dir = r;
+  cg.rs_old = column_dots(r, r);
+  r0.assign(c, 0);
+  cg.active.assign(c, 0);
+  for (std::size_t l = 0; l < c; ++l) {
+    r0[l] = std::sqrt(cg.rs_old[l]);
+    cg.active[l] = r0[l] > 0;
+  }
+  if (!control.start) return cg;
+  const FalkonCgState& s0 = *control.start;
+  if (s0.beta.rows() != p || s0.beta.cols() != c || s0.r.rows() != p || s0.r.cols() != c ||
+      s0.dir.rows() != p || s0.dir.cols() != c || s0.rs_old.size() != c || s0.active.size() != c)
+    throw CollectiveError("falkon: the resumed CG state does not match this problem's shape",
+                          0);  // replicated data: the same verdict on every rank
+  return s0;
+}
+
+// collective: one conjugate gradient iteration, an independent recurrence per output column
+// still active, on replicated p x c matrices (every rank computes the same scalars from the same
+// allreduced data). Returns the largest ||r_t|| / ||r_0|| over the columns.
+double cg_iteration(const FalkonSystem& system, FalkonCgState& cg, const std::vector<double>& r0,
+                    double tolerance) {
+  const std::size_t p = cg.beta.rows(), c = cg.beta.cols();
+  Matrix<double>&beta = cg.beta, &r = cg.r, &dir = cg.dir;
+  std::vector<char>& active = cg.active;
+  const Matrix<double> hd = system.apply(dir);
+  const std::vector<double> dhd = column_dots(dir, hd);
+  for (std::size_t l = 0; l < c; ++l)
+    if (active[l] && !(dhd[l] > 0)) active[l] = 0;  // breakdown: converged to rounding
+  for (std::size_t i = 0; i < p; ++i)
+    for (std::size_t l = 0; l < c; ++l) {
+      if (!active[l]) continue;
+      const double step = cg.rs_old[l] / dhd[l];
+      beta(i, l) += step * dir(i, l);
+      r(i, l) -= step * hd(i, l);
+    }
+  const std::vector<double> rs_new = column_dots(r, r);
+  double worst = 0;
+  for (std::size_t l = 0; l < c; ++l) {
+    if (r0[l] > 0) worst = std::max(worst, std::sqrt(rs_new[l]) / r0[l]);
+    if (!active[l]) continue;
+    const double ratio = rs_new[l] / cg.rs_old[l];
+    for (std::size_t i = 0; i < p; ++i) dir(i, l) = r(i, l) + ratio * dir(i, l);
+    cg.rs_old[l] = rs_new[l];
+    if (std::sqrt(rs_new[l]) <= tolerance * r0[l]) active[l] = 0;
+  }
+  return worst;
 }
 
 }  // namespace
 
-std::vector<std::size_t> selection_runs(const std::vector<std::size_t>& indices,
-                                        const BlockPartition& part) {
-  std::vector<std::size_t> run(part.parts() + 1, 0);
-  for (int r = 0; r < part.parts(); ++r)
-    run[r + 1] = static_cast<std::size_t>(
-        std::lower_bound(indices.begin(), indices.end(), part.end(r)) - indices.begin());
-  return run;
-}
-
-Matrix<double> gather_selected_rows(const mpi::Communicator& comm, const BlockPartition& part,
-                                    const Matrix<double>& local,
-                                    const std::vector<std::size_t>& indices) {
-  const int P = comm.size(), me = comm.rank();
-  const std::size_t d = local.cols();
-  check_int_counts(indices.size(), d);
-  // Sorted indices: each rank's members are a contiguous run, so one allgatherv does it.
-  const std::vector<std::size_t> run = selection_runs(indices, part);
-  std::vector<int> counts(P), displs(P);
-  for (int r = 0; r < P; ++r) {
-    counts[r] = static_cast<int>((run[r + 1] - run[r]) * d);
-    displs[r] = static_cast<int>(run[r] * d);
-  }
-  const std::size_t my_lo = run[me], my_hi = run[me + 1];
-  Matrix<double> mine(my_hi - my_lo, d), all(indices.size(), d);
-  for (std::size_t k = my_lo; k < my_hi; ++k)
-    std::copy(local.row(indices[k] - part.begin(me)), local.row(indices[k] - part.begin(me)) + d,
-              mine.row(k - my_lo));
-  comm.allgatherv(mine.data(), all.data(), counts, displs);
-  return all;
-}
-
-Matrix<double> distribute_selected_rows(const mpi::Communicator& comm, const BlockPartition& part,
-                                        const Matrix<double>& local,
-                                        const std::vector<std::size_t>& indices,
-                                        const BlockPartition& to) {
-  const int P = comm.size(), me = comm.rank();
-  const std::size_t d = local.cols();
-  check_int_counts(to.count(0), d);  // the largest block of `to`: every count and offset fits
-  // Rank r owns the run [run[r], run[r + 1]) of the sorted indices and must send the part of it
-  // that falls in [to.begin(k), to.end(k)) to rank k; both orders agree, so rows arrive in order.
-  const std::vector<std::size_t> run = selection_runs(indices, part);
-  auto overlap = [](std::size_t a0, std::size_t a1, std::size_t b0, std::size_t b1) {
-    const std::size_t lo = std::max(a0, b0), hi = std::min(a1, b1);
-    return std::pair<std::size_t, std::size_t>{lo, std::max(lo, hi)};
-  };
-  std::vector<int> send_counts(P), send_displs(P), recv_counts(P), recv_displs(P);
-  for (int k = 0; k < P; ++k) {
-    const auto [s0, s1] = overlap(run[me], run[me + 1], to.begin(k), to.end(k));
-    send_counts[k] = static_cast<int>((s1 - s0) * d);
-    send_displs[k] = static_cast<int>((s1 > s0 ? s0 - run[me] : 0) * d);
-    const auto [r0, r1] = overlap(run[k], run[k + 1], to.begin(me), to.end(me));
-    recv_counts[k] = static_cast<int>((r1 - r0) * d);
-    recv_displs[k] = static_cast<int>((r1 > r0 ? r0 - to.begin(me) : 0) * d);
-  }
-  Matrix<double> mine(run[me + 1] - run[me], d), out(to.count(me), d);
-  for (std::size_t k = run[me]; k < run[me + 1]; ++k)
-    std::copy(local.row(indices[k] - part.begin(me)), local.row(indices[k] - part.begin(me)) + d,
-              mine.row(k - run[me]));
-  comm.alltoallv(mine.data(), send_counts, send_displs, out.data(), recv_counts, recv_displs);
-  return out;
-}
-
 FalkonResult train_falkon(const mpi::Communicator& comm, const TrainingProblem& problem,
                           const FalkonOptions& options, const FalkonIterationCallback& on_iteration,
                           const FalkonControl& control) {
-  const int P = comm.size(), me = comm.rank();
   const std::size_t n = problem.partition.size(), c = problem.y.cols();
-  // Given centers: p = the ranks' rows summed (one allreduce); else min(n, solver.centers).
-  const std::size_t p =
-      options.given_centers
-          ? comm.allreduce_value(options.given_centers->rows(), mpi::Op::kSum)
-          : std::min(n, options.centers > 0 ? options.centers : std::size_t(10000));
-  const double lambda = options.ridge;
+  const std::size_t p = center_count(comm, n, options.centers, options.given_centers);
   FalkonResult result;
   Stopwatch setup_clock;
 
@@ -200,148 +317,29 @@ FalkonResult train_falkon(const mpi::Communicator& comm, const TrainingProblem& 
   // Given centers are already BlockPartition(p, P); all p rows of them are gathered instead.
   if (!options.given_centers)
     result.center_indices = random_subset(n, p, options.seed, RngStream::kCenters);
-  result.center_partition = BlockPartition(p, P);
-  LocalCenters z_all;
-  Matrix<double> kzz_source;
-  {
-    std::vector<std::size_t> every(options.given_centers ? p : 0);
-    std::iota(every.begin(), every.end(), std::size_t(0));
-    const Matrix<double> z =
-        options.given_centers
-            ? gather_selected_rows(comm, result.center_partition, *options.given_centers, every)
-            : gather_selected_rows(comm, problem.partition, problem.x, result.center_indices);
-    const BlockPartition& cp = result.center_partition;
-    result.centers = Matrix<double>(cp.count(me), z.cols());
-    std::copy(z.row(cp.begin(me)), z.row(cp.begin(me)) + cp.count(me) * z.cols(),
-              result.centers.data());
-    z_all = LocalCenters(z, options.precision);
-    kzz_source = z;  // float64 for the factorisation; dropped after it
-  }
+  result.center_partition = BlockPartition(p, comm.size());
+  Matrix<double> kzz_source = replicated_centers(comm, problem, options, result);
+  const LocalCenters z_all(kzz_source, options.precision);
   const LocalCenters x_local(problem.x, options.precision);
 
   BlacsGrid grid(comm);
-  const std::size_t nb = 64;
-  // L: K_ZZ + eps I = L L^T. eps starts at p * 2^-52 (Falkon's choice) and grows by 100x when
-  // float64 rounding leaves K_ZZ numerically indefinite (duplicate or near-duplicate centers).
-  // The CollectiveError of a failed pdpotrf reaches every rank together, so the retry is
-  // collective.
-  BlockCyclicMatrix l(grid, p, p, nb, nb);
-  const auto rows = l.global_rows(), cols = l.global_cols();
-  double eps = static_cast<double>(p) * DBL_EPSILON;
-  for (int attempt = 0;; ++attempt) {
-    const Matrix<double> zr = select_rows(kzz_source, rows), zc = select_rows(kzz_source, cols);
-    // K(Z_cols, Z_rows) row-major with leading dimension ld() is K(rows, cols) column-major.
-    kernel_block(problem.kernel, zc.data(), cols.size(), zc.cols(), zr.data(), rows.size(),
-                 zr.cols(), zr.cols(), l.data(), l.ld());
-    for (std::size_t j = 0; j < l.local_cols(); ++j)
-      for (std::size_t i = 0; i < l.local_rows(); ++i)
-        if (rows[i] == cols[j]) l.local(i, j) += eps;
-    try {
-      cholesky_factor(l);
-      break;
-    } catch (const CollectiveError&) {
-      if (attempt >= 6) throw;
-      eps *= 100;
-    }
-  }
-  result.jitter = eps;
-  kzz_source = Matrix<double>();
-  // A_L: chol(L^T L / p + lambda I), from a copy of L (pdlauum works in place).
-  BlockCyclicMatrix a = l;
-  lower_gram(a);
-  for (std::size_t j = 0; j < a.local_cols(); ++j)
-    for (std::size_t i = 0; i < a.local_rows(); ++i) {
-      a.local(i, j) /= static_cast<double>(p);
-      if (rows[i] == cols[j]) a.local(i, j) += lambda;
-    }
-  cholesky_factor(a);
-
-  // B^T w = A^{-T} T^{-T} w = A_L^{-1} L^{-1} w (block-cyclic, in place).
-  auto apply_bt = [&](BlockCyclicMatrix& b) {
-    triangular_solve(l, b, false);
-    triangular_solve(a, b, false);
-  };
-  // Right-hand side r_0 = B^T K_nZ^T Y / n.
-  Matrix<double> r;
-  {
-    const Matrix<double> w =
-        normal_product(comm, problem.kernel, x_local, z_all, nullptr, &problem.y, c, n);
-    BlockCyclicMatrix b = block_cyclic_from(grid, w, nb);
-    apply_bt(b);
-    r = b.replicate();
-  }
+  const BlockCyclicMatrix l =
+      factor_kzz(grid, problem.kernel, kzz_source, FalkonSystem::kBlock, result.jitter);
+  kzz_source = Matrix<double>();  // float64 for the factorisation only
+  const BlockCyclicMatrix a = factor_a(l, options.ridge);
+  const FalkonSystem system(comm, problem.kernel, grid, l, a, x_local, z_all, options.ridge, c, n);
+  const Matrix<double> r = system.right_hand_side(problem.y);
   result.setup_seconds = setup_clock.seconds();
 
-  // B^T H B u = A^{-T} [ T^{-T} K_nZ^T K_nZ T^{-1} A^{-1} u / n + lambda A^{-1} u ].
-  auto apply_system = [&](const Matrix<double>& u) {
-    BlockCyclicMatrix au = block_cyclic_from(grid, u, nb);
-    triangular_solve(a, au, true);  // A^{-1} u
-    BlockCyclicMatrix tau = au;
-    triangular_solve(l, tau, true);  // T^{-1} A^{-1} u
-    const Matrix<double> v = tau.replicate();
-    const Matrix<double> w =
-        normal_product(comm, problem.kernel, x_local, z_all, &v, nullptr, c, n);
-    BlockCyclicMatrix b = block_cyclic_from(grid, w, nb);
-    triangular_solve(l, b, false);
-    for (std::size_t j = 0; j < b.local_cols(); ++j)
-      for (std::size_t i = 0; i < b.local_rows(); ++i) b.local(i, j) += lambda * au.local(i, j);
-    triangular_solve(a, b, false);
-    return b.replicate();
-  };
-
-  // Conjugate gradient, one independent recurrence per output column, on replicated p x c
-  // matrices (every rank computes the same scalars from the same allreduced data).
   // A resumed run (control.start, a checkpoint) takes beta, r, the direction, rs_old and the
-  // active flags as they were after iteration start->iteration; r_0 (hence ||r_0||) is the
-  // right-hand side just rebuilt, bit-identical to the interrupted run's on the same rank count.
+  // active flags as they were after iteration start->iteration.
   Stopwatch solve_clock;
-  FalkonCgState cg;
-  cg.beta = Matrix<double>(p, c);
-  cg.dir = r;
-  cg.rs_old = column_dots(r, r);
-  std::vector<double> r0(c);
-  cg.active.assign(c, 0);
-  for (std::size_t l2 = 0; l2 < c; ++l2) {
-    r0[l2] = std::sqrt(cg.rs_old[l2]);
-    cg.active[l2] = r0[l2] > 0;
-  }
-  if (control.start) {
-    const FalkonCgState& s0 = *control.start;
-    if (s0.beta.rows() != p || s0.beta.cols() != c || s0.r.rows() != p || s0.r.cols() != c ||
-        s0.dir.rows() != p || s0.dir.cols() != c || s0.rs_old.size() != c || s0.active.size() != c)
-      throw CollectiveError("falkon: the resumed CG state does not match this problem's shape",
-                            0);  // replicated data: the same verdict on every rank
-    cg = s0;
-    r = cg.r;
-  }
-  Matrix<double>& beta = cg.beta;
-  Matrix<double>& dir = cg.dir;
-  std::vector<double>& rs_old = cg.rs_old;
-  std::vector<char>& active = cg.active;
+  std::vector<double> r0;
+  FalkonCgState cg = starting_cg(r, control, r0);
   result.residuals = cg.residuals;
   for (std::size_t it = cg.iteration + 1; it <= options.iterations; ++it) {
-    if (std::none_of(active.begin(), active.end(), [](char x) { return x != 0; })) break;
-    const Matrix<double> hd = apply_system(dir);
-    const std::vector<double> dhd = column_dots(dir, hd);
-    for (std::size_t l2 = 0; l2 < c; ++l2)
-      if (active[l2] && !(dhd[l2] > 0)) active[l2] = 0;  // breakdown: converged to rounding
-    for (std::size_t i = 0; i < p; ++i)
-      for (std::size_t l2 = 0; l2 < c; ++l2) {
-        if (!active[l2]) continue;
-        const double step = rs_old[l2] / dhd[l2];
-        beta(i, l2) += step * dir(i, l2);
-        r(i, l2) -= step * hd(i, l2);
-      }
-    const std::vector<double> rs_new = column_dots(r, r);
-    double worst = 0;
-    for (std::size_t l2 = 0; l2 < c; ++l2) {
-      if (r0[l2] > 0) worst = std::max(worst, std::sqrt(rs_new[l2]) / r0[l2]);
-      if (!active[l2]) continue;
-      const double ratio = rs_new[l2] / rs_old[l2];
-      for (std::size_t i = 0; i < p; ++i) dir(i, l2) = r(i, l2) + ratio * dir(i, l2);
-      rs_old[l2] = rs_new[l2];
-      if (std::sqrt(rs_new[l2]) <= options.tolerance * r0[l2]) active[l2] = 0;
-    }
+    if (std::none_of(cg.active.begin(), cg.active.end(), [](char x) { return x != 0; })) break;
+    const double worst = cg_iteration(system, cg, r0, options.tolerance);
     // The same on every rank (replicated data), so the loop ends together.
     if (!std::isfinite(worst))
       throw CollectiveError(
@@ -352,7 +350,6 @@ FalkonResult train_falkon(const mpi::Communicator& comm, const TrainingProblem& 
     if (on_iteration) on_iteration(it, worst);
     if (control.after_iteration) {
       cg.iteration = it;
-      cg.r = r;
       cg.residuals = result.residuals;
       if (!control.after_iteration(cg)) {
         result.interrupted = true;
@@ -362,12 +359,7 @@ FalkonResult train_falkon(const mpi::Communicator& comm, const TrainingProblem& 
     }
   }
   result.solve_seconds = solve_clock.seconds();
-
-  // alpha = B beta = T^{-1} A^{-1} beta = L^{-T} A_L^{-T} beta.
-  BlockCyclicMatrix b = block_cyclic_from(grid, beta, nb);
-  triangular_solve(a, b, true);
-  triangular_solve(l, b, true);
-  result.alpha = b.to_row_blocks(result.center_partition, 0, c);
+  result.alpha = system.weights(cg.beta, result.center_partition);
   return result;
 }
 
