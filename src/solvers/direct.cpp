@@ -2,6 +2,7 @@
 #include <algorithm>
 
 #include "kmpi/scalapack.hpp"
+#include "kmpi/solver.hpp"
 #include "kmpi/solvers.hpp"
 
 namespace kmpi {
@@ -45,6 +46,20 @@ Matrix<double> solve_direct(const mpi::Communicator& comm, const TrainingProblem
   cholesky_factor(k);
   cholesky_solve(k, b);
   return b.to_row_blocks(problem.partition, 0, c);
+}
+
+// ---- The driver's entry (kmpi/solver.hpp) ----
+
+SolverOutcome run_direct(SolverContext& ctx) {
+  const double ridge = ctx.options.real("solver.ridge");
+  Stopwatch solve_clock;
+  SolverOutcome out;
+  out.alpha = solve_direct(ctx.comm, ctx.problem, ridge);
+  const double solve_s = solve_clock.seconds();
+  ctx.reporter.log().info("direct: solved (K + %g n I) alpha = Y in %.2f s", ridge, solve_s);
+  ctx.reporter.report(1, out.alpha, Json().add("solver", "direct").add("solve_s", solve_s),
+                      nullptr, solve_s);
+  return out;
 }
 
 }  // namespace kmpi
