@@ -5,7 +5,7 @@ packages=(build-essential cmake pkg-config libopenmpi-dev openmpi-bin libscalapa
           libopenblas-dev libboost-program-options-dev libgtest-dev zlib1g-dev dataset-fashion-mnist
           libbenchmark-dev python3 libhdf5-openmpi-dev
           pybind11-dev python3-pybind11 python3-mpi4py python3-numpy python3-pytest  # python/ (import kmpi)
-          python3-matplotlib  # scripts/kmpi-plot
+          python3-matplotlib python3-sklearn  # scripts/kmpi-plot; the README's Python example
           slurm-wlm munge)  # slurm-wlm and munge: tests/cli/slurm.sh runs the slurm/ scripts on a real Slurm
 missing=()
 for p in "${packages[@]}"; do

@@ -29,10 +29,11 @@
 // the README's checkpoint section for what each stores and rebuilds.
 // Adopting it in another iterative solver: take an IterationControl
 // (kmpi/solvers.hpp), start from its start_* state, call after_step at every step boundary (a
-// point where all ranks are between collectives) and return at once when it says false; the
-// driver (run_train) stores whatever else the solver needs to continue exactly as further
-// CheckpointArrays (each rank its rows by global index, e.g. CG's residual and direction for
-// falkon, the temporary centers' weights for eigenpro4) and scalars, under its solver name.
+// point where all ranks are between collectives) and return at once when it says false. The
+// solver's entry (run_<name>, kmpi/solver.hpp) wires it to TrainCheckpoints
+// (kmpi/train_checkpoints.hpp: resume_epochs + hook_epochs for epoch solvers), storing whatever
+// else the solver needs to continue exactly as further CheckpointArrays (each rank its rows by
+// global index, e.g. CG's residual and direction for falkon) and scalars, under its solver name.
 #pragma once
 
 #include <csignal>

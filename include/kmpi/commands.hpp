@@ -7,11 +7,13 @@
 
 namespace kmpi {
 
+// src/train/train_command.cpp (the steps it takes: kmpi/train.hpp)
 int run_train(const mpi::Communicator& comm, const Options& options);
+// src/commands/predict.cpp, eval.cpp, info.cpp
 int run_predict(const mpi::Communicator& comm, const Options& options);
 int run_eval(const mpi::Communicator& comm, const Options& options);
 int run_info(const mpi::Communicator& comm, const Options& options);
-// Text (or any) data file -> .npy, in parallel (src/convert.cpp).
+// Text (or any) data file -> .npy, in parallel (src/commands/convert.cpp).
 int run_convert(const mpi::Communicator& comm, const Options& options);
 
 }  // namespace kmpi

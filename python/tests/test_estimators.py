@@ -124,3 +124,16 @@ def test_bad_input_raises_one_clear_error():
         reg.predict(X[:, :3])
     with pytest.raises(kmpi.Error, match="before predict"):
         kmpi.KernelRegressor().predict(X)
+
+
+def test_the_readme_example_runs(tmp_path, monkeypatch):
+    """The README's Python section, run as written (in a scratch directory)."""
+    readme = open(os.path.join(os.path.dirname(__file__), "..", "..", "README.md")).read()
+    start = readme.index("PYTHONPATH=build/python /usr/bin/python3 - <<'PY'\n")
+    body = readme[readme.index("\n", start) + 1:readme.index("    PY\n", start)]
+    code = "\n".join(line[4:] for line in body.splitlines())
+    monkeypatch.chdir(tmp_path)
+    printed = []
+    exec(compile(code, "README.md", "exec"), {"print": lambda *a: printed.append(a)})
+    assert (tmp_path / "model.kmpi").exists()
+    assert printed and printed[-1][0] == "test accuracy" and printed[-1][1] > 0.97  # 0.9956
