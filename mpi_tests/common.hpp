@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -16,6 +17,7 @@
 #include "../tests/support.hpp"
 #include "kmpi/error.hpp"
 #include "kmpi/matrix.hpp"
+#include "kmpi/model.hpp"
 #include "kmpi/mpi.hpp"
 #include "kmpi/partition.hpp"
 #include "kmpi/rng.hpp"
@@ -229,6 +231,21 @@ std::string collective_error_of(F&& f) {
     ADD_FAILURE() << "not a CollectiveError: " << e.what();
   }
   return "";
+}
+
+// local: this rank's parts of two models are the same bit for bit (shapes, scaling, centers,
+// weights), and the weights are not all zero (a model that learned nothing would pass alike).
+inline void expect_identical_models(const LocalModel& a, const LocalModel& b) {
+  ASSERT_EQ(a.header.centers, b.header.centers);
+  ASSERT_EQ(a.header.outputs, b.header.outputs);
+  ASSERT_EQ(a.centers.rows(), b.centers.rows());
+  ASSERT_EQ(a.weights.rows(), b.weights.rows());
+  ASSERT_EQ(a.weights.cols(), b.weights.cols());
+  EXPECT_EQ(a.header.scaling.offset, b.header.scaling.offset);
+  EXPECT_EQ(a.header.scaling.multiplier, b.header.scaling.multiplier);
+  EXPECT_EQ(0, std::memcmp(a.centers.data(), b.centers.data(), 8 * a.centers.size()));
+  EXPECT_EQ(0, std::memcmp(a.weights.data(), b.weights.data(), 8 * a.weights.size()));
+  EXPECT_GT(max_abs(a.weights), 0.0);
 }
 
 }  // namespace kmpi::testing_support

@@ -80,13 +80,7 @@ LocalModel train(const mpi::Communicator& comm, const std::string& dir, const st
 
 void expect_same_model(const LocalModel& a, const LocalModel& b) {
   ASSERT_EQ(a.header.centers, kCenters);
-  ASSERT_EQ(b.header.centers, kCenters);
-  ASSERT_EQ(a.centers.rows(), b.centers.rows());
-  ASSERT_EQ(a.weights.rows(), b.weights.rows());
-  ASSERT_EQ(a.weights.cols(), b.weights.cols());
-  EXPECT_EQ(0, std::memcmp(a.centers.data(), b.centers.data(), 8 * a.centers.size()));
-  EXPECT_EQ(0, std::memcmp(a.weights.data(), b.weights.data(), 8 * a.weights.size()));
-  EXPECT_GT(testing_support::max_abs(a.weights), 0.0);
+  testing_support::expect_identical_models(a, b);
 }
 
 TEST(DataCenters, FileCentersEqualDrawnCentersBitForBit) {

@@ -5,7 +5,6 @@
 // (standardize), one-hot encoding, the test metrics and the solver all run in both.
 #include <gtest/gtest.h>
 
-#include <cstring>
 #include <string>
 #include <vector>
 
@@ -46,19 +45,6 @@ void write_rows(const mpi::Communicator& comm, const std::string& stem, const Lo
   write_npy_distributed(comm, stem + "_x.npy", d.partition, d.features);
   if (!d.targets.empty() || comm.allreduce_value(d.targets.cols(), mpi::Op::kMax) > 0)
     write_npy_distributed(comm, stem + "_y.npy", d.partition, d.targets, /*as_int64=*/true);
-}
-
-void expect_same_model(const LocalModel& a, const LocalModel& b) {
-  ASSERT_EQ(a.header.centers, b.header.centers);
-  ASSERT_EQ(a.header.outputs, b.header.outputs);
-  ASSERT_EQ(a.centers.rows(), b.centers.rows());
-  ASSERT_EQ(a.weights.rows(), b.weights.rows());
-  ASSERT_EQ(a.weights.cols(), b.weights.cols());
-  EXPECT_EQ(a.header.scaling.offset, b.header.scaling.offset);
-  EXPECT_EQ(a.header.scaling.multiplier, b.header.scaling.multiplier);
-  EXPECT_EQ(0, std::memcmp(a.centers.data(), b.centers.data(), 8 * a.centers.size()));
-  EXPECT_EQ(0, std::memcmp(a.weights.data(), b.weights.data(), 8 * a.weights.size()));
-  EXPECT_GT(testing_support::max_abs(a.weights), 0.0);
 }
 
 TEST(TrainInMemory, SameModelAsTrainOnFiles) {
@@ -106,7 +92,7 @@ TEST(TrainInMemory, SameModelAsTrainOnFiles) {
     ASSERT_TRUE(result.trained);
     EXPECT_EQ(result.exit_code, 0);
     EXPECT_GE(result.test.accuracy, 0.0);  // a labelled test set was given
-    expect_same_model(from_files, result.model);
+    testing_support::expect_identical_models(from_files, result.model);
   }
 }
 
