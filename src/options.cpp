@@ -181,6 +181,16 @@ std::vector<OptionSpec> run_options() {
              "no | auto (continue from run.checkpoint_dir's checkpoint if there is one) | require "
              "(fail if there is none); options that shape the run must match the checkpoint",
              {"no", "auto", "require"}),
+      choice("run.progress", "auto",
+             "Progress lines with an ETA on stderr from rank 0 (steps of an epoch, CG "
+             "iterations): auto = one updating line when stderr is a terminal, else (SLURM logs; "
+             "also under mpirun, which pipes the ranks' stderr) a plain line every "
+             "run.progress_seconds | on (as auto, and every epoch's last step always gets a "
+             "line) | off",
+             {"auto", "on", "off"}),
+      real("run.progress_seconds", "30",
+           "Seconds between plain progress lines when stderr is not a terminal (0 = every step)",
+           0),
       real("run.step_delay_ms", "0",
            "Testing aid: sleep this long after every solver step (to exercise signals and time "
            "limits on tiny data); does not change the result",

@@ -36,6 +36,7 @@ struct SolverContext {
   TrainReporter& reporter;
   EarlyStopping& stopping;
   TrainCheckpoints& checkpoints;
+  Progress& progress;  // lines with an ETA (the epoch hooks of TrainCheckpoints feed it too)
 };
 
 // What a solver returns.

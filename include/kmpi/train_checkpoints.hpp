@@ -13,6 +13,7 @@
 
 #include "kmpi/checkpoint.hpp"
 #include "kmpi/options.hpp"
+#include "kmpi/progress.hpp"
 #include "kmpi/solvers.hpp"
 #include "kmpi/train_report.hpp"
 
@@ -25,7 +26,7 @@ class TrainCheckpoints {
   // data.centers file, may be empty) only when checkpoints or resumes are on.
   TrainCheckpoints(const mpi::Communicator& comm, const Options& options,
                    const TrainingProblem& problem, const Matrix<double>& given_centers,
-                   MetricsWriter& metrics, RunClock& clock, const Log& log);
+                   MetricsWriter& metrics, RunClock& clock, const Log& log, Progress& progress);
 
   // collective: with run.resume, the checkpoint to continue from, if there is one and it was
   // written by `solver` on these options (else every rank fails with one message naming the
@@ -36,8 +37,9 @@ class TrainCheckpoints {
   // elapsed time); the solver adds its state.
   Checkpoint create(const std::string& solver) const;
 
-  // local: whether solvers must call after_step (checkpoints on, or a test delay).
-  bool hooked() const { return checkpointing_ || step_delay_ms_ > 0; }
+  // local: whether solvers must call after_step (checkpoints on, a test delay, or progress
+  // lines; the same on every rank).
+  bool hooked() const { return checkpointing_ || step_delay_ms_ > 0 || progress_.enabled(); }
   // collective: the hook after every step: the test delay (run.step_delay_ms), then a checkpoint
   // made by `make` when the schedule says so (timer, or a stop signal on any rank). Returns false
   // when the run must stop now (the checkpoint is written; stop_signal() says which signal).
@@ -51,8 +53,8 @@ class TrainCheckpoints {
   // weights) and `stopping`'s state from the checkpoint. Returns the checkpoint or null.
   const Checkpoint* resume_epochs(const std::string& solver, std::size_t rows,
                                   IterationControl& control, EarlyStopping& stopping);
-  // local: when hooked(), sets control.after_step to write epoch checkpoints (`extra` adds the
-  // solver's own scalars). `stopping` must outlive the solver run.
+  // local: when hooked(), sets control.after_step to report progress and write epoch
+  // checkpoints (`extra` adds the solver's own scalars). `stopping` must outlive the solver run.
   void hook_epochs(const std::string& solver, std::size_t rows, IterationControl& control,
                    const EarlyStopping& stopping,
                    std::function<void(Checkpoint&)> extra = nullptr);
@@ -65,7 +67,10 @@ class TrainCheckpoints {
   MetricsWriter& metrics_;
   RunClock& clock_;
   const Log& log_;
+  Progress& progress_;
   std::size_t outputs_;  // c of the problem
+  std::size_t rows_;     // n of the problem (samples of an epoch)
+  std::size_t epochs_;   // solver.epochs
   std::string dir_, resume_mode_, text_;
   std::uint64_t hash_ = 0;
   bool checkpointing_ = false;

@@ -464,6 +464,7 @@ SolverOutcome run_falkon(SolverContext& ctx) {
   }
   if (ctx.checkpoints.hooked())
     control.after_iteration = [&](const FalkonCgState& st) {
+      ctx.progress.iteration("CG iteration", st.iteration, fo.iterations);
       return ctx.checkpoints.after_step([&] { return falkon_checkpoint(ctx, st); },
                                         [&] { return "CG iteration " + std::to_string(st.iteration); });
     };

@@ -84,7 +84,8 @@ TrainResult fit_model(const mpi::Communicator& comm, const Options& o, const Tra
                          sets);
   EarlyStopping stopping;
   stopping.patience = static_cast<std::size_t>(o.integer("solver.patience"));
-  TrainCheckpoints checkpoints(comm, o, problem, extras.centers, metrics, clock, log);
+  Progress progress(comm, o);
+  TrainCheckpoints checkpoints(comm, o, problem, extras.centers, metrics, clock, log, progress);
   SolverContext context{comm,
                         o,
                         problem,
@@ -94,7 +95,8 @@ TrainResult fit_model(const mpi::Communicator& comm, const Options& o, const Tra
                         extras.centers_p,
                         reporter,
                         stopping,
-                        checkpoints};
+                        checkpoints,
+                        progress};
   SolverOutcome outcome = setup.solver->solve(context);
   TrainResult result;
   if (outcome.interrupted) {

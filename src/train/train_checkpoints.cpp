@@ -78,12 +78,15 @@ std::string describe_step(const StepState& st) {
 TrainCheckpoints::TrainCheckpoints(const mpi::Communicator& comm, const Options& o,
                                    const TrainingProblem& problem,
                                    const Matrix<double>& given_centers, MetricsWriter& metrics,
-                                   RunClock& clock, const Log& log)
+                                   RunClock& clock, const Log& log, Progress& progress)
     : comm_(comm),
       metrics_(metrics),
       clock_(clock),
       log_(log),
+      progress_(progress),
       outputs_(problem.y.cols()),
+      rows_(problem.partition.size()),
+      epochs_(static_cast<std::size_t>(o.integer("solver.epochs"))),
       dir_(o.str("run.checkpoint_dir")),
       resume_mode_(o.str("run.resume")),
       checkpointing_(!o.str("run.checkpoint_dir").empty()),
@@ -162,6 +165,7 @@ void TrainCheckpoints::hook_epochs(const std::string& solver, std::size_t rows,
                                    std::function<void(Checkpoint&)> extra) {
   if (!hooked()) return;
   control.after_step = [this, solver, rows, &stopping, extra](const StepState& st) {
+    progress_.epoch_step(st.epoch, epochs_, st.step, st.steps_per_epoch, rows_);
     auto make = [&] {
       Checkpoint ck = create(solver);
       ck.epoch = st.epoch - 1;
