@@ -2,9 +2,11 @@
 """One table from a slurm/sweep.sbatch job array: a row per task with its overrides (task-<i>.args)
 and its final metrics (the last epoch line and the "done" line of task-<i>.jsonl).
 
-usage: collect_sweep.py SWEEP_DIR [--csv OUT.csv]
+usage: collect_sweep.py SWEEP_DIR [--csv OUT.csv] [--heatmap OUT.png|svg|pdf]
 Prints an aligned table sorted by task index; tasks without a finished metrics file show
-"missing" (still running, failed, or never started), and the exit code is then 1.
+"missing" (still running, failed, or never started), and the exit code is then 1. --heatmap draws
+the finished tasks as a kernel.bandwidth x solver.ridge grid of their test accuracy (or test mse,
+or validation mse when there is no test set), each cell labelled with its value.
 """
 import csv
 import glob
@@ -50,6 +52,42 @@ def fmt(value):
     return "-" if value is None else str(value)
 
 
+def heatmap(rows, path):
+    """The sweep's grid, one cell per (bandwidth, ridge) pair; written atomically."""
+    done = [r for r in rows if r["status"] == "done"]
+    metric = next((m for m in ("test_accuracy", "test_mse", "validation_mse")
+                   if any(m in r for r in done)), None)
+    if metric is None:
+        raise SystemExit(f"collect_sweep.py: {path}: no finished task has a metric to draw")
+    number = lambda r, k: float(r.get(k, "nan"))
+    bandwidths = sorted({number(r, "kernel.bandwidth") for r in done})
+    ridges = sorted({number(r, "solver.ridge") for r in done})
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+    grid = np.full((len(ridges), len(bandwidths)), np.nan)
+    for r in done:
+        if metric in r:
+            grid[ridges.index(number(r, "solver.ridge")),
+                 bandwidths.index(number(r, "kernel.bandwidth"))] = float(r[metric])
+    fig, ax = plt.subplots(figsize=(1.2 * len(bandwidths) + 3, 0.8 * len(ridges) + 2),
+                           constrained_layout=True)
+    image = ax.imshow(grid, cmap="viridis" if metric.endswith("accuracy") else "viridis_r",
+                      aspect="auto", origin="lower")
+    fig.colorbar(image, ax=ax, label=metric)
+    ax.set_xticks(range(len(bandwidths)), [fmt(b) for b in bandwidths])
+    ax.set_yticks(range(len(ridges)), [fmt(r) for r in ridges])
+    ax.set_xlabel("kernel.bandwidth")
+    ax.set_ylabel("solver.ridge")
+    for (i, j), value in np.ndenumerate(grid):
+        if not np.isnan(value):
+            ax.text(j, i, fmt(value), ha="center", va="center", color="w")
+    tmp = path + ".tmp" + os.path.splitext(path)[1]
+    fig.savefig(tmp)
+    os.replace(tmp, path)
+
+
 def main(argv):
     if len(argv) < 2:
         print(__doc__, file=sys.stderr)
@@ -70,6 +108,8 @@ def main(argv):
             w = csv.DictWriter(f, fieldnames=COLUMNS, extrasaction="ignore")
             w.writeheader()
             w.writerows(rows)
+    if "--heatmap" in argv:
+        heatmap(rows, argv[argv.index("--heatmap") + 1])
     return 0 if all(r["status"] == "done" for r in rows) else 1
 
 

@@ -28,4 +28,26 @@ grep -q "broken.jsonl: line 2 is not JSON" err.txt || fail "unexpected message: 
 [ ! -e bad.png ] && ! ls bad.png.tmp* > /dev/null 2>&1 || fail "an image was left behind"
 if "$PLOT" missing.jsonl -o bad.png 2> err.txt; then fail "a missing file was plotted"; fi
 grep -q "missing.jsonl: No such file" err.txt || fail "unexpected message: $(cat err.txt)"
+# The sweep collector's heat map: 2 bandwidths x 2 ridges of (made-up) finished tasks.
+mkdir sweep
+i=0
+for bw in 2 5; do
+  for ridge in 1e-6 1e-3; do
+    echo "--kernel.bandwidth=$bw --solver.ridge=$ridge" > sweep/task-$i.args
+    printf '{"epoch": 1, "test_accuracy": 0.%d1}\n{"event": "done", "test_accuracy": 0.%d1}\n' \
+      $((80 + i)) $((80 + i)) > sweep/task-$i.jsonl
+    i=$((i + 1))
+  done
+done
+/usr/bin/python3 "$SRC/scripts/collect_sweep.py" sweep --heatmap sweep.svg > sweep.txt ||
+  fail "collect_sweep.py --heatmap failed"
+/usr/bin/python3 - <<'PY' || fail "the heat map is wrong"
+import xml.etree.ElementTree as ET
+assert ET.parse("sweep.svg").getroot().tag.endswith("svg")
+text = open("sweep.svg").read()
+# Every cell is labelled with its task's value, and the axes name the swept options.
+for value in ("0.801", "0.811", "0.821", "0.831"):
+    assert value in text, value
+assert "kernel.bandwidth" in text and "solver.ridge" in text
+PY
 echo "plot: ok"
