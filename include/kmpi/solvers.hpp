@@ -176,6 +176,11 @@ struct FalkonResult {
   Matrix<double> alpha;                     // this rank's rows of alpha
   std::vector<double> residuals;            // per iteration: max over columns of ||r_t|| / ||r_0||
   double jitter = 0;                        // eps in T = chol(K_ZZ + eps I)
+  std::size_t duplicate_centers = 0;        // exact repeats among the p centers, dropped
+  // CG stopped because its residual grew past kFalkonResidualGrowth x the best (near-singular
+  // K_ZZ, rounding): alpha is then the best iteration's (best_iteration, 1-based).
+  bool residual_grew = false;
+  std::size_t best_iteration = 0;
   double setup_seconds = 0, solve_seconds = 0;
   bool interrupted = false;  // stopped by FalkonControl::after_iteration (alpha is empty)
 };
@@ -193,7 +198,12 @@ struct FalkonCgState {
   std::vector<double> rs_old;     // per column: ||r||^2 of the last update
   std::vector<char> active;       // per column: still iterating
   std::vector<double> residuals;  // FalkonResult::residuals so far
+  std::size_t best_iteration = 0;  // the iteration of the smallest residual (0: none yet)
+  Matrix<double> best_beta;        // its iterate
 };
+// CG stops when its residual is this many times the best one so far (a healthy run's residual
+// does not grow like that; a near-singular K_ZZ in float32 products makes it).
+inline constexpr double kFalkonResidualGrowth = 4.0;
 struct FalkonControl {
   const FalkonCgState* start = nullptr;  // continue from this state; null = from beta = 0
   // collective: called on every rank after every iteration (after on_iteration); returning

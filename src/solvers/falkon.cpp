@@ -5,7 +5,10 @@
 // Preconditioner (Rudi, Carratino, Rosasco 2017): T = chol(K_ZZ + eps I) (upper, T^T T = K_ZZ),
 // A = chol(T T^T / p + lambda I), B = T^{-1} A^{-1}; CG runs on B^T H B beta = B^T K_nZ^T Y / n
 // and alpha = B beta. With T^T T standing in for K_ZZ the regulariser solved for is
-// lambda n alpha^T (K_ZZ + eps I) alpha; eps is p * 2^-52 unless that Cholesky fails.
+// lambda n alpha^T (K_ZZ + eps I) alpha; eps is 1e-7 p with float32 kernel products, 1e-13 p
+// with float64 ones (jitter_per_center) unless that Cholesky fails. Exact duplicate centers are dropped first (they add nothing to the
+// model's span, and make K_ZZ singular); CG keeps its best iterate and stops when the residual
+// grows (near-duplicates in float32 products), instead of returning a diverged model.
 //
 // ScaLAPACK's pdpotrf gives the lower factor L = T^T, so T^{-1} = L^{-T}, T T^T = L^T L and
 // A = A_L^T with A_L A_L^T = L^T L / p + lambda I.
@@ -27,6 +30,8 @@
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <numeric>
 #include <string>
 
@@ -134,16 +139,72 @@ Matrix<double> replicated_centers(const mpi::Communicator& comm, const TrainingP
   return z;
 }
 
+// local: the rows of z that are not exact repeats of an earlier row, ascending (the same on every
+// rank: z is replicated). Rows are bucketed by a hash of their bytes, then compared in full.
+std::vector<std::size_t> distinct_rows(const Matrix<double>& z) {
+  const std::size_t p = z.rows(), bytes = z.cols() * sizeof(double);
+  std::vector<std::pair<std::uint64_t, std::size_t>> keyed(p);
+  for (std::size_t i = 0; i < p; ++i) {
+    std::uint64_t h = 1469598103934665603ull;  // FNV-1a
+    const auto* b = reinterpret_cast<const unsigned char*>(z.row(i));
+    for (std::size_t k = 0; k < bytes; ++k) h = (h ^ b[k]) * 1099511628211ull;
+    keyed[i] = {h, i};
+  }
+  std::sort(keyed.begin(), keyed.end());
+  std::vector<char> repeat(p, 0);
+  for (std::size_t a = 0; a < p; ++a)
+    for (std::size_t b = a + 1; b < p && keyed[b].first == keyed[a].first; ++b)
+      if (!repeat[keyed[b].second] &&
+          std::memcmp(z.row(keyed[a].second), z.row(keyed[b].second), bytes) == 0)
+        repeat[keyed[b].second] = 1;  // keyed[a] has the smaller index of the two
+  std::vector<std::size_t> kept;
+  for (std::size_t i = 0; i < p; ++i)
+    if (!repeat[i]) kept.push_back(i);
+  return kept;
+}
+
+// collective (replicated data): drops exact duplicate centers from z and the result's centers,
+// indices and partition; returns how many were dropped.
+std::size_t drop_duplicate_centers(const mpi::Communicator& comm, Matrix<double>& z,
+                                   FalkonResult& result) {
+  const std::vector<std::size_t> kept = distinct_rows(z);
+  if (kept.size() == z.rows()) return 0;
+  const std::size_t dropped = z.rows() - kept.size();
+  z = select_rows(z, kept);
+  if (!result.center_indices.empty()) {
+    std::vector<std::size_t> indices;
+    for (std::size_t k : kept) indices.push_back(result.center_indices[k]);
+    result.center_indices = std::move(indices);
+  }
+  const BlockPartition cp(kept.size(), comm.size());
+  result.center_partition = cp;
+  const int me = comm.rank();
+  result.centers = Matrix<double>(cp.count(me), z.cols());
+  std::copy(z.row(cp.begin(me)), z.row(cp.begin(me)) + cp.count(me) * z.cols(),
+            result.centers.data());
+  return dropped;
+}
+
+// local: eps / p in T = chol(K_ZZ + eps I). The factor is float64, but CG applies it to kernel
+// products in the kernel precision: directions of K_ZZ below that precision's rounding
+// (u ~ 6e-8 in float32, times ||K_ZZ|| <= p) are noise that T^{-1} would amplify, and with
+// near-duplicate centers CG then stalls (Fashion-MNIST 6000 rows + 1500 copies with 1e-3 pixel
+// noise, p = 2000: test accuracy 0.62 at 2^-52 p, 0.856 at 1e-8 p and above, 0.855 without the
+// copies). So float32: 1e-7 p; float64: 1e-13 p, the reference Falkon's float64 rule.
+double jitter_per_center(Precision precision) {
+  return precision == Precision::kFloat32 ? 1e-7 : 1e-13;
+}
+
 // collective: L with L L^T = K_ZZ + eps I, block-cyclic in nb x nb blocks. eps starts at
-// p * 2^-52 (Falkon's choice) and grows by 100x when float64 rounding leaves K_ZZ numerically
-// indefinite (duplicate or near-duplicate centers); `eps` returns the one used. The
+// jitter_per_center() p and grows by 100x when float64 rounding leaves K_ZZ numerically
+// indefinite; `eps` returns the one used. The
 // CollectiveError of a failed pdpotrf reaches every rank together, so the retry is collective.
 BlockCyclicMatrix factor_kzz(const BlacsGrid& grid, const Kernel& kernel, const Matrix<double>& z,
-                             std::size_t nb, double& eps) {
+                             std::size_t nb, Precision precision, double& eps) {
   const std::size_t p = z.rows();
   BlockCyclicMatrix l(grid, p, p, nb, nb);
   const auto rows = l.global_rows(), cols = l.global_cols();
-  eps = static_cast<double>(p) * DBL_EPSILON;
+  eps = static_cast<double>(p) * jitter_per_center(precision);
   for (int attempt = 0;; ++attempt) {
     const Matrix<double> zr = select_rows(z, rows), zc = select_rows(z, cols);
     // K(Z_cols, Z_rows) row-major with leading dimension ld() is K(rows, cols) column-major.
@@ -320,12 +381,14 @@ FalkonResult train_falkon(const mpi::Communicator& comm, const TrainingProblem& 
     result.center_indices = random_subset(n, p, options.seed, RngStream::kCenters);
   result.center_partition = BlockPartition(p, comm.size());
   Matrix<double> kzz_source = replicated_centers(comm, problem, options, result);
+  result.duplicate_centers = drop_duplicate_centers(comm, kzz_source, result);
   const LocalCenters z_all(kzz_source, options.precision);
   const LocalCenters x_local(problem.x, options.precision);
 
   BlacsGrid grid(comm);
   const BlockCyclicMatrix l =
-      factor_kzz(grid, problem.kernel, kzz_source, FalkonSystem::kBlock, result.jitter);
+      factor_kzz(grid, problem.kernel, kzz_source, FalkonSystem::kBlock, options.precision,
+                 result.jitter);
   kzz_source = Matrix<double>();  // float64 for the factorisation only
   const BlockCyclicMatrix a = factor_a(l, options.ridge);
   const FalkonSystem system(comm, problem.kernel, grid, l, a, x_local, z_all, options.ridge, c, n);
@@ -341,13 +404,26 @@ FalkonResult train_falkon(const mpi::Communicator& comm, const TrainingProblem& 
   for (std::size_t it = cg.iteration + 1; it <= options.iterations; ++it) {
     if (std::none_of(cg.active.begin(), cg.active.end(), [](char x) { return x != 0; })) break;
     const double worst = cg_iteration(system, cg, r0, options.tolerance);
-    // The same on every rank (replicated data), so the loop ends together.
-    if (!std::isfinite(worst))
+    // The same on every rank (replicated data), so every rank takes the same branch.
+    if (!std::isfinite(worst) && cg.best_iteration == 0)
       throw CollectiveError(
           "falkon: conjugate gradient diverged (non-finite residual); raise "
           "solver.ridge",
           0);
+    const bool grew = cg.best_iteration > 0 &&
+                      (!std::isfinite(worst) ||
+                       worst > kFalkonResidualGrowth * result.residuals[cg.best_iteration - 1]);
+    if (grew) {
+      result.residual_grew = true;
+      result.residuals.push_back(worst);
+      if (on_iteration) on_iteration(it, worst);
+      break;
+    }
     result.residuals.push_back(worst);
+    if (cg.best_iteration == 0 || worst < result.residuals[cg.best_iteration - 1]) {
+      cg.best_iteration = it;
+      cg.best_beta = cg.beta;
+    }
     if (on_iteration) on_iteration(it, worst);
     if (control.after_iteration) {
       cg.iteration = it;
@@ -359,6 +435,8 @@ FalkonResult train_falkon(const mpi::Communicator& comm, const TrainingProblem& 
       }
     }
   }
+  result.best_iteration = cg.best_iteration;
+  if (result.residual_grew) cg.beta = std::move(cg.best_beta);
   result.solve_seconds = solve_clock.seconds();
   result.alpha = system.weights(cg.beta, result.center_partition);
   return result;
@@ -397,6 +475,10 @@ Checkpoint falkon_checkpoint(const SolverContext& ctx, const FalkonCgState& st) 
   ck.arrays.push_back(replicated_checkpoint_array(ctx.comm, "beta", st.beta));
   ck.arrays.push_back(replicated_checkpoint_array(ctx.comm, "r", st.r));
   ck.arrays.push_back(replicated_checkpoint_array(ctx.comm, "dir", st.dir));
+  if (st.best_iteration > 0) {
+    ck.scalars["best_iteration"] = static_cast<double>(st.best_iteration);
+    ck.arrays.push_back(replicated_checkpoint_array(ctx.comm, "best_beta", st.best_beta));
+  }
   return ck;
 }
 
@@ -421,6 +503,10 @@ FalkonCgState falkon_resume_state(const SolverContext& ctx, const Checkpoint& ck
   }
   for (std::size_t it = 1; it <= ck.step; ++it)
     start.residuals.push_back(ck.scalar("residual_" + std::to_string(it)));
+  // Checkpoints before the best-iterate rule have none: the best is then taken from here on.
+  const CheckpointArray* best = ck.array("best_beta");
+  start.best_iteration = best ? static_cast<std::size_t>(ck.scalar("best_iteration")) : 0;
+  if (best) start.best_beta = gather_checkpoint_array(ctx.comm, *best);
   ctx.reporter.log().info("resuming from %s: %zu CG iterations done (written on this run's options)",
                           ctx.checkpoints.path().c_str(), ck.step);
   return start;
@@ -429,6 +515,16 @@ FalkonCgState falkon_resume_state(const SolverContext& ctx, const Checkpoint& ck
 void report_falkon(SolverContext& ctx, const FalkonOptions& fo, FalkonResult& fr,
                    SolverOutcome& out) {
   const std::size_t iterations = fr.residuals.size();
+  if (fr.duplicate_centers > 0)
+    ctx.reporter.log().info("falkon: dropped %zu exact duplicate centers (they add nothing to the "
+                            "model and make K_ZZ singular)",
+                            fr.duplicate_centers);
+  if (fr.residual_grew)
+    ctx.reporter.log().info(
+        "falkon: warning: the CG residual grew to %.3g (best %.3g at iteration %zu); stopped and "
+        "kept iteration %zu's weights (near-duplicate centers? raise solver.ridge)",
+        fr.residuals.back(), fr.residuals[fr.best_iteration - 1], fr.best_iteration,
+        fr.best_iteration);
   ctx.reporter.log().info(
       "falkon: p = %zu centers, lambda = %g, eps = %.3g, %zu CG iterations, setup %.2f s, "
       "solve %.2f s",
@@ -440,6 +536,7 @@ void report_falkon(SolverContext& ctx, const FalkonOptions& fo, FalkonResult& fr
                         .add("centers", static_cast<double>(fr.center_partition.size()))
                         .add("ridge", fo.ridge)
                         .add("jitter", fr.jitter)
+                        .add("duplicate_centers", static_cast<double>(fr.duplicate_centers))
                         .add("setup_s", fr.setup_seconds));
   const LocalCenters z(out.centers, ctx.precision);
   ctx.reporter.report(1, out.alpha,
@@ -448,7 +545,9 @@ void report_falkon(SolverContext& ctx, const FalkonOptions& fo, FalkonResult& fr
                           .add("setup_s", fr.setup_seconds)
                           .add("solve_s", fr.solve_seconds)
                           .add("iterations", static_cast<double>(iterations))
-                          .add("residual", iterations > 0 ? fr.residuals.back() : 1.0),
+                          .add("residual", iterations > 0 ? fr.residuals.back() : 1.0)
+                          .add("best_iteration", static_cast<double>(fr.best_iteration))
+                          .add("residual_grew", fr.residual_grew ? 1.0 : 0.0),
                       &z);
 }
 
