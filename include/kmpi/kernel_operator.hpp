@@ -123,4 +123,12 @@ Matrix<double> kernel_transpose_times_local(const Kernel& k, const LocalCenters&
                                             const Matrix<double>& q, const Matrix<double>& g,
                                             std::size_t tile_bytes = kDefaultTileBytes);
 
+// collective: K_nZ^T (K_nZ u + V) / n over every rank's data rows x (this rank's), centers z
+// replicated, u (p x c) and V (n_r x c) optional (nullptr = 0); replicated result (one allreduce
+// of p x c). One kernel tile serves both products (falkon's CG product and right-hand side).
+Matrix<double> kernel_normal_product(const mpi::Communicator& comm, const Kernel& k,
+                                     const LocalCenters& x, const LocalCenters& z,
+                                     const Matrix<double>* u, const Matrix<double>* v,
+                                     std::size_t c, std::size_t n_total);
+
 }  // namespace kmpi

@@ -28,14 +28,12 @@
 // Where things happen: factor_kzz and factor_a (setup: L and A_L), FalkonSystem::apply (one
 // product B^T H B u), cg_iteration (one CG iteration), train_falkon (the driver).
 #include <algorithm>
-#include <cfloat>
 #include <cmath>
-#include <cstdint>
-#include <cstring>
 #include <numeric>
 #include <string>
 
 #include "kmpi/blas.hpp"
+#include "kmpi/center_factor.hpp"
 #include "kmpi/log.hpp"
 #include "kmpi/rng.hpp"
 #include "kmpi/scalapack.hpp"
@@ -46,64 +44,6 @@
 namespace kmpi {
 
 namespace {
-
-// local: w (p x c) += K(X_r, Z)^T (K(X_r, Z) u + v) over this rank's data rows X_r, with u
-// (p x c) and v (n_r x c) optional (nullptr = 0). Each kernel tile is computed once and used for
-// both products, which halves the kernel work against two separate operator calls.
-template <class T>
-void normal_product_local(const Kernel& k, const LocalCenters& x, const LocalCenters& z,
-                          const Matrix<double>* u, const Matrix<double>* v, Matrix<double>& w,
-                          std::size_t tile_bytes) {
-  const std::size_t n = x.rows(), p = z.rows(), d = z.dimension(), c = w.cols();
-  if (n == 0 || p == 0 || c == 0) return;
-  const Matrix<T>& xt = x.template rows_as<T>();
-  const Matrix<T>& zt = z.template rows_as<T>();
-  const std::vector<T>& xn = x.template norms_as<T>();
-  const std::vector<T>& zn = z.template norms_as<T>();
-  Matrix<T> ut;
-  if (u) ut = convert<T>(*u);
-  // tile_bytes = 0 means the machine's budget (kernel_operator.hpp); a chunk is at least 64 rows
-  // so the tile's GEMM keeps its shape even for very large p.
-  const std::size_t budget = tile_bytes > 0 ? tile_bytes : cache_tile_bytes();
-  const std::size_t chunk =
-      std::min(n, std::max<std::size_t>(64, budget / (std::max<std::size_t>(p, 1) * sizeof(T))));
-  // tmp_t (c x mi) and part_t (c x p) are kept transposed so that both products read the tile
-  // untransposed: w^T += tmp^T K_tile. OpenBLAS packing K_tile^T for (p x mi)(mi x c) with small c
-  // was measured 15x slower than the whole kernel evaluation.
-  std::vector<T> block(chunk * p), tmp(chunk * c), tmp_t(c * chunk), part_t(c * p);
-  for (std::size_t i0 = 0; i0 < n; i0 += chunk) {
-    const std::size_t mi = std::min(chunk, n - i0);
-    kernel_block(k, xt.row(i0), mi, d, zt.data(), p, d, d, block.data(), p, xn.data() + i0,
-                 zn.data());
-    // tmp = K_tile u + v_tile (mi x c)
-    if (u)
-      blas::gemm(false, false, mi, c, p, T(1), block.data(), p, ut.data(), c, T(0), tmp.data(), c);
-    else
-      std::fill(tmp.begin(), tmp.begin() + mi * c, T(0));
-    for (std::size_t i = 0; i < mi; ++i)
-      for (std::size_t l = 0; l < c; ++l)
-        tmp_t[l * mi + i] = tmp[i * c + l] + (v ? static_cast<T>((*v)(i0 + i, l)) : T(0));
-    // w += K_tile^T tmp, as part_t = tmp^T K_tile, accumulated in float64 across tiles.
-    blas::gemm(false, false, c, p, mi, T(1), tmp_t.data(), mi, block.data(), p, T(0), part_t.data(),
-               p);
-    for (std::size_t j = 0; j < p; ++j)
-      for (std::size_t l = 0; l < c; ++l) w(j, l) += static_cast<double>(part_t[l * p + j]);
-  }
-}
-
-// collective: K_nZ^T (K_nZ u + V) / n summed over every rank's data rows, replicated.
-Matrix<double> normal_product(const mpi::Communicator& comm, const Kernel& k, const LocalCenters& x,
-                              const LocalCenters& z, const Matrix<double>* u,
-                              const Matrix<double>* v, std::size_t c, std::size_t n_total) {
-  Matrix<double> w(z.rows(), c);
-  if (z.precision() == Precision::kFloat32)
-    normal_product_local<float>(k, x, z, u, v, w, kDefaultTileBytes);
-  else
-    normal_product_local<double>(k, x, z, u, v, w, kDefaultTileBytes);
-  comm.allreduce(w.data(), w.size());
-  for (std::size_t i = 0; i < w.size(); ++i) w.data()[i] /= static_cast<double>(n_total);
-  return w;
-}
 
 BlockCyclicMatrix block_cyclic_from(const BlacsGrid& grid, const Matrix<double>& replicated,
                                     std::size_t block) {
@@ -139,30 +79,6 @@ Matrix<double> replicated_centers(const mpi::Communicator& comm, const TrainingP
   return z;
 }
 
-// local: the rows of z that are not exact repeats of an earlier row, ascending (the same on every
-// rank: z is replicated). Rows are bucketed by a hash of their bytes, then compared in full.
-std::vector<std::size_t> distinct_rows(const Matrix<double>& z) {
-  const std::size_t p = z.rows(), bytes = z.cols() * sizeof(double);
-  std::vector<std::pair<std::uint64_t, std::size_t>> keyed(p);
-  for (std::size_t i = 0; i < p; ++i) {
-    std::uint64_t h = 1469598103934665603ull;  // FNV-1a
-    const auto* b = reinterpret_cast<const unsigned char*>(z.row(i));
-    for (std::size_t k = 0; k < bytes; ++k) h = (h ^ b[k]) * 1099511628211ull;
-    keyed[i] = {h, i};
-  }
-  std::sort(keyed.begin(), keyed.end());
-  std::vector<char> repeat(p, 0);
-  for (std::size_t a = 0; a < p; ++a)
-    for (std::size_t b = a + 1; b < p && keyed[b].first == keyed[a].first; ++b)
-      if (!repeat[keyed[b].second] &&
-          std::memcmp(z.row(keyed[a].second), z.row(keyed[b].second), bytes) == 0)
-        repeat[keyed[b].second] = 1;  // keyed[a] has the smaller index of the two
-  std::vector<std::size_t> kept;
-  for (std::size_t i = 0; i < p; ++i)
-    if (!repeat[i]) kept.push_back(i);
-  return kept;
-}
-
 // collective (replicated data): drops exact duplicate centers from z and the result's centers,
 // indices and partition; returns how many were dropped.
 std::size_t drop_duplicate_centers(const mpi::Communicator& comm, Matrix<double>& z,
@@ -183,59 +99,6 @@ std::size_t drop_duplicate_centers(const mpi::Communicator& comm, Matrix<double>
   std::copy(z.row(cp.begin(me)), z.row(cp.begin(me)) + cp.count(me) * z.cols(),
             result.centers.data());
   return dropped;
-}
-
-// local: eps / p in T = chol(K_ZZ + eps I). The factor is float64, but CG applies it to kernel
-// products in the kernel precision: directions of K_ZZ below that precision's rounding
-// (u ~ 6e-8 in float32, times ||K_ZZ|| <= p) are noise that T^{-1} would amplify, and with
-// near-duplicate centers CG then stalls (Fashion-MNIST 6000 rows + 1500 copies with 1e-3 pixel
-// noise, p = 2000: test accuracy 0.62 at 2^-52 p, 0.856 at 1e-8 p and above, 0.855 without the
-// copies). So float32: 1e-7 p; float64: 1e-13 p, the reference Falkon's float64 rule.
-double jitter_per_center(Precision precision) {
-  return precision == Precision::kFloat32 ? 1e-7 : 1e-13;
-}
-
-// collective: L with L L^T = K_ZZ + eps I, block-cyclic in nb x nb blocks. eps starts at
-// jitter_per_center() p and grows by 100x when float64 rounding leaves K_ZZ numerically
-// indefinite; `eps` returns the one used. The
-// CollectiveError of a failed pdpotrf reaches every rank together, so the retry is collective.
-BlockCyclicMatrix factor_kzz(const BlacsGrid& grid, const Kernel& kernel, const Matrix<double>& z,
-                             std::size_t nb, Precision precision, double& eps) {
-  const std::size_t p = z.rows();
-  BlockCyclicMatrix l(grid, p, p, nb, nb);
-  const auto rows = l.global_rows(), cols = l.global_cols();
-  eps = static_cast<double>(p) * jitter_per_center(precision);
-  for (int attempt = 0;; ++attempt) {
-    const Matrix<double> zr = select_rows(z, rows), zc = select_rows(z, cols);
-    // K(Z_cols, Z_rows) row-major with leading dimension ld() is K(rows, cols) column-major.
-    kernel_block(kernel, zc.data(), cols.size(), zc.cols(), zr.data(), rows.size(), zr.cols(),
-                 zr.cols(), l.data(), l.ld());
-    for (std::size_t j = 0; j < l.local_cols(); ++j)
-      for (std::size_t i = 0; i < l.local_rows(); ++i)
-        if (rows[i] == cols[j]) l.local(i, j) += eps;
-    try {
-      cholesky_factor(l);
-      return l;
-    } catch (const CollectiveError&) {
-      if (attempt >= 6) throw;
-      eps *= 100;
-    }
-  }
-}
-
-// collective: A_L = chol(L^T L / p + lambda I), from a copy of L (pdlauum works in place).
-BlockCyclicMatrix factor_a(const BlockCyclicMatrix& l, double lambda) {
-  const std::size_t p = l.rows();
-  BlockCyclicMatrix a = l;
-  lower_gram(a);
-  const auto rows = a.global_rows(), cols = a.global_cols();
-  for (std::size_t j = 0; j < a.local_cols(); ++j)
-    for (std::size_t i = 0; i < a.local_rows(); ++i) {
-      a.local(i, j) /= static_cast<double>(p);
-      if (rows[i] == cols[j]) a.local(i, j) += lambda;
-    }
-  cholesky_factor(a);
-  return a;
 }
 
 // The preconditioned normal equations B^T H B beta = B^T K_nZ^T Y / n over the factors L and
@@ -259,7 +122,7 @@ class FalkonSystem {
 
   // collective: r_0 = B^T K_nZ^T Y / n (replicated), for this rank's targets y.
   Matrix<double> right_hand_side(const Matrix<double>& y) const {
-    const Matrix<double> w = normal_product(comm_, kernel_, x_local_, z_all_, nullptr, &y, c_, n_);
+    const Matrix<double> w = kernel_normal_product(comm_, kernel_, x_local_, z_all_, nullptr, &y, c_, n_);
     BlockCyclicMatrix b = block_cyclic_from(grid_, w, kBlock);
     // B^T w = A^{-T} T^{-T} w = A_L^{-1} L^{-1} w (block-cyclic, in place).
     triangular_solve(l_, b, false);
@@ -275,7 +138,7 @@ class FalkonSystem {
     BlockCyclicMatrix tau = au;
     triangular_solve(l_, tau, true);  // T^{-1} A^{-1} u
     const Matrix<double> v = tau.replicate();
-    const Matrix<double> w = normal_product(comm_, kernel_, x_local_, z_all_, &v, nullptr, c_, n_);
+    const Matrix<double> w = kernel_normal_product(comm_, kernel_, x_local_, z_all_, &v, nullptr, c_, n_);
     BlockCyclicMatrix b = block_cyclic_from(grid_, w, kBlock);
     triangular_solve(l_, b, false);
     for (std::size_t j = 0; j < b.local_cols(); ++j)
@@ -365,6 +228,45 @@ double cg_iteration(const FalkonSystem& system, FalkonCgState& cg, const std::ve
   return worst;
 }
 
+// collective: CG iterations from cg.iteration + 1 on, appending to result.residuals, until the
+// tolerance, options.iterations, or a residual 4x the best (result.residual_grew; the caller
+// takes the best iterate). Returns false when control.after_iteration stopped it.
+bool run_cg(const FalkonSystem& system, FalkonCgState& cg, const std::vector<double>& r0,
+            const FalkonOptions& options, const FalkonIterationCallback& on_iteration,
+            const FalkonControl& control, FalkonResult& result) {
+  for (std::size_t it = cg.iteration + 1; it <= options.iterations; ++it) {
+    if (std::none_of(cg.active.begin(), cg.active.end(), [](char x) { return x != 0; })) break;
+    const double worst = cg_iteration(system, cg, r0, options.tolerance);
+    // The same on every rank (replicated data), so every rank takes the same branch.
+    if (!std::isfinite(worst) && cg.best_iteration == 0)
+      throw CollectiveError(
+          "falkon: conjugate gradient diverged (non-finite residual); raise "
+          "solver.ridge",
+          0);
+    const bool grew = cg.best_iteration > 0 &&
+                      (!std::isfinite(worst) ||
+                       worst > kFalkonResidualGrowth * result.residuals[cg.best_iteration - 1]);
+    if (grew) {
+      result.residual_grew = true;
+      result.residuals.push_back(worst);
+      if (on_iteration) on_iteration(it, worst);
+      break;
+    }
+    result.residuals.push_back(worst);
+    if (cg.best_iteration == 0 || worst < result.residuals[cg.best_iteration - 1]) {
+      cg.best_iteration = it;
+      cg.best_beta = cg.beta;
+    }
+    if (on_iteration) on_iteration(it, worst);
+    if (control.after_iteration) {
+      cg.iteration = it;
+      cg.residuals = result.residuals;
+      if (!control.after_iteration(cg)) return false;
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
 FalkonResult train_falkon(const mpi::Communicator& comm, const TrainingProblem& problem,
@@ -401,39 +303,10 @@ FalkonResult train_falkon(const mpi::Communicator& comm, const TrainingProblem& 
   std::vector<double> r0;
   FalkonCgState cg = starting_cg(r, control, r0);
   result.residuals = cg.residuals;
-  for (std::size_t it = cg.iteration + 1; it <= options.iterations; ++it) {
-    if (std::none_of(cg.active.begin(), cg.active.end(), [](char x) { return x != 0; })) break;
-    const double worst = cg_iteration(system, cg, r0, options.tolerance);
-    // The same on every rank (replicated data), so every rank takes the same branch.
-    if (!std::isfinite(worst) && cg.best_iteration == 0)
-      throw CollectiveError(
-          "falkon: conjugate gradient diverged (non-finite residual); raise "
-          "solver.ridge",
-          0);
-    const bool grew = cg.best_iteration > 0 &&
-                      (!std::isfinite(worst) ||
-                       worst > kFalkonResidualGrowth * result.residuals[cg.best_iteration - 1]);
-    if (grew) {
-      result.residual_grew = true;
-      result.residuals.push_back(worst);
-      if (on_iteration) on_iteration(it, worst);
-      break;
-    }
-    result.residuals.push_back(worst);
-    if (cg.best_iteration == 0 || worst < result.residuals[cg.best_iteration - 1]) {
-      cg.best_iteration = it;
-      cg.best_beta = cg.beta;
-    }
-    if (on_iteration) on_iteration(it, worst);
-    if (control.after_iteration) {
-      cg.iteration = it;
-      cg.residuals = result.residuals;
-      if (!control.after_iteration(cg)) {
-        result.interrupted = true;
-        result.solve_seconds = solve_clock.seconds();
-        return result;
-      }
-    }
+  if (!run_cg(system, cg, r0, options, on_iteration, control, result)) {
+    result.interrupted = true;
+    result.solve_seconds = solve_clock.seconds();
+    return result;
   }
   result.best_iteration = cg.best_iteration;
   if (result.residual_grew) cg.beta = std::move(cg.best_beta);
