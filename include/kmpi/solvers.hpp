@@ -178,7 +178,8 @@ struct FalkonResult {
   double jitter = 0;                        // eps in T = chol(K_ZZ + eps I)
   std::size_t duplicate_centers = 0;        // exact repeats among the p centers, dropped
   // CG stopped because its residual grew past kFalkonResidualGrowth x the best (near-singular
-  // K_ZZ, rounding): alpha is then the best iteration's (best_iteration, 1-based).
+  // K_ZZ, rounding): alpha is then the best iteration's. best_iteration (1-based) is the
+  // iteration whose weights alpha holds: that best one, or else the last.
   bool residual_grew = false;
   std::size_t best_iteration = 0;
   double setup_seconds = 0, solve_seconds = 0;

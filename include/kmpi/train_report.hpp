@@ -42,7 +42,7 @@ class TrainReporter {
 
   // local: a metrics line of the solver's own (setup parameters, ...).
   void line(const Json& json) { metrics_.line(json.str()); }
-  bool has_validation() const { return sets_.validation.n > 0; }
+  bool has_validation() const { return sets_.validation.labeled; }
   bool has_test_labels() const { return sets_.test.labeled; }
   const EvalSet& test() const { return sets_.test; }
   const FitMetrics& last_test() const { return last_test_; }

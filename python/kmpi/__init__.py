@@ -133,7 +133,8 @@ class KernelClassifier(_KernelEstimator):
     def fit(self, X, y, X_test=None, y_test=None):
         y = np.asarray(y).ravel()
         # The classes of every rank, sorted: the same indices on every rank.
-        labels = np.unique(np.concatenate([np.asarray(c) for c in self._comm().allgather(np.unique(y))]))
+        seen = [np.asarray(c) for c in self._comm().allgather(np.unique(y)) if len(c)]
+        labels = np.unique(np.concatenate(seen)) if seen else np.unique(y)
         self.classes_ = labels
         index = np.searchsorted(labels, y).astype(np.float64)
         test_index = None
@@ -153,8 +154,9 @@ class KernelClassifier(_KernelEstimator):
     def score(self, X, y):
         """collective: accuracy over every rank's rows."""
         y = np.asarray(y).ravel()
+        pred = self.predict(X)
         right, total = self._comm().allreduce(
-            np.array([np.sum(self.predict(X) == y), len(y)], dtype=np.float64), op=MPI.SUM)
+            np.array([np.sum(pred == y), len(y)], dtype=np.float64), op=MPI.SUM)
         return float(right / total)
 
 
@@ -172,12 +174,13 @@ class KernelRegressor(_KernelEstimator):
 
     def score(self, X, y):
         """collective: R^2 over every rank's rows (averaged over targets, as scikit-learn)."""
-        y = np.asarray(y, dtype=np.float64)
-        y = y.reshape(len(y), -1)
-        pred = self._outputs(X).reshape(len(y), -1)
+        pred = self._outputs(X)  # collective first: a rank without rows must still take part
+        k = self.model_.outputs
+        y = np.asarray(y, dtype=np.float64).reshape(-1, k)
+        pred = pred.reshape(-1, k)
         sums = self._comm().allreduce(
             np.vstack([y.sum(axis=0), (y * y).sum(axis=0), ((pred - y) ** 2).sum(axis=0),
-                       np.full(y.shape[1], len(y), dtype=np.float64)]), op=MPI.SUM)
+                       np.full(k, len(y), dtype=np.float64)]), op=MPI.SUM)
         s, ss, err, n = sums
         return float(np.mean(1.0 - err / (ss - s * s / n)))
 

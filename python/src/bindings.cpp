@@ -50,9 +50,10 @@ class PyModel {
   py::array_t<double> predict(const Array& x) const {
     const mpi::Communicator comm(mpi_comm_of(comm_obj_));
     Matrix<double> q = to_matrix(comm, x, "predict: X");
-    mpi::agree(comm, q.cols() == model_.header.dimension,
+    mpi::agree(comm, q.rows() == 0 || q.cols() == model_.header.dimension,
                "predict: X has " + std::to_string(q.cols()) + " features per row, the model " +
                    std::to_string(model_.header.dimension));
+    if (q.rows() == 0) q = Matrix<double>(0, model_.header.dimension);
     Matrix<double> pred;
     {
       py::gil_scoped_release release;

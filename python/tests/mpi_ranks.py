@@ -52,6 +52,12 @@ check(len(set(comm.allgather(score))) == 1, "score differs between ranks")
 ref_r2 = 1 - np.sum((ref - y[test]) ** 2) / np.sum((y[test] - y[test].mean()) ** 2)
 check(abs(score - ref_r2) < 1e-8, f"score {score} is not the global R^2 {ref_r2}")
 
+# A rank without rows still takes part in predict and score (no hang, one global value).
+last = rank == size - 1 and size > 1
+Xs, ys = (X[:0], y[:0]) if last else (X[test][mine_test], y[test][mine_test])
+check(len(est.predict(Xs)) == len(ys), "predict on a rank without rows")
+check(len(set(comm.allgather(est.score(Xs, ys)))) == 1, "score with a rank without rows")
+
 # Classes seen by some ranks only: every rank gets the union and predicts labels.
 labels = np.where(y > 0.9, 7, 3)
 clf = kmpi.KernelClassifier(solver="eigenpro2", epochs=3, bandwidth=sigma)

@@ -218,7 +218,10 @@ double cg_iteration(const FalkonSystem& system, FalkonCgState& cg, const std::ve
   const std::vector<double> rs_new = column_dots(r, r);
   double worst = 0;
   for (std::size_t l = 0; l < c; ++l) {
-    if (r0[l] > 0) worst = std::max(worst, std::sqrt(rs_new[l]) / r0[l]);
+    if (r0[l] > 0) {
+      const double ratio_l = std::sqrt(rs_new[l]) / r0[l];
+      worst = std::isnan(ratio_l) ? ratio_l : std::max(worst, ratio_l);  // NaN must show
+    }
     if (!active[l]) continue;
     const double ratio = rs_new[l] / cg.rs_old[l];
     for (std::size_t i = 0; i < p; ++i) dir(i, l) = r(i, l) + ratio * dir(i, l);
@@ -308,7 +311,8 @@ FalkonResult train_falkon(const mpi::Communicator& comm, const TrainingProblem& 
     result.solve_seconds = solve_clock.seconds();
     return result;
   }
-  result.best_iteration = cg.best_iteration;
+  // The iteration whose weights are returned: the best one after a growth, else the last.
+  result.best_iteration = result.residual_grew ? cg.best_iteration : result.residuals.size();
   if (result.residual_grew) cg.beta = std::move(cg.best_beta);
   result.solve_seconds = solve_clock.seconds();
   result.alpha = system.weights(cg.beta, result.center_partition);
@@ -361,8 +365,12 @@ FalkonCgState falkon_resume_state(const SolverContext& ctx, const Checkpoint& ck
   const CheckpointArray *b = ck.array("beta"), *r = ck.array("r"), *dir = ck.array("dir");
   // The options hash fixes p and c, so a mismatch here means a damaged writer; checked on
   // every rank alike (the header is replicated).
+  const CheckpointArray* best = ck.array("best_beta");
+  const std::size_t best_it = static_cast<std::size_t>(ck.scalar("best_iteration"));
   const bool shaped = b && r && dir && b->cols == c && r->cols == c && dir->cols == c &&
-                      r->rows == b->rows && dir->rows == b->rows;
+                      r->rows == b->rows && dir->rows == b->rows &&
+                      (!best || (best->rows == b->rows && best->cols == c && best_it >= 1 &&
+                                 best_it <= ck.step));
   mpi::agree(ctx.comm, shaped,
              ctx.checkpoints.path() + ": has no CG state of this problem's shape");
   FalkonCgState start;
@@ -377,8 +385,7 @@ FalkonCgState falkon_resume_state(const SolverContext& ctx, const Checkpoint& ck
   for (std::size_t it = 1; it <= ck.step; ++it)
     start.residuals.push_back(ck.scalar("residual_" + std::to_string(it)));
   // Checkpoints before the best-iterate rule have none: the best is then taken from here on.
-  const CheckpointArray* best = ck.array("best_beta");
-  start.best_iteration = best ? static_cast<std::size_t>(ck.scalar("best_iteration")) : 0;
+  start.best_iteration = best ? best_it : 0;
   if (best) start.best_beta = gather_checkpoint_array(ctx.comm, *best);
   ctx.reporter.log().info("resuming from %s: %zu CG iterations done (written on this run's options)",
                           ctx.checkpoints.path().c_str(), ck.step);

@@ -21,9 +21,10 @@ void check_local_rows(const mpi::Communicator& comm, const std::string& name,
   const std::size_t none = x.rows() == 0;
   const std::size_t d_min = comm.allreduce_value(none ? SIZE_MAX : x.cols(), mpi::Op::kMin);
   const std::size_t d_max = comm.allreduce_value(none ? 0 : x.cols(), mpi::Op::kMax);
-  mpi::agree(comm, d_min == d_max && d_max > 0,
+  mpi::agree(comm, d_max > 0, name + ": no rank holds any rows");
+  mpi::agree(comm, d_min == d_max,
              name + ": the ranks' feature rows differ in width (" + std::to_string(d_min) +
-                 " to " + std::to_string(d_max) + " columns) or have none");
+                 " to " + std::to_string(d_max) + " columns)");
   mpi::agree_on(comm, [&] {
     if (t > 0 && x.rows() > 0 && (y.rows() != x.rows() || y.cols() != t))
       throw Error(name + ": " + std::to_string(x.rows()) + " feature rows but " +
@@ -130,6 +131,10 @@ LocalData take_rows(const mpi::Communicator& comm, const LocalData& data,
                              data.targets.empty() ? data.targets : select_rows(data.targets, local),
                              data.target_kind, /*allow_nonfinite=*/true);
   out.dimension = data.dimension;
+  // Messages name the caller's rows, not positions in the subset.
+  out.source_rows.clear();
+  for (std::size_t i = out.partition.begin(comm.rank()); i < out.partition.end(comm.rank()); ++i)
+    out.source_rows.push_back(selection[i]);
   return out;
 }
 

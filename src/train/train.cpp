@@ -25,7 +25,10 @@ void check_block(const mpi::Communicator& comm, const LocalData& data, const std
   const bool ok = empty || (data.partition.parts() == comm.size() &&
                             data.partition.count(comm.rank()) == data.features.rows() &&
                             (data.targets.empty() || data.targets.rows() == data.features.rows()));
-  mpi::agree(comm, ok,
+  // The size decides branches with collectives in them: it must be the same on every rank.
+  const std::size_t n = data.partition.size();
+  const bool same = comm.allreduce_value(n, mpi::Op::kMin) == comm.allreduce_value(n, mpi::Op::kMax);
+  mpi::agree(comm, ok && same,
              what + ": rows are not this rank's block of BlockPartition(n, P) (use block_rows)");
 }
 
@@ -49,7 +52,10 @@ TrainSetup check_train_options(const mpi::Communicator& comm, const Options& o,
   const bool iterative = setup.solver->iterative;
   mpi::agree(comm, o.str("run.resume") == "no" || iterative,
              "run.resume: solver.name = " + name + " writes no checkpoints");
-  if (iterative && !o.str("run.checkpoint_dir").empty()) install_stop_signal_handlers();
+  if (iterative && !o.str("run.checkpoint_dir").empty()) {
+    install_stop_signal_handlers();
+    clear_stop_signal();  // one that stopped an earlier run in this process (a Python fit) is old
+  }
   mpi::agree(comm, !centers_given || setup.solver->has_centers,
              "data.centers: only solver.name = " + solvers_with_centers() + " has centers, not " +
                  name);
