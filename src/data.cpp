@@ -195,7 +195,7 @@ ReadOptions read_options(const Options& o) {
                               : (header == "false" ? HeaderMode::kNo : HeaderMode::kAuto);
   r.label_column = o.str("data.label_column");
   r.allow_nonfinite = o.flag("data.allow_nonfinite");
-  r.dimension = static_cast<std::size_t>(o.integer("data.dimension"));
+  r.dimension = o.count("data.dimension");
   return r;
 }
 

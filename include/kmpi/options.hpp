@@ -2,6 +2,7 @@
 // command-line parser, the INI parser, `--help` and configs/default.ini all come from that table.
 #pragma once
 
+#include <cstddef>
 #include <map>
 #include <string>
 #include <vector>
@@ -28,6 +29,10 @@ class Options {
  public:
   std::string str(const std::string& key) const;
   long long integer(const std::string& key) const;
+  // An integer option whose table minimum is >= 0 (sizes, counts, epochs) as a size.
+  std::size_t count(const std::string& key) const {
+    return static_cast<std::size_t>(integer(key));
+  }
   double real(const std::string& key) const;
   bool flag(const std::string& key) const;
   bool given(const std::string& key) const;  // set on the command line or in the config

@@ -237,11 +237,11 @@ namespace {
 EigenPro2Options eigenpro2_options(const SolverContext& ctx) {
   const Options& o = ctx.options;
   EigenPro2Options eo;
-  eo.nystrom_samples = static_cast<std::size_t>(o.integer("solver.nystrom_samples"));
-  eo.preconditioner_level = static_cast<std::size_t>(o.integer("solver.preconditioner_level"));
-  eo.batch_size = static_cast<std::size_t>(o.integer("solver.batch_size"));
-  eo.batch_cap = static_cast<std::size_t>(o.integer("solver.batch_cap"));
-  eo.epochs = static_cast<std::size_t>(o.integer("solver.epochs"));
+  eo.nystrom_samples = o.count("solver.nystrom_samples");
+  eo.preconditioner_level = o.count("solver.preconditioner_level");
+  eo.batch_size = o.count("solver.batch_size");
+  eo.batch_cap = o.count("solver.batch_cap");
+  eo.epochs = o.count("solver.epochs");
   eo.seed = ctx.seed;
   eo.precision = ctx.precision;
   return eo;

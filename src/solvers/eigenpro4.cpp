@@ -384,17 +384,17 @@ namespace {
 EigenPro4Options eigenpro4_options(const SolverContext& ctx) {
   const Options& o = ctx.options;
   EigenPro4Options eo;
-  eo.centers = static_cast<std::size_t>(o.integer("solver.centers"));
-  eo.data_samples = static_cast<std::size_t>(o.integer("solver.nystrom_samples"));
-  eo.data_level = static_cast<std::size_t>(o.integer("solver.preconditioner_level"));
-  eo.model_samples = static_cast<std::size_t>(o.integer("solver.model_nystrom_samples"));
-  eo.model_level = static_cast<std::size_t>(o.integer("solver.model_preconditioner_level"));
-  eo.batch_size = static_cast<std::size_t>(o.integer("solver.batch_size"));
+  eo.centers = o.count("solver.centers");
+  eo.data_samples = o.count("solver.nystrom_samples");
+  eo.data_level = o.count("solver.preconditioner_level");
+  eo.model_samples = o.count("solver.model_nystrom_samples");
+  eo.model_level = o.count("solver.model_preconditioner_level");
+  eo.batch_size = o.count("solver.batch_size");
   if (o.given("solver.batch_cap"))
-    eo.batch_cap = static_cast<std::size_t>(o.integer("solver.batch_cap"));
-  eo.projection_period = static_cast<std::size_t>(o.integer("solver.projection_period"));
-  eo.projection_epochs = static_cast<std::size_t>(o.integer("solver.projection_epochs"));
-  eo.epochs = static_cast<std::size_t>(o.integer("solver.epochs"));
+    eo.batch_cap = o.count("solver.batch_cap");
+  eo.projection_period = o.count("solver.projection_period");
+  eo.projection_epochs = o.count("solver.projection_epochs");
+  eo.epochs = o.count("solver.epochs");
   eo.seed = ctx.seed;
   eo.precision = ctx.precision;
   eo.given_centers = ctx.given_centers;

@@ -326,9 +326,9 @@ namespace {
 FalkonOptions falkon_options(const SolverContext& ctx) {
   const Options& o = ctx.options;
   FalkonOptions fo;
-  fo.centers = static_cast<std::size_t>(o.integer("solver.centers"));
+  fo.centers = o.count("solver.centers");
   fo.ridge = o.real("solver.ridge");
-  fo.iterations = static_cast<std::size_t>(o.integer("solver.iterations"));
+  fo.iterations = o.count("solver.iterations");
   fo.tolerance = o.real("solver.tolerance");
   fo.seed = ctx.seed;
   fo.precision = ctx.precision;

@@ -83,7 +83,7 @@ TrainResult fit_model(const mpi::Communicator& comm, const Options& o, const Tra
   TrainReporter reporter(comm, log, metrics, clock, problem, setup.precision, classification,
                          sets);
   EarlyStopping stopping;
-  stopping.patience = static_cast<std::size_t>(o.integer("solver.patience"));
+  stopping.patience = o.count("solver.patience");
   Progress progress(comm, o);
   TrainCheckpoints checkpoints(comm, o, problem, extras.centers, metrics, clock, log, progress);
   SolverContext context{comm,

@@ -91,7 +91,7 @@ LocalData block_rows(const mpi::Communicator& comm, const std::string& name,
 
 RowSelection choose_rows(const mpi::Communicator& comm, const Options& o, const TrainSetup& setup,
                          std::size_t n, const std::string& name) {
-  const std::size_t limit = static_cast<std::size_t>(o.integer("data.limit"));
+  const std::size_t limit = o.count("data.limit");
   mpi::agree(comm, limit <= n,
              "option data.limit = " + std::to_string(limit) + " asks for more rows than " + name +
                  " has (" + std::to_string(n) + ")");

@@ -86,7 +86,7 @@ TrainCheckpoints::TrainCheckpoints(const mpi::Communicator& comm, const Options&
       progress_(progress),
       outputs_(problem.y.cols()),
       rows_(problem.partition.size()),
-      epochs_(static_cast<std::size_t>(o.integer("solver.epochs"))),
+      epochs_(o.count("solver.epochs")),
       dir_(o.str("run.checkpoint_dir")),
       resume_mode_(o.str("run.resume")),
       checkpointing_(!o.str("run.checkpoint_dir").empty()),

@@ -21,8 +21,9 @@ for name, extra in (("exact", X[copies]), ("near", X[copies] + rng.uniform(0, 1e
 np.save("x_orig.npy", X)
 np.save("y_orig.npy", y)
 PY
-accuracy() {  # solver-args... ; data set name in $DATA
-  run 2 train --data.train_features=x_$DATA.npy --data.train_labels=y_$DATA.npy \
+NP=2
+accuracy() {  # solver-args... ; data set name in $DATA, ranks in $NP
+  run $NP train --data.train_features=x_$DATA.npy --data.train_labels=y_$DATA.npy \
     --data.test_features=$FM/t10k-images-idx3-ubyte.gz --data.test_labels=$FM/t10k-labels-idx1-ubyte.gz \
     --data.scale=unit --kernel.bandwidth=5 --output.metrics=m.jsonl "$@" > train.log ||
     fail "training failed on $DATA: $(tail -2 train.log)"
@@ -46,4 +47,9 @@ check eigenpro2 exact -- --solver.name=eigenpro2 --solver.epochs=2
 check falkon exact near -- --solver.name=falkon --solver.centers=1000 --solver.ridge=1e-6 \
   --solver.iterations=10
 check eigenpro4 exact -- --solver.name=eigenpro4 --solver.centers=1000 --solver.epochs=2
+# Dropping duplicate centers is decided on replicated data: the same at 1 and 4 ranks.
+for NP in 1 4; do
+  check "falkon ($NP ranks)" exact -- --solver.name=falkon --solver.centers=1000 \
+    --solver.ridge=1e-6 --solver.iterations=10
+done
 echo "duplicate_rows: ok"

@@ -32,6 +32,12 @@ run 2 train --config "$TINY" --run.progress=off --output.model=off.kmpi > /dev/n
 run 2 train --config "$TINY" --output.model=auto.kmpi > /dev/null 2> auto.txt
 [ ! -s off.txt ] && [ ! -s auto.txt ] || fail "progress written with off / auto into a file"
 cmp on.kmpi off.kmpi || fail "progress changed the model"
+# At 1 and 4 ranks too: rank 0 alone writes, every step once.
+for np in 1 4; do
+  run $np train --config "$TINY" --run.progress=on --run.progress_seconds=0 > /dev/null 2> err$np.txt
+  [ "$(grep -c '^progress: epoch' err$np.txt)" -eq "$(grep -c '^progress: epoch' err.txt)" ] ||
+    fail "$np ranks: $(grep -c '^progress: epoch' err$np.txt) progress lines, 2 ranks wrote $(grep -c '^progress: epoch' err.txt)"
+done
 if command -v script > /dev/null; then
   script -qc "timeout 120 $KMPI train --config $TINY --solver.epochs=3 --data.limit=6000" \
     /dev/null > tty.txt < /dev/null
