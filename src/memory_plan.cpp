@@ -166,6 +166,27 @@ void plan_centers(const Options& o, const PlanShape& s, MemoryPlan& plan) {
   plan.reduce_hint = "more ranks, fewer solver.centers, or data.limit";
 }
 
+// RFM around any solver (src/train/rfm.cpp): the rows transformed by the current metric next to
+// the untransformed ones (data, test and validation rows), the best iteration's weights, the
+// d x d matrices (S, M, G, the eigendecomposition's) and the AGOP's blocks: the sample rows and,
+// per round of 1024 of them, the weights W (centers' precision) and the c x d gradients.
+void plan_rfm(const Options& o, const PlanShape& s, std::size_t n_eval, MemoryPlan& plan) {
+  if (integer_or_zero(o, "rfm.iterations") == 0) return;
+  const double P = s.P, rows = s.rows, D = s.D, C = s.C;
+  const bool full = o.str("rfm.metric") == "full" || (o.str("rfm.metric") == "auto" && D <= 2000);
+  long long samples = integer_or_zero(o, "rfm.agop_samples");
+  if (samples == 0) samples = 20000;
+  const double Ns = std::min(static_cast<double>(samples), static_cast<double>(s.n));
+  const double round = std::min(Ns, 1024.0);
+  plan.items.push_back({"rfm: transformed rows (training, test, validation)",
+                        (rows + std::ceil(static_cast<double>(n_eval) / P)) * D * 8});
+  plan.items.push_back({"rfm: best iteration's weights", rows * C * 8});
+  plan.items.push_back({"rfm: metric matrices (S, M, G, eigenvectors)", (full ? 5 * D * D : 5 * D) * 8});
+  plan.items.push_back({"rfm: AGOP sample rows and blocks",
+                        2 * std::ceil(Ns / P) * D * 8 + round * (C * (D + 1) * 8 * 2) +
+                            s.tile_budget * 2});
+}
+
 }  // namespace
 
 MemoryPlan plan_training(const Options& o, std::size_t n, std::size_t d, std::size_t c, int ranks,
@@ -187,6 +208,7 @@ MemoryPlan plan_training(const Options& o, std::size_t n, std::size_t d, std::si
     plan_eigenpro2(o, s, plan);
   else
     plan_centers(o, s, plan);
+  plan_rfm(o, s, n_eval, plan);
   return plan;
 }
 

@@ -5,14 +5,26 @@
 
 namespace kmpi {
 
-Json& Json::add(const std::string& key, double v) {
+namespace {
+
+std::string json_number(double v) {
   std::ostringstream s;
   s.precision(10);
   if (std::isfinite(v))
     s << v;
   else
     s << "null";
-  return raw(key, s.str());
+  return s.str();
+}
+
+}  // namespace
+
+Json& Json::add(const std::string& key, double v) { return raw(key, json_number(v)); }
+
+Json& Json::add(const std::string& key, const std::vector<double>& v) {
+  std::string list;
+  for (double x : v) list += (list.empty() ? "" : ", ") + json_number(x);
+  return raw(key, "[" + list + "]");
 }
 
 Json& Json::add(const std::string& key, const std::string& v) {

@@ -150,11 +150,33 @@ std::vector<OptionSpec> solver_options() {
   };
 }
 
+// rfm.*: Recursive Feature Machines around the chosen solver (DESIGN §1.5).
+std::vector<OptionSpec> rfm_options() {
+  return {
+      integer("rfm.iterations", "0",
+              "RFM iterations T (0 = off): fit, validate, AGOP, M <- G / max|G_ij|, T times "
+              "after the plain fit; needs data.validation_fraction",
+              0, 1000),
+      choice("rfm.metric", "auto",
+             "Learned metric M: full (d x d) | diagonal | auto (full when d <= 2000)",
+             {"auto", "full", "diagonal"}),
+      integer("rfm.agop_samples", "0",
+              "Training rows the AGOP is averaged over (seeded; 0 = min(n, 20000))", 0, 1e9),
+      choice("rfm.validation_metric", "auto",
+             "What selects the best iteration: auto (accuracy for classes, mse for targets) | "
+             "accuracy | mse",
+             {"auto", "accuracy", "mse"}),
+  };
+}
+
 // output.* and the model file to read: what commands write and read.
 std::vector<OptionSpec> output_options() {
   return {
       path("output.model", "Model file to write (train)"),
       path("output.metrics", "JSON-lines metrics file (train, eval)"),
+      path("output.metric_matrix",
+           "train with rfm.iterations > 0: the learned metric M of the returned model as .npy "
+           "(d, or d x d)"),
       path("output.predictions", "Predictions file (predict): one row per input"),
       path("output.data", "convert: .npy file for the features (float64), written atomically"),
       path("output.labels",
@@ -201,7 +223,8 @@ std::vector<OptionSpec> run_options() {
 // The table in documentation order: sections in the order of a config file.
 std::vector<OptionSpec> build_table() {
   std::vector<OptionSpec> table;
-  for (auto section : {data_options, kernel_options, solver_options, output_options, run_options})
+  for (auto section :
+       {data_options, kernel_options, solver_options, rfm_options, output_options, run_options})
     for (auto& spec : section()) table.push_back(std::move(spec));
   return table;
 }

@@ -16,6 +16,8 @@ class Json {
   Json& add(const std::string& key, double v);
   Json& add(const std::string& key, const std::string& v);
   Json& add(const std::string& key, const char* v) { return add(key, std::string(v)); }
+  // An array of numbers (non-finite ones null).
+  Json& add(const std::string& key, const std::vector<double>& v);
   // local: this object's members followed by `more`'s (one object, not nested).
   Json& merge(const Json& more);
   std::string str() const { return "{" + body_ + "}"; }

@@ -18,6 +18,7 @@ enum class RngStream : std::uint64_t {
   kCenters = 5,
   kModelNystrom = 6,
   kGenerator = 7,
+  kAgop = 8,  // the AGOP sample of RFM
 };
 
 // SplitMix64 finaliser: a bijective mixer with good avalanche; counter-based use of it.

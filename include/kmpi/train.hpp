@@ -29,6 +29,10 @@ struct TrainSetup {
   Kernel kernel;
   std::uint64_t seed = 1;
   Precision precision = Precision::kFloat32;
+  std::size_t rfm_iterations = 0;  // rfm.iterations: > 0 runs the RFM loop around the solver
+  // Whether the run is split for validation and can checkpoint: an iterative solver, or RFM
+  // around any solver (it validates every iteration and checkpoints between them).
+  bool validates() const { return solver->iterative || rfm_iterations > 0; }
 };
 
 // collective: checks the solver, kernel, checkpoint and centers options (one agreed error

@@ -1,14 +1,11 @@
 // fit_model (kmpi/train.hpp): from prepared rows to a written model, for every solver.
 #include <cstdio>
 
+#include "fit_steps.hpp"
 #include "kmpi/checkpoint.hpp"
-#include "kmpi/train.hpp"
 
 namespace kmpi {
 
-namespace {
-
-// local: the solver's problem: the scaled rows and their targets (one-hot for classes).
 TrainingProblem build_problem(const ModelHeader& header, LocalData train) {
   TrainingProblem problem;
   problem.kernel = header.kernel;
@@ -19,8 +16,46 @@ TrainingProblem build_problem(const ModelHeader& header, LocalData train) {
   return problem;
 }
 
-// collective: a solver stopped on a signal after writing a checkpoint. No model is written (only
-// finished runs write one); the metrics say so, and the exit code asks for a resubmit.
+SolverRun run_solver(const mpi::Communicator& comm, const Options& o, const TrainSetup& setup,
+                     bool classification, const TrainingProblem& problem,
+                     const TrainEvalSets& sets, const Matrix<double>& centers,
+                     std::size_t centers_p, MetricsWriter& metrics, RunClock& clock,
+                     const Log& log) {
+  TrainReporter reporter(comm, log, metrics, clock, problem, setup.precision, classification,
+                         sets);
+  EarlyStopping stopping;
+  stopping.patience = o.count("solver.patience");
+  Progress progress(comm, o);
+  TrainCheckpoints checkpoints(comm, o, problem, centers, metrics, clock, log, progress);
+  SolverContext context{comm,
+                        o,
+                        problem,
+                        setup.precision,
+                        setup.seed,
+                        centers_p > 0 ? &centers : nullptr,
+                        centers_p,
+                        reporter,
+                        stopping,
+                        checkpoints,
+                        progress};
+  SolverRun run;
+  run.outcome = setup.solver->solve(context);
+  if (run.outcome.interrupted) {
+    run.stop_signal = checkpoints.stop_signal();
+    return run;
+  }
+  // With early stopping the model is the best epoch's, and its test metrics are reported.
+  if (stopping.best_epoch > 0) {
+    run.outcome.alpha = std::move(stopping.best_alpha);
+    const LocalCenters z = run.outcome.own_centers
+                               ? LocalCenters(run.outcome.centers, setup.precision)
+                               : LocalCenters();
+    reporter.evaluate_final(run.outcome.alpha, run.outcome.own_centers ? &z : nullptr);
+  }
+  run.test = reporter.last_test();
+  return run;
+}
+
 int stopped_after_checkpoint(const mpi::Communicator& comm, const Log& log,
                              MetricsWriter& metrics, const RunClock& clock, int signal) {
   metrics.line(Json()
@@ -36,7 +71,6 @@ int stopped_after_checkpoint(const mpi::Communicator& comm, const Log& log,
   return kExitCheckpointedOnSignal;
 }
 
-// local: the returned model: the solver's centers (or the training rows) and weights.
 LocalModel assemble_model(const ModelHeader& header, TrainingProblem& problem,
                           SolverOutcome& outcome) {
   LocalModel model;
@@ -48,28 +82,25 @@ LocalModel assemble_model(const ModelHeader& header, TrainingProblem& problem,
   return model;
 }
 
-// collective: the final metrics line and log line of a finished run.
 void report_done(const mpi::Communicator& comm, const Log& log, MetricsWriter& metrics,
-                 const RunClock& clock, const TrainReporter& reporter, bool classification) {
-  const FitMetrics& test = reporter.last_test();
+                 const RunClock& clock, const EvalSet& test_set, const FitMetrics& test,
+                 bool classification) {
   Json done;
   done.add("event", "done")
       .add("elapsed_s", clock.elapsed())
       .add("ranks", static_cast<double>(comm.size()));
-  if (reporter.has_test_labels()) {
+  if (test_set.labeled) {
     done.add("test_mse", test.mse);
     if (classification) done.add("test_accuracy", test.accuracy);
   }
   metrics.line(done.str());
   metrics.finish(comm);
-  if (reporter.has_test_labels() && classification)
+  if (test_set.labeled && classification)
     log.info("kmpi: test accuracy %.4f on %zu points, wall time %.2f s on %d ranks",
-             test.accuracy, reporter.test().n, clock.wall.seconds(), comm.size());
+             test.accuracy, test_set.n, clock.wall.seconds(), comm.size());
   else
     log.info("kmpi: done, wall time %.2f s on %d ranks", clock.wall.seconds(), comm.size());
 }
-
-}  // namespace
 
 TrainResult fit_model(const mpi::Communicator& comm, const Options& o, const TrainSetup& setup,
                       const ModelHeader& header, LocalData train, TrainExtras extras,
@@ -80,43 +111,22 @@ TrainResult fit_model(const mpi::Communicator& comm, const Options& o, const Tra
   TrainEvalSets sets{training_probe(comm, problem, setup.seed), std::move(extras.validation),
                      std::move(extras.test)};
   MetricsWriter metrics(comm, o.str("output.metrics"));
-  TrainReporter reporter(comm, log, metrics, clock, problem, setup.precision, classification,
-                         sets);
-  EarlyStopping stopping;
-  stopping.patience = o.count("solver.patience");
-  Progress progress(comm, o);
-  TrainCheckpoints checkpoints(comm, o, problem, extras.centers, metrics, clock, log, progress);
-  SolverContext context{comm,
-                        o,
-                        problem,
-                        setup.precision,
-                        setup.seed,
-                        extras.centers_p > 0 ? &extras.centers : nullptr,
-                        extras.centers_p,
-                        reporter,
-                        stopping,
-                        checkpoints,
-                        progress};
-  SolverOutcome outcome = setup.solver->solve(context);
+  if (setup.rfm_iterations > 0)
+    return fit_rfm(comm, o, setup, header, problem, sets, extras.centers, extras.centers_p,
+                   metrics, clock, log);
+  SolverRun run = run_solver(comm, o, setup, classification, problem, sets, extras.centers,
+                             extras.centers_p, metrics, clock, log);
   TrainResult result;
-  if (outcome.interrupted) {
-    result.exit_code =
-        stopped_after_checkpoint(comm, log, metrics, clock, checkpoints.stop_signal());
+  if (run.outcome.interrupted) {
+    result.exit_code = stopped_after_checkpoint(comm, log, metrics, clock, run.stop_signal);
     return result;
   }
-  // With early stopping the model is the best epoch's, and its test metrics are reported.
-  if (stopping.best_epoch > 0) {
-    outcome.alpha = std::move(stopping.best_alpha);
-    const LocalCenters z =
-        outcome.own_centers ? LocalCenters(outcome.centers, setup.precision) : LocalCenters();
-    reporter.evaluate_final(outcome.alpha, outcome.own_centers ? &z : nullptr);
-  }
-  result.model = assemble_model(header, problem, outcome);
+  result.model = assemble_model(header, problem, run.outcome);
   if (!o.str("output.model").empty()) save_model(comm, o.str("output.model"), result.model);
-  report_done(comm, log, metrics, clock, reporter, classification);
+  report_done(comm, log, metrics, clock, sets.test, run.test, classification);
   result.trained = true;
-  result.tested = reporter.has_test_labels();
-  result.test = reporter.last_test();
+  result.tested = sets.test.labeled;
+  result.test = run.test;
   return result;
 }
 

@@ -103,7 +103,7 @@ RowSelection choose_rows(const mpi::Communicator& comm, const Options& o, const 
     std::iota(s.train.begin(), s.train.end(), std::size_t(0));
   }
   const double vfrac = o.real("data.validation_fraction");
-  if (setup.solver->iterative && vfrac > 0) {
+  if (setup.validates() && vfrac > 0) {
     const std::size_t nv = static_cast<std::size_t>(std::llround(vfrac * s.train.size()));
     const auto picks = random_subset(s.train.size(), nv, setup.seed, RngStream::kValidation);
     std::vector<char> is_val(s.train.size(), 0);

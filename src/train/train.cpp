@@ -47,11 +47,15 @@ TrainSetup check_train_options(const mpi::Communicator& comm, const Options& o,
   setup.seed = static_cast<std::uint64_t>(o.integer("solver.seed"));
   setup.precision =
       o.str("solver.precision") == "float64" ? Precision::kFloat64 : Precision::kFloat32;
-  // Stop signals are caught only where a checkpoint can be written (the iterative solvers, at
-  // their step boundaries); otherwise they keep their default action (terminate).
-  const bool iterative = setup.solver->iterative;
+  setup.rfm_iterations = o.count("rfm.iterations");
+  // Stop signals are caught only where a checkpoint can be written (the iterative solvers at
+  // their step boundaries, RFM between its iterations); otherwise they keep their default action
+  // (terminate).
+  const bool iterative = setup.validates();
   mpi::agree(comm, o.str("run.resume") == "no" || iterative,
              "run.resume: solver.name = " + name + " writes no checkpoints");
+  mpi::agree(comm, setup.rfm_iterations == 0 || o.str("kernel.metric") == "none",
+             "rfm.iterations: RFM learns the metric from M = I; kernel.metric must be none");
   if (iterative && !o.str("run.checkpoint_dir").empty()) {
     install_stop_signal_handlers();
     clear_stop_signal();  // one that stopped an earlier run in this process (a Python fit) is old

@@ -1,0 +1,370 @@
+// Recursive Feature Machines around any solver (DESIGN §1.5): with M_0 = I, for t = 0..T fit the
+// solver on the rows transformed by S_t = M_t^(1/2), score the fit on the validation split, keep
+// the best, stop when the score is worse than the best by more than kRfmWorseFactor, else
+// M_{t+1} = AGOP / max|AGOP_ij|. The returned model is the best iteration's (centers, weights and
+// S), so it is never worse on validation than the plain kernel fit (t = 0).
+//
+// Checkpoints: the loop's own state (next iteration, M, the best model so far, the metrics
+// lines) in <run.checkpoint_dir>/rfm, written after each iteration's metric update; the inner
+// solver checkpoints into <run.checkpoint_dir>/rfm-<t>, so a run stopped inside iteration t
+// resumes there, and one stopped between iterations starts iteration t afresh.
+#include <algorithm>
+#include <cmath>
+
+#include "fit_steps.hpp"
+#include "kmpi/agop.hpp"
+#include "kmpi/checkpoint.hpp"
+#include "kmpi/rng.hpp"
+
+namespace kmpi {
+
+namespace {
+
+// A validation score worse than the best by more than this factor ends the loop (DESIGN §1.5).
+constexpr double kRfmWorseFactor = 1.1;
+constexpr std::size_t kRfmDefaultSamples = 20000;
+constexpr std::size_t kRfmReportedEigenvalues = 5;
+
+struct RfmSettings {
+  std::size_t iterations = 0;  // T
+  MetricKind kind = MetricKind::kFull;
+  std::size_t samples = 0;  // N_s of the AGOP
+  bool accuracy = true;     // scored by the validation error 1 - accuracy, else by the mse
+};
+
+// collective (agreed checks): rfm.* for this problem.
+RfmSettings rfm_settings(const mpi::Communicator& comm, const Options& o, const ModelHeader& header,
+                         std::size_t n, const TrainEvalSets& sets) {
+  RfmSettings s;
+  s.iterations = o.count("rfm.iterations");
+  const std::string kind = o.str("rfm.metric");
+  s.kind = kind == "diagonal" || (kind == "auto" && header.dimension > 2000) ? MetricKind::kDiagonal
+                                                                             : MetricKind::kFull;
+  const std::size_t asked = o.count("rfm.agop_samples");
+  s.samples = std::min(n, asked == 0 ? kRfmDefaultSamples : asked);
+  const bool classification = header.task == Task::kClassification;
+  const std::string metric = o.str("rfm.validation_metric");
+  s.accuracy = metric == "accuracy" || (metric == "auto" && classification);
+  mpi::agree(comm, classification || !s.accuracy,
+             "rfm.validation_metric = accuracy needs classes; the targets are real values");
+  mpi::agree(comm, sets.validation.labeled,
+             "rfm.iterations: RFM selects its iteration on a validation split; give "
+             "data.validation_fraction (or validation rows with labels)");
+  return s;
+}
+
+FeatureMetric identity_metric(MetricKind kind, std::size_t d) {
+  Matrix<double> m(kind == MetricKind::kFull ? d : 1, d);
+  for (std::size_t j = 0; j < d; ++j) m(kind == MetricKind::kFull ? j : 0, j) = 1;
+  return FeatureMetric::from_matrix(kind, m);
+}
+
+double score_of(const FitMetrics& m, bool accuracy) { return accuracy ? 1 - m.accuracy : m.mse; }
+
+Matrix<double> transformed(const Matrix<double>& x, const FeatureMetric& metric) {
+  Matrix<double> u = x;
+  metric.apply(u);
+  return u;
+}
+
+EvalSet transformed(const EvalSet& set, const FeatureMetric& metric) {
+  EvalSet t = set;
+  metric.apply(t.x);
+  return t;
+}
+
+// The best iteration so far. Models with Z = X keep only their weights: the centers are the
+// training rows transformed by `metric`, rebuilt at the end.
+struct RfmBest {
+  std::size_t iteration = 0;
+  double score = INFINITY;
+  FeatureMetric metric;
+  Matrix<double> alpha;
+  bool own_centers = false;
+  Matrix<double> centers;  // own centers only: this rank's rows of BlockPartition(p, P)
+  std::size_t centers_p = 0;
+  FitMetrics test;
+};
+
+// The loop's state between iterations.
+struct RfmState {
+  std::size_t next = 0;  // the iteration to run
+  FeatureMetric metric;  // M_next as S
+  RfmBest best;
+};
+
+// ---- The loop's checkpoint ----
+
+constexpr const char* kRfmSolver = "rfm";
+
+// A replicated metric S as a checkpoint array (1 row; d or d x d values; none: 0 values).
+CheckpointArray metric_array(const mpi::Communicator& comm, const std::string& name,
+                             const FeatureMetric& m) {
+  Matrix<double> row(m.root.empty() ? 0 : 1, m.root.size());
+  std::copy(m.root.begin(), m.root.end(), row.data());
+  return replicated_checkpoint_array(comm, name, row);
+}
+
+FeatureMetric metric_from_array(const mpi::Communicator& comm, const Checkpoint& ck,
+                                const std::string& name, std::size_t d) {
+  FeatureMetric m;
+  m.kind = static_cast<MetricKind>(static_cast<std::uint32_t>(ck.scalar(name + "_kind")));
+  m.dimension = d;
+  const CheckpointArray* a = ck.array(name);
+  if (a && a->rows > 0) {
+    const Matrix<double> values = gather_checkpoint_array(comm, *a);
+    m.root.assign(values.data(), values.data() + values.size());
+  }
+  return m;
+}
+
+void save_rfm_state(const mpi::Communicator& comm, TrainCheckpoints& outer,
+                    const std::string& dir, const RfmState& st) {
+  Checkpoint ck = outer.create(kRfmSolver);
+  ck.epoch = st.next;
+  ck.scalars["best_iteration"] = static_cast<double>(st.best.iteration);
+  ck.scalars["best_score"] = st.best.score;
+  ck.scalars["best_test_mse"] = st.best.test.mse;
+  ck.scalars["best_test_accuracy"] = st.best.test.accuracy;
+  ck.scalars["metric_kind"] = static_cast<double>(st.metric.kind);
+  ck.scalars["best_metric_kind"] = static_cast<double>(st.best.metric.kind);
+  ck.scalars["best_own_centers"] = st.best.own_centers ? 1 : 0;
+  ck.arrays.push_back(metric_array(comm, "metric", st.metric));
+  ck.arrays.push_back(metric_array(comm, "best_metric", st.best.metric));
+  const std::size_t rows = comm.allreduce_value(st.best.alpha.rows());
+  ck.arrays.push_back({"best_alpha", rows, st.best.alpha.cols(), st.best.alpha});
+  if (st.best.own_centers)
+    ck.arrays.push_back(
+        {"best_centers", st.best.centers_p, st.best.centers.cols(), st.best.centers});
+  save_checkpoint(comm, dir, ck);
+}
+
+RfmState load_rfm_state(const mpi::Communicator& comm, const Checkpoint& ck, std::size_t d) {
+  RfmState st;
+  st.next = ck.epoch;
+  st.metric = metric_from_array(comm, ck, "metric", d);
+  st.best.iteration = static_cast<std::size_t>(ck.scalar("best_iteration"));
+  st.best.score = ck.scalar("best_score", INFINITY);
+  st.best.test = {ck.scalar("best_test_mse"), ck.scalar("best_test_accuracy", -1)};
+  st.best.metric = metric_from_array(comm, ck, "best_metric", d);
+  st.best.own_centers = ck.scalar("best_own_centers") != 0;
+  if (const CheckpointArray* a = ck.array("best_alpha")) st.best.alpha = a->local;
+  if (const CheckpointArray* z = ck.array("best_centers")) {
+    st.best.centers = z->local;
+    st.best.centers_p = z->rows;
+  }
+  return st;
+}
+
+// ---- One iteration ----
+
+// What one iteration measured.
+struct RfmIteration {
+  FitMetrics validation, test;
+  double fit_seconds = 0, agop_seconds = 0;
+};
+
+// collective: the AGOP of `model` (centers and sample rows transformed by `metric`), normalised
+// by its largest entry, as the next metric; rank 0's S, broadcast, so every rank holds the same
+// bits.
+FeatureMetric next_metric(const mpi::Communicator& comm, const TrainSetup& setup,
+                          const RfmSettings& rs, const LocalModel& model,
+                          const Matrix<double>& sample, const FeatureMetric& metric) {
+  const Matrix<double> u = transformed(sample, metric);
+  AgopInput in;
+  in.kernel = setup.kernel;
+  in.precision = setup.precision;
+  in.sample = &u;
+  in.sample_total = rs.samples;
+  in.centers = &model.centers;
+  in.alpha = &model.weights;
+  in.layout = CenterLayout::kPartitioned;
+  in.diagonal = rs.kind == MetricKind::kDiagonal;
+  in.metric = &metric;
+  Matrix<double> g = agop(comm, in);
+  double largest = 0;
+  for (std::size_t i = 0; i < g.size(); ++i) largest = std::max(largest, std::abs(g.data()[i]));
+  FeatureMetric next;
+  bool ok = largest > 0 && std::isfinite(largest);
+  if (ok) {
+    for (std::size_t i = 0; i < g.size(); ++i) g.data()[i] /= largest;
+    if (comm.rank() == 0) next = FeatureMetric::from_matrix(rs.kind, g);
+  }
+  mpi::agree(comm, ok,
+             "rfm: the AGOP of the fitted model is zero or not finite (it predicts a constant); "
+             "there is no metric to learn from it");
+  next.kind = rs.kind;
+  next.dimension = model.centers.cols();
+  next.root.resize(rs.kind == MetricKind::kFull ? next.dimension * next.dimension
+                                                : next.dimension);
+  comm.broadcast(next.root.data(), next.root.size(), 0);
+  return next;
+}
+
+// collective: the metrics and log line of iteration t.
+void report_iteration(const Log& log, MetricsWriter& metrics, const RunClock& clock,
+                      std::size_t t, const RfmIteration& it, const FeatureMetric& metric,
+                      const TrainEvalSets& sets, bool classification, bool selected_best) {
+  Json j;
+  j.add("event", "rfm").add("iteration", static_cast<double>(t));
+  j.add("metric", metric_kind_name(metric.kind));
+  j.add("validation_mse", it.validation.mse);
+  if (classification) j.add("validation_accuracy", it.validation.accuracy);
+  if (sets.test.labeled) {
+    j.add("test_mse", it.test.mse);
+    if (classification) j.add("test_accuracy", it.test.accuracy);
+  }
+  j.add("fit_s", it.fit_seconds).add("agop_s", it.agop_seconds);
+  j.add("metric_top_eigenvalues", metric.is_identity()
+                                      ? std::vector<double>{}
+                                      : metric.top_eigenvalues(kRfmReportedEigenvalues));
+  j.add("best", selected_best ? 1.0 : 0.0).add("elapsed_s", clock.elapsed());
+  metrics.line(j.str());
+  if (classification)
+    log.info("rfm iteration %zu (%s metric): validation accuracy %.4f%s, fit %.2f s, agop %.2f s",
+             t, metric_kind_name(metric.kind), it.validation.accuracy,
+             selected_best ? " (best so far)" : "", it.fit_seconds, it.agop_seconds);
+  else
+    log.info("rfm iteration %zu (%s metric): validation mse %.6g%s, fit %.2f s, agop %.2f s", t,
+             metric_kind_name(metric.kind), it.validation.mse,
+             selected_best ? " (best so far)" : "", it.fit_seconds, it.agop_seconds);
+}
+
+// local: run.checkpoint_dir and run.resume for iteration t's solver: its own directory, and a
+// resume only in the iteration the loop resumed into.
+Options inner_options(const Options& o, std::size_t t, bool resumed_here) {
+  Options inner = o;
+  const std::string dir = o.str("run.checkpoint_dir");
+  if (!dir.empty()) inner.set("run.checkpoint_dir", dir + "/rfm-" + std::to_string(t));
+  inner.set("run.resume", resumed_here && o.str("run.resume") != "no" ? "auto" : "no");
+  return inner;
+}
+
+}  // namespace
+
+TrainResult fit_rfm(const mpi::Communicator& comm, const Options& o, const TrainSetup& setup,
+                    const ModelHeader& header, TrainingProblem& base, TrainEvalSets& base_sets,
+                    const Matrix<double>& base_centers, std::size_t centers_p,
+                    MetricsWriter& metrics, RunClock& clock, const Log& log) {
+  const bool classification = header.task == Task::kClassification;
+  const std::size_t n = base.partition.size(), d = header.dimension;
+  const RfmSettings rs = rfm_settings(comm, o, header, n, base_sets);
+  // The AGOP sample: seeded global rows (the same for any rank count), block-partitioned.
+  std::vector<std::size_t> picks = random_subset(n, rs.samples, setup.seed, RngStream::kAgop);
+  std::sort(picks.begin(), picks.end());
+  const Matrix<double> sample = distribute_selected_rows(
+      comm, base.partition, base.x, picks, BlockPartition(rs.samples, comm.size()));
+
+  // The loop's own checkpoint, keyed to the untransformed problem and every option.
+  const std::string dir = o.str("run.checkpoint_dir");
+  Options outer_options = o;
+  if (!dir.empty()) outer_options.set("run.checkpoint_dir", dir + "/rfm");
+  Progress no_progress(comm, outer_options);
+  TrainCheckpoints outer(comm, outer_options, base, base_centers, metrics, clock, log,
+                         no_progress);
+  RfmState st;
+  st.metric.dimension = d;
+  st.best.metric.dimension = d;
+  const Checkpoint* resumed = outer.resume(kRfmSolver);
+  if (resumed) {
+    st = load_rfm_state(comm, *resumed, d);
+    log.info("rfm: resuming at iteration %zu (best so far: iteration %zu)", st.next,
+             st.best.iteration);
+  }
+
+  const std::size_t resumed_at = resumed ? st.next : rs.iterations + 1;
+  for (std::size_t t = st.next; t <= rs.iterations; ++t) {
+    RfmIteration it;
+    Stopwatch fit_clock;
+    TrainingProblem problem{base.kernel, base.partition, transformed(base.x, st.metric),
+                                  base.y};
+    const TrainEvalSets sets{transformed(base_sets.probe, st.metric),
+                             transformed(base_sets.validation, st.metric),
+                             transformed(base_sets.test, st.metric)};
+    const Matrix<double> centers = transformed(base_centers, st.metric);
+    SolverRun run = run_solver(comm, inner_options(o, t, t == resumed_at), setup,
+                               classification, problem, sets, centers, centers_p, metrics, clock,
+                               log);
+    if (run.outcome.interrupted) {
+      TrainResult r;
+      r.exit_code = stopped_after_checkpoint(comm, log, metrics, clock, run.stop_signal);
+      return r;
+    }
+    ModelHeader h = header;
+    h.metric = st.metric;
+    const LocalModel model = assemble_model(h, problem, run.outcome);  // Z = X: takes problem.x
+    const LocalCenters z(model.centers, setup.precision);
+    it.validation = evaluate(comm, setup.kernel, z, model.weights, sets.validation, classification);
+    it.test = run.test;
+    it.fit_seconds = fit_clock.seconds();
+    const double score = score_of(it.validation, rs.accuracy);
+    const bool improved = score < st.best.score;
+    if (improved) {
+      st.best.iteration = t;
+      st.best.score = score;
+      st.best.metric = st.metric;
+      st.best.alpha = model.weights;
+      st.best.own_centers = run.outcome.own_centers;
+      st.best.centers = run.outcome.own_centers ? model.centers : Matrix<double>();
+      st.best.centers_p = run.outcome.own_centers ? model.partition.size() : 0;
+      st.best.test = it.test;
+    }
+    const bool last = t == rs.iterations || score > kRfmWorseFactor * st.best.score;
+    FeatureMetric next;
+    if (!last) {
+      Stopwatch agop_clock;
+      next = next_metric(comm, setup, rs, model, sample, st.metric);
+      it.agop_seconds = agop_clock.seconds();
+    }
+    report_iteration(log, metrics, clock, t, it, st.metric, sets, classification, improved);
+    if (last) break;
+    st.metric = std::move(next);
+    st.next = t + 1;
+    if (!dir.empty()) save_rfm_state(comm, outer, dir + "/rfm", st);
+    // A stop signal that came during a fit without step hooks (direct) is acted on here.
+    const int signal = dir.empty() ? 0 : comm.allreduce_value(stop_signal_received(), mpi::Op::kMax);
+    if (signal != 0) {
+      TrainResult r;
+      r.exit_code = stopped_after_checkpoint(comm, log, metrics, clock, signal);
+      return r;
+    }
+  }
+
+  // The best iteration's model.
+  TrainResult result;
+  LocalModel& model = result.model;
+  model.header = header;
+  model.header.metric = st.best.metric;
+  if (st.best.own_centers) {
+    model.partition = BlockPartition(st.best.centers_p, comm.size());
+    model.centers = std::move(st.best.centers);
+  } else {
+    model.partition = base.partition;
+    model.centers = transformed(base.x, st.best.metric);
+  }
+  model.header.centers = model.partition.size();
+  model.weights = std::move(st.best.alpha);
+  log.info("rfm: returning iteration %zu (%s metric)", st.best.iteration,
+           metric_kind_name(st.best.metric.kind));
+  if (!o.str("output.model").empty()) save_model(comm, o.str("output.model"), model);
+  if (!o.str("output.metric_matrix").empty()) {
+    // The plain fit (M = I) written as the identity of the learned kind.
+    const FeatureMetric written =
+        st.best.metric.is_identity() ? identity_metric(rs.kind, d) : st.best.metric;
+    mpi::agree_on(comm, [&] {
+      if (comm.rank() == 0) save_metric_file(o.str("output.metric_matrix"), written);
+    });
+  }
+  metrics.line(Json()
+                   .add("event", "rfm_selected")
+                   .add("iteration", static_cast<double>(st.best.iteration))
+                   .add("metric", metric_kind_name(st.best.metric.kind))
+                   .str());
+  report_done(comm, log, metrics, clock, base_sets.test, st.best.test, classification);
+  result.trained = true;
+  result.tested = base_sets.test.labeled;
+  result.test = st.best.test;
+  return result;
+}
+
+}  // namespace kmpi
