@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# RFM end to end (eigenpro2 inside, 2000 Fashion-MNIST rows, 2 RFM iterations, diagonal metric):
+#  - one metrics line per RFM iteration, the selected iteration and the final line; the learned
+#    metric written with output.metric_matrix (d values); predictions identical at 1/2/4 ranks;
+#  - stopped by SIGTERM again and again (inside iterations and between them) and resumed each
+#    time, the run ends with the model of the uninterrupted run, bit for bit;
+#  - refusals: RFM without a validation split, RFM with a given metric.
+source "$(dirname "$0")/common.sh"
+{ fmnist_data_ini 2000 "validation_fraction = 0.2"; gaussian_kernel_ini; cat <<EOF2
+[solver]
+name = eigenpro2
+epochs = 2
+nystrom_samples = 300
+batch_size = 100
+[rfm]
+iterations = 2
+metric = diagonal
+agop_samples = 500
+EOF2
+} > rfm.ini
+
+run 2 train --config rfm.ini --output.model=model.kmpi --output.metrics=ref.jsonl \
+  --output.metric_matrix=m.npy --data.test_features=$FM/t10k-images-idx3-ubyte.gz \
+  --data.test_labels=$FM/t10k-labels-idx1-ubyte.gz | tee ref.log
+[ "$(grep -c '"event": "rfm"' ref.jsonl)" -ge 2 ] || fail "fewer than 2 rfm metrics lines"
+grep -q '"event": "rfm_selected"' ref.jsonl || fail "no rfm_selected line"
+grep '"event": "done"' ref.jsonl | grep -q test_accuracy || fail "done line lacks test metrics"
+python3 - <<'PY'
+import json, numpy as np
+m = np.load("m.npy")
+assert m.shape == (784,), m.shape
+assert np.all(np.isfinite(m)) and m.min() >= 0 and abs(m.max() - 1) < 1e-12 or m.max() <= 1, m.max()
+lines = [json.loads(l) for l in open("ref.jsonl")]
+its = [l for l in lines if l.get("event") == "rfm"]
+for l in its:
+    print(f"iteration {l['iteration']}: validation accuracy {l['validation_accuracy']:.4f}, "
+          f"test accuracy {l['test_accuracy']:.4f}, fit {l['fit_s']:.2f} s, agop {l['agop_s']:.2f} s")
+sel = [l for l in lines if l.get("event") == "rfm_selected"][0]["iteration"]
+best = max(its, key=lambda l: (l["validation_accuracy"], -l["iteration"]))
+assert best["iteration"] == sel, (best, sel)
+done = [l for l in lines if l.get("event") == "done"][0]
+assert abs(done["test_accuracy"] - best["test_accuracy"]) < 1e-12, (done, best)
+PY
+predict_fmnist_test_at_1_2_4
+
+# Stopped again and again, resumed each time: the uninterrupted run's model.
+rm -rf ck; stops=0
+for attempt in $(seq 20); do
+  start_train rfm.ini 2 --output.model=resumed.kmpi --output.metrics=resumed.jsonl \
+    --run.checkpoint_dir=ck --run.resume=auto --run.step_delay_ms=30 \
+    --data.test_features=$FM/t10k-images-idx3-ubyte.gz --data.test_labels=$FM/t10k-labels-idx1-ubyte.gz
+  sleep 2.5
+  kill -TERM "$(rank_pid 1)" 2>/dev/null || true
+  rc=0; wait "$BG" || rc=$?
+  grep -h "resuming" bg.log || true
+  [ "$rc" -eq 0 ] && break
+  [ "$rc" -eq 3 ] || { cat bg.log; fail "stop $attempt: exit code $rc, expected 3"; }
+  stops=$((stops + 1))
+done
+[ "$stops" -ge 2 ] || fail "only $stops stops: the test did not exercise resumes"
+echo "stopped $stops times"
+cmp model.kmpi resumed.kmpi || fail "the resumed RFM run's model differs from the uninterrupted one"
+[ "$(grep -c '"event": "rfm"' resumed.jsonl)" -eq "$(grep -c '"event": "rfm"' ref.jsonl)" ] ||
+  fail "the resumed metrics do not hold each rfm line once"
+
+expect_refusal rfm.ini "RFM selects its iteration on a validation split" --data.validation_fraction=0
+expect_refusal rfm.ini "kernel.metric must be none" --kernel.metric=diagonal --kernel.metric_file=m.npy
+echo "rfm: ok"
