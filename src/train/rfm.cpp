@@ -130,6 +130,10 @@ void save_rfm_state(const mpi::Communicator& comm, TrainCheckpoints& outer,
   ck.scalars["best_metric_kind"] = static_cast<double>(st.best.metric.kind);
   ck.scalars["best_own_centers"] = st.best.own_centers ? 1 : 0;
   ck.arrays.push_back(metric_array(comm, "metric", st.metric));
+  if (st.next == 0) {  // no fit yet, no best
+    save_checkpoint(comm, dir, ck);
+    return;
+  }
   ck.arrays.push_back(metric_array(comm, "best_metric", st.best.metric));
   const std::size_t rows = comm.allreduce_value(st.best.alpha.rows());
   ck.arrays.push_back({"best_alpha", rows, st.best.alpha.cols(), st.best.alpha});
@@ -265,14 +269,16 @@ TrainResult fit_rfm(const mpi::Communicator& comm, const Options& o, const Train
   RfmState st;
   st.metric.dimension = d;
   st.best.metric.dimension = d;
-  const Checkpoint* resumed = outer.resume(kRfmSolver);
-  if (resumed) {
+  if (const Checkpoint* resumed = outer.resume(kRfmSolver)) {
     st = load_rfm_state(comm, *resumed, d);
     log.info("rfm: resuming at iteration %zu (best so far: iteration %zu)", st.next,
              st.best.iteration);
+  } else if (!dir.empty()) {
+    save_rfm_state(comm, outer, dir + "/rfm", st);  // so run.resume = require finds one
   }
+  // The first iteration this run takes may continue from its solver's checkpoint.
+  const std::size_t first = st.next;
 
-  const std::size_t resumed_at = resumed ? st.next : rs.iterations + 1;
   for (std::size_t t = st.next; t <= rs.iterations; ++t) {
     RfmIteration it;
     Stopwatch fit_clock;
@@ -282,7 +288,7 @@ TrainResult fit_rfm(const mpi::Communicator& comm, const Options& o, const Train
                              transformed(base_sets.validation, st.metric),
                              transformed(base_sets.test, st.metric)};
     const Matrix<double> centers = transformed(base_centers, st.metric);
-    SolverRun run = run_solver(comm, inner_options(o, t, t == resumed_at), setup,
+    SolverRun run = run_solver(comm, inner_options(o, t, t == first), setup,
                                classification, problem, sets, centers, centers_p, metrics, clock,
                                log);
     if (run.outcome.interrupted) {

@@ -29,7 +29,7 @@ python3 - <<'PY'
 import json, numpy as np
 m = np.load("m.npy")
 assert m.shape == (784,), m.shape
-assert np.all(np.isfinite(m)) and m.min() >= 0 and abs(m.max() - 1) < 1e-12 or m.max() <= 1, m.max()
+assert np.all(np.isfinite(m)) and m.min() >= 0 and abs(m.max() - 1) < 1e-12, (m.min(), m.max())
 lines = [json.loads(l) for l in open("ref.jsonl")]
 its = [l for l in lines if l.get("event") == "rfm"]
 for l in its:
