@@ -25,7 +25,7 @@ run 2 train --config rfm.ini --output.model=model.kmpi --output.metrics=ref.json
 [ "$(grep -c '"event": "rfm"' ref.jsonl)" -ge 2 ] || fail "fewer than 2 rfm metrics lines"
 grep -q '"event": "rfm_selected"' ref.jsonl || fail "no rfm_selected line"
 grep '"event": "done"' ref.jsonl | grep -q test_accuracy || fail "done line lacks test metrics"
-python3 - <<'PY'
+/usr/bin/python3 - <<'PY'
 import json, numpy as np
 m = np.load("m.npy")
 assert m.shape == (784,), m.shape
