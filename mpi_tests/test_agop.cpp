@@ -148,34 +148,26 @@ std::vector<Problem> problems(const mpi::Communicator& comm) {
     a.center_end = part.end(me);
     out.push_back(std::move(a));
   }
-  {
-    // (b) Z partitioned unlike the sample, c = 1, rank 0 without sample rows.
+  // (b) Z partitioned unlike the sample, c = 1; (c) Z replicated, c = 2. In both, rank 0 holds
+  // no sample rows (when P > 1).
+  auto separate_centers = [&](const char* name, CenterLayout layout, std::size_t ns, std::size_t c,
+                              std::uint64_t seed) {
     Problem b;
-    b.name = "Z partitioned, c = 1";
-    const std::size_t p = 83, ns = 29;
-    const BlockPartition part(p, P);
-    b.centers_all = synthetic_rows(31, 0, p, d);
-    b.alpha_all = alpha_for(p, 1);
-    b.sample_all = synthetic_rows(32, 0, ns, d);
+    b.name = name;
+    b.layout = layout;
+    const std::size_t p = 83;
+    b.centers_all = synthetic_rows(seed, 0, p, d);
+    b.alpha_all = alpha_for(p, c);
+    b.sample_all = synthetic_rows(seed + 1, 0, ns, d);
     std::tie(b.sample_begin, b.sample_end) = without_rank0(ns, me, P);
-    b.center_begin = part.begin(me);
-    b.center_end = part.end(me);
-    out.push_back(std::move(b));
-  }
-  {
-    // (c) Z replicated, rank 0 without sample rows.
-    Problem c;
-    c.name = "Z replicated";
-    const std::size_t p = 83, ns = 31;
-    c.centers_all = synthetic_rows(41, 0, p, d);
-    c.alpha_all = alpha_for(p, 2);
-    c.sample_all = synthetic_rows(42, 0, ns, d);
-    std::tie(c.sample_begin, c.sample_end) = without_rank0(ns, me, P);
-    c.center_begin = 0;
-    c.center_end = p;
-    c.layout = CenterLayout::kReplicated;
-    out.push_back(std::move(c));
-  }
+    const BlockPartition part(p, layout == CenterLayout::kReplicated ? 1 : P);
+    const int owner = layout == CenterLayout::kReplicated ? 0 : me;
+    b.center_begin = part.begin(owner);
+    b.center_end = part.end(owner);
+    return b;
+  };
+  out.push_back(separate_centers("Z partitioned, c = 1", CenterLayout::kPartitioned, 29, 1, 31));
+  out.push_back(separate_centers("Z replicated", CenterLayout::kReplicated, 31, 2, 41));
   return out;
 }
 

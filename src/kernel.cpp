@@ -199,12 +199,12 @@ void distance_block(const T* a, std::size_t ma, std::size_t lda, const T* b, std
   finish_rows(a_norms, b_norms, ma, mb, out, ldo, std::forward<F>(f));
 }
 
-}  // namespace
-
-template <class T>
-void kernel_block(const Kernel& k, const T* a, std::size_t ma, std::size_t lda, const T* b,
-                  std::size_t mb, std::size_t ldb, std::size_t d, T* out, std::size_t ldo,
-                  const T* a_norms, const T* b_norms) {
+// The elementwise pass of kernel_block (Weight = false: k = phi(r)) or of gradient_weight_block
+// (Weight = true: w = phi'(r) / r, derived in Kernel::gradient_weight), kernel by kernel.
+template <bool Weight, class T>
+void kernel_pass(const Kernel& k, const T* a, std::size_t ma, std::size_t lda, const T* b,
+                 std::size_t mb, std::size_t ldb, std::size_t d, T* out, std::size_t ldo,
+                 const T* a_norms, const T* b_norms) {
   const T s = static_cast<T>(k.bandwidth);
   auto block = [&](auto&& f) {
     distance_block(a, ma, lda, b, mb, ldb, d, out, ldo, a_norms, b_norms, f);
@@ -212,85 +212,88 @@ void kernel_block(const Kernel& k, const T* a, std::size_t ma, std::size_t lda, 
   switch (k.kind) {
     case KernelKind::kGaussian: {
       const T c = T(-1) / (T(2) * s * s);
-      block([c](T r2) { return exp_nonpositive(c * r2); });
+      if constexpr (Weight) {
+        const T w = T(-1) / (s * s);
+        block([c, w](T r2) { return w * exp_nonpositive(c * r2); });
+      } else {
+        block([c](T r2) { return exp_nonpositive(c * r2); });
+      }
       break;
     }
     case KernelKind::kLaplacian: {
       const T c = T(-1) / s;
-      block([c](T r2) { return exp_nonpositive(c * std::sqrt(r2)); });
+      if constexpr (Weight) {
+        // -k / (sigma r); the self term (r below kLaplacianSelfDistance: the noise clamp makes
+        // it exactly 0) contributes nothing, its direction u - v being 0.
+        const T tiny = static_cast<T>(kLaplacianSelfDistance);
+        block([c, tiny](T r2) {
+          const T r = std::sqrt(r2);
+          return r < tiny ? T(0) : c * exp_nonpositive(c * r) / r;
+        });
+      } else {
+        block([c](T r2) { return exp_nonpositive(c * std::sqrt(r2)); });
+      }
       break;
     }
     case KernelKind::kCauchy: {
       const T c = T(1) / (s * s);
-      block([c](T r2) { return T(1) / (T(1) + c * r2); });
+      if constexpr (Weight) {
+        const T w = T(-2) / (s * s);
+        block([c, w](T r2) {
+          const T q = T(1) / (T(1) + c * r2);
+          return w * q * q;
+        });
+      } else {
+        block([c](T r2) { return T(1) / (T(1) + c * r2); });
+      }
       break;
     }
     case KernelKind::kMatern: {
       if (k.nu == 1.5) {
         const T c = std::sqrt(T(3)) / s;
-        block([c](T r2) {
-          const T t = c * std::sqrt(r2);
-          return (T(1) + t) * exp_nonpositive(-t);
-        });
+        if constexpr (Weight) {
+          const T w = -c * c;
+          block([c, w](T r2) { return w * exp_nonpositive(-c * std::sqrt(r2)); });
+        } else {
+          block([c](T r2) {
+            const T t = c * std::sqrt(r2);
+            return (T(1) + t) * exp_nonpositive(-t);
+          });
+        }
       } else {
         const T c = std::sqrt(T(5)) / s, c2 = T(5) / (T(3) * s * s);
-        block([c, c2](T r2) {
-          const T t = c * std::sqrt(r2);
-          return (T(1) + t + c2 * r2) * exp_nonpositive(-t);
-        });
+        if constexpr (Weight) {
+          const T w = -c * c / T(3);
+          block([c, w](T r2) {
+            const T t = c * std::sqrt(r2);
+            return w * (T(1) + t) * exp_nonpositive(-t);
+          });
+        } else {
+          block([c, c2](T r2) {
+            const T t = c * std::sqrt(r2);
+            return (T(1) + t + c2 * r2) * exp_nonpositive(-t);
+          });
+        }
       }
       break;
     }
   }
 }
 
+}  // namespace
+
+template <class T>
+void kernel_block(const Kernel& k, const T* a, std::size_t ma, std::size_t lda, const T* b,
+                  std::size_t mb, std::size_t ldb, std::size_t d, T* out, std::size_t ldo,
+                  const T* a_norms, const T* b_norms) {
+  kernel_pass<false>(k, a, ma, lda, b, mb, ldb, d, out, ldo, a_norms, b_norms);
+}
+
 template <class T>
 void gradient_weight_block(const Kernel& k, const T* a, std::size_t ma, std::size_t lda, const T* b,
                            std::size_t mb, std::size_t ldb, std::size_t d, T* out, std::size_t ldo,
                            const T* a_norms, const T* b_norms) {
-  const T s = static_cast<T>(k.bandwidth);
-  auto block = [&](auto&& f) {
-    distance_block(a, ma, lda, b, mb, ldb, d, out, ldo, a_norms, b_norms, f);
-  };
-  // phi'(r) / r for each kernel (see Kernel::gradient_weight for the derivations).
-  switch (k.kind) {
-    case KernelKind::kGaussian: {
-      const T c = T(-1) / (T(2) * s * s), w = T(-1) / (s * s);
-      block([c, w](T r2) { return w * exp_nonpositive(c * r2); });
-      break;
-    }
-    case KernelKind::kLaplacian: {
-      // -k / (sigma r); the self term (r below kLaplacianSelfDistance, the noise clamp makes it
-      // exactly 0) contributes nothing: its direction u - v is 0.
-      const T c = T(-1) / s, tiny = static_cast<T>(kLaplacianSelfDistance);
-      block([c, tiny](T r2) {
-        const T r = std::sqrt(r2);
-        return r < tiny ? T(0) : c * exp_nonpositive(c * r) / r;
-      });
-      break;
-    }
-    case KernelKind::kCauchy: {
-      const T c = T(1) / (s * s), w = T(-2) / (s * s);
-      block([c, w](T r2) {
-        const T q = T(1) / (T(1) + c * r2);
-        return w * q * q;
-      });
-      break;
-    }
-    case KernelKind::kMatern: {
-      if (k.nu == 1.5) {
-        const T a1 = std::sqrt(T(3)) / s, w = -a1 * a1;
-        block([a1, w](T r2) { return w * exp_nonpositive(-a1 * std::sqrt(r2)); });
-      } else {
-        const T a1 = std::sqrt(T(5)) / s, w = -a1 * a1 / T(3);
-        block([a1, w](T r2) {
-          const T t = a1 * std::sqrt(r2);
-          return w * (T(1) + t) * exp_nonpositive(-t);
-        });
-      }
-      break;
-    }
-  }
+  kernel_pass<true>(k, a, ma, lda, b, mb, ldb, d, out, ldo, a_norms, b_norms);
 }
 
 template void row_squared_norms<float>(const float*, std::size_t, std::size_t, std::size_t, float*);
