@@ -295,7 +295,8 @@ Matrix<double> agop(const mpi::Communicator& comm, const AgopInput& in) {
   const bool full_metric = in.metric && in.metric->kind == MetricKind::kFull;
   GradientGram gram(d, !in.diagonal || full_metric);
   if (c > 0 && d > 0) {
-    // Rows per round: block_rows, lowered so a round's sums stay within kAgopBlockBytes.
+    // Rows per round: block_rows, lowered so a round's sums stay within kAgopBlockBytes; so the
+    // MPI counts of a round (N_b d rows, N_b c (d + 1) sums) stay below 2^22, far from INT_MAX.
     const std::size_t cw = c * (d + 1);
     const std::size_t nb = std::clamp<std::size_t>(kAgopBlockBytes / (cw * sizeof(double)), 1,
                                                    std::max<std::size_t>(in.block_rows, 1));
