@@ -6,6 +6,8 @@
 #include <cstring>
 #include <iterator>
 #include <limits>
+#include <utility>
+#include <vector>
 
 #include "kmpi/blas.hpp"
 #include "kmpi/error.hpp"
@@ -71,6 +73,32 @@ double Kernel::of_squared_distance(double r2) const {
       }
       const double t = std::sqrt(5.0) * r / s;
       return (1 + t + 5 * r2 / (3 * s * s)) * std::exp(-t);
+    }
+  }
+  return 0;
+}
+
+double Kernel::gradient_weight(double r2) const {
+  r2 = std::max(r2, 0.0);
+  const double s = bandwidth, r = std::sqrt(r2);
+  switch (kind) {
+    case KernelKind::kGaussian:  // phi = exp(-r^2 / (2 s^2)), phi' = -(r / s^2) phi
+      return -of_squared_distance(r2) / (s * s);
+    case KernelKind::kLaplacian:  // phi = exp(-r / s), phi' = -phi / s
+      return r < kLaplacianSelfDistance ? 0.0 : -std::exp(-r / s) / (s * r);
+    case KernelKind::kCauchy: {  // phi = 1 / (1 + r^2 / s^2), phi' = -(2 r / s^2) phi^2
+      const double q = of_squared_distance(r2);
+      return -2 * q * q / (s * s);
+    }
+    case KernelKind::kMatern: {
+      if (nu == 1.5) {  // phi = (1 + a r) e^(-a r), phi' = -a^2 r e^(-a r), a = sqrt(3) / s
+        const double a = std::sqrt(3.0) / s;
+        return -a * a * std::exp(-a * r);
+      }
+      // phi = (1 + a r + a^2 r^2 / 3) e^(-a r), phi' = -(a^2 r / 3)(1 + a r) e^(-a r), a =
+      // sqrt(5)/s
+      const double a = std::sqrt(5.0) / s;
+      return -(a * a / 3) * (1 + a * r) * std::exp(-a * r);
     }
   }
   return 0;
@@ -148,12 +176,12 @@ void finish_rows(const T* an, const T* bn, std::size_t ma, std::size_t mb, T* ou
   }
 }
 
-}  // namespace
-
-template <class T>
-void kernel_block(const Kernel& k, const T* a, std::size_t ma, std::size_t lda, const T* b,
-                  std::size_t mb, std::size_t ldb, std::size_t d, T* out, std::size_t ldo,
-                  const T* a_norms, const T* b_norms) {
+// out = f(||a_i - b_j||^2) for every pair: one GEMM for -2 A B^T, then finish_rows. Norms not
+// passed in are computed here. kernel_block and gradient_weight_block differ only in f.
+template <class T, class F>
+void distance_block(const T* a, std::size_t ma, std::size_t lda, const T* b, std::size_t mb,
+                    std::size_t ldb, std::size_t d, T* out, std::size_t ldo, const T* a_norms,
+                    const T* b_norms, F&& f) {
   if (ma == 0 || mb == 0) return;
   std::vector<T> an_own, bn_own;
   if (!a_norms) {
@@ -168,42 +196,104 @@ void kernel_block(const Kernel& k, const T* a, std::size_t ma, std::size_t lda, 
   }
   // out = -2 A B^T
   blas::gemm(false, true, ma, mb, d, T(-2), a, lda, b, ldb, T(0), out, ldo);
+  finish_rows(a_norms, b_norms, ma, mb, out, ldo, std::forward<F>(f));
+}
+
+// The elementwise pass of kernel_block (Weight = false: k = phi(r)) or of gradient_weight_block
+// (Weight = true: w = phi'(r) / r, derived in Kernel::gradient_weight), kernel by kernel.
+template <bool Weight, class T>
+void kernel_pass(const Kernel& k, const T* a, std::size_t ma, std::size_t lda, const T* b,
+                 std::size_t mb, std::size_t ldb, std::size_t d, T* out, std::size_t ldo,
+                 const T* a_norms, const T* b_norms) {
   const T s = static_cast<T>(k.bandwidth);
+  auto block = [&](auto&& f) {
+    distance_block(a, ma, lda, b, mb, ldb, d, out, ldo, a_norms, b_norms, f);
+  };
   switch (k.kind) {
     case KernelKind::kGaussian: {
       const T c = T(-1) / (T(2) * s * s);
-      finish_rows(a_norms, b_norms, ma, mb, out, ldo,
-                  [c](T r2) { return exp_nonpositive(c * r2); });
+      if constexpr (Weight) {
+        const T w = T(-1) / (s * s);
+        block([c, w](T r2) { return w * exp_nonpositive(c * r2); });
+      } else {
+        block([c](T r2) { return exp_nonpositive(c * r2); });
+      }
       break;
     }
     case KernelKind::kLaplacian: {
       const T c = T(-1) / s;
-      finish_rows(a_norms, b_norms, ma, mb, out, ldo,
-                  [c](T r2) { return exp_nonpositive(c * std::sqrt(r2)); });
+      if constexpr (Weight) {
+        // -k / (sigma r); the self term (r below kLaplacianSelfDistance: the noise clamp makes
+        // it exactly 0) contributes nothing, its direction u - v being 0.
+        const T tiny = static_cast<T>(kLaplacianSelfDistance);
+        block([c, tiny](T r2) {
+          const T r = std::sqrt(r2);
+          return r < tiny ? T(0) : c * exp_nonpositive(c * r) / r;
+        });
+      } else {
+        block([c](T r2) { return exp_nonpositive(c * std::sqrt(r2)); });
+      }
       break;
     }
     case KernelKind::kCauchy: {
       const T c = T(1) / (s * s);
-      finish_rows(a_norms, b_norms, ma, mb, out, ldo, [c](T r2) { return T(1) / (T(1) + c * r2); });
+      if constexpr (Weight) {
+        const T w = T(-2) / (s * s);
+        block([c, w](T r2) {
+          const T q = T(1) / (T(1) + c * r2);
+          return w * q * q;
+        });
+      } else {
+        block([c](T r2) { return T(1) / (T(1) + c * r2); });
+      }
       break;
     }
     case KernelKind::kMatern: {
       if (k.nu == 1.5) {
         const T c = std::sqrt(T(3)) / s;
-        finish_rows(a_norms, b_norms, ma, mb, out, ldo, [c](T r2) {
-          const T t = c * std::sqrt(r2);
-          return (T(1) + t) * exp_nonpositive(-t);
-        });
+        if constexpr (Weight) {
+          const T w = -c * c;
+          block([c, w](T r2) { return w * exp_nonpositive(-c * std::sqrt(r2)); });
+        } else {
+          block([c](T r2) {
+            const T t = c * std::sqrt(r2);
+            return (T(1) + t) * exp_nonpositive(-t);
+          });
+        }
       } else {
         const T c = std::sqrt(T(5)) / s, c2 = T(5) / (T(3) * s * s);
-        finish_rows(a_norms, b_norms, ma, mb, out, ldo, [c, c2](T r2) {
-          const T t = c * std::sqrt(r2);
-          return (T(1) + t + c2 * r2) * exp_nonpositive(-t);
-        });
+        if constexpr (Weight) {
+          const T w = -c * c / T(3);
+          block([c, w](T r2) {
+            const T t = c * std::sqrt(r2);
+            return w * (T(1) + t) * exp_nonpositive(-t);
+          });
+        } else {
+          block([c, c2](T r2) {
+            const T t = c * std::sqrt(r2);
+            return (T(1) + t + c2 * r2) * exp_nonpositive(-t);
+          });
+        }
       }
       break;
     }
   }
+}
+
+}  // namespace
+
+template <class T>
+void kernel_block(const Kernel& k, const T* a, std::size_t ma, std::size_t lda, const T* b,
+                  std::size_t mb, std::size_t ldb, std::size_t d, T* out, std::size_t ldo,
+                  const T* a_norms, const T* b_norms) {
+  kernel_pass<false>(k, a, ma, lda, b, mb, ldb, d, out, ldo, a_norms, b_norms);
+}
+
+template <class T>
+void gradient_weight_block(const Kernel& k, const T* a, std::size_t ma, std::size_t lda, const T* b,
+                           std::size_t mb, std::size_t ldb, std::size_t d, T* out, std::size_t ldo,
+                           const T* a_norms, const T* b_norms) {
+  kernel_pass<true>(k, a, ma, lda, b, mb, ldb, d, out, ldo, a_norms, b_norms);
 }
 
 template void row_squared_norms<float>(const float*, std::size_t, std::size_t, std::size_t, float*);
@@ -215,5 +305,11 @@ template void kernel_block<float>(const Kernel&, const float*, std::size_t, std:
 template void kernel_block<double>(const Kernel&, const double*, std::size_t, std::size_t,
                                    const double*, std::size_t, std::size_t, std::size_t, double*,
                                    std::size_t, const double*, const double*);
+template void gradient_weight_block<float>(const Kernel&, const float*, std::size_t, std::size_t,
+                                           const float*, std::size_t, std::size_t, std::size_t,
+                                           float*, std::size_t, const float*, const float*);
+template void gradient_weight_block<double>(const Kernel&, const double*, std::size_t, std::size_t,
+                                            const double*, std::size_t, std::size_t, std::size_t,
+                                            double*, std::size_t, const double*, const double*);
 
 }  // namespace kmpi

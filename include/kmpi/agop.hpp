@@ -34,10 +34,16 @@ struct AgopInput {
   const Matrix<double>* centers = nullptr;
   const Matrix<double>* alpha = nullptr;
   CenterLayout layout = CenterLayout::kPartitioned;
-  bool diagonal = false;                 // only diag(G) (1 x d)
+  bool diagonal = false;                  // only diag(G) (1 x d)
   const FeatureMetric* metric = nullptr;  // the S rows were transformed with; null = identity
-  std::size_t block_rows = 1024;         // sample rows per round (bounds the N_b x c x d block)
+  std::size_t block_rows = 1024;          // sample rows per round (bounds the N_b x c x d block)
+  // Bytes of one weight tile or [alpha_c V] tile at most; 0 = cache_tile_bytes().
+  std::size_t tile_bytes = kDefaultTileBytes;
 };
+
+// The sums of one round, N_b x c (d + 1) float64 values (A and B of the block), are kept below
+// this many bytes by lowering block_rows where c d is large (c d = 7840: 534 rows a round).
+inline constexpr std::size_t kAgopBlockBytes = std::size_t(32) << 20;
 
 // collective: G in x coordinates, d x d (diagonal: 1 x d), the same bits on every rank (rank 0's,
 // broadcast). Each rank computes its kernel blocks; the sums over centers and over sample rows
@@ -47,7 +53,9 @@ Matrix<double> agop(const mpi::Communicator& comm, const AgopInput& in);
 // local: the gradients grad_u f_c(u_j) of f = K(., V) alpha at rows u (m x d) for all centers V
 // (p x d) here, in closed form: (m c) x d, row j c + c' = grad_u f_c'(u_j). Blocks in `precision`.
 // The serial building block of agop and the reference the finite-difference test checks.
+// Centers are taken in tiles of at most tile_bytes (see AgopInput::tile_bytes).
 Matrix<double> model_gradients(const Kernel& k, Precision precision, const Matrix<double>& u,
-                               const Matrix<double>& centers, const Matrix<double>& alpha);
+                               const Matrix<double>& centers, const Matrix<double>& alpha,
+                               std::size_t tile_bytes = kDefaultTileBytes);
 
 }  // namespace kmpi

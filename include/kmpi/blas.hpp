@@ -25,4 +25,12 @@ inline void gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::
               c, static_cast<int>(ldc));
 }
 
+// C (n x n, upper triangle only) = alpha * A^T A + beta * C for row-major A (k x n, lda): the
+// Gram matrix of A's columns.
+inline void syrk_upper_transposed(std::size_t n, std::size_t k, double alpha, const double* a,
+                                  std::size_t lda, double beta, double* c, std::size_t ldc) {
+  cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, static_cast<int>(n), static_cast<int>(k),
+              alpha, a, static_cast<int>(lda), beta, c, static_cast<int>(ldc));
+}
+
 }  // namespace kmpi::blas

@@ -26,7 +26,17 @@ struct Kernel {
   // local: k as a function of the squared distance r2 >= 0, evaluated in double (the reference
   // the block evaluation is tested against).
   double of_squared_distance(double r2) const;
+
+  // local: phi'(r) / r as a function of r2 = r^2 (the weight w of grad_x k(x, z) = w M (x - z),
+  // DESIGN §1.5), in double: gaussian -k / sigma^2; laplacian -k / (sigma r), 0 where r <
+  // kLaplacianSelfDistance (the self term, whose direction x - z is 0 anyway); matern 1.5
+  // -a^2 e^(-a r) with a = sqrt(3) / sigma; matern 2.5 -(a^2 / 3)(1 + a r) e^(-a r) with
+  // a = sqrt(5) / sigma; cauchy -2 k^2 / sigma^2.
+  double gradient_weight(double r2) const;
 };
+
+// Below this distance the Laplacian's gradient weight -k / (sigma r) is taken as 0.
+inline constexpr double kLaplacianSelfDistance = 1e-10;
 
 // local: squared row norms of an (rows x cols) row-major matrix with leading dimension ld.
 template <class T>
@@ -39,6 +49,14 @@ template <class T>
 void kernel_block(const Kernel& k, const T* a, std::size_t ma, std::size_t lda, const T* b,
                   std::size_t mb, std::size_t ldb, std::size_t d, T* out, std::size_t ldo,
                   const T* a_norms = nullptr, const T* b_norms = nullptr);
+
+// local: out (ma x mb, ldo) = W with W_ij = phi'(r_ij) / r_ij (Kernel::gradient_weight) for the
+// same squared distances kernel_block computes (one GEMM, the same noise clamp), arguments as
+// kernel_block's. The weight block of the AGOP (agop.hpp).
+template <class T>
+void gradient_weight_block(const Kernel& k, const T* a, std::size_t ma, std::size_t lda, const T* b,
+                           std::size_t mb, std::size_t ldb, std::size_t d, T* out, std::size_t ldo,
+                           const T* a_norms = nullptr, const T* b_norms = nullptr);
 
 // local: convenience form for whole matrices.
 template <class T>

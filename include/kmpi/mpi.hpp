@@ -160,6 +160,22 @@ class Communicator {
     return Request(r);
   }
 
+  // collective: the elementwise sum (op) over all ranks of `send` (sum of counts values on every
+  // rank), scattered: rank r receives the counts[r] values that start at the sum of counts[0..r)
+  // in `recv` (MPI_Reduce_scatter). Each rank sends everything but its own part.
+  template <class T>
+  void reduce_scatter(const T* send, T* recv, const std::vector<int>& counts,
+                      Op op = Op::kSum) const {
+    if (size_ > 1) {
+      std::size_t total = 0;
+      for (int k = 0; k < size_; ++k)
+        if (k != rank_) total += static_cast<std::size_t>(counts[k]);
+      count_sent(total * sizeof(T));
+    }
+    check(MPI_Reduce_scatter(send, recv, counts.data(), datatype<T>(), to_mpi(op), comm_),
+          "MPI_Reduce_scatter");
+  }
+
   // collective: every rank sends `count` values; all receive size() * count values.
   template <class T>
   std::vector<T> allgather(const T* send, std::size_t count) const {
