@@ -197,7 +197,13 @@ FeatureMetric load_metric_file(const std::string& path, MetricKind kind, std::si
   std::vector<std::size_t> rows(layout.rows);
   for (std::size_t i = 0; i < rows.size(); ++i) rows[i] = i;
   const detail::PosixFile file(path);
-  detail::read_binary_rows(path, file, layout, rows, m, false);
+  // NaN/Inf checked here: the data readers' message points at data.allow_nonfinite.
+  detail::read_binary_rows(path, file, layout, rows, m, /*allow_nonfinite=*/true);
+  for (std::size_t i = 0; i < m.rows(); ++i)
+    for (std::size_t j = 0; j < m.cols(); ++j)
+      if (!std::isfinite(m(i, j)))
+        detail::fail(path, "not finite: entry (" + std::to_string(i) + ", " + std::to_string(j) +
+                               ") is " + (std::isnan(m(i, j)) ? "NaN" : "Inf"));
   if (vector) {  // as 1 x d
     Matrix<double> row(1, values);
     std::copy(m.data(), m.data() + values, row.data());
