@@ -117,7 +117,8 @@ FeatureMetric FeatureMetric::from_matrix(MetricKind kind, const Matrix<double>& 
 }
 
 void FeatureMetric::apply(Matrix<double>& x) const {
-  if (is_identity()) return;
+  // No rows: nothing to transform (a rank without rows may hold a 0 x 0 matrix).
+  if (is_identity() || x.rows() == 0) return;
   if (x.cols() != dimension)
     throw Error("the metric is for d = " + std::to_string(dimension) +
                 " features but the rows have " + std::to_string(x.cols()));
