@@ -233,8 +233,9 @@ std::string collective_error_of(F&& f) {
   return "";
 }
 
-// local: this rank's parts of two models are the same bit for bit (shapes, scaling, centers,
-// weights), and the weights are not all zero (a model that learned nothing would pass alike).
+// local: this rank's parts of two models are the same bit for bit (shapes, scaling, metric,
+// centers, weights), and the weights are not all zero (a model that learned nothing would pass
+// alike).
 inline void expect_identical_models(const LocalModel& a, const LocalModel& b) {
   ASSERT_EQ(a.header.centers, b.header.centers);
   ASSERT_EQ(a.header.outputs, b.header.outputs);
@@ -243,6 +244,12 @@ inline void expect_identical_models(const LocalModel& a, const LocalModel& b) {
   ASSERT_EQ(a.weights.cols(), b.weights.cols());
   EXPECT_EQ(a.header.scaling.offset, b.header.scaling.offset);
   EXPECT_EQ(a.header.scaling.multiplier, b.header.scaling.multiplier);
+  EXPECT_EQ(a.header.metric.kind, b.header.metric.kind);
+  ASSERT_EQ(a.header.metric.root.size(), b.header.metric.root.size());
+  if (!a.header.metric.root.empty()) {
+    EXPECT_EQ(0, std::memcmp(a.header.metric.root.data(), b.header.metric.root.data(),
+                             8 * a.header.metric.root.size()));
+  }
   EXPECT_EQ(0, std::memcmp(a.centers.data(), b.centers.data(), 8 * a.centers.size()));
   EXPECT_EQ(0, std::memcmp(a.weights.data(), b.weights.data(), 8 * a.weights.size()));
   EXPECT_GT(max_abs(a.weights), 0.0);

@@ -193,10 +193,11 @@ TEST(ModelFile, SaveLoadRoundTripAtThisRankCount) {
     // The bytes follow the documented layout: size, a center at its offset, the CRC trailer.
     if (comm.rank() == 0) {
       const std::string bytes = read_text(path);
-      ASSERT_EQ(bytes.size(), 64 + 16 * d + 8 * p * (d + c) + 4);
+      // Version 2: the metric section after the scaling is its kind alone (none, 4 bytes).
+      ASSERT_EQ(bytes.size(), 64 + 16 * d + 4 + 8 * p * (d + c) + 4);
       EXPECT_EQ(bytes.substr(0, 8), "KMPIMODL");
       double last_center = 0;
-      std::memcpy(&last_center, bytes.data() + 64 + 16 * d + 8 * ((p - 1) * d + 2), 8);
+      std::memcpy(&last_center, bytes.data() + 64 + 16 * d + 4 + 8 * ((p - 1) * d + 2), 8);
       EXPECT_EQ(last_center, center(p - 1, 2));
       std::uint32_t stored = 0;
       std::memcpy(&stored, bytes.data() + bytes.size() - 4, 4);

@@ -1,8 +1,9 @@
 // The train path never assumes files: train_in_memory on rows a caller holds gives the model
 // `kmpi train` gives on files holding the same rows, bit for bit, for every solver (and for
-// falkon with given centers, data.limit and a validation split), at the rank count of the run. The files are written by kmpi's own
-// npy writer from the same in-memory rows, so both paths start from identical doubles; scaling
-// (standardize), one-hot encoding, the test metrics and the solver all run in both.
+// falkon with given centers, data.limit and a validation split, and with a metric file), at the
+// rank count of the run. The files are written by kmpi's own npy writer from the same in-memory
+// rows, so both paths start from identical doubles; scaling (standardize), one-hot encoding, the
+// test metrics and the solver all run in both.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -57,6 +58,19 @@ TEST(TrainInMemory, SameModelAsTrainOnFiles) {
   // Falkon's given centers: 30 rows of their own.
   LocalData centers = rows_in_memory(comm, 13, 30);
   write_npy_distributed(comm, dir + "/centers.npy", centers.partition, centers.features);
+  // Metric files (kernel.metric): a full M with off-diagonal terms, a diagonal one.
+  if (comm.rank() == 0) {
+    std::vector<double> full(kDim * kDim), diagonal(kDim);
+    for (std::size_t i = 0; i < kDim; ++i) {
+      diagonal[i] = 0.5 + static_cast<double>(i);
+      for (std::size_t j = 0; j < kDim; ++j) full[i * kDim + j] = i == j ? 2.0 : 0.3;
+    }
+    testing_support::write_file(dir + "/full.npy",
+                                testing_support::npy_bytes("<f8", "(5, 5)", full));
+    testing_support::write_file(dir + "/diag.npy",
+                                testing_support::npy_bytes("<f8", "(5,)", diagonal));
+  }
+  comm.barrier();
   const std::vector<std::vector<std::string>> cases = {
       {"--solver.name=direct", "--solver.ridge=1e-6"},
       {"--solver.name=eigenpro2", "--solver.epochs=2", "--solver.nystrom_samples=100"},
@@ -68,7 +82,12 @@ TEST(TrainInMemory, SameModelAsTrainOnFiles) {
        "--data.limit=200", "--data.validation_fraction=0.25", "--solver.patience=1"},
       {"--solver.name=eigenpro4", "--solver.centers=40", "--solver.epochs=2",
        "--data.validation_fraction=0.2"},
-      {"--solver.name=falkon", "--solver.iterations=10", "--data.centers=" + dir + "/centers.npy"}};
+      {"--solver.name=falkon", "--solver.iterations=10", "--data.centers=" + dir + "/centers.npy"},
+      // Mahalanobis kernels: the rows, and given centers, go through the same S.
+      {"--solver.name=direct", "--solver.ridge=1e-6", "--kernel.metric=full",
+       "--kernel.metric_file=" + dir + "/full.npy"},
+      {"--solver.name=falkon", "--solver.iterations=10", "--kernel.metric=diagonal",
+       "--kernel.metric_file=" + dir + "/diag.npy", "--data.centers=" + dir + "/centers.npy"}};
   for (const auto& solver_args : cases) {
     SCOPED_TRACE(solver_args[0] + " " + solver_args.back());
     std::vector<std::string> args = {"--data.scale=standardize", "--kernel.bandwidth=2",

@@ -77,6 +77,9 @@ void plan_common(const Options& o, const PlanShape& s, std::size_t n_eval, Memor
   // Measured here: a kmpi rank that trains 40 points peaks at 26 MiB (MPI, OpenBLAS, libraries);
   // the binary readers decode through a buffer of up to 32 MiB.
   plan.items.push_back({"process baseline and read buffer", (26.0 + 32.0) * 1024 * 1024});
+  // kernel.metric = full: M and its eigenvectors while S = M^(1/2) is formed, S kept (d x d).
+  if (o.str("kernel.metric") == "full")
+    plan.items.push_back({"metric M, S (d x d, replicated)", 3 * D * D * 8});
   if (n_eval > 0)
     plan.items.push_back(
         {"test and validation rows", std::ceil(static_cast<double>(n_eval) / P) * (D + C) * 8});

@@ -50,19 +50,26 @@ void doubles_from_le(const unsigned char* in, std::size_t count, double* out) {
   for (std::size_t i = 0; i < count; ++i) out[i] = get_f64(in + 8 * i);
 }
 
-// Where everything lives in a model file with these sizes (offsets in bytes).
+// Where everything lives in a model file with these sizes (offsets in bytes). `metric_values`:
+// the f64 values of S stored (0, d or d*d); `version` 1 has no metric section at all.
 struct Layout {
   std::uint64_t d = 0, c = 0, p = 0;
-  std::uint64_t centers = 0, weights = 0, crc = 0, total = 0;
+  std::uint64_t metric = 0, centers = 0, weights = 0, crc = 0, total = 0;
   bool ok = true;  // false when a size overflows 64 bits (an absurd header)
 
-  Layout(std::uint64_t d_, std::uint64_t c_, std::uint64_t p_) : d(d_), c(c_), p(p_) {
-    std::uint64_t scaling = 0, center_bytes = 0, weight_bytes = 0;
-    ok = !__builtin_mul_overflow(d, 16, &scaling) && !__builtin_mul_overflow(p, d, &center_bytes) &&
+  Layout(std::uint32_t version, std::uint64_t d_, std::uint64_t c_, std::uint64_t p_,
+         std::uint64_t metric_values)
+      : d(d_), c(c_), p(p_) {
+    std::uint64_t scaling = 0, metric_bytes = 0, center_bytes = 0, weight_bytes = 0;
+    ok = !__builtin_mul_overflow(d, 16, &scaling) &&
+         !__builtin_mul_overflow(metric_values, 8, &metric_bytes) &&
+         !__builtin_add_overflow(metric_bytes, version >= 2 ? 4 : 0, &metric_bytes) &&
+         !__builtin_mul_overflow(p, d, &center_bytes) &&
          !__builtin_mul_overflow(center_bytes, 8, &center_bytes) &&
          !__builtin_mul_overflow(p, c, &weight_bytes) &&
          !__builtin_mul_overflow(weight_bytes, 8, &weight_bytes) &&
-         !__builtin_add_overflow(kHeaderBytes, scaling, &centers) &&
+         !__builtin_add_overflow(kHeaderBytes, scaling, &metric) &&
+         !__builtin_add_overflow(metric, metric_bytes, &centers) &&
          !__builtin_add_overflow(centers, center_bytes, &weights) &&
          !__builtin_add_overflow(weights, weight_bytes, &crc) &&
          !__builtin_add_overflow(crc, 4, &total);
@@ -70,6 +77,19 @@ struct Layout {
   std::uint64_t center_row(std::uint64_t i) const { return centers + i * d * 8; }
   std::uint64_t weight_row(std::uint64_t i) const { return weights + i * c * 8; }
 };
+
+// How many f64 values of S a metric of `kind` on d features stores (0 when d*d overflows).
+std::uint64_t metric_values(MetricKind kind, std::uint64_t d) {
+  if (kind == MetricKind::kDiagonal) return d;
+  std::uint64_t dd = 0;
+  if (kind == MetricKind::kFull && !__builtin_mul_overflow(d, d, &dd)) return dd;
+  return 0;
+}
+
+Layout layout_of(const ModelHeader& h) {
+  return Layout(kModelVersion, h.dimension, h.outputs, h.centers,
+                metric_values(h.metric.kind, h.dimension));
+}
 
 // Reading a model: a missing file is "no such file", a directory "not a model file".
 PosixFile open_model(const std::string& path) {
@@ -96,7 +116,20 @@ std::string encode_header(const ModelHeader& h) {
   for (std::size_t j = 0; j < h.dimension; ++j) put_f64(out, identity ? 0.0 : h.scaling.offset[j]);
   for (std::size_t j = 0; j < h.dimension; ++j)
     put_f64(out, identity ? 1.0 : h.scaling.multiplier[j]);
+  put_le<std::uint32_t>(out, static_cast<std::uint32_t>(h.metric.kind));
+  for (double v : h.metric.root) put_f64(out, v);
   return out;
+}
+
+// The metric section of version >= 2 from its bytes (kind already validated, values bounded).
+FeatureMetric decode_metric(const unsigned char* section, std::size_t d) {
+  FeatureMetric m;
+  m.kind = static_cast<MetricKind>(get_le<std::uint32_t>(section));
+  if (m.kind == MetricKind::kNone) return m;
+  m.dimension = d;
+  m.root.resize(static_cast<std::size_t>(metric_values(m.kind, d)));
+  doubles_from_le(section + 4, m.root.size(), m.root.data());
+  return m;
 }
 
 // Reads and validates the header of an open model file (magic, version, fields, file size) and
@@ -139,10 +172,30 @@ ModelHeader read_header(const std::string& path, const PosixFile& file, std::str
   if (d == 0 || c == 0 || p == 0)
     fail(path, "corrupt model header: d=" + std::to_string(d) + ", c=" + std::to_string(c) +
                    ", p=" + std::to_string(p) + " (all must be positive)");
-  const Layout layout(d, c, p);
+  // Version 2 has the metric kind right after the scaling section; it sizes the rest.
+  std::uint32_t metric_code = 0;
+  std::uint64_t metric_at = 0;
+  const bool scaling_ok = !__builtin_mul_overflow(d, 16, &metric_at) &&
+                          !__builtin_add_overflow(metric_at, kHeaderBytes, &metric_at);
+  if (!scaling_ok) fail(path, "corrupt model header: absurd dimension d=" + std::to_string(d));
+  if (version >= 2) {
+    unsigned char kind[4] = {};
+    if (size < metric_at + 4 || file.read_at(metric_at, kind, 4) < 4)
+      fail(path,
+           "truncated: the file ends before the metric section (d=" + std::to_string(d) + ")");
+    metric_code = get_le<std::uint32_t>(kind);
+    if (metric_code > static_cast<std::uint32_t>(MetricKind::kFull))
+      fail(path, "corrupt model header: unknown metric kind " + std::to_string(metric_code));
+  }
+  const std::uint64_t stored = metric_values(static_cast<MetricKind>(metric_code), d);
+  const Layout layout(version, d, c, p, stored);
   const std::string sizes =
-      "p=" + std::to_string(p) + " centers, d=" + std::to_string(d) + ", c=" + std::to_string(c);
-  if (!layout.ok) fail(path, "corrupt model header: absurd sizes " + sizes);
+      "p=" + std::to_string(p) + " centers, d=" + std::to_string(d) + ", c=" + std::to_string(c) +
+      (metric_code == 0 ? std::string()
+                        : std::string(", a ") +
+                              metric_kind_name(static_cast<MetricKind>(metric_code)) + " metric");
+  if (!layout.ok || (metric_code == static_cast<std::uint32_t>(MetricKind::kFull) && stored == 0))
+    fail(path, "corrupt model header: absurd sizes " + sizes);
   if (size < layout.total)
     fail(path, "truncated: the header says " + sizes + " (" + std::to_string(layout.total) +
                    " bytes) but the file holds " + std::to_string(size));
@@ -156,7 +209,7 @@ ModelHeader read_header(const std::string& path, const PosixFile& file, std::str
   h.dimension = static_cast<std::size_t>(d);
   h.outputs = static_cast<std::size_t>(c);
   h.centers = static_cast<std::size_t>(p);
-  // The scaling section is bounded by the file size checked above.
+  // The scaling and metric sections are bounded by the file size checked above.
   raw.assign(reinterpret_cast<const char*>(head), kHeaderBytes);
   raw.resize(layout.centers);
   file.read_exactly(kHeaderBytes, raw.data() + kHeaderBytes, layout.centers - kHeaderBytes);
@@ -165,6 +218,11 @@ ModelHeader read_header(const std::string& path, const PosixFile& file, std::str
   h.scaling.multiplier.resize(h.dimension);
   doubles_from_le(s, h.dimension, h.scaling.offset.data());
   doubles_from_le(s + 8 * h.dimension, h.dimension, h.scaling.multiplier.data());
+  if (version >= 2) {
+    h.metric = decode_metric(s + 16 * h.dimension, h.dimension);
+    for (double v : h.metric.root)
+      if (!std::isfinite(v)) fail(path, "corrupt model: a value of the metric is not finite");
+  }
   total = layout.total;
   return h;
 }
@@ -185,6 +243,8 @@ ModelHeader decode_verified_header(const std::string& raw) {
   h.scaling.multiplier.resize(h.dimension);
   doubles_from_le(head + kHeaderBytes, h.dimension, h.scaling.offset.data());
   doubles_from_le(head + kHeaderBytes + 8 * h.dimension, h.dimension, h.scaling.multiplier.data());
+  if (get_le<std::uint32_t>(head + 8) >= 2)
+    h.metric = decode_metric(head + kHeaderBytes + 16 * h.dimension, h.dimension);
   return h;
 }
 
@@ -232,6 +292,14 @@ void check_local_model(const std::string& path, const LocalModel& local, int ran
     fail(path, "internal error: the scaling has " + std::to_string(h.scaling.offset.size()) +
                    " offsets and " + std::to_string(h.scaling.multiplier.size()) +
                    " multipliers for d=" + std::to_string(h.dimension));
+  if (!h.metric.is_identity() &&
+      (h.metric.dimension != h.dimension ||
+       h.metric.root.size() != metric_values(h.metric.kind, h.dimension)))
+    fail(path, "internal error: the " + std::string(metric_kind_name(h.metric.kind)) +
+                   " metric holds " + std::to_string(h.metric.root.size()) +
+                   " values for d=" + std::to_string(h.dimension));
+  if (h.metric.is_identity() && !h.metric.root.empty())
+    fail(path, "internal error: metric none with stored values");
   if (!(h.kernel.bandwidth > 0) || !std::isfinite(h.kernel.bandwidth))
     fail(path, "cannot save a model with bandwidth " + std::to_string(h.kernel.bandwidth));
 }
@@ -250,6 +318,11 @@ void Scaling::apply(Matrix<double>& x) const {
   }
 }
 
+void ModelHeader::prepare_inputs(Matrix<double>& x) const {
+  scaling.apply(x);
+  metric.apply(x);
+}
+
 void save_model(const mpi::Communicator& comm, const std::string& path, const LocalModel& local) {
   const int rank = comm.rank();
   std::string header_bytes;
@@ -265,7 +338,7 @@ void save_model(const mpi::Communicator& comm, const std::string& path, const Lo
              comm.allreduce_value(mine, mpi::Op::kMin) == comm.allreduce_value(mine, mpi::Op::kMax),
              path + ": internal error: ranks hold different model headers");
 
-  const Layout layout(local.header.dimension, local.header.outputs, local.header.centers);
+  const Layout layout = layout_of(local.header);
   ChecksummedWrite w;
   w.path = path;
   w.temp =
@@ -303,7 +376,8 @@ LocalModel load_model(const mpi::Communicator& comm, const std::string& path) {
   const std::size_t count = local.partition.count(rank);
   local.centers.resize(count, h.dimension);
   local.weights.resize(count, h.outputs);
-  const Layout layout(h.dimension, h.outputs, h.centers);
+  const Layout layout(get_le<std::uint32_t>(reinterpret_cast<const unsigned char*>(raw.data()) + 8),
+                      h.dimension, h.outputs, h.centers, metric_values(h.metric.kind, h.dimension));
   mpi::agree_on(comm, [&] {
     if (count == 0) return;
     const PosixFile file = open_model(path);

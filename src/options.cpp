@@ -91,6 +91,13 @@ std::vector<OptionSpec> kernel_options() {
              {"gaussian", "laplacian", "matern", "cauchy"}),
       real("kernel.bandwidth", "5", "Kernel bandwidth sigma (> 0)", 1e-300),
       real("kernel.nu", "1.5", "Matern smoothness: 0.5, 1.5 or 2.5"),
+      choice("kernel.metric", "none",
+             "Mahalanobis metric M of the kernel distance, r^2 = (x-z)^T M (x-z) on scaled "
+             "features: none (Euclidean) | diagonal | full (M from kernel.metric_file)",
+             {"none", "diagonal", "full"}),
+      path("kernel.metric_file",
+           "kernel.metric != none: .npy of M, d values (diagonal) or d x d (full, symmetric; "
+           "negative eigenvalues are clipped to 0)"),
   };
 }
 

@@ -5,7 +5,9 @@
 //   header  : magic "KMPIMODL" (8 bytes), version u32, kernel kind u32, nu f64, bandwidth f64,
 //             scale mode u32, task u32, d u64, c u64, p u64
 //   scaling : offset[d] f64, multiplier[d] f64   (feature x -> (x - offset) * multiplier)
-//   centers : p x d f64, row-major
+//   metric  : (version >= 2) metric kind u32, then S = M^(1/2): nothing (none), d f64
+//             (diagonal) or d x d f64 row-major (full)   (scaled x -> x S)
+//   centers : p x d f64, row-major, in model inputs (scaled, then times S)
 //   weights : p x c f64, row-major
 //   trailer : CRC-32 (zlib) of every byte before it, u32
 #pragma once
@@ -14,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "kmpi/feature_metric.hpp"
 #include "kmpi/kernel.hpp"
 #include "kmpi/matrix.hpp"
 #include "kmpi/mpi.hpp"
@@ -24,7 +27,8 @@ namespace kmpi {
 enum class ScaleMode : std::uint32_t { kNone = 0, kUnit = 1, kStandardize = 2 };
 enum class Task : std::uint32_t { kClassification = 0, kRegression = 1 };
 
-inline constexpr std::uint32_t kModelVersion = 1;
+// 2: the metric section (version 1 files load with metric none).
+inline constexpr std::uint32_t kModelVersion = 2;
 
 // How raw features become model inputs; stored in the model so predict applies the same.
 struct Scaling {
@@ -38,17 +42,22 @@ struct Scaling {
 struct ModelHeader {
   Kernel kernel;
   Scaling scaling;
+  FeatureMetric metric;  // applied after the scaling; none = Euclidean kernel
   Task task = Task::kClassification;
   std::size_t dimension = 0;  // d
   std::size_t outputs = 0;    // c
   std::size_t centers = 0;    // p
+
+  // local: raw feature rows (rows x d) -> model inputs u = scaled(x) S, in place: what every
+  // query, evaluation row, training row and given center goes through (centers are stored so).
+  void prepare_inputs(Matrix<double>& x) const;
 };
 
 // This rank's part of a model: centers and weights of the rows partition.begin(rank)..end.
 struct LocalModel {
   ModelHeader header;
   BlockPartition partition;  // of the p centers over ranks
-  Matrix<double> centers;    // count x d (already scaled)
+  Matrix<double> centers;    // count x d (model inputs: scaled, then times S)
   Matrix<double> weights;    // count x c
 };
 

@@ -29,6 +29,7 @@ struct TrainSetup {
   Kernel kernel;
   std::uint64_t seed = 1;
   Precision precision = Precision::kFloat32;
+  MetricKind metric = MetricKind::kNone;  // kernel.metric (its file is read by plan_and_scale)
   std::size_t rfm_iterations = 0;  // rfm.iterations: > 0 runs the RFM loop around the solver
   // Whether the run is split for validation and can checkpoint: an iterative solver, or RFM
   // around any solver (it validates every iteration and checkpoints between them).
@@ -66,7 +67,8 @@ ModelHeader describe_model(const mpi::Communicator& comm, const Options& options
                            const std::string& label_source);
 
 // collective: the memory plan (`centers_p`: p of given centers, 0 = none) and, when it accepts
-// the run, the scaling fitted on the training rows and applied to `train.features` in place.
+// the run, the scaling fitted on the training rows and the metric of kernel.metric_file (read
+// by rank 0, broadcast), applied to `train.features` in place (header.prepare_inputs).
 // false: a dry run, the plan is printed and nothing else is to be done. The log line reports
 // `read_clock` as the read time.
 bool plan_and_scale(const mpi::Communicator& comm, const Options& options,
@@ -74,7 +76,7 @@ bool plan_and_scale(const mpi::Communicator& comm, const Options& options,
                     std::size_t centers_p, const Stopwatch& read_clock);
 
 // collective: given centers (this rank's rows of BlockPartition(p, P), unscaled) checked against
-// the model's d (agreed error naming `name`) and scaled like the training rows.
+// the model's d (agreed error naming `name`) and prepared like the training rows (scaling, S).
 Matrix<double> prepare_centers(const mpi::Communicator& comm, LocalData centers,
                                const std::string& name, const ModelHeader& header);
 

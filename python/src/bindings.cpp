@@ -57,7 +57,7 @@ class PyModel {
     Matrix<double> pred;
     {
       py::gil_scoped_release release;
-      model_.header.scaling.apply(q);
+      model_.header.prepare_inputs(q);
       const std::size_t mine = q.rows();
       const std::vector<std::size_t> counts = comm.allgather(&mine, 1);
       std::vector<std::size_t> offsets(counts.size() + 1, 0);
@@ -133,6 +133,9 @@ PYBIND11_MODULE(_kmpi, m) {
       .def_property_readonly("kernel", [](const PyModel& p) { return p.header().kernel.name(); })
       .def_property_readonly("bandwidth",
                              [](const PyModel& p) { return p.header().kernel.bandwidth; })
+      .def_property_readonly(
+          "metric",
+          [](const PyModel& p) { return std::string(metric_kind_name(p.header().metric.kind)); })
       .def_property_readonly("classification", [](const PyModel& p) {
         return p.header().task == Task::kClassification;
       });

@@ -12,10 +12,11 @@ int run_info(const mpi::Communicator& comm, const Options& o) {
     ModelHeader h;
     mpi::agree_on(comm, [&] { h = read_model_header(o.str("model")); });
     log.info(
-        "model %s: kernel %s bandwidth %g, %s, d = %zu, outputs = %zu, centers = %zu, scaling %u",
+        "model %s: kernel %s bandwidth %g, %s, d = %zu, outputs = %zu, centers = %zu, scaling %u, "
+        "metric %s",
         o.str("model").c_str(), h.kernel.name().c_str(), h.kernel.bandwidth,
         h.task == Task::kClassification ? "classification" : "regression", h.dimension, h.outputs,
-        h.centers, static_cast<unsigned>(h.scaling.mode));
+        h.centers, static_cast<unsigned>(h.scaling.mode), metric_kind_name(h.metric.kind));
   }
   if (!o.str("data.features").empty()) {
     const FileInfo f = probe_distributed(comm, o.str("data.features"), read_options(o));

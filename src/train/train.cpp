@@ -32,6 +32,22 @@ void check_block(const mpi::Communicator& comm, const LocalData& data, const std
              what + ": rows are not this rank's block of BlockPartition(n, P) (use block_rows)");
 }
 
+// collective: kernel.metric_file for d features, read and factored (S = M^(1/2)) by rank 0 and
+// broadcast, so every rank transforms its rows with the same bits of S. Errors are agreed.
+FeatureMetric read_metric(const mpi::Communicator& comm, const std::string& path, MetricKind kind,
+                          std::size_t d) {
+  FeatureMetric metric;
+  if (kind == MetricKind::kNone) return metric;
+  mpi::agree_on(comm, [&] {
+    if (comm.rank() == 0) metric = load_metric_file(path, kind, d);
+  });
+  metric.kind = kind;
+  metric.dimension = d;
+  metric.root.resize(kind == MetricKind::kFull ? d * d : d);
+  comm.broadcast(metric.root.data(), metric.root.size(), 0);
+  return metric;
+}
+
 }  // namespace
 
 TrainSetup check_train_options(const mpi::Communicator& comm, const Options& o,
@@ -40,7 +56,13 @@ TrainSetup check_train_options(const mpi::Communicator& comm, const Options& o,
   mpi::agree_on(comm, [&] {
     setup.kernel =
         Kernel::from_name(o.str("kernel.name"), o.real("kernel.bandwidth"), o.real("kernel.nu"));
+    setup.metric = metric_kind(o.str("kernel.metric"), "kernel.metric");
   });
+  const bool metric_file = !o.str("kernel.metric_file").empty();
+  mpi::agree(comm, setup.metric == MetricKind::kNone || metric_file,
+             "kernel.metric = " + o.str("kernel.metric") + " needs kernel.metric_file = PATH");
+  mpi::agree(comm, setup.metric != MetricKind::kNone || !metric_file,
+             "kernel.metric_file is given but kernel.metric = none (set diagonal or full)");
   const std::string name = o.str("solver.name");
   setup.solver = find_solver(name);
   mpi::agree(comm, setup.solver != nullptr, "option solver.name: no solver named " + name);
@@ -92,7 +114,8 @@ bool plan_and_scale(const mpi::Communicator& comm, const Options& o, const Train
   if (!check_memory_plan(comm, plan_options, n, d, header.outputs)) return false;
   header.centers = n;
   header.scaling = fit_scaling(comm, scale_mode(o.str("data.scale")), train, n);
-  header.scaling.apply(train.features);
+  header.metric = read_metric(comm, o.str("kernel.metric_file"), setup.metric, d);
+  header.prepare_inputs(train.features);
   const bool classification = header.task == Task::kClassification;
   Log(comm, o.flag("run.verbose_ranks"))
       .info(
@@ -108,9 +131,8 @@ Matrix<double> prepare_centers(const mpi::Communicator& comm, LocalData centers,
                                const std::string& name, const ModelHeader& header) {
   mpi::agree(comm, centers.dimension == header.dimension,
              name + ": has " + std::to_string(centers.dimension) +
-                 " features per row but the training data has " +
-                 std::to_string(header.dimension));
-  header.scaling.apply(centers.features);
+                 " features per row but the training data has " + std::to_string(header.dimension));
+  header.prepare_inputs(centers.features);
   return std::move(centers.features);
 }
 

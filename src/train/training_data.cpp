@@ -120,7 +120,7 @@ EvalSet make_eval_set(const mpi::Communicator& comm, const std::string& name, Lo
   mpi::agree(comm, data.dimension == header.dimension,
              features + ": has " + std::to_string(data.dimension) +
                  " features per row but the model expects " + std::to_string(header.dimension));
-  header.scaling.apply(data.features);
+  header.prepare_inputs(data.features);
   EvalSet e;
   e.name = name;
   e.offsets = offsets_of(data.partition);

@@ -26,8 +26,13 @@ expect_weights_close() {
 import array, struct, sys
 def weights(path):
     b = open(path, "rb").read()
+    version, = struct.unpack_from("<I", b, 8)
     d, c, p = struct.unpack_from("<QQQ", b, 40)
-    off = 64 + 16 * d + 8 * p * d
+    off = 64 + 16 * d
+    if version >= 2:  # the metric section: kind u32, then 0, d or d*d values of S
+        kind, = struct.unpack_from("<I", b, off)
+        off += 4 + 8 * (0, d, d * d)[kind]
+    off += 8 * p * d
     w = array.array("d"); w.frombytes(b[off:off + 8 * p * c]); return w
 a, b = weights(sys.argv[1]), weights(sys.argv[2])
 assert len(a) == len(b), (len(a), len(b))
