@@ -99,9 +99,13 @@ TEST(Rfm, LearnsTheCoordinatesTheTargetDependsOn) {
       std::printf("rfm %s: test mse %.5f (plain %.5f), principal angles %.2f and %.2f degrees\n",
                   kind, rfm.test.mse, plain.test.mse, std::acos(std::min(1.0, cosines[0])) * 57.2958,
                   std::acos(std::min(1.0, cosines[1])) * 57.2958);
-    // Both learned directions lie within 10 degrees of span(e_0, e_1).
-    EXPECT_GT(cosines[1], std::cos(10.0 / 57.2958));
-    EXPECT_LT(rfm.test.mse, 0.5 * plain.test.mse);
+    // Measured at 1/2/4 ranks: full M 3.8 and 7.2 degrees, test mse 0.0064 vs plain 0.078
+    // (x0.08); diagonal M 0.0 degrees, 0.00005 (x0.0007). Bounds with margin: both learned
+    // directions within 12 (full) / 2 (diagonal) degrees of span(e_0, e_1), and the test error
+    // under a quarter of the plain kernel's.
+    const double bound = metric.kind == MetricKind::kFull ? 12.0 : 2.0;
+    EXPECT_GT(cosines[1], std::cos(bound / 57.2958));
+    EXPECT_LT(rfm.test.mse, 0.25 * plain.test.mse);
   }
 }
 
