@@ -77,7 +77,11 @@ void MetricsWriter::finish(const mpi::Communicator& comm) {
 }
 
 void MetricsWriter::restore(const std::vector<std::string>& lines) {
-  for (const auto& l : lines) line(l);
+  // A resumed RFM run restores twice: its own state's lines, then its solver checkpoint's, which
+  // begin with them. Lines already written are not written again.
+  std::size_t k = 0;
+  while (k < lines_.size() && k < lines.size() && lines_[k] == lines[k]) ++k;
+  for (; k < lines.size(); ++k) line(lines[k]);
 }
 
 }  // namespace kmpi
