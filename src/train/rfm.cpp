@@ -244,133 +244,210 @@ Options inner_options(const Options& o, std::size_t t, bool resumed_here) {
   return inner;
 }
 
+// The loop, one object so each step reads as a named method: the settings, the AGOP sample,
+// the loop's checkpoint and state live here for the whole run.
+class RfmLoop {
+ public:
+  RfmLoop(const mpi::Communicator& comm, const Options& o, const TrainSetup& setup,
+          const ModelHeader& header, TrainingProblem& base, TrainEvalSets& base_sets,
+          const Matrix<double>& base_centers, std::size_t centers_p, MetricsWriter& metrics,
+          RunClock& clock, const Log& log)
+      : comm_(comm),
+        o_(o),
+        setup_(setup),
+        header_(header),
+        base_(base),
+        base_sets_(base_sets),
+        base_centers_(base_centers),
+        centers_p_(centers_p),
+        metrics_(metrics),
+        clock_(clock),
+        log_(log),
+        classification_(header.task == Task::kClassification),
+        rs_(rfm_settings(comm, o, header, base.partition.size(), base_sets)),
+        dir_(o.str("run.checkpoint_dir")),
+        outer_options_(with_checkpoint_dir(o, dir_.empty() ? "" : dir_ + "/rfm")),
+        no_progress_(comm, outer_options_),
+        outer_(comm, outer_options_, base, base_centers, metrics, clock, log, no_progress_) {
+    // The AGOP sample: seeded global rows (the same for any rank count), block-partitioned.
+    const std::size_t n = base.partition.size();
+    std::vector<std::size_t> picks = random_subset(n, rs_.samples, setup.seed, RngStream::kAgop);
+    std::sort(picks.begin(), picks.end());
+    sample_ = distribute_selected_rows(comm, base.partition, base.x, picks,
+                                       BlockPartition(rs_.samples, comm.size()));
+  }
+
+  // collective: the whole loop; the best iteration's model written and returned, or the exit
+  // code of a stop.
+  TrainResult run() {
+    start_or_resume();
+    const std::size_t first = st_.next;  // the iteration that may resume its solver's checkpoint
+    for (std::size_t t = first; t <= rs_.iterations; ++t) {
+      bool last = false;
+      if (const int signal = iterate(t, t == first, last)) return stopped(signal);
+      if (last) break;
+      if (!dir_.empty()) save_rfm_state(comm_, outer_, dir_ + "/rfm", st_);
+      // A stop signal that came during a fit without step hooks (direct) is acted on here.
+      const int signal =
+          dir_.empty() ? 0 : comm_.allreduce_value(stop_signal_received(), mpi::Op::kMax);
+      if (signal != 0) return stopped(signal);
+    }
+    return finish();
+  }
+
+ private:
+  static Options with_checkpoint_dir(const Options& o, const std::string& dir) {
+    Options copy = o;
+    if (!dir.empty()) copy.set("run.checkpoint_dir", dir);
+    return copy;
+  }
+
+  void start_or_resume() {
+    st_.metric.dimension = st_.best.metric.dimension = header_.dimension;
+    if (const Checkpoint* resumed = outer_.resume(kRfmSolver)) {
+      st_ = load_rfm_state(comm_, *resumed, header_.dimension);
+      log_.info("rfm: resuming at iteration %zu (best so far: iteration %zu)", st_.next,
+                st_.best.iteration);
+    } else if (!dir_.empty()) {
+      save_rfm_state(comm_, outer_, dir_ + "/rfm", st_);  // so run.resume = require finds one
+    }
+  }
+
+  // collective: iteration t: fit on the rows transformed by the current metric, validate, keep
+  // the best, and (unless it is the last) the next metric. Returns the signal that stopped the
+  // solver, or 0; `last` says the loop ends here.
+  int iterate(std::size_t t, bool may_resume, bool& last) {
+    RfmIteration it;
+    Stopwatch fit_clock;
+    TrainingProblem problem{base_.kernel, base_.partition, transformed(base_.x, st_.metric),
+                            base_.y};
+    const TrainEvalSets sets{transformed(base_sets_.probe, st_.metric),
+                             transformed(base_sets_.validation, st_.metric),
+                             transformed(base_sets_.test, st_.metric)};
+    SolverRun run =
+        run_solver(comm_, inner_options(o_, t, may_resume), setup_, classification_, problem,
+                   sets, transformed(base_centers_, st_.metric), centers_p_, metrics_, clock_,
+                   log_);
+    if (run.outcome.interrupted) return run.stop_signal;
+    ModelHeader h = header_;
+    h.metric = st_.metric;
+    const LocalModel model = assemble_model(h, problem, run.outcome);  // Z = X: takes problem.x
+    const LocalCenters z(model.centers, setup_.precision);
+    it.validation =
+        evaluate(comm_, setup_.kernel, z, model.weights, sets.validation, classification_);
+    it.test = run.test;
+    it.fit_seconds = fit_clock.seconds();
+    const double score = score_of(it.validation, rs_.accuracy);
+    const bool improved = score < st_.best.score;
+    if (improved) keep_as_best(t, score, model, run.outcome.own_centers, it.test);
+    last = t == rs_.iterations || score > kRfmWorseFactor * st_.best.score;
+    FeatureMetric next;
+    if (!last) {
+      Stopwatch agop_clock;
+      next = next_metric(comm_, setup_, rs_, model, sample_, st_.metric);
+      it.agop_seconds = agop_clock.seconds();
+    }
+    report_iteration(log_, metrics_, clock_, t, it, st_.metric, sets, classification_, improved);
+    st_.metric = std::move(next);
+    st_.next = t + 1;
+    return 0;
+  }
+
+  void keep_as_best(std::size_t t, double score, const LocalModel& model, bool own_centers,
+                    const FitMetrics& test) {
+    RfmBest& b = st_.best;
+    b.iteration = t;
+    b.score = score;
+    b.metric = st_.metric;
+    b.alpha = model.weights;
+    b.own_centers = own_centers;
+    b.centers = own_centers ? model.centers : Matrix<double>();
+    b.centers_p = own_centers ? model.partition.size() : 0;
+    b.test = test;
+  }
+
+  TrainResult stopped(int signal) {
+    TrainResult r;
+    r.exit_code = stopped_after_checkpoint(comm_, log_, metrics_, clock_, signal);
+    return r;
+  }
+
+  // local: the best iteration's model (Z = X: the training rows transformed by its metric).
+  LocalModel best_model() {
+    LocalModel model;
+    model.header = header_;
+    model.header.metric = st_.best.metric;
+    if (st_.best.own_centers) {
+      model.partition = BlockPartition(st_.best.centers_p, comm_.size());
+      model.centers = std::move(st_.best.centers);
+    } else {
+      model.partition = base_.partition;
+      model.centers = transformed(base_.x, st_.best.metric);
+    }
+    model.header.centers = model.partition.size();
+    model.weights = std::move(st_.best.alpha);
+    return model;
+  }
+
+  // collective: writes output.metric_matrix (first: a failure there leaves no model either) and
+  // output.model, the selected iteration and the final metrics line.
+  TrainResult finish() {
+    TrainResult result;
+    result.model = best_model();
+    log_.info("rfm: returning iteration %zu (%s metric)", st_.best.iteration,
+              metric_kind_name(st_.best.metric.kind));
+    if (!o_.str("output.metric_matrix").empty()) {
+      // The plain fit (M = I) is written as the identity of the learned kind.
+      const FeatureMetric written = st_.best.metric.is_identity()
+                                        ? identity_metric(rs_.kind, header_.dimension)
+                                        : st_.best.metric;
+      mpi::agree_on(comm_, [&] {
+        if (comm_.rank() == 0) save_metric_file(o_.str("output.metric_matrix"), written);
+      });
+    }
+    if (!o_.str("output.model").empty()) save_model(comm_, o_.str("output.model"), result.model);
+    metrics_.line(Json()
+                      .add("event", "rfm_selected")
+                      .add("iteration", static_cast<double>(st_.best.iteration))
+                      .add("metric", metric_kind_name(st_.best.metric.kind))
+                      .str());
+    report_done(comm_, log_, metrics_, clock_, base_sets_.test, st_.best.test, classification_);
+    result.trained = true;
+    result.tested = base_sets_.test.labeled;
+    result.test = st_.best.test;
+    return result;
+  }
+
+  const mpi::Communicator& comm_;
+  const Options& o_;
+  const TrainSetup& setup_;
+  const ModelHeader& header_;
+  TrainingProblem& base_;
+  TrainEvalSets& base_sets_;
+  const Matrix<double>& base_centers_;
+  std::size_t centers_p_;
+  MetricsWriter& metrics_;
+  RunClock& clock_;
+  const Log& log_;
+  bool classification_;
+  RfmSettings rs_;
+  std::string dir_;
+  Options outer_options_;
+  Progress no_progress_;
+  TrainCheckpoints outer_;  // the loop's own checkpoint, keyed to the untransformed problem
+  Matrix<double> sample_;   // this rank's AGOP sample rows, untransformed
+  RfmState st_;
+};
+
 }  // namespace
 
 TrainResult fit_rfm(const mpi::Communicator& comm, const Options& o, const TrainSetup& setup,
                     const ModelHeader& header, TrainingProblem& base, TrainEvalSets& base_sets,
                     const Matrix<double>& base_centers, std::size_t centers_p,
                     MetricsWriter& metrics, RunClock& clock, const Log& log) {
-  const bool classification = header.task == Task::kClassification;
-  const std::size_t n = base.partition.size(), d = header.dimension;
-  const RfmSettings rs = rfm_settings(comm, o, header, n, base_sets);
-  // The AGOP sample: seeded global rows (the same for any rank count), block-partitioned.
-  std::vector<std::size_t> picks = random_subset(n, rs.samples, setup.seed, RngStream::kAgop);
-  std::sort(picks.begin(), picks.end());
-  const Matrix<double> sample = distribute_selected_rows(
-      comm, base.partition, base.x, picks, BlockPartition(rs.samples, comm.size()));
-
-  // The loop's own checkpoint, keyed to the untransformed problem and every option.
-  const std::string dir = o.str("run.checkpoint_dir");
-  Options outer_options = o;
-  if (!dir.empty()) outer_options.set("run.checkpoint_dir", dir + "/rfm");
-  Progress no_progress(comm, outer_options);
-  TrainCheckpoints outer(comm, outer_options, base, base_centers, metrics, clock, log,
-                         no_progress);
-  RfmState st;
-  st.metric.dimension = d;
-  st.best.metric.dimension = d;
-  if (const Checkpoint* resumed = outer.resume(kRfmSolver)) {
-    st = load_rfm_state(comm, *resumed, d);
-    log.info("rfm: resuming at iteration %zu (best so far: iteration %zu)", st.next,
-             st.best.iteration);
-  } else if (!dir.empty()) {
-    save_rfm_state(comm, outer, dir + "/rfm", st);  // so run.resume = require finds one
-  }
-  // The first iteration this run takes may continue from its solver's checkpoint.
-  const std::size_t first = st.next;
-
-  for (std::size_t t = st.next; t <= rs.iterations; ++t) {
-    RfmIteration it;
-    Stopwatch fit_clock;
-    TrainingProblem problem{base.kernel, base.partition, transformed(base.x, st.metric),
-                                  base.y};
-    const TrainEvalSets sets{transformed(base_sets.probe, st.metric),
-                             transformed(base_sets.validation, st.metric),
-                             transformed(base_sets.test, st.metric)};
-    const Matrix<double> centers = transformed(base_centers, st.metric);
-    SolverRun run = run_solver(comm, inner_options(o, t, t == first), setup,
-                               classification, problem, sets, centers, centers_p, metrics, clock,
-                               log);
-    if (run.outcome.interrupted) {
-      TrainResult r;
-      r.exit_code = stopped_after_checkpoint(comm, log, metrics, clock, run.stop_signal);
-      return r;
-    }
-    ModelHeader h = header;
-    h.metric = st.metric;
-    const LocalModel model = assemble_model(h, problem, run.outcome);  // Z = X: takes problem.x
-    const LocalCenters z(model.centers, setup.precision);
-    it.validation = evaluate(comm, setup.kernel, z, model.weights, sets.validation, classification);
-    it.test = run.test;
-    it.fit_seconds = fit_clock.seconds();
-    const double score = score_of(it.validation, rs.accuracy);
-    const bool improved = score < st.best.score;
-    if (improved) {
-      st.best.iteration = t;
-      st.best.score = score;
-      st.best.metric = st.metric;
-      st.best.alpha = model.weights;
-      st.best.own_centers = run.outcome.own_centers;
-      st.best.centers = run.outcome.own_centers ? model.centers : Matrix<double>();
-      st.best.centers_p = run.outcome.own_centers ? model.partition.size() : 0;
-      st.best.test = it.test;
-    }
-    const bool last = t == rs.iterations || score > kRfmWorseFactor * st.best.score;
-    FeatureMetric next;
-    if (!last) {
-      Stopwatch agop_clock;
-      next = next_metric(comm, setup, rs, model, sample, st.metric);
-      it.agop_seconds = agop_clock.seconds();
-    }
-    report_iteration(log, metrics, clock, t, it, st.metric, sets, classification, improved);
-    if (last) break;
-    st.metric = std::move(next);
-    st.next = t + 1;
-    if (!dir.empty()) save_rfm_state(comm, outer, dir + "/rfm", st);
-    // A stop signal that came during a fit without step hooks (direct) is acted on here.
-    const int signal = dir.empty() ? 0 : comm.allreduce_value(stop_signal_received(), mpi::Op::kMax);
-    if (signal != 0) {
-      TrainResult r;
-      r.exit_code = stopped_after_checkpoint(comm, log, metrics, clock, signal);
-      return r;
-    }
-  }
-
-  // The best iteration's model.
-  TrainResult result;
-  LocalModel& model = result.model;
-  model.header = header;
-  model.header.metric = st.best.metric;
-  if (st.best.own_centers) {
-    model.partition = BlockPartition(st.best.centers_p, comm.size());
-    model.centers = std::move(st.best.centers);
-  } else {
-    model.partition = base.partition;
-    model.centers = transformed(base.x, st.best.metric);
-  }
-  model.header.centers = model.partition.size();
-  model.weights = std::move(st.best.alpha);
-  log.info("rfm: returning iteration %zu (%s metric)", st.best.iteration,
-           metric_kind_name(st.best.metric.kind));
-  if (!o.str("output.model").empty()) save_model(comm, o.str("output.model"), model);
-  if (!o.str("output.metric_matrix").empty()) {
-    // The plain fit (M = I) written as the identity of the learned kind.
-    const FeatureMetric written =
-        st.best.metric.is_identity() ? identity_metric(rs.kind, d) : st.best.metric;
-    mpi::agree_on(comm, [&] {
-      if (comm.rank() == 0) save_metric_file(o.str("output.metric_matrix"), written);
-    });
-  }
-  metrics.line(Json()
-                   .add("event", "rfm_selected")
-                   .add("iteration", static_cast<double>(st.best.iteration))
-                   .add("metric", metric_kind_name(st.best.metric.kind))
-                   .str());
-  report_done(comm, log, metrics, clock, base_sets.test, st.best.test, classification);
-  result.trained = true;
-  result.tested = base_sets.test.labeled;
-  result.test = st.best.test;
-  return result;
+  return RfmLoop(comm, o, setup, header, base, base_sets, base_centers, centers_p, metrics,
+                 clock, log)
+      .run();
 }
 
 }  // namespace kmpi
