@@ -132,8 +132,63 @@ FeatureMetric decode_metric(const unsigned char* section, std::size_t d) {
   return m;
 }
 
+// Fails naming `path` unless the fixed header fields are in range.
+void check_header_fields(const std::string& path, std::uint32_t kernel_kind,
+                         std::uint32_t scale_mode, std::uint32_t task, const Kernel& kernel,
+                         std::uint64_t d, std::uint64_t c, std::uint64_t p) {
+  if (kernel_kind > static_cast<std::uint32_t>(KernelKind::kCauchy))
+    fail(path, "corrupt model header: unknown kernel kind " + std::to_string(kernel_kind));
+  if (scale_mode > static_cast<std::uint32_t>(ScaleMode::kStandardize))
+    fail(path, "corrupt model header: unknown scale mode " + std::to_string(scale_mode));
+  if (task > static_cast<std::uint32_t>(Task::kRegression))
+    fail(path, "corrupt model header: unknown task " + std::to_string(task));
+  if (!(kernel.bandwidth > 0) || !std::isfinite(kernel.bandwidth) || !std::isfinite(kernel.nu))
+    fail(path, "corrupt model header: bandwidth " + std::to_string(kernel.bandwidth) + ", nu " +
+                   std::to_string(kernel.nu));
+  if (d == 0 || c == 0 || p == 0)
+    fail(path, "corrupt model header: d=" + std::to_string(d) + ", c=" + std::to_string(c) +
+                   ", p=" + std::to_string(p) + " (all must be positive)");
+}
+
+// The metric kind of a version >= 2 file, right after the scaling section (it sizes the rest);
+// 0 (none) for version 1.
+std::uint32_t read_metric_code(const std::string& path, const PosixFile& file,
+                               std::uint32_t version, std::uint64_t d, std::uint64_t size) {
+  std::uint64_t metric_at = 0;
+  const bool scaling_ok = !__builtin_mul_overflow(d, 16, &metric_at) &&
+                          !__builtin_add_overflow(metric_at, kHeaderBytes, &metric_at);
+  if (!scaling_ok) fail(path, "corrupt model header: absurd dimension d=" + std::to_string(d));
+  if (version < 2) return 0;
+  unsigned char kind[4] = {};
+  if (size < metric_at + 4 || file.read_at(metric_at, kind, 4) < 4)
+    fail(path, "truncated: the file ends before the metric section (d=" + std::to_string(d) + ")");
+  const std::uint32_t code = get_le<std::uint32_t>(kind);
+  if (code > static_cast<std::uint32_t>(MetricKind::kFull))
+    fail(path, "corrupt model header: unknown metric kind " + std::to_string(code));
+  return code;
+}
+
+// Fails naming `path` unless the file holds exactly the bytes `layout` says.
+void check_file_size(const std::string& path, const Layout& layout, std::uint64_t size,
+                     std::uint64_t d, std::uint64_t c, std::uint64_t p, std::uint32_t metric_code,
+                     std::uint64_t stored) {
+  const std::string sizes =
+      "p=" + std::to_string(p) + " centers, d=" + std::to_string(d) + ", c=" + std::to_string(c) +
+      (metric_code == 0 ? std::string()
+                        : std::string(", a ") +
+                              metric_kind_name(static_cast<MetricKind>(metric_code)) + " metric");
+  if (!layout.ok || (metric_code == static_cast<std::uint32_t>(MetricKind::kFull) && stored == 0))
+    fail(path, "corrupt model header: absurd sizes " + sizes);
+  if (size < layout.total)
+    fail(path, "truncated: the header says " + sizes + " (" + std::to_string(layout.total) +
+                   " bytes) but the file holds " + std::to_string(size));
+  if (size > layout.total)
+    fail(path, "the header says " + sizes + " (" + std::to_string(layout.total) +
+                   " bytes) but the file holds " + std::to_string(size) + " (trailing bytes)");
+}
+
 // Reads and validates the header of an open model file (magic, version, fields, file size) and
-// returns it; `raw` gets the header and scaling bytes, for rank 0 to broadcast.
+// returns it; `raw` gets the header, scaling and metric bytes, for rank 0 to broadcast.
 ModelHeader read_header(const std::string& path, const PosixFile& file, std::string& raw,
                         std::uint64_t& total) {
   const std::uint64_t size = file.size();
@@ -159,49 +214,11 @@ ModelHeader read_header(const std::string& path, const PosixFile& file, std::str
   const auto d = get_le<std::uint64_t>(head + 40);
   const auto c = get_le<std::uint64_t>(head + 48);
   const auto p = get_le<std::uint64_t>(head + 56);
-  if (kernel_kind > static_cast<std::uint32_t>(KernelKind::kCauchy))
-    fail(path, "corrupt model header: unknown kernel kind " + std::to_string(kernel_kind));
-  if (scale_mode > static_cast<std::uint32_t>(ScaleMode::kStandardize))
-    fail(path, "corrupt model header: unknown scale mode " + std::to_string(scale_mode));
-  if (task > static_cast<std::uint32_t>(Task::kRegression))
-    fail(path, "corrupt model header: unknown task " + std::to_string(task));
-  if (!(h.kernel.bandwidth > 0) || !std::isfinite(h.kernel.bandwidth) ||
-      !std::isfinite(h.kernel.nu))
-    fail(path, "corrupt model header: bandwidth " + std::to_string(h.kernel.bandwidth) + ", nu " +
-                   std::to_string(h.kernel.nu));
-  if (d == 0 || c == 0 || p == 0)
-    fail(path, "corrupt model header: d=" + std::to_string(d) + ", c=" + std::to_string(c) +
-                   ", p=" + std::to_string(p) + " (all must be positive)");
-  // Version 2 has the metric kind right after the scaling section; it sizes the rest.
-  std::uint32_t metric_code = 0;
-  std::uint64_t metric_at = 0;
-  const bool scaling_ok = !__builtin_mul_overflow(d, 16, &metric_at) &&
-                          !__builtin_add_overflow(metric_at, kHeaderBytes, &metric_at);
-  if (!scaling_ok) fail(path, "corrupt model header: absurd dimension d=" + std::to_string(d));
-  if (version >= 2) {
-    unsigned char kind[4] = {};
-    if (size < metric_at + 4 || file.read_at(metric_at, kind, 4) < 4)
-      fail(path,
-           "truncated: the file ends before the metric section (d=" + std::to_string(d) + ")");
-    metric_code = get_le<std::uint32_t>(kind);
-    if (metric_code > static_cast<std::uint32_t>(MetricKind::kFull))
-      fail(path, "corrupt model header: unknown metric kind " + std::to_string(metric_code));
-  }
+  check_header_fields(path, kernel_kind, scale_mode, task, h.kernel, d, c, p);
+  const std::uint32_t metric_code = read_metric_code(path, file, version, d, size);
   const std::uint64_t stored = metric_values(static_cast<MetricKind>(metric_code), d);
   const Layout layout(version, d, c, p, stored);
-  const std::string sizes =
-      "p=" + std::to_string(p) + " centers, d=" + std::to_string(d) + ", c=" + std::to_string(c) +
-      (metric_code == 0 ? std::string()
-                        : std::string(", a ") +
-                              metric_kind_name(static_cast<MetricKind>(metric_code)) + " metric");
-  if (!layout.ok || (metric_code == static_cast<std::uint32_t>(MetricKind::kFull) && stored == 0))
-    fail(path, "corrupt model header: absurd sizes " + sizes);
-  if (size < layout.total)
-    fail(path, "truncated: the header says " + sizes + " (" + std::to_string(layout.total) +
-                   " bytes) but the file holds " + std::to_string(size));
-  if (size > layout.total)
-    fail(path, "the header says " + sizes + " (" + std::to_string(layout.total) +
-                   " bytes) but the file holds " + std::to_string(size) + " (trailing bytes)");
+  check_file_size(path, layout, size, d, c, p, metric_code, stored);
 
   h.kernel.kind = static_cast<KernelKind>(kernel_kind);
   h.scaling.mode = static_cast<ScaleMode>(scale_mode);
