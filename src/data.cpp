@@ -122,16 +122,20 @@ std::vector<std::size_t> rows_of_rank(const BlockPartition& partition, int rank,
 
 // The binary rows through the stream the file needs (gzip IDX is read forward only).
 void read_binary_file_rows(const std::string& path, const FileInfo& info,
-                           const std::vector<std::size_t>& rows, bool allow_nonfinite,
+                           const std::vector<std::size_t>& rows, const ReadOptions& options,
                            Matrix<double>& out) {
+  const bool allow_nonfinite = options.allow_nonfinite;
+  detail::ReadProgress progress;
+  if (options.progress)
+    progress = [&](double done, double total) { options.progress(path, done, total); };
   const BinaryLayout layout = info.format == FileFormat::kIdx ? idx_layout(path) : npy_layout(path);
   check_unchanged(path, info, layout.rows, layout.cols);
   if (layout.gzip) {
     GzipFile gz(path);
-    detail::read_binary_rows(path, gz, layout, rows, out, allow_nonfinite);
+    detail::read_binary_rows(path, gz, layout, rows, out, allow_nonfinite, progress);
   } else {
     PosixFile file(path);
-    detail::read_binary_rows(path, file, layout, rows, out, allow_nonfinite);
+    detail::read_binary_rows(path, file, layout, rows, out, allow_nonfinite, progress);
   }
 }
 
@@ -237,7 +241,7 @@ Matrix<double> read_rows(const std::string& path, const FileInfo& info,
   switch (info.format) {
     case FileFormat::kIdx:
     case FileFormat::kNpy:
-      read_binary_file_rows(path, info, rows, options.allow_nonfinite, out);
+      read_binary_file_rows(path, info, rows, options, out);
       break;
     case FileFormat::kHdf5:
       out = hdf5::read_rows(path, info, rows, options.allow_nonfinite);

@@ -103,4 +103,21 @@ void Progress::iteration(const char* what, std::size_t done, std::size_t total) 
   emit(line, done >= total);
 }
 
+void Progress::work(const char* what, double done, double total) {
+  if (!printing_ || !(total > 0)) return;
+  if (done <= 0 || what != work_what_) {
+    work_what_ = what;
+    work_start_ = clock_.seconds();
+  }
+  char line[256];
+  if (done <= 0) {
+    std::snprintf(line, sizeof line, "progress: %s started", what);
+  } else {
+    const double left = (clock_.seconds() - work_start_) * std::max(0.0, total - done) / done;
+    std::snprintf(line, sizeof line, "progress: %s %.0f%%, left about %s (left_s %.1f)", what,
+                  100.0 * std::min(1.0, done / total), duration_text(left).c_str(), left);
+  }
+  emit(line, done >= total);
+}
+
 }  // namespace kmpi

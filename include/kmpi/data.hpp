@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,9 @@ struct ReadOptions {
   std::string label_column = "last";
   bool allow_nonfinite = false;  // data.allow_nonfinite: accept NaN/Inf values
   std::size_t dimension = 0;     // LIBSVM d (0: the largest index in the file)
+  // Optional: called as binary rows are read, with the file and this rank's bytes read of its
+  // bytes to read (a progress line for large files; every rank calls it, rank 0 prints).
+  std::function<void(const std::string& path, double done, double total)> progress;
 };
 
 // local: the data.* options as ReadOptions (embedded_labels is left off; commands decide it).

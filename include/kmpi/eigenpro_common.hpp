@@ -40,6 +40,8 @@ struct NystromRequest {
   // K_SS in blocks of min(64, s / grid side) instead of 64 x 64 (see build_nystrom_preconditioner).
   bool small_blocks = false;
   bool keep_points = false;  // also fill NystromPreconditioner::points
+  SetupProgress progress;    // optional: K_SS built, eigenpairs found (flops, estimated)
+  const char* stage = "setup";
 };
 
 // collective: draws S from the rows of the row-partitioned `x` (partition `part`), computes the

@@ -32,6 +32,9 @@ class Progress {
                   std::size_t samples);
   // local: iteration `done` of at most `total` (conjugate gradient) is done.
   void iteration(const char* what, std::size_t done, std::size_t total);
+  // local: `done` of `total` units of work of the stage `what` (a solver's setup: flops, a read:
+  // bytes); the time left is extrapolated from the stage's elapsed time. done = 0 starts it.
+  void work(const char* what, double done, double total);
 
  private:
   void emit(const std::string& line, bool last);
@@ -53,6 +56,8 @@ class Progress {
   double first_time_ = 0;
   double pace_ = 0;  // seconds per step (iteration) last measured
   bool open_line_ = false;      // a terminal line without its newline yet
+  std::string work_what_;       // the stage work() reports, and when it started
+  double work_start_ = 0;
 };
 
 }  // namespace kmpi

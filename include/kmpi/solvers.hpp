@@ -89,6 +89,10 @@ struct StepState {
   const Matrix<double>* alpha = nullptr;  // this rank's weights after the step
   double loss_sum = 0;                    // sum of ||g||^2 over this epoch's batches so far
 };
+// Progress of a solver's setup (preconditioner, factorisation): `done` of `total` units of
+// work (flops, estimated) of the stage named `stage`. Called on every rank; only rank 0 prints.
+using SetupProgress = std::function<void(const char* stage, double done, double total)>;
+
 struct IterationControl {
   std::size_t start_epoch = 0;                  // epochs already completed
   std::size_t start_step = 0;                   // steps already completed in epoch start_epoch + 1
@@ -97,6 +101,7 @@ struct IterationControl {
   // collective: called on every rank after every step; returning false stops the solver, which
   // returns at once with `interrupted` set (the epoch callback is not called).
   std::function<bool(const StepState&)> after_step;
+  SetupProgress on_setup;  // optional: the setup's progress
 };
 
 struct EigenPro2Result {
@@ -210,6 +215,7 @@ struct FalkonControl {
   // collective: called on every rank after every iteration (after on_iteration); returning
   // false stops the solver at once with `interrupted` set.
   std::function<bool(const FalkonCgState&)> after_iteration;
+  SetupProgress on_setup;  // optional: the setup's progress (K_ZZ, its factors, the right-hand side)
 };
 
 // collective: Falkon (DESIGN §1.4): K_ZZ and the Cholesky factors T, A block-cyclic (2 p^2 / P

@@ -53,8 +53,8 @@ class TrainCheckpoints {
   // weights) and `stopping`'s state from the checkpoint. Returns the checkpoint or null.
   const Checkpoint* resume_epochs(const std::string& solver, std::size_t rows,
                                   IterationControl& control, EarlyStopping& stopping);
-  // local: when hooked(), sets control.after_step to report progress and write epoch
-  // checkpoints (`extra` adds the solver's own scalars). `stopping` must outlive the solver run.
+  // local: sets control.on_setup to report the setup's progress (progress on) and, when
+  // hooked(), control.after_step to report progress and write epoch checkpoints (`extra` adds the solver's own scalars). `stopping` must outlive the solver run.
   void hook_epochs(const std::string& solver, std::size_t rows, IterationControl& control,
                    const EarlyStopping& stopping,
                    std::function<void(Checkpoint&)> extra = nullptr);

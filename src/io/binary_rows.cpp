@@ -148,8 +148,11 @@ constexpr std::size_t kChunkBytes = std::size_t{32} << 20;
 template <class Stream>
 void read_rows_from(const std::string& path, Stream& stream, const BinaryLayout& layout,
                     const std::vector<std::size_t>& rows, Matrix<double>& out,
-                    bool allow_nonfinite) {
+                    bool allow_nonfinite, const ReadProgress& progress) {
   const std::size_t row_bytes = layout.row_bytes();
+  const double total = static_cast<double>(rows.size()) * static_cast<double>(row_bytes);
+  if (progress) progress(0, total);
+  std::size_t reported = 0;  // rows reported to `progress`
   const std::size_t rows_per_chunk = std::max<std::size_t>(1, kChunkBytes / row_bytes);
   std::vector<unsigned char> buffer;
   std::size_t i = 0;
@@ -172,21 +175,27 @@ void read_rows_from(const std::string& path, Stream& stream, const BinaryLayout&
     decode_rows(path, layout.type, buffer.data(), run, layout.cols, rows[i], out.row(i),
                 allow_nonfinite);
     i += run;
+    // At most one report per chunk's worth of bytes (scattered rows come one run at a time).
+    if (progress && (i == rows.size() || (i - reported) * row_bytes >= kChunkBytes)) {
+      reported = i;
+      progress(static_cast<double>(i) * static_cast<double>(row_bytes), total);
+    }
   }
+  if (progress && reported != rows.size()) progress(total, total);  // ended on a repeated row
 }
 
 }  // namespace
 
 void read_binary_rows(const std::string& path, const PosixFile& stream, const BinaryLayout& layout,
                       const std::vector<std::size_t>& rows, Matrix<double>& out,
-                      bool allow_nonfinite) {
-  read_rows_from(path, stream, layout, rows, out, allow_nonfinite);
+                      bool allow_nonfinite, const ReadProgress& progress) {
+  read_rows_from(path, stream, layout, rows, out, allow_nonfinite, progress);
 }
 
 void read_binary_rows(const std::string& path, GzipFile& stream, const BinaryLayout& layout,
                       const std::vector<std::size_t>& rows, Matrix<double>& out,
-                      bool allow_nonfinite) {
-  read_rows_from(path, stream, layout, rows, out, allow_nonfinite);
+                      bool allow_nonfinite, const ReadProgress& progress) {
+  read_rows_from(path, stream, layout, rows, out, allow_nonfinite, progress);
 }
 
 }  // namespace kmpi::detail

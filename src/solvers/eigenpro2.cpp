@@ -170,9 +170,12 @@ class EigenPro2Iteration {
 // collective: setup steps 1-7 with the sample S drawn from the data.
 NystromPreconditioner eigenpro2_preconditioner(const mpi::Communicator& comm,
                                                const TrainingProblem& problem,
-                                               const EigenPro2Options& options) {
+                                               const EigenPro2Options& options,
+                                               const SetupProgress& progress) {
   const std::size_t n = problem.partition.size();
   NystromRequest request;
+  request.progress = progress;
+  request.stage = "eigenpro2 setup";
   request.samples = std::min(
       n, options.nystrom_samples > 0 ? options.nystrom_samples : (n < 100000 ? 2000 : 12000));
   request.seed = options.seed;
@@ -191,7 +194,7 @@ EigenPro2Result train_eigenpro2(const mpi::Communicator& comm, const TrainingPro
   const std::size_t my_count = problem.partition.count(comm.rank());
   EigenPro2Result result;
   Stopwatch setup_clock;
-  const NystromPreconditioner pre = eigenpro2_preconditioner(comm, problem, options);
+  const NystromPreconditioner pre = eigenpro2_preconditioner(comm, problem, options, control.on_setup);
   result.nystrom_indices = pre.indices;
   result.parameters = pre.parameters;
   result.eigenvalues = pre.eigenvalues;

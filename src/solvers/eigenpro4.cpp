@@ -108,7 +108,8 @@ EigenPro4Preconditioners eigenpro4_preconditioners(const mpi::Communicator& comm
                                                    const Kernel& kernel,
                                                    const BlockPartition& cpart,
                                                    const Matrix<double>& z,
-                                                   const EigenPro4Options& options, std::size_t n) {
+                                                   const EigenPro4Options& options, std::size_t n,
+                                                   const SetupProgress& progress) {
   const std::size_t p = cpart.size();
   // Data preconditioner on s_data points of Z (not of X): its eigenfunctions then lie in
   // span{k(., z)}, so the preconditioner P commutes with the projection Pi_Z onto that span and
@@ -138,7 +139,10 @@ EigenPro4Preconditioners eigenpro4_preconditioners(const mpi::Communicator& comm
   data.batch_limit = n;
   data.small_blocks = true;
   data.keep_points = true;
+  data.progress = progress;
+  data.stage = "eigenpro4 setup (data preconditioner)";
   NystromRequest model = data;
+  model.stage = "eigenpro4 setup (model preconditioner)";
   model.samples = std::min(p, options.model_samples > 0 ? options.model_samples : 3000);
   model.stream = RngStream::kModelNystrom;
   model.options.precondition = true;
@@ -333,7 +337,8 @@ EigenPro4Result train_eigenpro4(const mpi::Communicator& comm, const TrainingPro
   }
   const LocalCenters zc(result.centers, options.precision);
   const EigenPro4Preconditioners pre =
-      eigenpro4_preconditioners(comm, problem.kernel, cpart, result.centers, options, n);
+      eigenpro4_preconditioners(comm, problem.kernel, cpart, result.centers, options, n,
+                                control.on_setup);
   result.data_parameters = pre.data.parameters;
   result.model_parameters = pre.model.parameters;
   const Matrix<double> m_local =

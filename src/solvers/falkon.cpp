@@ -290,14 +290,26 @@ FalkonResult train_falkon(const mpi::Communicator& comm, const TrainingProblem& 
   const LocalCenters z_all(kzz_source, options.precision);
   const LocalCenters x_local(problem.x, options.precision);
 
+  // Work for the progress line (flops): K_ZZ 2 p^2 d and its Cholesky p^3 / 3; A = chol(T T^T /
+  // p + lambda I) about 2 p^3 / 3; the right-hand side K_nZ^T Y, 2 n p d.
+  const double pd = static_cast<double>(kzz_source.rows()), dd = static_cast<double>(problem.x.cols());
+  const double w_kzz = 2 * pd * pd * dd + pd * pd * pd / 3, w_a = 2 * pd * pd * pd / 3;
+  const double w_total = w_kzz + w_a + 2 * static_cast<double>(n) * pd * dd;
+  const auto progress = [&](double done) {
+    if (control.on_setup) control.on_setup("falkon setup", done, w_total);
+  };
+  progress(0);
   BlacsGrid grid(comm);
   const BlockCyclicMatrix l =
       factor_kzz(grid, problem.kernel, kzz_source, FalkonSystem::kBlock, options.precision,
                  result.jitter);
   kzz_source = Matrix<double>();  // float64 for the factorisation only
+  progress(w_kzz);
   const BlockCyclicMatrix a = factor_a(l, options.ridge);
+  progress(w_kzz + w_a);
   const FalkonSystem system(comm, problem.kernel, grid, l, a, x_local, z_all, options.ridge, c, n);
   const Matrix<double> r = system.right_hand_side(problem.y);
+  progress(w_total);
   result.setup_seconds = setup_clock.seconds();
 
   // A resumed run (control.start, a checkpoint) takes beta, r, the direction, rs_old and the
@@ -441,6 +453,10 @@ SolverOutcome run_falkon(SolverContext& ctx) {
     start = falkon_resume_state(ctx, *ck);
     control.start = &start;
   }
+  if (ctx.progress.enabled())
+    control.on_setup = [&](const char* stage, double done, double total) {
+      ctx.progress.work(stage, done, total);
+    };
   if (ctx.checkpoints.hooked())
     control.after_iteration = [&](const FalkonCgState& st) {
       ctx.progress.iteration("CG iteration", st.iteration, fo.iterations);

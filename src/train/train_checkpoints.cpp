@@ -163,6 +163,10 @@ const Checkpoint* TrainCheckpoints::resume_epochs(const std::string& solver, std
 void TrainCheckpoints::hook_epochs(const std::string& solver, std::size_t rows,
                                    IterationControl& control, const EarlyStopping& stopping,
                                    std::function<void(Checkpoint&)> extra) {
+  if (progress_.enabled())
+    control.on_setup = [this](const char* stage, double done, double total) {
+      progress_.work(stage, done, total);
+    };
   if (!hooked()) return;
   control.after_step = [this, solver, rows, &stopping, extra](const StepState& st) {
     progress_.epoch_step(st.epoch, epochs_, st.step, st.steps_per_epoch, rows_);

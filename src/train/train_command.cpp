@@ -74,7 +74,15 @@ TrainExtras read_train_extras(const mpi::Communicator& comm, const Options& o,
 
 int run_train(const mpi::Communicator& comm, const Options& o) {
   RunClock clock;
-  const TrainFiles files = check_train_files(comm, o);
+  TrainFiles files = check_train_files(comm, o);
+  // Reads of large binary files report their progress (rank 0's share of the rows).
+  Progress read_progress(comm, o);
+  std::string read_stage;
+  if (read_progress.enabled())
+    files.read.progress = [&](const std::string& path, double done, double total) {
+      if (done <= 0) read_stage = "reading " + path;
+      read_progress.work(read_stage.c_str(), done, total);
+    };
   const std::string centers_path = o.str("data.centers");
   const TrainSetup setup = check_train_options(comm, o, !centers_path.empty());
   const RowSelection rows = select_training_rows(comm, o, files, setup);

@@ -10,6 +10,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -79,11 +80,13 @@ BinaryLayout npy_layout(const std::string& path);
 
 // local: reads `rows` (ascending, repeats allowed) of a binary layout into the rows of `out`,
 // rejecting NaN/Inf (with the row named) unless allow_nonfinite.
+// `progress` (optional) gets the bytes read so far and in all after every chunk.
+using ReadProgress = std::function<void(double done, double total)>;
 void read_binary_rows(const std::string& path, const PosixFile& stream, const BinaryLayout& layout,
                       const std::vector<std::size_t>& rows, Matrix<double>& out,
-                      bool allow_nonfinite);
+                      bool allow_nonfinite, const ReadProgress& progress = {});
 void read_binary_rows(const std::string& path, GzipFile& stream, const BinaryLayout& layout,
                       const std::vector<std::size_t>& rows, Matrix<double>& out,
-                      bool allow_nonfinite);
+                      bool allow_nonfinite, const ReadProgress& progress = {});
 
 }  // namespace kmpi::detail
