@@ -7,7 +7,9 @@ default ``MPI.COMM_WORLD``); ``predict`` and ``score`` take each rank's rows too
 over the ranks: every rank raises ``kmpi.Error`` with the same message.
 
 Keyword arguments are the last part of kmpi's option keys (``kmpi --help``); ``None`` keeps
-kmpi's default. Any other option goes by its full key: ``options={"solver.batch_size": 1000}``.
+kmpi's default (``rfm_iterations`` and ``rfm_metric`` are ``rfm.iterations`` and ``rfm.metric``:
+feature learning, with ``validation_fraction``). Any other option goes by its full key:
+``options={"solver.batch_size": 1000}``.
 """
 import inspect
 
@@ -34,6 +36,8 @@ _KEYS = {
     "precision": "solver.precision",
     "scale": "data.scale",
     "validation_fraction": "data.validation_fraction",
+    "rfm_iterations": "rfm.iterations",
+    "rfm_metric": "rfm.metric",
 }
 
 
@@ -48,7 +52,8 @@ class _KernelEstimator:
 
     def __init__(self, solver=None, kernel=None, bandwidth=None, nu=None, epochs=None,
                  centers=None, ridge=None, iterations=None, seed=None, precision=None,
-                 scale=None, validation_fraction=None, options=None, comm=None):
+                 scale=None, validation_fraction=None, rfm_iterations=None, rfm_metric=None,
+                 options=None, comm=None):
         self.solver = solver
         self.kernel = kernel
         self.bandwidth = bandwidth
@@ -61,6 +66,8 @@ class _KernelEstimator:
         self.precision = precision
         self.scale = scale
         self.validation_fraction = validation_fraction
+        self.rfm_iterations = rfm_iterations
+        self.rfm_metric = rfm_metric
         self.options = options
         self.comm = comm
 

@@ -140,7 +140,7 @@ def test_the_readme_example_runs(tmp_path, monkeypatch):
 
 
 def test_rfm_learns_a_metric_from_python():
-    # y = x_0^2 + 0.5 x_1 on 20 features: RFM (through options, as on the command line) learns a
+    # y = x_0^2 + 0.5 x_1 on 20 features: RFM (rfm_iterations, rfm_metric) learns a
     # metric that weighs the two features the target depends on, and predicts far better than the
     # plain kernel (measured: test mse 0.00046 vs 0.040; bound a factor 4).
     rng = np.random.default_rng(5)
@@ -149,7 +149,7 @@ def test_rfm_learns_a_metric_from_python():
     common = dict(solver="direct", kernel="laplacian", bandwidth=10.0, ridge=1e-6, scale="standardize",
                   precision="float64", validation_fraction=0.2)
     plain = kmpi.KernelRegressor(**common).fit(X[:1000], y[:1000])
-    rfm = kmpi.KernelRegressor(**common, options={"rfm.iterations": 3, "rfm.metric": "diagonal"})
+    rfm = kmpi.KernelRegressor(**common, rfm_iterations=3, rfm_metric="diagonal")
     rfm.fit(X[:1000], y[:1000])
     assert rfm.model_.metric == "diagonal"
     mse = lambda est: float(np.mean((est.predict(X[1000:]) - y[1000:]) ** 2))
