@@ -344,7 +344,8 @@ bool ChunkParser::add_libsvm(std::string_view line) {
 }
 
 void parse_byte_range(const std::string& path, std::uint64_t begin, std::uint64_t end,
-                      ChunkParser& parser) {
+                      ChunkParser& parser,
+                      const std::function<void(double done, double total)>& progress) {
   detail::PosixFile file(path);
   end = std::min<std::uint64_t>(end, file.size());
   if (begin >= end) return;
@@ -374,7 +375,7 @@ void parse_byte_range(const std::string& path, std::uint64_t begin, std::uint64_
   }
   // buffer holds the file's bytes [base, base + buffer.size()); `head` is the current line start.
   buffer.clear();
-  std::uint64_t base = start, next_read = start;
+  std::uint64_t base = start, next_read = start, reported = start;
   std::size_t head = 0;
   bool eof = false;
   while (true) {
@@ -406,6 +407,12 @@ void parse_byte_range(const std::string& path, std::uint64_t begin, std::uint64_
     buffer.resize(old + got);
     next_read += got;
     eof = got < want || next_read >= file.size();
+    constexpr std::uint64_t kProgressBytes = std::uint64_t{32} << 20;
+    if (progress && next_read - reported >= kProgressBytes) {
+      reported = next_read;
+      progress(static_cast<double>(std::min(next_read, end) - start),
+               static_cast<double>(end - start));
+    }
   }
 }
 

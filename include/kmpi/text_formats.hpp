@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -88,10 +89,12 @@ class ChunkParser {
 };
 
 // local: feeds the lines that start in [begin, end) of the file to `parser`, stopping at the
-// first error. Lines longer than kMaxLineBytes are refused.
+// first error. Lines longer than kMaxLineBytes are refused. `progress` (optional) gets the bytes
+// of the range read so far and the range's size, about every 32 MiB.
 constexpr std::size_t kMaxLineBytes = std::size_t{256} << 20;
 void parse_byte_range(const std::string& path, std::uint64_t begin, std::uint64_t end,
-                      ChunkParser& parser);
+                      ChunkParser& parser,
+                      const std::function<void(double done, double total)>& progress = {});
 
 // local: the chunk's error as one line, given how many lines precede the chunk in the file.
 std::string chunk_error(const std::string& path, const TextChunk& chunk, std::size_t line_offset);

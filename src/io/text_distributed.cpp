@@ -92,7 +92,14 @@ TextScan scan_text_distributed(const mpi::Communicator& comm, const std::string&
     // floor(size * k / P) without overflowing 64 bits for any file size.
     auto cut = [&](std::uint64_t k) { return size / P * k + size % P * k / P; };
     text::ChunkParser parser(path, scan.layout, keep);
-    text::parse_byte_range(path, cut(r), cut(r + 1), parser);
+    const auto range = static_cast<double>(cut(r + 1) - cut(r));
+    std::function<void(double, double)> progress;
+    if (options.progress) {
+      progress = [&](double done, double) { options.progress(path, done, range); };
+      progress(0, range);
+    }
+    text::parse_byte_range(path, cut(r), cut(r + 1), parser, progress);
+    if (progress) progress(range, range);
     scan.chunk = std::move(parser.chunk());
   });
   const text::TextChunk& c = scan.chunk;

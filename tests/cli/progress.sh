@@ -56,6 +56,19 @@ grep -q '^progress: falkon setup started$' falkon.txt || fail "falkon: no setup 
   fail "falkon: expected 3 setup progress lines: $(cat falkon.txt)"
 grep -q '^progress: falkon setup 100%, left about 0 s (left_s 0.0)$' falkon.txt ||
   fail "falkon: the setup does not end at 100%"
+# A text file is parsed by byte ranges: rank 0 reports its range, started and at 100%.
+/usr/bin/python3 -c "
+import random
+random.seed(1)
+with open('rows.csv', 'w') as f:
+    for i in range(2000):
+        x = [random.random() for _ in range(4)]
+        f.write(','.join(f'{v:.6f}' for v in x) + f',{int(x[0] > 0.5)}\n')"
+run 2 train --data.train_features=rows.csv --solver.name=direct --kernel.bandwidth=1 \
+  --run.progress=on --run.progress_seconds=0 > /dev/null 2> csv.txt
+grep -q '^progress: reading rows.csv started$' csv.txt || fail "csv: no read start line: $(cat csv.txt)"
+grep -q '^progress: reading rows.csv 100%, left about 0 s (left_s 0.0)$' csv.txt ||
+  fail "csv: the read does not end at 100%: $(cat csv.txt)"
 run 2 train --config "$TINY" --run.progress=off --output.model=off.kmpi > /dev/null 2> off.txt
 run 2 train --config "$TINY" --output.model=auto.kmpi > /dev/null 2> auto.txt
 [ ! -s off.txt ] && [ ! -s auto.txt ] || fail "progress written with off / auto into a file"
