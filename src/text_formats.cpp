@@ -343,36 +343,41 @@ bool ChunkParser::add_libsvm(std::string_view line) {
   return true;
 }
 
+namespace {
+
+constexpr std::size_t kBlock = std::size_t{1} << 20;
+
+// The first line that starts at or after `begin` (< end <= file size): just after the first '\n'
+// at or after begin - 1 (a line starting exactly at `begin` follows a '\n' at begin - 1); `end`
+// when none starts before it.
+std::uint64_t first_line_start(const detail::PosixFile& file, std::uint64_t begin,
+                               std::uint64_t end) {
+  if (begin == 0) return 0;
+  std::uint64_t pos = begin - 1;
+  // Blocks no larger than what is left of the file: small files cost small buffers.
+  const auto block = static_cast<std::size_t>(std::min<std::uint64_t>(kBlock, file.size() - pos));
+  std::string buffer(block, '\0');
+  while (pos < end) {
+    const std::size_t got = file.read_at(pos, buffer.data(), block);
+    if (got == 0) break;
+    const auto* nl = static_cast<const char*>(std::memchr(buffer.data(), '\n', got));
+    if (nl != nullptr) return pos + static_cast<std::uint64_t>(nl - buffer.data()) + 1;
+    pos += got;
+  }
+  return end;
+}
+
+}  // namespace
+
 void parse_byte_range(const std::string& path, std::uint64_t begin, std::uint64_t end,
                       ChunkParser& parser,
                       const std::function<void(double done, double total)>& progress) {
   detail::PosixFile file(path);
   end = std::min<std::uint64_t>(end, file.size());
   if (begin >= end) return;
-  // The first line that starts at or after `begin`: just after the first '\n' at or after
-  // begin - 1 (a line starting exactly at `begin` follows a '\n' at begin - 1).
-  std::uint64_t start = begin;
-  constexpr std::size_t kBlock = std::size_t{1} << 20;
+  const std::uint64_t start = first_line_start(file, begin, end);
+  if (start >= end) return;
   std::string buffer;
-  if (begin > 0) {
-    std::uint64_t pos = begin - 1;
-    bool found = false;
-    // Blocks no larger than what is left of the file: small files cost small buffers.
-    const auto block = static_cast<std::size_t>(std::min<std::uint64_t>(kBlock, file.size() - pos));
-    buffer.resize(block);
-    while (pos < end && !found) {
-      const std::size_t got = file.read_at(pos, buffer.data(), block);
-      if (got == 0) break;
-      const auto* nl = static_cast<const char*>(std::memchr(buffer.data(), '\n', got));
-      if (nl != nullptr) {
-        start = pos + static_cast<std::uint64_t>(nl - buffer.data()) + 1;
-        found = true;
-      } else {
-        pos += got;
-      }
-    }
-    if (!found || start >= end) return;
-  }
   // buffer holds the file's bytes [base, base + buffer.size()); `head` is the current line start.
   buffer.clear();
   std::uint64_t base = start, next_read = start, reported = start;
