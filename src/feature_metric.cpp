@@ -40,20 +40,6 @@ void require_finite(const Matrix<double>& m) {
 // computed in float32 and saved may differ from its transpose in the last bits.
 constexpr double kSymmetryTolerance = 1e-6;
 
-// The .npy header (format 1.0) of a float64 array: 1-D of `rows` values when cols == 0.
-std::string npy_f64_header(std::size_t rows, std::size_t cols) {
-  std::string dict = "{'descr': '<f8', 'fortran_order': False, 'shape': (" + std::to_string(rows) +
-                     (cols == 0 ? std::string(",)") : ", " + std::to_string(cols) + ")") + ", }";
-  while ((10 + dict.size() + 1) % 64 != 0) dict += ' ';
-  dict += '\n';
-  std::string header = "\x93NUMPY";
-  header += '\x01';
-  header += '\x00';
-  detail::put_le<std::uint16_t>(header, static_cast<std::uint16_t>(dict.size()));
-  header += dict;
-  return header;
-}
-
 }  // namespace
 
 MetricKind metric_kind(const std::string& value, const std::string& key) {
@@ -241,8 +227,8 @@ FeatureMetric load_metric_file(const std::string& path, MetricKind kind, std::si
 void save_metric_file(const std::string& path, const FeatureMetric& metric) {
   if (metric.is_identity()) throw Error(path + ": no metric to save (kernel.metric = none)");
   const Matrix<double> m = metric.matrix();
-  const std::string header =
-      npy_f64_header(m.cols(), metric.kind == MetricKind::kDiagonal ? 0 : m.cols());
+  const std::string header = detail::npy_header(m.cols(), m.cols(), /*as_int64=*/false,
+                                                metric.kind == MetricKind::kDiagonal);
   std::string bytes = header;
   for (std::size_t i = 0; i < m.size(); ++i) detail::put_f64(bytes, m.data()[i]);
   const std::string tmp = path + ".tmp." + std::to_string(::getpid());

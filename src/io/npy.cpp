@@ -230,27 +230,27 @@ BinaryLayout npy_layout(const std::string& path) {
   return layout;
 }
 
+// Version 1.0, the dict padded with spaces and '\n' so that the data starts at a multiple of 64.
+std::string npy_header(std::size_t rows, std::size_t cols, bool as_int64, bool one_dimensional) {
+  std::string dict = std::string("{'descr': '") + (as_int64 ? "<i8" : "<f8") +
+                     "', 'fortran_order': False, 'shape': (" + std::to_string(rows) +
+                     (one_dimensional ? ",)" : ", " + std::to_string(cols) + ")") + ", }";
+  while ((10 + dict.size() + 1) % 64 != 0) dict += ' ';
+  dict += '\n';
+  std::string header = "\x93NUMPY";
+  header += '\x01';
+  header += '\x00';
+  put_le<std::uint16_t>(header, static_cast<std::uint16_t>(dict.size()));
+  header += dict;
+  return header;
+}
+
 }  // namespace detail
 
 namespace {
 
 using detail::FileErrors;
 using detail::PosixFile;
-
-// Version 1.0, the dict padded with spaces and '\n' so that the data starts at a multiple of 64.
-std::string npy_header(std::size_t n, std::size_t cols, bool as_int64) {
-  std::string dict = std::string("{'descr': '") + (as_int64 ? "<i8" : "<f8") +
-                     "', 'fortran_order': False, 'shape': (" + std::to_string(n) +
-                     (cols == 1 ? ",)" : ", " + std::to_string(cols) + ")") + ", }";
-  while ((10 + dict.size() + 1) % 64 != 0) dict += ' ';
-  dict += '\n';
-  std::string header = "\x93NUMPY";
-  header += '\x01';
-  header += '\x00';
-  detail::put_le<std::uint16_t>(header, static_cast<std::uint16_t>(dict.size()));
-  header += dict;
-  return header;
-}
 
 // The block's values as 8-byte float64 or int64 (truncated toward zero) in the host's order,
 // which the little-endian '<f8' / '<i8' of the header describes on the hosts kmpi supports.
@@ -285,7 +285,7 @@ void write_npy_distributed(const mpi::Communicator& comm, const std::string& pat
                            bool as_int64) {
   const std::size_t n = partition.size(), cols = local.cols();
   const std::string tmp = path + ".tmp";
-  const std::string header = npy_header(n, cols, as_int64);
+  const std::string header = detail::npy_header(n, cols, as_int64, cols == 1);
   const std::uint64_t total = header.size() + std::uint64_t{n} * cols * 8;
   // Rank 0 creates the file at its full size; then every rank writes its rows.
   mpi::agree_on(comm, [&] {

@@ -77,6 +77,9 @@ BinaryLayout idx_layout(const std::string& path);
 
 // local: the layout of a .npy file (format 1.0, 2.0 or 3.0), validated against its size.
 BinaryLayout npy_layout(const std::string& path);
+// local: the .npy header (format 1.0, data aligned to 64 bytes) of a little-endian float64
+// (or int64) array of rows x cols, or of `rows` values when one_dimensional.
+std::string npy_header(std::size_t rows, std::size_t cols, bool as_int64, bool one_dimensional);
 
 // local: reads `rows` (ascending, repeats allowed) of a binary layout into the rows of `out`,
 // rejecting NaN/Inf (with the row named) unless allow_nonfinite.
