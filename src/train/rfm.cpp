@@ -186,17 +186,22 @@ FeatureMetric next_metric(const mpi::Communicator& comm, const TrainSetup& setup
   in.diagonal = rs.kind == MetricKind::kDiagonal;
   in.metric = &metric;
   Matrix<double> g = agop(comm, in);
+  // G is the same on every rank, so this verdict is too; the eigendecomposition runs on rank 0
+  // only, and any error there is agreed before the broadcast every rank waits in.
   double largest = 0;
-  for (std::size_t i = 0; i < g.size(); ++i) largest = std::max(largest, std::abs(g.data()[i]));
-  FeatureMetric next;
-  bool ok = largest > 0 && std::isfinite(largest);
-  if (ok) {
-    for (std::size_t i = 0; i < g.size(); ++i) g.data()[i] /= largest;
-    if (comm.rank() == 0) next = FeatureMetric::from_matrix(rs.kind, g);
+  bool finite = true;
+  for (std::size_t i = 0; i < g.size(); ++i) {
+    finite = finite && std::isfinite(g.data()[i]);
+    largest = std::max(largest, std::abs(g.data()[i]));
   }
-  mpi::agree(comm, ok,
+  mpi::agree(comm, finite && largest > 0,
              "rfm: the AGOP of the fitted model is zero or not finite (it predicts a constant); "
              "there is no metric to learn from it");
+  for (std::size_t i = 0; i < g.size(); ++i) g.data()[i] /= largest;
+  FeatureMetric next;
+  mpi::agree_on(comm, [&] {
+    if (comm.rank() == 0) next = FeatureMetric::from_matrix(rs.kind, g);
+  });
   next.kind = rs.kind;
   next.dimension = model.centers.cols();
   next.root.resize(rs.kind == MetricKind::kFull ? next.dimension * next.dimension
