@@ -155,60 +155,47 @@ inline double exp_nonpositive(double x) {
   return tiny ? 0.0 : p * scale;
 }
 
-// The elementwise pass: row holds -2 a.b on entry and k(a, b) on exit. The squared distance
-// ||a||^2 + ||b||^2 - 2 a.b carries a rounding error of a few eps (||a||^2 + ||b||^2); values
-// below that are noise and become 0, so k(x, x) = 1 exactly (for the Laplacian, sqrt would
-// otherwise turn a 1e-16 residue into a 1e-8 error on the diagonal).
+// The elementwise pass: products holds -2 a.b, out gets f(||a - b||^2) (products may be out:
+// in place). The squared distance ||a||^2 + ||b||^2 - 2 a.b carries a rounding error of a few
+// eps (||a||^2 + ||b||^2); values below that are noise and become 0, so k(x, x) = 1 exactly (for
+// the Laplacian, sqrt would otherwise turn a 1e-16 residue into a 1e-8 error on the diagonal).
 template <class T, class F>
-void finish_rows(const T* an, const T* bn, std::size_t ma, std::size_t mb, T* out, std::size_t ldo,
-                 F&& f) {
+void finish_rows(const T* an, const T* bn, std::size_t ma, std::size_t mb, const T* products,
+                 std::size_t ldp, T* out, std::size_t ldo, F&& f) {
   for (std::size_t i = 0; i < ma; ++i) {
+    const T* in = products + i * ldp;
     T* row = out + i * ldo;
     const T ai = an[i];
     constexpr T noise = T(16) * std::numeric_limits<T>::epsilon();
 #pragma omp simd
     for (std::size_t j = 0; j < mb; ++j) {
       const T scale = ai + bn[j];
-      T r2 = row[j] + scale;
+      T r2 = in[j] + scale;
       r2 = r2 > noise * scale ? r2 : T(0);
       row[j] = f(r2);
     }
   }
 }
 
-// out = f(||a_i - b_j||^2) for every pair: one GEMM for -2 A B^T, then finish_rows. Norms not
-// passed in are computed here. kernel_block and gradient_weight_block differ only in f.
-template <class T, class F>
-void distance_block(const T* a, std::size_t ma, std::size_t lda, const T* b, std::size_t mb,
-                    std::size_t ldb, std::size_t d, T* out, std::size_t ldo, const T* a_norms,
-                    const T* b_norms, F&& f) {
-  if (ma == 0 || mb == 0) return;
-  std::vector<T> an_own, bn_own;
-  if (!a_norms) {
-    an_own.resize(ma);
-    row_squared_norms(a, ma, d, lda, an_own.data());
-    a_norms = an_own.data();
-  }
-  if (!b_norms) {
-    bn_own.resize(mb);
-    row_squared_norms(b, mb, d, ldb, bn_own.data());
-    b_norms = bn_own.data();
-  }
-  // out = -2 A B^T
-  blas::gemm(false, true, ma, mb, d, T(-2), a, lda, b, ldb, T(0), out, ldo);
-  finish_rows(a_norms, b_norms, ma, mb, out, ldo, std::forward<F>(f));
+// The norms of a block's rows: the caller's, or computed into `own`.
+template <class T>
+const T* norms_or_own(const T* given, const T* rows, std::size_t m, std::size_t ld, std::size_t d,
+                      std::vector<T>& own) {
+  if (given) return given;
+  own.resize(m);
+  row_squared_norms(rows, m, d, ld, own.data());
+  return own.data();
 }
 
 // The elementwise pass of kernel_block (Weight = false: k = phi(r)) or of gradient_weight_block
-// (Weight = true: w = phi'(r) / r, derived in Kernel::gradient_weight), kernel by kernel.
+// (Weight = true: w = phi'(r) / r, derived in Kernel::gradient_weight), kernel by kernel, on the
+// products -2 A B^T (product_block) and the rows' squared norms.
 template <bool Weight, class T>
-void kernel_pass(const Kernel& k, const T* a, std::size_t ma, std::size_t lda, const T* b,
-                 std::size_t mb, std::size_t ldb, std::size_t d, T* out, std::size_t ldo,
-                 const T* a_norms, const T* b_norms) {
+void kernel_pass(const Kernel& k, const T* products, std::size_t ldp, std::size_t ma,
+                 std::size_t mb, const T* a_norms, const T* b_norms, T* out, std::size_t ldo) {
+  if (ma == 0 || mb == 0) return;
   const T s = static_cast<T>(k.bandwidth);
-  auto block = [&](auto&& f) {
-    distance_block(a, ma, lda, b, mb, ldb, d, out, ldo, a_norms, b_norms, f);
-  };
+  auto block = [&](auto&& f) { finish_rows(a_norms, b_norms, ma, mb, products, ldp, out, ldo, f); };
   switch (k.kind) {
     case KernelKind::kGaussian: {
       const T c = T(-1) / (T(2) * s * s);
@@ -283,17 +270,48 @@ void kernel_pass(const Kernel& k, const T* a, std::size_t ma, std::size_t lda, c
 }  // namespace
 
 template <class T>
+void product_block(const T* a, std::size_t ma, std::size_t lda, const T* b, std::size_t mb,
+                   std::size_t ldb, std::size_t d, T* out, std::size_t ldo) {
+  if (ma == 0 || mb == 0) return;
+  blas::gemm(false, true, ma, mb, d, T(-2), a, lda, b, ldb, T(0), out, ldo);
+}
+
+template <class T>
+void kernel_from_products(const Kernel& k, const T* products, std::size_t ldp, std::size_t ma,
+                          std::size_t mb, const T* a_norms, const T* b_norms, T* out,
+                          std::size_t ldo) {
+  kernel_pass<false>(k, products, ldp, ma, mb, a_norms, b_norms, out, ldo);
+}
+
+namespace {
+
+// out = f(||a_i - b_j||^2) for every pair: product_block into out, then the pass in place.
+template <bool Weight, class T>
+void block_of(const Kernel& k, const T* a, std::size_t ma, std::size_t lda, const T* b,
+              std::size_t mb, std::size_t ldb, std::size_t d, T* out, std::size_t ldo,
+              const T* a_norms, const T* b_norms) {
+  if (ma == 0 || mb == 0) return;
+  std::vector<T> an_own, bn_own;
+  a_norms = norms_or_own(a_norms, a, ma, lda, d, an_own);
+  b_norms = norms_or_own(b_norms, b, mb, ldb, d, bn_own);
+  product_block(a, ma, lda, b, mb, ldb, d, out, ldo);
+  kernel_pass<Weight>(k, out, ldo, ma, mb, a_norms, b_norms, out, ldo);
+}
+
+}  // namespace
+
+template <class T>
 void kernel_block(const Kernel& k, const T* a, std::size_t ma, std::size_t lda, const T* b,
                   std::size_t mb, std::size_t ldb, std::size_t d, T* out, std::size_t ldo,
                   const T* a_norms, const T* b_norms) {
-  kernel_pass<false>(k, a, ma, lda, b, mb, ldb, d, out, ldo, a_norms, b_norms);
+  block_of<false>(k, a, ma, lda, b, mb, ldb, d, out, ldo, a_norms, b_norms);
 }
 
 template <class T>
 void gradient_weight_block(const Kernel& k, const T* a, std::size_t ma, std::size_t lda, const T* b,
                            std::size_t mb, std::size_t ldb, std::size_t d, T* out, std::size_t ldo,
                            const T* a_norms, const T* b_norms) {
-  kernel_pass<true>(k, a, ma, lda, b, mb, ldb, d, out, ldo, a_norms, b_norms);
+  block_of<true>(k, a, ma, lda, b, mb, ldb, d, out, ldo, a_norms, b_norms);
 }
 
 template void row_squared_norms<float>(const float*, std::size_t, std::size_t, std::size_t, float*);
@@ -305,6 +323,16 @@ template void kernel_block<float>(const Kernel&, const float*, std::size_t, std:
 template void kernel_block<double>(const Kernel&, const double*, std::size_t, std::size_t,
                                    const double*, std::size_t, std::size_t, std::size_t, double*,
                                    std::size_t, const double*, const double*);
+template void product_block<float>(const float*, std::size_t, std::size_t, const float*,
+                                   std::size_t, std::size_t, std::size_t, float*, std::size_t);
+template void product_block<double>(const double*, std::size_t, std::size_t, const double*,
+                                    std::size_t, std::size_t, std::size_t, double*, std::size_t);
+template void kernel_from_products<float>(const Kernel&, const float*, std::size_t, std::size_t,
+                                          std::size_t, const float*, const float*, float*,
+                                          std::size_t);
+template void kernel_from_products<double>(const Kernel&, const double*, std::size_t, std::size_t,
+                                           std::size_t, const double*, const double*, double*,
+                                           std::size_t);
 template void gradient_weight_block<float>(const Kernel&, const float*, std::size_t, std::size_t,
                                            const float*, std::size_t, std::size_t, std::size_t,
                                            float*, std::size_t, const float*, const float*);

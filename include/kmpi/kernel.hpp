@@ -58,6 +58,21 @@ void gradient_weight_block(const Kernel& k, const T* a, std::size_t ma, std::siz
                            std::size_t mb, std::size_t ldb, std::size_t d, T* out, std::size_t ldo,
                            const T* a_norms = nullptr, const T* b_norms = nullptr);
 
+// The two halves of kernel_block, for kernels that share their distances (DESIGN §1.6: G
+// bandwidths on one block cost one GEMM and G elementwise passes).
+// local: out (ma x mb, ldo) = -2 A B^T, one GEMM: what every kernel of A and B is computed from.
+template <class T>
+void product_block(const T* a, std::size_t ma, std::size_t lda, const T* b, std::size_t mb,
+                   std::size_t ldb, std::size_t d, T* out, std::size_t ldo);
+// local: out (ma x mb, ldo) = K(A, B) from products = product_block(A, B) (ldp; it may be out,
+// in place) and the rows' squared norms: the elementwise pass alone. kernel_block is
+// product_block followed by this, so a block from shared products equals kernel_block's bit for
+// bit.
+template <class T>
+void kernel_from_products(const Kernel& k, const T* products, std::size_t ldp, std::size_t ma,
+                          std::size_t mb, const T* a_norms, const T* b_norms, T* out,
+                          std::size_t ldo);
+
 // local: convenience form for whole matrices.
 template <class T>
 Matrix<T> kernel_block(const Kernel& k, const Matrix<T>& a, const Matrix<T>& b) {
