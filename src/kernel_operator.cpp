@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "kmpi/blas.hpp"
+#include "kmpi/tune.hpp"
 
 namespace kmpi {
 
@@ -105,34 +106,79 @@ inline void add_rows_to(Matrix<double>& out, std::size_t row0, std::size_t rows,
     for (std::size_t l = 0; l < c; ++l) out(row0 + i, l) += static_cast<double>(part[i * c + l]);
 }
 
+// One kernel's share of a shared product (times_local): its factor in the kernel precision,
+// its output and capture.
 template <class T>
-void times_local(const Kernel& k, const Matrix<double>& q64, const LocalCenters& z,
-                 const Matrix<double>& alpha, Matrix<double>& out, std::size_t tile_bytes,
-                 KernelColumns* capture, const BetweenTiles& between_tiles) {
-  const std::size_t m = q64.rows(), d = q64.cols(), p = z.rows(), c = alpha.cols();
-  if (m == 0 || p == 0 || c == 0) return;
-  const TileOperands<T> t = tile_operands<T>(z, q64, alpha);
+struct SharedTerm {
+  const Kernel* kernel;
+  Matrix<T> factor;
+  Matrix<double>* out;
+  KernelColumns* capture;
+};
+
+// The capture's columns that fall in the tile of center rows [j0, j0 + tj) (a contiguous run
+// of the sorted list), copied out of the kernel tile `block` (mi x tj) for query rows from i0.
+template <class T>
+void capture_columns(KernelColumns& capture, const T* block, std::size_t i0, std::size_t mi,
+                     std::size_t j0, std::size_t tj) {
+  const std::vector<std::size_t>& wanted = *capture.columns;
+  const auto first = std::lower_bound(wanted.begin(), wanted.end(), j0);
+  const auto last = std::lower_bound(first, wanted.end(), j0 + tj);
+  for (auto it = first; it != last; ++it) {
+    const std::size_t col = static_cast<std::size_t>(it - wanted.begin()), j = *it - j0;
+    for (std::size_t i = 0; i < mi; ++i)
+      capture.values(i0 + i, col) = static_cast<double>(block[i * tj + j]);
+  }
+}
+
+// out_g += K_g(Q, Z_r) alpha_g for every term g: each tile's products -2 Q Z^T once
+// (product_block), then per kernel its pass (kernel_from_products), product and capture. With
+// one term the pass runs in place, which is kernel_block exactly.
+template <class T>
+void times_local(std::vector<SharedTerm<T>>& terms, const Matrix<double>& q64,
+                 const LocalCenters& z, std::size_t tile_bytes, const BetweenTiles& between_tiles) {
+  const std::size_t m = q64.rows(), d = q64.cols(), p = z.rows();
+  if (m == 0 || p == 0 || terms.empty()) return;
+  const Matrix<T>& zt = z.template rows_as<T>();
+  const std::vector<T>& zn = z.template norms_as<T>();
+  const Matrix<T> qt = convert<T>(q64);
+  std::vector<T> qn(m);
+  row_squared_norms(qt.data(), m, d, d, qn.data());
   const Tiling tl = tiling_for<T>(m, p, tile_bytes);
-  std::vector<T> block(tl.query_rows * tl.center_rows), part(tl.query_rows * c);
-  const std::vector<std::size_t>* wanted = capture ? capture->columns : nullptr;
-  if (capture) capture->values = Matrix<double>(m, wanted ? wanted->size() : 0);
+  std::vector<T> block(tl.query_rows * tl.center_rows), part;
+  std::vector<T> products(terms.size() > 1 ? block.size() : 0);
+  T* prod = terms.size() > 1 ? products.data() : block.data();
+  for (SharedTerm<T>& t : terms)
+    if (t.capture) t.capture->values = Matrix<double>(m, t.capture->columns ? t.capture->columns->size() : 0);
   for_each_tile(tl, m, p, [&](std::size_t i0, std::size_t mi, std::size_t j0, std::size_t tj) {
     if (between_tiles) between_tiles();
-    kernel_block(k, t.q.row(i0), mi, d, t.z.row(j0), tj, d, d, block.data(), tj,
-                 t.q_norms.data() + i0, t.z_norms.data() + j0);
-    blas::gemm(false, false, mi, c, tj, T(1), block.data(), tj, t.factor.row(j0), c, T(0),
-               part.data(), c);
-    add_rows_to(out, i0, mi, c, part.data());
-    if (!wanted) return;
-    // The captured columns that fall in this tile: a contiguous run of the sorted list.
-    const auto first = std::lower_bound(wanted->begin(), wanted->end(), j0);
-    const auto last = std::lower_bound(first, wanted->end(), j0 + tj);
-    for (auto it = first; it != last; ++it) {
-      const std::size_t col = static_cast<std::size_t>(it - wanted->begin()), j = *it - j0;
-      for (std::size_t i = 0; i < mi; ++i)
-        capture->values(i0 + i, col) = static_cast<double>(block[i * tj + j]);
+    product_block(qt.row(i0), mi, d, zt.row(j0), tj, d, d, prod, tj);
+    for (SharedTerm<T>& t : terms) {
+      const std::size_t c = t.factor.cols();
+      kernel_from_products(*t.kernel, prod, tj, mi, tj, qn.data() + i0, zn.data() + j0,
+                           block.data(), tj);
+      if (c > 0) {
+        part.resize(std::max(part.size(), mi * c));
+        blas::gemm(false, false, mi, c, tj, T(1), block.data(), tj, t.factor.row(j0), c, T(0),
+                   part.data(), c);
+        add_rows_to(*t.out, i0, mi, c, part.data());
+      }
+      if (t.capture && t.capture->columns) capture_columns(*t.capture, block.data(), i0, mi, j0, tj);
     }
   });
+}
+
+template <class T>
+void times_local_shared(const std::vector<Kernel>& kernels, const Matrix<double>& q,
+                        const LocalCenters& z, const std::vector<const Matrix<double>*>& alphas,
+                        const std::vector<Matrix<double>*>& outs, std::size_t tile_bytes,
+                        const std::vector<KernelColumns*>& captures,
+                        const BetweenTiles& between_tiles) {
+  std::vector<SharedTerm<T>> terms;
+  for (std::size_t g = 0; g < kernels.size(); ++g)
+    terms.push_back(SharedTerm<T>{&kernels[g], convert<T>(*alphas[g]), outs[g],
+                                  g < captures.size() ? captures[g] : nullptr});
+  times_local(terms, q, z, tile_bytes, between_tiles);
 }
 
 template <class T>
@@ -224,13 +270,22 @@ Matrix<double> KernelPanel::transpose_times(const Matrix<double>& g) const {
   return panel_transpose_times(k64_.data(), m_, p_, g);
 }
 
+void kernel_times_local_shared(const std::vector<Kernel>& kernels, const Matrix<double>& q,
+                               const LocalCenters& z,
+                               const std::vector<const Matrix<double>*>& alphas,
+                               const std::vector<Matrix<double>*>& outs, std::size_t tile_bytes,
+                               const std::vector<KernelColumns*>& captures,
+                               const BetweenTiles& between_tiles) {
+  if (z.precision() == Precision::kFloat32)
+    times_local_shared<float>(kernels, q, z, alphas, outs, tile_bytes, captures, between_tiles);
+  else
+    times_local_shared<double>(kernels, q, z, alphas, outs, tile_bytes, captures, between_tiles);
+}
+
 void kernel_times_local(const Kernel& k, const Matrix<double>& q, const LocalCenters& z,
                         const Matrix<double>& alpha, Matrix<double>& out, std::size_t tile_bytes,
                         KernelColumns* capture, const BetweenTiles& between_tiles) {
-  if (z.precision() == Precision::kFloat32)
-    times_local<float>(k, q, z, alpha, out, tile_bytes, capture, between_tiles);
-  else
-    times_local<double>(k, q, z, alpha, out, tile_bytes, capture, between_tiles);
+  kernel_times_local_shared({k}, q, z, {&alpha}, {&out}, tile_bytes, {capture}, between_tiles);
 }
 
 Matrix<double> kernel_times(const mpi::Communicator& comm, const Kernel& k, const Matrix<double>& q,

@@ -1,4 +1,4 @@
-// kmpi: train, predict, eval, info, convert. Errors follow DESIGN §3: a failure agreed by all ranks
+// kmpi: train, tune, predict, eval, info, convert. Errors follow DESIGN §3: a failure agreed by all ranks
 // (CollectiveError) ends every rank with exit code 1 and one message from rank 0; anything else
 // is a bug or a lone failure and aborts the whole job so no rank is left waiting.
 #include <mpi.h>
@@ -40,14 +40,15 @@ int main(int argc, char** argv) {
     // Every rank parses the same arguments; agreeing still guarantees one verdict.
     kmpi::mpi::agree_on(comm, [&] { options = kmpi::parse_options(args); });
     if (command == "train") return kmpi::run_train(comm, options);
+    if (command == "tune") return kmpi::run_tune(comm, options);
     if (command == "predict") return kmpi::run_predict(comm, options);
     if (command == "eval") return kmpi::run_eval(comm, options);
     if (command == "info") return kmpi::run_info(comm, options);
     if (command == "convert") return kmpi::run_convert(comm, options);
     kmpi::mpi::agree(comm, false,
                      command.empty()
-                         ? "no command given (train, predict, eval, info, convert; see --help)"
-                         : "unknown command '" + command + "' (train, predict, eval, info, convert)");
+                         ? "no command given (train, tune, predict, eval, info, convert; see --help)"
+                         : "unknown command '" + command + "' (train, tune, predict, eval, info, convert)");
   } catch (const kmpi::CollectiveError& e) {
     if (root) {
       if (comm.size() > 1)

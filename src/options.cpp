@@ -176,6 +176,30 @@ std::vector<OptionSpec> rfm_options() {
   };
 }
 
+// tune.*: `kmpi tune`, the bandwidth x ridge search on the validation split (DESIGN §1.6).
+std::vector<OptionSpec> tune_options() {
+  return {
+      text("tune.bandwidths", "auto",
+           "tune: the bandwidths to try, comma-separated (e.g. 2,3.5,5,7,10), or auto: "
+           "tune.auto_points log-spaced values from 1/4 of the median pairwise distance of a "
+           "seeded sample of tune.auto_samples training rows up to the median"),
+      text("tune.ridges", "",
+           "tune (falkon, direct): the ridges to try, comma-separated; empty = solver.ridge"),
+      choice("tune.metric", "auto",
+             "What selects the grid point: auto (validation accuracy for classes, mse for "
+             "targets) | accuracy | mse",
+             {"auto", "accuracy", "mse"}),
+      integer("tune.auto_points", "5", "tune.bandwidths = auto: the number of bandwidths", 2, 100),
+      integer("tune.auto_samples", "1000",
+              "tune.bandwidths = auto: training rows (seeded) whose pairwise distances give the "
+              "median",
+              2, 100000),
+      flag("tune.shared", "true",
+           "tune: train the grid's models together, sharing each kernel block's distances "
+           "(eigenpro2, falkon, direct); false trains every point alone, one after another"),
+  };
+}
+
 // output.* and the model file to read: what commands write and read.
 std::vector<OptionSpec> output_options() {
   return {
@@ -231,7 +255,8 @@ std::vector<OptionSpec> run_options() {
 std::vector<OptionSpec> build_table() {
   std::vector<OptionSpec> table;
   for (auto section :
-       {data_options, kernel_options, solver_options, rfm_options, output_options, run_options})
+       {data_options, kernel_options, solver_options, rfm_options, tune_options, output_options,
+        run_options})
     for (auto& spec : section()) table.push_back(std::move(spec));
   return table;
 }

@@ -9,6 +9,8 @@ namespace kmpi {
 
 // src/train/train_command.cpp (the steps it takes: kmpi/train.hpp)
 int run_train(const mpi::Communicator& comm, const Options& options);
+// `kmpi tune`: the train path with the tune.* grid searched on the validation split.
+int run_tune(const mpi::Communicator& comm, const Options& options);
 // src/commands/predict.cpp, eval.cpp, info.cpp
 int run_predict(const mpi::Communicator& comm, const Options& options);
 int run_eval(const mpi::Communicator& comm, const Options& options);

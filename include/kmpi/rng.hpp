@@ -19,6 +19,7 @@ enum class RngStream : std::uint64_t {
   kModelNystrom = 6,
   kGenerator = 7,
   kAgop = 8,  // the AGOP sample of RFM
+  kTune = 9,  // the sample of tune.bandwidths = auto
 };
 
 // SplitMix64 finaliser: a bijective mixer with good avalanche; counter-based use of it.

@@ -31,16 +31,19 @@ struct TrainSetup {
   Precision precision = Precision::kFloat32;
   MetricKind metric = MetricKind::kNone;  // kernel.metric (its file is read by plan_and_scale)
   std::size_t rfm_iterations = 0;  // rfm.iterations: > 0 runs the RFM loop around the solver
+  bool tune = false;  // `kmpi tune`: the tune.* grid, selected on the validation split
   // Whether the run is split for validation and can checkpoint: an iterative solver, or RFM
   // around any solver (it validates every iteration and checkpoints between them).
-  bool validates() const { return solver->iterative || rfm_iterations > 0; }
+  // A tune run validates every grid point and checkpoints between them.
+  bool validates() const { return solver->iterative || rfm_iterations > 0 || tune; }
 };
 
 // collective: checks the solver, kernel, checkpoint and centers options (one agreed error
 // naming the key) and installs the stop-signal handlers when checkpoints are on.
 // `centers_given`: centers come from data.centers (or the caller's rows).
+// `tune`: the run is `kmpi tune` (tune.* options allowed only then).
 TrainSetup check_train_options(const mpi::Communicator& comm, const Options& options,
-                               bool centers_given);
+                               bool centers_given, bool tune = false);
 
 // Which of n rows (of a file, or in memory) to train on and which to validate on.
 struct RowSelection {

@@ -30,6 +30,12 @@ class TrainReporter {
   TrainReporter(const mpi::Communicator& comm, const Log& log, MetricsWriter& metrics,
                 const RunClock& clock, const TrainingProblem& problem, Precision precision,
                 bool classification, const TrainEvalSets& sets);
+  // The same with the models' kernel given (a tune run's models differ from problem.kernel)
+  // and `label` starting each log line (which model it is).
+  TrainReporter(const mpi::Communicator& comm, const Log& log, MetricsWriter& metrics,
+                const RunClock& clock, const TrainingProblem& problem, const Kernel& kernel,
+                Precision precision, bool classification, const TrainEvalSets& sets,
+                std::string label);
 
   // collective: evaluates the model (this rank's `alpha` over `centers`; null = the training
   // rows) on the probe, validation and test sets, writes the epoch's metrics line (`extra`
@@ -54,6 +60,8 @@ class TrainReporter {
   MetricsWriter& metrics_;
   const RunClock& clock_;
   const TrainingProblem& problem_;
+  Kernel kernel_;      // of the models reported
+  std::string label_;  // starts each log line
   Precision precision_;
   bool classification_;
   const TrainEvalSets& sets_;

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <vector>
 
@@ -13,9 +14,25 @@
 #include "kmpi/kernel_operator.hpp"
 #include "kmpi/matrix.hpp"
 #include "kmpi/mpi.hpp"
+#include "kmpi/options.hpp"
 #include "kmpi/solvers.hpp"
 
 namespace kmpi {
+
+// ---- The grid ----
+
+// collective: the median of the pairwise Euclidean distances among `samples` training rows drawn
+// by `seed` (RngStream::kTune; the same rows at any rank count), computed on rank 0 in float64
+// and broadcast: the element at position N / 2 of the N = s (s - 1) / 2 sorted distances.
+double median_pairwise_distance(const mpi::Communicator& comm, const BlockPartition& part,
+                                const Matrix<double>& x, std::size_t samples, std::uint64_t seed);
+// local: tune.bandwidths = auto: `points` values median * 2^(-2 + 2 k / (points - 1)), k = 0..
+// points - 1, log-spaced from a quarter of the median up to the median (Gaussian bandwidths that
+// do well sit there: Fashion-MNIST on [0, 1] pixels has median 11.5 and its usual bandwidth 5).
+std::vector<double> auto_bandwidths(double median, std::size_t points);
+
+// local: solver.* as EigenPro2Options (the mapping run_eigenpro2 uses).
+EigenPro2Options eigenpro2_options(const Options& o, std::uint64_t seed, Precision precision);
 
 // ---- The shared operator ----
 
@@ -30,6 +47,50 @@ void kernel_times_local_shared(const std::vector<Kernel>& kernels, const Matrix<
                                std::size_t tile_bytes = kDefaultTileBytes,
                                const std::vector<KernelColumns*>& captures = {},
                                const BetweenTiles& between_tiles = {});
+
+// ---- EigenPro 2 over a grid of kernels ----
+
+// What a group's step boundary holds (the state of every model; a resume starts from it).
+enum class ModelStatus : char { kActive = 0, kStopped = 1, kDiverged = 2 };
+struct EigenPro2GroupStep {
+  std::size_t epoch = 0, step = 0, steps_per_epoch = 0;  // as StepState
+  std::vector<const Matrix<double>*> alphas;              // this rank's weights, per model
+  std::vector<double> loss_sums;                          // per model, this epoch so far
+  std::vector<ModelStatus> status;                        // per model
+};
+struct EigenPro2GroupControl {
+  std::size_t start_epoch = 0, start_step = 0;  // as IterationControl
+  std::vector<double> start_loss_sums;           // per model (empty: 0)
+  std::vector<const Matrix<double>*> start_alphas;  // per model (empty: alpha = 0)
+  std::vector<ModelStatus> start_status;            // per model (empty: all active)
+  // collective: after every step; false stops the run at once (interrupted).
+  std::function<bool(const EigenPro2GroupStep&)> after_step;
+  SetupProgress on_setup;
+};
+// collective: after model `model`'s epoch; false stops that model (early stopping) while the
+// others go on.
+using EigenPro2GroupEpoch = std::function<bool(std::size_t model, const EpochState&)>;
+struct EigenPro2GroupResult {
+  std::vector<EigenPro2Result> models;  // per kernel (alpha: its last weights)
+  std::vector<ModelStatus> status;      // per kernel at the end
+  std::size_t batch_size = 0;           // the common m
+  bool interrupted = false;
+};
+
+// collective: EigenPro 2 for every kernel at once, stepped together on the same batches
+// (DESIGN §1.6): one batch gather, each tile's products shared by every kernel (one pass and one
+// product per kernel), one allreduce per model. Each model keeps its own preconditioner (the
+// same sample S, its own eigenpairs) and step size; the batch size is common: the smallest of
+// the models' automatic ones (or solver.batch_size), with each model's step derived for it. A
+// model whose residual turns non-finite is marked diverged and left behind, not fatal. Model g
+// equals train_eigenpro2 alone with kernels[g] and batch_size = the common m, bit for bit:
+// train_eigenpro2 is this loop with one kernel.
+EigenPro2GroupResult train_eigenpro2_group(const mpi::Communicator& comm,
+                                           const TrainingProblem& problem,
+                                           const std::vector<Kernel>& kernels,
+                                           const EigenPro2Options& options,
+                                           const EigenPro2GroupEpoch& on_epoch = {},
+                                           const EigenPro2GroupControl& control = {});
 
 // ---- Falkon and direct over a grid (the grid's points are kernel-major: point g * R + r is
 // kernels[g] with ridges[r], R = ridges.size()) ----

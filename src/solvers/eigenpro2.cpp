@@ -18,6 +18,7 @@
 #include "kmpi/rng.hpp"
 #include "kmpi/solver.hpp"
 #include "kmpi/solvers.hpp"
+#include "kmpi/tune.hpp"
 
 namespace kmpi {
 
@@ -48,39 +49,49 @@ std::unique_ptr<BatchRows> start_batch(const mpi::Communicator& comm, const Bloc
   return b;
 }
 
-// What an epoch has summed so far (a resumed epoch starts from the checkpoint's loss_sum).
+// What an epoch has summed so far (a resumed epoch starts from the checkpoint's loss sums).
 struct EpochTotals {
-  double loss_sum = 0;  // sum of ||g||^2 over the epoch's batches
-  // Time in the step's three collectives, waiting for slower ranks included: what overlapping
+  std::vector<double> loss_sums;  // per model: sum of ||g||^2 over the epoch's batches
+  // Time in the step's collectives, waiting for slower ranks included: what overlapping
   // communication with the kernel blocks could at most save.
   double comm_seconds = 0;
   std::size_t steps = 0;  // batches run in this call
 };
 
-// The iteration over the data (DESIGN §1.2 step 8) with what setup fixed: the preconditioner,
-// the kernel operand of this rank's rows, m and eta. alpha is this rank's rows of the weights.
+// One model of the iteration: what setup fixed for it (kernel, preconditioner, step eta) and
+// its weights (this rank's rows).
+struct EigenPro2Model {
+  const Kernel* kernel = nullptr;
+  const NystromPreconditioner* pre = nullptr;
+  double eta = 0;  // step per sample
+  Matrix<double>* alpha = nullptr;
+  ModelStatus status = ModelStatus::kActive;
+};
+
+// The iteration over the data (DESIGN §1.2 step 8) for one model or several stepped together
+// on the same batches (DESIGN §1.6), with the common batch size m.
 class EigenPro2Iteration {
  public:
   EigenPro2Iteration(const mpi::Communicator& comm, const TrainingProblem& problem,
-                     const EigenPro2Options& options, const NystromPreconditioner& pre,
-                     Matrix<double>& alpha)
+                     const EigenPro2Options& options, std::vector<EigenPro2Model>& models,
+                     std::size_t batch_size, bool divergence_fatal)
       : comm_(comm),
         problem_(problem),
-        pre_(pre),
+        models_(models),
         centers_(problem.x, options.precision),
-        alpha_(alpha),
         seed_(options.seed),
         n_(problem.partition.size()),
         first_(problem.partition.begin(comm.rank())),
-        m_(pre.parameters.batch_size),
-        eta_(pre.parameters.step_size) {}
+        m_(batch_size),
+        divergence_fatal_(divergence_fatal) {}
 
   std::size_t steps_per_epoch() const { return (n_ + m_ - 1) / m_; }
 
   // collective: the batches of `epoch` from its step `first_step` on (a resumed run re-enters
   // an epoch after its completed steps: the batch order is a function of (seed, epoch) alone, so
-  // those counters are the whole RNG state). Returns false when control.after_step stopped it.
-  bool run_epoch(std::size_t epoch, std::size_t first_step, const IterationControl& control,
+  // those counters are the whole RNG state). Returns false when after_step stopped it.
+  bool run_epoch(std::size_t epoch, std::size_t first_step,
+                 const std::function<bool(const EigenPro2GroupStep&)>& after_step,
                  EpochTotals& totals) {
     const auto perm = random_permutation(n_, seed_, RngStream::kBatches, epoch);
     const BlockPartition& part = problem_.partition;
@@ -100,76 +111,121 @@ class EigenPro2Iteration {
       if (b0 + m_ < n_)
         next = start_batch(comm_, part, problem_.x, perm, b0 + m_, std::min(m_, n_ - b0 - m_));
       step(*current, next.get(), epoch, totals);
-      // Step boundary: checkpoints and stop signals are agreed here (IterationControl).
-      if (control.after_step && !control.after_step(StepState{epoch, b0 / m_ + 1, steps_per_epoch(),
-                                                              &alpha_, totals.loss_sum}))
-        return false;
+      // Step boundary: checkpoints and stop signals are agreed here.
+      if (after_step && !after_step(boundary(epoch, b0 / m_ + 1, totals))) return false;
     }
     return true;
   }
 
+  EigenPro2GroupStep boundary(std::size_t epoch, std::size_t step,
+                              const EpochTotals& totals) const {
+    EigenPro2GroupStep st;
+    st.epoch = epoch;
+    st.step = step;
+    st.steps_per_epoch = steps_per_epoch();
+    st.loss_sums = totals.loss_sums;
+    for (const EigenPro2Model& model : models_) {
+      st.alphas.push_back(model.alpha);
+      st.status.push_back(model.status);
+    }
+    return st;
+  }
+
  private:
-  // collective: one batch step on the gathered batch `b`; `next` (if any) is progressed
-  // between kernel tiles.
+  // collective: one batch step of every active model on the gathered batch `b`; `next` (if
+  // any) is progressed between kernel tiles.
   void step(const BatchRows& b, BatchRows* next, std::size_t epoch, EpochTotals& totals) {
-    const std::size_t mb = b.batch.size(), c = alpha_.cols(), q = pre_.parameters.q;
-    // g = K(X_B, X) alpha - Y_B: local partial products, minus the targets this rank owns,
-    // summed by one allreduce of m x c.
-    Matrix<double> g(mb, c);
-    // The kernel values K(X_B, X_{S_r}) are columns of the block computed here: capture them
-    // for the Nystrom correction instead of evaluating them again.
-    KernelColumns nystrom_block;
-    nystrom_block.columns = &pre_.local_rows;
-    kernel_times_local(problem_.kernel, b.x, centers_, alpha_, g, kDefaultTileBytes,
-                       q > 0 ? &nystrom_block : nullptr, [next] {
-                         if (next) next->request.test();
-                       });
+    const std::size_t mb = b.batch.size(), c = problem_.y.cols();
+    // g = K(X_B, X) alpha - Y_B per model: local partial products (one kernel tile's products
+    // shared by all models), minus the targets this rank owns, summed by one allreduce of m x c.
+    // The kernel values K(X_B, X_{S_r}) are columns of the blocks computed here: captured for
+    // the Nystrom correction instead of evaluating them again.
+    std::vector<std::size_t> active;
+    std::vector<Kernel> kernels;
+    std::vector<const Matrix<double>*> alphas;
+    std::vector<Matrix<double>> gs;
+    std::vector<KernelColumns> nystrom_blocks(models_.size());
+    for (std::size_t k = 0; k < models_.size(); ++k) {
+      if (models_[k].status != ModelStatus::kActive) continue;
+      active.push_back(k);
+      kernels.push_back(*models_[k].kernel);
+      alphas.push_back(models_[k].alpha);
+      gs.emplace_back(mb, c);
+      nystrom_blocks[k].columns = &models_[k].pre->local_rows;
+    }
+    std::vector<Matrix<double>*> outs;
+    std::vector<KernelColumns*> captures;
+    for (std::size_t a = 0; a < active.size(); ++a) {
+      outs.push_back(&gs[a]);
+      captures.push_back(models_[active[a]].pre->parameters.q > 0 ? &nystrom_blocks[active[a]]
+                                                                   : nullptr);
+    }
+    kernel_times_local_shared(kernels, b.x, centers_, alphas, outs, kDefaultTileBytes, captures,
+                              [next] {
+                                if (next) next->request.test();
+                              });
+    for (std::size_t a = 0; a < active.size(); ++a)
+      step_model(models_[active[a]], b, gs[a], nystrom_blocks[active[a]], epoch,
+                 totals.loss_sums[active[a]], totals);
+  }
+
+  // collective: the rest of one model's step from its local partial products g.
+  void step_model(EigenPro2Model& model, const BatchRows& b, Matrix<double>& g,
+                  const KernelColumns& nystrom_block, std::size_t epoch, double& loss_sum,
+                  EpochTotals& totals) {
+    const NystromPreconditioner& pre = *model.pre;
+    const std::size_t mb = b.batch.size(), c = g.cols(), q = pre.parameters.q;
     subtract_owned_targets(g, b.batch, b.layout, first_, problem_.y);
     Stopwatch comm_clock;
     comm_.allreduce(g.data(), g.size());
     totals.comm_seconds += comm_clock.seconds();
-    accumulate_squares(g, totals.loss_sum);
+    accumulate_squares(g, loss_sum);
     // g is replicated, so every rank reaches this verdict together.
-    if (!std::isfinite(totals.loss_sum))
-      throw CollectiveError("EigenPro 2 diverged in epoch " + std::to_string(epoch) +
-                                " (non-finite residual); lower solver.batch_size or check the data",
-                            0);
+    if (!std::isfinite(loss_sum)) {
+      if (divergence_fatal_)
+        throw CollectiveError(
+            "EigenPro 2 diverged in epoch " + std::to_string(epoch) +
+                " (non-finite residual); lower solver.batch_size or check the data",
+            0);
+      model.status = ModelStatus::kDiverged;
+      return;
+    }
 
     // Nystrom correction, with g from before the batch update:
     // alpha_S += eta V diag(d) V^T K(X_S, X_B) g, the q x c middle summed over ranks, where
     // K(X_{S_r}, X_B) g = (captured K(X_B, X_{S_r}))^T g.
-    const std::size_t sr = pre_.local_rows.size();
+    const std::size_t sr = pre.local_rows.size();
     Matrix<double> kg;
-    if (pre_.acts_here()) {
+    if (pre.acts_here()) {
       kg = Matrix<double>(sr, c);
       blas::gemm(true, false, sr, c, mb, 1.0, nystrom_block.values.data(), sr, g.data(), c, 0.0,
                  kg.data(), c);
     }
-    const Matrix<double> h = nystrom_coefficients(comm_, pre_, kg, c, &totals.comm_seconds);
+    const Matrix<double> h = nystrom_coefficients(comm_, pre, kg, c, &totals.comm_seconds);
 
     // alpha_B -= eta g (this rank's batch rows), then alpha_S += eta V h.
-    step_owned_rows(alpha_, b.batch, b.layout, first_, eta_, g);
-    if (pre_.acts_here()) {
+    step_owned_rows(*model.alpha, b.batch, b.layout, first_, model.eta, g);
+    if (pre.acts_here()) {
       Matrix<double> vh(sr, c);
-      blas::gemm(false, false, sr, c, q, 1.0, pre_.v.data(), q, h.data(), c, 0.0, vh.data(), c);
-      add_to_rows(alpha_, pre_.local_rows, eta_, vh);
+      blas::gemm(false, false, sr, c, q, 1.0, pre.v.data(), q, h.data(), c, 0.0, vh.data(), c);
+      add_to_rows(*model.alpha, pre.local_rows, model.eta, vh);
     }
   }
 
   const mpi::Communicator& comm_;
   const TrainingProblem& problem_;
-  const NystromPreconditioner& pre_;
+  std::vector<EigenPro2Model>& models_;
   const LocalCenters centers_;  // this rank's data rows in the kernel precision
-  Matrix<double>& alpha_;
   const std::uint64_t seed_;
   const std::size_t n_, first_;  // data rows in all; this rank's first
   const std::size_t m_;          // batch size
-  const double eta_;             // step per sample
+  const bool divergence_fatal_;  // one model: a non-finite residual ends the run
 };
 
 // collective: setup steps 1-7 with the sample S drawn from the data.
 NystromPreconditioner eigenpro2_preconditioner(const mpi::Communicator& comm,
                                                const TrainingProblem& problem,
+                                               const Kernel& kernel,
                                                const EigenPro2Options& options,
                                                const SetupProgress& progress) {
   const std::size_t n = problem.partition.size();
@@ -182,73 +238,153 @@ NystromPreconditioner eigenpro2_preconditioner(const mpi::Communicator& comm,
   request.stream = RngStream::kNystrom;
   request.options = options;
   request.batch_limit = n;
-  return build_nystrom_preconditioner(comm, problem.kernel, problem.partition, problem.x, request);
+  return build_nystrom_preconditioner(comm, kernel, problem.partition, problem.x, request);
 }
 
-}  // namespace
-
-EigenPro2Result train_eigenpro2(const mpi::Communicator& comm, const TrainingProblem& problem,
-                                const EigenPro2Options& options, const EpochCallback& on_epoch,
-                                const IterationControl& control) {
-  const std::size_t n = problem.partition.size(), c = problem.y.cols();
+// collective: the group run (train_eigenpro2_group; train_eigenpro2 with one kernel).
+EigenPro2GroupResult run_group(const mpi::Communicator& comm, const TrainingProblem& problem,
+                               const std::vector<Kernel>& kernels,
+                               const EigenPro2Options& options, const EigenPro2GroupEpoch& on_epoch,
+                               const EigenPro2GroupControl& control, bool divergence_fatal) {
+  const std::size_t n = problem.partition.size(), c = problem.y.cols(), G = kernels.size();
   const std::size_t my_count = problem.partition.count(comm.rank());
-  EigenPro2Result result;
+  EigenPro2GroupResult group;
+  group.models.resize(G);
   Stopwatch setup_clock;
-  const NystromPreconditioner pre = eigenpro2_preconditioner(comm, problem, options, control.on_setup);
-  result.nystrom_indices = pre.indices;
-  result.parameters = pre.parameters;
-  result.eigenvalues = pre.eigenvalues;
-  result.eigenvalues.resize(pre.parameters.q + 1);
-  EigenPro2Iteration iteration(comm, problem, options, pre, result.alpha);
-  result.setup_seconds = setup_clock.seconds();
-
-  Matrix<double>& alpha = result.alpha;
-  alpha = Matrix<double>(my_count, c);
-  if (control.start_alpha) {
-    mpi::agree(comm, control.start_alpha->rows() == my_count && control.start_alpha->cols() == c,
-               "EigenPro 2: the weights to resume from do not match the data (" +
-                   std::to_string(control.start_alpha->rows()) + " x " +
-                   std::to_string(control.start_alpha->cols()) + " on this rank)");
-    alpha = *control.start_alpha;
+  // Each model's preconditioner (the same S: it depends on the seed alone), then the common
+  // batch size and each model's step for it (eigenpro2_parameters with that batch size gives
+  // what a run alone with solver.batch_size = m gets: q does not depend on the batch size).
+  std::vector<NystromPreconditioner> pres;
+  for (const Kernel& kernel : kernels)
+    pres.push_back(eigenpro2_preconditioner(comm, problem, kernel, options, control.on_setup));
+  std::size_t m = pres.front().parameters.batch_size;
+  for (const NystromPreconditioner& pre : pres) m = std::min(m, pre.parameters.batch_size);
+  group.batch_size = m;
+  EigenPro2Options common = options;
+  common.batch_size = m;
+  std::vector<EigenPro2Model> models(G);
+  for (std::size_t k = 0; k < G; ++k) {
+    NystromPreconditioner& pre = pres[k];
+    if (pre.parameters.batch_size != m)
+      pre.parameters = eigenpro2_parameters(pre.eigenvalues, pre.parameters.s, n,
+                                            kernels[k].diagonal(), common);
+    EigenPro2Result& r = group.models[k];
+    r.nystrom_indices = pre.indices;
+    r.parameters = pre.parameters;
+    r.eigenvalues = pre.eigenvalues;
+    r.eigenvalues.resize(pre.parameters.q + 1);
+    r.alpha = Matrix<double>(my_count, c);
+    models[k] = EigenPro2Model{&kernels[k], &pre, pre.parameters.step_size, &r.alpha,
+                               ModelStatus::kActive};
   }
-  result.epochs_run = control.start_epoch;
-  for (std::size_t epoch = control.start_epoch + 1; epoch <= options.epochs; ++epoch) {
+  const double setup_seconds = setup_clock.seconds();
+  for (std::size_t k = 0; k < G; ++k) group.models[k].setup_seconds = setup_seconds;
+
+  // A resumed run: every model's weights and status as the checkpoint has them.
+  for (std::size_t k = 0; k < control.start_alphas.size() && k < G; ++k) {
+    const Matrix<double>* start = control.start_alphas[k];
+    mpi::agree(comm, start && start->rows() == my_count && start->cols() == c,
+               "EigenPro 2: the weights to resume from do not match the data (" +
+                   std::to_string(start ? start->rows() : 0) + " x " +
+                   std::to_string(start ? start->cols() : 0) + " on this rank)");
+    group.models[k].alpha = *start;
+  }
+  for (std::size_t k = 0; k < control.start_status.size() && k < G; ++k)
+    models[k].status = control.start_status[k];
+  EigenPro2Iteration iteration(comm, problem, options, models, m, divergence_fatal);
+  for (EigenPro2Result& r : group.models) r.epochs_run = control.start_epoch;
+  const auto any_active = [&] {
+    return std::any_of(models.begin(), models.end(),
+                       [](const EigenPro2Model& md) { return md.status == ModelStatus::kActive; });
+  };
+  for (std::size_t epoch = control.start_epoch + 1; epoch <= options.epochs && any_active();
+       ++epoch) {
     const bool resumed_epoch = epoch == control.start_epoch + 1;
     Stopwatch epoch_clock;
     const std::uint64_t bytes_at_start = mpi::bytes_sent();
     EpochTotals totals;
-    totals.loss_sum = resumed_epoch ? control.start_loss_sum : 0;
-    if (!iteration.run_epoch(epoch, resumed_epoch ? control.start_step : 0, control, totals)) {
-      result.interrupted = true;
-      return result;
+    totals.loss_sums.assign(G, 0.0);
+    if (resumed_epoch)
+      for (std::size_t k = 0; k < control.start_loss_sums.size() && k < G; ++k)
+        totals.loss_sums[k] = control.start_loss_sums[k];
+    std::vector<char> ran(G);
+    for (std::size_t k = 0; k < G; ++k) ran[k] = models[k].status == ModelStatus::kActive;
+    if (!iteration.run_epoch(epoch, resumed_epoch ? control.start_step : 0, control.after_step,
+                             totals)) {
+      group.interrupted = true;
+      break;
     }
-    result.epochs_run = epoch;
-    EpochState state = epoch_report(epoch, epoch_clock.seconds(), totals.loss_sum, n, alpha,
-                                    result.parameters, result.setup_seconds);
-    state.steps = totals.steps;
-    state.bytes_sent = mpi::bytes_sent() - bytes_at_start;
-    state.comm_seconds = totals.comm_seconds;
-    if (on_epoch && !on_epoch(state)) break;
+    const double epoch_seconds = epoch_clock.seconds();
+    for (std::size_t k = 0; k < G; ++k) {
+      if (!ran[k] || models[k].status != ModelStatus::kActive) continue;
+      EigenPro2Result& r = group.models[k];
+      r.epochs_run = epoch;
+      EpochState state = epoch_report(epoch, epoch_seconds, totals.loss_sums[k], n, r.alpha,
+                                      r.parameters, r.setup_seconds);
+      state.steps = totals.steps;
+      state.bytes_sent = mpi::bytes_sent() - bytes_at_start;
+      state.comm_seconds = totals.comm_seconds;
+      if (on_epoch && !on_epoch(k, state)) models[k].status = ModelStatus::kStopped;
+    }
   }
+  for (std::size_t k = 0; k < G; ++k) {
+    group.status.push_back(models[k].status);
+    group.models[k].interrupted = group.interrupted;
+  }
+  return group;
+}
+
+}  // namespace
+
+EigenPro2GroupResult train_eigenpro2_group(const mpi::Communicator& comm,
+                                           const TrainingProblem& problem,
+                                           const std::vector<Kernel>& kernels,
+                                           const EigenPro2Options& options,
+                                           const EigenPro2GroupEpoch& on_epoch,
+                                           const EigenPro2GroupControl& control) {
+  if (kernels.empty()) throw Error("EigenPro 2 group: no kernels");
+  return run_group(comm, problem, kernels, options, on_epoch, control, false);
+}
+
+EigenPro2Result train_eigenpro2(const mpi::Communicator& comm, const TrainingProblem& problem,
+                                const EigenPro2Options& options, const EpochCallback& on_epoch,
+                                const IterationControl& control) {
+  // One model: the group loop with the solo run's state and callbacks mapped onto it.
+  EigenPro2GroupControl group_control;
+  group_control.start_epoch = control.start_epoch;
+  group_control.start_step = control.start_step;
+  group_control.start_loss_sums = {control.start_loss_sum};
+  if (control.start_alpha) group_control.start_alphas = {control.start_alpha};
+  group_control.on_setup = control.on_setup;
+  if (control.after_step)
+    group_control.after_step = [&](const EigenPro2GroupStep& st) {
+      return control.after_step(
+          StepState{st.epoch, st.step, st.steps_per_epoch, st.alphas[0], st.loss_sums[0]});
+    };
+  EigenPro2GroupEpoch group_epoch;
+  if (on_epoch) group_epoch = [&](std::size_t, const EpochState& st) { return on_epoch(st); };
+  EigenPro2GroupResult group = run_group(comm, problem, {problem.kernel}, options, group_epoch,
+                                         group_control, true);
+  EigenPro2Result result = std::move(group.models[0]);
+  result.interrupted = group.interrupted;
   return result;
 }
 
 // ---- The driver's entry (kmpi/solver.hpp) ----
 
-namespace {
-
-EigenPro2Options eigenpro2_options(const SolverContext& ctx) {
-  const Options& o = ctx.options;
+EigenPro2Options eigenpro2_options(const Options& o, std::uint64_t seed, Precision precision) {
   EigenPro2Options eo;
   eo.nystrom_samples = o.count("solver.nystrom_samples");
   eo.preconditioner_level = o.count("solver.preconditioner_level");
   eo.batch_size = o.count("solver.batch_size");
   eo.batch_cap = o.count("solver.batch_cap");
   eo.epochs = o.count("solver.epochs");
-  eo.seed = ctx.seed;
-  eo.precision = ctx.precision;
+  eo.seed = seed;
+  eo.precision = precision;
   return eo;
 }
+
+namespace {
 
 // The setup line (log and metrics) with the automatic parameters, once per run.
 void report_eigenpro2_setup(TrainReporter& reporter, const EpochState& st) {
@@ -312,7 +448,8 @@ SolverOutcome run_eigenpro2(SolverContext& ctx) {
                                   val, *st.alpha);
   };
   EigenPro2Result result =
-      train_eigenpro2(ctx.comm, ctx.problem, eigenpro2_options(ctx), on_epoch, control);
+      train_eigenpro2(ctx.comm, ctx.problem, eigenpro2_options(ctx.options, ctx.seed, ctx.precision),
+                      on_epoch, control);
   SolverOutcome out;
   out.interrupted = result.interrupted;
   out.alpha = std::move(result.alpha);

@@ -111,6 +111,9 @@ TrainResult fit_model(const mpi::Communicator& comm, const Options& o, const Tra
   TrainEvalSets sets{training_probe(comm, problem, setup.seed), std::move(extras.validation),
                      std::move(extras.test)};
   MetricsWriter metrics(comm, o.str("output.metrics"));
+  if (setup.tune)
+    return fit_tune(comm, o, setup, header, problem, sets, extras.centers, extras.centers_p,
+                    metrics, clock, log);
   if (setup.rfm_iterations > 0)
     return fit_rfm(comm, o, setup, header, problem, sets, extras.centers, extras.centers_p,
                    metrics, clock, log);

@@ -49,4 +49,12 @@ TrainResult fit_rfm(const mpi::Communicator& comm, const Options& o, const Train
                     const Matrix<double>& base_centers, std::size_t centers_p,
                     MetricsWriter& metrics, RunClock& clock, const Log& log);
 
+// collective: `kmpi tune` (DESIGN §1.6): every point of the tune.* grid fitted (sharing kernel
+// work where the solver can), scored on the validation split; the best point's model is
+// returned and written.
+TrainResult fit_tune(const mpi::Communicator& comm, const Options& o, const TrainSetup& setup,
+                     const ModelHeader& header, TrainingProblem& base, TrainEvalSets& base_sets,
+                     const Matrix<double>& base_centers, std::size_t centers_p,
+                     MetricsWriter& metrics, RunClock& clock, const Log& log);
+
 }  // namespace kmpi

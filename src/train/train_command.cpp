@@ -72,7 +72,10 @@ TrainExtras read_train_extras(const mpi::Communicator& comm, const Options& o,
 
 }  // namespace
 
-int run_train(const mpi::Communicator& comm, const Options& o) {
+namespace {
+
+// collective: train or tune (the same steps; `tune` searches the tune.* grid in fit_model).
+int train_command(const mpi::Communicator& comm, const Options& o, bool tune) {
   RunClock clock;
   TrainFiles files = check_train_files(comm, o);
   // Reads of large binary files report their progress (rank 0's share of the rows).
@@ -84,7 +87,7 @@ int run_train(const mpi::Communicator& comm, const Options& o) {
       read_progress.work(read_stage.c_str(), done, total);
     };
   const std::string centers_path = o.str("data.centers");
-  const TrainSetup setup = check_train_options(comm, o, !centers_path.empty());
+  const TrainSetup setup = check_train_options(comm, o, !centers_path.empty(), tune);
   const RowSelection rows = select_training_rows(comm, o, files, setup);
   Stopwatch read_clock;
   LocalData train = read_distributed(comm, files.features, files.labels, rows.train, files.read);
@@ -99,6 +102,16 @@ int run_train(const mpi::Communicator& comm, const Options& o) {
   TrainExtras extras = read_train_extras(comm, o, files, rows, header);
   return fit_model(comm, o, setup, header, std::move(train), std::move(extras), clock)
       .exit_code;
+}
+
+}  // namespace
+
+int run_train(const mpi::Communicator& comm, const Options& o) {
+  return train_command(comm, o, false);
+}
+
+int run_tune(const mpi::Communicator& comm, const Options& o) {
+  return train_command(comm, o, true);
 }
 
 }  // namespace kmpi

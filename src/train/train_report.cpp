@@ -3,6 +3,7 @@
 #include <sys/resource.h>
 
 #include <cstdio>
+#include <utility>
 
 namespace kmpi {
 
@@ -21,11 +22,21 @@ TrainReporter::TrainReporter(const mpi::Communicator& comm, const Log& log,
                              MetricsWriter& metrics, const RunClock& clock,
                              const TrainingProblem& problem, Precision precision,
                              bool classification, const TrainEvalSets& sets)
+    : TrainReporter(comm, log, metrics, clock, problem, problem.kernel, precision,
+                    classification, sets, "") {}
+
+TrainReporter::TrainReporter(const mpi::Communicator& comm, const Log& log,
+                             MetricsWriter& metrics, const RunClock& clock,
+                             const TrainingProblem& problem, const Kernel& kernel,
+                             Precision precision, bool classification, const TrainEvalSets& sets,
+                             std::string label)
     : comm_(comm),
       log_(log),
       metrics_(metrics),
       clock_(clock),
       problem_(problem),
+      kernel_(kernel),
+      label_(std::move(label)),
       precision_(precision),
       classification_(classification),
       sets_(sets) {}
@@ -35,13 +46,13 @@ double TrainReporter::report(std::size_t epoch, const Matrix<double>& alpha, con
   const LocalCenters own =
       model_centers ? LocalCenters() : LocalCenters(problem_.x, precision_);
   const LocalCenters& centers = model_centers ? *model_centers : own;
-  const Kernel& kernel = problem_.kernel;
+  const Kernel& kernel = kernel_;
   const FitMetrics tr = evaluate(comm_, kernel, centers, alpha, sets_.probe, classification_);
   Json j;
   j.add("epoch", static_cast<double>(epoch))
       .add("elapsed_s", clock_.elapsed())
       .add("train_mse", tr.mse);
-  std::string line = "epoch " + std::to_string(epoch);
+  std::string line = label_ + "epoch " + std::to_string(epoch);
   if (rank_seconds >= 0) {
     const TimerStats t = reduce_timer(comm_, rank_seconds);
     j.add("solver_s_min", t.min).add("solver_s_avg", t.avg).add("solver_s_max", t.max);
@@ -76,7 +87,7 @@ double TrainReporter::report(std::size_t epoch, const Matrix<double>& alpha, con
 void TrainReporter::evaluate_final(const Matrix<double>& alpha, const LocalCenters* centers) {
   if (!has_test_labels()) return;
   const LocalCenters own = centers ? LocalCenters() : LocalCenters(problem_.x, precision_);
-  last_test_ = evaluate(comm_, problem_.kernel, centers ? *centers : own, alpha, sets_.test,
+  last_test_ = evaluate(comm_, kernel_, centers ? *centers : own, alpha, sets_.test,
                         classification_);
 }
 

@@ -1,0 +1,608 @@
+// `kmpi tune` (DESIGN §1.6): every point of the bandwidth x ridge grid fitted on the training
+// rows and scored on the validation split; the best point's model is returned and written, and
+// one table line per point goes to the log and the metrics.
+//
+// How the points are fitted (tune.shared = true):
+//   eigenpro2 with several bandwidths: one group run (train_eigenpro2_group): the models step
+//     together on the same batches, each tile's distances computed once for all of them;
+//   falkon: train_falkon_grid (shared centers, per-bandwidth factors, shared CG products);
+//   direct: solve_direct_grid (one kernel matrix per bandwidth, one factorisation per ridge);
+//   otherwise (eigenpro4, tune.shared = false): point by point, each a whole solver run.
+//
+// Checkpoints (run.checkpoint_dir): the tune run's own state in <dir>/tune: for a group run its
+// models' weights, counters and early-stopping states at a step boundary; point by point, the
+// finished points' table lines and the best model so far, with the running point's solver
+// checkpointing into <dir>/tune-<i>. The grid runs (falkon, direct) restart from the beginning.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <memory>
+#include <sstream>
+
+#include "fit_steps.hpp"
+#include "kmpi/checkpoint.hpp"
+#include "kmpi/rng.hpp"
+#include "kmpi/tune.hpp"
+
+namespace kmpi {
+
+double median_pairwise_distance(const mpi::Communicator& comm, const BlockPartition& part,
+                                const Matrix<double>& x, std::size_t samples,
+                                std::uint64_t seed) {
+  const std::size_t m = std::min(samples, part.size());
+  std::vector<std::size_t> picks = random_subset(part.size(), m, seed, RngStream::kTune);
+  std::sort(picks.begin(), picks.end());
+  const Matrix<double> s = gather_selected_rows(comm, part, x, picks);
+  // Rank 0 computes, every rank gets its bits (one broadcast of one value).
+  double median = 0;
+  if (comm.rank() == 0 && m >= 2) {
+    std::vector<double> dist;
+    dist.reserve(m * (m - 1) / 2);
+    for (std::size_t i = 0; i < m; ++i)
+      for (std::size_t j = i + 1; j < m; ++j) {
+        double sum = 0;
+        for (std::size_t l = 0; l < s.cols(); ++l) {
+          const double t = s(i, l) - s(j, l);
+          sum += t * t;
+        }
+        dist.push_back(std::sqrt(sum));
+      }
+    auto mid = dist.begin() + static_cast<std::ptrdiff_t>(dist.size() / 2);
+    std::nth_element(dist.begin(), mid, dist.end());
+    median = *mid;
+  }
+  comm.broadcast(&median, 1, 0);
+  return median;
+}
+
+std::vector<double> auto_bandwidths(double median, std::size_t points) {
+  std::vector<double> grid;
+  for (std::size_t k = 0; k < points; ++k)
+    grid.push_back(median *
+                   std::pow(2.0, -2.0 + 2.0 * static_cast<double>(k) /
+                                           static_cast<double>(std::max<std::size_t>(points - 1, 1))));
+  return grid;
+}
+
+namespace {
+
+// What the tune.* options ask for, with the grid resolved.
+struct TuneSettings {
+  std::vector<double> bandwidths, ridges;  // ridges: one entry (unused) without a ridge
+  bool has_ridge = false;                  // the solver has solver.ridge
+  double median = 0;                       // tune.bandwidths = auto: the median distance
+  bool accuracy = true;                    // selected by validation accuracy, else mse
+  bool shared = true;
+  std::size_t size() const { return bandwidths.size() * ridges.size(); }
+};
+
+// local: a comma-separated list of positive numbers (throws naming the key).
+std::vector<double> parse_list(const std::string& key, const std::string& text) {
+  std::vector<double> values;
+  std::stringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    char* end = nullptr;
+    const double v = std::strtod(item.c_str(), &end);
+    if (item.empty() || *end != '\0' || !(v > 0) || !std::isfinite(v))
+      throw Error("option " + key + ": '" + item + "' is not a positive number (expected a list "
+                  "such as 2,3.5,5)");
+    values.push_back(v);
+  }
+  if (values.empty()) throw Error("option " + key + ": no values");
+  return values;
+}
+
+// collective (agreed checks): tune.* for this problem.
+TuneSettings tune_settings(const mpi::Communicator& comm, const Options& o,
+                           const TrainSetup& setup, const ModelHeader& header,
+                           const TrainingProblem& problem, const TrainEvalSets& sets) {
+  TuneSettings s;
+  const std::string name = setup.solver->name;
+  s.has_ridge = name == "falkon" || name == "direct";
+  s.shared = o.flag("tune.shared");
+  const bool automatic = o.str("tune.bandwidths") == "auto";
+  mpi::agree_on(comm, [&] {
+    if (!automatic) s.bandwidths = parse_list("tune.bandwidths", o.str("tune.bandwidths"));
+    s.ridges = o.str("tune.ridges").empty() ? std::vector<double>{o.real("solver.ridge")}
+                                            : parse_list("tune.ridges", o.str("tune.ridges"));
+  });
+  mpi::agree(comm, s.has_ridge || o.str("tune.ridges").empty(),
+             "tune.ridges: solver.name = " + name + " has no ridge (falkon and direct have)");
+  if (automatic) {
+    s.median = median_pairwise_distance(comm, problem.partition, problem.x,
+                                        o.count("tune.auto_samples"), setup.seed);
+    mpi::agree(comm, s.median > 0,
+               "tune.bandwidths = auto: the sampled training rows are all equal (median distance "
+               "0); give tune.bandwidths");
+    s.bandwidths = auto_bandwidths(s.median, o.count("tune.auto_points"));
+  }
+  const bool classification = header.task == Task::kClassification;
+  const std::string metric = o.str("tune.metric");
+  s.accuracy = metric == "accuracy" || (metric == "auto" && classification);
+  mpi::agree(comm, classification || !s.accuracy,
+             "tune.metric = accuracy needs classes; the targets are real values");
+  mpi::agree(comm, sets.validation.labeled,
+             "kmpi tune selects on a validation split; give data.validation_fraction (or "
+             "validation rows with labels)");
+  return s;
+}
+
+std::string number(double v) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.17g", v);
+  return text;
+}
+
+// One grid point's outcome.
+struct TunePoint {
+  double bandwidth = 0, ridge = 0;
+  ModelStatus status = ModelStatus::kActive;  // kDiverged: no model; else fitted
+  FitMetrics validation, test;
+  double score = INFINITY;  // what the selection minimises: 1 - accuracy or the mse
+  double fit_seconds = 0;   // this point's own run, or the shared run's whole time
+};
+
+// The best point so far and its model (Z = X: only the weights; the centers are the rows).
+struct TuneBest {
+  std::size_t point = 0;
+  double score = INFINITY;
+  Matrix<double> alpha;
+  bool own_centers = false;
+  Matrix<double> centers;  // own centers: this rank's rows of BlockPartition(centers_p, P)
+  std::size_t centers_p = 0;
+};
+
+constexpr const char* kTuneSolver = "tune";
+constexpr const char* kGroupSolver = "eigenpro2-tune";
+
+class TuneRun {
+ public:
+  TuneRun(const mpi::Communicator& comm, const Options& o, const TrainSetup& setup,
+          const ModelHeader& header, TrainingProblem& base, TrainEvalSets& sets,
+          const Matrix<double>& base_centers, std::size_t centers_p, MetricsWriter& metrics,
+          RunClock& clock, const Log& log)
+      : comm_(comm),
+        o_(o),
+        setup_(setup),
+        header_(header),
+        base_(base),
+        sets_(sets),
+        base_centers_(base_centers),
+        centers_p_(centers_p),
+        metrics_(metrics),
+        clock_(clock),
+        log_(log),
+        classification_(header.task == Task::kClassification),
+        ts_(tune_settings(comm, o, setup, header, base, sets)),
+        dir_(o.str("run.checkpoint_dir")),
+        outer_options_(with_checkpoint_dir(o, dir_.empty() ? "" : dir_ + "/tune")),
+        progress_(comm, outer_options_),
+        outer_(comm, outer_options_, base, base_centers, metrics, clock, log, progress_) {
+    for (double b : ts_.bandwidths)
+      for (double r : ts_.ridges) {
+        TunePoint p;
+        p.bandwidth = b;
+        p.ridge = r;
+        points_.push_back(p);
+      }
+  }
+
+  // collective: the whole search; the best point's model written and returned, or the exit
+  // code of a stop.
+  TrainResult run() {
+    report_grid();
+    const std::string& name = setup_.solver->name;
+    int signal = 0;
+    if (ts_.shared && name == "eigenpro2" && ts_.bandwidths.size() > 1)
+      signal = run_eigenpro2_group();
+    else if (ts_.shared && name == "falkon")
+      run_falkon_grid();
+    else if (ts_.shared && name == "direct")
+      run_direct_grid();
+    else
+      signal = run_point_by_point();
+    if (signal != 0) {
+      TrainResult r;
+      r.exit_code = stopped_after_checkpoint(comm_, log_, metrics_, clock_, signal);
+      return r;
+    }
+    return finish();
+  }
+
+ private:
+  static Options with_checkpoint_dir(const Options& o, const std::string& dir) {
+    Options copy = o;
+    if (!dir.empty()) copy.set("run.checkpoint_dir", dir);
+    return copy;
+  }
+
+  Kernel kernel_of(double bandwidth) const {
+    Kernel k = setup_.kernel;
+    k.bandwidth = bandwidth;
+    return k;
+  }
+
+  void report_grid() {
+    std::string list;
+    for (double b : ts_.bandwidths) list += (list.empty() ? "" : ", ") + number(b).substr(0, 8);
+    if (ts_.median > 0)
+      log_.info("tune: median pairwise distance %.4g of %zu sampled rows: bandwidths %s",
+                ts_.median, std::min(o_.count("tune.auto_samples"), base_.partition.size()),
+                list.c_str());
+    else
+      log_.info("tune: bandwidths %s", list.c_str());
+    Json j;
+    j.add("event", "tune_grid").add("solver", setup_.solver->name);
+    j.add("bandwidths", ts_.bandwidths);
+    if (ts_.has_ridge) j.add("ridges", ts_.ridges);
+    if (ts_.median > 0) j.add("median_distance", ts_.median);
+    j.add("shared", ts_.shared ? 1.0 : 0.0);
+    metrics_.line(j.str());
+  }
+
+  // collective: point i's metrics for this rank's weights `alpha` over `z` (null: the rows).
+  void score_point(std::size_t i, const Matrix<double>& alpha, const LocalCenters* z) {
+    TunePoint& p = points_[i];
+    const Kernel k = kernel_of(p.bandwidth);
+    const LocalCenters rows = z ? LocalCenters() : LocalCenters(base_.x, setup_.precision);
+    const LocalCenters& centers = z ? *z : rows;
+    p.validation = evaluate(comm_, k, centers, alpha, sets_.validation, classification_);
+    if (sets_.test.labeled)
+      p.test = evaluate(comm_, k, centers, alpha, sets_.test, classification_);
+    p.score = ts_.accuracy ? 1 - p.validation.accuracy : p.validation.mse;
+    if (!std::isfinite(p.score)) p.score = INFINITY;
+  }
+
+  // local: keeps point i's model if it scores better than the best so far (ties: the first).
+  void consider(std::size_t i, const Matrix<double>& alpha, bool own_centers,
+                const Matrix<double>& centers, std::size_t centers_p) {
+    if (!(points_[i].score < best_.score)) return;
+    best_.point = i;
+    best_.score = points_[i].score;
+    best_.alpha = alpha;
+    best_.own_centers = own_centers;
+    best_.centers = own_centers ? centers : Matrix<double>();
+    best_.centers_p = own_centers ? centers_p : 0;
+  }
+
+  // ---- EigenPro 2, all bandwidths at once ----
+
+  struct GroupModel {
+    std::unique_ptr<TrainReporter> reporter;
+    EarlyStopping stopping;
+    bool logged_setup = false;
+  };
+
+  // collective: the group run; returns the stop signal after a checkpoint, or 0.
+  int run_eigenpro2_group() {
+    const std::size_t G = points_.size(), n = base_.partition.size(), c = base_.y.cols();
+    std::vector<Kernel> kernels;
+    for (const TunePoint& p : points_) kernels.push_back(kernel_of(p.bandwidth));
+    std::vector<GroupModel> models(G);
+    for (std::size_t k = 0; k < G; ++k) {
+      models[k].reporter = std::make_unique<TrainReporter>(
+          comm_, log_, metrics_, clock_, base_, kernels[k], setup_.precision, classification_,
+          sets_, "bandwidth " + number(points_[k].bandwidth).substr(0, 8) + ": ");
+      models[k].stopping.patience = o_.count("solver.patience");
+    }
+    EigenPro2GroupControl control;
+    std::vector<Matrix<double>> start_alphas;
+    if (const Checkpoint* ck = outer_.resume(kGroupSolver)) {
+      start_alphas.resize(G);
+      control.start_epoch = ck->epoch;
+      control.start_step = ck->step;
+      for (std::size_t k = 0; k < G; ++k) {
+        const std::string s = std::to_string(k);
+        const CheckpointArray* a = ck->array("alpha_" + s);
+        mpi::agree(comm_, a && a->rows == n && a->cols == c,
+                   outer_.path() + ": has no weights of this problem's shape");
+        start_alphas[k] = a->local;
+        control.start_alphas.push_back(&start_alphas[k]);
+        control.start_loss_sums.push_back(ck->scalar("loss_sum_" + s));
+        control.start_status.push_back(static_cast<ModelStatus>(ck->scalar("status_" + s)));
+        EarlyStopping& st = models[k].stopping;
+        st.best_epoch = static_cast<std::size_t>(ck->scalar("best_epoch_" + s));
+        st.best_val = st.best_epoch > 0 ? ck->scalar("best_val_" + s) : INFINITY;
+        if (const CheckpointArray* b = ck->array("best_alpha_" + s)) st.best_alpha = b->local;
+        models[k].logged_setup = ck->scalar("logged_" + s) != 0;
+      }
+      log_.info("resuming from %s: epoch %zu, step %zu done", outer_.path().c_str(), ck->epoch,
+                ck->step);
+    }
+    if (progress_.enabled())
+      control.on_setup = [this](const char* stage, double done, double total) {
+        progress_.work(stage, done, total);
+      };
+    if (outer_.hooked())
+      control.after_step = [&](const EigenPro2GroupStep& st) {
+        progress_.epoch_step(st.epoch, o_.count("solver.epochs"), st.step, st.steps_per_epoch, n);
+        return outer_.after_step(
+            [&] { return group_checkpoint(st, models); },
+            [&] {
+              return "epoch " + std::to_string(st.epoch) + ", step " + std::to_string(st.step) +
+                     " of " + std::to_string(st.steps_per_epoch);
+            });
+      };
+    const auto on_epoch = [&](std::size_t k, const EpochState& st) {
+      GroupModel& md = models[k];
+      if (!md.logged_setup) {
+        md.logged_setup = true;
+        report_group_setup(k, st);
+      }
+      const double val = md.reporter->report(
+          st.epoch, *st.alpha,
+          Json()
+              .add("solver", "eigenpro2")
+              .add("point", static_cast<double>(k))
+              .add("bandwidth", points_[k].bandwidth)
+              .add("epoch_s", st.epoch_seconds)
+              .add("batch_loss", st.batch_loss)
+              .add("batch_size", static_cast<double>(st.parameters->batch_size))
+              .add("step_size", st.parameters->step_size),
+          nullptr, st.epoch_seconds);
+      return md.stopping.keep_best(log_, true, st.epoch, val, *st.alpha);
+    };
+    Stopwatch group_clock;
+    EigenPro2GroupResult group = train_eigenpro2_group(
+        comm_, base_, kernels, eigenpro2_options(o_, setup_.seed, setup_.precision), on_epoch,
+        control);
+    if (group.interrupted) return outer_.stop_signal();
+    const double group_seconds = group_clock.seconds();
+    log_.info("tune: %zu eigenpro2 models stepped together (batch %zu) in %.2f s", G,
+              group.batch_size, group_seconds);
+    for (std::size_t k = 0; k < G; ++k) {
+      points_[k].status = group.status[k];
+      points_[k].fit_seconds = group_seconds;
+      if (group.status[k] == ModelStatus::kDiverged) {
+        log_.info("tune: bandwidth %g diverged (non-finite residual); left out", points_[k].bandwidth);
+        continue;
+      }
+      const EarlyStopping& st = models[k].stopping;
+      const Matrix<double>& alpha = st.best_epoch > 0 ? st.best_alpha : group.models[k].alpha;
+      score_point(k, alpha, nullptr);
+      consider(k, alpha, false, Matrix<double>(), 0);
+    }
+    return 0;
+  }
+
+  Checkpoint group_checkpoint(const EigenPro2GroupStep& st, const std::vector<GroupModel>& models) {
+    const std::size_t n = base_.partition.size(), c = base_.y.cols();
+    Checkpoint ck = outer_.create(kGroupSolver);
+    ck.epoch = st.epoch - 1;
+    ck.step = st.step;
+    for (std::size_t k = 0; k < models.size(); ++k) {
+      const std::string s = std::to_string(k);
+      const EarlyStopping& es = models[k].stopping;
+      ck.scalars["loss_sum_" + s] = st.loss_sums[k];
+      ck.scalars["status_" + s] = static_cast<double>(st.status[k]);
+      ck.scalars["best_epoch_" + s] = static_cast<double>(es.best_epoch);
+      ck.scalars["best_val_" + s] = es.best_epoch > 0 ? es.best_val : 0.0;
+      ck.scalars["logged_" + s] = models[k].logged_setup ? 1.0 : 0.0;
+      ck.arrays.push_back({"alpha_" + s, n, c, *st.alphas[k]});
+      if (es.best_epoch > 0) ck.arrays.push_back({"best_alpha_" + s, n, c, es.best_alpha});
+    }
+    return ck;
+  }
+
+  void report_group_setup(std::size_t k, const EpochState& st) {
+    const EigenPro2Parameters& prm = *st.parameters;
+    log_.info("eigenpro2 (bandwidth %g): q = %zu, lambda_1 = %.4g, lambda_q+1 = %.4g, batch %zu, "
+              "step %.4g, setup %.2f s",
+              points_[k].bandwidth, prm.q, prm.lambda_1, prm.lambda_q1, prm.batch_size,
+              prm.step_size, st.setup_seconds);
+    metrics_.line(Json()
+                      .add("event", "setup")
+                      .add("solver", "eigenpro2")
+                      .add("point", static_cast<double>(k))
+                      .add("bandwidth", points_[k].bandwidth)
+                      .add("q", static_cast<double>(prm.q))
+                      .add("lambda_1", prm.lambda_1)
+                      .add("lambda_q1", prm.lambda_q1)
+                      .add("batch_size", static_cast<double>(prm.batch_size))
+                      .add("step_size", prm.step_size)
+                      .add("setup_s", st.setup_seconds)
+                      .str());
+  }
+
+  // ---- Falkon and direct over the grid ----
+
+  void run_falkon_grid() { run_point_by_point(); }
+  void run_direct_grid() { run_point_by_point(); }
+
+  // ---- Point by point ----
+
+  // local: point i's options: its bandwidth and ridge, its solver's checkpoint directory
+  // <dir>/tune-<i>, and a resume only for the point the run resumed into.
+  Options point_options(std::size_t i, bool resumed_here) const {
+    Options inner = o_;
+    inner.set("kernel.bandwidth", number(points_[i].bandwidth));
+    if (ts_.has_ridge) inner.set("solver.ridge", number(points_[i].ridge));
+    if (!dir_.empty()) inner.set("run.checkpoint_dir", dir_ + "/tune-" + std::to_string(i));
+    inner.set("run.resume", resumed_here && o_.str("run.resume") != "no" ? "auto" : "no");
+    return inner;
+  }
+
+  // collective: every point as a run of its own; returns the stop signal after a checkpoint.
+  int run_point_by_point() {
+    std::size_t first = 0;
+    if (const Checkpoint* ck = outer_.resume(kTuneSolver)) {
+      first = load_points(*ck);
+      log_.info("tune: resuming at point %zu of %zu", first, points_.size());
+    } else if (!dir_.empty()) {
+      save_points(0);  // so run.resume = require finds one
+    }
+    const Kernel kept = base_.kernel;
+    for (std::size_t i = first; i < points_.size(); ++i) {
+      Stopwatch fit_clock;
+      base_.kernel = kernel_of(points_[i].bandwidth);
+      SolverRun run = run_solver(comm_, point_options(i, i == first), setup_, classification_,
+                                 base_, sets_, base_centers_, centers_p_, metrics_, clock_, log_);
+      base_.kernel = kept;
+      if (run.outcome.interrupted) return run.stop_signal;
+      SolverOutcome& out = run.outcome;
+      const LocalCenters z = out.own_centers ? LocalCenters(out.centers, setup_.precision)
+                                             : LocalCenters();
+      score_point(i, out.alpha, out.own_centers ? &z : nullptr);
+      points_[i].status = ModelStatus::kStopped;
+      points_[i].fit_seconds = fit_clock.seconds();
+      consider(i, out.alpha, out.own_centers, out.centers, out.center_partition.size());
+      if (!dir_.empty()) save_points(i + 1);
+      // A stop signal that came during a fit without step hooks (direct) is acted on here.
+      const int signal =
+          dir_.empty() ? 0 : comm_.allreduce_value(stop_signal_received(), mpi::Op::kMax);
+      if (signal != 0 && i + 1 < points_.size()) return signal;
+    }
+    return 0;
+  }
+
+  void save_points(std::size_t next) {
+    Checkpoint ck = outer_.create(kTuneSolver);
+    ck.epoch = next;
+    for (std::size_t i = 0; i < next; ++i) {
+      const std::string s = std::to_string(i);
+      const TunePoint& p = points_[i];
+      ck.scalars["val_mse_" + s] = p.validation.mse;
+      ck.scalars["val_acc_" + s] = p.validation.accuracy;
+      ck.scalars["test_mse_" + s] = p.test.mse;
+      ck.scalars["test_acc_" + s] = p.test.accuracy;
+      ck.scalars["score_" + s] = std::isfinite(p.score) ? p.score : -1;
+      ck.scalars["fit_s_" + s] = p.fit_seconds;
+    }
+    ck.scalars["best_point"] = static_cast<double>(best_.point);
+    ck.scalars["best_own_centers"] = best_.own_centers ? 1 : 0;
+    if (next > 0 && std::isfinite(best_.score)) {
+      const std::size_t rows = comm_.allreduce_value(best_.alpha.rows());
+      ck.arrays.push_back({"best_alpha", rows, best_.alpha.cols(), best_.alpha});
+      if (best_.own_centers)
+        ck.arrays.push_back({"best_centers", best_.centers_p, best_.centers.cols(), best_.centers});
+    }
+    save_checkpoint(comm_, dir_ + "/tune", ck);
+  }
+
+  std::size_t load_points(const Checkpoint& ck) {
+    const std::size_t next = std::min(ck.epoch, points_.size());
+    for (std::size_t i = 0; i < next; ++i) {
+      const std::string s = std::to_string(i);
+      TunePoint& p = points_[i];
+      p.status = ModelStatus::kStopped;
+      p.validation = {ck.scalar("val_mse_" + s), ck.scalar("val_acc_" + s, -1)};
+      p.test = {ck.scalar("test_mse_" + s), ck.scalar("test_acc_" + s, -1)};
+      const double score = ck.scalar("score_" + s, -1);
+      p.score = score < 0 ? INFINITY : score;
+      p.fit_seconds = ck.scalar("fit_s_" + s);
+    }
+    if (const CheckpointArray* a = ck.array("best_alpha")) {
+      best_.point = static_cast<std::size_t>(ck.scalar("best_point"));
+      best_.score = points_[best_.point].score;
+      best_.alpha = a->local;
+      best_.own_centers = ck.scalar("best_own_centers") != 0;
+      if (const CheckpointArray* z = ck.array("best_centers")) {
+        best_.centers = z->local;
+        best_.centers_p = z->rows;
+      }
+    }
+    return next;
+  }
+
+  // ---- The result ----
+
+  void report_table() {
+    log_.info("tune: %5s %10s %10s %10s %12s %10s %12s %9s", "point", "bandwidth",
+              ts_.has_ridge ? "ridge" : "", "val_acc", "val_mse", "test_acc", "test_mse",
+              "fit_s");
+    for (std::size_t i = 0; i < points_.size(); ++i) {
+      const TunePoint& p = points_[i];
+      const bool diverged = p.status == ModelStatus::kDiverged;
+      char ridge[16] = "";
+      if (ts_.has_ridge) std::snprintf(ridge, sizeof ridge, "%.3g", p.ridge);
+      log_.info("tune: %5zu %10.4g %10s %10.4f %12.6g %10.4f %12.6g %9.2f%s", i, p.bandwidth,
+                ridge, p.validation.accuracy, p.validation.mse, p.test.accuracy, p.test.mse,
+                p.fit_seconds,
+                diverged ? "  diverged" : (i == best_.point ? "  <- selected" : ""));
+      Json j;
+      j.add("event", "tune").add("point", static_cast<double>(i)).add("bandwidth", p.bandwidth);
+      if (ts_.has_ridge) j.add("ridge", p.ridge);
+      j.add("status", diverged ? "diverged" : "ok");
+      if (!diverged) {
+        j.add("validation_mse", p.validation.mse);
+        if (classification_) j.add("validation_accuracy", p.validation.accuracy);
+        if (sets_.test.labeled) {
+          j.add("test_mse", p.test.mse);
+          if (classification_) j.add("test_accuracy", p.test.accuracy);
+        }
+      }
+      j.add("fit_s", p.fit_seconds).add("shared", ts_.shared ? 1.0 : 0.0);
+      metrics_.line(j.str());
+    }
+  }
+
+  // collective: the table, the selected point's model written, the final lines.
+  TrainResult finish() {
+    mpi::agree(comm_, std::isfinite(best_.score),
+               "kmpi tune: no grid point gave a model (every one diverged or scored NaN)");
+    report_table();
+    const TunePoint& b = points_[best_.point];
+    log_.info("tune: selected bandwidth %g%s (validation %s %.6g)", b.bandwidth,
+              ts_.has_ridge ? (", ridge " + number(b.ridge)).c_str() : "",
+              ts_.accuracy ? "accuracy" : "mse",
+              ts_.accuracy ? b.validation.accuracy : b.validation.mse);
+    Json sel;
+    sel.add("event", "tune_selected").add("point", static_cast<double>(best_.point));
+    sel.add("bandwidth", b.bandwidth);
+    if (ts_.has_ridge) sel.add("ridge", b.ridge);
+    metrics_.line(sel.str());
+    TrainResult result;
+    LocalModel& model = result.model;
+    model.header = header_;
+    model.header.kernel = kernel_of(b.bandwidth);
+    if (best_.own_centers) {
+      model.partition = BlockPartition(best_.centers_p, comm_.size());
+      model.centers = std::move(best_.centers);
+    } else {
+      model.partition = base_.partition;
+      model.centers = std::move(base_.x);
+    }
+    model.header.centers = model.partition.size();
+    model.weights = std::move(best_.alpha);
+    if (!o_.str("output.model").empty()) save_model(comm_, o_.str("output.model"), model);
+    report_done(comm_, log_, metrics_, clock_, sets_.test, b.test, classification_);
+    result.trained = true;
+    result.tested = sets_.test.labeled;
+    result.test = b.test;
+    return result;
+  }
+
+  const mpi::Communicator& comm_;
+  const Options& o_;
+  const TrainSetup& setup_;
+  const ModelHeader& header_;
+  TrainingProblem& base_;
+  TrainEvalSets& sets_;
+  const Matrix<double>& base_centers_;
+  std::size_t centers_p_;
+  MetricsWriter& metrics_;
+  RunClock& clock_;
+  const Log& log_;
+  bool classification_;
+  TuneSettings ts_;
+  std::string dir_;
+  Options outer_options_;
+  Progress progress_;
+  TrainCheckpoints outer_;  // the tune run's own checkpoint (<dir>/tune)
+  std::vector<TunePoint> points_;
+  TuneBest best_;
+};
+
+}  // namespace
+
+TrainResult fit_tune(const mpi::Communicator& comm, const Options& o, const TrainSetup& setup,
+                     const ModelHeader& header, TrainingProblem& base, TrainEvalSets& base_sets,
+                     const Matrix<double>& base_centers, std::size_t centers_p,
+                     MetricsWriter& metrics, RunClock& clock, const Log& log) {
+  return TuneRun(comm, o, setup, header, base, base_sets, base_centers, centers_p, metrics, clock,
+                 log)
+      .run();
+}
+
+}  // namespace kmpi
