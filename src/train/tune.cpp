@@ -514,11 +514,14 @@ class TuneRun {
     for (std::size_t i = 0; i < points_.size(); ++i) {
       const TunePoint& p = points_[i];
       const bool diverged = p.status == ModelStatus::kDiverged;
-      char ridge[16] = "";
+      char ridge[16] = "", test_acc[16] = "", test_mse[16] = "";
       if (ts_.has_ridge) std::snprintf(ridge, sizeof ridge, "%.3g", p.ridge);
-      log_.info("tune: %5zu %10.4g %10s %10.4f %12.6g %10.4f %12.6g %9.2f%s", i, p.bandwidth,
-                ridge, p.validation.accuracy, p.validation.mse, p.test.accuracy, p.test.mse,
-                p.fit_seconds,
+      if (sets_.test.labeled) {
+        std::snprintf(test_acc, sizeof test_acc, "%.4f", p.test.accuracy);
+        std::snprintf(test_mse, sizeof test_mse, "%.6g", p.test.mse);
+      }
+      log_.info("tune: %5zu %10.4g %10s %10.4f %12.6g %10s %12s %9.2f%s", i, p.bandwidth, ridge,
+                p.validation.accuracy, p.validation.mse, test_acc, test_mse, p.fit_seconds,
                 diverged ? "  diverged" : (i == best_.point ? "  <- selected" : ""));
       Json j;
       j.add("event", "tune").add("point", static_cast<double>(i)).add("bandwidth", p.bandwidth);
