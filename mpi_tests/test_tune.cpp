@@ -46,9 +46,10 @@ TEST(TuneGroup, EveryModelEqualsItsRunAloneBitForBit) {
       const EigenPro2Options o = group_options(precision);
       std::vector<std::size_t> epochs_seen(kernels.size(), 0);
       const EigenPro2GroupResult group = train_eigenpro2_group(
-          comm, p, kernels, o, [&](std::size_t k, const EpochState&) {
-            ++epochs_seen[k];
-            return true;
+          comm, p, kernels, o,
+          [&](const std::vector<std::size_t>& models, const std::vector<EpochState>&,
+              std::vector<char>&) {
+            for (std::size_t k : models) ++epochs_seen[k];
           });
       ASSERT_EQ(group.models.size(), kernels.size());
       // The automatic batch sizes differ across these kernels; the group takes the smallest, and
@@ -90,8 +91,10 @@ TEST(TuneGroup, EarlyStopAndResumeKeepEveryModelExact) {
   o.epochs = 3;
   o.batch_size = 64;  // several steps per epoch, to stop inside one
   // Model 1 stops after epoch 1: its weights are then those of a 1-epoch run alone.
-  const auto stop_model_1 = [](std::size_t k, const EpochState& st) {
-    return !(k == 1 && st.epoch == 1);
+  const auto stop_model_1 = [](const std::vector<std::size_t>& models,
+                               const std::vector<EpochState>& states, std::vector<char>& keep) {
+    for (std::size_t i = 0; i < models.size(); ++i)
+      if (models[i] == 1 && states[i].epoch == 1) keep[i] = 0;
   };
   const EigenPro2GroupResult full = train_eigenpro2_group(comm, p, kernels, o, stop_model_1);
   EXPECT_EQ(full.status[1], ModelStatus::kStopped);

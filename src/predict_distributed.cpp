@@ -1,6 +1,7 @@
 #include <algorithm>
 
 #include "kmpi/solvers.hpp"
+#include "kmpi/tune.hpp"
 
 namespace kmpi {
 
@@ -17,6 +18,15 @@ Matrix<double> predict_distributed(const mpi::Communicator& comm, const Kernel& 
                                    const LocalCenters& centers, const Matrix<double>& alpha,
                                    const std::vector<std::size_t>& offsets,
                                    const Matrix<double>& queries, std::size_t block_rows) {
+  return std::move(
+      predict_distributed_shared(comm, {kernel}, centers, {&alpha}, offsets, queries, block_rows)
+          .front());
+}
+
+std::vector<Matrix<double>> predict_distributed_shared(
+    const mpi::Communicator& comm, const std::vector<Kernel>& kernels, const LocalCenters& centers,
+    const std::vector<const Matrix<double>*>& alphas, const std::vector<std::size_t>& offsets,
+    const Matrix<double>& queries, std::size_t block_rows) {
   const int P = comm.size(), me = comm.rank();
   struct Rows {
     const std::vector<std::size_t>& o;
@@ -24,8 +34,10 @@ Matrix<double> predict_distributed(const mpi::Communicator& comm, const Kernel& 
     std::size_t end(int r) const { return o[r + 1]; }
     std::size_t count(int r) const { return o[r + 1] - o[r]; }
   } query_partition{offsets};
-  const std::size_t d = centers.dimension(), c = alpha.cols(), nq = offsets.back();
-  Matrix<double> out(query_partition.count(me), c);
+  const std::size_t d = centers.dimension(), nq = offsets.back(), G = kernels.size();
+  std::vector<Matrix<double>> out;
+  for (const Matrix<double>* alpha : alphas)
+    out.emplace_back(query_partition.count(me), alpha->cols());
   // Global query rows [b0, b0 + mb) per round; every rank takes part in every round.
   for (std::size_t b0 = 0; b0 < nq; b0 += block_rows) {
     const std::size_t b1 = std::min(nq, b0 + block_rows);
@@ -41,9 +53,20 @@ Matrix<double> predict_distributed(const mpi::Communicator& comm, const Kernel& 
     const std::size_t my_first = my_lo - query_partition.begin(me);
     Matrix<double> block(b1 - b0, d);
     comm.allgatherv(queries.data() + my_first * d, block.data(), counts, displs);
-    Matrix<double> pred = kernel_times(comm, kernel, block, centers, alpha);
-    for (std::size_t i = my_lo; i < my_hi; ++i)
-      std::copy(pred.row(i - b0), pred.row(i - b0) + c, out.row(i - query_partition.begin(me)));
+    // One pass over the centers for every kernel, then one allreduce per model (as
+    // kernel_times does for one).
+    std::vector<Matrix<double>> pred;
+    std::vector<Matrix<double>*> outs;
+    for (std::size_t g = 0; g < G; ++g) pred.emplace_back(block.rows(), alphas[g]->cols());
+    for (Matrix<double>& m : pred) outs.push_back(&m);
+    kernel_times_local_shared(kernels, block, centers, alphas, outs);
+    for (std::size_t g = 0; g < G; ++g) {
+      comm.allreduce(pred[g].data(), pred[g].size());
+      const std::size_t c = pred[g].cols();
+      for (std::size_t i = my_lo; i < my_hi; ++i)
+        std::copy(pred[g].row(i - b0), pred[g].row(i - b0) + c,
+                  out[g].row(i - query_partition.begin(me)));
+    }
   }
   return out;
 }

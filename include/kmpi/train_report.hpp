@@ -43,6 +43,15 @@ class TrainReporter {
   // validation mse (0 without a validation set).
   double report(std::size_t epoch, const Matrix<double>& alpha, const Json& extra,
                 const LocalCenters* centers = nullptr, double rank_seconds = -1);
+  // The metrics of one report (validation and test: default-valued where there is no set).
+  struct Evaluated {
+    FitMetrics probe, validation, test;
+  };
+  // collective: the same line from metrics already computed (a tune run evaluates its models
+  // together, sharing the distances: evaluate_shared).
+  double report_evaluated(std::size_t epoch, const Evaluated& m, const Json& extra,
+                          double rank_seconds = -1);
+  const TrainEvalSets& sets() const { return sets_; }
   // collective: the test metrics of a model other than the last reported (the best epoch's).
   void evaluate_final(const Matrix<double>& alpha, const LocalCenters* centers);
 

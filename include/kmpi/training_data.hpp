@@ -72,5 +72,12 @@ EvalSet training_probe(const mpi::Communicator& comm, const TrainingProblem& pro
 FitMetrics evaluate(const mpi::Communicator& comm, const Kernel& kernel,
                     const LocalCenters& centers, const Matrix<double>& alpha, const EvalSet& set,
                     bool classification, Matrix<double>* predictions = nullptr);
+// collective: evaluate for every kernel g with its weights alphas[g] over the same centers, the
+// distances shared (predict_distributed_shared): entry g equals evaluate(kernels[g], ...).
+std::vector<FitMetrics> evaluate_shared(const mpi::Communicator& comm,
+                                        const std::vector<Kernel>& kernels,
+                                        const LocalCenters& centers,
+                                        const std::vector<const Matrix<double>*>& alphas,
+                                        const EvalSet& set, bool classification);
 
 }  // namespace kmpi

@@ -48,6 +48,14 @@ void kernel_times_local_shared(const std::vector<Kernel>& kernels, const Matrix<
                                const std::vector<KernelColumns*>& captures = {},
                                const BetweenTiles& between_tiles = {});
 
+// collective: predict_distributed (solvers.hpp) for every kernel g with its weights alphas[g]
+// over the same centers: each block's distances computed once. Entry g equals
+// predict_distributed(kernels[g], ..., *alphas[g], ...) bit for bit; that is the G = 1 case.
+std::vector<Matrix<double>> predict_distributed_shared(
+    const mpi::Communicator& comm, const std::vector<Kernel>& kernels, const LocalCenters& centers,
+    const std::vector<const Matrix<double>*>& alphas, const std::vector<std::size_t>& offsets,
+    const Matrix<double>& queries, std::size_t block_rows = 2048);
+
 // ---- EigenPro 2 over a grid of kernels ----
 
 // What a group's step boundary holds (the state of every model; a resume starts from it).
@@ -67,9 +75,12 @@ struct EigenPro2GroupControl {
   std::function<bool(const EigenPro2GroupStep&)> after_step;
   SetupProgress on_setup;
 };
-// collective: after model `model`'s epoch; false stops that model (early stopping) while the
-// others go on.
-using EigenPro2GroupEpoch = std::function<bool(std::size_t model, const EpochState&)>;
+// collective: after an epoch, with the models that ran it (their indices and states, so a
+// caller can evaluate them together); keep[i] = false stops models[i] (early stopping) while
+// the others go on. keep comes all true.
+using EigenPro2GroupEpoch =
+    std::function<void(const std::vector<std::size_t>& models,
+                       const std::vector<EpochState>& states, std::vector<char>& keep)>;
 struct EigenPro2GroupResult {
   std::vector<EigenPro2Result> models;  // per kernel (alpha: its last weights)
   std::vector<ModelStatus> status;      // per kernel at the end

@@ -315,6 +315,9 @@ EigenPro2GroupResult run_group(const mpi::Communicator& comm, const TrainingProb
       break;
     }
     const double epoch_seconds = epoch_clock.seconds();
+    const std::uint64_t bytes = mpi::bytes_sent() - bytes_at_start;
+    std::vector<std::size_t> finished;
+    std::vector<EpochState> states;
     for (std::size_t k = 0; k < G; ++k) {
       if (!ran[k] || models[k].status != ModelStatus::kActive) continue;
       EigenPro2Result& r = group.models[k];
@@ -322,10 +325,15 @@ EigenPro2GroupResult run_group(const mpi::Communicator& comm, const TrainingProb
       EpochState state = epoch_report(epoch, epoch_seconds, totals.loss_sums[k], n, r.alpha,
                                       r.parameters, r.setup_seconds);
       state.steps = totals.steps;
-      state.bytes_sent = mpi::bytes_sent() - bytes_at_start;
+      state.bytes_sent = bytes;
       state.comm_seconds = totals.comm_seconds;
-      if (on_epoch && !on_epoch(k, state)) models[k].status = ModelStatus::kStopped;
+      finished.push_back(k);
+      states.push_back(state);
     }
+    std::vector<char> keep(finished.size(), 1);
+    if (on_epoch && !finished.empty()) on_epoch(finished, states, keep);
+    for (std::size_t i = 0; i < finished.size(); ++i)
+      if (!keep[i]) models[finished[i]].status = ModelStatus::kStopped;
   }
   for (std::size_t k = 0; k < G; ++k) {
     group.status.push_back(models[k].status);
@@ -362,7 +370,9 @@ EigenPro2Result train_eigenpro2(const mpi::Communicator& comm, const TrainingPro
           StepState{st.epoch, st.step, st.steps_per_epoch, st.alphas[0], st.loss_sums[0]});
     };
   EigenPro2GroupEpoch group_epoch;
-  if (on_epoch) group_epoch = [&](std::size_t, const EpochState& st) { return on_epoch(st); };
+  if (on_epoch)
+    group_epoch = [&](const std::vector<std::size_t>&, const std::vector<EpochState>& states,
+                      std::vector<char>& keep) { keep[0] = on_epoch(states[0]) ? 1 : 0; };
   EigenPro2GroupResult group = run_group(comm, problem, {problem.kernel}, options, group_epoch,
                                          group_control, true);
   EigenPro2Result result = std::move(group.models[0]);

@@ -46,12 +46,21 @@ double TrainReporter::report(std::size_t epoch, const Matrix<double>& alpha, con
   const LocalCenters own =
       model_centers ? LocalCenters() : LocalCenters(problem_.x, precision_);
   const LocalCenters& centers = model_centers ? *model_centers : own;
-  const Kernel& kernel = kernel_;
-  const FitMetrics tr = evaluate(comm_, kernel, centers, alpha, sets_.probe, classification_);
+  Evaluated m;
+  m.probe = evaluate(comm_, kernel_, centers, alpha, sets_.probe, classification_);
+  if (has_validation())
+    m.validation = evaluate(comm_, kernel_, centers, alpha, sets_.validation, classification_);
+  if (has_test_labels())
+    m.test = evaluate(comm_, kernel_, centers, alpha, sets_.test, classification_);
+  return report_evaluated(epoch, m, extra, rank_seconds);
+}
+
+double TrainReporter::report_evaluated(std::size_t epoch, const Evaluated& m, const Json& extra,
+                                       double rank_seconds) {
   Json j;
   j.add("epoch", static_cast<double>(epoch))
       .add("elapsed_s", clock_.elapsed())
-      .add("train_mse", tr.mse);
+      .add("train_mse", m.probe.mse);
   std::string line = label_ + "epoch " + std::to_string(epoch);
   if (rank_seconds >= 0) {
     const TimerStats t = reduce_timer(comm_, rank_seconds);
@@ -61,16 +70,14 @@ double TrainReporter::report(std::size_t epoch, const Matrix<double>& alpha, con
                   t.min, t.avg, t.max);
     line += text;
   }
-  line += ": train mse " + std::to_string(tr.mse);
-  FitMetrics val;
+  line += ": train mse " + std::to_string(m.probe.mse);
   if (has_validation()) {
-    val = evaluate(comm_, kernel, centers, alpha, sets_.validation, classification_);
-    j.add("validation_mse", val.mse);
-    line += ", validation mse " + std::to_string(val.mse);
-    if (classification_) j.add("validation_accuracy", val.accuracy);
+    j.add("validation_mse", m.validation.mse);
+    line += ", validation mse " + std::to_string(m.validation.mse);
+    if (classification_) j.add("validation_accuracy", m.validation.accuracy);
   }
   if (has_test_labels()) {
-    last_test_ = evaluate(comm_, kernel, centers, alpha, sets_.test, classification_);
+    last_test_ = m.test;
     j.add("test_mse", last_test_.mse);
     line += ", test mse " + std::to_string(last_test_.mse);
     if (classification_) {
@@ -81,7 +88,7 @@ double TrainReporter::report(std::size_t epoch, const Matrix<double>& alpha, con
   j.add("ranks", static_cast<double>(comm_.size())).add("peak_rss_mb_max", peak_rss_mb(comm_));
   metrics_.line(j.merge(extra).str());
   log_.info("%s", line.c_str());
-  return val.mse;
+  return has_validation() ? m.validation.mse : 0.0;
 }
 
 void TrainReporter::evaluate_final(const Matrix<double>& alpha, const LocalCenters* centers) {

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "kmpi/rng.hpp"
+#include "kmpi/tune.hpp"
 
 namespace kmpi {
 
@@ -172,6 +173,21 @@ EvalSet training_probe(const mpi::Communicator& comm, const TrainingProblem& pro
   probe.x = select_rows(problem.x, local);
   probe.y = select_rows(problem.y, local);
   return probe;
+}
+
+std::vector<FitMetrics> evaluate_shared(const mpi::Communicator& comm,
+                                        const std::vector<Kernel>& kernels,
+                                        const LocalCenters& centers,
+                                        const std::vector<const Matrix<double>*>& alphas,
+                                        const EvalSet& set, bool classification) {
+  std::vector<FitMetrics> out(kernels.size());
+  if (set.n == 0 || kernels.empty()) return out;
+  const std::vector<Matrix<double>> pred =
+      predict_distributed_shared(comm, kernels, centers, alphas, set.offsets, set.x);
+  if (set.labeled)
+    for (std::size_t g = 0; g < kernels.size(); ++g)
+      out[g] = fit_metrics(comm, pred[g], set.y, set.n, classification);
+  return out;
 }
 
 FitMetrics evaluate(const mpi::Communicator& comm, const Kernel& kernel,

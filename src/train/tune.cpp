@@ -241,17 +241,25 @@ class TuneRun {
     metrics_.line(j.str());
   }
 
-  // collective: point i's metrics for this rank's weights `alpha` over `z` (null: the rows).
-  void score_point(std::size_t i, const Matrix<double>& alpha, const LocalCenters* z) {
-    TunePoint& p = points_[i];
-    const Kernel k = kernel_of(p.bandwidth);
+  // collective: the validation and test metrics of points `which` with this rank's weights
+  // `alphas` over the same centers `z` (null: the training rows), evaluated together.
+  void score_points(const std::vector<std::size_t>& which,
+                    const std::vector<const Matrix<double>*>& alphas, const LocalCenters* z) {
+    std::vector<Kernel> kernels;
+    for (std::size_t i : which) kernels.push_back(kernel_of(points_[i].bandwidth));
     const LocalCenters rows = z ? LocalCenters() : LocalCenters(base_.x, setup_.precision);
     const LocalCenters& centers = z ? *z : rows;
-    p.validation = evaluate(comm_, k, centers, alpha, sets_.validation, classification_);
-    if (sets_.test.labeled)
-      p.test = evaluate(comm_, k, centers, alpha, sets_.test, classification_);
-    p.score = ts_.accuracy ? 1 - p.validation.accuracy : p.validation.mse;
-    if (!std::isfinite(p.score)) p.score = INFINITY;
+    const std::vector<FitMetrics> val =
+        evaluate_shared(comm_, kernels, centers, alphas, sets_.validation, classification_);
+    const std::vector<FitMetrics> test =
+        evaluate_shared(comm_, kernels, centers, alphas, sets_.test, classification_);
+    for (std::size_t w = 0; w < which.size(); ++w) {
+      TunePoint& p = points_[which[w]];
+      p.validation = val[w];
+      p.test = test[w];
+      p.score = ts_.accuracy ? 1 - p.validation.accuracy : p.validation.mse;
+      if (!std::isfinite(p.score)) p.score = INFINITY;
+    }
   }
 
   // local: keeps point i's model if it scores better than the best so far (ties: the first).
@@ -324,24 +332,40 @@ class TuneRun {
                      " of " + std::to_string(st.steps_per_epoch);
             });
       };
-    const auto on_epoch = [&](std::size_t k, const EpochState& st) {
-      GroupModel& md = models[k];
-      if (!md.logged_setup) {
-        md.logged_setup = true;
-        report_group_setup(k, st);
+    // Every epoch's reports: the models evaluated together on each set (shared distances).
+    const LocalCenters rows(base_.x, setup_.precision);
+    const auto on_epoch = [&](const std::vector<std::size_t>& ks,
+                              const std::vector<EpochState>& states, std::vector<char>& keep) {
+      std::vector<Kernel> ek;
+      std::vector<const Matrix<double>*> ea;
+      for (std::size_t i = 0; i < ks.size(); ++i) {
+        ek.push_back(kernels[ks[i]]);
+        ea.push_back(states[i].alpha);
       }
-      const double val = md.reporter->report(
-          st.epoch, *st.alpha,
-          Json()
-              .add("solver", "eigenpro2")
-              .add("point", static_cast<double>(k))
-              .add("bandwidth", points_[k].bandwidth)
-              .add("epoch_s", st.epoch_seconds)
-              .add("batch_loss", st.batch_loss)
-              .add("batch_size", static_cast<double>(st.parameters->batch_size))
-              .add("step_size", st.parameters->step_size),
-          nullptr, st.epoch_seconds);
-      return md.stopping.keep_best(log_, true, st.epoch, val, *st.alpha);
+      const auto probe = evaluate_shared(comm_, ek, rows, ea, sets_.probe, classification_);
+      const auto val = evaluate_shared(comm_, ek, rows, ea, sets_.validation, classification_);
+      const auto test = evaluate_shared(comm_, ek, rows, ea, sets_.test, classification_);
+      for (std::size_t i = 0; i < ks.size(); ++i) {
+        const std::size_t k = ks[i];
+        const EpochState& st = states[i];
+        GroupModel& md = models[k];
+        if (!md.logged_setup) {
+          md.logged_setup = true;
+          report_group_setup(k, st);
+        }
+        const double v = md.reporter->report_evaluated(
+            st.epoch, {probe[i], val[i], test[i]},
+            Json()
+                .add("solver", "eigenpro2")
+                .add("point", static_cast<double>(k))
+                .add("bandwidth", points_[k].bandwidth)
+                .add("epoch_s", st.epoch_seconds)
+                .add("batch_loss", st.batch_loss)
+                .add("batch_size", static_cast<double>(st.parameters->batch_size))
+                .add("step_size", st.parameters->step_size),
+            st.epoch_seconds);
+        keep[i] = md.stopping.keep_best(log_, true, st.epoch, v, *st.alpha) ? 1 : 0;
+      }
     };
     Stopwatch group_clock;
     EigenPro2GroupResult group = train_eigenpro2_group(
@@ -351,6 +375,8 @@ class TuneRun {
     const double group_seconds = group_clock.seconds();
     log_.info("tune: %zu eigenpro2 models stepped together (batch %zu) in %.2f s", G,
               group.batch_size, group_seconds);
+    std::vector<std::size_t> fitted;
+    std::vector<const Matrix<double>*> returned;
     for (std::size_t k = 0; k < G; ++k) {
       points_[k].status = group.status[k];
       points_[k].fit_seconds = group_seconds;
@@ -359,10 +385,12 @@ class TuneRun {
         continue;
       }
       const EarlyStopping& st = models[k].stopping;
-      const Matrix<double>& alpha = st.best_epoch > 0 ? st.best_alpha : group.models[k].alpha;
-      score_point(k, alpha, nullptr);
-      consider(k, alpha, false, Matrix<double>(), 0);
+      fitted.push_back(k);
+      returned.push_back(st.best_epoch > 0 ? &st.best_alpha : &group.models[k].alpha);
     }
+    score_points(fitted, returned, nullptr);
+    for (std::size_t w = 0; w < fitted.size(); ++w)
+      consider(fitted[w], *returned[w], false, Matrix<double>(), 0);
     return 0;
   }
 
@@ -443,7 +471,7 @@ class TuneRun {
       SolverOutcome& out = run.outcome;
       const LocalCenters z = out.own_centers ? LocalCenters(out.centers, setup_.precision)
                                              : LocalCenters();
-      score_point(i, out.alpha, out.own_centers ? &z : nullptr);
+      score_points({i}, {&out.alpha}, out.own_centers ? &z : nullptr);
       points_[i].status = ModelStatus::kStopped;
       points_[i].fit_seconds = fit_clock.seconds();
       consider(i, out.alpha, out.own_centers, out.centers, out.center_partition.size());
