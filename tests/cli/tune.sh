@@ -6,6 +6,7 @@
 #    is byte-identical to the run alone of the selected bandwidth;
 #  - shared and point-by-point (tune.shared = false) runs give the same table and model;
 #  - falkon over bandwidths x ridges: the selection agrees with `kmpi train` at every point;
+#  - the validation curve drawn by kmpi-plot;
 #  - tune.bandwidths = auto: log-spaced from a quarter of the median distance to the median;
 #  - stopped by SIGTERM again and again and resumed: the uninterrupted run's model, each table
 #    line once (the shared run and the point-by-point one);
@@ -63,6 +64,10 @@ PY
 echo "$selected"; selected=$(echo "$selected" | tail -1)
 echo "selected bandwidth $selected"
 cmp tuned.kmpi "alone_$selected.kmpi" || fail "the tuned model differs from the run alone"
+
+# The validation curve drawn by kmpi-plot (an SVG with the run's label).
+"$SRC/scripts/kmpi-plot" tuned=tune.jsonl -o curve.svg > /dev/null
+grep -q "tuned" curve.svg || fail "the validation curve lacks the run's label"
 
 # Point by point with a fixed batch: the same table and model as the shared run.
 run 2 tune --config tune.ini $GRID --solver.batch_size=100 --output.model=shared.kmpi \
