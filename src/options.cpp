@@ -189,6 +189,10 @@ std::vector<OptionSpec> tune_options() {
              "What selects the grid point: auto (validation accuracy for classes, mse for "
              "targets) | accuracy | mse",
              {"auto", "accuracy", "mse"}),
+      integer("tune.folds", "0",
+              "tune: score every point by k-fold cross-validation (k >= 2; seeded folds), then "
+              "refit the selected point on every row; 0 = the data.validation_fraction split",
+              0, 1000),
       integer("tune.auto_points", "5", "tune.bandwidths = auto: the number of bandwidths", 2, 100),
       integer("tune.auto_samples", "1000",
               "tune.bandwidths = auto: training rows (seeded) whose pairwise distances give the "

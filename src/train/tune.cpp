@@ -73,6 +73,7 @@ struct TuneSettings {
   double median = 0;                       // tune.bandwidths = auto: the median distance
   bool accuracy = true;                    // selected by validation accuracy, else mse
   bool shared = true;
+  std::size_t folds = 0;  // tune.folds: >= 2 scores every point by k-fold cross-validation
   std::size_t size() const { return bandwidths.size() * ridges.size(); }
 };
 
@@ -122,9 +123,14 @@ TuneSettings tune_settings(const mpi::Communicator& comm, const Options& o,
   s.accuracy = metric == "accuracy" || (metric == "auto" && classification);
   mpi::agree(comm, classification || !s.accuracy,
              "tune.metric = accuracy needs classes; the targets are real values");
-  mpi::agree(comm, sets.validation.labeled,
+  s.folds = o.count("tune.folds");
+  mpi::agree(comm, s.folds < 2 || !sets.validation.labeled,
+             "tune.folds: the folds are the validation split; data.validation_fraction must be 0");
+  mpi::agree(comm, s.folds < 2 || s.folds <= problem.partition.size(),
+             "tune.folds: more folds than training rows");
+  mpi::agree(comm, s.folds >= 2 || sets.validation.labeled,
              "kmpi tune selects on a validation split; give data.validation_fraction (or "
-             "validation rows with labels)");
+             "validation rows with labels), or tune.folds");
   return s;
 }
 
@@ -153,6 +159,60 @@ struct TuneBest {
   std::size_t centers_p = 0;
 };
 
+// local: the table (log and one metrics line per point) and the selected point's line. With
+// folds, each point's metrics are the means over the folds (per-fold values in arrays).
+void report_table(const Log& log, MetricsWriter& metrics, const TuneSettings& ts,
+                  const std::vector<TunePoint>& points, std::size_t best, bool classification,
+                  bool tested, const std::vector<std::vector<TunePoint>>* folds = nullptr) {
+  log.info("tune: %5s %10s %10s %10s %12s %10s %12s %9s", "point", "bandwidth",
+           ts.has_ridge ? "ridge" : "", "val_acc", "val_mse", "test_acc", "test_mse", "fit_s");
+  for (std::size_t i = 0; i < points.size(); ++i) {
+    const TunePoint& p = points[i];
+    const bool diverged = p.status == ModelStatus::kDiverged;
+    char ridge[16] = "", test_acc[16] = "", test_mse[16] = "";
+    if (ts.has_ridge) std::snprintf(ridge, sizeof ridge, "%.3g", p.ridge);
+    if (tested) {
+      std::snprintf(test_acc, sizeof test_acc, "%.4f", p.test.accuracy);
+      std::snprintf(test_mse, sizeof test_mse, "%.6g", p.test.mse);
+    }
+    log.info("tune: %5zu %10.4g %10s %10.4f %12.6g %10s %12s %9.2f%s", i, p.bandwidth, ridge,
+             p.validation.accuracy, p.validation.mse, test_acc, test_mse, p.fit_seconds,
+             diverged ? "  diverged" : (i == best ? "  <- selected" : ""));
+    Json j;
+    j.add("event", "tune").add("point", static_cast<double>(i)).add("bandwidth", p.bandwidth);
+    if (ts.has_ridge) j.add("ridge", p.ridge);
+    j.add("status", diverged ? "diverged" : "ok");
+    if (!diverged) {
+      j.add("validation_mse", p.validation.mse);
+      if (classification) j.add("validation_accuracy", p.validation.accuracy);
+      if (tested) {
+        j.add("test_mse", p.test.mse);
+        if (classification) j.add("test_accuracy", p.test.accuracy);
+      }
+      if (folds) {
+        std::vector<double> mse, acc;
+        for (const std::vector<TunePoint>& f : *folds) {
+          mse.push_back(f[i].validation.mse);
+          acc.push_back(f[i].validation.accuracy);
+        }
+        j.add("folds", static_cast<double>(folds->size())).add("validation_mse_folds", mse);
+        if (classification) j.add("validation_accuracy_folds", acc);
+      }
+    }
+    j.add("fit_s", p.fit_seconds).add("shared", ts.shared ? 1.0 : 0.0);
+    metrics.line(j.str());
+  }
+  const TunePoint& b = points[best];
+  log.info("tune: selected bandwidth %g%s (validation %s %.6g)", b.bandwidth,
+           ts.has_ridge ? (", ridge " + number(b.ridge)).c_str() : "",
+           ts.accuracy ? "accuracy" : "mse", ts.accuracy ? b.validation.accuracy : b.validation.mse);
+  Json sel;
+  sel.add("event", "tune_selected").add("point", static_cast<double>(best));
+  sel.add("bandwidth", b.bandwidth);
+  if (ts.has_ridge) sel.add("ridge", b.ridge);
+  metrics.line(sel.str());
+}
+
 constexpr const char* kTuneSolver = "tune";
 constexpr const char* kGroupSolver = "eigenpro2-tune";
 
@@ -161,7 +221,7 @@ class TuneRun {
   TuneRun(const mpi::Communicator& comm, const Options& o, const TrainSetup& setup,
           const ModelHeader& header, TrainingProblem& base, TrainEvalSets& sets,
           const Matrix<double>& base_centers, std::size_t centers_p, MetricsWriter& metrics,
-          RunClock& clock, const Log& log)
+          RunClock& clock, const Log& log, const TuneSettings& ts)
       : comm_(comm),
         o_(o),
         setup_(setup),
@@ -174,7 +234,7 @@ class TuneRun {
         clock_(clock),
         log_(log),
         classification_(header.task == Task::kClassification),
-        ts_(tune_settings(comm, o, setup, header, base, sets)),
+        ts_(ts),
         dir_(o.str("run.checkpoint_dir")),
         outer_options_(with_checkpoint_dir(o, dir_.empty() ? "" : dir_ + "/tune")),
         progress_(comm, outer_options_),
@@ -191,6 +251,17 @@ class TuneRun {
   // collective: the whole search; the best point's model written and returned, or the exit
   // code of a stop.
   TrainResult run() {
+    if (const int signal = fit()) {
+      TrainResult r;
+      r.exit_code = stopped_after_checkpoint(comm_, log_, metrics_, clock_, signal);
+      return r;
+    }
+    return finish();
+  }
+
+  // collective: fits and scores every point (no table yet); returns the signal that stopped
+  // it after a checkpoint, or 0.
+  int fit() {
     report_grid();
     const std::string& name = setup_.solver->name;
     int signal = 0;
@@ -202,13 +273,10 @@ class TuneRun {
       run_direct_grid();
     else
       signal = run_point_by_point();
-    if (signal != 0) {
-      TrainResult r;
-      r.exit_code = stopped_after_checkpoint(comm_, log_, metrics_, clock_, signal);
-      return r;
-    }
-    return finish();
+    return signal;
   }
+
+  const std::vector<TunePoint>& points() const { return points_; }
 
  private:
   static Options with_checkpoint_dir(const Options& o, const std::string& dir) {
@@ -535,54 +603,12 @@ class TuneRun {
 
   // ---- The result ----
 
-  void report_table() {
-    log_.info("tune: %5s %10s %10s %10s %12s %10s %12s %9s", "point", "bandwidth",
-              ts_.has_ridge ? "ridge" : "", "val_acc", "val_mse", "test_acc", "test_mse",
-              "fit_s");
-    for (std::size_t i = 0; i < points_.size(); ++i) {
-      const TunePoint& p = points_[i];
-      const bool diverged = p.status == ModelStatus::kDiverged;
-      char ridge[16] = "", test_acc[16] = "", test_mse[16] = "";
-      if (ts_.has_ridge) std::snprintf(ridge, sizeof ridge, "%.3g", p.ridge);
-      if (sets_.test.labeled) {
-        std::snprintf(test_acc, sizeof test_acc, "%.4f", p.test.accuracy);
-        std::snprintf(test_mse, sizeof test_mse, "%.6g", p.test.mse);
-      }
-      log_.info("tune: %5zu %10.4g %10s %10.4f %12.6g %10s %12s %9.2f%s", i, p.bandwidth, ridge,
-                p.validation.accuracy, p.validation.mse, test_acc, test_mse, p.fit_seconds,
-                diverged ? "  diverged" : (i == best_.point ? "  <- selected" : ""));
-      Json j;
-      j.add("event", "tune").add("point", static_cast<double>(i)).add("bandwidth", p.bandwidth);
-      if (ts_.has_ridge) j.add("ridge", p.ridge);
-      j.add("status", diverged ? "diverged" : "ok");
-      if (!diverged) {
-        j.add("validation_mse", p.validation.mse);
-        if (classification_) j.add("validation_accuracy", p.validation.accuracy);
-        if (sets_.test.labeled) {
-          j.add("test_mse", p.test.mse);
-          if (classification_) j.add("test_accuracy", p.test.accuracy);
-        }
-      }
-      j.add("fit_s", p.fit_seconds).add("shared", ts_.shared ? 1.0 : 0.0);
-      metrics_.line(j.str());
-    }
-  }
-
   // collective: the table, the selected point's model written, the final lines.
   TrainResult finish() {
     mpi::agree(comm_, std::isfinite(best_.score),
                "kmpi tune: no grid point gave a model (every one diverged or scored NaN)");
-    report_table();
+    report_table(log_, metrics_, ts_, points_, best_.point, classification_, sets_.test.labeled);
     const TunePoint& b = points_[best_.point];
-    log_.info("tune: selected bandwidth %g%s (validation %s %.6g)", b.bandwidth,
-              ts_.has_ridge ? (", ridge " + number(b.ridge)).c_str() : "",
-              ts_.accuracy ? "accuracy" : "mse",
-              ts_.accuracy ? b.validation.accuracy : b.validation.mse);
-    Json sel;
-    sel.add("event", "tune_selected").add("point", static_cast<double>(best_.point));
-    sel.add("bandwidth", b.bandwidth);
-    if (ts_.has_ridge) sel.add("ridge", b.ridge);
-    metrics_.line(sel.str());
     TrainResult result;
     LocalModel& model = result.model;
     model.header = header_;
@@ -625,14 +651,247 @@ class TuneRun {
   TuneBest best_;
 };
 
+// k-fold cross-validation around TuneRun (tune.folds = k >= 2): row i belongs to fold
+// permutation-position mod k (a seeded permutation, the same at any rank count); for each fold
+// the grid is fitted on the other folds and scored on it; a point's score is the mean over the
+// folds; the selected point is then refitted on every row, and that model is written.
+// Checkpoints: the finished folds' scores in <dir>/folds, fold f's grid in <dir>/fold-<f>, the
+// refit in <dir>/refit.
+class TuneFolds {
+ public:
+  TuneFolds(const mpi::Communicator& comm, const Options& o, const TrainSetup& setup,
+            const ModelHeader& header, TrainingProblem& base, TrainEvalSets& sets,
+            const Matrix<double>& base_centers, std::size_t centers_p, MetricsWriter& metrics,
+            RunClock& clock, const Log& log, const TuneSettings& ts)
+      : comm_(comm),
+        o_(o),
+        setup_(setup),
+        header_(header),
+        base_(base),
+        sets_(sets),
+        base_centers_(base_centers),
+        centers_p_(centers_p),
+        metrics_(metrics),
+        clock_(clock),
+        log_(log),
+        classification_(header.task == Task::kClassification),
+        ts_(ts),
+        dir_(o.str("run.checkpoint_dir")),
+        outer_options_(with_dir(o, dir_.empty() ? "" : dir_ + "/folds")),
+        progress_(comm, outer_options_),
+        outer_(comm, outer_options_, base, base_centers, metrics, clock, log, progress_),
+        scores_(ts.folds) {}
+
+  TrainResult run() {
+    const std::size_t k = ts_.folds;
+    std::size_t first = 0;
+    if (const Checkpoint* ck = outer_.resume("tune-folds")) {
+      first = load(*ck);
+      log_.info("tune: resuming at fold %zu of %zu", first, k);
+    } else if (!dir_.empty()) {
+      save(0);
+    }
+    const std::vector<std::size_t> fold_of = fold_assignment();
+    for (std::size_t f = first; f < k; ++f) {
+      if (const int signal = fit_fold(f, fold_of, f == first)) return stopped(signal);
+      if (!dir_.empty()) save(f + 1);
+      const int signal =
+          dir_.empty() ? 0 : comm_.allreduce_value(stop_signal_received(), mpi::Op::kMax);
+      if (signal != 0) return stopped(signal);
+    }
+    return refit(first == k);
+  }
+
+ private:
+  static Options with_dir(const Options& o, const std::string& dir) {
+    Options copy = o;
+    if (!dir.empty()) copy.set("run.checkpoint_dir", dir);
+    return copy;
+  }
+
+  // local: the fold of every global row.
+  std::vector<std::size_t> fold_assignment() const {
+    const std::size_t n = base_.partition.size();
+    const std::vector<std::size_t> perm = random_permutation(n, setup_.seed, RngStream::kTune, 1);
+    std::vector<std::size_t> fold_of(n);
+    for (std::size_t j = 0; j < n; ++j) fold_of[perm[j]] = j % ts_.folds;
+    return fold_of;
+  }
+
+  // local: run.checkpoint_dir = <dir>/<name> and a resume only where the run resumed into.
+  Options inner_options(const std::string& name, bool resumed_here) const {
+    Options inner = o_;
+    if (!dir_.empty()) inner.set("run.checkpoint_dir", dir_ + "/" + name);
+    inner.set("run.resume", resumed_here && o_.str("run.resume") != "no" ? "auto" : "no");
+    return inner;
+  }
+
+  // collective: fold f's grid: fitted on the other folds' rows, scored on fold f's.
+  int fit_fold(std::size_t f, const std::vector<std::size_t>& fold_of, bool resumed_here) {
+    std::vector<std::size_t> train, validation;
+    for (std::size_t i = 0; i < fold_of.size(); ++i) (fold_of[i] == f ? validation : train).push_back(i);
+    LocalData all;
+    all.partition = base_.partition;
+    all.features = base_.x;
+    all.targets = base_.y;
+    all.dimension = base_.x.cols();
+    LocalData tr = take_rows(comm_, all, train), va = take_rows(comm_, all, validation);
+    TrainingProblem problem{base_.kernel, tr.partition, std::move(tr.features),
+                            std::move(tr.targets)};
+    EvalSet val;
+    val.name = "validation";
+    val.offsets = offsets_of(va.partition);
+    val.x = std::move(va.features);
+    val.y = std::move(va.targets);
+    val.n = va.partition.size();
+    val.labeled = true;
+    TrainEvalSets sets{training_probe(comm_, problem, setup_.seed), std::move(val), sets_.test};
+    log_.info("tune: fold %zu of %zu: %zu training rows, %zu validation rows", f + 1, ts_.folds,
+              train.size(), validation.size());
+    const Options o = inner_options("fold-" + std::to_string(f), resumed_here);  // outlives run
+    TuneRun run(comm_, o, setup_, header_, problem, sets, base_centers_, centers_p_, metrics_,
+                clock_, log_, ts_);
+    if (const int signal = run.fit()) return signal;
+    scores_[f] = run.points();
+    return 0;
+  }
+
+  // collective: the mean over the folds, the table, the selected point refitted on every row.
+  TrainResult refit(bool resumed_here) {
+    std::vector<TunePoint> mean = scores_.front();
+    std::size_t best = 0;
+    double best_score = INFINITY;
+    const double k = static_cast<double>(ts_.folds);
+    for (std::size_t i = 0; i < mean.size(); ++i) {
+      TunePoint& p = mean[i];
+      p.validation = p.test = FitMetrics{0, classification_ ? 0.0 : -1.0};
+      p.score = p.fit_seconds = 0;
+      for (const std::vector<TunePoint>& fold : scores_) {
+        const TunePoint& q = fold[i];
+        if (q.status == ModelStatus::kDiverged) p.status = ModelStatus::kDiverged;
+        p.validation.mse += q.validation.mse / k;
+        p.test.mse += q.test.mse / k;
+        if (classification_) {
+          p.validation.accuracy += q.validation.accuracy / k;
+          p.test.accuracy += q.test.accuracy / k;
+        }
+        p.score += q.score / k;
+        p.fit_seconds += q.fit_seconds;
+      }
+      if (p.status == ModelStatus::kDiverged || !std::isfinite(p.score)) p.score = INFINITY;
+      if (p.score < best_score) {
+        best_score = p.score;
+        best = i;
+      }
+    }
+    mpi::agree(comm_, std::isfinite(best_score),
+               "kmpi tune: no grid point gave a model in every fold (diverged or NaN)");
+    report_table(log_, metrics_, ts_, mean, best, classification_, sets_.test.labeled, &scores_);
+    // The refit: the selected point on every row (no validation: iterative solvers run all
+    // their epochs).
+    const TunePoint& b = mean[best];
+    Options o = inner_options("refit", resumed_here);
+    o.set("kernel.bandwidth", number(b.bandwidth));
+    if (ts_.has_ridge) o.set("solver.ridge", number(b.ridge));
+    ModelHeader header = header_;
+    header.kernel = setup_.kernel;
+    header.kernel.bandwidth = b.bandwidth;
+    base_.kernel = header.kernel;
+    log_.info("tune: refitting bandwidth %g on all %zu rows", b.bandwidth, base_.partition.size());
+    SolverRun run = run_solver(comm_, o, setup_, classification_, base_, sets_, base_centers_,
+                               centers_p_, metrics_, clock_, log_);
+    if (run.outcome.interrupted) return stopped(run.stop_signal);
+    TrainResult result;
+    result.model = assemble_model(header, base_, run.outcome);
+    if (!o_.str("output.model").empty()) save_model(comm_, o_.str("output.model"), result.model);
+    report_done(comm_, log_, metrics_, clock_, sets_.test, run.test, classification_);
+    result.trained = true;
+    result.tested = sets_.test.labeled;
+    result.test = run.test;
+    return result;
+  }
+
+  TrainResult stopped(int signal) {
+    TrainResult r;
+    r.exit_code = stopped_after_checkpoint(comm_, log_, metrics_, clock_, signal);
+    return r;
+  }
+
+  // The finished folds' per-point scores (replicated scalars).
+  void save(std::size_t next) {
+    Checkpoint ck = outer_.create("tune-folds");
+    ck.epoch = next;
+    for (std::size_t f = 0; f < next; ++f)
+      for (std::size_t i = 0; i < scores_[f].size(); ++i) {
+        const std::string s = std::to_string(f) + "_" + std::to_string(i);
+        const TunePoint& p = scores_[f][i];
+        ck.scalars["vm_" + s] = p.validation.mse;
+        ck.scalars["va_" + s] = p.validation.accuracy;
+        ck.scalars["tm_" + s] = p.test.mse;
+        ck.scalars["ta_" + s] = p.test.accuracy;
+        ck.scalars["sc_" + s] = std::isfinite(p.score) ? p.score : -1;
+        ck.scalars["st_" + s] = static_cast<double>(p.status);
+        ck.scalars["fs_" + s] = p.fit_seconds;
+      }
+    save_checkpoint(comm_, dir_ + "/folds", ck);
+  }
+
+  std::size_t load(const Checkpoint& ck) {
+    const std::size_t next = std::min(ck.epoch, ts_.folds);
+    for (std::size_t f = 0; f < next; ++f) {
+      scores_[f].clear();
+      std::size_t i = 0;
+      for (double b : ts_.bandwidths)
+        for (double r : ts_.ridges) {
+          const std::string s = std::to_string(f) + "_" + std::to_string(i++);
+          TunePoint p;
+          p.bandwidth = b;
+          p.ridge = r;
+          p.validation = {ck.scalar("vm_" + s), ck.scalar("va_" + s, -1)};
+          p.test = {ck.scalar("tm_" + s), ck.scalar("ta_" + s, -1)};
+          const double score = ck.scalar("sc_" + s, -1);
+          p.score = score < 0 ? INFINITY : score;
+          p.status = static_cast<ModelStatus>(ck.scalar("st_" + s));
+          p.fit_seconds = ck.scalar("fs_" + s);
+          scores_[f].push_back(p);
+        }
+    }
+    return next;
+  }
+
+  const mpi::Communicator& comm_;
+  const Options& o_;
+  const TrainSetup& setup_;
+  const ModelHeader& header_;
+  TrainingProblem& base_;
+  TrainEvalSets& sets_;
+  const Matrix<double>& base_centers_;
+  std::size_t centers_p_;
+  MetricsWriter& metrics_;
+  RunClock& clock_;
+  const Log& log_;
+  bool classification_;
+  TuneSettings ts_;
+  std::string dir_;
+  Options outer_options_;
+  Progress progress_;
+  TrainCheckpoints outer_;  // the folds' checkpoint (<dir>/folds)
+  std::vector<std::vector<TunePoint>> scores_;  // per fold, per point
+};
+
 }  // namespace
 
 TrainResult fit_tune(const mpi::Communicator& comm, const Options& o, const TrainSetup& setup,
                      const ModelHeader& header, TrainingProblem& base, TrainEvalSets& base_sets,
                      const Matrix<double>& base_centers, std::size_t centers_p,
                      MetricsWriter& metrics, RunClock& clock, const Log& log) {
+  const TuneSettings ts = tune_settings(comm, o, setup, header, base, base_sets);
+  if (ts.folds >= 2)
+    return TuneFolds(comm, o, setup, header, base, base_sets, base_centers, centers_p, metrics,
+                     clock, log, ts)
+        .run();
   return TuneRun(comm, o, setup, header, base, base_sets, base_centers, centers_p, metrics, clock,
-                 log)
+                 log, ts)
       .run();
 }
 

@@ -8,8 +8,10 @@
 #  - falkon over bandwidths x ridges: the selection agrees with `kmpi train` at every point;
 #  - the validation curve drawn by kmpi-plot;
 #  - tune.bandwidths = auto: log-spaced from a quarter of the median distance to the median;
+#  - tune.folds = 3: mean scores over the folds, the selected point refitted on every row
+#    (byte-identical to train alone);
 #  - stopped by SIGTERM again and again and resumed: the uninterrupted run's model, each table
-#    line once (the shared run and the point-by-point one);
+#    line once (the shared run, the point-by-point one and the 3-fold one);
 #  - refusals in one line: tune options given to train, a ridge for eigenpro2, a bad list, no
 #    validation split.
 source "$(dirname "$0")/common.sh"
@@ -136,9 +138,35 @@ assert all(abs(a - b) <= 1e-9 * b for a, b in zip(bw, expected)), (bw, expected)
 print(f"auto grid: median {med:.4f}, bandwidths {[round(b, 3) for b in bw]}")
 PY
 
+# k folds: each point's score is the mean over 3 folds, the selection the best mean, and the
+# model the selected bandwidth refitted on every row: byte-identical to train alone on them.
+FOLDS=(--data.validation_fraction=0 --tune.folds=3)
+run 2 tune --config tune.ini $GRID "${FOLDS[@]}" --solver.batch_size=100 --output.model=folds.kmpi \
+  --output.metrics=folds.jsonl > folds.log
+fold_bw=$(/usr/bin/python3 - <<'PY'
+import json
+lines = [json.loads(l) for l in open("folds.jsonl")]
+table = [l for l in lines if l.get("event") == "tune"]
+assert len(table) == 3, table
+for t in table:
+    f = t["validation_accuracy_folds"]
+    assert t["folds"] == 3 and len(f) == 3, t
+    assert abs(t["validation_accuracy"] - sum(f) / 3) < 1e-9, t
+best = max(table, key=lambda t: t["validation_accuracy"])
+sel = [l for l in lines if l.get("event") == "tune_selected"][0]
+assert sel["bandwidth"] == best["bandwidth"], (sel, best)
+print(f"{best['bandwidth']:g}")
+PY
+)
+echo "3 folds selected bandwidth $fold_bw"
+run 2 train --config tune.ini --data.validation_fraction=0 --solver.batch_size=100 \
+  --kernel.bandwidth="$fold_bw" --output.model=refit_alone.kmpi > /dev/null
+cmp folds.kmpi refit_alone.kmpi || fail "the refitted model differs from train alone"
+
 # Stopped and resumed again and again: the uninterrupted model, each table line once.
+# $1 = tag, $2 = the uninterrupted model, further arguments = tune options.
 stop_and_resume() {
-  local tag=$1; shift
+  local tag=$1 ref=$2; shift 2
   rm -rf "ck_$tag"; local stops=0
   for attempt in $(seq 30); do
     : > bg.log
@@ -156,12 +184,13 @@ stop_and_resume() {
   done
   [ "$stops" -ge 2 ] || fail "$tag: only $stops stops: the test did not exercise resumes"
   echo "$tag: stopped $stops times"
-  cmp shared.kmpi "resumed_$tag.kmpi" || fail "$tag: the resumed tune model differs"
+  cmp "$ref" "resumed_$tag.kmpi" || fail "$tag: the resumed tune model differs"
   [ "$(grep -c '"event": "tune"' "resumed_$tag.jsonl")" -eq 3 ] ||
     fail "$tag: the resumed metrics do not hold each table line once"
 }
-stop_and_resume shared
-stop_and_resume single --tune.shared=false
+stop_and_resume shared shared.kmpi
+stop_and_resume single shared.kmpi --tune.shared=false
+stop_and_resume folds folds.kmpi "${FOLDS[@]}"
 
 expect_tune_refusal() {
   local want=$1 cmd=$2; shift 2
