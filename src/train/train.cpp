@@ -126,9 +126,9 @@ bool plan_and_scale(const mpi::Communicator& comm, const Options& o, const Train
   const bool classification = header.task == Task::kClassification;
   Log(comm, o.flag("run.verbose_ranks"))
       .info(
-          "kmpi train: %s, %zu rows x %zu features, %zu %s, %d ranks, kernel %s bandwidth %g, "
+          "kmpi %s: %s, %zu rows x %zu features, %zu %s, %d ranks, kernel %s bandwidth %g, "
           "read %.2f s",
-          setup.solver->name.c_str(), n, d, header.outputs,
+          setup.tune ? "tune" : "train", setup.solver->name.c_str(), n, d, header.outputs,
           classification ? "classes" : "targets", comm.size(), setup.kernel.name().c_str(),
           setup.kernel.bandwidth, read_clock.seconds());
   return true;
