@@ -45,12 +45,12 @@ TEST(TuneGroup, EveryModelEqualsItsRunAloneBitForBit) {
       TrainingProblem p = synthetic_problem(comm, 500, 5, kernels[0], 61);
       const EigenPro2Options o = group_options(precision);
       std::vector<std::size_t> epochs_seen(kernels.size(), 0);
-      const EigenPro2GroupResult group = train_eigenpro2_group(
-          comm, p, kernels, o,
-          [&](const std::vector<std::size_t>& models, const std::vector<EpochState>&,
-              std::vector<char>&) {
-            for (std::size_t k : models) ++epochs_seen[k];
-          });
+      const EigenPro2GroupResult group =
+          train_eigenpro2_group(comm, p, kernels, o,
+                                [&](const std::vector<std::size_t>& models,
+                                    const std::vector<EpochState>&, std::vector<char>&) {
+                                  for (std::size_t k : models) ++epochs_seen[k];
+                                });
       ASSERT_EQ(group.models.size(), kernels.size());
       // The automatic batch sizes differ across these kernels; the group takes the smallest, and
       // each model's step is derived for it.

@@ -149,7 +149,8 @@ void times_local(std::vector<SharedTerm<T>>& terms, const Matrix<double>& q64,
   std::vector<T> products(terms.size() > 1 ? block.size() : 0);
   T* prod = terms.size() > 1 ? products.data() : block.data();
   for (SharedTerm<T>& t : terms)
-    if (t.capture) t.capture->values = Matrix<double>(m, t.capture->columns ? t.capture->columns->size() : 0);
+    if (t.capture)
+      t.capture->values = Matrix<double>(m, t.capture->columns ? t.capture->columns->size() : 0);
   for_each_tile(tl, m, p, [&](std::size_t i0, std::size_t mi, std::size_t j0, std::size_t tj) {
     if (between_tiles) between_tiles();
     product_block(qt.row(i0), mi, d, zt.row(j0), tj, d, d, prod, tj);
@@ -163,7 +164,8 @@ void times_local(std::vector<SharedTerm<T>>& terms, const Matrix<double>& q64,
                    part.data(), c);
         add_rows_to(*t.out, i0, mi, c, part.data());
       }
-      if (t.capture && t.capture->columns) capture_columns(*t.capture, block.data(), i0, mi, j0, tj);
+      if (t.capture && t.capture->columns)
+        capture_columns(*t.capture, block.data(), i0, mi, j0, tj);
     }
   });
 }
@@ -353,9 +355,10 @@ void normal_product_local(const Kernel& k, const LocalCenters& x, const LocalCen
 
 }  // namespace
 
-Matrix<double> kernel_normal_product(const mpi::Communicator& comm, const Kernel& k, const LocalCenters& x,
-                              const LocalCenters& z, const Matrix<double>* u,
-                              const Matrix<double>* v, std::size_t c, std::size_t n_total) {
+Matrix<double> kernel_normal_product(const mpi::Communicator& comm, const Kernel& k,
+                                     const LocalCenters& x, const LocalCenters& z,
+                                     const Matrix<double>* u, const Matrix<double>* v,
+                                     std::size_t c, std::size_t n_total) {
   Matrix<double> w(z.rows(), c);
   if (z.precision() == Precision::kFloat32)
     normal_product_local<float>(k, x, z, u, v, w, kDefaultTileBytes);
@@ -365,6 +368,5 @@ Matrix<double> kernel_normal_product(const mpi::Communicator& comm, const Kernel
   for (std::size_t i = 0; i < w.size(); ++i) w.data()[i] /= static_cast<double>(n_total);
   return w;
 }
-
 
 }  // namespace kmpi

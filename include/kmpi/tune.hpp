@@ -42,7 +42,8 @@ EigenPro2Options eigenpro2_options(const Options& o, std::uint64_t seed, Precisi
 // ..., captures[g]) bit for bit (the same tiles, the same pass, the same sums); kernel_times_local
 // is the G = 1 case. captures may be empty or hold null entries (no capture for that kernel).
 void kernel_times_local_shared(const std::vector<Kernel>& kernels, const Matrix<double>& q,
-                               const LocalCenters& z, const std::vector<const Matrix<double>*>& alphas,
+                               const LocalCenters& z,
+                               const std::vector<const Matrix<double>*>& alphas,
                                const std::vector<Matrix<double>*>& outs,
                                std::size_t tile_bytes = kDefaultTileBytes,
                                const std::vector<KernelColumns*>& captures = {},
@@ -62,13 +63,13 @@ std::vector<Matrix<double>> predict_distributed_shared(
 enum class ModelStatus : char { kActive = 0, kStopped = 1, kDiverged = 2 };
 struct EigenPro2GroupStep {
   std::size_t epoch = 0, step = 0, steps_per_epoch = 0;  // as StepState
-  std::vector<const Matrix<double>*> alphas;              // this rank's weights, per model
-  std::vector<double> loss_sums;                          // per model, this epoch so far
-  std::vector<ModelStatus> status;                        // per model
+  std::vector<const Matrix<double>*> alphas;             // this rank's weights, per model
+  std::vector<double> loss_sums;                         // per model, this epoch so far
+  std::vector<ModelStatus> status;                       // per model
 };
 struct EigenPro2GroupControl {
-  std::size_t start_epoch = 0, start_step = 0;  // as IterationControl
-  std::vector<double> start_loss_sums;           // per model (empty: 0)
+  std::size_t start_epoch = 0, start_step = 0;      // as IterationControl
+  std::vector<double> start_loss_sums;              // per model (empty: 0)
   std::vector<const Matrix<double>*> start_alphas;  // per model (empty: alpha = 0)
   std::vector<ModelStatus> start_status;            // per model (empty: all active)
   // collective: after every step; false stops the run at once (interrupted).

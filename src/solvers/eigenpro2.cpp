@@ -158,7 +158,7 @@ class EigenPro2Iteration {
     for (std::size_t a = 0; a < active.size(); ++a) {
       outs.push_back(&gs[a]);
       captures.push_back(models_[active[a]].pre->parameters.q > 0 ? &nystrom_blocks[active[a]]
-                                                                   : nullptr);
+                                                                  : nullptr);
     }
     kernel_times_local_shared(kernels, b.x, centers_, alphas, outs, kDefaultTileBytes, captures,
                               [next] {
@@ -224,8 +224,7 @@ class EigenPro2Iteration {
 
 // collective: setup steps 1-7 with the sample S drawn from the data.
 NystromPreconditioner eigenpro2_preconditioner(const mpi::Communicator& comm,
-                                               const TrainingProblem& problem,
-                                               const Kernel& kernel,
+                                               const TrainingProblem& problem, const Kernel& kernel,
                                                const EigenPro2Options& options,
                                                const SetupProgress& progress) {
   const std::size_t n = problem.partition.size();
@@ -243,8 +242,8 @@ NystromPreconditioner eigenpro2_preconditioner(const mpi::Communicator& comm,
 
 // collective: the group run (train_eigenpro2_group; train_eigenpro2 with one kernel).
 EigenPro2GroupResult run_group(const mpi::Communicator& comm, const TrainingProblem& problem,
-                               const std::vector<Kernel>& kernels,
-                               const EigenPro2Options& options, const EigenPro2GroupEpoch& on_epoch,
+                               const std::vector<Kernel>& kernels, const EigenPro2Options& options,
+                               const EigenPro2GroupEpoch& on_epoch,
                                const EigenPro2GroupControl& control, bool divergence_fatal) {
   const std::size_t n = problem.partition.size(), c = problem.y.cols(), G = kernels.size();
   const std::size_t my_count = problem.partition.count(comm.rank());
@@ -266,16 +265,16 @@ EigenPro2GroupResult run_group(const mpi::Communicator& comm, const TrainingProb
   for (std::size_t k = 0; k < G; ++k) {
     NystromPreconditioner& pre = pres[k];
     if (pre.parameters.batch_size != m)
-      pre.parameters = eigenpro2_parameters(pre.eigenvalues, pre.parameters.s, n,
-                                            kernels[k].diagonal(), common);
+      pre.parameters =
+          eigenpro2_parameters(pre.eigenvalues, pre.parameters.s, n, kernels[k].diagonal(), common);
     EigenPro2Result& r = group.models[k];
     r.nystrom_indices = pre.indices;
     r.parameters = pre.parameters;
     r.eigenvalues = pre.eigenvalues;
     r.eigenvalues.resize(pre.parameters.q + 1);
     r.alpha = Matrix<double>(my_count, c);
-    models[k] = EigenPro2Model{&kernels[k], &pre, pre.parameters.step_size, &r.alpha,
-                               ModelStatus::kActive};
+    models[k] =
+        EigenPro2Model{&kernels[k], &pre, pre.parameters.step_size, &r.alpha, ModelStatus::kActive};
   }
   const double setup_seconds = setup_clock.seconds();
   for (std::size_t k = 0; k < G; ++k) group.models[k].setup_seconds = setup_seconds;
@@ -373,8 +372,8 @@ EigenPro2Result train_eigenpro2(const mpi::Communicator& comm, const TrainingPro
   if (on_epoch)
     group_epoch = [&](const std::vector<std::size_t>&, const std::vector<EpochState>& states,
                       std::vector<char>& keep) { keep[0] = on_epoch(states[0]) ? 1 : 0; };
-  EigenPro2GroupResult group = run_group(comm, problem, {problem.kernel}, options, group_epoch,
-                                         group_control, true);
+  EigenPro2GroupResult group =
+      run_group(comm, problem, {problem.kernel}, options, group_epoch, group_control, true);
   EigenPro2Result result = std::move(group.models[0]);
   result.interrupted = group.interrupted;
   return result;
@@ -452,14 +451,14 @@ SolverOutcome run_eigenpro2(SolverContext& ctx) {
       logged_setup = true;
       report_eigenpro2_setup(ctx.reporter, st);
     }
-    const double val = ctx.reporter.report(st.epoch, *st.alpha, eigenpro2_epoch_fields(st),
-                                           nullptr, st.epoch_seconds);
-    return ctx.stopping.keep_best(ctx.reporter.log(), ctx.reporter.has_validation(), st.epoch,
-                                  val, *st.alpha);
+    const double val = ctx.reporter.report(st.epoch, *st.alpha, eigenpro2_epoch_fields(st), nullptr,
+                                           st.epoch_seconds);
+    return ctx.stopping.keep_best(ctx.reporter.log(), ctx.reporter.has_validation(), st.epoch, val,
+                                  *st.alpha);
   };
   EigenPro2Result result =
-      train_eigenpro2(ctx.comm, ctx.problem, eigenpro2_options(ctx.options, ctx.seed, ctx.precision),
-                      on_epoch, control);
+      train_eigenpro2(ctx.comm, ctx.problem,
+                      eigenpro2_options(ctx.options, ctx.seed, ctx.precision), on_epoch, control);
   SolverOutcome out;
   out.interrupted = result.interrupted;
   out.alpha = std::move(result.alpha);

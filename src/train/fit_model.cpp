@@ -17,26 +17,19 @@ TrainingProblem build_problem(const ModelHeader& header, LocalData train) {
 }
 
 SolverRun run_solver(const mpi::Communicator& comm, const Options& o, const TrainSetup& setup,
-                     bool classification, const TrainingProblem& problem,
-                     const TrainEvalSets& sets, const Matrix<double>& centers,
-                     std::size_t centers_p, MetricsWriter& metrics, RunClock& clock,
-                     const Log& log) {
-  TrainReporter reporter(comm, log, metrics, clock, problem, setup.precision, classification,
-                         sets);
+                     bool classification, const TrainingProblem& problem, const TrainEvalSets& sets,
+                     const Matrix<double>& centers, std::size_t centers_p, MetricsWriter& metrics,
+                     RunClock& clock, const Log& log) {
+  TrainReporter reporter(comm, log, metrics, clock, problem, setup.precision, classification, sets);
   EarlyStopping stopping;
   stopping.patience = o.count("solver.patience");
   Progress progress(comm, o);
   TrainCheckpoints checkpoints(comm, o, problem, centers, metrics, clock, log, progress);
-  SolverContext context{comm,
-                        o,
-                        problem,
-                        setup.precision,
-                        setup.seed,
-                        centers_p > 0 ? &centers : nullptr,
-                        centers_p,
-                        reporter,
-                        stopping,
-                        checkpoints,
+  SolverContext context{comm,       o,
+                        problem,    setup.precision,
+                        setup.seed, centers_p > 0 ? &centers : nullptr,
+                        centers_p,  reporter,
+                        stopping,   checkpoints,
                         progress};
   SolverRun run;
   run.outcome = setup.solver->solve(context);
@@ -56,8 +49,8 @@ SolverRun run_solver(const mpi::Communicator& comm, const Options& o, const Trai
   return run;
 }
 
-int stopped_after_checkpoint(const mpi::Communicator& comm, const Log& log,
-                             MetricsWriter& metrics, const RunClock& clock, int signal) {
+int stopped_after_checkpoint(const mpi::Communicator& comm, const Log& log, MetricsWriter& metrics,
+                             const RunClock& clock, int signal) {
   metrics.line(Json()
                    .add("event", "checkpointed")
                    .add("signal", static_cast<double>(signal))
@@ -96,10 +89,23 @@ void report_done(const mpi::Communicator& comm, const Log& log, MetricsWriter& m
   metrics.line(done.str());
   metrics.finish(comm);
   if (test_set.labeled && classification)
-    log.info("kmpi: test accuracy %.4f on %zu points, wall time %.2f s on %d ranks",
-             test.accuracy, test_set.n, clock.wall.seconds(), comm.size());
+    log.info("kmpi: test accuracy %.4f on %zu points, wall time %.2f s on %d ranks", test.accuracy,
+             test_set.n, clock.wall.seconds(), comm.size());
   else
     log.info("kmpi: done, wall time %.2f s on %d ranks", clock.wall.seconds(), comm.size());
+}
+
+TrainResult finish_run(const mpi::Communicator& comm, const Options& o, const Log& log,
+                       MetricsWriter& metrics, const RunClock& clock, const EvalSet& test_set,
+                       LocalModel model, const FitMetrics& test, bool classification) {
+  if (!o.str("output.model").empty()) save_model(comm, o.str("output.model"), model);
+  report_done(comm, log, metrics, clock, test_set, test, classification);
+  TrainResult result;
+  result.model = std::move(model);
+  result.trained = true;
+  result.tested = test_set.labeled;
+  result.test = test;
+  return result;
 }
 
 TrainResult fit_model(const mpi::Communicator& comm, const Options& o, const TrainSetup& setup,
@@ -112,25 +118,20 @@ TrainResult fit_model(const mpi::Communicator& comm, const Options& o, const Tra
                      std::move(extras.test)};
   MetricsWriter metrics(comm, o.str("output.metrics"));
   if (setup.tune)
-    return fit_tune(comm, o, setup, header, problem, sets, extras.centers, extras.centers_p,
-                    metrics, clock, log);
+    return fit_tune({comm, o, setup, header, problem, sets, extras.centers, extras.centers_p,
+                     metrics, clock, log});
   if (setup.rfm_iterations > 0)
-    return fit_rfm(comm, o, setup, header, problem, sets, extras.centers, extras.centers_p,
-                   metrics, clock, log);
+    return fit_rfm(comm, o, setup, header, problem, sets, extras.centers, extras.centers_p, metrics,
+                   clock, log);
   SolverRun run = run_solver(comm, o, setup, classification, problem, sets, extras.centers,
                              extras.centers_p, metrics, clock, log);
-  TrainResult result;
   if (run.outcome.interrupted) {
+    TrainResult result;
     result.exit_code = stopped_after_checkpoint(comm, log, metrics, clock, run.stop_signal);
     return result;
   }
-  result.model = assemble_model(header, problem, run.outcome);
-  if (!o.str("output.model").empty()) save_model(comm, o.str("output.model"), result.model);
-  report_done(comm, log, metrics, clock, sets.test, run.test, classification);
-  result.trained = true;
-  result.tested = sets.test.labeled;
-  result.test = run.test;
-  return result;
+  return finish_run(comm, o, log, metrics, clock, sets.test,
+                    assemble_model(header, problem, run.outcome), run.test, classification);
 }
 
 }  // namespace kmpi

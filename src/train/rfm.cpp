@@ -118,8 +118,8 @@ FeatureMetric metric_from_array(const mpi::Communicator& comm, const Checkpoint&
   return m;
 }
 
-void save_rfm_state(const mpi::Communicator& comm, TrainCheckpoints& outer,
-                    const std::string& dir, const RfmState& st) {
+void save_rfm_state(const mpi::Communicator& comm, TrainCheckpoints& outer, const std::string& dir,
+                    const RfmState& st) {
   Checkpoint ck = outer.create(kRfmSolver);
   ck.epoch = st.next;
   ck.scalars["best_iteration"] = static_cast<double>(st.best.iteration);
@@ -204,15 +204,14 @@ FeatureMetric next_metric(const mpi::Communicator& comm, const TrainSetup& setup
   });
   next.kind = rs.kind;
   next.dimension = model.centers.cols();
-  next.root.resize(rs.kind == MetricKind::kFull ? next.dimension * next.dimension
-                                                : next.dimension);
+  next.root.resize(rs.kind == MetricKind::kFull ? next.dimension * next.dimension : next.dimension);
   comm.broadcast(next.root.data(), next.root.size(), 0);
   return next;
 }
 
 // collective: the metrics and log line of iteration t.
-void report_iteration(const Log& log, MetricsWriter& metrics, const RunClock& clock,
-                      std::size_t t, const RfmIteration& it, const FeatureMetric& metric,
+void report_iteration(const Log& log, MetricsWriter& metrics, const RunClock& clock, std::size_t t,
+                      const RfmIteration& it, const FeatureMetric& metric,
                       const TrainEvalSets& sets, bool classification, bool selected_best) {
   Json j;
   j.add("event", "rfm").add("iteration", static_cast<double>(t));
@@ -330,9 +329,8 @@ class RfmLoop {
                              transformed(base_sets_.validation, st_.metric),
                              transformed(base_sets_.test, st_.metric)};
     SolverRun run =
-        run_solver(comm_, inner_options(o_, t, may_resume), setup_, classification_, problem,
-                   sets, transformed(base_centers_, st_.metric), centers_p_, metrics_, clock_,
-                   log_);
+        run_solver(comm_, inner_options(o_, t, may_resume), setup_, classification_, problem, sets,
+                   transformed(base_centers_, st_.metric), centers_p_, metrics_, clock_, log_);
     if (run.outcome.interrupted) return run.stop_signal;
     ModelHeader h = header_;
     h.metric = st_.metric;
@@ -397,8 +395,7 @@ class RfmLoop {
   // collective: writes output.metric_matrix (first: a failure there leaves no model either) and
   // output.model, the selected iteration and the final metrics line.
   TrainResult finish() {
-    TrainResult result;
-    result.model = best_model();
+    LocalModel model = best_model();
     log_.info("rfm: returning iteration %zu (%s metric)", st_.best.iteration,
               metric_kind_name(st_.best.metric.kind));
     if (!o_.str("output.metric_matrix").empty()) {
@@ -410,17 +407,13 @@ class RfmLoop {
         if (comm_.rank() == 0) save_metric_file(o_.str("output.metric_matrix"), written);
       });
     }
-    if (!o_.str("output.model").empty()) save_model(comm_, o_.str("output.model"), result.model);
     metrics_.line(Json()
                       .add("event", "rfm_selected")
                       .add("iteration", static_cast<double>(st_.best.iteration))
                       .add("metric", metric_kind_name(st_.best.metric.kind))
                       .str());
-    report_done(comm_, log_, metrics_, clock_, base_sets_.test, st_.best.test, classification_);
-    result.trained = true;
-    result.tested = base_sets_.test.labeled;
-    result.test = st_.best.test;
-    return result;
+    return finish_run(comm_, o_, log_, metrics_, clock_, base_sets_.test, std::move(model),
+                      st_.best.test, classification_);
   }
 
   const mpi::Communicator& comm_;
@@ -450,8 +443,8 @@ TrainResult fit_rfm(const mpi::Communicator& comm, const Options& o, const Train
                     const ModelHeader& header, TrainingProblem& base, TrainEvalSets& base_sets,
                     const Matrix<double>& base_centers, std::size_t centers_p,
                     MetricsWriter& metrics, RunClock& clock, const Log& log) {
-  return RfmLoop(comm, o, setup, header, base, base_sets, base_centers, centers_p, metrics,
-                 clock, log)
+  return RfmLoop(comm, o, setup, header, base, base_sets, base_centers, centers_p, metrics, clock,
+                 log)
       .run();
 }
 

@@ -18,18 +18,16 @@ double peak_rss_mb(const mpi::Communicator& comm) {
 
 }  // namespace
 
-TrainReporter::TrainReporter(const mpi::Communicator& comm, const Log& log,
-                             MetricsWriter& metrics, const RunClock& clock,
-                             const TrainingProblem& problem, Precision precision,
-                             bool classification, const TrainEvalSets& sets)
-    : TrainReporter(comm, log, metrics, clock, problem, problem.kernel, precision,
-                    classification, sets, "") {}
+TrainReporter::TrainReporter(const mpi::Communicator& comm, const Log& log, MetricsWriter& metrics,
+                             const RunClock& clock, const TrainingProblem& problem,
+                             Precision precision, bool classification, const TrainEvalSets& sets)
+    : TrainReporter(comm, log, metrics, clock, problem, problem.kernel, precision, classification,
+                    sets, "") {}
 
-TrainReporter::TrainReporter(const mpi::Communicator& comm, const Log& log,
-                             MetricsWriter& metrics, const RunClock& clock,
-                             const TrainingProblem& problem, const Kernel& kernel,
-                             Precision precision, bool classification, const TrainEvalSets& sets,
-                             std::string label)
+TrainReporter::TrainReporter(const mpi::Communicator& comm, const Log& log, MetricsWriter& metrics,
+                             const RunClock& clock, const TrainingProblem& problem,
+                             const Kernel& kernel, Precision precision, bool classification,
+                             const TrainEvalSets& sets, std::string label)
     : comm_(comm),
       log_(log),
       metrics_(metrics),
@@ -43,8 +41,7 @@ TrainReporter::TrainReporter(const mpi::Communicator& comm, const Log& log,
 
 double TrainReporter::report(std::size_t epoch, const Matrix<double>& alpha, const Json& extra,
                              const LocalCenters* model_centers, double rank_seconds) {
-  const LocalCenters own =
-      model_centers ? LocalCenters() : LocalCenters(problem_.x, precision_);
+  const LocalCenters own = model_centers ? LocalCenters() : LocalCenters(problem_.x, precision_);
   const LocalCenters& centers = model_centers ? *model_centers : own;
   Evaluated m;
   m.probe = evaluate(comm_, kernel_, centers, alpha, sets_.probe, classification_);
@@ -94,8 +91,8 @@ double TrainReporter::report_evaluated(std::size_t epoch, const Evaluated& m, co
 void TrainReporter::evaluate_final(const Matrix<double>& alpha, const LocalCenters* centers) {
   if (!has_test_labels()) return;
   const LocalCenters own = centers ? LocalCenters() : LocalCenters(problem_.x, precision_);
-  last_test_ = evaluate(comm_, kernel_, centers ? *centers : own, alpha, sets_.test,
-                        classification_);
+  last_test_ =
+      evaluate(comm_, kernel_, centers ? *centers : own, alpha, sets_.test, classification_);
 }
 
 bool EarlyStopping::keep_best(const Log& log, bool has_validation, std::size_t epoch, double val,

@@ -13,6 +13,8 @@
 // models' weights, counters and early-stopping states at a step boundary; point by point, the
 // finished points' table lines and the best model so far, with the running point's solver
 // checkpointing into <dir>/tune-<i>. The grid runs (falkon, direct) restart from the beginning.
+#include "kmpi/tune.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -22,13 +24,11 @@
 #include "fit_steps.hpp"
 #include "kmpi/checkpoint.hpp"
 #include "kmpi/rng.hpp"
-#include "kmpi/tune.hpp"
 
 namespace kmpi {
 
 double median_pairwise_distance(const mpi::Communicator& comm, const BlockPartition& part,
-                                const Matrix<double>& x, std::size_t samples,
-                                std::uint64_t seed) {
+                                const Matrix<double>& x, std::size_t samples, std::uint64_t seed) {
   const std::size_t m = std::min(samples, part.size());
   std::vector<std::size_t> picks = random_subset(part.size(), m, seed, RngStream::kTune);
   std::sort(picks.begin(), picks.end());
@@ -58,9 +58,9 @@ double median_pairwise_distance(const mpi::Communicator& comm, const BlockPartit
 std::vector<double> auto_bandwidths(double median, std::size_t points) {
   std::vector<double> grid;
   for (std::size_t k = 0; k < points; ++k)
-    grid.push_back(median *
-                   std::pow(2.0, -2.0 + 2.0 * static_cast<double>(k) /
-                                           static_cast<double>(std::max<std::size_t>(points - 1, 1))));
+    grid.push_back(median * std::pow(2.0, -2.0 + 2.0 * static_cast<double>(k) /
+                                                     static_cast<double>(
+                                                         std::max<std::size_t>(points - 1, 1))));
   return grid;
 }
 
@@ -86,7 +86,8 @@ std::vector<double> parse_list(const std::string& key, const std::string& text) 
     char* end = nullptr;
     const double v = std::strtod(item.c_str(), &end);
     if (item.empty() || *end != '\0' || !(v > 0) || !std::isfinite(v))
-      throw Error("option " + key + ": '" + item + "' is not a positive number (expected a list "
+      throw Error("option " + key + ": '" + item +
+                  "' is not a positive number (expected a list "
                   "such as 2,3.5,5)");
     values.push_back(v);
   }
@@ -95,9 +96,9 @@ std::vector<double> parse_list(const std::string& key, const std::string& text) 
 }
 
 // collective (agreed checks): tune.* for this problem.
-TuneSettings tune_settings(const mpi::Communicator& comm, const Options& o,
-                           const TrainSetup& setup, const ModelHeader& header,
-                           const TrainingProblem& problem, const TrainEvalSets& sets) {
+TuneSettings tune_settings(const mpi::Communicator& comm, const Options& o, const TrainSetup& setup,
+                           const ModelHeader& header, const TrainingProblem& problem,
+                           const TrainEvalSets& sets) {
   TuneSettings s;
   const std::string name = setup.solver->name;
   s.has_ridge = name == "falkon" || name == "direct";
@@ -205,7 +206,8 @@ void report_table(const Log& log, MetricsWriter& metrics, const TuneSettings& ts
   const TunePoint& b = points[best];
   log.info("tune: selected bandwidth %g%s (validation %s %.6g)", b.bandwidth,
            ts.has_ridge ? (", ridge " + number(b.ridge)).c_str() : "",
-           ts.accuracy ? "accuracy" : "mse", ts.accuracy ? b.validation.accuracy : b.validation.mse);
+           ts.accuracy ? "accuracy" : "mse",
+           ts.accuracy ? b.validation.accuracy : b.validation.mse);
   Json sel;
   sel.add("event", "tune_selected").add("point", static_cast<double>(best));
   sel.add("bandwidth", b.bandwidth);
@@ -218,27 +220,15 @@ constexpr const char* kGroupSolver = "eigenpro2-tune";
 
 class TuneRun {
  public:
-  TuneRun(const mpi::Communicator& comm, const Options& o, const TrainSetup& setup,
-          const ModelHeader& header, TrainingProblem& base, TrainEvalSets& sets,
-          const Matrix<double>& base_centers, std::size_t centers_p, MetricsWriter& metrics,
-          RunClock& clock, const Log& log, const TuneSettings& ts)
-      : comm_(comm),
-        o_(o),
-        setup_(setup),
-        header_(header),
-        base_(base),
-        sets_(sets),
-        base_centers_(base_centers),
-        centers_p_(centers_p),
-        metrics_(metrics),
-        clock_(clock),
-        log_(log),
-        classification_(header.task == Task::kClassification),
+  TuneRun(const FitInputs& in, const TuneSettings& ts)
+      : in_(in),
+        classification_(in.header.task == Task::kClassification),
         ts_(ts),
-        dir_(o.str("run.checkpoint_dir")),
-        outer_options_(with_checkpoint_dir(o, dir_.empty() ? "" : dir_ + "/tune")),
-        progress_(comm, outer_options_),
-        outer_(comm, outer_options_, base, base_centers, metrics, clock, log, progress_) {
+        dir_(in.options.str("run.checkpoint_dir")),
+        outer_options_(with_checkpoint_dir(in.options, dir_.empty() ? "" : dir_ + "/tune")),
+        progress_(in.comm, outer_options_),
+        outer_(in.comm, outer_options_, in.problem, in.centers, in.metrics, in.clock, in.log,
+               progress_) {
     for (double b : ts_.bandwidths)
       for (double r : ts_.ridges) {
         TunePoint p;
@@ -253,7 +243,7 @@ class TuneRun {
   TrainResult run() {
     if (const int signal = fit()) {
       TrainResult r;
-      r.exit_code = stopped_after_checkpoint(comm_, log_, metrics_, clock_, signal);
+      r.exit_code = stopped_after_checkpoint(in_.comm, in_.log, in_.metrics, in_.clock, signal);
       return r;
     }
     return finish();
@@ -263,7 +253,7 @@ class TuneRun {
   // it after a checkpoint, or 0.
   int fit() {
     report_grid();
-    const std::string& name = setup_.solver->name;
+    const std::string& name = in_.setup.solver->name;
     int signal = 0;
     if (ts_.shared && name == "eigenpro2" && ts_.bandwidths.size() > 1)
       signal = run_eigenpro2_group();
@@ -286,7 +276,7 @@ class TuneRun {
   }
 
   Kernel kernel_of(double bandwidth) const {
-    Kernel k = setup_.kernel;
+    Kernel k = in_.setup.kernel;
     k.bandwidth = bandwidth;
     return k;
   }
@@ -295,18 +285,19 @@ class TuneRun {
     std::string list;
     for (double b : ts_.bandwidths) list += (list.empty() ? "" : ", ") + number(b).substr(0, 8);
     if (ts_.median > 0)
-      log_.info("tune: median pairwise distance %.4g of %zu sampled rows: bandwidths %s",
-                ts_.median, std::min(o_.count("tune.auto_samples"), base_.partition.size()),
-                list.c_str());
+      in_.log.info("tune: median pairwise distance %.4g of %zu sampled rows: bandwidths %s",
+                   ts_.median,
+                   std::min(in_.options.count("tune.auto_samples"), in_.problem.partition.size()),
+                   list.c_str());
     else
-      log_.info("tune: bandwidths %s", list.c_str());
+      in_.log.info("tune: bandwidths %s", list.c_str());
     Json j;
-    j.add("event", "tune_grid").add("solver", setup_.solver->name);
+    j.add("event", "tune_grid").add("solver", in_.setup.solver->name);
     j.add("bandwidths", ts_.bandwidths);
     if (ts_.has_ridge) j.add("ridges", ts_.ridges);
     if (ts_.median > 0) j.add("median_distance", ts_.median);
     j.add("shared", ts_.shared ? 1.0 : 0.0);
-    metrics_.line(j.str());
+    in_.metrics.line(j.str());
   }
 
   // collective: the validation and test metrics of points `which` with this rank's weights
@@ -315,12 +306,12 @@ class TuneRun {
                     const std::vector<const Matrix<double>*>& alphas, const LocalCenters* z) {
     std::vector<Kernel> kernels;
     for (std::size_t i : which) kernels.push_back(kernel_of(points_[i].bandwidth));
-    const LocalCenters rows = z ? LocalCenters() : LocalCenters(base_.x, setup_.precision);
+    const LocalCenters rows = z ? LocalCenters() : LocalCenters(in_.problem.x, in_.setup.precision);
     const LocalCenters& centers = z ? *z : rows;
     const std::vector<FitMetrics> val =
-        evaluate_shared(comm_, kernels, centers, alphas, sets_.validation, classification_);
+        evaluate_shared(in_.comm, kernels, centers, alphas, in_.sets.validation, classification_);
     const std::vector<FitMetrics> test =
-        evaluate_shared(comm_, kernels, centers, alphas, sets_.test, classification_);
+        evaluate_shared(in_.comm, kernels, centers, alphas, in_.sets.test, classification_);
     for (std::size_t w = 0; w < which.size(); ++w) {
       TunePoint& p = points_[which[w]];
       p.validation = val[w];
@@ -352,15 +343,17 @@ class TuneRun {
 
   // collective: the group run; returns the stop signal after a checkpoint, or 0.
   int run_eigenpro2_group() {
-    const std::size_t G = points_.size(), n = base_.partition.size(), c = base_.y.cols();
+    const std::size_t G = points_.size(), n = in_.problem.partition.size(),
+                      c = in_.problem.y.cols();
     std::vector<Kernel> kernels;
     for (const TunePoint& p : points_) kernels.push_back(kernel_of(p.bandwidth));
     std::vector<GroupModel> models(G);
     for (std::size_t k = 0; k < G; ++k) {
       models[k].reporter = std::make_unique<TrainReporter>(
-          comm_, log_, metrics_, clock_, base_, kernels[k], setup_.precision, classification_,
-          sets_, "bandwidth " + number(points_[k].bandwidth).substr(0, 8) + ": ");
-      models[k].stopping.patience = o_.count("solver.patience");
+          in_.comm, in_.log, in_.metrics, in_.clock, in_.problem, kernels[k], in_.setup.precision,
+          classification_, in_.sets,
+          "bandwidth " + number(points_[k].bandwidth).substr(0, 8) + ": ");
+      models[k].stopping.patience = in_.options.count("solver.patience");
     }
     EigenPro2GroupControl control;
     std::vector<Matrix<double>> start_alphas;
@@ -371,7 +364,7 @@ class TuneRun {
       for (std::size_t k = 0; k < G; ++k) {
         const std::string s = std::to_string(k);
         const CheckpointArray* a = ck->array("alpha_" + s);
-        mpi::agree(comm_, a && a->rows == n && a->cols == c,
+        mpi::agree(in_.comm, a && a->rows == n && a->cols == c,
                    outer_.path() + ": has no weights of this problem's shape");
         start_alphas[k] = a->local;
         control.start_alphas.push_back(&start_alphas[k]);
@@ -383,8 +376,8 @@ class TuneRun {
         if (const CheckpointArray* b = ck->array("best_alpha_" + s)) st.best_alpha = b->local;
         models[k].logged_setup = ck->scalar("logged_" + s) != 0;
       }
-      log_.info("resuming from %s: epoch %zu, step %zu done", outer_.path().c_str(), ck->epoch,
-                ck->step);
+      in_.log.info("resuming from %s: epoch %zu, step %zu done", outer_.path().c_str(), ck->epoch,
+                   ck->step);
     }
     if (progress_.enabled())
       control.on_setup = [this](const char* stage, double done, double total) {
@@ -392,16 +385,17 @@ class TuneRun {
       };
     if (outer_.hooked())
       control.after_step = [&](const EigenPro2GroupStep& st) {
-        progress_.epoch_step(st.epoch, o_.count("solver.epochs"), st.step, st.steps_per_epoch, n);
-        return outer_.after_step(
-            [&] { return group_checkpoint(st, models); },
-            [&] {
-              return "epoch " + std::to_string(st.epoch) + ", step " + std::to_string(st.step) +
-                     " of " + std::to_string(st.steps_per_epoch);
-            });
+        progress_.epoch_step(st.epoch, in_.options.count("solver.epochs"), st.step,
+                             st.steps_per_epoch, n);
+        return outer_.after_step([&] { return group_checkpoint(st, models); },
+                                 [&] {
+                                   return "epoch " + std::to_string(st.epoch) + ", step " +
+                                          std::to_string(st.step) + " of " +
+                                          std::to_string(st.steps_per_epoch);
+                                 });
       };
     // Every epoch's reports: the models evaluated together on each set (shared distances).
-    const LocalCenters rows(base_.x, setup_.precision);
+    const LocalCenters rows(in_.problem.x, in_.setup.precision);
     const auto on_epoch = [&](const std::vector<std::size_t>& ks,
                               const std::vector<EpochState>& states, std::vector<char>& keep) {
       std::vector<Kernel> ek;
@@ -410,9 +404,10 @@ class TuneRun {
         ek.push_back(kernels[ks[i]]);
         ea.push_back(states[i].alpha);
       }
-      const auto probe = evaluate_shared(comm_, ek, rows, ea, sets_.probe, classification_);
-      const auto val = evaluate_shared(comm_, ek, rows, ea, sets_.validation, classification_);
-      const auto test = evaluate_shared(comm_, ek, rows, ea, sets_.test, classification_);
+      const auto probe = evaluate_shared(in_.comm, ek, rows, ea, in_.sets.probe, classification_);
+      const auto val =
+          evaluate_shared(in_.comm, ek, rows, ea, in_.sets.validation, classification_);
+      const auto test = evaluate_shared(in_.comm, ek, rows, ea, in_.sets.test, classification_);
       for (std::size_t i = 0; i < ks.size(); ++i) {
         const std::size_t k = ks[i];
         const EpochState& st = states[i];
@@ -432,24 +427,25 @@ class TuneRun {
                 .add("batch_size", static_cast<double>(st.parameters->batch_size))
                 .add("step_size", st.parameters->step_size),
             st.epoch_seconds);
-        keep[i] = md.stopping.keep_best(log_, true, st.epoch, v, *st.alpha) ? 1 : 0;
+        keep[i] = md.stopping.keep_best(in_.log, true, st.epoch, v, *st.alpha) ? 1 : 0;
       }
     };
     Stopwatch group_clock;
     EigenPro2GroupResult group = train_eigenpro2_group(
-        comm_, base_, kernels, eigenpro2_options(o_, setup_.seed, setup_.precision), on_epoch,
-        control);
+        in_.comm, in_.problem, kernels,
+        eigenpro2_options(in_.options, in_.setup.seed, in_.setup.precision), on_epoch, control);
     if (group.interrupted) return outer_.stop_signal();
     const double group_seconds = group_clock.seconds();
-    log_.info("tune: %zu eigenpro2 models stepped together (batch %zu) in %.2f s", G,
-              group.batch_size, group_seconds);
+    in_.log.info("tune: %zu eigenpro2 models stepped together (batch %zu) in %.2f s", G,
+                 group.batch_size, group_seconds);
     std::vector<std::size_t> fitted;
     std::vector<const Matrix<double>*> returned;
     for (std::size_t k = 0; k < G; ++k) {
       points_[k].status = group.status[k];
       points_[k].fit_seconds = group_seconds;
       if (group.status[k] == ModelStatus::kDiverged) {
-        log_.info("tune: bandwidth %g diverged (non-finite residual); left out", points_[k].bandwidth);
+        in_.log.info("tune: bandwidth %g diverged (non-finite residual); left out",
+                     points_[k].bandwidth);
         continue;
       }
       const EarlyStopping& st = models[k].stopping;
@@ -463,7 +459,7 @@ class TuneRun {
   }
 
   Checkpoint group_checkpoint(const EigenPro2GroupStep& st, const std::vector<GroupModel>& models) {
-    const std::size_t n = base_.partition.size(), c = base_.y.cols();
+    const std::size_t n = in_.problem.partition.size(), c = in_.problem.y.cols();
     Checkpoint ck = outer_.create(kGroupSolver);
     ck.epoch = st.epoch - 1;
     ck.step = st.step;
@@ -483,22 +479,23 @@ class TuneRun {
 
   void report_group_setup(std::size_t k, const EpochState& st) {
     const EigenPro2Parameters& prm = *st.parameters;
-    log_.info("eigenpro2 (bandwidth %g): q = %zu, lambda_1 = %.4g, lambda_q+1 = %.4g, batch %zu, "
-              "step %.4g, setup %.2f s",
-              points_[k].bandwidth, prm.q, prm.lambda_1, prm.lambda_q1, prm.batch_size,
-              prm.step_size, st.setup_seconds);
-    metrics_.line(Json()
-                      .add("event", "setup")
-                      .add("solver", "eigenpro2")
-                      .add("point", static_cast<double>(k))
-                      .add("bandwidth", points_[k].bandwidth)
-                      .add("q", static_cast<double>(prm.q))
-                      .add("lambda_1", prm.lambda_1)
-                      .add("lambda_q1", prm.lambda_q1)
-                      .add("batch_size", static_cast<double>(prm.batch_size))
-                      .add("step_size", prm.step_size)
-                      .add("setup_s", st.setup_seconds)
-                      .str());
+    in_.log.info(
+        "eigenpro2 (bandwidth %g): q = %zu, lambda_1 = %.4g, lambda_q+1 = %.4g, batch %zu, "
+        "step %.4g, setup %.2f s",
+        points_[k].bandwidth, prm.q, prm.lambda_1, prm.lambda_q1, prm.batch_size, prm.step_size,
+        st.setup_seconds);
+    in_.metrics.line(Json()
+                         .add("event", "setup")
+                         .add("solver", "eigenpro2")
+                         .add("point", static_cast<double>(k))
+                         .add("bandwidth", points_[k].bandwidth)
+                         .add("q", static_cast<double>(prm.q))
+                         .add("lambda_1", prm.lambda_1)
+                         .add("lambda_q1", prm.lambda_q1)
+                         .add("batch_size", static_cast<double>(prm.batch_size))
+                         .add("step_size", prm.step_size)
+                         .add("setup_s", st.setup_seconds)
+                         .str());
   }
 
   // ---- Falkon and direct over the grid ----
@@ -511,11 +508,11 @@ class TuneRun {
   // local: point i's options: its bandwidth and ridge, its solver's checkpoint directory
   // <dir>/tune-<i>, and a resume only for the point the run resumed into.
   Options point_options(std::size_t i, bool resumed_here) const {
-    Options inner = o_;
+    Options inner = in_.options;
     inner.set("kernel.bandwidth", number(points_[i].bandwidth));
     if (ts_.has_ridge) inner.set("solver.ridge", number(points_[i].ridge));
     if (!dir_.empty()) inner.set("run.checkpoint_dir", dir_ + "/tune-" + std::to_string(i));
-    inner.set("run.resume", resumed_here && o_.str("run.resume") != "no" ? "auto" : "no");
+    inner.set("run.resume", resumed_here && in_.options.str("run.resume") != "no" ? "auto" : "no");
     return inner;
   }
 
@@ -524,21 +521,22 @@ class TuneRun {
     std::size_t first = 0;
     if (const Checkpoint* ck = outer_.resume(kTuneSolver)) {
       first = load_points(*ck);
-      log_.info("tune: resuming at point %zu of %zu", first, points_.size());
+      in_.log.info("tune: resuming at point %zu of %zu", first, points_.size());
     } else if (!dir_.empty()) {
       save_points(0);  // so run.resume = require finds one
     }
-    const Kernel kept = base_.kernel;
+    const Kernel kept = in_.problem.kernel;
     for (std::size_t i = first; i < points_.size(); ++i) {
       Stopwatch fit_clock;
-      base_.kernel = kernel_of(points_[i].bandwidth);
-      SolverRun run = run_solver(comm_, point_options(i, i == first), setup_, classification_,
-                                 base_, sets_, base_centers_, centers_p_, metrics_, clock_, log_);
-      base_.kernel = kept;
+      in_.problem.kernel = kernel_of(points_[i].bandwidth);
+      SolverRun run = run_solver(in_.comm, point_options(i, i == first), in_.setup, classification_,
+                                 in_.problem, in_.sets, in_.centers, in_.centers_p, in_.metrics,
+                                 in_.clock, in_.log);
+      in_.problem.kernel = kept;
       if (run.outcome.interrupted) return run.stop_signal;
       SolverOutcome& out = run.outcome;
-      const LocalCenters z = out.own_centers ? LocalCenters(out.centers, setup_.precision)
-                                             : LocalCenters();
+      const LocalCenters z =
+          out.own_centers ? LocalCenters(out.centers, in_.setup.precision) : LocalCenters();
       score_points({i}, {&out.alpha}, out.own_centers ? &z : nullptr);
       points_[i].status = ModelStatus::kStopped;
       points_[i].fit_seconds = fit_clock.seconds();
@@ -546,7 +544,7 @@ class TuneRun {
       if (!dir_.empty()) save_points(i + 1);
       // A stop signal that came during a fit without step hooks (direct) is acted on here.
       const int signal =
-          dir_.empty() ? 0 : comm_.allreduce_value(stop_signal_received(), mpi::Op::kMax);
+          dir_.empty() ? 0 : in_.comm.allreduce_value(stop_signal_received(), mpi::Op::kMax);
       if (signal != 0 && i + 1 < points_.size()) return signal;
     }
     return 0;
@@ -568,12 +566,12 @@ class TuneRun {
     ck.scalars["best_point"] = static_cast<double>(best_.point);
     ck.scalars["best_own_centers"] = best_.own_centers ? 1 : 0;
     if (next > 0 && std::isfinite(best_.score)) {
-      const std::size_t rows = comm_.allreduce_value(best_.alpha.rows());
+      const std::size_t rows = in_.comm.allreduce_value(best_.alpha.rows());
       ck.arrays.push_back({"best_alpha", rows, best_.alpha.cols(), best_.alpha});
       if (best_.own_centers)
         ck.arrays.push_back({"best_centers", best_.centers_p, best_.centers.cols(), best_.centers});
     }
-    save_checkpoint(comm_, dir_ + "/tune", ck);
+    save_checkpoint(in_.comm, dir_ + "/tune", ck);
   }
 
   std::size_t load_points(const Checkpoint& ck) {
@@ -605,42 +603,28 @@ class TuneRun {
 
   // collective: the table, the selected point's model written, the final lines.
   TrainResult finish() {
-    mpi::agree(comm_, std::isfinite(best_.score),
+    mpi::agree(in_.comm, std::isfinite(best_.score),
                "kmpi tune: no grid point gave a model (every one diverged or scored NaN)");
-    report_table(log_, metrics_, ts_, points_, best_.point, classification_, sets_.test.labeled);
+    report_table(in_.log, in_.metrics, ts_, points_, best_.point, classification_,
+                 in_.sets.test.labeled);
     const TunePoint& b = points_[best_.point];
-    TrainResult result;
-    LocalModel& model = result.model;
-    model.header = header_;
+    LocalModel model;
+    model.header = in_.header;
     model.header.kernel = kernel_of(b.bandwidth);
     if (best_.own_centers) {
-      model.partition = BlockPartition(best_.centers_p, comm_.size());
+      model.partition = BlockPartition(best_.centers_p, in_.comm.size());
       model.centers = std::move(best_.centers);
     } else {
-      model.partition = base_.partition;
-      model.centers = std::move(base_.x);
+      model.partition = in_.problem.partition;
+      model.centers = std::move(in_.problem.x);
     }
     model.header.centers = model.partition.size();
     model.weights = std::move(best_.alpha);
-    if (!o_.str("output.model").empty()) save_model(comm_, o_.str("output.model"), model);
-    report_done(comm_, log_, metrics_, clock_, sets_.test, b.test, classification_);
-    result.trained = true;
-    result.tested = sets_.test.labeled;
-    result.test = b.test;
-    return result;
+    return finish_run(in_.comm, in_.options, in_.log, in_.metrics, in_.clock, in_.sets.test,
+                      std::move(model), b.test, classification_);
   }
 
-  const mpi::Communicator& comm_;
-  const Options& o_;
-  const TrainSetup& setup_;
-  const ModelHeader& header_;
-  TrainingProblem& base_;
-  TrainEvalSets& sets_;
-  const Matrix<double>& base_centers_;
-  std::size_t centers_p_;
-  MetricsWriter& metrics_;
-  RunClock& clock_;
-  const Log& log_;
+  FitInputs in_;
   bool classification_;
   TuneSettings ts_;
   std::string dir_;
@@ -659,27 +643,15 @@ class TuneRun {
 // refit in <dir>/refit.
 class TuneFolds {
  public:
-  TuneFolds(const mpi::Communicator& comm, const Options& o, const TrainSetup& setup,
-            const ModelHeader& header, TrainingProblem& base, TrainEvalSets& sets,
-            const Matrix<double>& base_centers, std::size_t centers_p, MetricsWriter& metrics,
-            RunClock& clock, const Log& log, const TuneSettings& ts)
-      : comm_(comm),
-        o_(o),
-        setup_(setup),
-        header_(header),
-        base_(base),
-        sets_(sets),
-        base_centers_(base_centers),
-        centers_p_(centers_p),
-        metrics_(metrics),
-        clock_(clock),
-        log_(log),
-        classification_(header.task == Task::kClassification),
+  TuneFolds(const FitInputs& in, const TuneSettings& ts)
+      : in_(in),
+        classification_(in.header.task == Task::kClassification),
         ts_(ts),
-        dir_(o.str("run.checkpoint_dir")),
-        outer_options_(with_dir(o, dir_.empty() ? "" : dir_ + "/folds")),
-        progress_(comm, outer_options_),
-        outer_(comm, outer_options_, base, base_centers, metrics, clock, log, progress_),
+        dir_(in.options.str("run.checkpoint_dir")),
+        outer_options_(with_dir(in.options, dir_.empty() ? "" : dir_ + "/folds")),
+        progress_(in.comm, outer_options_),
+        outer_(in.comm, outer_options_, in.problem, in.centers, in.metrics, in.clock, in.log,
+               progress_),
         scores_(ts.folds) {}
 
   TrainResult run() {
@@ -687,7 +659,7 @@ class TuneFolds {
     std::size_t first = 0;
     if (const Checkpoint* ck = outer_.resume("tune-folds")) {
       first = load(*ck);
-      log_.info("tune: resuming at fold %zu of %zu", first, k);
+      in_.log.info("tune: resuming at fold %zu of %zu", first, k);
     } else if (!dir_.empty()) {
       save(0);
     }
@@ -696,7 +668,7 @@ class TuneFolds {
       if (const int signal = fit_fold(f, fold_of, f == first)) return stopped(signal);
       if (!dir_.empty()) save(f + 1);
       const int signal =
-          dir_.empty() ? 0 : comm_.allreduce_value(stop_signal_received(), mpi::Op::kMax);
+          dir_.empty() ? 0 : in_.comm.allreduce_value(stop_signal_received(), mpi::Op::kMax);
       if (signal != 0) return stopped(signal);
     }
     return refit(first == k);
@@ -711,8 +683,9 @@ class TuneFolds {
 
   // local: the fold of every global row.
   std::vector<std::size_t> fold_assignment() const {
-    const std::size_t n = base_.partition.size();
-    const std::vector<std::size_t> perm = random_permutation(n, setup_.seed, RngStream::kTune, 1);
+    const std::size_t n = in_.problem.partition.size();
+    const std::vector<std::size_t> perm =
+        random_permutation(n, in_.setup.seed, RngStream::kTune, 1);
     std::vector<std::size_t> fold_of(n);
     for (std::size_t j = 0; j < n; ++j) fold_of[perm[j]] = j % ts_.folds;
     return fold_of;
@@ -720,23 +693,24 @@ class TuneFolds {
 
   // local: run.checkpoint_dir = <dir>/<name> and a resume only where the run resumed into.
   Options inner_options(const std::string& name, bool resumed_here) const {
-    Options inner = o_;
+    Options inner = in_.options;
     if (!dir_.empty()) inner.set("run.checkpoint_dir", dir_ + "/" + name);
-    inner.set("run.resume", resumed_here && o_.str("run.resume") != "no" ? "auto" : "no");
+    inner.set("run.resume", resumed_here && in_.options.str("run.resume") != "no" ? "auto" : "no");
     return inner;
   }
 
   // collective: fold f's grid: fitted on the other folds' rows, scored on fold f's.
   int fit_fold(std::size_t f, const std::vector<std::size_t>& fold_of, bool resumed_here) {
     std::vector<std::size_t> train, validation;
-    for (std::size_t i = 0; i < fold_of.size(); ++i) (fold_of[i] == f ? validation : train).push_back(i);
+    for (std::size_t i = 0; i < fold_of.size(); ++i)
+      (fold_of[i] == f ? validation : train).push_back(i);
     LocalData all;
-    all.partition = base_.partition;
-    all.features = base_.x;
-    all.targets = base_.y;
-    all.dimension = base_.x.cols();
-    LocalData tr = take_rows(comm_, all, train), va = take_rows(comm_, all, validation);
-    TrainingProblem problem{base_.kernel, tr.partition, std::move(tr.features),
+    all.partition = in_.problem.partition;
+    all.features = in_.problem.x;
+    all.targets = in_.problem.y;
+    all.dimension = in_.problem.x.cols();
+    LocalData tr = take_rows(in_.comm, all, train), va = take_rows(in_.comm, all, validation);
+    TrainingProblem problem{in_.problem.kernel, tr.partition, std::move(tr.features),
                             std::move(tr.targets)};
     EvalSet val;
     val.name = "validation";
@@ -745,12 +719,14 @@ class TuneFolds {
     val.y = std::move(va.targets);
     val.n = va.partition.size();
     val.labeled = true;
-    TrainEvalSets sets{training_probe(comm_, problem, setup_.seed), std::move(val), sets_.test};
-    log_.info("tune: fold %zu of %zu: %zu training rows, %zu validation rows", f + 1, ts_.folds,
-              train.size(), validation.size());
+    TrainEvalSets sets{training_probe(in_.comm, problem, in_.setup.seed), std::move(val),
+                       in_.sets.test};
+    in_.log.info("tune: fold %zu of %zu: %zu training rows, %zu validation rows", f + 1, ts_.folds,
+                 train.size(), validation.size());
     const Options o = inner_options("fold-" + std::to_string(f), resumed_here);  // outlives run
-    TuneRun run(comm_, o, setup_, header_, problem, sets, base_centers_, centers_p_, metrics_,
-                clock_, log_, ts_);
+    TuneRun run({in_.comm, o, in_.setup, in_.header, problem, sets, in_.centers, in_.centers_p,
+                 in_.metrics, in_.clock, in_.log},
+                ts_);
     if (const int signal = run.fit()) return signal;
     scores_[f] = run.points();
     return 0;
@@ -784,36 +760,32 @@ class TuneFolds {
         best = i;
       }
     }
-    mpi::agree(comm_, std::isfinite(best_score),
+    mpi::agree(in_.comm, std::isfinite(best_score),
                "kmpi tune: no grid point gave a model in every fold (diverged or NaN)");
-    report_table(log_, metrics_, ts_, mean, best, classification_, sets_.test.labeled, &scores_);
+    report_table(in_.log, in_.metrics, ts_, mean, best, classification_, in_.sets.test.labeled,
+                 &scores_);
     // The refit: the selected point on every row (no validation: iterative solvers run all
     // their epochs).
     const TunePoint& b = mean[best];
     Options o = inner_options("refit", resumed_here);
     o.set("kernel.bandwidth", number(b.bandwidth));
     if (ts_.has_ridge) o.set("solver.ridge", number(b.ridge));
-    ModelHeader header = header_;
-    header.kernel = setup_.kernel;
+    ModelHeader header = in_.header;
+    header.kernel = in_.setup.kernel;
     header.kernel.bandwidth = b.bandwidth;
-    base_.kernel = header.kernel;
-    log_.info("tune: refitting bandwidth %g on all %zu rows", b.bandwidth, base_.partition.size());
-    SolverRun run = run_solver(comm_, o, setup_, classification_, base_, sets_, base_centers_,
-                               centers_p_, metrics_, clock_, log_);
+    in_.problem.kernel = header.kernel;
+    in_.log.info("tune: refitting bandwidth %g on all %zu rows", b.bandwidth,
+                 in_.problem.partition.size());
+    SolverRun run = run_solver(in_.comm, o, in_.setup, classification_, in_.problem, in_.sets,
+                               in_.centers, in_.centers_p, in_.metrics, in_.clock, in_.log);
     if (run.outcome.interrupted) return stopped(run.stop_signal);
-    TrainResult result;
-    result.model = assemble_model(header, base_, run.outcome);
-    if (!o_.str("output.model").empty()) save_model(comm_, o_.str("output.model"), result.model);
-    report_done(comm_, log_, metrics_, clock_, sets_.test, run.test, classification_);
-    result.trained = true;
-    result.tested = sets_.test.labeled;
-    result.test = run.test;
-    return result;
+    return finish_run(in_.comm, in_.options, in_.log, in_.metrics, in_.clock, in_.sets.test,
+                      assemble_model(header, in_.problem, run.outcome), run.test, classification_);
   }
 
   TrainResult stopped(int signal) {
     TrainResult r;
-    r.exit_code = stopped_after_checkpoint(comm_, log_, metrics_, clock_, signal);
+    r.exit_code = stopped_after_checkpoint(in_.comm, in_.log, in_.metrics, in_.clock, signal);
     return r;
   }
 
@@ -833,7 +805,7 @@ class TuneFolds {
         ck.scalars["st_" + s] = static_cast<double>(p.status);
         ck.scalars["fs_" + s] = p.fit_seconds;
       }
-    save_checkpoint(comm_, dir_ + "/folds", ck);
+    save_checkpoint(in_.comm, dir_ + "/folds", ck);
   }
 
   std::size_t load(const Checkpoint& ck) {
@@ -859,40 +831,23 @@ class TuneFolds {
     return next;
   }
 
-  const mpi::Communicator& comm_;
-  const Options& o_;
-  const TrainSetup& setup_;
-  const ModelHeader& header_;
-  TrainingProblem& base_;
-  TrainEvalSets& sets_;
-  const Matrix<double>& base_centers_;
-  std::size_t centers_p_;
-  MetricsWriter& metrics_;
-  RunClock& clock_;
-  const Log& log_;
+  FitInputs in_;
   bool classification_;
   TuneSettings ts_;
   std::string dir_;
   Options outer_options_;
   Progress progress_;
-  TrainCheckpoints outer_;  // the folds' checkpoint (<dir>/folds)
+  TrainCheckpoints outer_;                      // the folds' checkpoint (<dir>/folds)
   std::vector<std::vector<TunePoint>> scores_;  // per fold, per point
 };
 
 }  // namespace
 
-TrainResult fit_tune(const mpi::Communicator& comm, const Options& o, const TrainSetup& setup,
-                     const ModelHeader& header, TrainingProblem& base, TrainEvalSets& base_sets,
-                     const Matrix<double>& base_centers, std::size_t centers_p,
-                     MetricsWriter& metrics, RunClock& clock, const Log& log) {
-  const TuneSettings ts = tune_settings(comm, o, setup, header, base, base_sets);
-  if (ts.folds >= 2)
-    return TuneFolds(comm, o, setup, header, base, base_sets, base_centers, centers_p, metrics,
-                     clock, log, ts)
-        .run();
-  return TuneRun(comm, o, setup, header, base, base_sets, base_centers, centers_p, metrics, clock,
-                 log, ts)
-      .run();
+TrainResult fit_tune(const FitInputs& in) {
+  const TuneSettings ts =
+      tune_settings(in.comm, in.options, in.setup, in.header, in.problem, in.sets);
+  if (ts.folds >= 2) return TuneFolds(in, ts).run();
+  return TuneRun(in, ts).run();
 }
 
 }  // namespace kmpi

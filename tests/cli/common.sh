@@ -52,6 +52,27 @@ start_train() {
 # The pid of rank $1 of the background run (mpirun forks the ranks in rank order here).
 rank_pid() { pgrep -P "$BG" | sort -n | sed -n "$(($1 + 1))p"; }
 
+# Runs `kmpi ARGS...` at 2 ranks in the background again and again, each time sending SIGTERM to
+# rank 1 after $2 seconds, until a run finishes (exit 0); every stopped run must exit 3 (written
+# a checkpoint). $1 = the fewest stops that exercise the resumes. Sets STOPS.
+stop_until_done() {
+  local least=$1 after=$2; shift 2
+  STOPS=0
+  for attempt in $(seq 30); do
+    : > bg.log
+    mpirun -np 2 "$KMPI" "$@" > bg.log 2>&1 & BG=$!
+    sleep "$after"
+    kill -TERM "$(rank_pid 1)" 2>/dev/null || true
+    rc=0; wait "$BG" || rc=$?
+    grep -h "resuming" bg.log || true
+    [ "$rc" -eq 0 ] && break
+    [ "$rc" -eq 3 ] || { cat bg.log; fail "stop $attempt: exit code $rc, expected 3"; }
+    STOPS=$((STOPS + 1))
+  done
+  [ "$STOPS" -ge "$least" ] || fail "only $STOPS stops: the test did not exercise resumes"
+  echo "stopped $STOPS times"
+}
+
 # A refused training run at 2 ranks ($1 = config, $2 = expected text, rest = options): exit 1,
 # one line from rank 0, nothing written.
 expect_refusal() {

@@ -167,23 +167,11 @@ cmp folds.kmpi refit_alone.kmpi || fail "the refitted model differs from train a
 # $1 = tag, $2 = the uninterrupted model, further arguments = tune options.
 stop_and_resume() {
   local tag=$1 ref=$2; shift 2
-  rm -rf "ck_$tag"; local stops=0
-  for attempt in $(seq 30); do
-    : > bg.log
-    mpirun -np 2 "$KMPI" tune --config tune.ini $GRID --solver.batch_size=100 "$@" \
-      --output.model="resumed_$tag.kmpi" --output.metrics="resumed_$tag.jsonl" \
-      --run.checkpoint_dir="ck_$tag" --run.resume=auto --run.step_delay_ms=80 > bg.log 2>&1 &
-    BG=$!
-    sleep 1.5
-    kill -TERM "$(rank_pid 1)" 2>/dev/null || true
-    rc=0; wait "$BG" || rc=$?
-    grep -h "resuming" bg.log || true
-    [ "$rc" -eq 0 ] && break
-    [ "$rc" -eq 3 ] || { cat bg.log; fail "$tag stop $attempt: exit code $rc, expected 3"; }
-    stops=$((stops + 1))
-  done
-  [ "$stops" -ge 2 ] || fail "$tag: only $stops stops: the test did not exercise resumes"
-  echo "$tag: stopped $stops times"
+  rm -rf "ck_$tag"
+  echo "$tag:"
+  stop_until_done 2 1.5 tune --config tune.ini $GRID --solver.batch_size=100 "$@" \
+    --output.model="resumed_$tag.kmpi" --output.metrics="resumed_$tag.jsonl" \
+    --run.checkpoint_dir="ck_$tag" --run.resume=auto --run.step_delay_ms=80
   cmp "$ref" "resumed_$tag.kmpi" || fail "$tag: the resumed tune model differs"
   [ "$(grep -c '"event": "tune"' "resumed_$tag.jsonl")" -eq 3 ] ||
     fail "$tag: the resumed metrics do not hold each table line once"
