@@ -152,6 +152,10 @@ void plan_eigenpro4(const Options& o, const PlanShape& s, long long p, MemoryPla
   // blocks); X_S replicated plus the rows/columns each rank selects from it.
   plan.items.push_back({"preconditioner setup (K_SS, eigenvectors, pdsyevd work; X_S)",
                         4 * std::max(S * S, Sm * Sm) / P * 8 + 2 * S * D * 8});
+  // solver.projection = cholesky (auto takes it only when this fits: exact_projection_fits).
+  if (o.str("solver.projection") == "cholesky")
+    plan.items.push_back({"exact projection: factor of K_ZZ (p x p block-cyclic), Z replicated",
+                          Pc * Pc / P * 8 + Pc * D * 8});
 }
 
 // falkon and eigenpro4: the models on p centers.
@@ -246,8 +250,7 @@ double memory_limit_bytes(const Options& o, int ranks_on_node) {
   return number * scale;
 }
 
-bool check_memory_plan(const mpi::Communicator& comm, const Options& o, std::size_t n,
-                       std::size_t d, std::size_t c) {
+double agreed_memory_limit(const mpi::Communicator& comm, const Options& o) {
   // Ranks sharing this node (they share its memory).
   MPI_Comm node = MPI_COMM_NULL;
   mpi::check(
@@ -259,7 +262,20 @@ bool check_memory_plan(const mpi::Communicator& comm, const Options& o, std::siz
   double limit = 0;
   mpi::agree_on(comm, [&] { limit = memory_limit_bytes(o, on_node); });
   // The tightest node decides (nodes may differ in free memory).
-  limit = comm.allreduce_value(limit, mpi::Op::kMin);
+  return comm.allreduce_value(limit, mpi::Op::kMin);
+}
+
+bool exact_projection_fits(const mpi::Communicator& comm, const Options& o, std::size_t n,
+                           std::size_t d, std::size_t c, std::size_t n_eval) {
+  Options cholesky = o;
+  cholesky.set("solver.projection", "cholesky");
+  return plan_training(cholesky, n, d, c, comm.size(), n_eval).total() <=
+         agreed_memory_limit(comm, o);
+}
+
+bool check_memory_plan(const mpi::Communicator& comm, const Options& o, std::size_t n,
+                       std::size_t d, std::size_t c) {
+  const double limit = agreed_memory_limit(comm, o);
   // Evaluation sets: the test file's rows (a probe: its header, or a scan for text) and the
   // validation rows split off the training file.
   std::size_t n_eval = 0;

@@ -148,6 +148,11 @@ std::vector<OptionSpec> solver_options() {
       integer("solver.model_preconditioner_level", "0",
               "eigenpro4: preconditioner level of the projection (0 = min(150, s_model / 3))", 0,
               1e9),
+      choice("solver.projection", "auto",
+             "eigenpro4: how each projection solves K_ZZ theta = h: cholesky (one factor of "
+             "K_ZZ + eps I, p^2 / P doubles per rank, exact) | eigenpro2 (solver.projection_epochs "
+             "epochs of EigenPro 2 over the centers) | auto (cholesky when the memory plan fits)",
+             {"auto", "cholesky", "eigenpro2"}),
       integer("solver.iterations", "20", "Most conjugate gradient iterations (falkon)", 1, 1e9),
       real("solver.tolerance", "1e-7",
            "falkon stops when every output's residual is below this fraction of its first", 0, 1),

@@ -11,6 +11,8 @@
 #include "kmpi/kernel.hpp"
 #include "kmpi/kernel_operator.hpp"
 #include "kmpi/matrix.hpp"
+#include "kmpi/mpi.hpp"
+#include "kmpi/partition.hpp"
 #include "kmpi/scalapack.hpp"
 
 namespace kmpi {
@@ -29,5 +31,29 @@ BlockCyclicMatrix factor_kzz(const BlacsGrid& grid, const Kernel& kernel, const 
 
 // collective: A_L = chol(L^T L / p + lambda I) (falkon's second factor), from a copy of L.
 BlockCyclicMatrix factor_a(const BlockCyclicMatrix& l, double lambda);
+
+// EigenPro 4's exact projection (solver.projection = cholesky): theta = (K_ZZ + eps I)^{-1} h
+// through the Cholesky factor of K_ZZ + eps I (factor_kzz: block-cyclic, p^2 / P doubles per
+// rank, the jitter rule above), factored once; each solve is one pdpotrs on p x c values.
+class CenterSolver {
+ public:
+  // collective: factors K_ZZ + eps I for the centers z (this rank's rows of `centers`); Z is
+  // gathered whole (p x d) while K_ZZ is built. `precision` is that of the kernel products the
+  // right-hand sides come from (it sets eps).
+  CenterSolver(const mpi::Communicator& comm, const Kernel& kernel, const BlockPartition& centers,
+               const Matrix<double>& z, Precision precision);
+  // collective: theta for h, both this rank's rows of the centers' partition (p x c in all).
+  Matrix<double> solve(const Matrix<double>& h) const;
+  double jitter() const { return eps_; }
+
+  static constexpr std::size_t kBlock = 64;  // of the factor and the right-hand sides
+
+ private:
+  const mpi::Communicator& comm_;
+  BlockPartition centers_;
+  BlacsGrid grid_;
+  double eps_ = 0;
+  BlockCyclicMatrix l_;
+};
 
 }  // namespace kmpi

@@ -45,6 +45,14 @@ MemoryPlan plan_training(const Options& options, std::size_t n, std::size_t d, s
 // node's available memory (MemAvailable) divided by `ranks_on_node`.
 double memory_limit_bytes(const Options& options, int ranks_on_node);
 
+// collective: run.memory_limit per rank, the tightest node's (agreed on every rank).
+double agreed_memory_limit(const mpi::Communicator& comm, const Options& options);
+
+// collective: eigenpro4 with solver.projection = auto takes the exact (Cholesky) projection
+// when the plan with its factor (p^2 / P doubles per rank) is within agreed_memory_limit.
+bool exact_projection_fits(const mpi::Communicator& comm, const Options& options, std::size_t n,
+                           std::size_t d, std::size_t c, std::size_t n_eval);
+
 // collective: plans, prints the plan on rank 0 for --dry-run (run.dry_run), and refuses (one
 // agreed error) when the estimate is over the limit. Returns false when the run should stop
 // after the plan (dry run).

@@ -76,6 +76,7 @@ struct EpochState {
   std::size_t steps = 0;         // batches this epoch
   std::uint64_t bytes_sent = 0;  // by this rank's collectives this epoch (MPI layer count)
   double comm_seconds = 0;       // in the step's collectives (waits included) this epoch
+  double projection_residual = -1;  // eigenpro4: as EigenPro4Result::projection_residuals
 };
 using EpochCallback = std::function<bool(const EpochState&)>;
 
@@ -235,6 +236,9 @@ struct EigenPro4Options {
   std::size_t batch_cap = 10000;      // also caps the projection's batch
   std::size_t projection_period = 0;  // T batches between projections; 0 = max(1, p / m)
   std::size_t projection_epochs = 1;  // EigenPro 2 epochs over the centers per projection
+  // solver.projection = cholesky: theta = (K_ZZ + eps I)^{-1} h exactly, by one Cholesky factor
+  // (CenterSolver, center_factor.hpp); false: projection_epochs of EigenPro 2.
+  bool exact_projection = false;
   std::size_t epochs = 5;
   std::uint64_t seed = 1;
   Precision precision = Precision::kFloat32;
@@ -254,6 +258,10 @@ struct EigenPro4Result {
   std::size_t projection_period = 0;        // T used
   std::size_t epochs_run = 0;
   std::vector<double> epoch_losses;  // mean ||g||^2 / c over each epoch's batches (this run's)
+  // Per epoch of this run: the mean over its projections of ||h - K_ZZ theta|| / ||h|| on a
+  // fixed sample of kProjectionProbe centers (what an inexact projection loses).
+  std::vector<double> projection_residuals;
+  double jitter = 0;  // eps of the exact projection's factor (0: eigenpro2 projections)
   bool interrupted = false;          // stopped by IterationControl::after_step
   double setup_seconds = 0;
 };

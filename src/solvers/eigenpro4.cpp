@@ -27,10 +27,13 @@
 // EigenPro4Iteration::run_epoch (the batches of an epoch and the projection boundaries).
 #include <algorithm>
 #include <cmath>
+#include <memory>
 #include <string>
 
 #include "kmpi/blas.hpp"
+#include "kmpi/center_factor.hpp"
 #include "kmpi/eigenpro_common.hpp"
+#include "kmpi/memory_plan.hpp"
 #include "kmpi/log.hpp"
 #include "kmpi/rng.hpp"
 #include "kmpi/solver.hpp"
@@ -44,6 +47,32 @@ namespace {
 // of 10000 and p / P = 25000 centers per rank, float32: 0.93 GiB). Beyond it the block is
 // computed twice, which costs one more m p_r d of kernel work per batch.
 constexpr std::size_t kPanelBudgetBytes = std::size_t(1) << 30;
+
+// Centers on which each projection's residual ||h - K_ZZ theta|| / ||h|| is measured (a seeded
+// sample, fixed for the run): r p d flops per projection, against the projection's p^2 c
+// (cholesky) or p^2 d (eigenpro2).
+constexpr std::size_t kProjectionProbe = 256;
+
+// The fixed sample of centers the projection residual is measured on, replicated.
+struct ProjectionProbe {
+  std::vector<std::size_t> indices;  // sorted center indices
+  Matrix<double> z;                  // their rows (r x d)
+
+  // collective: ||h_R - (K_ZZ theta)_R|| / ||h_R|| (0 when h_R = 0).
+  double residual(const mpi::Communicator& comm, const Kernel& kernel,
+                  const BlockPartition& cpart, const LocalCenters& zc, const Matrix<double>& h,
+                  const Matrix<double>& theta) const {
+    const Matrix<double> k_theta = kernel_times(comm, kernel, z, zc, theta);
+    const Matrix<double> h_r = gather_selected_rows(comm, cpart, h, indices);
+    double num = 0, den = 0;
+    for (std::size_t i = 0; i < h_r.size(); ++i) {
+      const double e = h_r.data()[i] - k_theta.data()[i];
+      num += e * e;
+      den += h_r.data()[i] * h_r.data()[i];
+    }
+    return den > 0 ? std::sqrt(num / den) : 0.0;
+  }
+};
 
 // collective: w = D V^T K(X_S, X_B) g (q x c), summed over the ranks' sample members.
 Matrix<double> preconditioner_coefficients(const mpi::Communicator& comm, const Kernel& kernel,
@@ -183,7 +212,8 @@ class EigenPro4Iteration {
   EigenPro4Iteration(const mpi::Communicator& comm, const TrainingProblem& problem,
                      const EigenPro4Options& options, const EigenPro4Result& setup,
                      const LocalCenters& zc, const EigenPro4Preconditioners& pre,
-                     const Matrix<double>& m_local, Matrix<double>& alpha)
+                     const Matrix<double>& m_local, const CenterSolver* exact,
+                     const ProjectionProbe& probe, Matrix<double>& alpha)
       : comm_(comm),
         problem_(problem),
         options_(options),
@@ -192,6 +222,8 @@ class EigenPro4Iteration {
         zc_(zc),
         pre_(pre),
         m_local_(m_local),
+        exact_(exact),
+        probe_(probe),
         alpha_(alpha),
         n_(problem.partition.size()),
         first_(problem.partition.begin(comm.rank())),
@@ -203,6 +235,14 @@ class EigenPro4Iteration {
 
   std::size_t steps_per_epoch() const { return (n_ + m_ - 1) / m_; }
   std::size_t projections_per_epoch() const { return (steps_per_epoch() + period_ - 1) / period_; }
+  // local: the mean projection residual since the last call (-1: no projection), and reset.
+  double take_mean_residual() {
+    const double mean = residual_count_ > 0 ? residual_sum_ / static_cast<double>(residual_count_)
+                                            : -1.0;
+    residual_sum_ = 0;
+    residual_count_ = 0;
+    return mean;
+  }
 
   // local: where a resumed run starts counting projections (the model projection's RNG
   // counter): ceil(steps / T) per completed epoch plus step / T in the current one (step =
@@ -281,8 +321,13 @@ class EigenPro4Iteration {
   // collective: theta ~ K(Z,Z)^{-1} h, alpha -= eta theta, and the state since the last
   // projection cleared.
   void apply_projection() {
-    const Matrix<double> theta = project(comm_, problem_.kernel, cpart_, z_, zc_, pre_.model, h_,
-                                         options_.projection_epochs, options_.seed, projections_++);
+    const Matrix<double> theta =
+        exact_ ? exact_->solve(h_)
+               : project(comm_, problem_.kernel, cpart_, z_, zc_, pre_.model, h_,
+                         options_.projection_epochs, options_.seed, projections_);
+    ++projections_;
+    residual_sum_ += probe_.residual(comm_, problem_.kernel, cpart_, zc_, h_, theta);
+    ++residual_count_;
     for (std::size_t i = 0; i < alpha_.size(); ++i) alpha_.data()[i] -= eta_ * theta.data()[i];
     clear_since_projection();
   }
@@ -304,6 +349,8 @@ class EigenPro4Iteration {
   const LocalCenters& zc_;       // Z_r in the kernel precision
   const EigenPro4Preconditioners& pre_;
   const Matrix<double>& m_local_;  // M_r = K(Z_r, X_S) V
+  const CenterSolver* exact_;      // the exact projection, or null (eigenpro2 projections)
+  const ProjectionProbe& probe_;
   Matrix<double>& alpha_;
   const std::size_t n_, first_;   // data rows in all; this rank's first
   const std::size_t m_, period_;  // batch size m and projection period T
@@ -312,6 +359,8 @@ class EigenPro4Iteration {
   LocalCenters tmp_;             // Z_tmp,r
   std::size_t pending_ = 0;      // batches since the last projection
   std::size_t projections_ = 0;  // done so far, the projection's RNG key
+  double residual_sum_ = 0;      // projection residuals since take_mean_residual
+  std::size_t residual_count_ = 0;
   KernelPanel panel_;            // K(X_B, Z_r), one buffer for every batch
 };
 
@@ -346,6 +395,17 @@ EigenPro4Result train_eigenpro4(const mpi::Communicator& comm, const TrainingPro
   const std::size_t m = pre.data.parameters.batch_size;
   result.projection_period =
       options.projection_period > 0 ? options.projection_period : std::max<std::size_t>(1, p / m);
+  std::unique_ptr<CenterSolver> exact;
+  if (options.exact_projection) {
+    exact = std::make_unique<CenterSolver>(comm, problem.kernel, cpart, result.centers,
+                                           options.precision);
+    result.jitter = exact->jitter();
+  }
+  ProjectionProbe probe;
+  probe.indices = random_subset(p, std::min(p, kProjectionProbe), options.seed,
+                                RngStream::kModelNystrom, 999999);
+  std::sort(probe.indices.begin(), probe.indices.end());
+  probe.z = gather_selected_rows(comm, cpart, result.centers, probe.indices);
   result.setup_seconds = setup_clock.seconds();
 
   // Checkpoints are taken only at projection boundaries (after every T-th batch and at each
@@ -355,7 +415,8 @@ EigenPro4Result train_eigenpro4(const mpi::Communicator& comm, const TrainingPro
   // from the seed and the data, bit-identically on the same rank count.
   Matrix<double>& alpha = result.alpha;
   alpha = Matrix<double>(cpart.count(comm.rank()), c);
-  EigenPro4Iteration iteration(comm, problem, options, result, zc, pre, m_local, alpha);
+  EigenPro4Iteration iteration(comm, problem, options, result, zc, pre, m_local, exact.get(),
+                               probe, alpha);
   if (control.start_alpha) {
     mpi::agree(comm,
                control.start_alpha->rows() == alpha.rows() && control.start_alpha->cols() == c,
@@ -376,7 +437,9 @@ EigenPro4Result train_eigenpro4(const mpi::Communicator& comm, const TrainingPro
     EpochState state = epoch_report(epoch, epoch_clock.seconds(), loss_sum, n, alpha,
                                     result.data_parameters, result.setup_seconds);
     state.centers = &zc;
+    state.projection_residual = iteration.take_mean_residual();
     result.epoch_losses.push_back(state.batch_loss);
+    result.projection_residuals.push_back(state.projection_residual);
     if (on_epoch && !on_epoch(state)) break;
   }
   return result;
@@ -399,6 +462,12 @@ EigenPro4Options eigenpro4_options(const SolverContext& ctx) {
     eo.batch_cap = o.count("solver.batch_cap");
   eo.projection_period = o.count("solver.projection_period");
   eo.projection_epochs = o.count("solver.projection_epochs");
+  const std::string projection = o.str("solver.projection");
+  eo.exact_projection =
+      projection == "cholesky" ||
+      (projection == "auto" &&
+       exact_projection_fits(ctx.comm, o, ctx.problem.partition.size(), ctx.problem.x.cols(),
+                             ctx.problem.y.cols(), ctx.reporter.test().n));
   eo.epochs = o.count("solver.epochs");
   eo.seed = ctx.seed;
   eo.precision = ctx.precision;
@@ -436,6 +505,8 @@ SolverOutcome run_eigenpro4(SolverContext& ctx) {
                                                .add("solver", "eigenpro4")
                                                .add("epoch_s", st.epoch_seconds)
                                                .add("batch_loss", st.batch_loss)
+                                               .add("projection_residual",
+                                                    st.projection_residual)
                                                .add("setup_s", st.setup_seconds),
                                            st.centers);
     return ctx.stopping.keep_best(ctx.reporter.log(), ctx.reporter.has_validation(), st.epoch,
@@ -450,8 +521,16 @@ SolverOutcome run_eigenpro4(SolverContext& ctx) {
   SolverOutcome out;
   out.interrupted = result.interrupted;
   if (result.interrupted) return out;
-  ctx.reporter.log().info("eigenpro4: projection period T = %zu batches, projection batch %zu",
-                          result.projection_period, result.model_parameters.batch_size);
+  if (eo.exact_projection)
+    ctx.reporter.log().info(
+        "eigenpro4: projection period T = %zu batches, exact projections (Cholesky of K_ZZ + "
+        "%.3g I)",
+        result.projection_period, result.jitter);
+  else
+    ctx.reporter.log().info(
+        "eigenpro4: projection period T = %zu batches, projection batch %zu, %zu EigenPro 2 "
+        "epoch(s) per projection",
+        result.projection_period, result.model_parameters.batch_size, eo.projection_epochs);
   out.alpha = std::move(result.alpha);
   out.own_centers = true;
   out.center_partition = result.center_partition;
