@@ -188,10 +188,11 @@ void plan_rfm(const Options& o, const PlanShape& s, std::size_t n_eval, MemoryPl
   plan.items.push_back({"rfm: transformed rows (training, test, validation)",
                         (rows + std::ceil(static_cast<double>(n_eval) / P)) * D * 8});
   plan.items.push_back({"rfm: best iteration's weights", rows * C * 8});
-  plan.items.push_back({"rfm: metric matrices (S, M, G, eigenvectors)", (full ? 5 * D * D : 5 * D) * 8});
-  plan.items.push_back({"rfm: AGOP sample rows and blocks",
-                        2 * std::ceil(Ns / P) * D * 8 + round * (C * (D + 1) * 8 * 2) +
-                            s.tile_budget * 2});
+  plan.items.push_back(
+      {"rfm: metric matrices (S, M, G, eigenvectors)", (full ? 5 * D * D : 5 * D) * 8});
+  plan.items.push_back(
+      {"rfm: AGOP sample rows and blocks",
+       2 * std::ceil(Ns / P) * D * 8 + round * (C * (D + 1) * 8 * 2) + s.tile_budget * 2});
 }
 
 }  // namespace

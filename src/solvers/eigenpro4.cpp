@@ -33,8 +33,8 @@
 #include "kmpi/blas.hpp"
 #include "kmpi/center_factor.hpp"
 #include "kmpi/eigenpro_common.hpp"
-#include "kmpi/memory_plan.hpp"
 #include "kmpi/log.hpp"
+#include "kmpi/memory_plan.hpp"
 #include "kmpi/rng.hpp"
 #include "kmpi/solver.hpp"
 #include "kmpi/solvers.hpp"
@@ -59,8 +59,8 @@ struct ProjectionProbe {
   Matrix<double> z;                  // their rows (r x d)
 
   // collective: ||h_R - (K_ZZ theta)_R|| / ||h_R|| (0 when h_R = 0).
-  double residual(const mpi::Communicator& comm, const Kernel& kernel,
-                  const BlockPartition& cpart, const LocalCenters& zc, const Matrix<double>& h,
+  double residual(const mpi::Communicator& comm, const Kernel& kernel, const BlockPartition& cpart,
+                  const LocalCenters& zc, const Matrix<double>& h,
                   const Matrix<double>& theta) const {
     const Matrix<double> k_theta = kernel_times(comm, kernel, z, zc, theta);
     const Matrix<double> h_r = gather_selected_rows(comm, cpart, h, indices);
@@ -237,8 +237,8 @@ class EigenPro4Iteration {
   std::size_t projections_per_epoch() const { return (steps_per_epoch() + period_ - 1) / period_; }
   // local: the mean projection residual since the last call (-1: no projection), and reset.
   double take_mean_residual() {
-    const double mean = residual_count_ > 0 ? residual_sum_ / static_cast<double>(residual_count_)
-                                            : -1.0;
+    const double mean =
+        residual_count_ > 0 ? residual_sum_ / static_cast<double>(residual_count_) : -1.0;
     residual_sum_ = 0;
     residual_count_ = 0;
     return mean;
@@ -361,7 +361,7 @@ class EigenPro4Iteration {
   std::size_t projections_ = 0;  // done so far, the projection's RNG key
   double residual_sum_ = 0;      // projection residuals since take_mean_residual
   std::size_t residual_count_ = 0;
-  KernelPanel panel_;            // K(X_B, Z_r), one buffer for every batch
+  KernelPanel panel_;  // K(X_B, Z_r), one buffer for every batch
 };
 
 }  // namespace
@@ -385,9 +385,8 @@ EigenPro4Result train_eigenpro4(const mpi::Communicator& comm, const TrainingPro
     result.centers = distribute_selected_rows(comm, part, problem.x, result.center_indices, cpart);
   }
   const LocalCenters zc(result.centers, options.precision);
-  const EigenPro4Preconditioners pre =
-      eigenpro4_preconditioners(comm, problem.kernel, cpart, result.centers, options, n,
-                                control.on_setup);
+  const EigenPro4Preconditioners pre = eigenpro4_preconditioners(
+      comm, problem.kernel, cpart, result.centers, options, n, control.on_setup);
   result.data_parameters = pre.data.parameters;
   result.model_parameters = pre.model.parameters;
   const Matrix<double> m_local =
@@ -415,8 +414,8 @@ EigenPro4Result train_eigenpro4(const mpi::Communicator& comm, const TrainingPro
   // from the seed and the data, bit-identically on the same rank count.
   Matrix<double>& alpha = result.alpha;
   alpha = Matrix<double>(cpart.count(comm.rank()), c);
-  EigenPro4Iteration iteration(comm, problem, options, result, zc, pre, m_local, exact.get(),
-                               probe, alpha);
+  EigenPro4Iteration iteration(comm, problem, options, result, zc, pre, m_local, exact.get(), probe,
+                               alpha);
   if (control.start_alpha) {
     mpi::agree(comm,
                control.start_alpha->rows() == alpha.rows() && control.start_alpha->cols() == c,
@@ -458,8 +457,7 @@ EigenPro4Options eigenpro4_options(const SolverContext& ctx) {
   eo.model_samples = o.count("solver.model_nystrom_samples");
   eo.model_level = o.count("solver.model_preconditioner_level");
   eo.batch_size = o.count("solver.batch_size");
-  if (o.given("solver.batch_cap"))
-    eo.batch_cap = o.count("solver.batch_cap");
+  if (o.given("solver.batch_cap")) eo.batch_cap = o.count("solver.batch_cap");
   eo.projection_period = o.count("solver.projection_period");
   eo.projection_epochs = o.count("solver.projection_epochs");
   const std::string projection = o.str("solver.projection");
@@ -477,8 +475,8 @@ EigenPro4Options eigenpro4_options(const SolverContext& ctx) {
 
 void report_eigenpro4_setup(TrainReporter& reporter, std::size_t p, const EpochState& st) {
   const EigenPro2Parameters& prm = *st.parameters;
-  reporter.log().info("eigenpro4: p = %zu, s = %zu, q = %zu, batch %zu, step %.4g, setup %.2f s",
-                      p, prm.s, prm.q, prm.batch_size, prm.step_size, st.setup_seconds);
+  reporter.log().info("eigenpro4: p = %zu, s = %zu, q = %zu, batch %zu, step %.4g, setup %.2f s", p,
+                      prm.s, prm.q, prm.batch_size, prm.step_size, st.setup_seconds);
   reporter.line(Json()
                     .add("event", "setup")
                     .add("solver", "eigenpro4")
@@ -505,12 +503,11 @@ SolverOutcome run_eigenpro4(SolverContext& ctx) {
                                                .add("solver", "eigenpro4")
                                                .add("epoch_s", st.epoch_seconds)
                                                .add("batch_loss", st.batch_loss)
-                                               .add("projection_residual",
-                                                    st.projection_residual)
+                                               .add("projection_residual", st.projection_residual)
                                                .add("setup_s", st.setup_seconds),
                                            st.centers);
-    return ctx.stopping.keep_best(ctx.reporter.log(), ctx.reporter.has_validation(), st.epoch,
-                                  val, *st.alpha);
+    return ctx.stopping.keep_best(ctx.reporter.log(), ctx.reporter.has_validation(), st.epoch, val,
+                                  *st.alpha);
   };
   // Checkpoint and resume at projection boundaries, where the solver's state is alpha and its
   // counters (see train_eigenpro4); the preconditioners are rebuilt from the seed and the data.
