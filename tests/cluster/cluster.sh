@@ -18,7 +18,8 @@
 # ssh. Ranks talk TCP between nodes and shared memory inside one (btl tcp,vader,self), and the
 # orteds reach mpirun over TCP on the same subnet (oob_tcp_if_include). Open MPI's own keepalive
 # on those orted connections (oob_tcp_keepalive_*, default 300 s idle + 9 x 20 s) is left at its
-# default unless KMPI_CLUSTER_KEEPALIVE="TIME INTERVAL PROBES" is set.
+# default unless KMPI_CLUSTER_KEEPALIVE="TIME INTERVAL PROBES" is set, and the nodes' TCP
+# retransmission limit (net.ipv4.tcp_retries2, 15: ~15 min) unless KMPI_CLUSTER_TCP_RETRIES2 is.
 set -euo pipefail
 SUBNET_PREFIX=10.213.7  # private; exists only inside the namespaces this script makes
 SUBNET=$SUBNET_PREFIX.0/24
@@ -71,6 +72,9 @@ up() {
     local ns=$prefix-n$i
     ip netns add "$ns" && echo "$ns" >> "$dir/namespaces"
     ip -n "$ns" link set lo up
+    # A node's TCP retransmission limit (per namespace; the machine's own stays as it is).
+    [ -z "${KMPI_CLUSTER_TCP_RETRIES2:-}" ] ||
+      ip netns exec "$ns" sysctl -q -w net.ipv4.tcp_retries2="$KMPI_CLUSTER_TCP_RETRIES2"
     # Both ends are created inside namespaces of ours: p$i at the bridge, eth0 in the node.
     ip -n "$br" link add name "p$i" type veth peer name eth0 netns "$ns"
     ip -n "$br" link set "p$i" master br0
