@@ -6,6 +6,8 @@
 CLUSTER="$2/tests/cluster/cluster.sh"
 bash "$CLUSTER" down "$3/cluster" 2> /dev/null || true
 bash "$CLUSTER" check || exit $?
+# A small file system a killed earlier run left mounted in the scratch dir (faults.sh).
+for m in $(findmnt -rn -o TARGET | grep "^$3/" || true); do umount "$m" || true; done
 source "$2/tests/cli/common.sh"
 MPI_TESTS=${4:-}
 CL=$WORK/cluster
