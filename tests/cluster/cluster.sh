@@ -39,6 +39,7 @@ check() {
       ip netns exec "$probe" unshare --uts /bin/sh -c 'hostname kmpi-probe' 2> /dev/null ||
         why="unshare --uts failed"
       ip -n "$probe" link add name va type veth peer name vb 2> /dev/null || why="no veth"
+      ip -n "$probe" link add name vbr type bridge 2> /dev/null || why="no bridge"
       ip netns del "$probe"
     fi
   fi
