@@ -46,12 +46,23 @@ class StallWatchdog {
  private:
   void watch() {
     // A few looks per timeout: the job ends at most ~10% (and 1 s) after the timeout.
-    const auto period = std::chrono::duration<double>(std::clamp(seconds_ / 10, 0.01, 1.0));
+    const double period_s = std::clamp(seconds_ / 10, 0.01, 1.0);
+    const auto period = std::chrono::duration<double>(period_s);
     const auto limit_ns = static_cast<std::int64_t>(seconds_ * 1e9);
+    // The wait is summed look by look, each look adding at most two periods: time in which this
+    // process did not run (the whole job stopped by SIGSTOP, Slurm's suspend, an overloaded
+    // node) does not count, so a job continued after a suspend is not ended.
+    const auto max_step_ns = static_cast<std::int64_t>(2 * period_s * 1e9);
+    std::int64_t seen = 0, waited = 0, last = steady_ns();
     std::unique_lock<std::mutex> lock(mutex_);
     while (!wake_.wait_for(lock, period, [this] { return stop_; })) {
+      const std::int64_t now = steady_ns(), step = std::min(now - last, max_step_ns);
+      last = now;
       const std::int64_t started = g_call_started_ns.load();
-      if (started != 0 && steady_ns() - started >= limit_ns) give_up();
+      if (started == 0) continue;
+      waited = started == seen ? waited + step : std::min(now - started, step);
+      seen = started;
+      if (waited >= limit_ns) give_up();
     }
   }
   [[noreturn]] void give_up() const {
