@@ -16,10 +16,11 @@
 # mpirun runs on node1 (as on the first node of an allocation); Open MPI starts its orted on the
 # other nodes through DIR/agent (plm_rsh_agent), which enters the node's namespaces instead of
 # ssh. Ranks talk TCP between nodes and shared memory inside one (btl tcp,vader,self), and the
-# orteds reach mpirun over TCP on the same subnet (oob_tcp_if_include). Open MPI's own keepalive
-# on those orted connections (oob_tcp_keepalive_*, default 300 s idle + 9 x 20 s) is left at its
-# default unless KMPI_CLUSTER_KEEPALIVE="TIME INTERVAL PROBES" is set, and the nodes' TCP
-# retransmission limit (net.ipv4.tcp_retries2, 15: ~15 min) unless KMPI_CLUSTER_TCP_RETRIES2 is.
+# orteds reach mpirun over TCP on the same subnet (oob_tcp_if_include). Open MPI's keepalive on
+# those orted connections, what notices a node cut off (oob_tcp_keepalive_*, Open MPI's default
+# 300 s idle + 9 x 20 s), is set as README.md recommends, 30 s + 3 x 10 s, or to
+# KMPI_CLUSTER_KEEPALIVE="TIME INTERVAL PROBES"; the nodes' TCP retransmission limit
+# (net.ipv4.tcp_retries2, 15: ~15 min) stays unless KMPI_CLUSTER_TCP_RETRIES2 is set.
 set -euo pipefail
 SUBNET_PREFIX=10.213.7  # private; exists only inside the namespaces this script makes
 SUBNET=$SUBNET_PREFIX.0/24
@@ -151,11 +152,10 @@ cluster_mpirun() {
   local mca=(--hostfile "$dir/hostfile" --mca plm_rsh_agent "$dir/agent"
     --mca plm_rsh_no_tree_spawn 1 --mca btl tcp,vader,self --mca btl_tcp_if_include "$SUBNET"
     --mca oob_tcp_if_include "$SUBNET")
-  if [ -n "${KMPI_CLUSTER_KEEPALIVE:-}" ]; then
-    read -r t i p <<< "$KMPI_CLUSTER_KEEPALIVE"
-    mca+=(--mca oob_tcp_keepalive_time "$t" --mca oob_tcp_keepalive_intvl "$i"
-      --mca oob_tcp_keepalive_probes "$p")
-  fi
+  local t i p
+  read -r t i p <<< "${KMPI_CLUSTER_KEEPALIVE:-30 10 3}"
+  mca+=(--mca oob_tcp_keepalive_time "$t" --mca oob_tcp_keepalive_intvl "$i"
+    --mca oob_tcp_keepalive_probes "$p")
   # The single-node test environment (scripts/mpi_env.sh) names btl in the environment; the
   # command line wins, but drop it so nobody reads the wrong one.
   unset OMPI_MCA_btl
