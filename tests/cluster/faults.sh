@@ -12,7 +12,8 @@
 #  - kill -9 of a rank on node2: the orted there reports it, mpirun ends the job.
 #  - the disk fills while a checkpoint is written (the checkpoint dir a tmpfs with room for about
 #    1.5 checkpoints): one line, exit code 1, the previous checkpoint intact and no temporary
-#    left; with room again, the run resumes from it to the same model.
+#    left; with room again, the run resumes from it to the same model. A model that does not fit
+#    its file system: one line, exit code 1, no model or metrics file (not even a temporary).
 source "$(dirname "$0")/common.sh"
 export KMPI_CLUSTER_KEEPALIVE="5 2 3"
 { fmnist_data_ini 2000 "validation_fraction = 0.1"; gaussian_kernel_ini; cat <<EOF2
@@ -101,7 +102,7 @@ if ! mount -t tmpfs -o size=$((size * 3 / 2 / 4096 * 4096)) kmpi-cluster-test sm
   echo "faults: ok"
   exit 0
 fi
-trap 'umount "$WORK/small" 2> /dev/null; bash "$CLUSTER" down "$CL"' EXIT
+trap 'umount "$WORK/small" "$WORK/tiny" 2> /dev/null; bash "$CLUSTER" down "$CL"' EXIT
 rc=0
 cluster_run 2 "$KMPI" train --config ck.ini --output.model=full.kmpi --run.checkpoint_dir=small \
   --run.checkpoint_every=0 > full.log 2>&1 || rc=$?
@@ -118,4 +119,14 @@ cluster_run 2 "$KMPI" train --config ck.ini --output.model=full.kmpi --run.check
   --run.resume=require > full-resume.log 2>&1 || { cat full-resume.log; fail "disk full: resume"; }
 grep resuming full-resume.log
 cmp ref.kmpi full.kmpi || fail "disk full: the resumed model differs from the uninterrupted one"
+# The model (and metrics) on a file system too small for the model: one line, nothing left.
+mkdir tiny
+mount -t tmpfs -o size=1m kmpi-cluster-test tiny
+rc=0
+cluster_run 2 "$KMPI" train --config ck.ini --output.model=tiny/m.kmpi --output.metrics=tiny/m.jsonl \
+  > tiny.log 2>&1 || rc=$?
+[ "$rc" -eq 1 ] || { cat tiny.log; fail "model disk full: exit code $rc, expected 1"; }
+[ "$(grep -c "^kmpi: error" tiny.log)" -eq 1 ] || { cat tiny.log; fail "model disk full: not one line"; }
+grep "^kmpi: error" tiny.log
+[ -z "$(ls tiny)" ] || { ls -l tiny; fail "model disk full: files left: $(ls tiny)"; }
 echo "faults: ok"
