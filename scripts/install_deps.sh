@@ -6,7 +6,8 @@ packages=(build-essential cmake pkg-config libopenmpi-dev openmpi-bin libscalapa
           libbenchmark-dev python3 libhdf5-openmpi-dev
           pybind11-dev python3-pybind11 python3-mpi4py python3-numpy python3-pytest  # python/ (import kmpi)
           python3-matplotlib python3-sklearn  # scripts/kmpi-plot; the README's Python example
-          slurm-wlm munge)  # slurm-wlm and munge: tests/cli/slurm.sh runs the slurm/ scripts on a real Slurm
+          slurm-wlm munge  # slurm-wlm and munge: tests/cli/slurm.sh runs the slurm/ scripts on a real Slurm
+          iproute2)  # ip netns: tests/cluster/ builds a cluster of namespaces
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # README command (b): install what is missing, build with warnings as errors, and run the whole
-# suite: unit tests, MPI tests at 1, 2 and 4 ranks, CLI end-to-end tests.
+# suite: unit tests, MPI tests at 1, 2 and 4 ranks, CLI end-to-end tests, and (root) the 2-node
+# cluster tests of tests/cluster/ (network namespaces; skipped with one line where unavailable).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install_deps.sh

@@ -39,6 +39,8 @@ int main(int argc, char** argv) {
     kmpi::Options options;
     // Every rank parses the same arguments; agreeing still guarantees one verdict.
     kmpi::mpi::agree_on(comm, [&] { options = kmpi::parse_options(args); });
+    // A lone rank has no peer to lose.
+    if (comm.size() > 1) kmpi::mpi::watch_for_stalls(options.real("run.stall_timeout"));
     if (command == "train") return kmpi::run_train(comm, options);
     if (command == "tune") return kmpi::run_tune(comm, options);
     if (command == "predict") return kmpi::run_predict(comm, options);

@@ -1,12 +1,110 @@
 #include "kmpi/mpi.hpp"
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <climits>
+#include <condition_variable>
+#include <cstdio>
+#include <memory>
+#include <mutex>
+#include <thread>
 
 namespace kmpi::mpi {
 
 namespace {
+
 std::atomic<std::uint64_t> g_bytes_sent{0};
+
+// The blocking call in progress on the MPI thread: its start (steady clock, ns; 0 = none) and name.
+std::atomic<std::int64_t> g_call_started_ns{0};
+std::atomic<const char*> g_call_name{nullptr};
+
+std::int64_t steady_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+class StallWatchdog {
+ public:
+  StallWatchdog(double seconds, int rank)
+      : seconds_(seconds), rank_(rank), thread_([this] { watch(); }) {}
+  ~StallWatchdog() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stop_ = true;
+    }
+    wake_.notify_one();
+    thread_.join();
+  }
+  StallWatchdog(const StallWatchdog&) = delete;
+  StallWatchdog& operator=(const StallWatchdog&) = delete;
+
+ private:
+  void watch() {
+    // A few looks per timeout: the job ends at most ~10% (and 1 s) after the timeout.
+    const double period_s = std::clamp(seconds_ / 10, 0.01, 1.0);
+    const auto period = std::chrono::duration<double>(period_s);
+    const auto limit_ns = static_cast<std::int64_t>(seconds_ * 1e9);
+    // The wait is summed look by look, each look adding at most two periods: time in which this
+    // process did not run (the whole job stopped by SIGSTOP, Slurm's suspend, an overloaded
+    // node) does not count, so a job continued after a suspend is not ended.
+    const auto max_step_ns = static_cast<std::int64_t>(2 * period_s * 1e9);
+    std::int64_t seen = 0, waited = 0, last = steady_ns();
+    std::unique_lock<std::mutex> lock(mutex_);
+    while (!wake_.wait_for(lock, period, [this] { return stop_; })) {
+      const std::int64_t now = steady_ns(), step = std::min(now - last, max_step_ns);
+      last = now;
+      const std::int64_t started = g_call_started_ns.load();
+      if (started == 0) continue;
+      waited = started == seen ? waited + step : std::min(now - started, step);
+      seen = started;
+      if (waited >= limit_ns) give_up();
+    }
+  }
+  [[noreturn]] void give_up() const {
+    char host[256] = "?";
+    gethostname(host, sizeof host - 1);
+    const char* call = g_call_name.load();
+    std::fflush(stdout);  // the MPI thread is blocked in MPI, not in stdio
+    std::fprintf(stderr,
+                 "kmpi: no progress for %g s (a peer or the network is gone); aborting (rank %d "
+                 "on %s, in %s)\n",
+                 seconds_, rank_, host, call ? call : "MPI");
+    std::fflush(stderr);
+    _exit(kStallExitCode);
+  }
+
+  const double seconds_;
+  const int rank_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stop_ = false;
+  std::thread thread_;  // last: starts once the members above exist
+};
+
+std::unique_ptr<StallWatchdog> g_watchdog;
+
+}  // namespace
+
+BlockingCall::BlockingCall(const char* what) : outer_(g_call_started_ns.load() == 0) {
+  if (!outer_) return;
+  g_call_name.store(what);
+  g_call_started_ns.store(steady_ns());
+}
+
+BlockingCall::~BlockingCall() {
+  if (outer_) g_call_started_ns.store(0);
+}
+
+void watch_for_stalls(double seconds) {
+  if (seconds <= 0 || g_watchdog) return;
+  int rank = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  g_watchdog = std::make_unique<StallWatchdog>(seconds, rank);
 }
 
 void check(int rc, const char* what) {
@@ -26,7 +124,12 @@ Environment::Environment(int& argc, char**& argv) {
 Environment::~Environment() {
   int finalized = 0;
   MPI_Finalized(&finalized);
-  if (!finalized) MPI_Finalize();
+  if (!finalized) {
+    // Finalize synchronises with the peers (and the runtime): a vanished peer can hang it too.
+    BlockingCall call("MPI_Finalize");
+    MPI_Finalize();
+  }
+  g_watchdog.reset();
 }
 
 std::uint64_t bytes_sent() { return g_bytes_sent.load(); }
@@ -51,6 +154,7 @@ Communicator::Communicator(Communicator&& o) noexcept
 
 Communicator Communicator::duplicate() const {
   MPI_Comm dup;
+  BlockingCall call("MPI_Comm_dup");
   check(MPI_Comm_dup(comm_, &dup), "MPI_Comm_dup");
   MPI_Comm_set_errhandler(dup, MPI_ERRORS_RETURN);
   return Communicator(dup, true);
@@ -58,12 +162,16 @@ Communicator Communicator::duplicate() const {
 
 Communicator Communicator::split(int color, int key) const {
   MPI_Comm sub;
+  BlockingCall call("MPI_Comm_split");
   check(MPI_Comm_split(comm_, color, key, &sub), "MPI_Comm_split");
   MPI_Comm_set_errhandler(sub, MPI_ERRORS_RETURN);
   return Communicator(sub, true);
 }
 
-void Communicator::barrier() const { check(MPI_Barrier(comm_), "MPI_Barrier"); }
+void Communicator::barrier() const {
+  BlockingCall call("MPI_Barrier");
+  check(MPI_Barrier(comm_), "MPI_Barrier");
+}
 
 std::string Communicator::broadcast(const std::string& s, int root) const {
   unsigned long long len = s.size();

@@ -253,6 +253,12 @@ std::vector<OptionSpec> run_options() {
       real("run.progress_seconds", "30",
            "Seconds between plain progress lines when stderr is not a terminal (0 = every step)",
            0),
+      real("run.stall_timeout", "120",
+           "Seconds a rank may wait in one MPI call (a collective whose peer or network is gone) "
+           "before it ends the job with exit code 4 and one line; 0 = wait for ever. Its own "
+           "local work never counts, but its peers wait for it: keep it above the longest time "
+           "ranks wait for one rank's local work",
+           0),
       real("run.step_delay_ms", "0",
            "Testing aid: sleep this long after every solver step (to exercise signals and time "
            "limits on tiny data); does not change the result",

@@ -51,6 +51,37 @@ class Environment {
   Environment& operator=(const Environment&) = delete;
 };
 
+// The stall watchdog (run.stall_timeout). A peer that vanishes without its process ending (its
+// node's network cut, the node frozen) leaves the other ranks waiting in a collective forever:
+// MPI's TCP transport has no timeout and the runtime notices a lost node only after its
+// keepalive (Open MPI: oob_tcp_keepalive_*, 300 s idle + 9 x 20 s by default). Every blocking
+// call of this wrapper notes when it started (BlockingCall, a clock read and two atomic stores);
+// a thread started by watch_for_stalls checks a few times per timeout and, when one call has not
+// returned for `seconds`, prints one line and ends this process at once with exit code
+// kStallExitCode (MPI_Abort is not safe from a second thread under MPI_THREAD_FUNNELED, and an
+// unreachable peer could not be told anyway); mpirun or srun then ends the rest of the job.
+// Only time spent waiting inside a call counts: a rank's own long local work (reading,
+// factorisations, ScaLAPACK, which communicates outside this wrapper) never trips it, but its
+// peers wait for it in their next collective, so the timeout must exceed the longest stretch
+// in which ranks wait on one rank's local work.
+inline constexpr int kStallExitCode = 4;
+
+// local: starts the watchdog thread (seconds <= 0: none); it stops when Environment ends, after
+// MPI_Finalize (which is watched too). Call it at most once, from the thread that calls MPI.
+void watch_for_stalls(double seconds);
+
+// local: marks the lifetime of one blocking MPI call for the watchdog (nested: the outer counts).
+class BlockingCall {
+ public:
+  explicit BlockingCall(const char* what);
+  ~BlockingCall();
+  BlockingCall(const BlockingCall&) = delete;
+  BlockingCall& operator=(const BlockingCall&) = delete;
+
+ private:
+  bool outer_;
+};
+
 // Bytes this process has handed to MPI collectives (what it sends), for the benchmarks.
 std::uint64_t bytes_sent();
 void reset_bytes_sent();
@@ -78,7 +109,9 @@ class Request {
   ~Request() { complete_quietly(); }
   // local (completes a collective started by every rank): blocks until done.
   void wait() {
-    if (r_ != MPI_REQUEST_NULL) check(MPI_Wait(&r_, MPI_STATUS_IGNORE), "MPI_Wait");
+    if (r_ == MPI_REQUEST_NULL) return;
+    BlockingCall call("MPI_Wait");
+    check(MPI_Wait(&r_, MPI_STATUS_IGNORE), "MPI_Wait");
   }
   // local: lets MPI progress the operation; true when it is done.
   bool test() {
@@ -90,7 +123,9 @@ class Request {
 
  private:
   void complete_quietly() {
-    if (r_ != MPI_REQUEST_NULL) MPI_Wait(&r_, MPI_STATUS_IGNORE);
+    if (r_ == MPI_REQUEST_NULL) return;
+    BlockingCall call("MPI_Wait");
+    MPI_Wait(&r_, MPI_STATUS_IGNORE);
   }
   MPI_Request r_ = MPI_REQUEST_NULL;
 };
@@ -123,6 +158,7 @@ class Communicator {
   void allreduce(T* data, std::size_t count, Op op = Op::kSum) const {
     if (count == 0) return;
     if (size_ > 1) count_sent(count * sizeof(T));
+    BlockingCall call("MPI_Allreduce");
     check(MPI_Allreduce(MPI_IN_PLACE, data, checked_int(count), datatype<T>(), to_mpi(op), comm_),
           "MPI_Allreduce");
   }
@@ -142,6 +178,7 @@ class Communicator {
   void allgatherv(const T* send, T* recv, const std::vector<int>& counts,
                   const std::vector<int>& displs) const {
     if (size_ > 1) count_sent(static_cast<std::size_t>(counts[rank_]) * sizeof(T) * (size_ - 1));
+    BlockingCall call("MPI_Allgatherv");
     check(MPI_Allgatherv(send, counts[rank_], datatype<T>(), recv, counts.data(), displs.data(),
                          datatype<T>(), comm_),
           "MPI_Allgatherv");
@@ -172,6 +209,7 @@ class Communicator {
         if (k != rank_) total += static_cast<std::size_t>(counts[k]);
       count_sent(total * sizeof(T));
     }
+    BlockingCall call("MPI_Reduce_scatter");
     check(MPI_Reduce_scatter(send, recv, counts.data(), datatype<T>(), to_mpi(op), comm_),
           "MPI_Reduce_scatter");
   }
@@ -181,6 +219,7 @@ class Communicator {
   std::vector<T> allgather(const T* send, std::size_t count) const {
     std::vector<T> out(count * size_);
     count_sent(count * sizeof(T) * (size_ - 1));
+    BlockingCall call("MPI_Allgather");
     check(MPI_Allgather(send, checked_int(count), datatype<T>(), out.data(), checked_int(count),
                         datatype<T>(), comm_),
           "MPI_Allgather");
@@ -192,6 +231,7 @@ class Communicator {
   void broadcast(T* data, std::size_t count, int root) const {
     if (count == 0) return;
     if (rank_ == root && size_ > 1) count_sent(count * sizeof(T));
+    BlockingCall call("MPI_Bcast");
     check(MPI_Bcast(data, checked_int(count), datatype<T>(), root, comm_), "MPI_Bcast");
   }
   // collective: rank `root`'s string on every rank.
@@ -206,6 +246,7 @@ class Communicator {
     for (int k = 0; k < size_; ++k)
       if (k != rank_) total += static_cast<std::size_t>(send_counts[k]);
     count_sent(total * sizeof(T));
+    BlockingCall call("MPI_Alltoallv");
     check(MPI_Alltoallv(send, send_counts.data(), send_displs.data(), datatype<T>(), recv,
                         recv_counts.data(), recv_displs.data(), datatype<T>(), comm_),
           "MPI_Alltoallv");

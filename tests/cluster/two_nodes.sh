@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Two nodes x 2 ranks over TCP (tests/cluster/cluster.sh): the MPI test binary passes, and a short
+# run of every solver (direct, eigenpro2, falkon, eigenpro4, RFM around eigenpro2) writes a
+# model byte-for-byte equal to the same run at 4 ranks on one node over shared memory (the same
+# rank count, so the same partition, BLACS grid and reduction order).
+source "$(dirname "$0")/common.sh"
+[ "$(cluster_run 2 hostname | sort | uniq -c | tr -s ' ' | tr '\n' ,)" = " 2 node1, 2 node2," ] ||
+  fail "ranks are not 2 on node1 and 2 on node2"
+t0=$(date +%s.%N)
+cluster_run 2 "$MPI_TESTS" --gtest_brief=1 > mpi_tests.log 2>&1 ||
+  { tail -40 mpi_tests.log; fail "MPI tests at 2 nodes x 2 ranks"; }
+grep "PASSED" mpi_tests.log
+echo "MPI tests at 2 nodes x 2 ranks over TCP: $(seconds_since "$t0") s"
+
+common_ini() { fmnist_data_ini 1200 "$@"; gaussian_kernel_ini; }
+{ common_ini; printf '%s\n' "[solver]" "name = direct"; } > direct.ini
+{ common_ini "validation_fraction = 0.1"; printf '%s\n' "[solver]" "name = eigenpro2" \
+  "epochs = 2" "nystrom_samples = 200" "batch_size = 100"; } > eigenpro2.ini
+{ common_ini; printf '%s\n' "[solver]" "name = falkon" "centers = 200" "ridge = 1e-6" \
+  "iterations = 6" "tolerance = 0"; } > falkon.ini
+{ common_ini "validation_fraction = 0.1"; printf '%s\n' "[solver]" "name = eigenpro4" \
+  "epochs = 2" "centers = 200" "nystrom_samples = 200" "model_nystrom_samples = 100" \
+  "batch_size = 100" "projection_period = 3"; } > eigenpro4.ini
+{ common_ini "validation_fraction = 0.2"; printf '%s\n' "[solver]" "name = eigenpro2" \
+  "epochs = 1" "nystrom_samples = 200" "batch_size = 100" "[rfm]" "iterations = 2" \
+  "metric = diagonal" "agop_samples = 300"; } > rfm.ini
+
+for s in direct eigenpro2 falkon eigenpro4 rfm; do
+  t0=$(date +%s.%N)
+  cluster_run 2 "$KMPI" train --config $s.ini --output.model=$s-cluster.kmpi > $s-cluster.log 2>&1 ||
+    { cat $s-cluster.log; fail "$s at 2 nodes x 2 ranks"; }
+  t1=$(date +%s.%N)
+  run 4 train --config $s.ini --output.model=$s-local.kmpi > $s-local.log 2>&1 ||
+    { cat $s-local.log; fail "$s at 4 ranks on one node"; }
+  cmp $s-cluster.kmpi $s-local.kmpi ||
+    fail "$s: the model at 2 nodes x 2 ranks differs from 4 ranks on one node"
+  echo "$s: 2 nodes x 2 ranks $(python3 -c "print(f'{$t1 - $t0:.1f}')") s, 1 node x 4 ranks" \
+    "$(seconds_since "$t1") s, models identical"
+done
+echo "two_nodes: ok"
