@@ -3,6 +3,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <utility>
+#include <vector>
 
 #include "kmpi/blas.hpp"
 
@@ -252,64 +254,99 @@ Matrix<double> kernel_transpose_times_local(const Kernel& k, const LocalCenters&
 
 namespace {
 
-// local: w (p x c) += K(X_r, Z)^T (K(X_r, Z) u + v) over this rank's data rows X_r, with u
-// (p x c) and v (n_r x c) optional (nullptr = 0). Each kernel tile is computed once and used for
-// both products, which halves the kernel work against two separate operator calls.
+// local: w (p x cols) += K_tile^T (K_tile u + v_tile) for one kernel tile (mi x p, row-major)
+// of data rows [i0, i0 + mi), u (p x cols, kernel precision; null = 0) and v (n_r x cols; null =
+// 0). tmp (mi x cols), tmp_t (cols x mi) and part_t (cols x p) are scratch. tmp_t and part_t are
+// kept transposed so that both products read the tile untransposed: w^T += tmp^T K_tile.
+// OpenBLAS packing K_tile^T for (p x mi)(mi x c) with small c was measured 15x slower than the
+// whole kernel evaluation.
 template <class T>
-void normal_product_local(const Kernel& k, const LocalCenters& x, const LocalCenters& z,
-                          const Matrix<double>* u, const Matrix<double>* v, Matrix<double>& w,
+void tile_normal_product(const T* tile, std::size_t mi, std::size_t p, const Matrix<T>* u,
+                         const Matrix<double>* v, std::size_t i0, std::size_t cols,
+                         Matrix<double>& w, std::vector<T>& tmp, std::vector<T>& tmp_t,
+                         std::vector<T>& part_t) {
+  // tmp = K_tile u + v_tile (mi x cols)
+  if (u)
+    blas::gemm(false, false, mi, cols, p, T(1), tile, p, u->data(), cols, T(0), tmp.data(), cols);
+  else
+    std::fill(tmp.begin(), tmp.begin() + mi * cols, T(0));
+  for (std::size_t i = 0; i < mi; ++i)
+    for (std::size_t l = 0; l < cols; ++l)
+      tmp_t[l * mi + i] = tmp[i * cols + l] + (v ? static_cast<T>((*v)(i0 + i, l)) : T(0));
+  // w += K_tile^T tmp, as part_t = tmp^T K_tile, accumulated in float64 across tiles.
+  blas::gemm(false, false, cols, p, mi, T(1), tmp_t.data(), mi, tile, p, T(0), part_t.data(), p);
+  for (std::size_t j = 0; j < p; ++j)
+    for (std::size_t l = 0; l < cols; ++l) w(j, l) += static_cast<double>(part_t[l * p + j]);
+}
+
+// local: w[g] (p x cols_g) += K_g(X_r, Z)^T (K_g(X_r, Z) u_g + v_g) over this rank's data rows
+// X_r for every term g. Each data tile's products -2 X Z^T are computed once (product_block);
+// every kernel's tile comes from them by its elementwise pass alone (kernel_from_products: the
+// bits of kernel_block), the last kernel's in place, so one kernel needs one tile buffer as
+// before the sharing. Each kernel tile then serves both products of its term, which halves the
+// kernel work against two separate operator calls. The tiling depends on n_r and p alone, so a
+// term's sums run in the same order whatever the other terms are.
+template <class T>
+void normal_product_local(const std::vector<NormalProductTerm>& terms, const LocalCenters& x,
+                          const LocalCenters& z, std::vector<Matrix<double>>& w,
                           std::size_t tile_bytes) {
-  const std::size_t n = x.rows(), p = z.rows(), d = z.dimension(), c = w.cols();
-  if (n == 0 || p == 0 || c == 0) return;
+  const std::size_t n = x.rows(), p = z.rows(), d = z.dimension(), g_count = terms.size();
+  std::size_t widest = 0;
+  for (const NormalProductTerm& t : terms) widest = std::max(widest, t.cols);
+  if (n == 0 || p == 0 || widest == 0) return;
   const Matrix<T>& xt = x.template rows_as<T>();
   const Matrix<T>& zt = z.template rows_as<T>();
   const std::vector<T>& xn = x.template norms_as<T>();
   const std::vector<T>& zn = z.template norms_as<T>();
-  Matrix<T> ut;
-  if (u) ut = convert<T>(*u);
+  std::vector<Matrix<T>> ut(g_count);
+  for (std::size_t g = 0; g < g_count; ++g)
+    if (terms[g].u && terms[g].cols > 0) ut[g] = convert<T>(*terms[g].u);
   // tile_bytes = 0 means the machine's budget (kernel_operator.hpp); a chunk is at least 64 rows
   // so the tile's GEMM keeps its shape even for very large p.
   const std::size_t budget = tile_bytes > 0 ? tile_bytes : cache_tile_bytes();
   const std::size_t chunk =
       std::min(n, std::max<std::size_t>(64, budget / (std::max<std::size_t>(p, 1) * sizeof(T))));
-  // tmp_t (c x mi) and part_t (c x p) are kept transposed so that both products read the tile
-  // untransposed: w^T += tmp^T K_tile. OpenBLAS packing K_tile^T for (p x mi)(mi x c) with small c
-  // was measured 15x slower than the whole kernel evaluation.
-  std::vector<T> block(chunk * p), tmp(chunk * c), tmp_t(c * chunk), part_t(c * p);
+  std::vector<T> products(chunk * p), tile(g_count > 1 ? chunk * p : 0), tmp(chunk * widest),
+      tmp_t(widest * chunk), part_t(widest * p);
   for (std::size_t i0 = 0; i0 < n; i0 += chunk) {
     const std::size_t mi = std::min(chunk, n - i0);
-    kernel_block(k, xt.row(i0), mi, d, zt.data(), p, d, d, block.data(), p, xn.data() + i0,
-                 zn.data());
-    // tmp = K_tile u + v_tile (mi x c)
-    if (u)
-      blas::gemm(false, false, mi, c, p, T(1), block.data(), p, ut.data(), c, T(0), tmp.data(), c);
-    else
-      std::fill(tmp.begin(), tmp.begin() + mi * c, T(0));
-    for (std::size_t i = 0; i < mi; ++i)
-      for (std::size_t l = 0; l < c; ++l)
-        tmp_t[l * mi + i] = tmp[i * c + l] + (v ? static_cast<T>((*v)(i0 + i, l)) : T(0));
-    // w += K_tile^T tmp, as part_t = tmp^T K_tile, accumulated in float64 across tiles.
-    blas::gemm(false, false, c, p, mi, T(1), tmp_t.data(), mi, block.data(), p, T(0), part_t.data(),
-               p);
-    for (std::size_t j = 0; j < p; ++j)
-      for (std::size_t l = 0; l < c; ++l) w(j, l) += static_cast<double>(part_t[l * p + j]);
+    product_block(xt.row(i0), mi, d, zt.data(), p, d, d, products.data(), p);
+    for (std::size_t g = 0; g < g_count; ++g) {
+      const NormalProductTerm& t = terms[g];
+      if (t.cols == 0) continue;
+      T* kg = g + 1 == g_count ? products.data() : tile.data();
+      kernel_from_products(t.kernel, products.data(), p, mi, p, xn.data() + i0, zn.data(), kg, p);
+      tile_normal_product(kg, mi, p, t.u ? &ut[g] : nullptr, t.v, i0, t.cols, w[g], tmp, tmp_t,
+                          part_t);
+    }
   }
 }
 
 }  // namespace
 
-Matrix<double> kernel_normal_product(const mpi::Communicator& comm, const Kernel& k, const LocalCenters& x,
-                              const LocalCenters& z, const Matrix<double>* u,
-                              const Matrix<double>* v, std::size_t c, std::size_t n_total) {
-  Matrix<double> w(z.rows(), c);
+std::vector<Matrix<double>> kernel_normal_product_shared(
+    const mpi::Communicator& comm, const std::vector<NormalProductTerm>& terms,
+    const LocalCenters& x, const LocalCenters& z, std::size_t n_total) {
+  std::vector<Matrix<double>> w;
+  for (const NormalProductTerm& t : terms) w.emplace_back(z.rows(), t.cols);
   if (z.precision() == Precision::kFloat32)
-    normal_product_local<float>(k, x, z, u, v, w, kDefaultTileBytes);
+    normal_product_local<float>(terms, x, z, w, kDefaultTileBytes);
   else
-    normal_product_local<double>(k, x, z, u, v, w, kDefaultTileBytes);
-  comm.allreduce(w.data(), w.size());
-  for (std::size_t i = 0; i < w.size(); ++i) w.data()[i] /= static_cast<double>(n_total);
+    normal_product_local<double>(terms, x, z, w, kDefaultTileBytes);
+  // One allreduce per term: a p x c term is then reduced exactly as the one-kernel product
+  // reduces it (the reduction order of an allreduce may depend on its length).
+  for (Matrix<double>& wg : w) {
+    comm.allreduce(wg.data(), wg.size());
+    for (std::size_t i = 0; i < wg.size(); ++i) wg.data()[i] /= static_cast<double>(n_total);
+  }
   return w;
 }
 
+Matrix<double> kernel_normal_product(const mpi::Communicator& comm, const Kernel& k,
+                                     const LocalCenters& x, const LocalCenters& z,
+                                     const Matrix<double>* u, const Matrix<double>* v,
+                                     std::size_t c, std::size_t n_total) {
+  return std::move(kernel_normal_product_shared(comm, {{k, u, v, c}}, x, z, n_total)[0]);
+}
 
 }  // namespace kmpi

@@ -131,4 +131,22 @@ Matrix<double> kernel_normal_product(const mpi::Communicator& comm, const Kernel
                                      const Matrix<double>* u, const Matrix<double>* v,
                                      std::size_t c, std::size_t n_total);
 
+// One kernel's part of kernel_normal_product_shared: u (p x cols) and v (n_r x cols), each
+// optional (nullptr = 0). Several right-hand sides of one kernel (falkon's ridges) go side by
+// side in its cols columns, so each kernel tile meets all of them in one GEMM.
+struct NormalProductTerm {
+  Kernel kernel;
+  const Matrix<double>* u = nullptr;
+  const Matrix<double>* v = nullptr;
+  std::size_t cols = 0;
+};
+// collective: K_g,nZ^T (K_g,nZ u_g + v_g) / n for every term g (p x cols_g each, replicated) in
+// one pass over this rank's data tiles: each tile's products -2 X Z^T once for all terms
+// (DESIGN §1.6), then each kernel's elementwise pass and its two products; one allreduce per
+// term. kernel_normal_product is the one-term case, and a term's result does not depend on the
+// other terms (the same tiles, bits and sums) as long as its cols are the same.
+std::vector<Matrix<double>> kernel_normal_product_shared(
+    const mpi::Communicator& comm, const std::vector<NormalProductTerm>& terms,
+    const LocalCenters& x, const LocalCenters& z, std::size_t n_total);
+
 }  // namespace kmpi
