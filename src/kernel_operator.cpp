@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "kmpi/blas.hpp"
+#include "kmpi/error.hpp"
 
 namespace kmpi {
 
@@ -254,53 +255,79 @@ Matrix<double> kernel_transpose_times_local(const Kernel& k, const LocalCenters&
 
 namespace {
 
-// local: w (p x cols) += K_tile^T (K_tile u + v_tile) for one kernel tile (mi x p, row-major)
-// of data rows [i0, i0 + mi), u (p x cols, kernel precision; null = 0) and v (n_r x cols; null =
-// 0). tmp (mi x cols), tmp_t (cols x mi) and part_t (cols x p) are scratch. tmp_t and part_t are
-// kept transposed so that both products read the tile untransposed: w^T += tmp^T K_tile.
-// OpenBLAS packing K_tile^T for (p x mi)(mi x c) with small c was measured 15x slower than the
-// whole kernel evaluation.
+// One term's right-hand sides in the kernel precision: u_1..u_k side by side (p x k c, null ones
+// as 0; empty when all are null) and the v_i (n_r x c, null = 0).
 template <class T>
-void tile_normal_product(const T* tile, std::size_t mi, std::size_t p, const Matrix<T>* u,
-                         const Matrix<double>* v, std::size_t i0, std::size_t cols,
-                         Matrix<double>& w, std::vector<T>& tmp, std::vector<T>& tmp_t,
-                         std::vector<T>& part_t) {
-  // tmp = K_tile u + v_tile (mi x cols)
-  if (u)
-    blas::gemm(false, false, mi, cols, p, T(1), tile, p, u->data(), cols, T(0), tmp.data(), cols);
-  else
-    std::fill(tmp.begin(), tmp.begin() + mi * cols, T(0));
-  for (std::size_t i = 0; i < mi; ++i)
-    for (std::size_t l = 0; l < cols; ++l)
-      tmp_t[l * mi + i] = tmp[i * cols + l] + (v ? static_cast<T>((*v)(i0 + i, l)) : T(0));
-  // w += K_tile^T tmp, as part_t = tmp^T K_tile, accumulated in float64 across tiles.
-  blas::gemm(false, false, cols, p, mi, T(1), tmp_t.data(), mi, tile, p, T(0), part_t.data(), p);
-  for (std::size_t j = 0; j < p; ++j)
-    for (std::size_t l = 0; l < cols; ++l) w(j, l) += static_cast<double>(part_t[l * p + j]);
+struct TermOperands {
+  Matrix<T> u;
+  const std::vector<const Matrix<double>*>* v = nullptr;
+};
+template <class T>
+TermOperands<T> term_operands(const NormalProductTerm& t, std::size_t p, std::size_t c) {
+  TermOperands<T> o;
+  o.v = &t.v;
+  if (std::none_of(t.u.begin(), t.u.end(), [](const Matrix<double>* u) { return u != nullptr; }))
+    return o;
+  const std::size_t k = t.u.size();
+  o.u = Matrix<T>(p, k * c);
+  for (std::size_t b = 0; b < k; ++b)
+    if (t.u[b])
+      for (std::size_t j = 0; j < p; ++j)
+        for (std::size_t l = 0; l < c; ++l) o.u(j, b * c + l) = static_cast<T>((*t.u[b])(j, l));
+  return o;
 }
 
-// local: w[g] (p x cols_g) += K_g(X_r, Z)^T (K_g(X_r, Z) u_g + v_g) over this rank's data rows
-// X_r for every term g. Each data tile's products -2 X Z^T are computed once (product_block);
-// every kernel's tile comes from them by its elementwise pass alone (kernel_from_products: the
-// bits of kernel_block), the last kernel's in place, so one kernel needs one tile buffer as
-// before the sharing. Each kernel tile then serves both products of its term, which halves the
-// kernel work against two separate operator calls. The tiling depends on n_r and p alone, so a
-// term's sums run in the same order whatever the other terms are.
+// local: w[b] (p x c) += K_tile^T (K_tile u_b + v_b tile) for the k = w.size() right-hand sides
+// of one term and one kernel tile (mi x p, row-major) of data rows [i0, i0 + mi). tmp (mi x kc),
+// tmp_t (kc x mi) and part_t (kc x p) are scratch. tmp_t and part_t are kept transposed so that
+// both products read the tile untransposed: w^T += tmp^T K_tile. OpenBLAS packing K_tile^T for
+// (p x mi)(mi x c) with small c was measured 15x slower than the whole kernel evaluation.
+template <class T>
+void tile_normal_product(const T* tile, std::size_t mi, std::size_t p, const TermOperands<T>& o,
+                         std::size_t i0, std::size_t c, Matrix<double>* w, std::size_t k,
+                         std::vector<T>& tmp, std::vector<T>& tmp_t, std::vector<T>& part_t) {
+  const std::size_t cols = k * c;
+  // tmp = K_tile [u_1 .. u_k] (mi x kc): one GEMM for all k
+  if (o.u.size() > 0)
+    blas::gemm(false, false, mi, cols, p, T(1), tile, p, o.u.data(), cols, T(0), tmp.data(),
+               cols);
+  else
+    std::fill(tmp.begin(), tmp.begin() + mi * cols, T(0));
+  for (std::size_t b = 0; b < k; ++b) {
+    const Matrix<double>* v = (*o.v)[b];
+    for (std::size_t i = 0; i < mi; ++i)
+      for (std::size_t l = b * c; l < (b + 1) * c; ++l)
+        tmp_t[l * mi + i] = tmp[i * cols + l] + (v ? static_cast<T>((*v)(i0 + i, l - b * c)) : T(0));
+  }
+  // w_b += K_tile^T tmp_b, as part_t = tmp^T K_tile, accumulated in float64 across tiles.
+  blas::gemm(false, false, cols, p, mi, T(1), tmp_t.data(), mi, tile, p, T(0), part_t.data(), p);
+  for (std::size_t b = 0; b < k; ++b)
+    for (std::size_t j = 0; j < p; ++j)
+      for (std::size_t l = 0; l < c; ++l)
+        w[b](j, l) += static_cast<double>(part_t[(b * c + l) * p + j]);
+}
+
+// local: w (term by term, right-hand side by right-hand side, p x c each) += K_g(X_r, Z)^T
+// (K_g(X_r, Z) u_b + v_b) over this rank's data rows X_r. Each data tile's products -2 X Z^T
+// are computed once (product_block); every kernel's tile comes from them by its elementwise pass
+// alone (kernel_from_products: the bits of kernel_block), the last kernel's in place, so one
+// kernel needs one tile buffer as before the sharing. Each kernel tile then serves both products
+// of its term, which halves the kernel work against two separate operator calls. The tiling
+// depends on n_r and p alone, so a term's sums run in the same order whatever the other terms.
 template <class T>
 void normal_product_local(const std::vector<NormalProductTerm>& terms, const LocalCenters& x,
-                          const LocalCenters& z, std::vector<Matrix<double>>& w,
+                          const LocalCenters& z, std::size_t c, std::vector<Matrix<double>>& w,
                           std::size_t tile_bytes) {
   const std::size_t n = x.rows(), p = z.rows(), d = z.dimension(), g_count = terms.size();
   std::size_t widest = 0;
-  for (const NormalProductTerm& t : terms) widest = std::max(widest, t.cols);
+  for (const NormalProductTerm& t : terms) widest = std::max(widest, t.u.size() * c);
   if (n == 0 || p == 0 || widest == 0) return;
   const Matrix<T>& xt = x.template rows_as<T>();
   const Matrix<T>& zt = z.template rows_as<T>();
   const std::vector<T>& xn = x.template norms_as<T>();
   const std::vector<T>& zn = z.template norms_as<T>();
-  std::vector<Matrix<T>> ut(g_count);
-  for (std::size_t g = 0; g < g_count; ++g)
-    if (terms[g].u && terms[g].cols > 0) ut[g] = convert<T>(*terms[g].u);
+  std::vector<TermOperands<T>> operands;
+  for (const NormalProductTerm& t : terms) operands.push_back(term_operands<T>(t, p, c));
   // tile_bytes = 0 means the machine's budget (kernel_operator.hpp); a chunk is at least 64 rows
   // so the tile's GEMM keeps its shape even for very large p.
   const std::size_t budget = tile_bytes > 0 ? tile_bytes : cache_tile_bytes();
@@ -311,12 +338,12 @@ void normal_product_local(const std::vector<NormalProductTerm>& terms, const Loc
   for (std::size_t i0 = 0; i0 < n; i0 += chunk) {
     const std::size_t mi = std::min(chunk, n - i0);
     product_block(xt.row(i0), mi, d, zt.data(), p, d, d, products.data(), p);
-    for (std::size_t g = 0; g < g_count; ++g) {
+    for (std::size_t g = 0, first = 0; g < g_count; first += terms[g].u.size(), ++g) {
       const NormalProductTerm& t = terms[g];
-      if (t.cols == 0) continue;
+      if (t.u.empty()) continue;
       T* kg = g + 1 == g_count ? products.data() : tile.data();
       kernel_from_products(t.kernel, products.data(), p, mi, p, xn.data() + i0, zn.data(), kg, p);
-      tile_normal_product(kg, mi, p, t.u ? &ut[g] : nullptr, t.v, i0, t.cols, w[g], tmp, tmp_t,
+      tile_normal_product(kg, mi, p, operands[g], i0, c, &w[first], t.u.size(), tmp, tmp_t,
                           part_t);
     }
   }
@@ -326,18 +353,24 @@ void normal_product_local(const std::vector<NormalProductTerm>& terms, const Loc
 
 std::vector<Matrix<double>> kernel_normal_product_shared(
     const mpi::Communicator& comm, const std::vector<NormalProductTerm>& terms,
-    const LocalCenters& x, const LocalCenters& z, std::size_t n_total) {
-  std::vector<Matrix<double>> w;
-  for (const NormalProductTerm& t : terms) w.emplace_back(z.rows(), t.cols);
+    const LocalCenters& x, const LocalCenters& z, std::size_t c, std::size_t n_total) {
+  std::size_t count = 0;
+  for (const NormalProductTerm& t : terms) {
+    if (t.u.size() != t.v.size())
+      throw CollectiveError(  // the same terms on every rank
+          "kernel_normal_product_shared: a term's u and v differ in number", 0);
+    count += t.u.size();
+  }
+  std::vector<Matrix<double>> w(count, Matrix<double>(z.rows(), c));
   if (z.precision() == Precision::kFloat32)
-    normal_product_local<float>(terms, x, z, w, kDefaultTileBytes);
+    normal_product_local<float>(terms, x, z, c, w, kDefaultTileBytes);
   else
-    normal_product_local<double>(terms, x, z, w, kDefaultTileBytes);
-  // One allreduce per term: a p x c term is then reduced exactly as the one-kernel product
-  // reduces it (the reduction order of an allreduce may depend on its length).
-  for (Matrix<double>& wg : w) {
-    comm.allreduce(wg.data(), wg.size());
-    for (std::size_t i = 0; i < wg.size(); ++i) wg.data()[i] /= static_cast<double>(n_total);
+    normal_product_local<double>(terms, x, z, c, w, kDefaultTileBytes);
+  // One allreduce per right-hand side: each p x c result is then reduced exactly as the
+  // one-kernel product reduces it (an allreduce's summation order may depend on its length).
+  for (Matrix<double>& wb : w) {
+    comm.allreduce(wb.data(), wb.size());
+    for (std::size_t i = 0; i < wb.size(); ++i) wb.data()[i] /= static_cast<double>(n_total);
   }
   return w;
 }
@@ -346,7 +379,7 @@ Matrix<double> kernel_normal_product(const mpi::Communicator& comm, const Kernel
                                      const LocalCenters& x, const LocalCenters& z,
                                      const Matrix<double>* u, const Matrix<double>* v,
                                      std::size_t c, std::size_t n_total) {
-  return std::move(kernel_normal_product_shared(comm, {{k, u, v, c}}, x, z, n_total)[0]);
+  return std::move(kernel_normal_product_shared(comm, {{k, {u}, {v}}}, x, z, c, n_total)[0]);
 }
 
 }  // namespace kmpi

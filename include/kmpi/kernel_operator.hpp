@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <functional>
 #include <type_traits>
+#include <vector>
 
 #include "kmpi/kernel.hpp"
 #include "kmpi/matrix.hpp"
@@ -131,22 +132,23 @@ Matrix<double> kernel_normal_product(const mpi::Communicator& comm, const Kernel
                                      const Matrix<double>* u, const Matrix<double>* v,
                                      std::size_t c, std::size_t n_total);
 
-// One kernel's part of kernel_normal_product_shared: u (p x cols) and v (n_r x cols), each
-// optional (nullptr = 0). Several right-hand sides of one kernel (falkon's ridges) go side by
-// side in its cols columns, so each kernel tile meets all of them in one GEMM.
+// One kernel's part of kernel_normal_product_shared: its right-hand sides u_b (p x c) and v_b
+// (n_r x c), b = 1..k, each optional (nullptr = 0; u and v of the same length k). All k meet each
+// kernel tile in one GEMM of k c columns (falkon's ridges of one kernel).
 struct NormalProductTerm {
   Kernel kernel;
-  const Matrix<double>* u = nullptr;
-  const Matrix<double>* v = nullptr;
-  std::size_t cols = 0;
+  std::vector<const Matrix<double>*> u;
+  std::vector<const Matrix<double>*> v;
 };
-// collective: K_g,nZ^T (K_g,nZ u_g + v_g) / n for every term g (p x cols_g each, replicated) in
-// one pass over this rank's data tiles: each tile's products -2 X Z^T once for all terms
-// (DESIGN §1.6), then each kernel's elementwise pass and its two products; one allreduce per
-// term. kernel_normal_product is the one-term case, and a term's result does not depend on the
-// other terms (the same tiles, bits and sums) as long as its cols are the same.
+// collective: K_g,nZ^T (K_g,nZ u_b + v_b) / n for every right-hand side b of every term g (p x c
+// each, replicated; term by term, in order) in one pass over this rank's data tiles: each tile's
+// products -2 X Z^T once for all terms (DESIGN §1.6), then each kernel's elementwise pass and its
+// two products; one allreduce per right-hand side. kernel_normal_product is the one-term,
+// one-right-hand-side case, bit for bit; with more right-hand sides per term a result may differ
+// from it by the rounding of its GEMMs' wider shape (BLAS does not promise that a column of a
+// product is independent of the others).
 std::vector<Matrix<double>> kernel_normal_product_shared(
     const mpi::Communicator& comm, const std::vector<NormalProductTerm>& terms,
-    const LocalCenters& x, const LocalCenters& z, std::size_t n_total);
+    const LocalCenters& x, const LocalCenters& z, std::size_t c, std::size_t n_total);
 
 }  // namespace kmpi

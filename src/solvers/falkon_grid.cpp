@@ -17,16 +17,21 @@
 //     a kernel tile from shared products is kernel_block's bit for bit, and the right-hand side's
 //     GEMMs and allreduce have c columns as alone);
 //   - bit for bit as well while no other point of its kernel is running (R = 1, or after the
-//     others stopped): its GEMMs then have c columns, its allreduce p x c, as alone;
+//     others stopped): its GEMMs then have c columns, and every right-hand side is allreduced
+//     alone as a p x c matrix, as alone (an allreduce's summation order may depend on its length);
 //   - otherwise the CG products go through GEMMs with k c columns instead of c. BLAS does not
-//     promise that a column of a product is independent of the others (OpenBLAS splits N over
-//     micro-kernels of different widths, with their own summation order), so an entry may differ
-//     by a rounding of the kernel precision, and CG carries that on. Measured here (mpi_tests/
-//     test_tune_grid.cpp: 3 kernels x 3 ridges, 15 iterations): weights within 1e-10 relative
-//     to their largest entry in float64, predictions within 1e-4 relative in float32 (float32
-//     rounding, 6e-8, amplified by the CG iterations); the tests assert those bounds. With
-//     OpenBLAS on this machine the results came out bit-identical in both precisions, which is
-//     not promised elsewhere.
+//     promise that a column of a product is independent of the others, and OpenBLAS here does
+//     not deliver it: float32 always, float64 with 75 data rows per rank (4 ranks, n = 300),
+//     where it takes another path for small GEMMs. An entry of the product may then differ by a
+//     rounding of the kernel precision, and CG carries that on exactly as it carries the other
+//     summation order of a run alone on another rank count. So the tolerance is that of falkon
+//     itself: measured (3 kernels x 3 ridges, n = 300, p = 60, 2 and 4 ranks), each point's
+//     predictions differed from its run alone by less than the run alone differed from itself
+//     on one rank, at every point: float64 at ridges 1e-2..1e-4 and 10 iterations within
+//     7.5e-13 relative (the tests assert 1e-10); float32 at 6 iterations within 1.9e-4 (the tests
+//     assert 1e-3). Ill-conditioned, unconverged points amplify rounding far more, the grid's as a
+//     run alone's: gaussian bandwidth 0.6 at ridge 1e-5, 15 iterations, moved 1.5e-2 (float64, 4
+//     ranks) against 1.6e-2 for the run alone between 4 ranks and 1.
 // setup_seconds and solve_seconds are the grid's (shared by all points).
 //
 // Memory per rank, beyond train_falkon's: G factors L and G R factors A_L, (G + G R) p^2 / P
@@ -45,34 +50,12 @@ namespace kmpi {
 
 namespace {
 
-// local: the matrices side by side (all p rows), in order.
-Matrix<double> side_by_side(const std::vector<const Matrix<double>*>& parts, std::size_t p) {
-  std::size_t cols = 0;
-  for (const Matrix<double>* m : parts) cols += m->cols();
-  Matrix<double> out(p, cols);
-  std::size_t col0 = 0;
-  for (const Matrix<double>* m : parts) {
-    for (std::size_t i = 0; i < p; ++i)
-      for (std::size_t l = 0; l < m->cols(); ++l) out(i, col0 + l) = (*m)(i, l);
-    col0 += m->cols();
-  }
-  return out;
-}
-
-// local: columns [col0, col0 + c) of w.
-Matrix<double> column_slice(const Matrix<double>& w, std::size_t col0, std::size_t c) {
-  Matrix<double> out(w.rows(), c);
-  for (std::size_t i = 0; i < w.rows(); ++i)
-    for (std::size_t l = 0; l < c; ++l) out(i, l) = w(i, col0 + l);
-  return out;
-}
-
 // What every grid iteration works on: the data and centers in the kernel precision, the
 // kernels, each point's system, CG state and ||r_0||.
 struct GridRun {
   const mpi::Communicator& comm;
   const std::vector<Kernel>& kernels;
-  std::size_t ridges, n;
+  std::size_t ridges, c, n;
   const LocalCenters& x_local;
   const LocalCenters& z_all;
   const std::vector<FalkonSystem>& systems;
@@ -84,33 +67,25 @@ struct GridRun {
 // its point's factors, one shared pass for all the kernel products, then each point's update.
 void grid_iteration(GridRun& run, const std::vector<std::size_t>& running, double tolerance,
                     const FalkonGridCallback& on_iteration) {
-  const std::size_t p = run.z_all.rows();
   std::vector<FalkonSystem::BeforeProduct> halves;
-  for (std::size_t point : running) halves.push_back(run.systems[point].before_product(run.cg[point].dir));
-  // Per kernel with running points: their v side by side, in point order.
-  std::vector<Matrix<double>> u;
+  for (std::size_t point : running)
+    halves.push_back(run.systems[point].before_product(run.cg[point].dir));
+  // One term per kernel with running points, their v in point order: the products come back in
+  // the order of `running`.
   std::vector<NormalProductTerm> terms;
-  std::vector<std::size_t> term_of(running.size()), col_of(running.size());
-  for (std::size_t k = 0; k < running.size();) {
+  for (std::size_t k = 0; k < running.size(); ++k) {
     const std::size_t g = running[k] / run.ridges;
-    std::vector<const Matrix<double>*> parts;
-    for (; k < running.size() && running[k] / run.ridges == g; ++k) {
-      term_of[k] = terms.size();
-      col_of[k] = parts.size() * halves[k].v.cols();
-      parts.push_back(&halves[k].v);
-    }
-    u.push_back(side_by_side(parts, p));
-    terms.push_back({run.kernels[g], nullptr, nullptr, u.back().cols()});
+    if (k == 0 || running[k - 1] / run.ridges != g) terms.push_back({run.kernels[g], {}, {}});
+    terms.back().u.push_back(&halves[k].v);
+    terms.back().v.push_back(nullptr);
   }
-  for (std::size_t t = 0; t < terms.size(); ++t) terms[t].u = &u[t];  // u no longer grows
   const std::vector<Matrix<double>> w =
-      kernel_normal_product_shared(run.comm, terms, run.x_local, run.z_all, run.n);
+      kernel_normal_product_shared(run.comm, terms, run.x_local, run.z_all, run.c, run.n);
   for (std::size_t k = 0; k < running.size(); ++k) {
     const std::size_t point = running[k];
     FalkonCgState& cg = run.cg[point];
-    const Matrix<double> wk = column_slice(w[term_of[k]], col_of[k], cg.beta.cols());
     // kGrew and kDiverged stop this point alone (cg_step clears its active columns).
-    cg_step(cg, run.systems[point].after_product(wk, halves[k].au), run.r0[point], tolerance);
+    cg_step(cg, run.systems[point].after_product(w[k], halves[k].au), run.r0[point], tolerance);
     if (on_iteration) on_iteration(point, cg.iteration, cg.residuals.back());
   }
 }
@@ -173,9 +148,9 @@ std::vector<FalkonResult> train_falkon_grid(const mpi::Communicator& comm,
   }
   // w_g = K_nZ^T Y / n for every kernel in one pass; each of its ridges preconditions it.
   std::vector<NormalProductTerm> rhs_terms;
-  for (const Kernel& k : kernels) rhs_terms.push_back({k, nullptr, &problem.y, c});
+  for (const Kernel& k : kernels) rhs_terms.push_back({k, {nullptr}, {&problem.y}});
   const std::vector<Matrix<double>> rhs =
-      kernel_normal_product_shared(comm, rhs_terms, x_local, z_all, n);
+      kernel_normal_product_shared(comm, rhs_terms, x_local, z_all, c, n);
   std::vector<FalkonCgState> cg(points);
   std::vector<std::vector<double>> r0(points);
   for (std::size_t point = 0; point < points; ++point)
@@ -185,7 +160,7 @@ std::vector<FalkonResult> train_falkon_grid(const mpi::Communicator& comm,
   const double setup_seconds = setup_clock.seconds();
 
   Stopwatch solve_clock;
-  GridRun run{comm, kernels, r_count, n, x_local, z_all, systems, cg, r0};
+  GridRun run{comm, kernels, r_count, c, n, x_local, z_all, systems, cg, r0};
   bool interrupted = false;
   // Every point's state is replicated, so every rank sees the same running points.
   for (std::vector<std::size_t> running = running_points(cg, options.iterations);
