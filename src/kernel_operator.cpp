@@ -8,6 +8,7 @@
 
 #include "kmpi/blas.hpp"
 #include "kmpi/error.hpp"
+#include "kmpi/tune.hpp"
 
 namespace kmpi {
 
@@ -108,32 +109,63 @@ inline void add_rows_to(Matrix<double>& out, std::size_t row0, std::size_t rows,
     for (std::size_t l = 0; l < c; ++l) out(row0 + i, l) += static_cast<double>(part[i * c + l]);
 }
 
+// The captured columns that fall in the tile of center rows [j0, j0 + tj) (a contiguous run of
+// the sorted list), copied from the tile (mi x tj) into capture.values' rows [i0, i0 + mi).
 template <class T>
-void times_local(const Kernel& k, const Matrix<double>& q64, const LocalCenters& z,
-                 const Matrix<double>& alpha, Matrix<double>& out, std::size_t tile_bytes,
-                 KernelColumns* capture, const BetweenTiles& between_tiles) {
-  const std::size_t m = q64.rows(), d = q64.cols(), p = z.rows(), c = alpha.cols();
-  if (m == 0 || p == 0 || c == 0) return;
-  const TileOperands<T> t = tile_operands<T>(z, q64, alpha);
+void capture_columns(const T* tile, std::size_t i0, std::size_t mi, std::size_t j0,
+                     std::size_t tj, KernelColumns& capture) {
+  const std::vector<std::size_t>* wanted = capture.columns;
+  if (!wanted) return;
+  const auto first = std::lower_bound(wanted->begin(), wanted->end(), j0);
+  const auto last = std::lower_bound(first, wanted->end(), j0 + tj);
+  for (auto it = first; it != last; ++it) {
+    const std::size_t col = static_cast<std::size_t>(it - wanted->begin()), j = *it - j0;
+    for (std::size_t i = 0; i < mi; ++i)
+      capture.values(i0 + i, col) = static_cast<double>(tile[i * tj + j]);
+  }
+}
+
+// outs[g] += K_g(Q, Z_r) alphas[g] for every kernel g: each tile's products -2 Q Z^T once
+// (product_block), each kernel's block from them by its elementwise pass (the bits of
+// kernel_block; the last kernel's in place), then its product with alpha_g and its capture. The
+// tiling depends on m, p and tile_bytes alone, so each kernel's sums are those it has alone.
+template <class T>
+void times_local(const std::vector<Kernel>& kernels, const Matrix<double>& q64,
+                 const LocalCenters& z, const std::vector<const Matrix<double>*>& alphas,
+                 const std::vector<Matrix<double>*>& outs, std::size_t tile_bytes,
+                 const std::vector<KernelColumns*>& captures, const BetweenTiles& between_tiles) {
+  const std::size_t m = q64.rows(), d = q64.cols(), p = z.rows(), g_count = kernels.size();
+  // A kernel with no outputs is skipped whole (no capture either), as kernel_times_local was.
+  std::vector<std::size_t> used;
+  std::size_t widest = 0;
+  for (std::size_t g = 0; g < g_count; ++g)
+    if (alphas[g]->cols() > 0) {
+      used.push_back(g);
+      widest = std::max(widest, alphas[g]->cols());
+    }
+  if (m == 0 || p == 0 || used.empty()) return;
+  const TileOperands<T> t = tile_operands<T>(z, q64, Matrix<double>());
+  std::vector<Matrix<T>> factors(g_count);
+  for (std::size_t g : used) factors[g] = convert<T>(*alphas[g]);
   const Tiling tl = tiling_for<T>(m, p, tile_bytes);
-  std::vector<T> block(tl.query_rows * tl.center_rows), part(tl.query_rows * c);
-  const std::vector<std::size_t>* wanted = capture ? capture->columns : nullptr;
-  if (capture) capture->values = Matrix<double>(m, wanted ? wanted->size() : 0);
+  std::vector<T> products(tl.query_rows * tl.center_rows),
+      block(used.size() > 1 ? tl.query_rows * tl.center_rows : 0), part(tl.query_rows * widest);
+  const auto capture_of = [&](std::size_t g) { return g < captures.size() ? captures[g] : nullptr; };
+  for (std::size_t g : used)
+    if (KernelColumns* cap = capture_of(g))
+      cap->values = Matrix<double>(m, cap->columns ? cap->columns->size() : 0);
   for_each_tile(tl, m, p, [&](std::size_t i0, std::size_t mi, std::size_t j0, std::size_t tj) {
     if (between_tiles) between_tiles();
-    kernel_block(k, t.q.row(i0), mi, d, t.z.row(j0), tj, d, d, block.data(), tj,
-                 t.q_norms.data() + i0, t.z_norms.data() + j0);
-    blas::gemm(false, false, mi, c, tj, T(1), block.data(), tj, t.factor.row(j0), c, T(0),
-               part.data(), c);
-    add_rows_to(out, i0, mi, c, part.data());
-    if (!wanted) return;
-    // The captured columns that fall in this tile: a contiguous run of the sorted list.
-    const auto first = std::lower_bound(wanted->begin(), wanted->end(), j0);
-    const auto last = std::lower_bound(first, wanted->end(), j0 + tj);
-    for (auto it = first; it != last; ++it) {
-      const std::size_t col = static_cast<std::size_t>(it - wanted->begin()), j = *it - j0;
-      for (std::size_t i = 0; i < mi; ++i)
-        capture->values(i0 + i, col) = static_cast<double>(block[i * tj + j]);
+    product_block(t.q.row(i0), mi, d, t.z.row(j0), tj, d, d, products.data(), tj);
+    for (std::size_t g : used) {
+      T* kb = g == used.back() ? products.data() : block.data();
+      kernel_from_products(kernels[g], products.data(), tj, mi, tj, t.q_norms.data() + i0,
+                           t.z_norms.data() + j0, kb, tj);
+      const std::size_t c = alphas[g]->cols();
+      blas::gemm(false, false, mi, c, tj, T(1), kb, tj, factors[g].row(j0), c, T(0), part.data(),
+                 c);
+      add_rows_to(*outs[g], i0, mi, c, part.data());
+      if (KernelColumns* cap = capture_of(g)) capture_columns(kb, i0, mi, j0, tj, *cap);
     }
   });
 }
@@ -227,13 +259,22 @@ Matrix<double> KernelPanel::transpose_times(const Matrix<double>& g) const {
   return panel_transpose_times(k64_.data(), m_, p_, g);
 }
 
+void kernel_times_local_shared(const std::vector<Kernel>& kernels, const Matrix<double>& q,
+                               const LocalCenters& z,
+                               const std::vector<const Matrix<double>*>& alphas,
+                               const std::vector<Matrix<double>*>& outs, std::size_t tile_bytes,
+                               const std::vector<KernelColumns*>& captures,
+                               const BetweenTiles& between_tiles) {
+  if (z.precision() == Precision::kFloat32)
+    times_local<float>(kernels, q, z, alphas, outs, tile_bytes, captures, between_tiles);
+  else
+    times_local<double>(kernels, q, z, alphas, outs, tile_bytes, captures, between_tiles);
+}
+
 void kernel_times_local(const Kernel& k, const Matrix<double>& q, const LocalCenters& z,
                         const Matrix<double>& alpha, Matrix<double>& out, std::size_t tile_bytes,
                         KernelColumns* capture, const BetweenTiles& between_tiles) {
-  if (z.precision() == Precision::kFloat32)
-    times_local<float>(k, q, z, alpha, out, tile_bytes, capture, between_tiles);
-  else
-    times_local<double>(k, q, z, alpha, out, tile_bytes, capture, between_tiles);
+  kernel_times_local_shared({k}, q, z, {&alpha}, {&out}, tile_bytes, {capture}, between_tiles);
 }
 
 Matrix<double> kernel_times(const mpi::Communicator& comm, const Kernel& k, const Matrix<double>& q,
