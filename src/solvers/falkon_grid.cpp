@@ -38,6 +38,7 @@
 // doubles; CG state of 6 p c doubles per point (replicated); a second kernel tile when G > 1.
 #include <algorithm>
 #include <cstddef>
+#include <functional>
 #include <utility>
 #include <vector>
 
@@ -99,6 +100,57 @@ std::vector<std::size_t> running_points(const std::vector<FalkonCgState>& cg,
   return running;
 }
 
+// The factors of the grid, built once: L per kernel (with its jitter), A_L per point, and each
+// point's system over them. The systems hold references into l and a, so a GridFactors is
+// built in place and never copied or moved.
+struct GridFactors {
+  std::vector<BlockCyclicMatrix> l, a;
+  std::vector<double> jitter;
+  std::vector<FalkonSystem> systems;
+
+  // collective: progress(work) after each factor.
+  GridFactors(const BlacsGrid& grid, const std::vector<Kernel>& kernels,
+              const std::vector<double>& ridges, const Matrix<double>& z,
+              Precision precision, const FalkonSetupWork& work,
+              const std::function<void(double)>& progress)
+      : jitter(kernels.size()) {
+    l.reserve(kernels.size());
+    for (std::size_t g = 0; g < kernels.size(); ++g) {
+      l.push_back(factor_kzz(grid, kernels[g], z, FalkonSystem::kBlock, precision, jitter[g]));
+      progress(work.kzz);
+    }
+    const std::size_t points = kernels.size() * ridges.size(), r_count = ridges.size();
+    a.reserve(points);
+    systems.reserve(points);
+    for (std::size_t point = 0; point < points; ++point) {
+      a.push_back(factor_a(l[point / r_count], ridges[point % r_count]));
+      systems.emplace_back(l[point / r_count], a.back(), ridges[point % r_count]);
+      progress(work.a);
+    }
+  }
+  GridFactors(const GridFactors&) = delete;
+  GridFactors& operator=(const GridFactors&) = delete;
+};
+
+// collective: every point's result from its final state (or, interrupted, its residuals so far),
+// each with the centers' fields of `common`.
+std::vector<FalkonResult> grid_results(const mpi::Communicator& comm, const FalkonResult& common,
+                                       const GridFactors& factors,
+                                       const std::vector<FalkonCgState>& cg, std::size_t r_count,
+                                       bool interrupted) {
+  std::vector<FalkonResult> results(cg.size(), common);
+  for (std::size_t point = 0; point < cg.size(); ++point) {
+    FalkonResult& result = results[point];
+    result.jitter = factors.jitter[point / r_count];
+    result.interrupted = interrupted;
+    if (interrupted)
+      result.residuals = cg[point].residuals;
+    else
+      finish_cg(factors.systems[point], cg[point], static_cast<std::size_t>(comm.rank()), result);
+  }
+  return results;
+}
+
 }  // namespace
 
 std::vector<FalkonResult> train_falkon_grid(const mpi::Communicator& comm,
@@ -129,23 +181,8 @@ std::vector<FalkonResult> train_falkon_grid(const mpi::Communicator& comm,
   };
   progress(0);
   BlacsGrid grid(comm);
-  std::vector<BlockCyclicMatrix> l;  // per kernel
-  std::vector<double> jitter(g_count);
-  l.reserve(g_count);  // the systems hold references to these
-  for (std::size_t g = 0; g < g_count; ++g) {
-    l.push_back(factor_kzz(grid, kernels[g], kzz_source, FalkonSystem::kBlock, options.precision,
-                           jitter[g]));
-    progress(work.kzz);
-  }
+  const GridFactors factors(grid, kernels, ridges, kzz_source, options.precision, work, progress);
   kzz_source = Matrix<double>();  // float64 for the factorisations only
-  std::vector<BlockCyclicMatrix> a;  // per point
-  std::vector<FalkonSystem> systems;
-  a.reserve(points);
-  for (std::size_t point = 0; point < points; ++point) {
-    a.push_back(factor_a(l[point / r_count], ridges[point % r_count]));
-    systems.emplace_back(l[point / r_count], a.back(), ridges[point % r_count]);
-    progress(work.a);
-  }
   // w_g = K_nZ^T Y / n for every kernel in one pass; each of its ridges preconditions it.
   std::vector<NormalProductTerm> rhs_terms;
   for (const Kernel& k : kernels) rhs_terms.push_back({k, {nullptr}, {&problem.y}});
@@ -154,13 +191,13 @@ std::vector<FalkonResult> train_falkon_grid(const mpi::Communicator& comm,
   std::vector<FalkonCgState> cg(points);
   std::vector<std::vector<double>> r0(points);
   for (std::size_t point = 0; point < points; ++point)
-    cg[point] = starting_cg(systems[point].right_hand_side(rhs[point / r_count]),
+    cg[point] = starting_cg(factors.systems[point].right_hand_side(rhs[point / r_count]),
                             control.start ? &(*control.start)[point] : nullptr, r0[point]);
   progress(work.rhs);
   const double setup_seconds = setup_clock.seconds();
 
   Stopwatch solve_clock;
-  GridRun run{comm, kernels, r_count, c, n, x_local, z_all, systems, cg, r0};
+  GridRun run{comm, kernels, r_count, c, n, x_local, z_all, factors.systems, cg, r0};
   bool interrupted = false;
   // Every point's state is replicated, so every rank sees the same running points.
   for (std::vector<std::size_t> running = running_points(cg, options.iterations);
@@ -172,18 +209,10 @@ std::vector<FalkonResult> train_falkon_grid(const mpi::Communicator& comm,
     }
   }
   const double solve_seconds = solve_clock.seconds();
-
-  std::vector<FalkonResult> results(points, common);
-  for (std::size_t point = 0; point < points; ++point) {
-    FalkonResult& result = results[point];
-    result.jitter = jitter[point / r_count];
+  std::vector<FalkonResult> results = grid_results(comm, common, factors, cg, r_count, interrupted);
+  for (FalkonResult& result : results) {
     result.setup_seconds = setup_seconds;
     result.solve_seconds = solve_seconds;
-    result.interrupted = interrupted;
-    if (interrupted)
-      result.residuals = cg[point].residuals;
-    else
-      finish_cg(systems[point], cg[point], static_cast<std::size_t>(comm.rank()), result);
   }
   return results;
 }
