@@ -180,6 +180,30 @@ inline NormalEquations normal_equations(const Matrix<double>& k, const Matrix<do
   return e;
 }
 
+// Falkon's serial problem on all n rows x: K_nZ (n x p), K_ZZ and Y = smooth_targets(x), for
+// the centers Z = the rows `centers` of x.
+struct SerialProblem {
+  Matrix<double> x, z, knz, kzz, y;
+};
+inline SerialProblem serial_falkon_problem(const Matrix<double>& x, const Kernel& kernel,
+                                           const std::vector<std::size_t>& centers) {
+  SerialProblem s;
+  s.x = x;
+  s.z = select_rows(s.x, centers);
+  s.knz = kernel_block(kernel, s.x, s.z);
+  s.kzz = kernel_block(kernel, s.z, s.z);
+  s.y = smooth_targets(s.x);
+  return s;
+}
+
+// local: falkon's normal equations K_nZ^T K_nZ + shift K_ZZ and K_nZ^T Y (shift = lambda n).
+inline NormalEquations ridge_normal_equations(const SerialProblem& s, double shift) {
+  NormalEquations e = normal_equations(s.knz, s.y);
+  for (std::size_t a = 0; a < e.h.rows(); ++a)
+    for (std::size_t b = 0; b < e.h.cols(); ++b) e.h(a, b) = e.h(a, b) + shift * s.kzz(a, b);
+  return e;
+}
+
 // A scratch directory shared by all ranks of `comm` (one machine), named after the running
 // test: made by rank 0, which broadcasts its name; removed by rank 0 once every rank is done.
 // Construction and destruction are collective.

@@ -19,27 +19,9 @@ TrainingProblem make_problem(const mpi::Communicator& comm, std::size_t n, std::
   return synthetic_problem(comm, n, d, kernel, kDataSeed);
 }
 
-// The serial problem: K_nZ (n x p), K_ZZ and Y, built here from the same point definitions.
-struct SerialProblem {
-  Matrix<double> x, z, knz, kzz, y;
-};
 SerialProblem serial_problem(std::size_t n, std::size_t d, const Kernel& kernel,
                              const std::vector<std::size_t>& centers) {
-  SerialProblem s;
-  s.x = synthetic_rows(kDataSeed, 0, n, d);
-  s.z = select_rows(s.x, centers);
-  s.knz = kernel_block(kernel, s.x, s.z);
-  s.kzz = kernel_block(kernel, s.z, s.z);
-  s.y = smooth_targets(s.x);
-  return s;
-}
-
-// K^T K + shift * K_ZZ and K^T Y.
-NormalEquations ridge_normal_equations(const SerialProblem& s, double shift) {
-  NormalEquations e = normal_equations(s.knz, s.y);
-  for (std::size_t a = 0; a < e.h.rows(); ++a)
-    for (std::size_t b = 0; b < e.h.cols(); ++b) e.h(a, b) = e.h(a, b) + shift * s.kzz(a, b);
-  return e;
+  return serial_falkon_problem(synthetic_rows(kDataSeed, 0, n, d), kernel, centers);
 }
 
 FalkonOptions exact_options(double ridge) {

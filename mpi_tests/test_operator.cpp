@@ -1,9 +1,12 @@
 // The distributed kernel operator against the formula evaluated point by point.
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 #include "common.hpp"
 #include "kmpi/kernel_operator.hpp"
 #include "kmpi/solvers.hpp"
+#include "kmpi/tune.hpp"
 
 namespace kmpi {
 namespace {
@@ -118,6 +121,87 @@ TEST_P(KernelOperator, PanelProductsMatchPointwiseReference) {
   // And the operator's own transpose product agrees.
   const Matrix<double> op_t = kernel_transpose_times_local(k, z, q, g);
   EXPECT_LT(max_abs_diff(got_t, op_t), tol * (1 + max_abs(want_t)));
+}
+
+// Several kernels sharing each tile's products (kmpi/tune.hpp) give what each kernel gives
+// alone bit for bit (products, captures), and so the pointwise reference; a kernel with no
+// outputs is skipped without disturbing the others.
+TEST_P(KernelOperator, SharedProductsEqualOneKernelAtATime) {
+  auto comm = mpi::Communicator::world();
+  const std::size_t p = 203, m = 37, d = 9;
+  const BlockPartition part(p, comm.size());
+  const int me = comm.rank();
+  const Matrix<double> z_all = synthetic_rows(11, 0, p, d), q = synthetic_rows(12, 0, m, d);
+  const LocalCenters z(my_rows(z_all, part, me), GetParam());
+  const std::vector<Kernel> kernels = {Kernel::from_name("gaussian", 0.8),
+                                       Kernel::from_name("laplacian", 1.1),
+                                       Kernel::from_name("cauchy", 0.7)};
+  const std::vector<std::size_t> widths = {3, 0, 2};
+  std::vector<Matrix<double>> alpha_all, alphas, outs;
+  for (std::size_t g = 0; g < kernels.size(); ++g) {
+    alpha_all.push_back(rows_of(0, p, widths[g], [g](std::size_t i, std::size_t l) {
+      return std::sin(1.0 + i + 7.0 * l + 3.0 * g);
+    }));
+    alphas.push_back(my_rows(alpha_all[g], part, me));
+    outs.emplace_back(m, widths[g]);
+  }
+  std::vector<std::size_t> cols;
+  for (std::size_t j = me % 3; j < part.count(me); j += 3) cols.push_back(j);
+  KernelColumns cap0, cap2;
+  cap0.columns = &cols;
+  cap2.columns = &cols;
+  kernel_times_local_shared(kernels, q, z, {&alphas[0], &alphas[1], &alphas[2]},
+                            {&outs[0], &outs[1], &outs[2]}, 4096, {&cap0, nullptr, &cap2});
+  const double tol = GetParam() == Precision::kFloat32 ? 1e-4 : 1e-11;
+  for (std::size_t g : {std::size_t(0), std::size_t(2)}) {
+    Matrix<double> alone(m, widths[g]);
+    KernelColumns cap;
+    cap.columns = &cols;
+    kernel_times_local(kernels[g], q, z, alphas[g], alone, 4096, &cap);
+    const KernelColumns& shared_cap = g == 0 ? cap0 : cap2;
+    EXPECT_EQ(0, std::memcmp(alone.data(), outs[g].data(), 8 * alone.size())) << g;
+    ASSERT_EQ(cap.values.size(), shared_cap.values.size());
+    EXPECT_EQ(0, std::memcmp(cap.values.data(), shared_cap.values.data(), 8 * cap.values.size()));
+    comm.allreduce(outs[g].data(), outs[g].size());
+    const Matrix<double> want = reference_product(kernels[g], q, z_all, alpha_all[g]);
+    EXPECT_LT(max_abs_diff(outs[g], want), tol * (1 + max_abs(want))) << g;
+  }
+}
+
+// The shared normal product, K_g^T (K_g u_b + v_b) / n for two kernels with two right-hand sides
+// each, against the serial formula over all rows.
+TEST_P(KernelOperator, SharedNormalProductMatchesSerialFormula) {
+  auto comm = mpi::Communicator::world();
+  const std::size_t n = 150, p = 41, d = 6, c = 2;
+  const BlockPartition part(n, comm.size());
+  const int me = comm.rank();
+  const Matrix<double> x_all = synthetic_rows(21, 0, n, d), z_all = synthetic_rows(22, 0, p, d);
+  const LocalCenters x(my_rows(x_all, part, me), GetParam()), z(z_all, GetParam());
+  const std::vector<Kernel> kernels = {Kernel::from_name("matern", 0.9, 2.5),
+                                       Kernel::from_name("gaussian", 0.6)};
+  std::vector<Matrix<double>> u, v_all, v;
+  for (std::size_t b = 0; b < 4; ++b) {
+    u.push_back(rows_of(0, p, c, [b](std::size_t i, std::size_t l) { return std::cos(i + 2.0 * l + b); }));
+    v_all.push_back(rows_of(0, n, c, [b](std::size_t i, std::size_t l) { return std::sin(i * 0.3 + l + b); }));
+    v.push_back(my_rows(v_all[b], part, me));
+  }
+  // Kernel 0: (u_0, v_0) and (u_1, no v); kernel 1: (no u, v_2) and (u_3, v_3).
+  const std::vector<NormalProductTerm> terms = {{kernels[0], {&u[0], &u[1]}, {&v[0], nullptr}},
+                                                {kernels[1], {nullptr, &u[3]}, {&v[2], &v[3]}}};
+  const std::vector<Matrix<double>> got = kernel_normal_product_shared(comm, terms, x, z, c, n);
+  ASSERT_EQ(got.size(), 4u);
+  const double tol = GetParam() == Precision::kFloat32 ? 1e-4 : 1e-11;
+  for (std::size_t b = 0; b < 4; ++b) {
+    const Kernel& k = kernels[b / 2];
+    const bool has_u = b != 2, has_v = b != 1;
+    // K_nZ u_b + v_b (n x c) through the pointwise reference, then K_nZ^T of it.
+    Matrix<double> inner = has_u ? reference_product(k, x_all, z_all, u[b]) : Matrix<double>(n, c);
+    if (has_v)
+      for (std::size_t i = 0; i < inner.size(); ++i) inner.data()[i] += v_all[b].data()[i];
+    Matrix<double> want = reference_product(k, z_all, x_all, inner);
+    for (std::size_t i = 0; i < want.size(); ++i) want.data()[i] /= static_cast<double>(n);
+    EXPECT_LT(max_abs_diff(got[b], want), tol * (1 + max_abs(want))) << "right-hand side " << b;
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Precisions, KernelOperator,

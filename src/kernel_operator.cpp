@@ -3,8 +3,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <utility>
+#include <vector>
 
 #include "kmpi/blas.hpp"
+#include "kmpi/error.hpp"
 #include "kmpi/tune.hpp"
 
 namespace kmpi {
@@ -106,81 +109,65 @@ inline void add_rows_to(Matrix<double>& out, std::size_t row0, std::size_t rows,
     for (std::size_t l = 0; l < c; ++l) out(row0 + i, l) += static_cast<double>(part[i * c + l]);
 }
 
-// One kernel's share of a shared product (times_local): its factor in the kernel precision,
-// its output and capture.
+// The captured columns that fall in the tile of center rows [j0, j0 + tj) (a contiguous run of
+// the sorted list), copied from the tile (mi x tj) into capture.values' rows [i0, i0 + mi).
 template <class T>
-struct SharedTerm {
-  const Kernel* kernel;
-  Matrix<T> factor;
-  Matrix<double>* out;
-  KernelColumns* capture;
-};
-
-// The capture's columns that fall in the tile of center rows [j0, j0 + tj) (a contiguous run
-// of the sorted list), copied out of the kernel tile `block` (mi x tj) for query rows from i0.
-template <class T>
-void capture_columns(KernelColumns& capture, const T* block, std::size_t i0, std::size_t mi,
-                     std::size_t j0, std::size_t tj) {
-  const std::vector<std::size_t>& wanted = *capture.columns;
-  const auto first = std::lower_bound(wanted.begin(), wanted.end(), j0);
-  const auto last = std::lower_bound(first, wanted.end(), j0 + tj);
+void capture_columns(const T* tile, std::size_t i0, std::size_t mi, std::size_t j0,
+                     std::size_t tj, KernelColumns& capture) {
+  const std::vector<std::size_t>* wanted = capture.columns;
+  if (!wanted) return;
+  const auto first = std::lower_bound(wanted->begin(), wanted->end(), j0);
+  const auto last = std::lower_bound(first, wanted->end(), j0 + tj);
   for (auto it = first; it != last; ++it) {
-    const std::size_t col = static_cast<std::size_t>(it - wanted.begin()), j = *it - j0;
+    const std::size_t col = static_cast<std::size_t>(it - wanted->begin()), j = *it - j0;
     for (std::size_t i = 0; i < mi; ++i)
-      capture.values(i0 + i, col) = static_cast<double>(block[i * tj + j]);
+      capture.values(i0 + i, col) = static_cast<double>(tile[i * tj + j]);
   }
 }
 
-// out_g += K_g(Q, Z_r) alpha_g for every term g: each tile's products -2 Q Z^T once
-// (product_block), then per kernel its pass (kernel_from_products), product and capture. With
-// one term the pass runs in place, which is kernel_block exactly.
+// outs[g] += K_g(Q, Z_r) alphas[g] for every kernel g: each tile's products -2 Q Z^T once
+// (product_block), each kernel's block from them by its elementwise pass (the bits of
+// kernel_block; the last kernel's in place), then its product with alpha_g and its capture. The
+// tiling depends on m, p and tile_bytes alone, so each kernel's sums are those it has alone.
 template <class T>
-void times_local(std::vector<SharedTerm<T>>& terms, const Matrix<double>& q64,
-                 const LocalCenters& z, std::size_t tile_bytes, const BetweenTiles& between_tiles) {
-  const std::size_t m = q64.rows(), d = q64.cols(), p = z.rows();
-  if (m == 0 || p == 0 || terms.empty()) return;
-  const Matrix<T>& zt = z.template rows_as<T>();
-  const std::vector<T>& zn = z.template norms_as<T>();
-  const Matrix<T> qt = convert<T>(q64);
-  std::vector<T> qn(m);
-  row_squared_norms(qt.data(), m, d, d, qn.data());
+void times_local(const std::vector<Kernel>& kernels, const Matrix<double>& q64,
+                 const LocalCenters& z, const std::vector<const Matrix<double>*>& alphas,
+                 const std::vector<Matrix<double>*>& outs, std::size_t tile_bytes,
+                 const std::vector<KernelColumns*>& captures, const BetweenTiles& between_tiles) {
+  const std::size_t m = q64.rows(), d = q64.cols(), p = z.rows(), g_count = kernels.size();
+  // A kernel with no outputs is skipped whole (no capture either), as kernel_times_local was.
+  std::vector<std::size_t> used;
+  std::size_t widest = 0;
+  for (std::size_t g = 0; g < g_count; ++g)
+    if (alphas[g]->cols() > 0) {
+      used.push_back(g);
+      widest = std::max(widest, alphas[g]->cols());
+    }
+  if (m == 0 || p == 0 || used.empty()) return;
+  const TileOperands<T> t = tile_operands<T>(z, q64, Matrix<double>());
+  std::vector<Matrix<T>> factors(g_count);
+  for (std::size_t g : used) factors[g] = convert<T>(*alphas[g]);
   const Tiling tl = tiling_for<T>(m, p, tile_bytes);
-  std::vector<T> block(tl.query_rows * tl.center_rows), part;
-  std::vector<T> products(terms.size() > 1 ? block.size() : 0);
-  T* prod = terms.size() > 1 ? products.data() : block.data();
-  for (SharedTerm<T>& t : terms)
-    if (t.capture)
-      t.capture->values = Matrix<double>(m, t.capture->columns ? t.capture->columns->size() : 0);
+  std::vector<T> products(tl.query_rows * tl.center_rows),
+      block(used.size() > 1 ? tl.query_rows * tl.center_rows : 0), part(tl.query_rows * widest);
+  const auto capture_of = [&](std::size_t g) { return g < captures.size() ? captures[g] : nullptr; };
+  for (std::size_t g : used)
+    if (KernelColumns* cap = capture_of(g))
+      cap->values = Matrix<double>(m, cap->columns ? cap->columns->size() : 0);
   for_each_tile(tl, m, p, [&](std::size_t i0, std::size_t mi, std::size_t j0, std::size_t tj) {
     if (between_tiles) between_tiles();
-    product_block(qt.row(i0), mi, d, zt.row(j0), tj, d, d, prod, tj);
-    for (SharedTerm<T>& t : terms) {
-      const std::size_t c = t.factor.cols();
-      kernel_from_products(*t.kernel, prod, tj, mi, tj, qn.data() + i0, zn.data() + j0,
-                           block.data(), tj);
-      if (c > 0) {
-        part.resize(std::max(part.size(), mi * c));
-        blas::gemm(false, false, mi, c, tj, T(1), block.data(), tj, t.factor.row(j0), c, T(0),
-                   part.data(), c);
-        add_rows_to(*t.out, i0, mi, c, part.data());
-      }
-      if (t.capture && t.capture->columns)
-        capture_columns(*t.capture, block.data(), i0, mi, j0, tj);
+    product_block(t.q.row(i0), mi, d, t.z.row(j0), tj, d, d, products.data(), tj);
+    for (std::size_t g : used) {
+      T* kb = g == used.back() ? products.data() : block.data();
+      kernel_from_products(kernels[g], products.data(), tj, mi, tj, t.q_norms.data() + i0,
+                           t.z_norms.data() + j0, kb, tj);
+      const std::size_t c = alphas[g]->cols();
+      blas::gemm(false, false, mi, c, tj, T(1), kb, tj, factors[g].row(j0), c, T(0), part.data(),
+                 c);
+      add_rows_to(*outs[g], i0, mi, c, part.data());
+      if (KernelColumns* cap = capture_of(g)) capture_columns(kb, i0, mi, j0, tj, *cap);
     }
   });
-}
-
-template <class T>
-void times_local_shared(const std::vector<Kernel>& kernels, const Matrix<double>& q,
-                        const LocalCenters& z, const std::vector<const Matrix<double>*>& alphas,
-                        const std::vector<Matrix<double>*>& outs, std::size_t tile_bytes,
-                        const std::vector<KernelColumns*>& captures,
-                        const BetweenTiles& between_tiles) {
-  std::vector<SharedTerm<T>> terms;
-  for (std::size_t g = 0; g < kernels.size(); ++g)
-    terms.push_back(SharedTerm<T>{&kernels[g], convert<T>(*alphas[g]), outs[g],
-                                  g < captures.size() ? captures[g] : nullptr});
-  times_local(terms, q, z, tile_bytes, between_tiles);
 }
 
 template <class T>
@@ -279,9 +266,9 @@ void kernel_times_local_shared(const std::vector<Kernel>& kernels, const Matrix<
                                const std::vector<KernelColumns*>& captures,
                                const BetweenTiles& between_tiles) {
   if (z.precision() == Precision::kFloat32)
-    times_local_shared<float>(kernels, q, z, alphas, outs, tile_bytes, captures, between_tiles);
+    times_local<float>(kernels, q, z, alphas, outs, tile_bytes, captures, between_tiles);
   else
-    times_local_shared<double>(kernels, q, z, alphas, outs, tile_bytes, captures, between_tiles);
+    times_local<double>(kernels, q, z, alphas, outs, tile_bytes, captures, between_tiles);
 }
 
 void kernel_times_local(const Kernel& k, const Matrix<double>& q, const LocalCenters& z,
@@ -309,64 +296,131 @@ Matrix<double> kernel_transpose_times_local(const Kernel& k, const LocalCenters&
 
 namespace {
 
-// local: w (p x c) += K(X_r, Z)^T (K(X_r, Z) u + v) over this rank's data rows X_r, with u
-// (p x c) and v (n_r x c) optional (nullptr = 0). Each kernel tile is computed once and used for
-// both products, which halves the kernel work against two separate operator calls.
+// One term's right-hand sides in the kernel precision: u_1..u_k side by side (p x k c, null ones
+// as 0; empty when all are null) and the v_i (n_r x c, null = 0).
 template <class T>
-void normal_product_local(const Kernel& k, const LocalCenters& x, const LocalCenters& z,
-                          const Matrix<double>* u, const Matrix<double>* v, Matrix<double>& w,
+struct TermOperands {
+  Matrix<T> u;
+  const std::vector<const Matrix<double>*>* v = nullptr;
+};
+template <class T>
+TermOperands<T> term_operands(const NormalProductTerm& t, std::size_t p, std::size_t c) {
+  TermOperands<T> o;
+  o.v = &t.v;
+  if (std::none_of(t.u.begin(), t.u.end(), [](const Matrix<double>* u) { return u != nullptr; }))
+    return o;
+  const std::size_t k = t.u.size();
+  o.u = Matrix<T>(p, k * c);
+  for (std::size_t b = 0; b < k; ++b)
+    if (t.u[b])
+      for (std::size_t j = 0; j < p; ++j)
+        for (std::size_t l = 0; l < c; ++l) o.u(j, b * c + l) = static_cast<T>((*t.u[b])(j, l));
+  return o;
+}
+
+// local: w[b] (p x c) += K_tile^T (K_tile u_b + v_b tile) for the k = w.size() right-hand sides
+// of one term and one kernel tile (mi x p, row-major) of data rows [i0, i0 + mi). tmp (mi x kc),
+// tmp_t (kc x mi) and part_t (kc x p) are scratch. tmp_t and part_t are kept transposed so that
+// both products read the tile untransposed: w^T += tmp^T K_tile. OpenBLAS packing K_tile^T for
+// (p x mi)(mi x c) with small c was measured 15x slower than the whole kernel evaluation.
+template <class T>
+void tile_normal_product(const T* tile, std::size_t mi, std::size_t p, const TermOperands<T>& o,
+                         std::size_t i0, std::size_t c, Matrix<double>* w, std::size_t k,
+                         std::vector<T>& tmp, std::vector<T>& tmp_t, std::vector<T>& part_t) {
+  const std::size_t cols = k * c;
+  // tmp = K_tile [u_1 .. u_k] (mi x kc): one GEMM for all k
+  if (o.u.size() > 0)
+    blas::gemm(false, false, mi, cols, p, T(1), tile, p, o.u.data(), cols, T(0), tmp.data(),
+               cols);
+  else
+    std::fill(tmp.begin(), tmp.begin() + mi * cols, T(0));
+  for (std::size_t b = 0; b < k; ++b) {
+    const Matrix<double>* v = (*o.v)[b];
+    for (std::size_t i = 0; i < mi; ++i)
+      for (std::size_t l = b * c; l < (b + 1) * c; ++l)
+        tmp_t[l * mi + i] = tmp[i * cols + l] + (v ? static_cast<T>((*v)(i0 + i, l - b * c)) : T(0));
+  }
+  // w_b += K_tile^T tmp_b, as part_t = tmp^T K_tile, accumulated in float64 across tiles.
+  blas::gemm(false, false, cols, p, mi, T(1), tmp_t.data(), mi, tile, p, T(0), part_t.data(), p);
+  for (std::size_t b = 0; b < k; ++b)
+    for (std::size_t j = 0; j < p; ++j)
+      for (std::size_t l = 0; l < c; ++l)
+        w[b](j, l) += static_cast<double>(part_t[(b * c + l) * p + j]);
+}
+
+// local: w (term by term, right-hand side by right-hand side, p x c each) += K_g(X_r, Z)^T
+// (K_g(X_r, Z) u_b + v_b) over this rank's data rows X_r. Each data tile's products -2 X Z^T
+// are computed once (product_block); every kernel's tile comes from them by its elementwise pass
+// alone (kernel_from_products: the bits of kernel_block), the last kernel's in place, so one
+// kernel needs one tile buffer as before the sharing. Each kernel tile then serves both products
+// of its term, which halves the kernel work against two separate operator calls. The tiling
+// depends on n_r and p alone, so a term's sums run in the same order whatever the other terms.
+template <class T>
+void normal_product_local(const std::vector<NormalProductTerm>& terms, const LocalCenters& x,
+                          const LocalCenters& z, std::size_t c, std::vector<Matrix<double>>& w,
                           std::size_t tile_bytes) {
-  const std::size_t n = x.rows(), p = z.rows(), d = z.dimension(), c = w.cols();
-  if (n == 0 || p == 0 || c == 0) return;
+  const std::size_t n = x.rows(), p = z.rows(), d = z.dimension(), g_count = terms.size();
+  std::size_t widest = 0;
+  for (const NormalProductTerm& t : terms) widest = std::max(widest, t.u.size() * c);
+  if (n == 0 || p == 0 || widest == 0) return;
   const Matrix<T>& xt = x.template rows_as<T>();
   const Matrix<T>& zt = z.template rows_as<T>();
   const std::vector<T>& xn = x.template norms_as<T>();
   const std::vector<T>& zn = z.template norms_as<T>();
-  Matrix<T> ut;
-  if (u) ut = convert<T>(*u);
+  std::vector<TermOperands<T>> operands;
+  for (const NormalProductTerm& t : terms) operands.push_back(term_operands<T>(t, p, c));
   // tile_bytes = 0 means the machine's budget (kernel_operator.hpp); a chunk is at least 64 rows
   // so the tile's GEMM keeps its shape even for very large p.
   const std::size_t budget = tile_bytes > 0 ? tile_bytes : cache_tile_bytes();
   const std::size_t chunk =
       std::min(n, std::max<std::size_t>(64, budget / (std::max<std::size_t>(p, 1) * sizeof(T))));
-  // tmp_t (c x mi) and part_t (c x p) are kept transposed so that both products read the tile
-  // untransposed: w^T += tmp^T K_tile. OpenBLAS packing K_tile^T for (p x mi)(mi x c) with small c
-  // was measured 15x slower than the whole kernel evaluation.
-  std::vector<T> block(chunk * p), tmp(chunk * c), tmp_t(c * chunk), part_t(c * p);
+  std::vector<T> products(chunk * p), tile(g_count > 1 ? chunk * p : 0), tmp(chunk * widest),
+      tmp_t(widest * chunk), part_t(widest * p);
   for (std::size_t i0 = 0; i0 < n; i0 += chunk) {
     const std::size_t mi = std::min(chunk, n - i0);
-    kernel_block(k, xt.row(i0), mi, d, zt.data(), p, d, d, block.data(), p, xn.data() + i0,
-                 zn.data());
-    // tmp = K_tile u + v_tile (mi x c)
-    if (u)
-      blas::gemm(false, false, mi, c, p, T(1), block.data(), p, ut.data(), c, T(0), tmp.data(), c);
-    else
-      std::fill(tmp.begin(), tmp.begin() + mi * c, T(0));
-    for (std::size_t i = 0; i < mi; ++i)
-      for (std::size_t l = 0; l < c; ++l)
-        tmp_t[l * mi + i] = tmp[i * c + l] + (v ? static_cast<T>((*v)(i0 + i, l)) : T(0));
-    // w += K_tile^T tmp, as part_t = tmp^T K_tile, accumulated in float64 across tiles.
-    blas::gemm(false, false, c, p, mi, T(1), tmp_t.data(), mi, block.data(), p, T(0), part_t.data(),
-               p);
-    for (std::size_t j = 0; j < p; ++j)
-      for (std::size_t l = 0; l < c; ++l) w(j, l) += static_cast<double>(part_t[l * p + j]);
+    product_block(xt.row(i0), mi, d, zt.data(), p, d, d, products.data(), p);
+    for (std::size_t g = 0, first = 0; g < g_count; first += terms[g].u.size(), ++g) {
+      const NormalProductTerm& t = terms[g];
+      if (t.u.empty()) continue;
+      T* kg = g + 1 == g_count ? products.data() : tile.data();
+      kernel_from_products(t.kernel, products.data(), p, mi, p, xn.data() + i0, zn.data(), kg, p);
+      tile_normal_product(kg, mi, p, operands[g], i0, c, &w[first], t.u.size(), tmp, tmp_t,
+                          part_t);
+    }
   }
 }
 
 }  // namespace
 
+std::vector<Matrix<double>> kernel_normal_product_shared(
+    const mpi::Communicator& comm, const std::vector<NormalProductTerm>& terms,
+    const LocalCenters& x, const LocalCenters& z, std::size_t c, std::size_t n_total) {
+  std::size_t count = 0;
+  for (const NormalProductTerm& t : terms) {
+    if (t.u.size() != t.v.size())
+      throw CollectiveError(  // the same terms on every rank
+          "kernel_normal_product_shared: a term's u and v differ in number", 0);
+    count += t.u.size();
+  }
+  std::vector<Matrix<double>> w(count, Matrix<double>(z.rows(), c));
+  if (z.precision() == Precision::kFloat32)
+    normal_product_local<float>(terms, x, z, c, w, kDefaultTileBytes);
+  else
+    normal_product_local<double>(terms, x, z, c, w, kDefaultTileBytes);
+  // One allreduce per right-hand side: each p x c result is then reduced exactly as the
+  // one-kernel product reduces it (an allreduce's summation order may depend on its length).
+  for (Matrix<double>& wb : w) {
+    comm.allreduce(wb.data(), wb.size());
+    for (std::size_t i = 0; i < wb.size(); ++i) wb.data()[i] /= static_cast<double>(n_total);
+  }
+  return w;
+}
+
 Matrix<double> kernel_normal_product(const mpi::Communicator& comm, const Kernel& k,
                                      const LocalCenters& x, const LocalCenters& z,
                                      const Matrix<double>* u, const Matrix<double>* v,
                                      std::size_t c, std::size_t n_total) {
-  Matrix<double> w(z.rows(), c);
-  if (z.precision() == Precision::kFloat32)
-    normal_product_local<float>(k, x, z, u, v, w, kDefaultTileBytes);
-  else
-    normal_product_local<double>(k, x, z, u, v, w, kDefaultTileBytes);
-  comm.allreduce(w.data(), w.size());
-  for (std::size_t i = 0; i < w.size(); ++i) w.data()[i] /= static_cast<double>(n_total);
-  return w;
+  return std::move(kernel_normal_product_shared(comm, {{k, {u}, {v}}}, x, z, c, n_total)[0]);
 }
 
 }  // namespace kmpi

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <functional>
 #include <type_traits>
+#include <vector>
 
 #include "kmpi/kernel.hpp"
 #include "kmpi/matrix.hpp"
@@ -130,5 +131,24 @@ Matrix<double> kernel_normal_product(const mpi::Communicator& comm, const Kernel
                                      const LocalCenters& x, const LocalCenters& z,
                                      const Matrix<double>* u, const Matrix<double>* v,
                                      std::size_t c, std::size_t n_total);
+
+// One kernel's part of kernel_normal_product_shared: its right-hand sides u_b (p x c) and v_b
+// (n_r x c), b = 1..k, each optional (nullptr = 0; u and v of the same length k). All k meet each
+// kernel tile in one GEMM of k c columns (falkon's ridges of one kernel).
+struct NormalProductTerm {
+  Kernel kernel;
+  std::vector<const Matrix<double>*> u;
+  std::vector<const Matrix<double>*> v;
+};
+// collective: K_g,nZ^T (K_g,nZ u_b + v_b) / n for every right-hand side b of every term g (p x c
+// each, replicated; term by term, in order) in one pass over this rank's data tiles: each tile's
+// products -2 X Z^T once for all terms (DESIGN §1.6), then each kernel's elementwise pass and its
+// two products; one allreduce per right-hand side. kernel_normal_product is the one-term,
+// one-right-hand-side case, bit for bit; with more right-hand sides per term a result may differ
+// from it by the rounding of its GEMMs' wider shape (BLAS does not promise that a column of a
+// product is independent of the others).
+std::vector<Matrix<double>> kernel_normal_product_shared(
+    const mpi::Communicator& comm, const std::vector<NormalProductTerm>& terms,
+    const LocalCenters& x, const LocalCenters& z, std::size_t c, std::size_t n_total);
 
 }  // namespace kmpi

@@ -125,8 +125,12 @@ using FalkonGridCallback =
 // the centers (drawn and deduplicated once: they depend on the seed, not the kernel); per kernel
 // K_ZZ, its Cholesky factor L and the right-hand side K_nZ^T Y (one for all its ridges); and
 // every CG product: each data tile's products -2 X Z^T once for all kernels, each kernel's block
-// once for all its ridges (their p x c vectors side by side). Returns one FalkonResult per point,
-// each equal to train_falkon alone with that kernel and ridge within the tolerance stated in
+// once for all its ridges (their p x c vectors side by side; kernel_normal_product_shared).
+// problem.kernel is unused. Points stop independently (tolerance, residual growth,
+// options.iterations); a point whose first CG iteration is non-finite (train_falkon alone throws)
+// stops alone with residual_grew set, best_iteration 0 and alpha = 0. setup_seconds and
+// solve_seconds are the whole grid's. Returns one FalkonResult per point, each equal to
+// train_falkon alone with that kernel and ridge within the tolerance stated in
 // src/solvers/falkon_grid.cpp.
 std::vector<FalkonResult> train_falkon_grid(const mpi::Communicator& comm,
                                             const TrainingProblem& problem,
@@ -137,8 +141,9 @@ std::vector<FalkonResult> train_falkon_grid(const mpi::Communicator& comm,
                                             const FalkonGridControl& control = {});
 
 // collective: solve_direct for every point of kernels x ridges: per kernel K is built once
-// (each block's products shared by all kernels) and factored once per ridge. Returns this rank's
-// rows of alpha per point, each equal to solve_direct alone within the stated tolerance.
+// (each block's products shared by all kernels) and factored once per ridge; problem.kernel is
+// unused. Returns this rank's rows of alpha per point, each equal to solve_direct alone bit for
+// bit (src/solvers/direct.cpp says why, and what memory it takes).
 std::vector<Matrix<double>> solve_direct_grid(const mpi::Communicator& comm,
                                               const TrainingProblem& problem,
                                               const std::vector<Kernel>& kernels,

@@ -25,15 +25,20 @@
 // Communication per iteration: three allreduces of p x c (the product, and two conversions of a
 // block-cyclic p x c matrix to replicated) plus the pdtrsm traffic.
 //
-// Where things happen: factor_kzz and factor_a (setup: L and A_L), FalkonSystem::apply (one
-// product B^T H B u), cg_iteration (one CG iteration), train_falkon (the driver).
+// Where things happen: factor_kzz and factor_a (setup: L and A_L), FalkonSystem (the product
+// B^T H B u in two halves around the kernel product), cg_step (one CG iteration and the growth
+// rule), finish_cg (the weights), train_falkon (the driver); train_falkon_grid
+// (falkon_grid.cpp) is built from the same pieces (kmpi/falkon_cg.hpp).
 #include <algorithm>
 #include <cmath>
 #include <numeric>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "kmpi/blas.hpp"
 #include "kmpi/center_factor.hpp"
+#include "kmpi/falkon_cg.hpp"
 #include "kmpi/log.hpp"
 #include "kmpi/rng.hpp"
 #include "kmpi/scalapack.hpp"
@@ -60,23 +65,14 @@ std::vector<double> column_dots(const Matrix<double>& a, const Matrix<double>& b
   return out;
 }
 
-// collective: Z replicated in float64 (p x d), the centers drawn (result.center_indices) or
-// given (all p rows of them gathered); result.centers gets this rank's block of
-// result.center_partition.
-Matrix<double> replicated_centers(const mpi::Communicator& comm, const TrainingProblem& problem,
-                                  const FalkonOptions& options, FalkonResult& result) {
+// local: result.centers = this rank's block of the replicated z under result.center_partition.
+void keep_own_centers(const mpi::Communicator& comm, const Matrix<double>& z,
+                      FalkonResult& result) {
   const BlockPartition& cp = result.center_partition;
   const int me = comm.rank();
-  std::vector<std::size_t> every(options.given_centers ? cp.size() : 0);
-  std::iota(every.begin(), every.end(), std::size_t(0));
-  Matrix<double> z =
-      options.given_centers
-          ? gather_selected_rows(comm, cp, *options.given_centers, every)
-          : gather_selected_rows(comm, problem.partition, problem.x, result.center_indices);
   result.centers = Matrix<double>(cp.count(me), z.cols());
   std::copy(z.row(cp.begin(me)), z.row(cp.begin(me)) + cp.count(me) * z.cols(),
             result.centers.data());
-  return z;
 }
 
 // collective (replicated data): drops exact duplicate centers from z and the result's centers,
@@ -92,119 +88,19 @@ std::size_t drop_duplicate_centers(const mpi::Communicator& comm, Matrix<double>
     for (std::size_t k : kept) indices.push_back(result.center_indices[k]);
     result.center_indices = std::move(indices);
   }
-  const BlockPartition cp(kept.size(), comm.size());
-  result.center_partition = cp;
-  const int me = comm.rank();
-  result.centers = Matrix<double>(cp.count(me), z.cols());
-  std::copy(z.row(cp.begin(me)), z.row(cp.begin(me)) + cp.count(me) * z.cols(),
-            result.centers.data());
+  result.center_partition = BlockPartition(kept.size(), comm.size());
+  keep_own_centers(comm, z, result);
   return dropped;
 }
 
-// The preconditioned normal equations B^T H B beta = B^T K_nZ^T Y / n over the factors L and
-// A_L (see the header): each product goes through the block-cyclic factors and back to
-// replicated p x c matrices, so CG itself works on replicated data.
-class FalkonSystem {
- public:
-  FalkonSystem(const mpi::Communicator& comm, const Kernel& kernel, const BlacsGrid& grid,
-               const BlockCyclicMatrix& l, const BlockCyclicMatrix& a, const LocalCenters& x_local,
-               const LocalCenters& z_all, double lambda, std::size_t c, std::size_t n)
-      : comm_(comm),
-        kernel_(kernel),
-        grid_(grid),
-        l_(l),
-        a_(a),
-        x_local_(x_local),
-        z_all_(z_all),
-        lambda_(lambda),
-        c_(c),
-        n_(n) {}
-
-  // collective: r_0 = B^T K_nZ^T Y / n (replicated), for this rank's targets y.
-  Matrix<double> right_hand_side(const Matrix<double>& y) const {
-    const Matrix<double> w = kernel_normal_product(comm_, kernel_, x_local_, z_all_, nullptr, &y, c_, n_);
-    BlockCyclicMatrix b = block_cyclic_from(grid_, w, kBlock);
-    // B^T w = A^{-T} T^{-T} w = A_L^{-1} L^{-1} w (block-cyclic, in place).
-    triangular_solve(l_, b, false);
-    triangular_solve(a_, b, false);
-    return b.replicate();
-  }
-
-  // collective: B^T H B u = A^{-T} [ T^{-T} K_nZ^T K_nZ T^{-1} A^{-1} u / n + lambda A^{-1} u ]
-  // for replicated u (p x c), replicated.
-  Matrix<double> apply(const Matrix<double>& u) const {
-    BlockCyclicMatrix au = block_cyclic_from(grid_, u, kBlock);
-    triangular_solve(a_, au, true);  // A^{-1} u
-    BlockCyclicMatrix tau = au;
-    triangular_solve(l_, tau, true);  // T^{-1} A^{-1} u
-    const Matrix<double> v = tau.replicate();
-    const Matrix<double> w = kernel_normal_product(comm_, kernel_, x_local_, z_all_, &v, nullptr, c_, n_);
-    BlockCyclicMatrix b = block_cyclic_from(grid_, w, kBlock);
-    triangular_solve(l_, b, false);
-    for (std::size_t j = 0; j < b.local_cols(); ++j)
-      for (std::size_t i = 0; i < b.local_rows(); ++i) b.local(i, j) += lambda_ * au.local(i, j);
-    triangular_solve(a_, b, false);
-    return b.replicate();
-  }
-
-  // collective: alpha = B beta = T^{-1} A^{-1} beta = L^{-T} A_L^{-T} beta, this rank's rows
-  // of the centers' partition.
-  Matrix<double> weights(const Matrix<double>& beta, const BlockPartition& centers) const {
-    BlockCyclicMatrix b = block_cyclic_from(grid_, beta, kBlock);
-    triangular_solve(a_, b, true);
-    triangular_solve(l_, b, true);
-    return b.to_row_blocks(centers, 0, c_);
-  }
-
-  static constexpr std::size_t kBlock = 64;  // of every block-cyclic matrix here
-
- private:
-  const mpi::Communicator& comm_;
-  const Kernel& kernel_;
-  const BlacsGrid& grid_;
-  const BlockCyclicMatrix& l_;   // L = T^T
-  const BlockCyclicMatrix& a_;   // A_L
-  const LocalCenters& x_local_;  // this rank's data rows, kernel precision
-  const LocalCenters& z_all_;    // Z replicated, kernel precision
-  const double lambda_;
-  const std::size_t c_, n_;  // outputs; data rows in all
-};
-
-// local: CG's state from beta = 0 for the right-hand side r (p x c), or the resumed
-// control.start (checked against p x c); r0 gets ||r_0|| per column of this r either way (a
-// resumed run's right-hand side is rebuilt bit-identically on the same rank count).
-FalkonCgState starting_cg(const Matrix<double>& r, const FalkonControl& control,
-                          std::vector<double>& r0) {
-  const std::size_t p = r.rows(), c = r.cols();
-  FalkonCgState cg;
-  cg.beta = Matrix<double>(p, c);
-  cg.r = r;
-  cg.dir = r;
-  cg.rs_old = column_dots(r, r);
-  r0.assign(c, 0);
-  cg.active.assign(c, 0);
-  for (std::size_t l = 0; l < c; ++l) {
-    r0[l] = std::sqrt(cg.rs_old[l]);
-    cg.active[l] = r0[l] > 0;
-  }
-  if (!control.start) return cg;
-  const FalkonCgState& s0 = *control.start;
-  if (s0.beta.rows() != p || s0.beta.cols() != c || s0.r.rows() != p || s0.r.cols() != c ||
-      s0.dir.rows() != p || s0.dir.cols() != c || s0.rs_old.size() != c || s0.active.size() != c)
-    throw CollectiveError("falkon: the resumed CG state does not match this problem's shape",
-                          0);  // replicated data: the same verdict on every rank
-  return s0;
-}
-
-// collective: one conjugate gradient iteration, an independent recurrence per output column
-// still active, on replicated p x c matrices (every rank computes the same scalars from the same
-// allreduced data). Returns the largest ||r_t|| / ||r_0|| over the columns.
-double cg_iteration(const FalkonSystem& system, FalkonCgState& cg, const std::vector<double>& r0,
-                    double tolerance) {
+// local: the CG update of one iteration given hd = B^T H B dir, on replicated p x c matrices
+// (every rank computes the same scalars from the same allreduced data). Returns the largest
+// ||r_t|| / ||r_0|| over the columns.
+double cg_update(FalkonCgState& cg, const Matrix<double>& hd, const std::vector<double>& r0,
+                 double tolerance) {
   const std::size_t p = cg.beta.rows(), c = cg.beta.cols();
   Matrix<double>&beta = cg.beta, &r = cg.r, &dir = cg.dir;
   std::vector<char>& active = cg.active;
-  const Matrix<double> hd = system.apply(dir);
   const std::vector<double> dhd = column_dots(dir, hd);
   for (std::size_t l = 0; l < c; ++l)
     if (active[l] && !(dhd[l] > 0)) active[l] = 0;  // breakdown: converged to rounding
@@ -231,41 +127,166 @@ double cg_iteration(const FalkonSystem& system, FalkonCgState& cg, const std::ve
   return worst;
 }
 
-// collective: CG iterations from cg.iteration + 1 on, appending to result.residuals, until the
-// tolerance, options.iterations, or a residual 4x the best (result.residual_grew; the caller
-// takes the best iterate). Returns false when control.after_iteration stopped it.
-bool run_cg(const FalkonSystem& system, FalkonCgState& cg, const std::vector<double>& r0,
-            const FalkonOptions& options, const FalkonIterationCallback& on_iteration,
-            const FalkonControl& control, FalkonResult& result) {
-  for (std::size_t it = cg.iteration + 1; it <= options.iterations; ++it) {
-    if (std::none_of(cg.active.begin(), cg.active.end(), [](char x) { return x != 0; })) break;
-    const double worst = cg_iteration(system, cg, r0, options.tolerance);
+// local: whether the last residual of cg is a growth past kFalkonResidualGrowth x the best
+// (non-finite counts as growth). After an iteration that was not one, the best is at most the
+// last residual or the last is within the factor, so this reads the rule back from any state.
+bool residual_grew(const FalkonCgState& cg) {
+  if (cg.best_iteration == 0 || cg.residuals.empty()) return false;
+  const double last = cg.residuals.back();
+  return !std::isfinite(last) || last > kFalkonResidualGrowth * cg.residuals[cg.best_iteration - 1];
+}
+
+}  // namespace
+
+Matrix<double> falkon_centers(const mpi::Communicator& comm, const TrainingProblem& problem,
+                              const FalkonOptions& options, FalkonResult& result) {
+  const std::size_t n = problem.partition.size();
+  const std::size_t p = center_count(comm, n, options.centers, options.given_centers);
+  // The same p training rows for every rank count; Z replicated (see the header). Given
+  // centers are already BlockPartition(p, P); all p rows of them are gathered instead.
+  if (!options.given_centers)
+    result.center_indices = random_subset(n, p, options.seed, RngStream::kCenters);
+  result.center_partition = BlockPartition(p, comm.size());
+  std::vector<std::size_t> every(options.given_centers ? p : 0);
+  std::iota(every.begin(), every.end(), std::size_t(0));
+  Matrix<double> z =
+      options.given_centers
+          ? gather_selected_rows(comm, result.center_partition, *options.given_centers, every)
+          : gather_selected_rows(comm, problem.partition, problem.x, result.center_indices);
+  keep_own_centers(comm, z, result);
+  result.duplicate_centers = drop_duplicate_centers(comm, z, result);
+  return z;
+}
+
+FalkonSetupWork::FalkonSetupWork(std::size_t p, std::size_t d, std::size_t n) {
+  const double pd = static_cast<double>(p), dd = static_cast<double>(d);
+  constexpr double kFactorWeight = 3;
+  kzz = kFactorWeight * (2 * pd * pd * dd + pd * pd * pd / 3);
+  a = kFactorWeight * 2 * pd * pd * pd / 3;
+  rhs = 2 * static_cast<double>(n) * pd * dd;
+}
+
+Matrix<double> FalkonSystem::right_hand_side(const Matrix<double>& w) const {
+  BlockCyclicMatrix b = block_cyclic_from(l_.grid(), w, kBlock);
+  // B^T w = A^{-T} T^{-T} w = A_L^{-1} L^{-1} w (block-cyclic, in place).
+  triangular_solve(l_, b, false);
+  triangular_solve(a_, b, false);
+  return b.replicate();
+}
+
+FalkonSystem::BeforeProduct FalkonSystem::before_product(const Matrix<double>& u) const {
+  BlockCyclicMatrix au = block_cyclic_from(l_.grid(), u, kBlock);
+  triangular_solve(a_, au, true);  // A^{-1} u
+  BlockCyclicMatrix tau = au;
+  triangular_solve(l_, tau, true);  // T^{-1} A^{-1} u
+  return {std::move(au), tau.replicate()};
+}
+
+Matrix<double> FalkonSystem::after_product(const Matrix<double>& w,
+                                           const BlockCyclicMatrix& au) const {
+  BlockCyclicMatrix b = block_cyclic_from(l_.grid(), w, kBlock);
+  triangular_solve(l_, b, false);
+  for (std::size_t j = 0; j < b.local_cols(); ++j)
+    for (std::size_t i = 0; i < b.local_rows(); ++i) b.local(i, j) += lambda_ * au.local(i, j);
+  triangular_solve(a_, b, false);
+  return b.replicate();
+}
+
+Matrix<double> FalkonSystem::weights(const Matrix<double>& beta,
+                                     const BlockPartition& centers) const {
+  BlockCyclicMatrix b = block_cyclic_from(l_.grid(), beta, kBlock);
+  triangular_solve(a_, b, true);
+  triangular_solve(l_, b, true);
+  return b.to_row_blocks(centers, 0, beta.cols());
+}
+
+FalkonCgState starting_cg(const Matrix<double>& r, const FalkonCgState* start,
+                          std::vector<double>& r0) {
+  const std::size_t p = r.rows(), c = r.cols();
+  FalkonCgState cg;
+  cg.beta = Matrix<double>(p, c);
+  cg.r = r;
+  cg.dir = r;
+  cg.rs_old = column_dots(r, r);
+  r0.assign(c, 0);
+  cg.active.assign(c, 0);
+  for (std::size_t l = 0; l < c; ++l) {
+    r0[l] = std::sqrt(cg.rs_old[l]);
+    cg.active[l] = r0[l] > 0;
+  }
+  if (!start) return cg;
+  const FalkonCgState& s0 = *start;
+  if (s0.beta.rows() != p || s0.beta.cols() != c || s0.r.rows() != p || s0.r.cols() != c ||
+      s0.dir.rows() != p || s0.dir.cols() != c || s0.rs_old.size() != c || s0.active.size() != c)
+    throw CollectiveError("falkon: the resumed CG state does not match this problem's shape",
+                          0);  // replicated data: the same verdict on every rank
+  return s0;
+}
+
+bool cg_running(const FalkonCgState& cg, std::size_t iterations) {
+  return cg.iteration < iterations &&
+         std::any_of(cg.active.begin(), cg.active.end(), [](char x) { return x != 0; });
+}
+
+CgStep cg_step(FalkonCgState& cg, const Matrix<double>& hd, const std::vector<double>& r0,
+               double tolerance) {
+  const double worst = cg_update(cg, hd, r0, tolerance);
+  ++cg.iteration;
+  cg.residuals.push_back(worst);
+  CgStep step = CgStep::kContinue;
+  if (!std::isfinite(worst) && cg.best_iteration == 0)
+    step = CgStep::kDiverged;
+  else if (residual_grew(cg))
+    step = CgStep::kGrew;
+  else if (cg.best_iteration == 0 || worst < cg.residuals[cg.best_iteration - 1]) {
+    cg.best_iteration = cg.iteration;
+    cg.best_beta = cg.beta;
+  }
+  if (step != CgStep::kContinue) std::fill(cg.active.begin(), cg.active.end(), char(0));
+  return step;
+}
+
+void finish_cg(const FalkonSystem& system, const FalkonCgState& cg, std::size_t rank,
+               FalkonResult& result) {
+  result.residuals = cg.residuals;
+  const bool diverged =
+      cg.best_iteration == 0 && !cg.residuals.empty() && !std::isfinite(cg.residuals.back());
+  result.residual_grew = diverged || residual_grew(cg);
+  // The iteration whose weights are returned: the best one after a growth, else the last.
+  result.best_iteration = result.residual_grew ? cg.best_iteration : cg.residuals.size();
+  if (diverged) {
+    result.alpha = Matrix<double>(result.center_partition.count(static_cast<int>(rank)),
+                                  cg.beta.cols());
+    return;
+  }
+  result.alpha =
+      system.weights(result.residual_grew ? cg.best_beta : cg.beta, result.center_partition);
+}
+
+namespace {
+
+// collective: CG iterations from cg.iteration + 1 on until the tolerance, options.iterations,
+// or a residual growth (the caller takes the best iterate). Returns false when
+// control.after_iteration stopped it.
+bool run_cg(const mpi::Communicator& comm, const FalkonSystem& system, const Kernel& kernel,
+            const LocalCenters& x_local, const LocalCenters& z_all, std::size_t n,
+            FalkonCgState& cg, const std::vector<double>& r0, const FalkonOptions& options,
+            const FalkonIterationCallback& on_iteration, const FalkonControl& control) {
+  const std::size_t c = cg.beta.cols();
+  while (cg_running(cg, options.iterations)) {
+    const FalkonSystem::BeforeProduct half = system.before_product(cg.dir);
+    const Matrix<double> w =
+        kernel_normal_product(comm, kernel, x_local, z_all, &half.v, nullptr, c, n);
     // The same on every rank (replicated data), so every rank takes the same branch.
-    if (!std::isfinite(worst) && cg.best_iteration == 0)
+    const CgStep step = cg_step(cg, system.after_product(w, half.au), r0, options.tolerance);
+    if (step == CgStep::kDiverged)
       throw CollectiveError(
           "falkon: conjugate gradient diverged (non-finite residual); raise "
           "solver.ridge",
           0);
-    const bool grew = cg.best_iteration > 0 &&
-                      (!std::isfinite(worst) ||
-                       worst > kFalkonResidualGrowth * result.residuals[cg.best_iteration - 1]);
-    if (grew) {
-      result.residual_grew = true;
-      result.residuals.push_back(worst);
-      if (on_iteration) on_iteration(it, worst);
-      break;
-    }
-    result.residuals.push_back(worst);
-    if (cg.best_iteration == 0 || worst < result.residuals[cg.best_iteration - 1]) {
-      cg.best_iteration = it;
-      cg.best_beta = cg.beta;
-    }
-    if (on_iteration) on_iteration(it, worst);
-    if (control.after_iteration) {
-      cg.iteration = it;
-      cg.residuals = result.residuals;
-      if (!control.after_iteration(cg)) return false;
-    }
+    if (on_iteration) on_iteration(cg.iteration, cg.residuals.back());
+    if (step == CgStep::kGrew) break;
+    if (control.after_iteration && !control.after_iteration(cg)) return false;
   }
   return true;
 }
@@ -276,29 +297,14 @@ FalkonResult train_falkon(const mpi::Communicator& comm, const TrainingProblem& 
                           const FalkonOptions& options, const FalkonIterationCallback& on_iteration,
                           const FalkonControl& control) {
   const std::size_t n = problem.partition.size(), c = problem.y.cols();
-  const std::size_t p = center_count(comm, n, options.centers, options.given_centers);
   FalkonResult result;
   Stopwatch setup_clock;
-
-  // Centers: the same p training rows for every rank count; Z replicated (see the header).
-  // Given centers are already BlockPartition(p, P); all p rows of them are gathered instead.
-  if (!options.given_centers)
-    result.center_indices = random_subset(n, p, options.seed, RngStream::kCenters);
-  result.center_partition = BlockPartition(p, comm.size());
-  Matrix<double> kzz_source = replicated_centers(comm, problem, options, result);
-  result.duplicate_centers = drop_duplicate_centers(comm, kzz_source, result);
+  Matrix<double> kzz_source = falkon_centers(comm, problem, options, result);
   const LocalCenters z_all(kzz_source, options.precision);
   const LocalCenters x_local(problem.x, options.precision);
 
-  // Work for the progress line (flops): K_ZZ 2 p^2 d and its Cholesky p^3 / 3; A = chol(T T^T /
-  // p + lambda I) about 2 p^3 / 3; the right-hand side K_nZ^T Y, 2 n p d. The float64
-  // block-cyclic stages count 3x: they ran at about a third of the float32 GEMM rate here
-  // (Fashion-MNIST, p = 10000, 2 ranks: 52 and 46 against 134 GFLOP/s).
-  const double pd = static_cast<double>(kzz_source.rows()), dd = static_cast<double>(problem.x.cols());
-  constexpr double kFactorWeight = 3;
-  const double w_kzz = kFactorWeight * (2 * pd * pd * dd + pd * pd * pd / 3);
-  const double w_a = kFactorWeight * 2 * pd * pd * pd / 3;
-  const double w_total = w_kzz + w_a + 2 * static_cast<double>(n) * pd * dd;
+  const FalkonSetupWork work(kzz_source.rows(), problem.x.cols(), n);
+  const double w_total = work.kzz + work.a + work.rhs;
   const auto progress = [&](double done) {
     if (control.on_setup) control.on_setup("falkon setup", done, w_total);
   };
@@ -308,11 +314,12 @@ FalkonResult train_falkon(const mpi::Communicator& comm, const TrainingProblem& 
       factor_kzz(grid, problem.kernel, kzz_source, FalkonSystem::kBlock, options.precision,
                  result.jitter);
   kzz_source = Matrix<double>();  // float64 for the factorisation only
-  progress(w_kzz);
+  progress(work.kzz);
   const BlockCyclicMatrix a = factor_a(l, options.ridge);
-  progress(w_kzz + w_a);
-  const FalkonSystem system(comm, problem.kernel, grid, l, a, x_local, z_all, options.ridge, c, n);
-  const Matrix<double> r = system.right_hand_side(problem.y);
+  progress(work.kzz + work.a);
+  const FalkonSystem system(l, a, options.ridge);
+  const Matrix<double> r = system.right_hand_side(
+      kernel_normal_product(comm, problem.kernel, x_local, z_all, nullptr, &problem.y, c, n));
   progress(w_total);
   result.setup_seconds = setup_clock.seconds();
 
@@ -320,18 +327,16 @@ FalkonResult train_falkon(const mpi::Communicator& comm, const TrainingProblem& 
   // active flags as they were after iteration start->iteration.
   Stopwatch solve_clock;
   std::vector<double> r0;
-  FalkonCgState cg = starting_cg(r, control, r0);
-  result.residuals = cg.residuals;
-  if (!run_cg(system, cg, r0, options, on_iteration, control, result)) {
+  FalkonCgState cg = starting_cg(r, control.start, r0);
+  const bool finished =
+      run_cg(comm, system, problem.kernel, x_local, z_all, n, cg, r0, options, on_iteration, control);
+  result.solve_seconds = solve_clock.seconds();
+  if (!finished) {
     result.interrupted = true;
-    result.solve_seconds = solve_clock.seconds();
+    result.residuals = cg.residuals;
     return result;
   }
-  // The iteration whose weights are returned: the best one after a growth, else the last.
-  result.best_iteration = result.residual_grew ? cg.best_iteration : result.residuals.size();
-  if (result.residual_grew) cg.beta = std::move(cg.best_beta);
-  result.solve_seconds = solve_clock.seconds();
-  result.alpha = system.weights(cg.beta, result.center_partition);
+  finish_cg(system, cg, static_cast<std::size_t>(comm.rank()), result);
   return result;
 }
 
