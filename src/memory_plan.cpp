@@ -285,7 +285,15 @@ bool check_memory_plan(const mpi::Communicator& comm, const Options& o, std::siz
   const double vfrac = o.real("data.validation_fraction");
   if (vfrac > 0 && o.str("solver.name") != "direct")
     n_eval += static_cast<std::size_t>(std::llround(static_cast<double>(n) * vfrac / (1 - vfrac)));
-  const MemoryPlan plan = plan_training(o, n, d, c, comm.size(), n_eval);
+  MemoryPlan plan = plan_training(o, n, d, c, comm.size(), n_eval);
+  // eigenpro4's solver.projection = auto takes the exact projection when its factor fits
+  // (exact_projection_fits, the same rule): the plan is then the one with the factor.
+  if (o.str("solver.name") == "eigenpro4" && o.str("solver.projection") == "auto") {
+    Options cholesky = o;
+    cholesky.set("solver.projection", "cholesky");
+    MemoryPlan with_factor = plan_training(cholesky, n, d, c, comm.size(), n_eval);
+    if (with_factor.total() <= limit) plan = std::move(with_factor);
+  }
   const bool dry_run = o.flag("run.dry_run");
   if (dry_run && comm.rank() == 0)
     std::printf(

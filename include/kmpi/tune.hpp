@@ -8,8 +8,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <string>
 #include <vector>
 
+#include "kmpi/checkpoint.hpp"
 #include "kmpi/kernel.hpp"
 #include "kmpi/kernel_operator.hpp"
 #include "kmpi/matrix.hpp"
@@ -139,6 +141,19 @@ std::vector<FalkonResult> train_falkon_grid(const mpi::Communicator& comm,
                                             const FalkonOptions& options,
                                             const FalkonGridCallback& on_iteration = {},
                                             const FalkonGridControl& control = {});
+
+// local: solver.* as FalkonOptions (the mapping run_falkon uses).
+FalkonOptions falkon_options(const Options& o, std::uint64_t seed, Precision precision,
+                             const Matrix<double>* given_centers);
+// local (the arrays are replicated): a CG state into a checkpoint under names starting with
+// `prefix` ("" for a run alone: the names its checkpoints always had).
+void store_cg_state(const mpi::Communicator& comm, const FalkonCgState& st,
+                    const std::string& prefix, Checkpoint& ck);
+// collective: the state stored under `prefix` after `iterations` CG iterations, for c outputs;
+// an agreed error naming `path` when it is missing or misshapen.
+FalkonCgState load_cg_state(const mpi::Communicator& comm, const Checkpoint& ck,
+                            const std::string& prefix, std::size_t iterations, std::size_t c,
+                            const std::string& path);
 
 // collective: solve_direct for every point of kernels x ridges: per kernel K is built once
 // (each block's products shared by all kernels) and factored once per ridge; problem.kernel is

@@ -465,7 +465,8 @@ EigenPro4Options eigenpro4_options(const SolverContext& ctx) {
       projection == "cholesky" ||
       (projection == "auto" &&
        exact_projection_fits(ctx.comm, o, ctx.problem.partition.size(), ctx.problem.x.cols(),
-                             ctx.problem.y.cols(), ctx.reporter.test().n));
+                             ctx.problem.y.cols(),
+                             ctx.reporter.sets().test.n + ctx.reporter.sets().validation.n));
   eo.epochs = o.count("solver.epochs");
   eo.seed = ctx.seed;
   eo.precision = ctx.precision;

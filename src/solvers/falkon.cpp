@@ -45,6 +45,7 @@
 #include "kmpi/selected_rows.hpp"
 #include "kmpi/solver.hpp"
 #include "kmpi/solvers.hpp"
+#include "kmpi/tune.hpp"
 
 namespace kmpi {
 
@@ -340,22 +341,70 @@ FalkonResult train_falkon(const mpi::Communicator& comm, const TrainingProblem& 
   return result;
 }
 
-// ---- The driver's entry (kmpi/solver.hpp) ----
+void store_cg_state(const mpi::Communicator& comm, const FalkonCgState& st,
+                    const std::string& prefix, Checkpoint& ck) {
+  for (std::size_t l = 0; l < st.rs_old.size(); ++l) {
+    ck.scalars[prefix + "rs_old_" + std::to_string(l)] = st.rs_old[l];
+    ck.scalars[prefix + "active_" + std::to_string(l)] = st.active[l] ? 1.0 : 0.0;
+  }
+  for (std::size_t it = 1; it <= st.residuals.size(); ++it)
+    ck.scalars[prefix + "residual_" + std::to_string(it)] = st.residuals[it - 1];
+  ck.arrays.push_back(replicated_checkpoint_array(comm, prefix + "beta", st.beta));
+  ck.arrays.push_back(replicated_checkpoint_array(comm, prefix + "r", st.r));
+  ck.arrays.push_back(replicated_checkpoint_array(comm, prefix + "dir", st.dir));
+  if (st.best_iteration > 0) {
+    ck.scalars[prefix + "best_iteration"] = static_cast<double>(st.best_iteration);
+    ck.arrays.push_back(replicated_checkpoint_array(comm, prefix + "best_beta", st.best_beta));
+  }
+}
 
-namespace {
+FalkonCgState load_cg_state(const mpi::Communicator& comm, const Checkpoint& ck,
+                            const std::string& prefix, std::size_t iterations, std::size_t c,
+                            const std::string& path) {
+  const CheckpointArray *b = ck.array(prefix + "beta"), *r = ck.array(prefix + "r"),
+                        *dir = ck.array(prefix + "dir");
+  // The options hash fixes p and c, so a mismatch here means a damaged writer; checked on
+  // every rank alike (the header is replicated).
+  const CheckpointArray* best = ck.array(prefix + "best_beta");
+  const std::size_t best_it = static_cast<std::size_t>(ck.scalar(prefix + "best_iteration"));
+  const bool shaped = b && r && dir && b->cols == c && r->cols == c && dir->cols == c &&
+                      r->rows == b->rows && dir->rows == b->rows &&
+                      (!best || (best->rows == b->rows && best->cols == c && best_it >= 1 &&
+                                 best_it <= iterations));
+  mpi::agree(comm, shaped, path + ": has no CG state of this problem's shape");
+  FalkonCgState start;
+  start.iteration = iterations;
+  start.beta = gather_checkpoint_array(comm, *b);
+  start.r = gather_checkpoint_array(comm, *r);
+  start.dir = gather_checkpoint_array(comm, *dir);
+  for (std::size_t l = 0; l < c; ++l) {
+    start.rs_old.push_back(ck.scalar(prefix + "rs_old_" + std::to_string(l)));
+    start.active.push_back(ck.scalar(prefix + "active_" + std::to_string(l)) != 0 ? 1 : 0);
+  }
+  for (std::size_t it = 1; it <= iterations; ++it)
+    start.residuals.push_back(ck.scalar(prefix + "residual_" + std::to_string(it)));
+  // Checkpoints before the best-iterate rule have none: the best is then taken from here on.
+  start.best_iteration = best ? best_it : 0;
+  if (best) start.best_beta = gather_checkpoint_array(comm, *best);
+  return start;
+}
 
-FalkonOptions falkon_options(const SolverContext& ctx) {
-  const Options& o = ctx.options;
+FalkonOptions falkon_options(const Options& o, std::uint64_t seed, Precision precision,
+                             const Matrix<double>* given_centers) {
   FalkonOptions fo;
   fo.centers = o.count("solver.centers");
   fo.ridge = o.real("solver.ridge");
   fo.iterations = o.count("solver.iterations");
   fo.tolerance = o.real("solver.tolerance");
-  fo.seed = ctx.seed;
-  fo.precision = ctx.precision;
-  fo.given_centers = ctx.given_centers;
+  fo.seed = seed;
+  fo.precision = precision;
+  fo.given_centers = given_centers;
   return fo;
 }
+
+// ---- The driver's entry (kmpi/solver.hpp) ----
+
+namespace {
 
 // Checkpoint state: the CG state after an iteration (step = iterations completed). The
 // centers and the factors L, A_L are rebuilt from the seed and the data, bit-identically on the
@@ -364,50 +413,14 @@ FalkonOptions falkon_options(const SolverContext& ctx) {
 Checkpoint falkon_checkpoint(const SolverContext& ctx, const FalkonCgState& st) {
   Checkpoint ck = ctx.checkpoints.create("falkon");
   ck.step = st.iteration;
-  for (std::size_t l = 0; l < st.rs_old.size(); ++l) {
-    ck.scalars["rs_old_" + std::to_string(l)] = st.rs_old[l];
-    ck.scalars["active_" + std::to_string(l)] = st.active[l] ? 1.0 : 0.0;
-  }
-  for (std::size_t it = 1; it <= st.residuals.size(); ++it)
-    ck.scalars["residual_" + std::to_string(it)] = st.residuals[it - 1];
-  ck.arrays.push_back(replicated_checkpoint_array(ctx.comm, "beta", st.beta));
-  ck.arrays.push_back(replicated_checkpoint_array(ctx.comm, "r", st.r));
-  ck.arrays.push_back(replicated_checkpoint_array(ctx.comm, "dir", st.dir));
-  if (st.best_iteration > 0) {
-    ck.scalars["best_iteration"] = static_cast<double>(st.best_iteration);
-    ck.arrays.push_back(replicated_checkpoint_array(ctx.comm, "best_beta", st.best_beta));
-  }
+  store_cg_state(ctx.comm, st, "", ck);
   return ck;
 }
 
 // collective: the CG state of a checkpoint (written by falkon_checkpoint).
 FalkonCgState falkon_resume_state(const SolverContext& ctx, const Checkpoint& ck) {
-  const std::size_t c = ctx.problem.y.cols();
-  const CheckpointArray *b = ck.array("beta"), *r = ck.array("r"), *dir = ck.array("dir");
-  // The options hash fixes p and c, so a mismatch here means a damaged writer; checked on
-  // every rank alike (the header is replicated).
-  const CheckpointArray* best = ck.array("best_beta");
-  const std::size_t best_it = static_cast<std::size_t>(ck.scalar("best_iteration"));
-  const bool shaped = b && r && dir && b->cols == c && r->cols == c && dir->cols == c &&
-                      r->rows == b->rows && dir->rows == b->rows &&
-                      (!best || (best->rows == b->rows && best->cols == c && best_it >= 1 &&
-                                 best_it <= ck.step));
-  mpi::agree(ctx.comm, shaped,
-             ctx.checkpoints.path() + ": has no CG state of this problem's shape");
-  FalkonCgState start;
-  start.iteration = ck.step;
-  start.beta = gather_checkpoint_array(ctx.comm, *b);
-  start.r = gather_checkpoint_array(ctx.comm, *r);
-  start.dir = gather_checkpoint_array(ctx.comm, *dir);
-  for (std::size_t l = 0; l < c; ++l) {
-    start.rs_old.push_back(ck.scalar("rs_old_" + std::to_string(l)));
-    start.active.push_back(ck.scalar("active_" + std::to_string(l)) != 0 ? 1 : 0);
-  }
-  for (std::size_t it = 1; it <= ck.step; ++it)
-    start.residuals.push_back(ck.scalar("residual_" + std::to_string(it)));
-  // Checkpoints before the best-iterate rule have none: the best is then taken from here on.
-  start.best_iteration = best ? best_it : 0;
-  if (best) start.best_beta = gather_checkpoint_array(ctx.comm, *best);
+  FalkonCgState start = load_cg_state(ctx.comm, ck, "", ck.step, ctx.problem.y.cols(),
+                                      ctx.checkpoints.path());
   ctx.reporter.log().info("resuming from %s: %zu CG iterations done (written on this run's options)",
                           ctx.checkpoints.path().c_str(), ck.step);
   return start;
@@ -455,7 +468,8 @@ void report_falkon(SolverContext& ctx, const FalkonOptions& fo, FalkonResult& fr
 }  // namespace
 
 SolverOutcome run_falkon(SolverContext& ctx) {
-  const FalkonOptions fo = falkon_options(ctx);
+  const FalkonOptions fo =
+      falkon_options(ctx.options, ctx.seed, ctx.precision, ctx.given_centers);
   FalkonControl control;
   FalkonCgState start;
   if (const Checkpoint* ck = ctx.checkpoints.resume("falkon")) {

@@ -10,9 +10,10 @@
 //   otherwise (eigenpro4, tune.shared = false): point by point, each a whole solver run.
 //
 // Checkpoints (run.checkpoint_dir): the tune run's own state in <dir>/tune: for a group run its
-// models' weights, counters and early-stopping states at a step boundary; point by point, the
-// finished points' table lines and the best model so far, with the running point's solver
-// checkpointing into <dir>/tune-<i>. The grid runs (falkon, direct) restart from the beginning.
+// models' weights, counters and early-stopping states at a step boundary; for the falkon grid
+// every point's CG state after a grid iteration; point by point, the finished points' table
+// lines and the best model so far, with the running point's solver checkpointing into
+// <dir>/tune-<i>. The direct grid has none (direct never checkpoints).
 #include "kmpi/tune.hpp"
 
 #include <algorithm>
@@ -217,6 +218,7 @@ void report_table(const Log& log, MetricsWriter& metrics, const TuneSettings& ts
 
 constexpr const char* kTuneSolver = "tune";
 constexpr const char* kGroupSolver = "eigenpro2-tune";
+constexpr const char* kFalkonGridSolver = "falkon-tune";
 
 class TuneRun {
  public:
@@ -258,9 +260,9 @@ class TuneRun {
     if (ts_.shared && name == "eigenpro2" && ts_.bandwidths.size() > 1)
       signal = run_eigenpro2_group();
     else if (ts_.shared && name == "falkon")
-      run_falkon_grid();
+      signal = run_falkon_grid();
     else if (ts_.shared && name == "direct")
-      run_direct_grid();
+      signal = run_direct_grid();
     else
       signal = run_point_by_point();
     return signal;
@@ -500,8 +502,104 @@ class TuneRun {
 
   // ---- Falkon and direct over the grid ----
 
-  void run_falkon_grid() { run_point_by_point(); }
-  void run_direct_grid() { run_point_by_point(); }
+  // collective: falkon for every point at once (train_falkon_grid); checkpoints hold every
+  // point's CG state after a grid iteration. Returns the stop signal after one, or 0.
+  int run_falkon_grid() {
+    std::vector<Kernel> kernels;
+    for (double b : ts_.bandwidths) kernels.push_back(kernel_of(b));
+    const FalkonOptions fo = falkon_options(in_.options, in_.setup.seed, in_.setup.precision,
+                                            in_.centers_p > 0 ? &in_.centers : nullptr);
+    const std::size_t c = in_.problem.y.cols(), points = points_.size();
+    FalkonGridControl control;
+    std::vector<FalkonCgState> start;
+    if (const Checkpoint* ck = outer_.resume(kFalkonGridSolver)) {
+      for (std::size_t i = 0; i < points; ++i) {
+        const std::string prefix = "p" + std::to_string(i) + "_";
+        const auto done = static_cast<std::size_t>(ck->scalar(prefix + "iteration"));
+        start.push_back(load_cg_state(in_.comm, *ck, prefix, done, c, outer_.path()));
+      }
+      control.start = &start;
+      in_.log.info("resuming from %s: the grid's CG states after %zu iterations",
+                   outer_.path().c_str(), ck->step);
+    }
+    if (progress_.enabled())
+      control.on_setup = [this](const char* stage, double done, double total) {
+        progress_.work(stage, done, total);
+      };
+    if (outer_.hooked())
+      control.after_iteration = [&](const std::vector<FalkonCgState>& states) {
+        std::size_t most = 0;
+        for (const FalkonCgState& st : states) most = std::max(most, st.iteration);
+        progress_.iteration("grid CG iteration", most, fo.iterations);
+        return outer_.after_step(
+            [&] {
+              Checkpoint ck = outer_.create(kFalkonGridSolver);
+              ck.step = most;
+              for (std::size_t i = 0; i < states.size(); ++i) {
+                const std::string prefix = "p" + std::to_string(i) + "_";
+                ck.scalars[prefix + "iteration"] = static_cast<double>(states[i].iteration);
+                store_cg_state(in_.comm, states[i], prefix, ck);
+              }
+              return ck;
+            },
+            [&] { return "grid CG iteration " + std::to_string(most); });
+      };
+    Stopwatch clock;
+    std::vector<FalkonResult> results =
+        train_falkon_grid(in_.comm, in_.problem, kernels, ts_.ridges, fo, {}, control);
+    if (!results.empty() && results.front().interrupted) return outer_.stop_signal();
+    const double seconds = clock.seconds();
+    in_.log.info("tune: %zu falkon points trained together (p = %zu) in %.2f s (setup %.2f s)",
+                 points, results.front().center_partition.size(), seconds,
+                 results.front().setup_seconds);
+    // Every point has the same centers: one evaluation pass for all of them.
+    const LocalCenters z(results.front().centers, in_.setup.precision);
+    std::vector<std::size_t> fitted;
+    std::vector<const Matrix<double>*> alphas;
+    for (std::size_t i = 0; i < points; ++i) {
+      const FalkonResult& r = results[i];
+      points_[i].fit_seconds = seconds;
+      points_[i].status = r.residual_grew && r.best_iteration == 0 ? ModelStatus::kDiverged
+                                                                   : ModelStatus::kStopped;
+      if (r.residual_grew)
+        in_.log.info("tune: falkon point %zu: the CG residual grew; iteration %zu kept", i,
+                     r.best_iteration);
+      if (points_[i].status == ModelStatus::kDiverged) continue;
+      fitted.push_back(i);
+      alphas.push_back(&r.alpha);
+    }
+    score_points(fitted, alphas, &z);
+    for (std::size_t w = 0; w < fitted.size(); ++w) {
+      const FalkonResult& r = results[fitted[w]];
+      consider(fitted[w], r.alpha, true, r.centers, r.center_partition.size());
+    }
+    return 0;
+  }
+
+  // collective: direct for every point at once (solve_direct_grid); no checkpoints (direct
+  // has none), a stop signal is acted on after it.
+  int run_direct_grid() {
+    std::vector<Kernel> kernels;
+    for (double b : ts_.bandwidths) kernels.push_back(kernel_of(b));
+    Stopwatch clock;
+    const std::vector<Matrix<double>> alphas =
+        solve_direct_grid(in_.comm, in_.problem, kernels, ts_.ridges);
+    const double seconds = clock.seconds();
+    in_.log.info("tune: %zu direct solves (one kernel matrix per bandwidth) in %.2f s",
+                 points_.size(), seconds);
+    std::vector<std::size_t> all;
+    std::vector<const Matrix<double>*> pointers;
+    for (std::size_t i = 0; i < points_.size(); ++i) {
+      points_[i].fit_seconds = seconds;
+      points_[i].status = ModelStatus::kStopped;
+      all.push_back(i);
+      pointers.push_back(&alphas[i]);
+    }
+    score_points(all, pointers, nullptr);
+    for (std::size_t i = 0; i < points_.size(); ++i)
+      consider(i, alphas[i], false, Matrix<double>(), 0);
+    return 0;
+  }
 
   // ---- Point by point ----
 
