@@ -9,7 +9,9 @@
 #             by one with kmpi train (the group's batch size, so the models are the same ones).
 #  falkon     FALKON_BANDWIDTHS (default 3,5,8) x RIDGES (default 1e-8,1e-6,1e-4,1e-2) at
 #             p = CENTERS (default 10000), ITERATIONS CG iterations (default 10): kmpi tune against
-#             every point trained alone with kmpi train.
+#             every point trained alone with kmpi train (ALONE=first: only the first ridge of each
+#             bandwidth alone, its time counted for all R ridges: at a fixed number of CG
+#             iterations a run's work does not depend on its ridge).
 #
 # Every run is timed from mpirun's start to its end (reading the data included, the same for
 # both). Table: time of the shared search, of one run alone (mean) and of all runs alone; the
@@ -26,6 +28,7 @@ falkon_bandwidths=${FALKON_BANDWIDTHS:-3,5,8}
 ridges=${RIDGES:-1e-8,1e-6,1e-4,1e-2}
 centers=${CENTERS:-10000}
 iterations=${ITERATIONS:-10}
+alone=${ALONE:-all}
 build=${BUILD:-$root/build}
 py=/usr/bin/python3
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
@@ -47,22 +50,25 @@ timed() {
   echo "$end - $start" | bc
 }
 
-# Summarises a tune run ($1 metrics) against the runs alone ($2.. metrics files, point order).
+# Summarises a tune run ($3 metrics, $2 its seconds, $1 the part) against runs alone: then
+# quadruples (grid point, seconds, how many points that time stands for, metrics file).
 summarise() {
   $py - "$out" "$@" <<'PY'
 import json, sys
 out, part, shared_s, tune_path = sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4]
-alone = [(float(s), p) for s, p in zip(sys.argv[5::2], sys.argv[6::2])]
+q = sys.argv[5:]
+alone = [(int(q[i]), float(q[i + 1]), int(q[i + 2]), q[i + 3]) for i in range(0, len(q), 4)]
 lines = [json.loads(l) for l in open(tune_path)]
 table = [l for l in lines if l.get("event") == "tune"]
 sel = [l for l in lines if l.get("event") == "tune_selected"][0]
 done = [l for l in lines if l.get("event") == "done"][0]
-total = sum(s for s, _ in alone)
-one = total / len(alone)
+total = sum(s * w for _, s, w, _ in alone)
+one = sum(s for _, s, _, _ in alone) / len(alone)
 print(f"\n{part}: {len(table)} grid points, {len(lines)} metrics lines")
 print(f"{'point':>5} {'bandwidth':>10} {'ridge':>8} {'val_acc':>8} {'test_acc':>8} "
       f"{'alone_val':>9} {'alone_s':>8}")
-for t, (s, path) in zip(table, alone):
+for point, s, _, path in alone:
+    t = table[point]
     runs = [json.loads(l) for l in open(path)]
     ep = [r for r in runs if "validation_accuracy" in r and "event" not in r]
     # The run alone returns the epoch of least validation mse (falkon: its one report).
@@ -73,8 +79,8 @@ for t, (s, path) in zip(table, alone):
 print(f"selected: point {sel['point']}, bandwidth {sel['bandwidth']:.4g}"
       + (f", ridge {sel['ridge']:g}" if "ridge" in sel else "")
       + f": test accuracy {done['test_accuracy']:.4f}")
-print(f"shared search {shared_s:.1f} s; one run alone {one:.1f} s (mean); all {len(alone)} alone "
-      f"{total:.1f} s")
+print(f"shared search {shared_s:.1f} s; one run alone {one:.1f} s (mean); all {len(table)} alone "
+      f"{total:.1f} s ({len(alone)} measured)")
 print(f"ratios: shared / one run = {shared_s / one:.2f}, shared / all runs = {shared_s / total:.3f}")
 with open(out, "a") as f:
     f.write(json.dumps({"part": part, "points": len(table), "shared_s": shared_s,
@@ -100,7 +106,7 @@ print(" ".join(repr(b) for b in g["bandwidths"]))')
     for b in $bws; do
       t=$(timed train "${common[@]}" --solver.name=eigenpro2 --solver.epochs="$epochs" \
         --kernel.bandwidth="$b" --solver.batch_size="$m" --output.metrics=alone_$i.jsonl)
-      args+=("$t" alone_$i.jsonl)
+      args+=("$i" "$t" 1 alone_$i.jsonl)
       i=$((i + 1))
     done
     summarise eigenpro2 "$s" tune_ep2.jsonl "${args[@]}"
@@ -111,12 +117,17 @@ print(" ".join(repr(b) for b in g["bandwidths"]))')
       --tune.ridges="$ridges" --output.metrics=tune_falkon.jsonl)
     args=()
     i=0
+    nr=$(echo "${ridges//,/ }" | wc -w)
     for b in ${falkon_bandwidths//,/ }; do
+      k=0
       for r in ${ridges//,/ }; do
-        t=$(timed train "${common[@]}" "${fopts[@]}" --kernel.bandwidth="$b" --solver.ridge="$r" \
-          --output.metrics=falkon_$i.jsonl)
-        args+=("$t" falkon_$i.jsonl)
-        i=$((i + 1))
+        if [ "$alone" = all ] || [ $k -eq 0 ]; then
+          t=$(timed train "${common[@]}" "${fopts[@]}" --kernel.bandwidth="$b" \
+            --solver.ridge="$r" --output.metrics=falkon_$i.jsonl)
+          w=1; [ "$alone" = all ] || w=$nr
+          args+=("$i" "$t" "$w" falkon_$i.jsonl)
+        fi
+        i=$((i + 1)); k=$((k + 1))
       done
     done
     summarise falkon "$s" tune_falkon.jsonl "${args[@]}"

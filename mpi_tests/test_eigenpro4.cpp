@@ -71,6 +71,17 @@ EigenPro4Options small_options() {
   return o;
 }
 
+// 160 centers with 200-sample, level-20 preconditioners: the projection tests' setting.
+EigenPro4Options projection_test_options() {
+  EigenPro4Options o = small_options();
+  o.centers = 160;
+  o.data_samples = 200;
+  o.data_level = 20;
+  o.model_samples = 160;
+  o.model_level = 20;
+  return o;
+}
+
 FalkonResult falkon_least_squares(const mpi::Communicator& comm, const TrainingProblem& problem,
                                   std::size_t p) {
   FalkonOptions fo;
@@ -175,12 +186,7 @@ TEST(EigenPro4, DelayedProjectionLosesNoAccuracy) {
   const std::size_t n = 800, d = 5;
   const Kernel kernel = Kernel::from_name("gaussian", 0.6);
   const TrainingProblem problem = make_problem(comm, n, d, kernel, nullptr);
-  EigenPro4Options o = small_options();
-  o.centers = 160;
-  o.data_samples = 200;
-  o.data_level = 20;
-  o.model_samples = 160;
-  o.model_level = 20;
+  EigenPro4Options o = projection_test_options();
   o.batch_size = 20;
   o.epochs = 4;
   o.projection_epochs = 2;
@@ -257,12 +263,7 @@ TEST(EigenPro4, ExactProjectionReachesLeastSquaresInFewerEpochs) {
   const std::size_t n = 800, d = 5;
   const Kernel kernel = Kernel::from_name("gaussian", 0.6);
   const TrainingProblem problem = make_problem(comm, n, d, kernel, nullptr);
-  EigenPro4Options o = small_options();
-  o.centers = 160;
-  o.data_samples = 200;
-  o.data_level = 20;
-  o.model_samples = 160;
-  o.model_level = 20;
+  EigenPro4Options o = projection_test_options();
   o.batch_size = 200;
   o.projection_period = 1;
   o.projection_epochs = 1;

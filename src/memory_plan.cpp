@@ -195,10 +195,46 @@ void plan_rfm(const Options& o, const PlanShape& s, std::size_t n_eval, MemoryPl
        2 * std::ceil(Ns / P) * D * 8 + round * (C * (D + 1) * 8 * 2) + s.tile_budget * 2});
 }
 
+// kmpi tune (src/train/tune.cpp): G bandwidths x R ridges, beyond the one fit planned above.
+// Shared: eigenpro2 keeps G models (weights and best weights; each preconditioner's V), falkon
+// G factors L and G R factors A_L (p^2 / P each, 3 planned above), direct the products, one
+// kernel matrix and a factor (3 n^2 / P, 1 planned above); point by point, the best model.
+void plan_tune(const Options& o, const PlanShape& s, MemoryPlan& plan) {
+  const std::string list = o.str("tune.bandwidths");
+  const double G = list == "auto"
+                       ? static_cast<double>(integer_or_zero(o, "tune.auto_points"))
+                       : 1.0 + static_cast<double>(std::count(list.begin(), list.end(), ','));
+  const std::string ridges = o.str("tune.ridges");
+  const double R = ridges.empty()
+                       ? 1.0
+                       : 1.0 + static_cast<double>(std::count(ridges.begin(), ridges.end(), ','));
+  const std::string solver = o.str("solver.name");
+  const bool shared = o.flag("tune.shared");
+  const double N = static_cast<double>(s.n);
+  if (shared && solver == "eigenpro2") {
+    long long samples = integer_or_zero(o, "solver.nystrom_samples");
+    if (samples == 0)
+      samples = s.n < 100000 ? static_cast<long long>(std::min<std::size_t>(s.n, 2000)) : 12000;
+    const double S = std::min(static_cast<double>(samples), N);
+    plan.items.push_back({"tune: the other bandwidths' models (weights, best weights, V)",
+                          (G - 1) * (2 * s.rows * s.C * 8 + S / s.P * (S / 3) * 8)});
+  } else if (shared && solver == "falkon") {
+    long long p = integer_or_zero(o, "solver.centers");
+    if (p == 0) p = static_cast<long long>(std::min<std::size_t>(s.n, 10000));
+    const double Pc = static_cast<double>(p);
+    plan.items.push_back({"tune: the grid's factors L (per bandwidth) and A_L (per point)",
+                          std::max(0.0, G + G * R - 3) * Pc * Pc / s.P * 8});
+  } else if (shared && solver == "direct" && G * R > 1) {
+    plan.items.push_back(
+        {"tune: the shared products and a factor (n x n, block-cyclic)", 2 * N * N / s.P * 8});
+  }
+  plan.items.push_back({"tune: the best point's weights", s.rows * s.C * 8});
+}
+
 }  // namespace
 
 MemoryPlan plan_training(const Options& o, std::size_t n, std::size_t d, std::size_t c, int ranks,
-                         std::size_t n_eval) {
+                         std::size_t n_eval, bool tune) {
   PlanShape s;
   s.n = n;
   s.P = ranks;
@@ -217,6 +253,7 @@ MemoryPlan plan_training(const Options& o, std::size_t n, std::size_t d, std::si
   else
     plan_centers(o, s, plan);
   plan_rfm(o, s, n_eval, plan);
+  if (tune) plan_tune(o, s, plan);
   return plan;
 }
 
@@ -275,7 +312,7 @@ bool exact_projection_fits(const mpi::Communicator& comm, const Options& o, std:
 }
 
 bool check_memory_plan(const mpi::Communicator& comm, const Options& o, std::size_t n,
-                       std::size_t d, std::size_t c) {
+                       std::size_t d, std::size_t c, bool tune) {
   const double limit = agreed_memory_limit(comm, o);
   // Evaluation sets: the test file's rows (a probe: its header, or a scan for text) and the
   // validation rows split off the training file.
@@ -285,13 +322,13 @@ bool check_memory_plan(const mpi::Communicator& comm, const Options& o, std::siz
   const double vfrac = o.real("data.validation_fraction");
   if (vfrac > 0 && o.str("solver.name") != "direct")
     n_eval += static_cast<std::size_t>(std::llround(static_cast<double>(n) * vfrac / (1 - vfrac)));
-  MemoryPlan plan = plan_training(o, n, d, c, comm.size(), n_eval);
+  MemoryPlan plan = plan_training(o, n, d, c, comm.size(), n_eval, tune);
   // eigenpro4's solver.projection = auto takes the exact projection when its factor fits
   // (exact_projection_fits, the same rule): the plan is then the one with the factor.
   if (o.str("solver.name") == "eigenpro4" && o.str("solver.projection") == "auto") {
     Options cholesky = o;
     cholesky.set("solver.projection", "cholesky");
-    MemoryPlan with_factor = plan_training(cholesky, n, d, c, comm.size(), n_eval);
+    MemoryPlan with_factor = plan_training(cholesky, n, d, c, comm.size(), n_eval, tune);
     if (with_factor.total() <= limit) plan = std::move(with_factor);
   }
   const bool dry_run = o.flag("run.dry_run");

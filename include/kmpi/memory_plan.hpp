@@ -26,7 +26,8 @@ struct MemoryPlan {
   std::string describe() const;  // one line per item, then the total
 };
 
-// local: the per-rank estimate for training `solver` on n x d data with c outputs on P ranks.
+// local: the per-rank estimate for training `solver` on n x d data with c outputs on P ranks
+// (`tune`: a kmpi tune run over the tune.* grid).
 // Formulas (bytes, 8 per double, 4 per float; the largest rank holds ceil(n / P) rows):
 //   baseline  26 MiB (a rank's libraries, measured) + 32 MiB (the binary readers' buffer)
 //   data      ceil(n/P) (d + c) 8          features and targets
@@ -39,7 +40,7 @@ struct MemoryPlan {
 //   falkon / eigenpro4: K_ZZ and two Cholesky factors (falkon) block-cyclic 3 p^2 / P 8, Z p d 8
 //   eval sets ceil(n_eval/P) (d + c) 8    test and validation rows (n_eval of them in all)
 MemoryPlan plan_training(const Options& options, std::size_t n, std::size_t d, std::size_t c,
-                         int ranks, std::size_t n_eval = 0);
+                         int ranks, std::size_t n_eval = 0, bool tune = false);
 
 // local: run.memory_limit in bytes: a number with an optional K/M/G/T suffix, or auto = the
 // node's available memory (MemAvailable) divided by `ranks_on_node`.
@@ -57,6 +58,6 @@ bool exact_projection_fits(const mpi::Communicator& comm, const Options& options
 // agreed error) when the estimate is over the limit. Returns false when the run should stop
 // after the plan (dry run).
 bool check_memory_plan(const mpi::Communicator& comm, const Options& options, std::size_t n,
-                       std::size_t d, std::size_t c);
+                       std::size_t d, std::size_t c, bool tune = false);
 
 }  // namespace kmpi

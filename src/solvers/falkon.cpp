@@ -6,9 +6,10 @@
 // A = chol(T T^T / p + lambda I), B = T^{-1} A^{-1}; CG runs on B^T H B beta = B^T K_nZ^T Y / n
 // and alpha = B beta. With T^T T standing in for K_ZZ the regulariser solved for is
 // lambda n alpha^T (K_ZZ + eps I) alpha; eps is 1e-7 p with float32 kernel products, 1e-13 p
-// with float64 ones (jitter_per_center) unless that Cholesky fails. Exact duplicate centers are dropped first (they add nothing to the
-// model's span, and make K_ZZ singular); CG keeps its best iterate and stops when the residual
-// grows (near-duplicates in float32 products), instead of returning a diverged model.
+// with float64 ones (jitter_per_center) unless that Cholesky fails. Exact duplicate centers are
+// dropped first (they add nothing to the model's span, and make K_ZZ singular); CG keeps its best
+// iterate and stops when the residual grows (near-duplicates in float32 products), instead of
+// returning a diverged model.
 //
 // ScaLAPACK's pdpotrf gives the lower factor L = T^T, so T^{-1} = L^{-T}, T T^T = L^T L and
 // A = A_L^T with A_L A_L^T = L^T L / p + lambda I.
@@ -256,8 +257,8 @@ void finish_cg(const FalkonSystem& system, const FalkonCgState& cg, std::size_t 
   // The iteration whose weights are returned: the best one after a growth, else the last.
   result.best_iteration = result.residual_grew ? cg.best_iteration : cg.residuals.size();
   if (diverged) {
-    result.alpha = Matrix<double>(result.center_partition.count(static_cast<int>(rank)),
-                                  cg.beta.cols());
+    result.alpha =
+        Matrix<double>(result.center_partition.count(static_cast<int>(rank)), cg.beta.cols());
     return;
   }
   result.alpha =
@@ -311,9 +312,8 @@ FalkonResult train_falkon(const mpi::Communicator& comm, const TrainingProblem& 
   };
   progress(0);
   BlacsGrid grid(comm);
-  const BlockCyclicMatrix l =
-      factor_kzz(grid, problem.kernel, kzz_source, FalkonSystem::kBlock, options.precision,
-                 result.jitter);
+  const BlockCyclicMatrix l = factor_kzz(grid, problem.kernel, kzz_source, FalkonSystem::kBlock,
+                                         options.precision, result.jitter);
   kzz_source = Matrix<double>();  // float64 for the factorisation only
   progress(work.kzz);
   const BlockCyclicMatrix a = factor_a(l, options.ridge);
@@ -329,8 +329,8 @@ FalkonResult train_falkon(const mpi::Communicator& comm, const TrainingProblem& 
   Stopwatch solve_clock;
   std::vector<double> r0;
   FalkonCgState cg = starting_cg(r, control.start, r0);
-  const bool finished =
-      run_cg(comm, system, problem.kernel, x_local, z_all, n, cg, r0, options, on_iteration, control);
+  const bool finished = run_cg(comm, system, problem.kernel, x_local, z_all, n, cg, r0, options,
+                               on_iteration, control);
   result.solve_seconds = solve_clock.seconds();
   if (!finished) {
     result.interrupted = true;
@@ -419,10 +419,11 @@ Checkpoint falkon_checkpoint(const SolverContext& ctx, const FalkonCgState& st) 
 
 // collective: the CG state of a checkpoint (written by falkon_checkpoint).
 FalkonCgState falkon_resume_state(const SolverContext& ctx, const Checkpoint& ck) {
-  FalkonCgState start = load_cg_state(ctx.comm, ck, "", ck.step, ctx.problem.y.cols(),
-                                      ctx.checkpoints.path());
-  ctx.reporter.log().info("resuming from %s: %zu CG iterations done (written on this run's options)",
-                          ctx.checkpoints.path().c_str(), ck.step);
+  FalkonCgState start =
+      load_cg_state(ctx.comm, ck, "", ck.step, ctx.problem.y.cols(), ctx.checkpoints.path());
+  ctx.reporter.log().info(
+      "resuming from %s: %zu CG iterations done (written on this run's options)",
+      ctx.checkpoints.path().c_str(), ck.step);
   return start;
 }
 
@@ -430,9 +431,10 @@ void report_falkon(SolverContext& ctx, const FalkonOptions& fo, FalkonResult& fr
                    SolverOutcome& out) {
   const std::size_t iterations = fr.residuals.size();
   if (fr.duplicate_centers > 0)
-    ctx.reporter.log().info("falkon: dropped %zu exact duplicate centers (they add nothing to the "
-                            "model and make K_ZZ singular)",
-                            fr.duplicate_centers);
+    ctx.reporter.log().info(
+        "falkon: dropped %zu exact duplicate centers (they add nothing to the "
+        "model and make K_ZZ singular)",
+        fr.duplicate_centers);
   if (fr.residual_grew)
     ctx.reporter.log().info(
         "falkon: warning: the CG residual grew to %.3g (best %.3g at iteration %zu); stopped and "
@@ -468,8 +470,7 @@ void report_falkon(SolverContext& ctx, const FalkonOptions& fo, FalkonResult& fr
 }  // namespace
 
 SolverOutcome run_falkon(SolverContext& ctx) {
-  const FalkonOptions fo =
-      falkon_options(ctx.options, ctx.seed, ctx.precision, ctx.given_centers);
+  const FalkonOptions fo = falkon_options(ctx.options, ctx.seed, ctx.precision, ctx.given_centers);
   FalkonControl control;
   FalkonCgState start;
   if (const Checkpoint* ck = ctx.checkpoints.resume("falkon")) {
@@ -483,8 +484,9 @@ SolverOutcome run_falkon(SolverContext& ctx) {
   if (ctx.checkpoints.hooked())
     control.after_iteration = [&](const FalkonCgState& st) {
       ctx.progress.iteration("CG iteration", st.iteration, fo.iterations);
-      return ctx.checkpoints.after_step([&] { return falkon_checkpoint(ctx, st); },
-                                        [&] { return "CG iteration " + std::to_string(st.iteration); });
+      return ctx.checkpoints.after_step(
+          [&] { return falkon_checkpoint(ctx, st); },
+          [&] { return "CG iteration " + std::to_string(st.iteration); });
     };
   Stopwatch cg_clock;
   FalkonResult fr = train_falkon(

@@ -118,7 +118,7 @@ bool plan_and_scale(const mpi::Communicator& comm, const Options& o, const Train
   // the plan and stop). With given centers p is their number, not solver.centers.
   Options plan_options = o;
   if (centers_p > 0) plan_options.set("solver.centers", std::to_string(centers_p));
-  if (!check_memory_plan(comm, plan_options, n, d, header.outputs)) return false;
+  if (!check_memory_plan(comm, plan_options, n, d, header.outputs, setup.tune)) return false;
   header.centers = n;
   header.scaling = fit_scaling(comm, scale_mode(o.str("data.scale")), train, n);
   header.metric = read_metric(comm, o.str("kernel.metric_file"), setup.metric, d);

@@ -216,6 +216,26 @@ void report_table(const Log& log, MetricsWriter& metrics, const TuneSettings& ts
   metrics.line(sel.str());
 }
 
+// A tune run's own checkpoint, in <run.checkpoint_dir>/<name> (none without a directory): the
+// options pointing there, and its TrainCheckpoints (keyed to the problem it is given).
+struct OwnCheckpoint {
+  static Options with_dir(const Options& o, const std::string& dir) {
+    Options copy = o;
+    if (!dir.empty()) copy.set("run.checkpoint_dir", dir);
+    return copy;
+  }
+  OwnCheckpoint(const FitInputs& in, const std::string& name)
+      : dir(in.options.str("run.checkpoint_dir")),
+        options(with_dir(in.options, dir.empty() ? "" : dir + "/" + name)),
+        progress(in.comm, options),
+        checkpoints(in.comm, options, in.problem, in.centers, in.metrics, in.clock, in.log,
+                    progress) {}
+  std::string dir;  // run.checkpoint_dir (empty: no checkpoints)
+  Options options;
+  Progress progress;
+  TrainCheckpoints checkpoints;
+};
+
 constexpr const char* kTuneSolver = "tune";
 constexpr const char* kGroupSolver = "eigenpro2-tune";
 constexpr const char* kFalkonGridSolver = "falkon-tune";
@@ -226,11 +246,10 @@ class TuneRun {
       : in_(in),
         classification_(in.header.task == Task::kClassification),
         ts_(ts),
-        dir_(in.options.str("run.checkpoint_dir")),
-        outer_options_(with_checkpoint_dir(in.options, dir_.empty() ? "" : dir_ + "/tune")),
-        progress_(in.comm, outer_options_),
-        outer_(in.comm, outer_options_, in.problem, in.centers, in.metrics, in.clock, in.log,
-               progress_) {
+        own_(in, "tune"),
+        dir_(own_.dir),
+        progress_(own_.progress),
+        outer_(own_.checkpoints) {
     for (double b : ts_.bandwidths)
       for (double r : ts_.ridges) {
         TunePoint p;
@@ -271,12 +290,6 @@ class TuneRun {
   const std::vector<TunePoint>& points() const { return points_; }
 
  private:
-  static Options with_checkpoint_dir(const Options& o, const std::string& dir) {
-    Options copy = o;
-    if (!dir.empty()) copy.set("run.checkpoint_dir", dir);
-    return copy;
-  }
-
   Kernel kernel_of(double bandwidth) const {
     Kernel k = in_.setup.kernel;
     k.bandwidth = bandwidth;
@@ -559,8 +572,8 @@ class TuneRun {
     for (std::size_t i = 0; i < points; ++i) {
       const FalkonResult& r = results[i];
       points_[i].fit_seconds = seconds;
-      points_[i].status = r.residual_grew && r.best_iteration == 0 ? ModelStatus::kDiverged
-                                                                   : ModelStatus::kStopped;
+      points_[i].status =
+          r.residual_grew && r.best_iteration == 0 ? ModelStatus::kDiverged : ModelStatus::kStopped;
       if (r.residual_grew)
         in_.log.info("tune: falkon point %zu: the CG residual grew; iteration %zu kept", i,
                      r.best_iteration);
@@ -725,10 +738,10 @@ class TuneRun {
   FitInputs in_;
   bool classification_;
   TuneSettings ts_;
-  std::string dir_;
-  Options outer_options_;
-  Progress progress_;
-  TrainCheckpoints outer_;  // the tune run's own checkpoint (<dir>/tune)
+  OwnCheckpoint own_;  // <dir>/tune
+  const std::string& dir_;
+  Progress& progress_;
+  TrainCheckpoints& outer_;
   std::vector<TunePoint> points_;
   TuneBest best_;
 };
@@ -745,11 +758,9 @@ class TuneFolds {
       : in_(in),
         classification_(in.header.task == Task::kClassification),
         ts_(ts),
-        dir_(in.options.str("run.checkpoint_dir")),
-        outer_options_(with_dir(in.options, dir_.empty() ? "" : dir_ + "/folds")),
-        progress_(in.comm, outer_options_),
-        outer_(in.comm, outer_options_, in.problem, in.centers, in.metrics, in.clock, in.log,
-               progress_),
+        own_(in, "folds"),
+        dir_(own_.dir),
+        outer_(own_.checkpoints),
         scores_(ts.folds) {}
 
   TrainResult run() {
@@ -773,12 +784,6 @@ class TuneFolds {
   }
 
  private:
-  static Options with_dir(const Options& o, const std::string& dir) {
-    Options copy = o;
-    if (!dir.empty()) copy.set("run.checkpoint_dir", dir);
-    return copy;
-  }
-
   // local: the fold of every global row.
   std::vector<std::size_t> fold_assignment() const {
     const std::size_t n = in_.problem.partition.size();
@@ -932,10 +937,9 @@ class TuneFolds {
   FitInputs in_;
   bool classification_;
   TuneSettings ts_;
-  std::string dir_;
-  Options outer_options_;
-  Progress progress_;
-  TrainCheckpoints outer_;                      // the folds' checkpoint (<dir>/folds)
+  OwnCheckpoint own_;  // <dir>/folds
+  const std::string& dir_;
+  TrainCheckpoints& outer_;
   std::vector<std::vector<TunePoint>> scores_;  // per fold, per point
 };
 
