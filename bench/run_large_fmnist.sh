@@ -4,7 +4,8 @@
 # falkon (ITERATIONS CG iterations, default 20, ridge RIDGE, default 1e-6) and eigenpro4 (EPOCHS
 # epochs, default 3) and prints one table: setup and training seconds, test accuracy (per epoch for
 # eigenpro4), peak memory per rank. Figures are also written as JSON to $1 (default
-# large_fmnist.json). Needs a Release build in BUILD (default build/).
+# large_fmnist.json). Needs a Release build in BUILD (default build/). PROJECTION sets eigenpro4's
+# solver.projection (default auto).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 out=$(realpath -m "${1:-large_fmnist.json}")
@@ -13,6 +14,7 @@ centers=${CENTERS:-10000}
 epochs=${EPOCHS:-3}
 iterations=${ITERATIONS:-20}
 ridge=${RIDGE:-1e-6}
+projection=${PROJECTION:-auto}  # eigenpro4's solver.projection: auto | cholesky | eigenpro2
 build=${BUILD:-$root/build}
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$build" -j "$(nproc)" --target kmpi >/dev/null
@@ -26,6 +28,7 @@ for p in $centers; do
     --solver.ridge="$ridge" --output.model=falkon$p.kmpi --output.metrics=falkon_$p.jsonl
   mpirun -np "$ranks" "$build/kmpi" train --config "$root/configs/fashion_mnist.ini" \
     --solver.name=eigenpro4 --solver.centers="$p" --solver.epochs="$epochs" \
+    --solver.projection="$projection" \
     --output.model=ep4_$p.kmpi --output.metrics=eigenpro4_$p.jsonl
 done
 python3 - "$out" "$ranks" $centers <<'PY'
