@@ -112,8 +112,8 @@ inline void add_rows_to(Matrix<double>& out, std::size_t row0, std::size_t rows,
 // The captured columns that fall in the tile of center rows [j0, j0 + tj) (a contiguous run of
 // the sorted list), copied from the tile (mi x tj) into capture.values' rows [i0, i0 + mi).
 template <class T>
-void capture_columns(const T* tile, std::size_t i0, std::size_t mi, std::size_t j0,
-                     std::size_t tj, KernelColumns& capture) {
+void capture_columns(const T* tile, std::size_t i0, std::size_t mi, std::size_t j0, std::size_t tj,
+                     KernelColumns& capture) {
   const std::vector<std::size_t>* wanted = capture.columns;
   if (!wanted) return;
   const auto first = std::lower_bound(wanted->begin(), wanted->end(), j0);
@@ -150,7 +150,9 @@ void times_local(const std::vector<Kernel>& kernels, const Matrix<double>& q64,
   const Tiling tl = tiling_for<T>(m, p, tile_bytes);
   std::vector<T> products(tl.query_rows * tl.center_rows),
       block(used.size() > 1 ? tl.query_rows * tl.center_rows : 0), part(tl.query_rows * widest);
-  const auto capture_of = [&](std::size_t g) { return g < captures.size() ? captures[g] : nullptr; };
+  const auto capture_of = [&](std::size_t g) {
+    return g < captures.size() ? captures[g] : nullptr;
+  };
   for (std::size_t g : used)
     if (KernelColumns* cap = capture_of(g))
       cap->values = Matrix<double>(m, cap->columns ? cap->columns->size() : 0);
@@ -191,6 +193,21 @@ Matrix<double> transpose_times_local(const Kernel& k, const LocalCenters& z,
 }
 
 // The panel's two products, for its element type T. panel is m x p row-major in buf.
+// out(i0 + i, :) += rows (mi x p, ld p) factor, summed over runs of kPanelSumLength columns in
+// the kernel precision and across runs in float64 (part: mi x c scratch).
+template <class T>
+void panel_rows_times(const T* rows, std::size_t i0, std::size_t mi, std::size_t p,
+                      const Matrix<T>& factor, Matrix<double>& out, std::vector<T>& part) {
+  const std::size_t c = factor.cols(), run = KernelPanel::kPanelSumLength;
+  part.resize(std::max(part.size(), mi * c));
+  for (std::size_t j0 = 0; j0 < p && c > 0; j0 += run) {
+    const std::size_t tj = std::min(run, p - j0);
+    blas::gemm(false, false, mi, c, tj, T(1), rows + j0, p, factor.row(j0), c, T(0), part.data(),
+               c);
+    add_rows_to(out, i0, mi, c, part.data());
+  }
+}
+
 template <class T>
 void panel_build(const Kernel& k, const Matrix<double>& q64, const LocalCenters& z,
                  const Matrix<double>& alpha, Matrix<double>& out, std::size_t tile_bytes,
@@ -202,19 +219,13 @@ void panel_build(const Kernel& k, const Matrix<double>& q64, const LocalCenters&
   const TileOperands<T> t = tile_operands<T>(z, q64, alpha);
   if (tile_bytes == 0) tile_bytes = cache_tile_bytes();
   const std::size_t chunk = std::clamp<std::size_t>(tile_bytes / (p * sizeof(T)), 16, 4096);
-  const std::size_t run = KernelPanel::kPanelSumLength;
   std::vector<T> part(chunk * c);
   for (std::size_t i0 = 0; i0 < m; i0 += chunk) {
     const std::size_t mi = std::min(chunk, m - i0);
     T* rows = panel + i0 * p;
     kernel_block(k, t.q.row(i0), mi, d, t.z.data(), p, d, d, rows, p, t.q_norms.data() + i0,
                  t.z_norms.data());
-    for (std::size_t j0 = 0; j0 < p && c > 0; j0 += run) {
-      const std::size_t tj = std::min(run, p - j0);
-      blas::gemm(false, false, mi, c, tj, T(1), rows + j0, p, t.factor.row(j0), c, T(0),
-                 part.data(), c);
-      add_rows_to(out, i0, mi, c, part.data());
-    }
+    panel_rows_times(rows, i0, mi, p, t.factor, out, part);
   }
 }
 
@@ -252,6 +263,15 @@ void KernelPanel::compute(const Kernel& k, const Matrix<double>& q, const LocalC
     panel_build<float>(k, q, z, alpha, out, tile_bytes, k32_);
   else
     panel_build<double>(k, q, z, alpha, out, tile_bytes, k64_);
+}
+
+void KernelPanel::times(const Matrix<double>& alpha, Matrix<double>& out) const {
+  std::vector<float> part32;
+  std::vector<double> part64;
+  if (precision_ == Precision::kFloat32)
+    panel_rows_times(k32_.data(), 0, m_, p_, convert<float>(alpha), out, part32);
+  else
+    panel_rows_times(k64_.data(), 0, m_, p_, alpha, out, part64);
 }
 
 Matrix<double> KernelPanel::transpose_times(const Matrix<double>& g) const {
@@ -330,15 +350,15 @@ void tile_normal_product(const T* tile, std::size_t mi, std::size_t p, const Ter
   const std::size_t cols = k * c;
   // tmp = K_tile [u_1 .. u_k] (mi x kc): one GEMM for all k
   if (o.u.size() > 0)
-    blas::gemm(false, false, mi, cols, p, T(1), tile, p, o.u.data(), cols, T(0), tmp.data(),
-               cols);
+    blas::gemm(false, false, mi, cols, p, T(1), tile, p, o.u.data(), cols, T(0), tmp.data(), cols);
   else
     std::fill(tmp.begin(), tmp.begin() + mi * cols, T(0));
   for (std::size_t b = 0; b < k; ++b) {
     const Matrix<double>* v = (*o.v)[b];
     for (std::size_t i = 0; i < mi; ++i)
       for (std::size_t l = b * c; l < (b + 1) * c; ++l)
-        tmp_t[l * mi + i] = tmp[i * cols + l] + (v ? static_cast<T>((*v)(i0 + i, l - b * c)) : T(0));
+        tmp_t[l * mi + i] =
+            tmp[i * cols + l] + (v ? static_cast<T>((*v)(i0 + i, l - b * c)) : T(0));
   }
   // w_b += K_tile^T tmp_b, as part_t = tmp^T K_tile, accumulated in float64 across tiles.
   blas::gemm(false, false, cols, p, mi, T(1), tmp_t.data(), mi, tile, p, T(0), part_t.data(), p);
@@ -384,8 +404,7 @@ void normal_product_local(const std::vector<NormalProductTerm>& terms, const Loc
       if (t.u.empty()) continue;
       T* kg = g + 1 == g_count ? products.data() : tile.data();
       kernel_from_products(t.kernel, products.data(), p, mi, p, xn.data() + i0, zn.data(), kg, p);
-      tile_normal_product(kg, mi, p, operands[g], i0, c, &w[first], t.u.size(), tmp, tmp_t,
-                          part_t);
+      tile_normal_product(kg, mi, p, operands[g], i0, c, &w[first], t.u.size(), tmp, tmp_t, part_t);
     }
   }
 }

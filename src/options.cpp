@@ -153,6 +153,11 @@ std::vector<OptionSpec> solver_options() {
              "K_ZZ + eps I, p^2 / P doubles per rank, exact) | eigenpro2 (solver.projection_epochs "
              "epochs of EigenPro 2 over the centers) | auto (cholesky when the memory plan fits)",
              {"auto", "cholesky", "eigenpro2"}),
+      integer("solver.eval_every", "1",
+              "falkon: test metrics (a cg_iteration metrics line) after every this many CG "
+              "iterations when a test set with labels is given (0 = only at the end); cheap: "
+              "K(test, Z) is kept between evaluations",
+              0, 1e9),
       integer("solver.iterations", "20", "Most conjugate gradient iterations (falkon)", 1, 1e9),
       real("solver.tolerance", "1e-7",
            "falkon stops when every output's residual is below this fraction of its first", 0, 1),

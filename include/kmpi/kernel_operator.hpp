@@ -110,6 +110,8 @@ class KernelPanel {
                std::size_t tile_bytes = kDefaultTileBytes);
   // K(Z_r, Q) g (rows(Z_r) x c) for g (m x c), from the last compute().
   Matrix<double> transpose_times(const Matrix<double>& g) const;
+  // out (m x c) += K(Q, Z_r) alpha_r for other weights (p rows), from the last compute().
+  void times(const Matrix<double>& alpha, Matrix<double>& out) const;
 
  private:
   Precision precision_ = Precision::kFloat32;

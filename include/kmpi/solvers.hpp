@@ -73,9 +73,9 @@ struct EpochState {
   const EigenPro2Parameters* parameters = nullptr;
   const LocalCenters* centers = nullptr;  // eigenpro4: this rank's centers (null: the data rows)
   double setup_seconds = 0;
-  std::size_t steps = 0;         // batches this epoch
-  std::uint64_t bytes_sent = 0;  // by this rank's collectives this epoch (MPI layer count)
-  double comm_seconds = 0;       // in the step's collectives (waits included) this epoch
+  std::size_t steps = 0;            // batches this epoch
+  std::uint64_t bytes_sent = 0;     // by this rank's collectives this epoch (MPI layer count)
+  double comm_seconds = 0;          // in the step's collectives (waits included) this epoch
   double projection_residual = -1;  // eigenpro4: as EigenPro4Result::projection_residuals
 };
 using EpochCallback = std::function<bool(const EpochState&)>;
@@ -152,8 +152,8 @@ FitMetrics fit_metrics(const mpi::Communicator& comm, const Matrix<double>& pred
 Matrix<double> gather_selected_rows(const mpi::Communicator& comm, const BlockPartition& part,
                                     const Matrix<double>& local,
                                     const std::vector<std::size_t>& indices);
-// local: for sorted global indices of `part`, runs[r]..runs[r + 1] are the positions of those rank r
-// owns (P + 1 offsets): every rank's members of a sorted selection are one contiguous run.
+// local: for sorted global indices of `part`, runs[r]..runs[r + 1] are the positions of those rank
+// r owns (P + 1 offsets): every rank's members of a sorted selection are one contiguous run.
 std::vector<std::size_t> selection_runs(const std::vector<std::size_t>& indices,
                                         const BlockPartition& part);
 // collective: the same rows, block-partitioned by `to` = BlockPartition(indices.size(), P) instead
@@ -200,11 +200,11 @@ using FalkonIterationCallback = std::function<void(std::size_t, double)>;
 // and A_L, is a deterministic function of the seed, the data and the options, rebuilt
 // bit-identically on the same rank count.
 struct FalkonCgState {
-  std::size_t iteration = 0;      // CG iterations completed
-  Matrix<double> beta, r, dir;    // p x c: iterate, residual, search direction
-  std::vector<double> rs_old;     // per column: ||r||^2 of the last update
-  std::vector<char> active;       // per column: still iterating
-  std::vector<double> residuals;  // FalkonResult::residuals so far
+  std::size_t iteration = 0;       // CG iterations completed
+  Matrix<double> beta, r, dir;     // p x c: iterate, residual, search direction
+  std::vector<double> rs_old;      // per column: ||r||^2 of the last update
+  std::vector<char> active;        // per column: still iterating
+  std::vector<double> residuals;   // FalkonResult::residuals so far
   std::size_t best_iteration = 0;  // the iteration of the smallest residual (0: none yet)
   Matrix<double> best_beta;        // its iterate
 };
@@ -216,7 +216,15 @@ struct FalkonControl {
   // collective: called on every rank after every iteration (after on_iteration); returning
   // false stops the solver at once with `interrupted` set.
   std::function<bool(const FalkonCgState&)> after_iteration;
-  SetupProgress on_setup;  // optional: the setup's progress (K_ZZ, its factors, the right-hand side)
+  SetupProgress
+      on_setup;  // optional: the setup's progress (K_ZZ, its factors, the right-hand side)
+  // collective: after every weights_every-th CG iteration (0 = never; after on_iteration), with
+  // this rank's weights of that iterate and its rows of Z (both of the centers' partition): what
+  // a caller's test metrics per iteration are computed from.
+  std::size_t weights_every = 0;
+  std::function<void(const FalkonCgState&, const Matrix<double>& alpha,
+                     const Matrix<double>& centers)>
+      on_weights;
 };
 
 // collective: Falkon (DESIGN §1.4): K_ZZ and the Cholesky factors T, A block-cyclic (2 p^2 / P
@@ -261,8 +269,8 @@ struct EigenPro4Result {
   // Per epoch of this run: the mean over its projections of ||h - K_ZZ theta|| / ||h|| on a
   // fixed sample of kProjectionProbe centers (what an inexact projection loses).
   std::vector<double> projection_residuals;
-  double jitter = 0;  // eps of the exact projection's factor (0: eigenpro2 projections)
-  bool interrupted = false;          // stopped by IterationControl::after_step
+  double jitter = 0;         // eps of the exact projection's factor (0: eigenpro2 projections)
+  bool interrupted = false;  // stopped by IterationControl::after_step
   double setup_seconds = 0;
 };
 

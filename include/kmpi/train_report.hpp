@@ -62,6 +62,8 @@ class TrainReporter {
   const EvalSet& test() const { return sets_.test; }
   const FitMetrics& last_test() const { return last_test_; }
   const Log& log() const { return log_; }
+  const RunClock& clock() const { return clock_; }
+  bool classification() const { return classification_; }
 
  private:
   const mpi::Communicator& comm_;

@@ -273,7 +273,8 @@ namespace {
 bool run_cg(const mpi::Communicator& comm, const FalkonSystem& system, const Kernel& kernel,
             const LocalCenters& x_local, const LocalCenters& z_all, std::size_t n,
             FalkonCgState& cg, const std::vector<double>& r0, const FalkonOptions& options,
-            const FalkonIterationCallback& on_iteration, const FalkonControl& control) {
+            const FalkonIterationCallback& on_iteration, const FalkonControl& control,
+            const FalkonResult& result) {
   const std::size_t c = cg.beta.cols();
   while (cg_running(cg, options.iterations)) {
     const FalkonSystem::BeforeProduct half = system.before_product(cg.dir);
@@ -287,6 +288,9 @@ bool run_cg(const mpi::Communicator& comm, const FalkonSystem& system, const Ker
           "solver.ridge",
           0);
     if (on_iteration) on_iteration(cg.iteration, cg.residuals.back());
+    if (control.on_weights && control.weights_every > 0 &&
+        cg.iteration % control.weights_every == 0)
+      control.on_weights(cg, system.weights(cg.beta, result.center_partition), result.centers);
     if (step == CgStep::kGrew) break;
     if (control.after_iteration && !control.after_iteration(cg)) return false;
   }
@@ -330,7 +334,7 @@ FalkonResult train_falkon(const mpi::Communicator& comm, const TrainingProblem& 
   std::vector<double> r0;
   FalkonCgState cg = starting_cg(r, control.start, r0);
   const bool finished = run_cg(comm, system, problem.kernel, x_local, z_all, n, cg, r0, options,
-                               on_iteration, control);
+                               on_iteration, control, result);
   result.solve_seconds = solve_clock.seconds();
   if (!finished) {
     result.interrupted = true;
@@ -469,6 +473,76 @@ void report_falkon(SolverContext& ctx, const FalkonOptions& fo, FalkonResult& fr
 
 }  // namespace
 
+namespace {
+
+// The largest kept block K(test rows, Z_r) for the per-iteration test metrics (float32 at
+// 10000 test rows and 25000 centers per rank: 0.93 GiB); beyond it each evaluation computes its
+// kernel blocks again.
+constexpr std::size_t kTestPanelBudgetBytes = std::size_t(1) << 30;
+
+// Test metrics of CG iterates (solver.eval_every), cheaply: the test rows are gathered once and
+// K(test, Z_r) is kept (KernelPanel), so each evaluation is one product with alpha_r and one
+// allreduce of n_test x c values instead of a kernel evaluation of n_test x p.
+class IterateTest {
+ public:
+  IterateTest(const mpi::Communicator& comm, const Kernel& kernel, const EvalSet& test,
+              Precision precision, bool classification)
+      : comm_(comm),
+        kernel_(kernel),
+        test_(test),
+        precision_(precision),
+        classification_(classification) {}
+
+  // collective: the metrics of this rank's weights alpha over its centers (rows of Z).
+  FitMetrics operator()(const Matrix<double>& centers, const Matrix<double>& alpha) {
+    const std::size_t c = alpha.cols(), me = static_cast<std::size_t>(comm_.rank());
+    if (!built_) {
+      z_ = LocalCenters(centers, precision_);
+      use_panel_ =
+          comm_.allreduce_value(
+              KernelPanel::bytes(test_.n, z_.rows(), precision_) <= kTestPanelBudgetBytes ? 0 : 1,
+              mpi::Op::kMax) == 0;
+      if (use_panel_) {
+        q_ = Matrix<double>(test_.n, test_.x.cols());
+        std::vector<int> counts, displs;
+        for (std::size_t r = 0; r + 1 < test_.offsets.size(); ++r) {
+          counts.push_back(static_cast<int>((test_.offsets[r + 1] - test_.offsets[r]) * q_.cols()));
+          displs.push_back(static_cast<int>(test_.offsets[r] * q_.cols()));
+        }
+        comm_.allgatherv(test_.x.data(), q_.data(), counts, displs);
+      }
+    }
+    if (!use_panel_) {
+      built_ = true;
+      return evaluate(comm_, kernel_, z_, alpha, test_, classification_);
+    }
+    Matrix<double> pred(test_.n, c);
+    if (!built_)
+      panel_.compute(kernel_, q_, z_, alpha, pred);
+    else
+      panel_.times(alpha, pred);
+    built_ = true;
+    comm_.allreduce(pred.data(), pred.size());
+    const std::size_t lo = test_.offsets[me], hi = test_.offsets[me + 1];
+    Matrix<double> mine(hi - lo, c);
+    std::copy(pred.row(lo), pred.row(lo) + mine.size(), mine.data());
+    return fit_metrics(comm_, mine, test_.y, test_.n, classification_);
+  }
+
+ private:
+  const mpi::Communicator& comm_;
+  const Kernel& kernel_;
+  const EvalSet& test_;
+  Precision precision_;
+  bool classification_;
+  bool built_ = false, use_panel_ = false;
+  LocalCenters z_;
+  Matrix<double> q_;  // the test rows, replicated
+  KernelPanel panel_;
+};
+
+}  // namespace
+
 SolverOutcome run_falkon(SolverContext& ctx) {
   const FalkonOptions fo = falkon_options(ctx.options, ctx.seed, ctx.precision, ctx.given_centers);
   FalkonControl control;
@@ -488,7 +562,32 @@ SolverOutcome run_falkon(SolverContext& ctx) {
           [&] { return falkon_checkpoint(ctx, st); },
           [&] { return "CG iteration " + std::to_string(st.iteration); });
     };
+  // Test metrics after every solver.eval_every-th CG iteration: time to accuracy, as the
+  // PyTorch Falkon reports it.
+  IterateTest iterate_test(ctx.comm, ctx.problem.kernel, ctx.reporter.test(), ctx.precision,
+                           ctx.reporter.classification());
   Stopwatch cg_clock;
+  if (ctx.reporter.has_test_labels() && ctx.options.count("solver.eval_every") > 0) {
+    control.weights_every = ctx.options.count("solver.eval_every");
+    control.on_weights = [&](const FalkonCgState& st, const Matrix<double>& alpha,
+                             const Matrix<double>& centers) {
+      const FitMetrics m = iterate_test(centers, alpha);
+      Json j;
+      j.add("event", "cg_iteration")
+          .add("iteration", static_cast<double>(st.iteration))
+          .add("residual", st.residuals.back())
+          .add("test_mse", m.mse);
+      if (ctx.reporter.classification()) j.add("test_accuracy", m.accuracy);
+      j.add("cg_s", cg_clock.seconds()).add("elapsed_s", ctx.reporter.clock().elapsed());
+      ctx.reporter.line(j);
+      if (ctx.reporter.classification())
+        ctx.reporter.log().info("falkon: iteration %zu, test accuracy %.4f, %.2f s", st.iteration,
+                                m.accuracy, cg_clock.seconds());
+      else
+        ctx.reporter.log().info("falkon: iteration %zu, test mse %.6g, %.2f s", st.iteration, m.mse,
+                                cg_clock.seconds());
+    };
+  }
   FalkonResult fr = train_falkon(
       ctx.comm, ctx.problem, fo,
       [&](std::size_t it, double residual) {
