@@ -578,7 +578,7 @@ SolverOutcome run_falkon(SolverContext& ctx) {
           .add("residual", st.residuals.back())
           .add("test_mse", m.mse);
       if (ctx.reporter.classification()) j.add("test_accuracy", m.accuracy);
-      j.add("cg_s", cg_clock.seconds()).add("elapsed_s", ctx.reporter.clock().elapsed());
+      j.add("solver_s", cg_clock.seconds()).add("elapsed_s", ctx.reporter.clock().elapsed());
       ctx.reporter.line(j);
       if (ctx.reporter.classification())
         ctx.reporter.log().info("falkon: iteration %zu, test accuracy %.4f, %.2f s", st.iteration,
