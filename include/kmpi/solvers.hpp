@@ -262,7 +262,7 @@ struct EigenPro4Result {
   Matrix<double> centers;                   // this rank's rows of Z
   Matrix<double> alpha;                     // this rank's rows of alpha
   EigenPro2Parameters data_parameters;      // batch size m and step eta come from these
-  EigenPro2Parameters model_parameters;     // of the projection's EigenPro 2 over Z
+  EigenPro2Parameters model_parameters;     // of the projection's EigenPro 2 over Z (exact: none)
   std::size_t projection_period = 0;        // T used
   std::size_t epochs_run = 0;
   std::vector<double> epoch_losses;  // mean ||g||^2 / c over each epoch's batches (this run's)

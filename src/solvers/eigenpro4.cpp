@@ -128,7 +128,7 @@ Matrix<double> project(const mpi::Communicator& comm, const Kernel& kernel,
 
 struct EigenPro4Preconditioners {
   NystromPreconditioner data;   // on s_data centers: batch size m, step eta, the correction
-  NystromPreconditioner model;  // on s_model centers: the projection's EigenPro 2
+  NystromPreconditioner model;  // on s_model centers: the projection's EigenPro 2 (none when exact)
 };
 
 // collective: both Nystrom preconditioners, on independent samples of the centers z (this
@@ -183,7 +183,9 @@ EigenPro4Preconditioners eigenpro4_preconditioners(const mpi::Communicator& comm
   model.batch_limit = p;
   EigenPro4Preconditioners pre;
   pre.data = build_nystrom_preconditioner(comm, kernel, cpart, z, data);
-  pre.model = build_nystrom_preconditioner(comm, kernel, cpart, z, model);
+  // The exact projection (solver.projection = cholesky) needs no EigenPro 2 over the centers.
+  if (!options.exact_projection)
+    pre.model = build_nystrom_preconditioner(comm, kernel, cpart, z, model);
   return pre;
 }
 
