@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "common.hpp"
+#include "kmpi/blas.hpp"
 #include "kmpi/scalapack.hpp"
 #include "kmpi/solvers.hpp"
 
@@ -43,6 +44,63 @@ TEST(BlockCyclic, CholeskyOfIndefiniteMatrixFailsOnEveryRank) {
   BlockCyclicMatrix a(grid, 20, 20, 4, 4);
   a.fill([](std::size_t i, std::size_t j) { return i == j ? (i == 13 ? -1.0 : 2.0) : 0.0; });
   EXPECT_THROW(cholesky_factor(a), CollectiveError);
+}
+
+// lower_gram splits recursively above 1024 columns (syrk + trmm + pdlauum leaves): n = 2200
+// takes two levels, with blocks (8, 64) that do and do not divide the splits. The reference is
+// a dense GEMM of the full triangle. float64: sums of <= 2200 products of O(1) terms, 1e-12
+// relative; float32 (entries rounded to float32, sums in float32): 2e-5 relative.
+TEST(BlockCyclic, LowerGramEqualsTheDenseProductOfTheTriangle) {
+  auto comm = mpi::Communicator::world();
+  BlacsGrid grid(comm);
+  const std::size_t n = 2200;
+  Matrix<double> l(n, n);
+  for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t j = 0; j <= i; ++j) l(i, j) = uniform01(71, i, j) - 0.3;
+  Matrix<double> want(n, n);
+  blas::gemm(true, false, n, n, n, 1.0, l.data(), n, l.data(), n, 0.0, want.data(), n);
+  const double scale = max_abs(want);
+  for (const Precision precision : {Precision::kFloat64, Precision::kFloat32})
+    for (std::size_t nb : {8, 64}) {
+      BlockCyclicMatrix a(grid, n, n, nb, nb);
+      a.fill([&](std::size_t i, std::size_t j) { return i >= j ? l(i, j) : -7.0; });
+      lower_gram(a, precision);
+      const double tol = (precision == Precision::kFloat64 ? 1e-12 : 2e-5) * scale;
+      double worst = 0, upper_changed = 0;
+      for (std::size_t jj = 0; jj < a.local_cols(); ++jj)
+        for (std::size_t ii = 0; ii < a.local_rows(); ++ii) {
+          const std::size_t i = a.global_row(ii), j = a.global_col(jj);
+          if (i >= j)
+            worst = std::max(worst, std::abs(a.local(ii, jj) - want(i, j)));
+          else
+            upper_changed = std::max(upper_changed, std::abs(a.local(ii, jj) + 7.0));
+        }
+      worst = comm.allreduce_value(worst, mpi::Op::kMax);
+      EXPECT_LT(worst, tol) << "nb " << nb << " float32 " << (precision == Precision::kFloat32);
+      EXPECT_EQ(comm.allreduce_value(upper_changed, mpi::Op::kMax), 0.0) << "nb " << nb;
+    }
+}
+
+// The float32 factor reconstructs K + eps I (Gaussian kernel, eps = 1e-2: condition ~1e4) to
+// float32 accuracy: |L L^T - A| <= 1e-5 |A| (rounding of the factor's O(1) entries, n = 300
+// terms), and the float64 factor to 1e-13.
+TEST(BlockCyclic, CholeskyFactorInBothPrecisionsReconstructsTheMatrix) {
+  auto comm = mpi::Communicator::world();
+  BlacsGrid grid(comm);
+  const std::size_t n = 300;
+  const Matrix<double> x = synthetic_rows(73, 0, n, 5);
+  Matrix<double> k = kernel_block(Kernel::from_name("gaussian", 0.8), x, x);
+  for (std::size_t i = 0; i < n; ++i) k(i, i) += 1e-2;
+  for (const Precision precision : {Precision::kFloat64, Precision::kFloat32}) {
+    BlockCyclicMatrix a(grid, n, n, 16, 16);
+    a.fill([&](std::size_t i, std::size_t j) { return i >= j ? k(i, j) : 0.0; });
+    cholesky_factor(a, precision);
+    const Matrix<double> f = a.replicate();  // the factor, zeros above the diagonal
+    Matrix<double> got(n, n);
+    blas::gemm(false, true, n, n, n, 1.0, f.data(), n, f.data(), n, 0.0, got.data(), n);
+    const double tol = (precision == Precision::kFloat64 ? 1e-13 : 1e-5) * max_abs(k);
+    EXPECT_LT(max_abs_diff(got, k), tol) << "float32 " << (precision == Precision::kFloat32);
+  }
 }
 
 TEST(BlockCyclic, TopEigenpairsMatchLapackOnTheGatheredMatrix) {

@@ -153,6 +153,10 @@ std::vector<OptionSpec> solver_options() {
              "K_ZZ + eps I, p^2 / P doubles per rank, exact) | eigenpro2 (solver.projection_epochs "
              "epochs of EigenPro 2 over the centers) | auto (cholesky when the memory plan fits)",
              {"auto", "cholesky", "eigenpro2"}),
+      choice("solver.factor_precision", "float64",
+             "falkon: precision of its Cholesky factors of K_ZZ + eps I and of L^T L / p + lambda "
+             "I (float32: half the setup time, with eps = 1e-6 p instead of 1e-7 p)",
+             {"float64", "float32"}),
       integer("solver.eval_every", "1",
               "falkon: test metrics (a cg_iteration metrics line) after every this many CG "
               "iterations when a test set with labels is given (0 = only at the end); cheap: "
@@ -274,9 +278,8 @@ std::vector<OptionSpec> run_options() {
 // The table in documentation order: sections in the order of a config file.
 std::vector<OptionSpec> build_table() {
   std::vector<OptionSpec> table;
-  for (auto section :
-       {data_options, kernel_options, solver_options, rfm_options, tune_options, output_options,
-        run_options})
+  for (auto section : {data_options, kernel_options, solver_options, rfm_options, tune_options,
+                       output_options, run_options})
     for (auto& spec : section()) table.push_back(std::move(spec));
   return table;
 }

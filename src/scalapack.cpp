@@ -31,6 +31,22 @@ void pdtrsm_(const char* side, const char* uplo, const char* transa, const char*
              const int* desca, double* b, const int* ib, const int* jb, const int* descb);
 void pdlauum_(const char* uplo, const int* n, double* a, const int* ia, const int* ja,
               const int* desca, int* info);
+void pspotrf_(const char* uplo, const int* n, float* a, const int* ia, const int* ja,
+              const int* desca, int* info);
+void pslauum_(const char* uplo, const int* n, float* a, const int* ia, const int* ja,
+              const int* desca, int* info);
+void pdsyrk_(const char* uplo, const char* trans, const int* n, const int* k, const double* alpha,
+             const double* a, const int* ia, const int* ja, const int* desca, const double* beta,
+             double* c, const int* ic, const int* jc, const int* descc);
+void pssyrk_(const char* uplo, const char* trans, const int* n, const int* k, const float* alpha,
+             const float* a, const int* ia, const int* ja, const int* desca, const float* beta,
+             float* c, const int* ic, const int* jc, const int* descc);
+void pdtrmm_(const char* side, const char* uplo, const char* transa, const char* diag, const int* m,
+             const int* n, const double* alpha, const double* a, const int* ia, const int* ja,
+             const int* desca, double* b, const int* ib, const int* jb, const int* descb);
+void pstrmm_(const char* side, const char* uplo, const char* transa, const char* diag, const int* m,
+             const int* n, const float* alpha, const float* a, const int* ia, const int* ja,
+             const int* desca, float* b, const int* ib, const int* jb, const int* descb);
 void pdgemm_(const char* transa, const char* transb, const int* m, const int* n, const int* k,
              const double* alpha, const double* a, const int* ia, const int* ja, const int* desca,
              const double* b, const int* ib, const int* jb, const int* descb, const double* beta,
@@ -41,6 +57,14 @@ void dposv_(const char* uplo, const int* n, const int* nrhs, double* a, const in
 void dsyevd_(const char* jobz, const char* uplo, const int* n, double* a, const int* lda, double* w,
              double* work, const int* lwork, int* iwork, const int* liwork, int* info);
 }
+
+// PBLAS asks PILAENV for the width of the rank-k updates inside pdgemm, pdsyrk and pdtrmm; the
+// library's own returns 32, which makes those updates memory-bound on this kind of machine
+// (pdgemm at 2.2x the DGEMM floor even on one rank; 1.1x with 512, and pdlauum 2.2x -> 1.5x
+// with the recursion below: bench/bench_factor.cpp, p = 8000, 2 ranks). PILAENV is
+// ScaLAPACK's documented tuning hook ("provided to allow users to tune"), and a definition in
+// the program takes precedence over the shared library's (ELF symbol interposition).
+extern "C" int pilaenv_(const int* /*ictxt*/, const char* /*prec*/) { return 512; }
 
 namespace kmpi {
 
@@ -56,9 +80,21 @@ int to_int(std::size_t v) {
 void agree_info(const BlacsGrid& grid, int info, const std::string& what) {
   mpi::agree(grid.comm(), info == 0,
              what + " failed with info = " + std::to_string(info) +
-                 (info > 0 && what.rfind("pdpotrf", 0) == 0
+                 (info > 0 && (what == "pdpotrf" || what == "pspotrf")
                       ? " (matrix not positive definite; raise solver.ridge)"
                       : ""));
+}
+
+// local: runs `f` on a float32 copy of a's local tiles (same descriptor: ScaLAPACK's descriptors
+// carry no type) and stores the result back, rounded values in float64.
+template <class F>
+void in_float32(BlockCyclicMatrix& a, F&& f) {
+  const std::size_t count = a.ld() * a.local_cols();
+  std::vector<float> local(count);
+  std::transform(a.data(), a.data() + count, local.begin(),
+                 [](double v) { return static_cast<float>(v); });
+  f(local.data());
+  std::copy(local.begin(), local.end(), a.data());
 }
 
 }  // namespace
@@ -192,9 +228,15 @@ Matrix<double> BlockCyclicMatrix::to_row_blocks(const std::vector<std::size_t>& 
   return out;
 }
 
-void cholesky_factor(BlockCyclicMatrix& a) {
+void cholesky_factor(BlockCyclicMatrix& a, Precision precision) {
   const int n = to_int(a.rows()), one = 1;
   int info = 0;
+  if (precision == Precision::kFloat32) {
+    in_float32(a,
+               [&](float* local) { pspotrf_("L", &n, local, &one, &one, a.descriptor(), &info); });
+    agree_info(a.grid(), info, "pspotrf");
+    return;
+  }
   pdpotrf_("L", &n, a.data(), &one, &one, a.descriptor(), &info);
   agree_info(a.grid(), info, "pdpotrf");
 }
@@ -216,10 +258,63 @@ void triangular_solve(const BlockCyclicMatrix& factor, BlockCyclicMatrix& b, boo
           factor.descriptor(), b.data(), &one, &one, b.descriptor());
 }
 
-void lower_gram(BlockCyclicMatrix& a) {
-  const int n = to_int(a.rows()), one = 1;
+namespace {
+
+// The three ScaLAPACK routines of the recursive gram product, per precision.
+template <class T>
+struct GramRoutines;
+template <>
+struct GramRoutines<double> {
+  static constexpr auto lauum = pdlauum_;
+  static constexpr auto syrk = pdsyrk_;
+  static constexpr auto trmm = pdtrmm_;
+};
+template <>
+struct GramRoutines<float> {
+  static constexpr auto lauum = pslauum_;
+  static constexpr auto syrk = pssyrk_;
+  static constexpr auto trmm = pstrmm_;
+};
+
+// Lower triangle of L^T L for the diagonal block [i0, i0 + n) of `a` (1-based ScaLAPACK offsets
+// i0 + 1), in place. pdlauum updates a panel of nb columns at a time, which runs at about 2.3x
+// the GEMM floor of its p^3 / 3 flops (bench/bench_factor.cpp, p = 6000, 2 ranks); halving
+// recursively puts nearly all flops into large PBLAS calls instead (1.5x, with PILAENV above;
+// pdlauum alone 1.6-2.1x):
+//   L = [L11 0; L21 L22]:  C11 = L11^T L11 + L21^T L21,  C21 = L22^T L21,  C22 = L22^T L22,
+// in that order, since each step reads only blocks not yet overwritten. Splits fall on block
+// boundaries; blocks of at most kLeaf columns go to pdlauum.
+template <class T>
+int gram_recursive(T* data, const int* desc, int i0, int n, int nb) {
+  constexpr int kLeaf = 1024;
+  if (n <= std::max(kLeaf, nb)) {
+    int info = 0;
+    const int ia = i0 + 1;
+    GramRoutines<T>::lauum("L", &n, data, &ia, &ia, desc, &info);
+    return info;
+  }
+  const int n1 = std::max(nb, n / 2 / nb * nb), n2 = n - n1;
+  if (const int info = gram_recursive(data, desc, i0, n1, nb)) return info;
+  const T one = 1;
+  const int i11 = i0 + 1, i22 = i0 + n1 + 1;
+  GramRoutines<T>::syrk("L", "T", &n1, &n2, &one, data, &i22, &i11, desc, &one, data, &i11, &i11,
+                        desc);
+  GramRoutines<T>::trmm("L", "L", "T", "N", &n2, &n1, &one, data, &i22, &i22, desc, data, &i22,
+                        &i11, desc);
+  return gram_recursive(data, desc, i0 + n1, n2, nb);
+}
+
+}  // namespace
+
+void lower_gram(BlockCyclicMatrix& a, Precision precision) {
+  const int n = to_int(a.rows()), nb = a.descriptor()[5];
   int info = 0;
-  pdlauum_("L", &n, a.data(), &one, &one, a.descriptor(), &info);
+  if (precision == Precision::kFloat32) {
+    in_float32(a, [&](float* local) { info = gram_recursive(local, a.descriptor(), 0, n, nb); });
+    agree_info(a.grid(), info, "pslauum");
+    return;
+  }
+  info = gram_recursive(a.data(), a.descriptor(), 0, n, nb);
   agree_info(a.grid(), info, "pdlauum");
 }
 
@@ -227,8 +322,7 @@ void multiply(bool transpose_a, bool transpose_b, double alpha, const BlockCycli
               const BlockCyclicMatrix& b, double beta, BlockCyclicMatrix& c) {
   const std::size_t m = transpose_a ? a.cols() : a.rows(), k = transpose_a ? a.rows() : a.cols();
   const std::size_t kb = transpose_b ? b.cols() : b.rows(), n = transpose_b ? b.rows() : b.cols();
-  if (k != kb || c.rows() != m || c.cols() != n)
-    throw Error("multiply: dimensions do not match");
+  if (k != kb || c.rows() != m || c.cols() != n) throw Error("multiply: dimensions do not match");
   const int im = to_int(m), in = to_int(n), ik = to_int(k), one = 1;
   pdgemm_(transpose_a ? "T" : "N", transpose_b ? "T" : "N", &im, &in, &ik, &alpha, a.data(), &one,
           &one, a.descriptor(), b.data(), &one, &one, b.descriptor(), &beta, c.data(), &one, &one,

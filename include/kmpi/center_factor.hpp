@@ -20,17 +20,21 @@ namespace kmpi {
 // local: the rows of z that are not exact repeats of an earlier row, ascending.
 std::vector<std::size_t> distinct_rows(const Matrix<double>& z);
 
-// local: eps / p for the factor of K_ZZ + eps I when CG or a projection applies it to kernel
-// products in `precision` (see center_factor.cpp for the measurements behind it).
-double jitter_per_center(Precision precision);
+// local: eps / p for the factor of K_ZZ + eps I, computed in `factor` precision, when CG or a
+// projection applies it to kernel products in `products` precision (see center_factor.cpp for
+// the measurements behind it).
+double jitter_per_center(Precision products, Precision factor = Precision::kFloat64);
 
 // collective: L with L L^T = K_ZZ + eps I for the replicated centers z (p x d, float64),
-// block-cyclic in nb x nb blocks on `grid`; `eps` returns the jitter used.
+// block-cyclic in nb x nb blocks on `grid`, factored in `factor` precision (stored float64);
+// `eps` returns the jitter used.
 BlockCyclicMatrix factor_kzz(const BlacsGrid& grid, const Kernel& kernel, const Matrix<double>& z,
-                             std::size_t nb, Precision precision, double& eps);
+                             std::size_t nb, Precision products, Precision factor, double& eps);
 
-// collective: A_L = chol(L^T L / p + lambda I) (falkon's second factor), from a copy of L.
-BlockCyclicMatrix factor_a(const BlockCyclicMatrix& l, double lambda);
+// collective: A_L = chol(L^T L / p + lambda I) (falkon's second factor), from a copy of L, in
+// `factor` precision.
+BlockCyclicMatrix factor_a(const BlockCyclicMatrix& l, double lambda,
+                           Precision factor = Precision::kFloat64);
 
 // EigenPro 4's exact projection (solver.projection = cholesky): theta = (K_ZZ + eps I)^{-1} h
 // through the Cholesky factor of K_ZZ + eps I (factor_kzz: block-cyclic, p^2 / P doubles per
@@ -46,7 +50,8 @@ class CenterSolver {
   Matrix<double> solve(const Matrix<double>& h) const;
   double jitter() const { return eps_; }
 
-  static constexpr std::size_t kBlock = 64;  // of the factor and the right-hand sides
+  static constexpr std::size_t kBlock =
+      128;  // of the factor and the right-hand sides (bench/bench_factor.cpp)
 
  private:
   const mpi::Communicator& comm_;

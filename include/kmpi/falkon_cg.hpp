@@ -57,7 +57,8 @@ class FalkonSystem {
   // alpha = B beta = L^{-T} A_L^{-T} beta, this rank's rows of the centers' partition.
   Matrix<double> weights(const Matrix<double>& beta, const BlockPartition& centers) const;
 
-  static constexpr std::size_t kBlock = 64;  // of every block-cyclic matrix here
+  static constexpr std::size_t kBlock =
+      128;  // of every block-cyclic matrix here (bench/bench_factor.cpp)
 
  private:
   const BlockCyclicMatrix& l_;  // L = T^T

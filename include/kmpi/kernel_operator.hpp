@@ -13,8 +13,6 @@
 
 namespace kmpi {
 
-enum class Precision { kFloat32, kFloat64 };
-
 // This rank's centers, kept in the precision the kernel blocks are computed in, with their
 // squared norms computed once.
 class LocalCenters {

@@ -6,6 +6,10 @@
 
 namespace kmpi {
 
+// The precision a computation runs in (kernel blocks, a factorisation); storage stays float64
+// where sums are long.
+enum class Precision { kFloat32, kFloat64 };
+
 template <class T>
 class Matrix {
  public:

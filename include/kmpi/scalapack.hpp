@@ -96,8 +96,10 @@ class BlockCyclicMatrix {
 // Every driver below is collective over the grid and agrees on ScaLAPACK's info: a failure
 // (e.g. a matrix that is not positive definite) becomes the same CollectiveError on all ranks.
 
-// A = L L^T in place (lower triangle), pdpotrf.
-void cholesky_factor(BlockCyclicMatrix& a);
+// A = L L^T in place (lower triangle), pdpotrf; with kFloat32, pspotrf on a float32 copy (half
+// the time at the machine's SGEMM rate), the factor's entries rounded to float32 and stored
+// back as float64.
+void cholesky_factor(BlockCyclicMatrix& a, Precision precision = Precision::kFloat64);
 // B <- A^{-1} B given the factor from cholesky_factor, pdpotrs.
 void cholesky_solve(const BlockCyclicMatrix& factor, BlockCyclicMatrix& b);
 // B <- L^{-1} B (transpose = false) or L^{-T} B (transpose = true) for the lower triangle L of
@@ -105,8 +107,8 @@ void cholesky_solve(const BlockCyclicMatrix& factor, BlockCyclicMatrix& b);
 // blocking must match the factor's.
 void triangular_solve(const BlockCyclicMatrix& factor, BlockCyclicMatrix& b, bool transpose);
 // Lower triangle of A <- L^T L for the lower triangle L of A (upper triangle untouched), pdlauum:
-// a third of the flops of a general product.
-void lower_gram(BlockCyclicMatrix& a);
+// a third of the flops of a general product. kFloat32: pslauum on a float32 copy, as above.
+void lower_gram(BlockCyclicMatrix& a, Precision precision = Precision::kFloat64);
 // C <- alpha op(A) op(B) + beta C, pdgemm.
 void multiply(bool transpose_a, bool transpose_b, double alpha, const BlockCyclicMatrix& a,
               const BlockCyclicMatrix& b, double beta, BlockCyclicMatrix& c);

@@ -169,7 +169,10 @@ struct FalkonOptions {
   std::size_t iterations = 20;  // most conjugate gradient iterations
   double tolerance = 1e-7;      // stop when every column's ||r_t|| <= tolerance ||r_0||
   std::uint64_t seed = 1;       // centers: random_subset(n, p, seed, RngStream::kCenters)
-  Precision precision = Precision::kFloat32;  // of the K_nZ tiles; factors are float64
+  Precision precision = Precision::kFloat32;  // of the K_nZ tiles
+  // Of the two Cholesky factors and the gram product between them (solver.factor_precision);
+  // stored float64 either way. float32 halves the setup at a larger jitter (jitter_per_center).
+  Precision factor_precision = Precision::kFloat64;
   // Centers given (data.centers): this rank's rows of Z, BlockPartition(p, P) with p the sum of
   // the ranks' rows; null = draw p training rows. centers and seed are then unused.
   const Matrix<double>* given_centers = nullptr;

@@ -40,8 +40,11 @@ std::vector<std::size_t> distinct_rows(const Matrix<double>& z) {
 // near-duplicate centers CG then stalls (Fashion-MNIST 6000 rows + 1500 copies with 1e-3 pixel
 // noise, p = 2000: test accuracy 0.62 at 2^-52 p, 0.856 at 1e-8 p and above, 0.855 without the
 // copies). So float32: 1e-7 p; float64: 1e-13 p, the reference Falkon's float64 rule.
-double jitter_per_center(Precision precision) {
-  return precision == Precision::kFloat32 ? 1e-7 : 1e-13;
+// A float32 factor carries rounding of u ||K_ZZ|| itself, so T^T T = K_ZZ + eps I + E; eps
+// must dominate E: 1e-6 p (the reference Falkon's float32 rule is 1e-5 p).
+double jitter_per_center(Precision products, Precision factor) {
+  if (factor == Precision::kFloat32) return 1e-6;
+  return products == Precision::kFloat32 ? 1e-7 : 1e-13;
 }
 
 // collective: L with L L^T = K_ZZ + eps I, block-cyclic in nb x nb blocks. eps starts at
@@ -49,11 +52,11 @@ double jitter_per_center(Precision precision) {
 // indefinite; `eps` returns the one used. The
 // CollectiveError of a failed pdpotrf reaches every rank together, so the retry is collective.
 BlockCyclicMatrix factor_kzz(const BlacsGrid& grid, const Kernel& kernel, const Matrix<double>& z,
-                             std::size_t nb, Precision precision, double& eps) {
+                             std::size_t nb, Precision products, Precision factor, double& eps) {
   const std::size_t p = z.rows();
   BlockCyclicMatrix l(grid, p, p, nb, nb);
   const auto rows = l.global_rows(), cols = l.global_cols();
-  eps = static_cast<double>(p) * jitter_per_center(precision);
+  eps = static_cast<double>(p) * jitter_per_center(products, factor);
   for (int attempt = 0;; ++attempt) {
     const Matrix<double> zr = select_rows(z, rows), zc = select_rows(z, cols);
     // K(Z_cols, Z_rows) row-major with leading dimension ld() is K(rows, cols) column-major.
@@ -63,7 +66,7 @@ BlockCyclicMatrix factor_kzz(const BlacsGrid& grid, const Kernel& kernel, const 
       for (std::size_t i = 0; i < l.local_rows(); ++i)
         if (rows[i] == cols[j]) l.local(i, j) += eps;
     try {
-      cholesky_factor(l);
+      cholesky_factor(l, factor);
       return l;
     } catch (const CollectiveError&) {
       if (attempt >= 6) throw;
@@ -73,17 +76,17 @@ BlockCyclicMatrix factor_kzz(const BlacsGrid& grid, const Kernel& kernel, const 
 }
 
 // collective: A_L = chol(L^T L / p + lambda I), from a copy of L (pdlauum works in place).
-BlockCyclicMatrix factor_a(const BlockCyclicMatrix& l, double lambda) {
+BlockCyclicMatrix factor_a(const BlockCyclicMatrix& l, double lambda, Precision factor) {
   const std::size_t p = l.rows();
   BlockCyclicMatrix a = l;
-  lower_gram(a);
+  lower_gram(a, factor);
   const auto rows = a.global_rows(), cols = a.global_cols();
   for (std::size_t j = 0; j < a.local_cols(); ++j)
     for (std::size_t i = 0; i < a.local_rows(); ++i) {
       a.local(i, j) /= static_cast<double>(p);
       if (rows[i] == cols[j]) a.local(i, j) += lambda;
     }
-  cholesky_factor(a);
+  cholesky_factor(a, factor);
   return a;
 }
 

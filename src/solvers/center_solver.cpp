@@ -24,7 +24,8 @@ CenterSolver::CenterSolver(const mpi::Communicator& comm, const Kernel& kernel,
     : comm_(comm),
       centers_(centers),
       grid_(comm),
-      l_(factor_kzz(grid_, kernel, all_rows(comm, centers, z), kBlock, precision, eps_)) {}
+      l_(factor_kzz(grid_, kernel, all_rows(comm, centers, z), kBlock, precision,
+                    Precision::kFloat64, eps_)) {}
 
 Matrix<double> CenterSolver::solve(const Matrix<double>& h) const {
   // h is thin (p x c): replicated for the fill, then solved block-cyclic and sent back to the

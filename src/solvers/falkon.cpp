@@ -316,11 +316,12 @@ FalkonResult train_falkon(const mpi::Communicator& comm, const TrainingProblem& 
   };
   progress(0);
   BlacsGrid grid(comm);
-  const BlockCyclicMatrix l = factor_kzz(grid, problem.kernel, kzz_source, FalkonSystem::kBlock,
-                                         options.precision, result.jitter);
+  const BlockCyclicMatrix l =
+      factor_kzz(grid, problem.kernel, kzz_source, FalkonSystem::kBlock, options.precision,
+                 options.factor_precision, result.jitter);
   kzz_source = Matrix<double>();  // float64 for the factorisation only
   progress(work.kzz);
-  const BlockCyclicMatrix a = factor_a(l, options.ridge);
+  const BlockCyclicMatrix a = factor_a(l, options.ridge, options.factor_precision);
   progress(work.kzz + work.a);
   const FalkonSystem system(l, a, options.ridge);
   const Matrix<double> r = system.right_hand_side(
@@ -402,6 +403,8 @@ FalkonOptions falkon_options(const Options& o, std::uint64_t seed, Precision pre
   fo.tolerance = o.real("solver.tolerance");
   fo.seed = seed;
   fo.precision = precision;
+  fo.factor_precision =
+      o.str("solver.factor_precision") == "float32" ? Precision::kFloat32 : Precision::kFloat64;
   fo.given_centers = given_centers;
   return fo;
 }

@@ -110,20 +110,21 @@ struct GridFactors {
 
   // collective: progress(work) after each factor.
   GridFactors(const BlacsGrid& grid, const std::vector<Kernel>& kernels,
-              const std::vector<double>& ridges, const Matrix<double>& z,
-              Precision precision, const FalkonSetupWork& work,
+              const std::vector<double>& ridges, const Matrix<double>& z, Precision precision,
+              Precision factor, const FalkonSetupWork& work,
               const std::function<void(double)>& progress)
       : jitter(kernels.size()) {
     l.reserve(kernels.size());
     for (std::size_t g = 0; g < kernels.size(); ++g) {
-      l.push_back(factor_kzz(grid, kernels[g], z, FalkonSystem::kBlock, precision, jitter[g]));
+      l.push_back(
+          factor_kzz(grid, kernels[g], z, FalkonSystem::kBlock, precision, factor, jitter[g]));
       progress(work.kzz);
     }
     const std::size_t points = kernels.size() * ridges.size(), r_count = ridges.size();
     a.reserve(points);
     systems.reserve(points);
     for (std::size_t point = 0; point < points; ++point) {
-      a.push_back(factor_a(l[point / r_count], ridges[point % r_count]));
+      a.push_back(factor_a(l[point / r_count], ridges[point % r_count], factor));
       systems.emplace_back(l[point / r_count], a.back(), ridges[point % r_count]);
       progress(work.a);
     }
@@ -181,7 +182,8 @@ std::vector<FalkonResult> train_falkon_grid(const mpi::Communicator& comm,
   };
   progress(0);
   BlacsGrid grid(comm);
-  const GridFactors factors(grid, kernels, ridges, kzz_source, options.precision, work, progress);
+  const GridFactors factors(grid, kernels, ridges, kzz_source, options.precision,
+                            options.factor_precision, work, progress);
   kzz_source = Matrix<double>();  // float64 for the factorisations only
   // w_g = K_nZ^T Y / n for every kernel in one pass; each of its ridges preconditions it.
   std::vector<NormalProductTerm> rhs_terms;
@@ -200,8 +202,8 @@ std::vector<FalkonResult> train_falkon_grid(const mpi::Communicator& comm,
   GridRun run{comm, kernels, r_count, c, n, x_local, z_all, factors.systems, cg, r0};
   bool interrupted = false;
   // Every point's state is replicated, so every rank sees the same running points.
-  for (std::vector<std::size_t> running = running_points(cg, options.iterations);
-       !running.empty(); running = running_points(cg, options.iterations)) {
+  for (std::vector<std::size_t> running = running_points(cg, options.iterations); !running.empty();
+       running = running_points(cg, options.iterations)) {
     grid_iteration(run, running, options.tolerance, on_iteration);
     if (control.after_iteration && !control.after_iteration(cg)) {
       interrupted = true;
