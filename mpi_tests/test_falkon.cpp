@@ -60,6 +60,37 @@ TEST(Falkon, RidgeSolutionMatchesSerialNormalEquations) {
   EXPECT_LT(result.residuals.size(), 60u);  // the preconditioner works: few iterations
 }
 
+// solver.factor_precision = float32: the factors are float32 (pspotrf, the recursive gram
+// product), so falkon solves with T^T T = K_ZZ + eps I + E, E ~ 1e-7 |K_ZZ| (float32 rounding),
+// and eps = 1e-6 p (result.jitter). The reference is the serial solve with K_ZZ + eps I in
+// float64: the fitted values K_nZ alpha agree to 1e-4 of |Y| (E / eps ~ 1e-2 of a regulariser
+// that is itself a small part of H).
+TEST(Falkon, Float32FactorsSolveTheSystemWithTheirJitter) {
+  auto comm = mpi::Communicator::world();
+  const std::size_t n = 300, d = 5;
+  const Kernel kernel = Kernel::from_name("gaussian", 0.6);
+  const double ridge = 1e-3;
+  const TrainingProblem problem = make_problem(comm, n, d, kernel);
+  FalkonOptions o = exact_options(ridge);
+  o.factor_precision = Precision::kFloat32;
+  const FalkonResult result = train_falkon(comm, problem, o);
+  EXPECT_DOUBLE_EQ(result.jitter, 1e-6 * 40);
+
+  const SerialProblem s = serial_problem(n, d, kernel, result.center_indices);
+  auto [h, rhs] = ridge_normal_equations(s, ridge * n);
+  for (std::size_t i = 0; i < h.rows(); ++i) h(i, i) += ridge * n * result.jitter;
+  const Matrix<double> want = serial::solve_spd(h, rhs);
+  const auto& cp = result.center_partition;
+  const LocalCenters z(result.centers, Precision::kFloat64);
+  const Matrix<double> fit =
+      predict_distributed(comm, kernel, z, result.alpha, problem.partition, problem.x);
+  const LocalCenters z_want(my_rows(s.z, cp, comm.rank()), Precision::kFloat64);
+  const Matrix<double> fit_want = predict_distributed(
+      comm, kernel, z_want, my_rows(want, cp, comm.rank()), problem.partition, problem.x);
+  EXPECT_LT(global_max_diff(comm, fit, fit_want), 1e-4 * max_abs(s.y));
+  EXPECT_LT(result.residuals.size(), 60u);  // still a good preconditioner
+}
+
 TEST(Falkon, RidgeToZeroConvergesToRestrictedLeastSquares) {
   auto comm = mpi::Communicator::world();
   const std::size_t n = 300, d = 5;

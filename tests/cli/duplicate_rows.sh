@@ -46,7 +46,14 @@ check direct exact -- --solver.name=direct --solver.ridge=1e-6
 check eigenpro2 exact -- --solver.name=eigenpro2 --solver.epochs=2
 check falkon exact near -- --solver.name=falkon --solver.centers=1000 --solver.ridge=1e-6 \
   --solver.iterations=10
-check eigenpro4 exact -- --solver.name=eigenpro4 --solver.centers=1000 --solver.epochs=2
+check "falkon (float32 factors)" exact near -- --solver.name=falkon --solver.centers=1000 \
+  --solver.ridge=1e-6 --solver.iterations=10 --solver.factor_precision=float32
+# eigenpro4's exact projection factors K_ZZ + eps I with falkon's jitter rule (repeated centers
+# make K_ZZ singular: the factor retries with eps x 100); the EigenPro 2 projection needs none.
+check "eigenpro4 (cholesky projection)" exact near -- --solver.name=eigenpro4 \
+  --solver.centers=1000 --solver.epochs=2 --solver.projection=cholesky
+check "eigenpro4 (eigenpro2 projection)" exact -- --solver.name=eigenpro4 --solver.centers=1000 \
+  --solver.epochs=2 --solver.projection=eigenpro2
 # Dropping duplicate centers is decided on replicated data: the same at 1 and 4 ranks.
 for NP in 1 4; do
   check "falkon ($NP ranks)" exact -- --solver.name=falkon --solver.centers=1000 \
