@@ -9,7 +9,8 @@
 # JSON lines to $1 (default falkon_peer.jsonl).
 #   FALKON_SRC: the peer's source (a checkout of github.com/FalkonML/falkon 0.9; the `fetch`
 #   tool's snapshot, `git archive` into a directory outside this repository).
-#   Needs python3-torch (apt-get install python3-torch); BUILD: a Release build (default build/).
+#   Needs python3-torch (apt-get install python3-torch); BUILD: a Release build (default build/);
+#   FACTORS: the solver.factor_precision values to run (default "float64 float32").
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 out=$(realpath -m "${1:-falkon_peer.jsonl}")
@@ -31,16 +32,17 @@ trap 'rm -rf "$work"' EXIT
 cd "$work"
 mpirun -np "$ranks" "$build/bench/kmpi_bench_gemm_rate" 5 float32 2000 4096 784 > gemm32.json
 mpirun -np "$ranks" "$build/bench/kmpi_bench_gemm_rate" 5 float64 2048 2048 2048 > gemm64.json
-for fp in float64 float32; do
+for fp in ${FACTORS:-float64 float32}; do
   mpirun -np "$ranks" "$build/kmpi" train --config "$root/configs/fashion_mnist.ini" \
     --solver.name=falkon --solver.centers="$p" --solver.iterations="$iterations" \
     --solver.ridge="$ridge" --solver.factor_precision="$fp" \
     --output.model="falkon_$fp.kmpi" --output.metrics="kmpi_$fp.jsonl" > "kmpi_$fp.log" 2>&1
 done
-/usr/bin/python3 "$root/bench/peer_falkon.py" "$FALKON_SRC" "$root/../shared/peers" "$ranks" \
+# mpi_env.sh pins OpenBLAS to one thread per rank; the peer is one process and gets them all.
+OPENBLAS_NUM_THREADS=$ranks OMP_NUM_THREADS=$ranks /usr/bin/python3 "$root/bench/peer_falkon.py" "$FALKON_SRC" "$root/../shared/peers" "$ranks" \
   "$p" "$ridge" "$iterations" 5 peer.jsonl > peer.log 2>&1
 /usr/bin/python3 - "$out" "$ranks" "$p" <<'PY'
-import json, sys
+import json, os, sys
 out, ranks, p = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 n, d, c, target = 60000, 784, 10, 0.898
 g32 = json.load(open("gemm32.json"))["gflops_total"] * 1e9
@@ -55,6 +57,8 @@ def first_reaching(its, key):
             return it[key], it["iteration"]
     return None, None
 for fp in ("float64", "float32"):
+    if not os.path.exists(f"kmpi_{fp}.jsonl"):
+        continue
     lines = [json.loads(l) for l in open(f"kmpi_{fp}.jsonl")]
     setup = next(l for l in lines if l.get("event") == "setup")
     its = [l for l in lines if l.get("event") == "cg_iteration"]

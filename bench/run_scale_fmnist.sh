@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Scale run of the EigenPro 4 issue: N (default 1,000,000) rows of augmented Fashion-MNIST
-# (translations up to 2 pixels + elastic jitter 1.5, bench/augment_fmnist.cpp) x 784, P = CENTERS
+# (nonzero translations up to SHIFT = 2 pixels, elastic field ELASTIC = 0; bench/augment_fmnist.cpp) x 784, P = CENTERS
 # (default 50000) centers, eigenpro4 for EPOCHS (default 3) epochs on RANKS (default 2) ranks x 1
 # thread, tested on the real 10000 Fashion-MNIST test images after each epoch. Prints the memory
 # plan (kmpi train --dry-run), then one line per epoch: seconds, test accuracy, peak RSS per rank;
@@ -25,8 +25,8 @@ mkdir -p "$work"
 cd "$work"
 echo "working in $work"
 if [[ ! -f x$n.npy ]]; then
-  "$build/bench/kmpi_augment_fmnist" --n "$n" --out-x "x$n.npy" --out-y "y$n.npy" --shift 2 \
-    --elastic 1.5
+  "$build/bench/kmpi_augment_fmnist" --n "$n" --out-x "x$n.npy" --out-y "y$n.npy" --shift "${SHIFT:-2}" \
+    --elastic "${ELASTIC:-0}"
 fi
 args=(train --config "$root/configs/fashion_mnist.ini" --data.train_features="x$n.npy"
   --data.train_labels="y$n.npy" --solver.name=eigenpro4 --solver.centers="$centers"
