@@ -65,7 +65,14 @@ void write_checksummed_file(const mpi::Communicator& comm, const ChecksummedWrit
     });
     mpi::agree_on(comm, [&] {
       if (!w.has_rows) return;
-      PosixFile file(w.temp, O_WRONLY, 0, checksummed_file_errors(w, w.temp));
+      FileErrors errors = checksummed_file_errors(w, w.temp);
+      // Rank 0 created it: another rank that cannot open it runs on a node that does not see
+      // the directory (node-local scratch instead of a shared file system).
+      if (rank != 0)
+        errors.cannot_open =
+            "cannot open the file rank 0 created (is its directory on a file system every node "
+            "shares?)";
+      PosixFile file(w.temp, O_WRONLY, 0, errors);
       w.write_rows(file);
       file.sync();
       file.close();

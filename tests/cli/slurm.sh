@@ -11,52 +11,10 @@
 # If Slurm is not installed or its daemons do not come up, the test is SKIPPED (exit 77, which
 # ctest reports as skipped), with the reason.
 source "$(dirname "$0")/common.sh"
-skip() { echo "SKIPPED: $*"; exit 77; }
-for tool in munged slurmctld slurmd sbatch scontrol squeue scancel srun; do
-  command -v "$tool" > /dev/null || skip "$tool not found (apt-get install slurm-wlm munge)"
-done
-[ "$(id -u)" -eq 0 ] || skip "starting slurmctld/slurmd needs root"
-id munge > /dev/null 2>&1 || skip "no 'munge' user (is the munge package installed?)"
-
-T=$WORK/slurm
-mkdir -p "$T/state" "$T/spool"
-chmod 755 "$WORK" "$T"
-# munged runs as user munge, which must reach its socket: a checkout under a private directory
-# (mktemp -d makes mode 700) would hide $WORK, so munge's files get their own directory in /tmp.
-MUNGE_DIR=$(mktemp -d /tmp/kmpi-munge.XXXXXX)
-pids=()            # the daemons this test started, stopped in reverse order
-jobs_submitted=()
-cleanup() {
-  if [ ${#jobs_submitted[@]} -gt 0 ]; then
-    scancel --quiet "${jobs_submitted[@]}" 2> /dev/null || true
-  fi
-  local i p
-  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
-    p=${pids[$i]}
-    kill "$p" 2> /dev/null || continue
-    for _ in $(seq 50); do kill -0 "$p" 2> /dev/null || break; sleep 0.2; done
-    kill -9 "$p" 2> /dev/null || true
-  done
-  rm -rf "$MUNGE_DIR"
-}
-trap cleanup EXIT
-# The pid a daemon wrote to file $1 (they daemonise, so $! is not theirs).
-daemon_pid() {
-  for _ in $(seq 50); do [ -s "$1" ] && { pids+=("$(cat "$1")"); return 0; }; sleep 0.1; done
-  return 1
-}
-
-# munged as user munge, with its own key, socket and pid file.
-chown munge: "$MUNGE_DIR"
-chmod 755 "$MUNGE_DIR"  # munged wants the socket dir executable by all
-dd if=/dev/urandom of="$MUNGE_DIR/munge.key" bs=1024 count=1 status=none
-chown munge: "$MUNGE_DIR/munge.key"
-chmod 400 "$MUNGE_DIR/munge.key"
-runuser -u munge -- munged --socket="$MUNGE_DIR/munge.sock" --key-file="$MUNGE_DIR/munge.key" \
-  --pid-file="$MUNGE_DIR/munged.pid" --log-file="$MUNGE_DIR/munged.log" \
-  --seed-file="$MUNGE_DIR/munged.seed" || skip "munged did not start: $(tail -2 "$MUNGE_DIR/munged.log" 2>/dev/null)"
-daemon_pid "$MUNGE_DIR/munged.pid" || skip "munged wrote no pid file"
-
+source "$(dirname "$0")/slurm_common.sh"
+slurm_check
+trap slurm_cleanup EXIT
+slurm_start_munge
 # Free TCP ports for this instance (another test run may use the defaults).
 read -r port1 port2 < <(python3 - <<'PY'
 import socket
@@ -65,61 +23,12 @@ for s in socks: s.bind(("127.0.0.1", 0))
 print(*[s.getsockname()[1] for s in socks])
 PY
 )
-export SLURM_CONF=$T/slurm.conf
-cat > "$SLURM_CONF" <<EOF
-ClusterName=kmpitest
-SlurmctldHost=localhost
-SlurmctldPort=$port1
-SlurmdPort=$port2
-SlurmUser=root
-SlurmdUser=root
-AuthType=auth/munge
-CredType=cred/munge
-# cred_expire also sets how long a requeued job waits before it may start again (default 120 s).
-AuthInfo=socket=$MUNGE_DIR/munge.sock,cred_expire=5
-StateSaveLocation=$T/state
-SlurmdSpoolDir=$T/spool
-SlurmctldPidFile=$T/slurmctld.pid
-SlurmdPidFile=$T/slurmd.pid
-SlurmctldLogFile=$T/slurmctld.log
-SlurmdLogFile=$T/slurmd.log
-ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
-SelectType=select/cons_tres
-SelectTypeParameters=CR_Core
-SchedulerType=sched/builtin
-AccountingStorageType=accounting_storage/none
-JobAcctGatherType=jobacct_gather/none
-JobCompType=jobcomp/none
-MpiDefault=pmix
-SlurmdParameters=config_overrides
-EnforcePartLimits=ALL
-ReturnToService=2
-KillWait=10
-MinJobAge=600
-NodeName=localhost CPUs=4 State=UNKNOWN
-PartitionName=test Nodes=localhost Default=YES MaxTime=INFINITE State=UP
-EOF
-slurmctld -f "$SLURM_CONF" || skip "slurmctld did not start: $(tail -3 "$T/slurmctld.log" 2>/dev/null)"
-daemon_pid "$T/slurmctld.pid" || skip "slurmctld did not start: $(tail -3 "$T/slurmctld.log" 2>/dev/null)"
-slurmd -f "$SLURM_CONF" -N localhost || skip "slurmd did not start: $(tail -3 "$T/slurmd.log" 2>/dev/null)"
-daemon_pid "$T/slurmd.pid" || skip "slurmd did not start: $(tail -3 "$T/slurmd.log" 2>/dev/null)"
-up=0
-for _ in $(seq 60); do
-  if sinfo -h -o %t 2> /dev/null | grep -q idle; then up=1; break; fi
-  sleep 0.5
-done
-[ "$up" -eq 1 ] || skip "the Slurm node did not become idle: $(sinfo 2>&1 | tail -1); $(tail -2 "$T/slurmd.log")"
+slurm_write_conf localhost 127.0.0.1 "$port1" "$port2" "NodeName=localhost CPUs=4 State=UNKNOWN" \
+  localhost
+slurm_start_ctld
+slurm_start_slurmd localhost
+slurm_wait_idle 1
 echo "slurm up: $(sinfo -h -o '%P %t %c CPUs')"
-
-# Waits until job $1 (all of its array tasks) has left the queue; $2 = limit in seconds.
-wait_job() {
-  local t0=$SECONDS
-  while [ -n "$(squeue -h -j "$1" 2> /dev/null)" ]; do
-    [ $((SECONDS - t0)) -lt "$2" ] || { scontrol show job "$1"; fail "job $1 still queued after $2 s"; }
-    sleep 1
-  done
-}
 
 # 1. Train with a time limit short enough that Slurm signals it.
 { fmnist_data_ini 1000; gaussian_kernel_ini; cat <<EOF
