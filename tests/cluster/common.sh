@@ -28,13 +28,14 @@ start_cluster_train() {
   : > bg.log
   cluster_run "$per_node" "$KMPI" train "$@" > bg.log 2>&1 & BG=$!
 }
-# The pid of world rank $2 running on node $1 (empty if there is none).
+# The pid of world rank $2 running on node $1 (empty if there is none), started by mpirun or by
+# srun.
 node_rank_pid() {
   local ns pid
   ns=$(cat "$CL/prefix")-n$1
   for pid in $(ip netns pids "$ns"); do
     [ "$(cat /proc/"$pid"/comm 2> /dev/null)" = kmpi ] || continue
-    tr '\0' '\n' < /proc/"$pid"/environ 2> /dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$2" &&
+    tr '\0' '\n' < /proc/"$pid"/environ 2> /dev/null | grep -qxE "(OMPI_COMM_WORLD_RANK|SLURM_PROCID)=$2" &&
       { echo "$pid"; return; }
   done
 }
