@@ -31,10 +31,10 @@ cat > kmpi-slow << EOF
 exec "$KMPI" "\$@" --run.step_delay_ms=\${STEP_DELAY_MS:-300}
 EOF
 chmod +x kmpi-slow
-ckpt_args="--run.checkpoint_every=0.5 --run.stall_timeout=10"
+ckpt_args="--run.checkpoint_every=0.5"
 # Submits train.sbatch -N 2 x 2 with run dir $1 (the checkpoint in $1/checkpoint); sets JOB.
 submit_in() {
-  JOB=$(KMPI=$WORK/kmpi-slow CONFIG=${CONFIG:-$WORK/train.ini} RUN_DIR=$WORK/$1 \
+  JOB=$(KMPI=$WORK/kmpi-slow CONFIG=${CONFIG:-$WORK/train.ini} RUN_DIR=$WORK/$1 STALL_TIMEOUT=10 \
     EXTRA_ARGS=$ckpt_args submit_train -N 2 --ntasks-per-node=2 --output="$WORK/$1.out") ||
     fail "$1: sbatch failed"
   jobs_submitted+=("$JOB")
@@ -110,6 +110,7 @@ wait_not_running "$job" 120 "$t0" cut
 echo "network cut under srun: job $job left the running state $SECS s after node2's network was cut" \
   "(state now: ${STATE:-ended})"
 grep -h "no progress for 10 s" cut.out | head -2
+grep -q "a peer made no progress for 10 s" cut.out || { cat cut.out; fail "cut: train.sbatch did not say so"; }
 expect_no_ranks_left 30 "network cut"
 slurm_cmd sinfo -h -N -o '%N %t' | tr '\n' ' '
 echo
