@@ -35,6 +35,21 @@ FalkonOptions exact_options(double ridge) {
   return o;
 }
 
+// The largest |fit - fit_want| over the ranks' data rows, where fit = K(X, Z) alpha of the result
+// and fit_want = K(X, Z) want of the serial reference's weights (all rows of `want`).
+double fit_difference(const mpi::Communicator& comm, const Kernel& kernel,
+                      const TrainingProblem& problem, const FalkonResult& result,
+                      const SerialProblem& s, const Matrix<double>& want) {
+  const auto& cp = result.center_partition;
+  const LocalCenters z(result.centers, Precision::kFloat64);
+  const Matrix<double> fit =
+      predict_distributed(comm, kernel, z, result.alpha, problem.partition, problem.x);
+  const LocalCenters z_want(my_rows(s.z, cp, comm.rank()), Precision::kFloat64);
+  const Matrix<double> fit_want = predict_distributed(
+      comm, kernel, z_want, my_rows(want, cp, comm.rank()), problem.partition, problem.x);
+  return global_max_diff(comm, fit, fit_want);
+}
+
 TEST(Falkon, RidgeSolutionMatchesSerialNormalEquations) {
   auto comm = mpi::Communicator::world();
   const std::size_t n = 300, d = 5;
@@ -80,14 +95,7 @@ TEST(Falkon, Float32FactorsSolveTheSystemWithTheirJitter) {
   auto [h, rhs] = ridge_normal_equations(s, ridge * n);
   for (std::size_t i = 0; i < h.rows(); ++i) h(i, i) += ridge * n * result.jitter;
   const Matrix<double> want = serial::solve_spd(h, rhs);
-  const auto& cp = result.center_partition;
-  const LocalCenters z(result.centers, Precision::kFloat64);
-  const Matrix<double> fit =
-      predict_distributed(comm, kernel, z, result.alpha, problem.partition, problem.x);
-  const LocalCenters z_want(my_rows(s.z, cp, comm.rank()), Precision::kFloat64);
-  const Matrix<double> fit_want = predict_distributed(
-      comm, kernel, z_want, my_rows(want, cp, comm.rank()), problem.partition, problem.x);
-  EXPECT_LT(global_max_diff(comm, fit, fit_want), 1e-4 * max_abs(s.y));
+  EXPECT_LT(fit_difference(comm, kernel, problem, result, s, want), 1e-4 * max_abs(s.y));
   EXPECT_LT(result.residuals.size(), 60u);  // still a good preconditioner
 }
 
@@ -108,17 +116,11 @@ TEST(Falkon, RidgeToZeroConvergesToRestrictedLeastSquares) {
   for (std::size_t i = 0; i < h.rows(); ++i) trace += h(i, i);
   for (std::size_t i = 0; i < h.rows(); ++i) h(i, i) += 1e-14 * trace;
   const Matrix<double> want = serial::solve_spd(h, rhs);
-  const auto& cp = result.center_partition;
   // Fitted values K_nZ alpha are determined well even where alpha is not: compare those at 1e-7
   // relative (cond(K^T K) ~1e6 times the 1e-13 residual), and alpha itself at 1e-5.
-  const LocalCenters z(result.centers, Precision::kFloat64);
-  const Matrix<double> fit =
-      predict_distributed(comm, kernel, z, result.alpha, problem.partition, problem.x);
-  const LocalCenters z_want(my_rows(s.z, cp, comm.rank()), Precision::kFloat64);
-  const Matrix<double> fit_want = predict_distributed(
-      comm, kernel, z_want, my_rows(want, cp, comm.rank()), problem.partition, problem.x);
-  EXPECT_LT(max_abs_diff(fit, fit_want), 1e-7 * max_abs(s.y));
-  EXPECT_LT(max_abs_diff(result.alpha, my_rows(want, cp, comm.rank())), 1e-5 * max_abs(want));
+  EXPECT_LT(fit_difference(comm, kernel, problem, result, s, want), 1e-7 * max_abs(s.y));
+  EXPECT_LT(max_abs_diff(result.alpha, my_rows(want, result.center_partition, comm.rank())),
+            1e-5 * max_abs(want));
 }
 
 TEST(Falkon, SameCentersAndPredictionsAtEveryRankCount) {
