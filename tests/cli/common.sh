@@ -18,6 +18,13 @@ fmnist_data_ini() {
 }
 # The kernel section the checkpoint tests share.
 gaussian_kernel_ini() { printf '%s\n' "[kernel]" "name = gaussian" "bandwidth = 5"; }
+# The short EigenPro 2 run of the Slurm tests: $1 rows, $2 epochs of batches of 100.
+slurm_train_ini() {
+  fmnist_data_ini "$1"
+  gaussian_kernel_ini
+  printf '%s\n' "[solver]" "name = eigenpro2" "epochs = $2" "nystrom_samples = 200" \
+    "batch_size = 100"
+}
 
 # Fails unless the weights of models $1 and $2 agree to $3 relative to max |w| of $1 (the layout
 # of include/kmpi/model.hpp, read independently of kmpi).

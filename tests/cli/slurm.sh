@@ -31,14 +31,7 @@ slurm_wait_idle 1
 echo "slurm up: $(sinfo -h -o '%P %t %c CPUs')"
 
 # 1. Train with a time limit short enough that Slurm signals it.
-{ fmnist_data_ini 1000; gaussian_kernel_ini; cat <<EOF
-[solver]
-name = eigenpro2
-epochs = 6
-nystrom_samples = 200
-batch_size = 100
-EOF
-} > train.ini
+slurm_train_ini 1000 6 > train.ini
 # The job's first run is slowed down (run.step_delay_ms; the result does not change) so that the
 # signal, which comes 10-40 s into the run, lands mid-run; the requeued run goes at full speed.
 cat > kmpi-first-run-slow <<EOF

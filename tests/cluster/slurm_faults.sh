@@ -16,14 +16,7 @@
 source "$(dirname "$0")/common.sh"
 source "$SRC/tests/cluster/slurm_common.sh"
 
-{ fmnist_data_ini 1000; gaussian_kernel_ini; cat << EOF
-[solver]
-name = eigenpro2
-epochs = 4
-nystrom_samples = 200
-batch_size = 100
-EOF
-} > train.ini
+slurm_train_ini 1000 4 > train.ini
 run 4 train --config train.ini --output.model=reference.kmpi > reference.log 2>&1 ||
   { cat reference.log; fail "the uninterrupted run at 4 ranks"; }
 cat > kmpi-slow << EOF

@@ -19,14 +19,7 @@ placed=$(slurm_cmd srun -N 2 --ntasks-per-node=2 hostname | sort | uniq -c | tr 
 echo "srun -N 2 --ntasks-per-node=2: 2 tasks on node1, 2 on node2"
 
 # 2. train.sbatch across the two nodes: signalled, checkpointed, requeued, resumed.
-{ fmnist_data_ini 1000; gaussian_kernel_ini; cat << EOF
-[solver]
-name = eigenpro2
-epochs = 4
-nystrom_samples = 200
-batch_size = 100
-EOF
-} > train.ini
+slurm_train_ini 1000 4 > train.ini
 # The first run is slowed down (run.step_delay_ms; the result does not change) so the signal
 # lands mid-run; the requeued run goes at full speed.
 cat > kmpi-first-run-slow << EOF
