@@ -3,6 +3,10 @@
 // and the alpha-beta fit t(b) = alpha + beta b that bench/comm_model.py takes as its network
 // (--alpha/--beta). Ranks other than 0 and 1 only join the broadcasts.
 //   mpirun -np 2 kmpi_bench_pingpong [label=net] [max_bytes=67108864] [seconds_per_size=0.3]
+//                                    [m,d,c,q]
+// With m,d,c,q it also times the three collectives of an EigenPro 2 step at those sizes on all
+// ranks (one JSON line, step_collectives: the median of 30 calls each), what comm_model.py's
+// per-step cost predicts from the fit.
 // Prints one JSON line per size (the minimum and median one-way time over the repetitions, and
 // the bandwidth b / t at the median) and one fit line:
 // - alpha_s, beta_s_per_byte: least squares of t = alpha + beta b over the medians of all sizes,
@@ -129,6 +133,41 @@ Fit fit_alpha_beta(const std::vector<SizeResult>& all, std::size_t min_bytes, bo
   return f;
 }
 
+// collective: the three collectives of one EigenPro 2 step at batch m, d features, c outputs and
+// preconditioner level q (bench/COMM_MODEL.md): allgatherv of X_B (m / P rows of d doubles from
+// each rank), allreduce of g (m x c) and of the q x c coefficients, each `reps` times after a
+// warm-up; on rank 0 the median seconds of each (rank 0's clock, the calls back to back).
+std::vector<double> step_collectives(const kmpi::mpi::Communicator& comm, std::size_t m,
+                                     std::size_t d, std::size_t c, std::size_t q, int reps) {
+  const int P = comm.size();
+  std::vector<int> counts(static_cast<std::size_t>(P)), displs(static_cast<std::size_t>(P));
+  for (int r = 0; r < P; ++r) {
+    const std::size_t lo = m * static_cast<std::size_t>(r) / static_cast<std::size_t>(P);
+    const std::size_t hi = m * static_cast<std::size_t>(r + 1) / static_cast<std::size_t>(P);
+    counts[static_cast<std::size_t>(r)] = static_cast<int>((hi - lo) * d);
+    displs[static_cast<std::size_t>(r)] = static_cast<int>(lo * d);
+  }
+  std::vector<double> mine(static_cast<std::size_t>(counts[static_cast<std::size_t>(comm.rank())]),
+                           1.0),
+      xb(m * d), g(m * c, 1.0), w(q * c, 1.0);
+  std::vector<std::vector<double>> times(3);
+  for (int r = -2; r < reps; ++r) {  // two warm-up rounds
+    comm.barrier();
+    double t0 = MPI_Wtime();
+    comm.allgatherv(mine.data(), xb.data(), counts, displs);
+    const double t1 = MPI_Wtime();
+    comm.allreduce(g.data(), g.size());
+    const double t2 = MPI_Wtime();
+    comm.allreduce(w.data(), w.size());
+    const double t3 = MPI_Wtime();
+    if (r < 0) continue;
+    times[0].push_back(t1 - t0);
+    times[1].push_back(t2 - t1);
+    times[2].push_back(t3 - t2);
+  }
+  return {median(times[0]), median(times[1]), median(times[2])};
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -165,6 +204,21 @@ int main(int argc, char** argv) {
           static_cast<double>(r.bytes) / r.median_s / 1e9);
       std::fflush(stdout);
     }
+  }
+  // The step's collectives at the sizes given as m,d,c,q (e.g. 2000,784,10,420), all ranks.
+  if (argc > 4) {
+    std::size_t m = 0, d = 0, c = 0, q = 0;
+    if (std::sscanf(argv[4], "%zu,%zu,%zu,%zu", &m, &d, &c, &q) != 4 || m == 0 || d == 0) {
+      if (comm.rank() == 0) std::fprintf(stderr, "kmpi_bench_pingpong: step sizes are m,d,c,q\n");
+      return 2;
+    }
+    const std::vector<double> t = step_collectives(comm, m, d, c, q, 30);
+    if (comm.rank() == 0)
+      std::printf(
+          "{\"bench\": \"step_collectives\", \"label\": \"%s\", \"ranks\": %d, \"m\": %zu, "
+          "\"d\": %zu, \"c\": %zu, \"q\": %zu, \"allgather_xb_s\": %.4e, "
+          "\"allreduce_g_s\": %.4e, \"allreduce_qc_s\": %.4e}\n",
+          label.c_str(), comm.size(), m, d, c, q, t[0], t[1], t[2]);
   }
   if (comm.rank() == 0) {
     const Fit f = fit_alpha_beta(rows, 0, true);

@@ -4,13 +4,16 @@
 # and over shared memory on one node (plain mpirun, btl vader). For each of REPEATS rounds
 # (default 3; the transports interleaved so drifting load on the shared machine hits both):
 #   - the float32 GEMM rate of 2 ranks at once (kmpi_bench_gemm_rate, the EigenPro 2 step's shape)
-#   - ping-pong 8 B .. 64 MiB and its alpha-beta fit (kmpi_bench_pingpong), shm and tcp
+#   - ping-pong 8 B .. 64 MiB and its alpha-beta fit (kmpi_bench_pingpong), shm and tcp, and the
+#     three collectives of an EigenPro 2 step at the sizes STEP = m,d,c,q (default 2000,784,10,420:
+#     the batch and q of EigenPro 2 on Fashion-MNIST)
 #   - EigenPro 2 and eigenpro4 on ROWS Fashion-MNIST rows (default 20000), EPOCHS epochs (default
 #     2; eigenpro4 with CENTERS centers, default 5000), shm and tcp; epoch times, bytes per step
 #     (counted by kmpi's MPI layer) and, for EigenPro 2, the time in the step's collectives
 # Every figure goes as one JSON line to $1 (default cluster_net.jsonl), tagged with the round,
-# transport, solver and the machine's load average; bench/comm_model.py --check reads it. The
-# models trained over both transports are compared byte for byte (same rank count: identical).
+# transport, solver, ROWS and the machine's load average; bench/comm_model.py --check reads it
+# (runs at several ROWS may share one file: `cat` them). The models trained over both transports
+# are compared byte for byte (the same rank count: they must be identical).
 # Needs root (namespaces) and a Release build in BUILD (default build/; built here if missing).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -20,6 +23,7 @@ epochs=${EPOCHS:-2}
 centers=${CENTERS:-5000}
 repeats=${REPEATS:-3}
 max_bytes=${MAX_BYTES:-67108864}
+step=${STEP:-2000,784,10,420}
 build=${BUILD:-$root/build}
 cluster=$root/tests/cluster/cluster.sh
 bash "$cluster" check
@@ -72,12 +76,12 @@ train() {  # $1 transport, $2 solver, $3 round
 cd "$work"
 for r in $(seq "$repeats"); do
   mpirun -np 2 "$build/bench/kmpi_bench_gemm_rate" 5 float32 2000 4096 784 > gemm.json
-  tag gemm.json "{\"round\": $r, \"transport\": \"shm\", \"run\": \"gemm\"}"
+  tag gemm.json "{\"round\": $r, \"transport\": \"shm\", \"run\": \"gemm\", \"rows\": $rows}"
   # Alternate which transport goes first.
   if [ $((r % 2)) = 1 ]; then order="shm tcp"; else order="tcp shm"; fi
   for t in $order; do
-    on "$t" "$build/bench/kmpi_bench_pingpong" "$t" "$max_bytes" 0.3 > pp.jsonl
-    tag pp.jsonl "{\"round\": $r, \"transport\": \"$t\", \"run\": \"pingpong\"}"
+    on "$t" "$build/bench/kmpi_bench_pingpong" "$t" "$max_bytes" 0.3 "$step" > pp.jsonl
+    tag pp.jsonl "{\"round\": $r, \"transport\": \"$t\", \"run\": \"pingpong\", \"rows\": $rows}"
   done
   for solver in eigenpro2 eigenpro4; do
     for t in $order; do train "$t" "$solver" "$r"; done
