@@ -1,24 +1,25 @@
 // MPI ping-pong between world ranks 0 and 1 (issue 13, "performance over the network"): the
 // one-way time t(b) = round trip / 2 of a b-byte message for b = 8 B .. max_bytes (powers of 2),
 // and the alpha-beta fit t(b) = alpha + beta b that bench/comm_model.py takes as its network
-// (--alpha/--beta). Ranks other than 0 and 1 only join the broadcasts.
+// (`--network NAME ALPHA BETA`, or `--check` on bench/run_cluster_net.sh's output). Ranks other
+// than 0 and 1 only join the broadcasts (and the step's collectives below).
 //   mpirun -np 2 kmpi_bench_pingpong [label=net] [max_bytes=67108864] [seconds_per_size=0.3]
 //                                    [m,d,c,q]
-// With m,d,c,q it also times the three collectives of an EigenPro 2 step at those sizes on all
-// ranks (one JSON line, step_collectives: the median of 30 calls each), what comm_model.py's
-// per-step cost predicts from the fit.
 // Prints one JSON line per size (the minimum and median one-way time over the repetitions, and
 // the bandwidth b / t at the median) and one fit line:
 // - alpha_s, beta_s_per_byte: least squares of t = alpha + beta b over the medians of all sizes,
 //   weighted by 1 / t(b) (relative error: otherwise the 64 MiB point alone decides the fit and
 //   alpha comes out as noise, possibly negative);
-// - latency_s: the median one-way time of the smallest message (alpha as a user would measure it);
 // - bulk_alpha_s, bulk_beta_s_per_byte: the same fit over the sizes >= 1 MiB, unweighted (the
 //   bandwidth a bulk transfer sees; on TCP it is well below the all-sizes fit's);
+// - latency_s: the median one-way time of the smallest message (alpha as a user would measure it);
 // - asymptotic_GBps: b / t at the largest size (1 / beta as a user would measure it).
 // The transport switches protocol with the size (Open MPI: eager below btl_*_eager_limit,
 // rendezvous above), so one straight line is a model, not a law: max_rel_residual says how far
-// the worst size is from the line.
+// the worst size is from the all-sizes line.
+// With m,d,c,q it also times the three collectives of an EigenPro 2 step at those sizes on all
+// ranks (one JSON line, step_collectives: the median of 30 calls each), what comm_model.py's
+// per-step cost predicts from the fit.
 #include <mpi.h>
 
 #include <algorithm>
