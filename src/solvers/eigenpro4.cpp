@@ -429,6 +429,7 @@ EigenPro4Result train_eigenpro4(const mpi::Communicator& comm, const TrainingPro
   for (std::size_t epoch = control.start_epoch + 1; epoch <= options.epochs; ++epoch) {
     const bool resumed_epoch = epoch == control.start_epoch + 1;
     Stopwatch epoch_clock;
+    const std::uint64_t bytes_at_start = mpi::bytes_sent();
     double loss_sum = resumed_epoch ? control.start_loss_sum : 0;
     if (!iteration.run_epoch(epoch, resumed_epoch ? control.start_step : 0, control, loss_sum)) {
       result.interrupted = true;
@@ -439,6 +440,10 @@ EigenPro4Result train_eigenpro4(const mpi::Communicator& comm, const TrainingPro
                                     result.data_parameters, result.setup_seconds);
     state.centers = &zc;
     state.projection_residual = iteration.take_mean_residual();
+    // What this rank's collectives sent (the projections' included; ScaLAPACK's own messages in
+    // an exact projection's solve are not counted by the MPI layer) over the epoch's batches.
+    state.steps = iteration.steps_per_epoch() - (resumed_epoch ? control.start_step : 0);
+    state.bytes_sent = mpi::bytes_sent() - bytes_at_start;
     result.epoch_losses.push_back(state.batch_loss);
     result.projection_residuals.push_back(state.projection_residual);
     if (on_epoch && !on_epoch(state)) break;
@@ -501,13 +506,16 @@ SolverOutcome run_eigenpro4(SolverContext& ctx) {
                             : std::min(n, eo.centers > 0 ? eo.centers : std::size_t(10000));
   auto on_epoch = [&](const EpochState& st) {
     if (st.epoch == 1) report_eigenpro4_setup(ctx.reporter, p, st);
+    const double bytes_per_step = static_cast<double>(st.bytes_sent) /
+                                  static_cast<double>(std::max<std::size_t>(st.steps, 1));
     const double val = ctx.reporter.report(st.epoch, *st.alpha,
                                            Json()
                                                .add("solver", "eigenpro4")
                                                .add("epoch_s", st.epoch_seconds)
                                                .add("batch_loss", st.batch_loss)
                                                .add("projection_residual", st.projection_residual)
-                                               .add("setup_s", st.setup_seconds),
+                                               .add("setup_s", st.setup_seconds)
+                                               .add("bytes_per_step", bytes_per_step),
                                            st.centers);
     return ctx.stopping.keep_best(ctx.reporter.log(), ctx.reporter.has_validation(), st.epoch, val,
                                   *st.alpha);
