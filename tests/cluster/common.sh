@@ -34,9 +34,12 @@ node_rank_pid() {
   ns=$(cat "$CL/prefix")-n$1
   for pid in $(ip netns pids "$ns"); do
     [ "$(cat /proc/"$pid"/comm 2> /dev/null)" = kmpi ] || continue
-    tr '\0' '\n' < /proc/"$pid"/environ 2> /dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$2" &&
-      { echo "$pid"; return; }
+    # grep -z reads the NUL-separated environ itself: a `tr | grep -q` pipe here died of SIGPIPE
+    # (pipefail) when grep stopped reading an environment larger than tr's buffer, and the
+    # caller's `pid=$(...)` then ended the script under set -e without a word.
+    grep -qxz "OMPI_COMM_WORLD_RANK=$2" /proc/"$pid"/environ 2> /dev/null && { echo "$pid"; return 0; }
   done
+  return 0
 }
 # The kmpi processes left on node $1 (their pids, space separated).
 node_kmpi_pids() {
