@@ -1,7 +1,10 @@
 #include "kmpi/metrics.hpp"
 
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <sstream>
+#include <utility>
 
 namespace kmpi {
 
@@ -41,39 +44,60 @@ Json& Json::raw(const std::string& key, const std::string& value) {
   return *this;
 }
 
-MetricsWriter::MetricsWriter(const mpi::Communicator& comm, const std::string& path)
-    : path_(path) {
-  bool ok = true;
+MetricsWriter::MetricsWriter(const mpi::Communicator& comm, const std::string& path) : path_(path) {
+  std::string message;
   if (comm.rank() == 0 && !path.empty()) {
     tmp_ = path + ".tmp";
     file_ = std::fopen(tmp_.c_str(), "w");
-    ok = file_ != nullptr;
+    if (!file_)
+      message = path + ": cannot create metrics file (" + tmp_ + ": " + std::strerror(errno) + ")";
   }
-  mpi::agree(comm, ok, path + ": cannot create metrics file");
+  mpi::agree(comm, message.empty(), message);
 }
 
-MetricsWriter::~MetricsWriter() {
-  if (file_) {
-    std::fclose(file_);
-    std::remove(tmp_.c_str());
-  }
+MetricsWriter::~MetricsWriter() { discard(); }
+
+void MetricsWriter::discard() {
+  if (!file_) return;
+  std::fclose(std::exchange(file_, nullptr));
+  std::remove(tmp_.c_str());
+}
+
+std::string MetricsWriter::write_error() const {
+  return "metrics " + tmp_ + ": write error: " + std::strerror(write_errno_) +
+         " (nothing written to " + path_ + ")";
 }
 
 void MetricsWriter::line(const std::string& json) {
   lines_.push_back(json);
-  if (!file_) return;
-  std::fputs(json.c_str(), file_);
-  std::fputc('\n', file_);
-  std::fflush(file_);
+  if (!file_ || write_errno_ != 0) return;
+  errno = 0;
+  if (std::fputs(json.c_str(), file_) < 0 || std::fputc('\n', file_) == EOF ||
+      std::fflush(file_) != 0)
+    write_errno_ = errno != 0 ? errno : EIO;
+}
+
+void MetricsWriter::check(const mpi::Communicator& comm) {
+  const bool ok = write_errno_ == 0;
+  if (!ok) discard();
+  mpi::agree(comm, ok, ok ? std::string() : write_error());
 }
 
 void MetricsWriter::finish(const mpi::Communicator& comm) {
-  bool ok = true;
+  std::string message;
   if (file_) {
-    ok = std::fclose(file_) == 0 && std::rename(tmp_.c_str(), path_.c_str()) == 0;
-    file_ = nullptr;
+    errno = 0;
+    // fclose flushes what is left; its error counts like a failed line (NFS reports them here).
+    if (std::fclose(std::exchange(file_, nullptr)) != 0 && write_errno_ == 0)
+      write_errno_ = errno != 0 ? errno : EIO;
+    if (write_errno_ != 0) {
+      message = write_error();
+    } else if (std::rename(tmp_.c_str(), path_.c_str()) != 0) {
+      message = path_ + ": cannot rename " + tmp_ + " to it: " + std::strerror(errno);
+    }
+    if (!message.empty()) std::remove(tmp_.c_str());
   }
-  mpi::agree(comm, ok, path_ + ": cannot write metrics file");
+  mpi::agree(comm, message.empty(), message);
 }
 
 void MetricsWriter::restore(const std::vector<std::string>& lines) {

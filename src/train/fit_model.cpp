@@ -98,6 +98,9 @@ void report_done(const mpi::Communicator& comm, const Log& log, MetricsWriter& m
 TrainResult finish_run(const mpi::Communicator& comm, const Options& o, const Log& log,
                        MetricsWriter& metrics, const RunClock& clock, const EvalSet& test_set,
                        LocalModel model, const FitMetrics& test, bool classification) {
+  // Metrics lost to a write error fail the run before the model is written: a failed run leaves
+  // no new output (kmpi/metrics.hpp).
+  metrics.check(comm);
   if (!o.str("output.model").empty()) save_model(comm, o.str("output.model"), model);
   report_done(comm, log, metrics, clock, test_set, test, classification);
   TrainResult result;

@@ -128,6 +128,9 @@ bool TrainCheckpoints::after_step(const std::function<Checkpoint()>& make,
   if (!checkpointing_) return true;
   const auto decision = schedule_.poll(comm_);
   if (decision == CheckpointSchedule::Decision::kContinue) return true;
+  // A run whose metrics could not be written stops here, before a checkpoint that would be newer
+  // than what a resume could report; the last one holds every line so far.
+  metrics_.check(comm_);
   Stopwatch clock;
   save_checkpoint(comm_, dir_, make());
   schedule_.restart();

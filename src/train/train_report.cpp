@@ -85,6 +85,8 @@ double TrainReporter::report_evaluated(std::size_t epoch, const Evaluated& m, co
   j.add("ranks", static_cast<double>(comm_.size())).add("peak_rss_mb_max", peak_rss_mb(comm_));
   metrics_.line(j.merge(extra).str());
   log_.info("%s", line.c_str());
+  // This is collective anyway: a metrics line rank 0 could not write stops the run here.
+  metrics_.check(comm_);
   return has_validation() ? m.validation.mse : 0.0;
 }
 

@@ -35,9 +35,13 @@ node_rank_pid() {
   ns=$(cat "$CL/prefix")-n$1
   for pid in $(ip netns pids "$ns"); do
     [ "$(cat /proc/"$pid"/comm 2> /dev/null)" = kmpi ] || continue
-    tr '\0' '\n' < /proc/"$pid"/environ 2> /dev/null | grep -qxE "(OMPI_COMM_WORLD_RANK|SLURM_PROCID)=$2" &&
-      { echo "$pid"; return; }
+    # grep -z reads the NUL-separated environ itself: a `tr | grep -q` pipe here died of SIGPIPE
+    # (pipefail) when grep stopped reading an environment larger than tr's buffer, and the
+    # caller's `pid=$(...)` then ended the script under set -e without a word.
+    grep -qxzE "(OMPI_COMM_WORLD_RANK|SLURM_PROCID)=$2" /proc/"$pid"/environ 2> /dev/null &&
+      { echo "$pid"; return 0; }
   done
+  return 0
 }
 # The kmpi processes left on node $1 (their pids, space separated).
 node_kmpi_pids() {
@@ -58,4 +62,17 @@ wait_bounded() {
   fi
   RC=0; wait "$BG" || RC=$?
   SECS=$(seconds_since "$t0")
+}
+# Waits until file $1 exists (at most 60 s).
+wait_for_file() { for _ in $(seq 600); do [ -e "$1" ] && return 0; sleep 0.1; done; fail "no $1"; }
+# No kmpi process left on either node, at most $1 s after the job ended.
+expect_no_ranks_left() {
+  local left
+  for _ in $(seq $(($1 * 10))); do
+    left="$(node_kmpi_pids 1)$(node_kmpi_pids 2)"
+    [ -z "$left" ] && return 0
+    sleep 0.1
+  done
+  ps -o pid,stat,cmd -p "${left// /,}" || true
+  fail "$2: kmpi processes left after the job ended: $left"
 }

@@ -27,18 +27,6 @@ EOF2
 cluster_run 2 "$KMPI" train --config ck.ini --output.model=ref.kmpi > ref.log 2>&1 ||
   { cat ref.log; fail "uninterrupted run"; }
 
-wait_for_file() { for _ in $(seq 300); do [ -f "$1" ] && return 0; sleep 0.1; done; fail "no $1"; }
-# No kmpi process left on either node, at most $1 s after the job ended.
-expect_no_ranks_left() {
-  local left
-  for _ in $(seq $(($1 * 10))); do
-    left="$(node_kmpi_pids 1)$(node_kmpi_pids 2)"
-    [ -z "$left" ] && return 0
-    sleep 0.1
-  done
-  ps -o pid,stat,cmd -p "${left// /,}" || true
-  fail "$2: kmpi processes left after the job ended: $left"
-}
 # Resumes the run of checkpoint dir $1 on the cluster and compares with the uninterrupted model.
 expect_resume_equal() {
   cluster_run 2 "$KMPI" train --config ck.ini --output.model="$1.kmpi" --run.checkpoint_dir="$1" \

@@ -32,8 +32,6 @@ submit_in() {
     fail "$1: sbatch failed"
   jobs_submitted+=("$JOB")
 }
-# Waits until file $1 exists (at most 60 s).
-wait_for_file() { for _ in $(seq 600); do [ -e "$1" ] && return 0; sleep 0.1; done; fail "no $1"; }
 job_state() { slurm_cmd squeue -h -j "$1" -o %T 2> /dev/null; }
 # Waits until job $1 is no longer RUNNING, at most $2 s after the fault at $3 (a date +%s.%N);
 # sets SECS and STATE (PENDING after a requeue, empty once it left the queue).
@@ -46,16 +44,6 @@ wait_not_running() {
   done
   SECS=$(seconds_since "$t0")
   [ "$STATE" != RUNNING ] || { cat "$WORK/$4.out"; fail "$4: job $job still running $bound s after the fault"; }
-}
-# No kmpi process on either node, at most $1 s from now.
-expect_no_ranks_left() {
-  local left
-  for _ in $(seq $(($1 * 10))); do
-    left="$(node_kmpi_pids 1)$(node_kmpi_pids 2)"
-    [ -z "$left" ] && return 0
-    sleep 0.1
-  done
-  fail "$2: kmpi processes left: $left"
 }
 # Job $2 of run dir $1 ended: resubmits it on the same checkpoint directory unless it was
 # requeued, waits for it to finish and compares its model with the uninterrupted run's.
