@@ -428,6 +428,9 @@ Checkpoint load_checkpoint(const mpi::Communicator& comm, const std::string& dir
   refuse_another_run(comm, path, s, solver, options_hash, options_text);
   s.options_text = options_text;
   read_local_arrays(comm, path, offsets, s);
+  // This run now owns the directory: a temporary there is a dead writer's (the run being resumed,
+  // stopped mid-write), which could only be removed by this run's first checkpoint otherwise.
+  if (comm.rank() == 0) remove_stale_temporaries(dir, path);
   return s;
 }
 

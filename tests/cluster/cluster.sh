@@ -10,7 +10,7 @@
 #   cluster.sh exec DIR NODE CMD  run CMD on node NODE (1..N) under its hostname
 #   cluster.sh mpirun DIR ARGS    mpirun on node1 over the host file (ARGS: -np, --map-by, ...)
 #   cluster.sh cut DIR NODE       pull node NODE's cable (its veth's bridge end down)
-#   cluster.sh heal DIR NODE      plug it back
+#   cluster.sh heal DIR NODE      plug it back (and wait until node1 reaches it again)
 #   cluster.sh check              exit 77 with one line if this machine cannot make namespaces
 #
 # mpirun runs on node1 (as on the first node of an allocation); Open MPI starts its orted on the
@@ -48,6 +48,20 @@ check() {
     echo "cluster: network/UTS namespaces are not available here ($why); skipped"
     exit 77
   fi
+}
+
+# node1 reaches node $2: a TCP connect to a closed port is refused at once when the path works
+# (no ping here); up to 5 s for the bridge port to forward.
+wait_reachable() {
+  local dir=$1 i=$2 said
+  for _ in $(seq 25); do
+    said=$(ip netns exec "$(node_ns "$dir" 1)" timeout 1 \
+      bash -c "exec 3<>/dev/tcp/$(node_addr "$i")/9" 2>&1 || true)
+    [[ $said == *refused* ]] && return 0
+    sleep 0.1
+  done
+  echo "cluster: node$i does not answer node1" >&2
+  return 1
 }
 
 up() {
@@ -99,21 +113,7 @@ echo "cluster agent: unknown host \$host" >&2; exit 255
 EOF
   chmod +x "$dir/agent"
   for i in $(seq "$n"); do echo "$(node_addr "$i") $i"; done > "$dir/addresses"
-  # node1 reaches every node: a TCP connect to a closed port is refused at once when the path
-  # works (no ping here); up to 5 s for the bridge ports to forward.
-  for i in $(seq 2 "$n"); do
-    local ok=0
-    for _ in $(seq 25); do
-      local said
-      said=$(ip netns exec "$prefix-n1" timeout 1 bash -c "exec 3<>/dev/tcp/$(node_addr "$i")/9" 2>&1 ||
-        true)
-      if [[ $said == *refused* ]]; then
-        ok=1; break
-      fi
-      sleep 0.1
-    done
-    [ "$ok" = 1 ] || { echo "cluster: node$i does not answer node1" >&2; false; }
-  done
+  for i in $(seq 2 "$n"); do wait_reachable "$dir" "$i"; done
   trap - ERR
   echo "cluster: $n nodes up ($prefix-*, $SUBNET, hostfile $dir/hostfile)"
 }
@@ -165,6 +165,8 @@ cluster_mpirun() {
 link() {
   local dir=$1 node=$2 state=$3
   ip -n "$(cat "$dir/prefix")-br" link set "p$node" "$state"
+  # A healed node answers again before `heal` returns (a run started at once then finds it).
+  [ "$state" = down ] || [ "$node" = 1 ] || wait_reachable "$dir" "$node"
 }
 
 cmd=${1:-}
