@@ -34,11 +34,7 @@ echo "slurm up: $(sinfo -h -o '%P %t %c CPUs')"
 slurm_train_ini 1000 6 > train.ini
 # The job's first run is slowed down (run.step_delay_ms; the result does not change) so that the
 # signal, which comes 10-40 s into the run, lands mid-run; the requeued run goes at full speed.
-cat > kmpi-first-run-slow <<EOF
-#!/bin/bash
-if [ "\${SLURM_RESTART_COUNT:-0}" -eq 0 ]; then exec "$KMPI" "\$@" --run.step_delay_ms=900; fi
-exec "$KMPI" "\$@"
-EOF
+first_run_slow 900 > kmpi-first-run-slow
 chmod +x kmpi-first-run-slow
 job=$(KMPI=$WORK/kmpi-first-run-slow CONFIG=$WORK/train.ini \
   sbatch --parsable --ntasks-per-node=2 --time=1 --signal=B:USR1@50 --chdir="$WORK" \

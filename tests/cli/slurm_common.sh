@@ -149,3 +149,10 @@ wait_job() {
     sleep 1
   done
 }
+# A wrapper script (on stdout) that runs $KMPI with run.step_delay_ms=$1 on a job's first run only
+# (the result does not change), so a signal lands mid-run; a requeued run goes at full speed.
+first_run_slow() {
+  printf '%s\n' '#!/bin/bash' \
+    "if [ \"\${SLURM_RESTART_COUNT:-0}\" -eq 0 ]; then exec \"$KMPI\" \"\$@\" --run.step_delay_ms=$1; fi" \
+    "exec \"$KMPI\" \"\$@\""
+}

@@ -76,3 +76,11 @@ expect_no_ranks_left() {
   ps -o pid,stat,cmd -p "${left// /,}" || true
   fail "$2: kmpi processes left after the job ended: $left"
 }
+# The run the fault tests interrupt: EigenPro 2 on 2000 Fashion-MNIST rows (10% validation),
+# 3 epochs of 18 steps.
+fault_run_ini() {
+  fmnist_data_ini 2000 "validation_fraction = 0.1"
+  gaussian_kernel_ini
+  printf '%s\n' "[solver]" "name = eigenpro2" "epochs = 3" "nystrom_samples = 300" \
+    "batch_size = 100"
+}

@@ -16,14 +16,7 @@
 #    its file system: one line, exit code 1, no model or metrics file (not even a temporary).
 source "$(dirname "$0")/common.sh"
 export KMPI_CLUSTER_KEEPALIVE="5 2 3"
-{ fmnist_data_ini 2000 "validation_fraction = 0.1"; gaussian_kernel_ini; cat <<EOF2
-[solver]
-name = eigenpro2
-epochs = 3
-nystrom_samples = 300
-batch_size = 100
-EOF2
-} > ck.ini
+fault_run_ini > ck.ini
 cluster_run 2 "$KMPI" train --config ck.ini --output.model=ref.kmpi > ref.log 2>&1 ||
   { cat ref.log; fail "uninterrupted run"; }
 

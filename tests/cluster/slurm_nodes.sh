@@ -22,11 +22,7 @@ echo "srun -N 2 --ntasks-per-node=2: 2 tasks on node1, 2 on node2"
 slurm_train_ini 1000 4 > train.ini
 # The first run is slowed down (run.step_delay_ms; the result does not change) so the signal
 # lands mid-run; the requeued run goes at full speed.
-cat > kmpi-first-run-slow << EOF
-#!/bin/bash
-if [ "\${SLURM_RESTART_COUNT:-0}" -eq 0 ]; then exec "$KMPI" "\$@" --run.step_delay_ms=300; fi
-exec "$KMPI" "\$@"
-EOF
+first_run_slow 300 > kmpi-first-run-slow
 chmod +x kmpi-first-run-slow
 job=$(KMPI=$WORK/kmpi-first-run-slow CONFIG=$WORK/train.ini submit_train -N 2 \
   --ntasks-per-node=2) || fail "sbatch train.sbatch -N 2 failed"

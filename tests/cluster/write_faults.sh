@@ -36,14 +36,7 @@ mount -t tmpfs -o size=4k kmpi-write-faults "$WORK/small" 2> mount.err ||
 trap 'umount "$WORK/small" "$WORK/tiny" 2> /dev/null; bash "$CLUSTER" down "$CL"' EXIT
 mount -t tmpfs -o size=1m kmpi-write-faults "$WORK/tiny"
 
-{ fmnist_data_ini 2000 "validation_fraction = 0.1"; gaussian_kernel_ini; cat <<EOF2
-[solver]
-name = eigenpro2
-epochs = 3
-nystrom_samples = 300
-batch_size = 100
-EOF2
-} > ck.ini
+fault_run_ini > ck.ini
 LONG=(--solver.epochs=12 --solver.patience=100)  # the metrics runs: 12 epochs, no early stop
 cluster_run 2 "$KMPI" train --config ck.ini --output.model=ref.kmpi > ref.log 2>&1 ||
   { cat ref.log; fail "uninterrupted run"; }
