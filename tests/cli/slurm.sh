@@ -44,20 +44,9 @@ echo "submitted train.sbatch as job $job"
 # The uninterrupted reference, meanwhile (the job sleeps most of the time).
 run 2 train --config train.ini --output.model=reference.kmpi > reference.log
 wait_job "$job" 420
-scontrol show job "$job" > job.txt
-cat "kmpi-train-$job.out"
-grep -q "JobState=COMPLETED" job.txt || { cat job.txt; fail "job $job did not complete"; }
-restarts=$(sed -n 's/.*Restarts=\([0-9]*\).*/\1/p' job.txt)
-echo "job $job: $(grep -o 'JobState=[A-Z]* Reason=[^ ]*' job.txt), restarts $restarts"
-[ "${restarts:-0}" -ge 1 ] || fail "job $job was never requeued"
-grep -q "received USR1, forwarding" "kmpi-train-$job.out" || fail "the batch shell got no USR1"
-grep -q "stopped on signal 10 after writing a checkpoint" "kmpi-train-$job.out" ||
-  fail "kmpi did not checkpoint on the signal"
-grep -q "requeueing job $job" "kmpi-train-$job.out" || fail "no requeue"
-grep -q "resuming from" "kmpi-train-$job.out" || fail "the requeued job did not resume"
-cmp "run-$job/model.kmpi" reference.kmpi ||
-  fail "the signalled, requeued and resumed job's model differs from the uninterrupted run"
-echo "train.sbatch: checkpointed on Slurm's signal, requeued $restarts time(s), resumed, model bit-identical"
+expect_requeued_resumed "$job"
+echo "job $job: $(grep -o 'JobState=[A-Z]* Reason=[^ ]*' job.txt), restarts $RESTARTS"
+echo "train.sbatch: checkpointed on Slurm's signal, requeued $RESTARTS time(s), resumed, model bit-identical"
 
 # 2. A 3-task sweep array.
 { fmnist_data_ini 1000 "validation_fraction = 0.2"; cat <<EOF

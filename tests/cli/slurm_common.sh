@@ -156,3 +156,21 @@ first_run_slow() {
     "if [ \"\${SLURM_RESTART_COUNT:-0}\" -eq 0 ]; then exec \"$KMPI\" \"\$@\" --run.step_delay_ms=$1; fi" \
     "exec \"$KMPI\" \"\$@\""
 }
+# Job $1 (train.sbatch, output kmpi-train-$1.out, model run-$1/model.kmpi) was signalled with
+# USR1, checkpointed, requeued, resumed and finished with reference.kmpi's model, byte for byte.
+# Leaves `scontrol show job` in job.txt; sets RESTARTS.
+expect_requeued_resumed() {
+  local job=$1 out=kmpi-train-$1.out
+  slurm_cmd scontrol show job "$job" > job.txt
+  cat "$out"
+  grep -q "JobState=COMPLETED" job.txt || { cat job.txt; fail "job $job did not complete"; }
+  RESTARTS=$(sed -n 's/.*Restarts=\([0-9]*\).*/\1/p' job.txt)
+  [ "${RESTARTS:-0}" -ge 1 ] || fail "job $job was never requeued"
+  grep -q "received USR1, forwarding" "$out" || fail "the batch shell got no USR1"
+  grep -q "stopped on signal 10 after writing a checkpoint" "$out" ||
+    fail "kmpi did not checkpoint on the signal"
+  grep -q "requeueing job $job" "$out" || fail "no requeue"
+  grep -q "resuming from" "$out" || fail "the requeued job did not resume"
+  cmp "run-$job/model.kmpi" reference.kmpi ||
+    fail "job $job's model (signalled, requeued, resumed) differs from the uninterrupted run"
+}

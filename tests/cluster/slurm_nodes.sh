@@ -39,19 +39,9 @@ grep -q "^epoch 1 " "kmpi-train-$job.out" || { cat "kmpi-train-$job.out"; fail "
 slurm_cmd scancel --signal=USR1 --batch "$job"
 t0=$(date +%s.%N)
 wait_job "$job" 240
-slurm_cmd scontrol show job "$job" > job.txt
-cat "kmpi-train-$job.out"
-grep -q "JobState=COMPLETED" job.txt || { cat job.txt; fail "job $job did not complete"; }
+expect_requeued_resumed "$job"
 grep -q " NodeList=node\[1-2\]" job.txt || { cat job.txt; fail "job $job did not run on both nodes"; }
-restarts=$(sed -n 's/.*Restarts=\([0-9]*\).*/\1/p' job.txt)
-[ "${restarts:-0}" -ge 1 ] || fail "job $job was never requeued"
-grep -q "stopped on signal 10 after writing a checkpoint" "kmpi-train-$job.out" ||
-  fail "kmpi did not checkpoint on the signal"
-grep -q "requeueing job $job" "kmpi-train-$job.out" || fail "no requeue"
-grep -q "resuming from" "kmpi-train-$job.out" || fail "the requeued job did not resume"
-cmp "run-$job/model.kmpi" reference.kmpi ||
-  fail "the job's model (2 nodes, signalled, requeued, resumed) differs from the uninterrupted run"
-echo "train.sbatch -N 2: checkpointed on USR1, requeued $restarts time(s), resumed across the" \
+echo "train.sbatch -N 2: checkpointed on USR1, requeued $RESTARTS time(s), resumed across the" \
   "two nodes, finished $(seconds_since "$t0") s after the signal; model identical to 4 ranks on one node"
 
 # 3. The memory limit per node.
