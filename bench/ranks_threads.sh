@@ -7,7 +7,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 out=$(realpath -m "${1:-ranks_threads.json}")
-build=${BUILD:-$root/build}
+build=$(realpath -m "${BUILD:-$root/build}")  # absolute: the script cds into its work dir
 n=${N:-30000}
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$build" -j "$(nproc)" --target kmpi >/dev/null

@@ -2,17 +2,17 @@
 # The data, separated from the solver (issue 16): falkon (and eigenpro4 with SOLVERS="falkon
 # eigenpro4") at the same p on the 60000 real Fashion-MNIST rows and on N (default 200000) rows of
 # bench/augment_fmnist.cpp (the 60000 originals, then nonzero translations of at most SHIFTS
-# pixels, no field), tested on the 10000 real test images. One JSON line per run to OUT (default
+# steps of STEP (default 1) pixels, no field), tested on the 10000 real test images. One JSON line per run to OUT (default
 # augment_effect.jsonl in the work dir) and a table on stdout.
 #
-#   bash bench/run_augment_effect.sh [WORKDIR]     (P=10000 N=200000 SHIFTS="1 2" RANKS=2)
+#   bash bench/run_augment_effect.sh [WORKDIR]     (P=10000 N=200000 SHIFTS="1 2" STEP=1 RANKS=2)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 work=$(realpath -m "${1:-$(mktemp -d /tmp/kmpi_augment.XXXXXX)}")
 n=${N:-200000}
 p=${P:-10000}
 ranks=${RANKS:-2}
-build=${BUILD:-$root/build}
+build=$(realpath -m "${BUILD:-$root/build}")  # absolute: the script cds into its work dir
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release > /dev/null
 cmake --build "$build" -j "$(nproc)" --target kmpi kmpi_augment_fmnist > /dev/null
 source "$root/scripts/mpi_env.sh"
@@ -20,9 +20,12 @@ mkdir -p "$work"
 cd "$work"
 out=${OUT:-$work/augment_effect.jsonl}
 echo "working in $work"
+step=${STEP:-1}
+tag() { [[ $step == 1 ]] && echo "s$1" || echo "s$1x$step"; }
 for shift in ${SHIFTS:-1 2}; do
-  [[ -f x$n-s$shift.npy ]] || "$build/bench/kmpi_augment_fmnist" --n "$n" --shift "$shift" \
-    --elastic 0 --out-x "x$n-s$shift.npy" --out-y "y$n-s$shift.npy"
+  t=$(tag "$shift")
+  [[ -f x$n-$t.npy ]] || "$build/bench/kmpi_augment_fmnist" --n "$n" --shift "$shift" \
+    --step "$step" --elastic 0 --out-x "x$n-$t.npy" --out-y "y$n-$t.npy"
 done
 run() {  # $1 = data label, $2 = solver, then data options
   local data=$1 solver=$2
@@ -53,7 +56,8 @@ PY
 for solver in ${SOLVERS:-falkon}; do
   run real60k "$solver"
   for shift in ${SHIFTS:-1 2}; do
-    run "aug${n}-s$shift" "$solver" --data.train_features="x$n-s$shift.npy" \
-      --data.train_labels="y$n-s$shift.npy"
+    t=$(tag "$shift")
+    run "aug${n}-$t" "$solver" --data.train_features="x$n-$t.npy" \
+      --data.train_labels="y$n-$t.npy"
   done
 done

@@ -24,7 +24,7 @@ centers=${CENTERS:-5000}
 repeats=${REPEATS:-3}
 max_bytes=${MAX_BYTES:-67108864}
 step=${STEP:-2000,784,10,420}
-build=${BUILD:-$root/build}
+build=$(realpath -m "${BUILD:-$root/build}")  # absolute: the script cds into its work dir
 cluster=$root/tests/cluster/cluster.sh
 bash "$cluster" check
 if [ ! -x "$build/kmpi" ] || [ ! -x "$build/bench/kmpi_bench_pingpong" ] ||

@@ -11,7 +11,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 out=$(realpath -m "${1:-eigenpro2_fmnist.json}")
 ranks=${RANKS:-2}
 epochs=${EPOCHS:-5}
-build=${BUILD:-$root/build}
+build=$(realpath -m "${BUILD:-$root/build}")  # absolute: the script cds into its work dir
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$build" -j "$(nproc)" --target kmpi kmpi_bench_gemm_rate >/dev/null
 source "$root/scripts/mpi_env.sh"

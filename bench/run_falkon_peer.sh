@@ -18,7 +18,7 @@ ranks=${RANKS:-2}
 p=${CENTERS:-20000}
 ridge=${RIDGE:-1e-6}
 iterations=${ITERATIONS:-10}
-build=${BUILD:-$root/build}
+build=$(realpath -m "${BUILD:-$root/build}")  # absolute: the script cds into its work dir
 : "${FALKON_SRC:?set FALKON_SRC to the PyTorch Falkon source directory}"
 /usr/bin/python3 -c "import torch" 2> /dev/null || {
   echo "python3-torch is missing: apt-get install -y python3-torch" >&2

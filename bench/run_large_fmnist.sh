@@ -15,7 +15,7 @@ epochs=${EPOCHS:-3}
 iterations=${ITERATIONS:-20}
 ridge=${RIDGE:-1e-6}
 projection=${PROJECTION:-auto}  # eigenpro4's solver.projection: auto | cholesky | eigenpro2
-build=${BUILD:-$root/build}
+build=$(realpath -m "${BUILD:-$root/build}")  # absolute: the script cds into its work dir
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$build" -j "$(nproc)" --target kmpi >/dev/null
 source "$root/scripts/mpi_env.sh"

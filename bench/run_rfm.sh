@@ -29,7 +29,7 @@ metrics=${METRICS:-diagonal full}
 dims=${DIMS:-50 200}
 sizes=${SIZES:-10000}
 solver=${SOLVER:-eigenpro2}
-build=${BUILD:-$root/build}
+build=$(realpath -m "${BUILD:-$root/build}")  # absolute: the script cds into its work dir
 py=/usr/bin/python3
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$build" -j "$(nproc)" --target kmpi >/dev/null

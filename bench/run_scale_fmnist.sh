@@ -17,7 +17,7 @@ n=${N:-1000000}
 centers=${CENTERS:-50000}
 epochs=${EPOCHS:-3}
 ranks=${RANKS:-2}
-build=${BUILD:-$root/build}
+build=$(realpath -m "${BUILD:-$root/build}")  # absolute: the script cds into its work dir
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$build" -j "$(nproc)" --target kmpi kmpi_augment_fmnist >/dev/null
 source "$root/scripts/mpi_env.sh"

@@ -29,7 +29,7 @@ ridges=${RIDGES:-1e-8,1e-6,1e-4,1e-2}
 centers=${CENTERS:-10000}
 iterations=${ITERATIONS:-10}
 alone=${ALONE:-all}
-build=${BUILD:-$root/build}
+build=$(realpath -m "${BUILD:-$root/build}")  # absolute: the script cds into its work dir
 py=/usr/bin/python3
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$build" -j "$(nproc)" --target kmpi >/dev/null

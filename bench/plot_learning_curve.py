@@ -1,0 +1,54 @@
+#!/usr/bin/python3
+"""Plot and tabulate bench/run_learning_curve.sh's rows: test accuracy after the last epoch
+against n (log scale), one line per p, with falkon's reference as a horizontal line.
+
+    bench/plot_learning_curve.py CURVE.jsonl PLOT.svg [--falkon ACC --falkon-label TEXT]
+
+Prints the table (rows n, columns p) in the form of bench/results/learning_curve.txt."""
+import argparse
+import json
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("curve")
+    ap.add_argument("plot")
+    ap.add_argument("--falkon", type=float)
+    ap.add_argument("--falkon-label", default="falkon")
+    a = ap.parse_args()
+    rows = [json.loads(line) for line in open(a.curve) if line.strip()]
+    ns = sorted({r["n"] for r in rows})
+    ps = sorted({r["p"] for r in rows})
+    cell = {(r["n"], r["p"]): r for r in rows}
+    print("test accuracy after the last epoch (epochs run, elapsed s); rows n, columns p")
+    print(f"{'n':>9s}" + "".join(f"{p:>24d}" for p in ps))
+    for n in ns:
+        line = f"{n:>9d}"
+        for p in ps:
+            r = cell.get((n, p))
+            line += (f"{r['test_accuracy'][-1]:>10.4f} ({len(r['test_accuracy'])} ep, "
+                     f"{r['elapsed_s'][-1]:>5.0f} s)" if r else f"{'-':>24s}")
+        print(line)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for p in ps:
+        pts = [(n, cell[(n, p)]["test_accuracy"][-1]) for n in ns if (n, p) in cell]
+        ax.plot([x for x, _ in pts], [y for _, y in pts], "o-", label=f"eigenpro4, p = {p}")
+    if a.falkon is not None:
+        ax.axhline(a.falkon, color="k", ls="--", lw=1, label=a.falkon_label)
+    ax.set_xscale("log")
+    ax.set_xlabel("training rows n (60000 real, then augmented)")
+    ax.set_ylabel("test accuracy (10000 real test images)")
+    ax.set_title("kmpi eigenpro4 on Fashion-MNIST, 2 ranks")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(a.plot)
+
+
+if __name__ == "__main__":
+    main()
