@@ -5,7 +5,8 @@
 # steps of STEP (default 1) pixels, no field), tested on the 10000 real test images. One JSON line per run to OUT (default
 # augment_effect.jsonl in the work dir) and a table on stdout.
 #
-#   bash bench/run_augment_effect.sh [WORKDIR]     (P=10000 N=200000 SHIFTS="1 2" STEP=1 RANKS=2)
+#   bash bench/run_augment_effect.sh [WORKDIR]     (P=10000 N=200000 SHIFTS="1 2" STEP=1 RANKS=2 REAL=1
+#                                                   ITERATIONS=10 EPOCHS=3)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 work=$(realpath -m "${1:-$(mktemp -d /tmp/kmpi_augment.XXXXXX)}")
@@ -33,7 +34,7 @@ run() {  # $1 = data label, $2 = solver, then data options
   local args=(train --config "$root/configs/fashion_mnist.ini" "$@" --solver.name="$solver"
     --solver.centers="$p" --output.model="m-$data-$solver.kmpi" --output.metrics="m-$data-$solver.jsonl")
   if [[ $solver == falkon ]]; then
-    args+=(--solver.ridge=1e-6 --solver.iterations=10)
+    args+=(--solver.ridge=1e-6 --solver.iterations="${ITERATIONS:-10}")
   else
     args+=(--solver.epochs="${EPOCHS:-3}")
   fi
@@ -43,18 +44,20 @@ run() {  # $1 = data label, $2 = solver, then data options
   python3 - "$data" "$solver" "m-$data-$solver.jsonl" "$((SECONDS - t0))" "$p" "$out" << 'PY'
 import json, sys
 data, solver, path, wall, p, out = sys.argv[1:]
-acc = [json.loads(l)["test_accuracy"] for l in open(path)
-       if "test_accuracy" in json.loads(l) and json.loads(l).get("event") != "final"]
-final = [json.loads(l) for l in open(path) if json.loads(l).get("event") == "final"]
+reports = [json.loads(l) for l in open(path)]
+reports = [r for r in reports if "test_accuracy" in r and r.get("event") not in ("final", "done")]
+acc = [r["test_accuracy"] for r in reports]
+elapsed = [round(r["elapsed_s"], 1) for r in reports if "elapsed_s" in r]
+final = [json.loads(l) for l in open(path) if json.loads(l).get("event") == "done"]
 last = final[-1]["test_accuracy"] if final and "test_accuracy" in final[-1] else acc[-1]
 row = {"data": data, "solver": solver, "p": int(p), "wall_s": int(wall), "test_accuracy": last,
-       "per_report": acc}
+       "per_report": acc, "elapsed_s": elapsed}
 open(out, "a").write(json.dumps(row) + "\n")
 print(f"{data:14s} {solver:10s} p {p:>6s}  test accuracy {last:.4f}  wall {wall} s")
 PY
 }
 for solver in ${SOLVERS:-falkon}; do
-  run real60k "$solver"
+  [[ ${REAL:-1} == 0 ]] || run real60k "$solver"  # REAL=0: the augmented rows only
   for shift in ${SHIFTS:-1 2}; do
     t=$(tag "$shift")
     run "aug${n}-$t" "$solver" --data.train_features="x$n-$t.npy" \
