@@ -2,11 +2,12 @@
 # The data, separated from the solver (issue 16): falkon (and eigenpro4 with SOLVERS="falkon
 # eigenpro4") at the same p on the 60000 real Fashion-MNIST rows and on N (default 200000) rows of
 # bench/augment_fmnist.cpp (the 60000 originals, then nonzero translations of at most SHIFTS
-# steps of STEP (default 1) pixels, no field), tested on the 10000 real test images. One JSON line per run to OUT (default
-# augment_effect.jsonl in the work dir) and a table on stdout.
+# steps of STEP (default 1) pixels, no field), tested on the 10000 real test images. One JSON
+# line per run to OUT (default augment_effect.jsonl in the work dir) and a table on stdout.
 #
-#   bash bench/run_augment_effect.sh [WORKDIR]     (P=10000 N=200000 SHIFTS="1 2" STEP=1 RANKS=2 REAL=1
-#                                                   ITERATIONS=10 EPOCHS=3)
+#   bash bench/run_augment_effect.sh [WORKDIR]
+#   (defaults P=10000 N=200000 SHIFTS="1 2" STEP=1 RANKS=2 REAL=1 ITERATIONS=10 EPOCHS=3;
+#    REAL=0 skips the 60000 real rows)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 work=$(realpath -m "${1:-$(mktemp -d /tmp/kmpi_augment.XXXXXX)}")
