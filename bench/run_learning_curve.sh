@@ -7,7 +7,9 @@
 # (default 1) for n = 1e6: one 1M x 50000 epoch is ~25 min on the 2-core machine.
 # Appends one JSON row per (n, p) to OUT (default WORKDIR/learning_curve.jsonl) with the test
 # accuracy after every epoch and the elapsed seconds, and skips a pair already in OUT (a killed
-# run resumes where it stopped). Then plots: bench/plot_learning_curve.py OUT PLOT.
+# run resumes where it stopped). FACTOR (default float64) is solver.factor_precision: float32
+# stores the exact projection's factor in half the memory (rows carry a "factor" field). Then
+# plots: bench/plot_learning_curve.py OUT PLOT.
 #
 #   BUILD=build-test bash bench/run_learning_curve.sh [WORKDIR]   (default: new dir under /tmp)
 #
@@ -28,7 +30,12 @@ touch "$out"
 echo "working in $work, results in $out"
 for n in 60000 ${NS:-200000 1000000}; do
   for p in ${PS:-10000 20000 50000}; do
-    if grep -q "\"n\": $n, \"p\": $p," "$out"; then continue; fi
+    factor=${FACTOR:-float64}
+    done=$(grep "\"n\": $n, \"p\": $p," "$out" | grep -c "\"factor\": \"$factor\"" || true)
+    # Rows from before FACTOR have no factor field: float64.
+    [[ $factor != float64 ]] || done=$((done + $(grep "\"n\": $n, \"p\": $p," "$out" |
+      grep -vc '"factor"' || true)))
+    ((done == 0)) || continue
     data=()
     if ((n > 60000)); then
       # shellcheck disable=SC2086  # $augment is a list of generator options
@@ -38,21 +45,26 @@ for n in 60000 ${NS:-200000 1000000}; do
     fi
     epochs=${EPOCHS_SMALL:-2}
     ((n < 1000000)) || epochs=${EPOCHS_LARGE:-1}
+    factor=${FACTOR:-float64}
     tag=n$n-p$p
+    [[ $factor == float64 ]] || tag=$tag-$factor
     rm -f "m-$tag.jsonl"
     mpirun -np "$ranks" "$build/kmpi" train --config "$root/configs/fashion_mnist.ini" "${data[@]}" \
       --solver.name=eigenpro4 --solver.centers="$p" --solver.epochs="$epochs" \
+      --solver.factor_precision="$factor" \
       --output.model="m-$tag.kmpi" --output.metrics="m-$tag.jsonl" > "log-$tag.txt" 2>&1 ||
       { tail -20 "log-$tag.txt"; exit 1; }
-    /usr/bin/python3 - "$n" "$p" "m-$tag.jsonl" "$out" "$augment" << 'PY'
+    /usr/bin/python3 - "$n" "$p" "m-$tag.jsonl" "$out" "$augment" "$factor" << 'PY'
 import json, sys
-n, p, path, out, augment = sys.argv[1:]
+n, p, path, out, augment, factor = sys.argv[1:]
 rows = [json.loads(l) for l in open(path)]
 epochs = [r for r in rows if "epoch" in r and "event" not in r]
 setup = next(r for r in rows if r.get("event") == "setup")
 row = {"n": int(n), "p": int(p), "solver": "eigenpro4",
        "data": "real" if int(n) == 60000 else "augmented " + augment,
-       "projection": setup.get("projection", ""),
+       "projection": setup.get("projection", ""), "factor": factor,
+       "setup_s": round(setup.get("setup_s", setup.get("elapsed_s", 0)), 1),
+       "projection_residual": [e.get("projection_residual") for e in epochs],
        "test_accuracy": [e["test_accuracy"] for e in epochs],
        "elapsed_s": [round(e["elapsed_s"], 1) for e in epochs],
        "train_mse": [e["train_mse"] for e in epochs],

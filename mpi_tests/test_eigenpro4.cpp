@@ -227,8 +227,11 @@ TEST(EigenPro4, SameCentersAndPredictionsAtEveryRankCount) {
 // ---- The exact projection (solver.projection = cholesky) ----
 
 // CenterSolver's theta = (K_ZZ + eps I)^{-1} h equals a serial LAPACK solve of the same system
-// at every rank count. The kernel is narrow enough that K_ZZ is well conditioned (its smallest
-// eigenvalue is checked), so 1e-8 relative separates a wrong solve from rounding.
+// at every rank count, with a float64 and with a float32 factor (solver.factor_precision). The
+// kernel is narrow enough that K_ZZ is well conditioned (its smallest eigenvalue is checked), so
+// 1e-8 relative separates a wrong float64 solve from rounding; a float32 factor and solve carry
+// errors of about cond(K_ZZ + eps I) * 6e-8 at most (cond < 1e3 here; measured 1.1e-6), so 2e-5
+// for it, still far below the O(1) of a wrong solve.
 TEST(EigenPro4, ExactProjectionEqualsTheSerialSolve) {
   auto world = mpi::Communicator::world();
   const std::size_t p = 90, d = 5, c = 3;
@@ -237,21 +240,36 @@ TEST(EigenPro4, ExactProjectionEqualsTheSerialSolve) {
   const Matrix<double> h_all = rows_of(0, p, c, [](std::size_t i, std::size_t l) {
     return std::sin(0.7 * static_cast<double>(i) + static_cast<double>(l));
   });
-  for (int g : rank_group_sizes(world.size())) {
-    auto comm = world.split(world.rank() / g, world.rank());
-    const BlockPartition cpart(p, comm.size());
-    const CenterSolver solver(comm, kernel, cpart, my_rows(z_all, cpart, comm.rank()),
-                              Precision::kFloat64);
-    const Matrix<double> theta = solver.solve(my_rows(h_all, cpart, comm.rank()));
-    Matrix<double> k = kernel_block(kernel, z_all, z_all);
-    const serial::Eigensystem es = serial::symmetric_eigen(k);
-    EXPECT_GT(es.values.back(), 1e-3) << "K_ZZ is too ill-conditioned for a 1e-8 comparison";
-    for (std::size_t i = 0; i < p; ++i) k(i, i) += solver.jitter();
-    const Matrix<double> want = serial::solve_spd(k, h_all);
-    const Matrix<double> got = gather_rows(comm, cpart, theta);
-    EXPECT_LT(max_abs_diff(got, want), 1e-8 * max_abs(want)) << "group " << g;
-    // The float64 jitter is 1e-13 per center: the system solved is K_ZZ's to 1e-11.
-    EXPECT_LE(solver.jitter(), 1e-13 * static_cast<double>(p) * 1.0000001);
+  const Matrix<double> k_zz = kernel_block(kernel, z_all, z_all);
+  const serial::Eigensystem es = serial::symmetric_eigen(k_zz);
+  EXPECT_GT(es.values.back(), 1e-3) << "K_ZZ is too ill-conditioned for a 1e-8 comparison";
+  EXPECT_LT(es.values.front() / es.values.back(), 1e3);
+  struct Case {
+    Precision factor;
+    double tolerance, jitter_per_center;
+  };
+  for (const Case& cs :
+       {Case{Precision::kFloat64, 1e-8, 1e-13}, Case{Precision::kFloat32, 2e-5, 1e-6}}) {
+    for (int g : rank_group_sizes(world.size())) {
+      auto comm = world.split(world.rank() / g, world.rank());
+      const BlockPartition cpart(p, comm.size());
+      const CenterSolver solver(comm, kernel, cpart, my_rows(z_all, cpart, comm.rank()),
+                                Precision::kFloat64, cs.factor);
+      const Matrix<double> theta = solver.solve(my_rows(h_all, cpart, comm.rank()));
+      Matrix<double> k = k_zz;
+      for (std::size_t i = 0; i < p; ++i) k(i, i) += solver.jitter();
+      const Matrix<double> want = serial::solve_spd(k, h_all);
+      const Matrix<double> got = gather_rows(comm, cpart, theta);
+      const double rel = max_abs_diff(got, want) / max_abs(want);
+      EXPECT_LT(rel, cs.tolerance)
+          << "group " << g << ", float32 factor " << (cs.factor == Precision::kFloat32);
+      if (comm.rank() == 0 && g == world.size())
+        std::printf("exact projection, %s factor: max relative error %.2e\n",
+                    cs.factor == Precision::kFloat32 ? "float32" : "float64", rel);
+      // The jitter rule (center_factor.cpp): float64 1e-13 per center (the system solved is
+      // K_ZZ's to 1e-11), float32 1e-6.
+      EXPECT_LE(solver.jitter(), cs.jitter_per_center * static_cast<double>(p) * 1.0000001);
+    }
   }
 }
 

@@ -152,10 +152,13 @@ void plan_eigenpro4(const Options& o, const PlanShape& s, long long p, MemoryPla
   // blocks); X_S replicated plus the rows/columns each rank selects from it.
   plan.items.push_back({"preconditioner setup (K_SS, eigenvectors, pdsyevd work; X_S)",
                         4 * std::max(S * S, Sm * Sm) / P * 8 + 2 * S * D * 8});
-  // solver.projection = cholesky (auto takes it only when this fits: exact_projection_fits).
-  if (o.str("solver.projection") == "cholesky")
-    plan.items.push_back({"exact projection: factor of K_ZZ (p x p block-cyclic), Z replicated",
-                          Pc * Pc / P * 8 + Pc * D * 8});
+  // solver.projection = cholesky (auto takes it only when this fits: resolve_projection).
+  if (o.str("solver.projection") == "cholesky") {
+    const std::string factor = o.str("solver.factor_precision");
+    plan.items.push_back(
+        {"exact projection: " + factor + " factor of K_ZZ (p x p block-cyclic), Z replicated",
+         Pc * Pc / P * (factor == "float32" ? 4 : 8) + Pc * D * 8});
+  }
 }
 
 // falkon and eigenpro4: the models on p centers.
@@ -303,12 +306,25 @@ double agreed_memory_limit(const mpi::Communicator& comm, const Options& o) {
   return comm.allreduce_value(limit, mpi::Op::kMin);
 }
 
-bool exact_projection_fits(const mpi::Communicator& comm, const Options& o, std::size_t n,
+Options resolve_projection(const Options& o, std::size_t n, std::size_t d, std::size_t c, int ranks,
+                           std::size_t n_eval, bool tune, double limit) {
+  if (o.str("solver.name") != "eigenpro4" || o.str("solver.projection") != "auto") return o;
+  std::vector<std::string> factors = {o.str("solver.factor_precision")};
+  if (!o.given("solver.factor_precision")) factors = {"float64", "float32"};
+  for (const std::string& factor : factors) {
+    Options cholesky = o;
+    cholesky.set("solver.projection", "cholesky");
+    cholesky.set("solver.factor_precision", factor);
+    if (plan_training(cholesky, n, d, c, ranks, n_eval, tune).total() <= limit) return cholesky;
+  }
+  Options inexact = o;
+  inexact.set("solver.projection", "eigenpro2");
+  return inexact;
+}
+
+Options resolve_projection(const mpi::Communicator& comm, const Options& o, std::size_t n,
                            std::size_t d, std::size_t c, std::size_t n_eval) {
-  Options cholesky = o;
-  cholesky.set("solver.projection", "cholesky");
-  return plan_training(cholesky, n, d, c, comm.size(), n_eval).total() <=
-         agreed_memory_limit(comm, o);
+  return resolve_projection(o, n, d, c, comm.size(), n_eval, false, agreed_memory_limit(comm, o));
 }
 
 bool check_memory_plan(const mpi::Communicator& comm, const Options& o, std::size_t n,
@@ -322,15 +338,10 @@ bool check_memory_plan(const mpi::Communicator& comm, const Options& o, std::siz
   const double vfrac = o.real("data.validation_fraction");
   if (vfrac > 0 && o.str("solver.name") != "direct")
     n_eval += static_cast<std::size_t>(std::llround(static_cast<double>(n) * vfrac / (1 - vfrac)));
-  MemoryPlan plan = plan_training(o, n, d, c, comm.size(), n_eval, tune);
-  // eigenpro4's solver.projection = auto takes the exact projection when its factor fits
-  // (exact_projection_fits, the same rule): the plan is then the one with the factor.
-  if (o.str("solver.name") == "eigenpro4" && o.str("solver.projection") == "auto") {
-    Options cholesky = o;
-    cholesky.set("solver.projection", "cholesky");
-    MemoryPlan with_factor = plan_training(cholesky, n, d, c, comm.size(), n_eval, tune);
-    if (with_factor.total() <= limit) plan = std::move(with_factor);
-  }
+  // eigenpro4's solver.projection = auto: the plan of the projection it will take.
+  const MemoryPlan plan =
+      plan_training(resolve_projection(o, n, d, c, comm.size(), n_eval, tune, limit), n, d, c,
+                    comm.size(), n_eval, tune);
   const bool dry_run = o.flag("run.dry_run");
   if (dry_run && comm.rank() == 0)
     std::printf(

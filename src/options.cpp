@@ -155,7 +155,9 @@ std::vector<OptionSpec> solver_options() {
              {"auto", "cholesky", "eigenpro2"}),
       choice("solver.factor_precision", "float64",
              "falkon: precision of its Cholesky factors of K_ZZ + eps I and of L^T L / p + lambda "
-             "I (float32: half the setup time, with eps = 1e-6 p instead of 1e-7 p)",
+             "I (float32: half the setup time, with eps = 1e-6 p instead of 1e-7 p); eigenpro4: "
+             "of the exact projection's factor (float32: stored in p^2 / P floats per rank, half "
+             "the memory)",
              {"float64", "float32"}),
       integer("solver.eval_every", "1",
               "falkon: test metrics (a cg_iteration metrics line) after every this many CG "

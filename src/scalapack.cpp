@@ -31,6 +31,9 @@ void pdtrsm_(const char* side, const char* uplo, const char* transa, const char*
              const int* desca, double* b, const int* ib, const int* jb, const int* descb);
 void pdlauum_(const char* uplo, const int* n, double* a, const int* ia, const int* ja,
               const int* desca, int* info);
+void pspotrs_(const char* uplo, const int* n, const int* nrhs, const float* a, const int* ia,
+              const int* ja, const int* desca, float* b, const int* ib, const int* jb,
+              const int* descb, int* info);
 void pspotrf_(const char* uplo, const int* n, float* a, const int* ia, const int* ja,
               const int* desca, int* info);
 void pslauum_(const char* uplo, const int* n, float* a, const int* ia, const int* ja,
@@ -124,8 +127,9 @@ std::size_t local_extent(std::size_t n, std::size_t nb, int iproc, int nprocs) {
   return static_cast<std::size_t>(numroc_(&in, &inb, &iproc, &zero, &nprocs));
 }
 
-BlockCyclicMatrix::BlockCyclicMatrix(const BlacsGrid& grid, std::size_t m, std::size_t n,
-                                     std::size_t mb, std::size_t nb)
+template <class T>
+BasicBlockCyclicMatrix<T>::BasicBlockCyclicMatrix(const BlacsGrid& grid, std::size_t m,
+                                                  std::size_t n, std::size_t mb, std::size_t nb)
     : grid_(&grid),
       m_(m),
       n_(n),
@@ -139,30 +143,35 @@ BlockCyclicMatrix::BlockCyclicMatrix(const BlacsGrid& grid, std::size_t m, std::
   int info = 0;
   descinit_(desc_.data(), &im, &in, &imb, &inb, &zero, &zero, &ctx, &ild, &info);
   if (info != 0) throw Error("descinit failed with info = " + std::to_string(info));
-  local_.assign(ld_ * lc_, 0.0);
+  local_.assign(ld_ * lc_, T(0));
 }
 
-std::size_t BlockCyclicMatrix::global_row(std::size_t i) const {
+template <class T>
+std::size_t BasicBlockCyclicMatrix<T>::global_row(std::size_t i) const {
   return ((i / mb_) * grid_->rows() + grid_->my_row()) * mb_ + i % mb_;
 }
-std::size_t BlockCyclicMatrix::global_col(std::size_t j) const {
+template <class T>
+std::size_t BasicBlockCyclicMatrix<T>::global_col(std::size_t j) const {
   return ((j / nb_) * grid_->cols() + grid_->my_col()) * nb_ + j % nb_;
 }
-std::vector<std::size_t> BlockCyclicMatrix::global_rows() const {
+template <class T>
+std::vector<std::size_t> BasicBlockCyclicMatrix<T>::global_rows() const {
   std::vector<std::size_t> g(lr_);
   for (std::size_t i = 0; i < lr_; ++i) g[i] = global_row(i);
   return g;
 }
-std::vector<std::size_t> BlockCyclicMatrix::global_cols() const {
+template <class T>
+std::vector<std::size_t> BasicBlockCyclicMatrix<T>::global_cols() const {
   std::vector<std::size_t> g(lc_);
   for (std::size_t j = 0; j < lc_; ++j) g[j] = global_col(j);
   return g;
 }
 
-void BlockCyclicMatrix::fill(const std::function<double(std::size_t, std::size_t)>& f) {
+template <class T>
+void BasicBlockCyclicMatrix<T>::fill(const std::function<double(std::size_t, std::size_t)>& f) {
   for (std::size_t j = 0; j < lc_; ++j) {
     const std::size_t gj = global_col(j);
-    for (std::size_t i = 0; i < lr_; ++i) local(i, j) = f(global_row(i), gj);
+    for (std::size_t i = 0; i < lr_; ++i) local(i, j) = static_cast<T>(f(global_row(i), gj));
   }
 }
 
@@ -172,13 +181,17 @@ std::vector<std::size_t> partition_offsets(const BlockPartition& part) {
   return o;
 }
 
-Matrix<double> BlockCyclicMatrix::to_row_blocks(const BlockPartition& rows, std::size_t col_begin,
-                                                std::size_t ncols) const {
+template <class T>
+Matrix<double> BasicBlockCyclicMatrix<T>::to_row_blocks(const BlockPartition& rows,
+                                                        std::size_t col_begin,
+                                                        std::size_t ncols) const {
   return to_row_blocks(partition_offsets(rows), col_begin, ncols);
 }
 
-Matrix<double> BlockCyclicMatrix::to_row_blocks(const std::vector<std::size_t>& offsets,
-                                                std::size_t col_begin, std::size_t ncols) const {
+template <class T>
+Matrix<double> BasicBlockCyclicMatrix<T>::to_row_blocks(const std::vector<std::size_t>& offsets,
+                                                        std::size_t col_begin,
+                                                        std::size_t ncols) const {
   const auto& comm = grid_->comm();
   const int P = comm.size();
   if (offsets.size() != static_cast<std::size_t>(P) + 1 || offsets.back() != m_)
@@ -210,7 +223,7 @@ Matrix<double> BlockCyclicMatrix::to_row_blocks(const std::vector<std::size_t>& 
     for (std::size_t j : cols) {
       const std::size_t index = (gi - rows.begin(owner)) * ncols + (global_col(j) - col_begin);
       send[fill_at[owner]++] = static_cast<double>(index);  // exact below 2^53
-      send[fill_at[owner]++] = local(i, j);
+      send[fill_at[owner]++] = static_cast<double>(local(i, j));
     }
   }
   std::vector<int> recv_counts(P);
@@ -239,6 +252,21 @@ void cholesky_factor(BlockCyclicMatrix& a, Precision precision) {
   }
   pdpotrf_("L", &n, a.data(), &one, &one, a.descriptor(), &info);
   agree_info(a.grid(), info, "pdpotrf");
+}
+
+void cholesky_factor(BlockCyclicMatrixF& a) {
+  const int n = to_int(a.rows()), one = 1;
+  int info = 0;
+  pspotrf_("L", &n, a.data(), &one, &one, a.descriptor(), &info);
+  agree_info(a.grid(), info, "pspotrf");
+}
+
+void cholesky_solve(const BlockCyclicMatrixF& factor, BlockCyclicMatrixF& b) {
+  const int n = to_int(factor.rows()), nrhs = to_int(b.cols()), one = 1;
+  int info = 0;
+  pspotrs_("L", &n, &nrhs, factor.data(), &one, &one, factor.descriptor(), b.data(), &one, &one,
+           b.descriptor(), &info);
+  agree_info(factor.grid(), info, "pspotrs");
 }
 
 void cholesky_solve(const BlockCyclicMatrix& factor, BlockCyclicMatrix& b) {
@@ -329,16 +357,20 @@ void multiply(bool transpose_a, bool transpose_b, double alpha, const BlockCycli
           c.descriptor());
 }
 
-Matrix<double> BlockCyclicMatrix::replicate() const {
+template <class T>
+Matrix<double> BasicBlockCyclicMatrix<T>::replicate() const {
   // Every entry lives on exactly one process: zeros elsewhere, then one sum.
   Matrix<double> out(m_, n_);
   for (std::size_t j = 0; j < lc_; ++j) {
     const std::size_t gj = global_col(j);
-    for (std::size_t i = 0; i < lr_; ++i) out(global_row(i), gj) = local(i, j);
+    for (std::size_t i = 0; i < lr_; ++i) out(global_row(i), gj) = static_cast<double>(local(i, j));
   }
   grid_->comm().allreduce(out.data(), out.size());
   return out;
 }
+
+template class BasicBlockCyclicMatrix<double>;
+template class BasicBlockCyclicMatrix<float>;
 
 TopEigenpairs top_eigenpairs(BlockCyclicMatrix& a, std::size_t k) {
   const std::size_t n = a.rows();

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <vector>
 
 #include "kmpi/kernel.hpp"
@@ -31,21 +32,32 @@ double jitter_per_center(Precision products, Precision factor = Precision::kFloa
 BlockCyclicMatrix factor_kzz(const BlacsGrid& grid, const Kernel& kernel, const Matrix<double>& z,
                              std::size_t nb, Precision products, Precision factor, double& eps);
 
+// collective: the same factor stored in float32 (p^2 / P floats per rank, half of factor_kzz's),
+// pspotrf on float32 tiles of the float64 kernel values, eps from
+// jitter_per_center(kFloat32, kFloat32).
+BlockCyclicMatrixF factor_kzz_float32(const BlacsGrid& grid, const Kernel& kernel,
+                                      const Matrix<double>& z, std::size_t nb, double& eps);
+
 // collective: A_L = chol(L^T L / p + lambda I) (falkon's second factor), from a copy of L, in
 // `factor` precision.
 BlockCyclicMatrix factor_a(const BlockCyclicMatrix& l, double lambda,
                            Precision factor = Precision::kFloat64);
 
 // EigenPro 4's exact projection (solver.projection = cholesky): theta = (K_ZZ + eps I)^{-1} h
-// through the Cholesky factor of K_ZZ + eps I (factor_kzz: block-cyclic, p^2 / P doubles per
-// rank, the jitter rule above), factored once; each solve is one pdpotrs on p x c values.
+// through the Cholesky factor of K_ZZ + eps I (factor_kzz: block-cyclic, the jitter rule
+// above), factored once; each solve is one pdpotrs on p x c values. The factor is float64
+// (p^2 / P doubles per rank) or, with `factor` = kFloat32 (solver.factor_precision), float32:
+// half the memory, which is what lets p = 50000 take exact projections on two 12 GB ranks; each
+// solve is then pspotrs on float32 right-hand sides, accurate to about cond * 6e-8 with
+// cond <= (||K_ZZ|| + eps) / eps (eps = 1e-6 p).
 class CenterSolver {
  public:
   // collective: factors K_ZZ + eps I for the centers z (this rank's rows of `centers`); Z is
   // gathered whole (p x d) while K_ZZ is built. `precision` is that of the kernel products the
-  // right-hand sides come from (it sets eps).
+  // right-hand sides come from (it sets eps with a float64 factor).
   CenterSolver(const mpi::Communicator& comm, const Kernel& kernel, const BlockPartition& centers,
-               const Matrix<double>& z, Precision precision);
+               const Matrix<double>& z, Precision precision,
+               Precision factor = Precision::kFloat64);
   // collective: theta for h, both this rank's rows of the centers' partition (p x c in all).
   Matrix<double> solve(const Matrix<double>& h) const;
   double jitter() const { return eps_; }
@@ -58,7 +70,8 @@ class CenterSolver {
   BlockPartition centers_;
   BlacsGrid grid_;
   double eps_ = 0;
-  BlockCyclicMatrix l_;
+  std::optional<BlockCyclicMatrix> l_;    // the float64 factor, or
+  std::optional<BlockCyclicMatrixF> lf_;  // the float32 one
 };
 
 }  // namespace kmpi

@@ -49,9 +49,15 @@ double memory_limit_bytes(const Options& options, int ranks_on_node);
 // collective: run.memory_limit per rank, the tightest node's (agreed on every rank).
 double agreed_memory_limit(const mpi::Communicator& comm, const Options& options);
 
-// collective: eigenpro4 with solver.projection = auto takes the exact (Cholesky) projection
-// when the plan with its factor (p^2 / P doubles per rank) is within agreed_memory_limit.
-bool exact_projection_fits(const mpi::Communicator& comm, const Options& options, std::size_t n,
+// local: `options` with eigenpro4's solver.projection = auto resolved against `limit` bytes per
+// rank: cholesky with a float64 factor (p^2 / P doubles per rank) when that plan fits, else,
+// unless solver.factor_precision was given, cholesky with a float32 factor (half of it: the
+// exact projection at twice the p^2 for the memory), else eigenpro2. Anything else: unchanged.
+Options resolve_projection(const Options& options, std::size_t n, std::size_t d, std::size_t c,
+                           int ranks, std::size_t n_eval, bool tune, double limit);
+
+// collective: resolve_projection against agreed_memory_limit (the same on every rank).
+Options resolve_projection(const mpi::Communicator& comm, const Options& options, std::size_t n,
                            std::size_t d, std::size_t c, std::size_t n_eval);
 
 // collective: plans, prints the plan on rank 0 for --dry-run (run.dry_run), and refuses (one

@@ -45,12 +45,14 @@ std::vector<std::size_t> partition_offsets(const BlockPartition& part);
 // (ScaLAPACK's NUMROC, source process 0). local.
 std::size_t local_extent(std::size_t n, std::size_t nb, int iproc, int nprocs);
 
-// A global m x n float64 matrix, block-cyclic with mb x nb blocks; this rank holds its local
-// tiles column-major with leading dimension ld() (ScaLAPACK's convention).
-class BlockCyclicMatrix {
+// A global m x n matrix of T (double or float), block-cyclic with mb x nb blocks; this rank
+// holds its local tiles column-major with leading dimension ld() (ScaLAPACK's convention).
+// ScaLAPACK's descriptors carry no type: a float and a double matrix of the same shape share one.
+template <class T>
+class BasicBlockCyclicMatrix {
  public:
-  BlockCyclicMatrix(const BlacsGrid& grid, std::size_t m, std::size_t n, std::size_t mb = 64,
-                    std::size_t nb = 64);
+  BasicBlockCyclicMatrix(const BlacsGrid& grid, std::size_t m, std::size_t n, std::size_t mb = 64,
+                         std::size_t nb = 64);
 
   const BlacsGrid& grid() const { return *grid_; }
   std::size_t rows() const { return m_; }
@@ -59,10 +61,10 @@ class BlockCyclicMatrix {
   std::size_t local_cols() const { return lc_; }
   std::size_t ld() const { return ld_; }
   const int* descriptor() const { return desc_.data(); }
-  double* data() { return local_.data(); }
-  const double* data() const { return local_.data(); }
-  double& local(std::size_t i, std::size_t j) { return local_[i + j * ld_]; }
-  double local(std::size_t i, std::size_t j) const { return local_[i + j * ld_]; }
+  T* data() { return local_.data(); }
+  const T* data() const { return local_.data(); }
+  T& local(std::size_t i, std::size_t j) { return local_[i + j * ld_]; }
+  T local(std::size_t i, std::size_t j) const { return local_[i + j * ld_]; }
 
   // local: global index of local row i / local column j.
   std::size_t global_row(std::size_t i) const;
@@ -74,24 +76,29 @@ class BlockCyclicMatrix {
   void fill(const std::function<double(std::size_t, std::size_t)>& f);
 
   // collective: rank r receives rows [offsets[r], offsets[r+1]) of the columns
-  // [col_begin, col_begin + ncols), as a row-major matrix. `offsets` (P + 1 ascending values from
-  // 0 to rows()) is any contiguous row partition over the communicator. One all-to-all; no rank
-  // ever holds more than its own piece.
+  // [col_begin, col_begin + ncols), as a row-major float64 matrix. `offsets` (P + 1 ascending
+  // values from 0 to rows()) is any contiguous row partition over the communicator. One
+  // all-to-all; no rank ever holds more than its own piece.
   Matrix<double> to_row_blocks(const std::vector<std::size_t>& offsets, std::size_t col_begin,
                                std::size_t ncols) const;
   Matrix<double> to_row_blocks(const BlockPartition& rows, std::size_t col_begin,
                                std::size_t ncols) const;
 
-  // collective: the whole matrix on every rank (one allreduce of m x n values); only for thin
-  // matrices such as the p x c right-hand sides of a solver, never for p x p ones.
+  // collective: the whole matrix on every rank as float64 (one allreduce of m x n values); only
+  // for thin matrices such as the p x c right-hand sides of a solver, never for p x p ones.
   Matrix<double> replicate() const;
 
  private:
   const BlacsGrid* grid_;
   std::size_t m_, n_, mb_, nb_, lr_, lc_, ld_;
   std::array<int, 9> desc_{};
-  std::vector<double> local_;
+  std::vector<T> local_;
 };
+
+using BlockCyclicMatrix = BasicBlockCyclicMatrix<double>;
+// A float32 factor: half the memory per rank of a float64 one (eigenpro4's exact projection at
+// solver.factor_precision = float32).
+using BlockCyclicMatrixF = BasicBlockCyclicMatrix<float>;
 
 // Every driver below is collective over the grid and agrees on ScaLAPACK's info: a failure
 // (e.g. a matrix that is not positive definite) becomes the same CollectiveError on all ranks.
@@ -100,8 +107,11 @@ class BlockCyclicMatrix {
 // the time at the machine's SGEMM rate), the factor's entries rounded to float32 and stored
 // back as float64.
 void cholesky_factor(BlockCyclicMatrix& a, Precision precision = Precision::kFloat64);
-// B <- A^{-1} B given the factor from cholesky_factor, pdpotrs.
+// A = L L^T in place in float32, pspotrf.
+void cholesky_factor(BlockCyclicMatrixF& a);
+// B <- A^{-1} B given the factor from cholesky_factor, pdpotrs (pspotrs for float32).
 void cholesky_solve(const BlockCyclicMatrix& factor, BlockCyclicMatrix& b);
+void cholesky_solve(const BlockCyclicMatrixF& factor, BlockCyclicMatrixF& b);
 // B <- L^{-1} B (transpose = false) or L^{-T} B (transpose = true) for the lower triangle L of
 // `factor` (e.g. from cholesky_factor; the upper triangle is not referenced), pdtrsm. B's row
 // blocking must match the factor's.

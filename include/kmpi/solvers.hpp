@@ -250,6 +250,9 @@ struct EigenPro4Options {
   // solver.projection = cholesky: theta = (K_ZZ + eps I)^{-1} h exactly, by one Cholesky factor
   // (CenterSolver, center_factor.hpp); false: projection_epochs of EigenPro 2.
   bool exact_projection = false;
+  // Of the exact projection's factor (solver.factor_precision): float32 stores it in half the
+  // memory.
+  Precision factor_precision = Precision::kFloat64;
   std::size_t epochs = 5;
   std::uint64_t seed = 1;
   Precision precision = Precision::kFloat32;

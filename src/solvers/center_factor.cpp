@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 #include <utility>
 
 #include "kmpi/error.hpp"
@@ -47,32 +48,78 @@ double jitter_per_center(Precision products, Precision factor) {
   return products == Precision::kFloat32 ? 1e-7 : 1e-13;
 }
 
-// collective: L with L L^T = K_ZZ + eps I, block-cyclic in nb x nb blocks. eps starts at
-// jitter_per_center() p and grows by 100x when float64 rounding leaves K_ZZ numerically
-// indefinite; `eps` returns the one used. The
-// CollectiveError of a failed pdpotrf reaches every rank together, so the retry is collective.
-BlockCyclicMatrix factor_kzz(const BlacsGrid& grid, const Kernel& kernel, const Matrix<double>& z,
-                             std::size_t nb, Precision products, Precision factor, double& eps) {
-  const std::size_t p = z.rows();
-  BlockCyclicMatrix l(grid, p, p, nb, nb);
+namespace {
+
+// local: the local tiles of `l` <- K(Z, Z) + eps I. float64 tiles are written by one kernel
+// call; float32 ones from float64 column panels (the same kernel values, rounded once), so no
+// rank holds a float64 copy of its p^2 / P entries.
+template <class T>
+void fill_kzz(BasicBlockCyclicMatrix<T>& l, const Kernel& kernel, const Matrix<double>& z,
+              double eps) {
   const auto rows = l.global_rows(), cols = l.global_cols();
-  eps = static_cast<double>(p) * jitter_per_center(products, factor);
+  const Matrix<double> zr = select_rows(z, rows);
+  constexpr std::size_t kPanel = std::is_same_v<T, double> ? ~std::size_t(0) : 512;
+  std::vector<double> panel;
+  for (std::size_t j0 = 0; j0 < cols.size(); j0 += kPanel) {
+    const std::size_t jn = std::min(kPanel, cols.size() - j0);
+    const Matrix<double> zc = select_rows(
+        z, std::vector<std::size_t>(cols.begin() + static_cast<std::ptrdiff_t>(j0),
+                                    cols.begin() + static_cast<std::ptrdiff_t>(j0 + jn)));
+    // K(Z_cols, Z_rows) row-major with leading dimension ld is K(rows, cols) column-major.
+    if constexpr (std::is_same_v<T, double>) {
+      kernel_block(kernel, zc.data(), jn, zc.cols(), zr.data(), rows.size(), zr.cols(), zr.cols(),
+                   l.data() + j0 * l.ld(), l.ld());
+    } else {
+      panel.resize(jn * rows.size());
+      kernel_block(kernel, zc.data(), jn, zc.cols(), zr.data(), rows.size(), zr.cols(), zr.cols(),
+                   panel.data(), rows.size());
+      for (std::size_t j = 0; j < jn; ++j)
+        for (std::size_t i = 0; i < rows.size(); ++i)
+          l.local(i, j0 + j) = static_cast<T>(panel[j * rows.size() + i]);
+    }
+  }
+  for (std::size_t j = 0; j < l.local_cols(); ++j)
+    for (std::size_t i = 0; i < l.local_rows(); ++i)
+      if (rows[i] == cols[j]) l.local(i, j) = static_cast<T>(l.local(i, j) + eps);
+}
+
+// collective: L with L L^T = K_ZZ + eps I, block-cyclic in nb x nb blocks, factored by `factor`
+// (which agrees ScaLAPACK's info). eps starts at eps_per_center p and grows by 100x when
+// rounding leaves K_ZZ numerically indefinite; `eps` returns the one used. The CollectiveError
+// of a failed factorisation reaches every rank together, so the retry is collective.
+template <class T, class Factor>
+BasicBlockCyclicMatrix<T> factor_with_jitter(const BlacsGrid& grid, const Kernel& kernel,
+                                             const Matrix<double>& z, std::size_t nb,
+                                             double eps_per_center, Factor&& factor, double& eps) {
+  const std::size_t p = z.rows();
+  BasicBlockCyclicMatrix<T> l(grid, p, p, nb, nb);
+  eps = static_cast<double>(p) * eps_per_center;
   for (int attempt = 0;; ++attempt) {
-    const Matrix<double> zr = select_rows(z, rows), zc = select_rows(z, cols);
-    // K(Z_cols, Z_rows) row-major with leading dimension ld() is K(rows, cols) column-major.
-    kernel_block(kernel, zc.data(), cols.size(), zc.cols(), zr.data(), rows.size(), zr.cols(),
-                 zr.cols(), l.data(), l.ld());
-    for (std::size_t j = 0; j < l.local_cols(); ++j)
-      for (std::size_t i = 0; i < l.local_rows(); ++i)
-        if (rows[i] == cols[j]) l.local(i, j) += eps;
+    fill_kzz(l, kernel, z, eps);
     try {
-      cholesky_factor(l, factor);
+      factor(l);
       return l;
     } catch (const CollectiveError&) {
       if (attempt >= 6) throw;
       eps *= 100;
     }
   }
+}
+
+}  // namespace
+
+BlockCyclicMatrix factor_kzz(const BlacsGrid& grid, const Kernel& kernel, const Matrix<double>& z,
+                             std::size_t nb, Precision products, Precision factor, double& eps) {
+  return factor_with_jitter<double>(
+      grid, kernel, z, nb, jitter_per_center(products, factor),
+      [&](BlockCyclicMatrix& l) { cholesky_factor(l, factor); }, eps);
+}
+
+BlockCyclicMatrixF factor_kzz_float32(const BlacsGrid& grid, const Kernel& kernel,
+                                      const Matrix<double>& z, std::size_t nb, double& eps) {
+  return factor_with_jitter<float>(
+      grid, kernel, z, nb, jitter_per_center(Precision::kFloat32, Precision::kFloat32),
+      [](BlockCyclicMatrixF& l) { cholesky_factor(l); }, eps);
 }
 
 // collective: A_L = chol(L^T L / p + lambda I), from a copy of L (pdlauum works in place).

@@ -1,5 +1,6 @@
 // CenterSolver (kmpi/center_factor.hpp): EigenPro 4's exact projection onto span{k(., z_j)}.
 #include <numeric>
+#include <type_traits>
 
 #include "kmpi/center_factor.hpp"
 #include "kmpi/solvers.hpp"
@@ -20,21 +21,27 @@ Matrix<double> all_rows(const mpi::Communicator& comm, const BlockPartition& par
 
 CenterSolver::CenterSolver(const mpi::Communicator& comm, const Kernel& kernel,
                            const BlockPartition& centers, const Matrix<double>& z,
-                           Precision precision)
-    : comm_(comm),
-      centers_(centers),
-      grid_(comm),
-      l_(factor_kzz(grid_, kernel, all_rows(comm, centers, z), kBlock, precision,
-                    Precision::kFloat64, eps_)) {}
+                           Precision precision, Precision factor)
+    : comm_(comm), centers_(centers), grid_(comm) {
+  const Matrix<double> zall = all_rows(comm, centers, z);
+  if (factor == Precision::kFloat32)
+    lf_.emplace(factor_kzz_float32(grid_, kernel, zall, kBlock, eps_));
+  else
+    l_.emplace(factor_kzz(grid_, kernel, zall, kBlock, precision, Precision::kFloat64, eps_));
+}
 
 Matrix<double> CenterSolver::solve(const Matrix<double>& h) const {
   // h is thin (p x c): replicated for the fill, then solved block-cyclic and sent back to the
   // rows' owners.
   const Matrix<double> whole = all_rows(comm_, centers_, h);
-  BlockCyclicMatrix b(grid_, whole.rows(), whole.cols(), kBlock, kBlock);
-  b.fill([&](std::size_t i, std::size_t j) { return whole(i, j); });
-  cholesky_solve(l_, b);
-  return b.to_row_blocks(centers_, 0, whole.cols());
+  auto solve_with = [&](const auto& l) {
+    std::remove_const_t<std::remove_reference_t<decltype(l)>> b(grid_, whole.rows(), whole.cols(),
+                                                                kBlock, kBlock);
+    b.fill([&](std::size_t i, std::size_t j) { return whole(i, j); });
+    cholesky_solve(l, b);
+    return b.to_row_blocks(centers_, 0, whole.cols());
+  };
+  return lf_ ? solve_with(*lf_) : solve_with(*l_);
 }
 
 }  // namespace kmpi

@@ -399,7 +399,7 @@ EigenPro4Result train_eigenpro4(const mpi::Communicator& comm, const TrainingPro
   std::unique_ptr<CenterSolver> exact;
   if (options.exact_projection) {
     exact = std::make_unique<CenterSolver>(comm, problem.kernel, cpart, result.centers,
-                                           options.precision);
+                                           options.precision, options.factor_precision);
     result.jitter = exact->jitter();
   }
   ProjectionProbe probe;
@@ -467,13 +467,13 @@ EigenPro4Options eigenpro4_options(const SolverContext& ctx) {
   if (o.given("solver.batch_cap")) eo.batch_cap = o.count("solver.batch_cap");
   eo.projection_period = o.count("solver.projection_period");
   eo.projection_epochs = o.count("solver.projection_epochs");
-  const std::string projection = o.str("solver.projection");
-  eo.exact_projection =
-      projection == "cholesky" ||
-      (projection == "auto" &&
-       exact_projection_fits(ctx.comm, o, ctx.problem.partition.size(), ctx.problem.x.cols(),
-                             ctx.problem.y.cols(),
-                             ctx.reporter.sets().test.n + ctx.reporter.sets().validation.n));
+  // solver.projection = auto resolved by the memory plan (the same rule as check_memory_plan's).
+  const Options resolved = resolve_projection(
+      ctx.comm, o, ctx.problem.partition.size(), ctx.problem.x.cols(), ctx.problem.y.cols(),
+      ctx.reporter.sets().test.n + ctx.reporter.sets().validation.n);
+  eo.exact_projection = resolved.str("solver.projection") == "cholesky";
+  eo.factor_precision = resolved.str("solver.factor_precision") == "float32" ? Precision::kFloat32
+                                                                             : Precision::kFloat64;
   eo.epochs = o.count("solver.epochs");
   eo.seed = ctx.seed;
   eo.precision = ctx.precision;
@@ -481,7 +481,15 @@ EigenPro4Options eigenpro4_options(const SolverContext& ctx) {
   return eo;
 }
 
-void report_eigenpro4_setup(TrainReporter& reporter, std::size_t p, const EpochState& st) {
+// "cholesky float64" / "cholesky float32" (exact projections, the factor's precision) or
+// "eigenpro2" (solver.projection_epochs of EigenPro 2 each).
+std::string projection_name(const EigenPro4Options& eo) {
+  if (!eo.exact_projection) return "eigenpro2";
+  return eo.factor_precision == Precision::kFloat32 ? "cholesky float32" : "cholesky float64";
+}
+
+void report_eigenpro4_setup(TrainReporter& reporter, std::size_t p, const std::string& projection,
+                            const EpochState& st) {
   const EigenPro2Parameters& prm = *st.parameters;
   reporter.log().info("eigenpro4: p = %zu, s = %zu, q = %zu, batch %zu, step %.4g, setup %.2f s", p,
                       prm.s, prm.q, prm.batch_size, prm.step_size, st.setup_seconds);
@@ -493,6 +501,7 @@ void report_eigenpro4_setup(TrainReporter& reporter, std::size_t p, const EpochS
                     .add("q", static_cast<double>(prm.q))
                     .add("batch_size", static_cast<double>(prm.batch_size))
                     .add("step_size", prm.step_size)
+                    .add("projection", projection)
                     .add("setup_s", st.setup_seconds));
 }
 
@@ -505,7 +514,7 @@ SolverOutcome run_eigenpro4(SolverContext& ctx) {
                             ? ctx.given_center_count
                             : std::min(n, eo.centers > 0 ? eo.centers : std::size_t(10000));
   auto on_epoch = [&](const EpochState& st) {
-    if (st.epoch == 1) report_eigenpro4_setup(ctx.reporter, p, st);
+    if (st.epoch == 1) report_eigenpro4_setup(ctx.reporter, p, projection_name(eo), st);
     const double bytes_per_step = static_cast<double>(st.bytes_sent) /
                                   static_cast<double>(std::max<std::size_t>(st.steps, 1));
     const double val = ctx.reporter.report(st.epoch, *st.alpha,
@@ -531,9 +540,10 @@ SolverOutcome run_eigenpro4(SolverContext& ctx) {
   if (result.interrupted) return out;
   if (eo.exact_projection)
     ctx.reporter.log().info(
-        "eigenpro4: projection period T = %zu batches, exact projections (Cholesky of K_ZZ + "
+        "eigenpro4: projection period T = %zu batches, exact projections (%s Cholesky of K_ZZ + "
         "%.3g I)",
-        result.projection_period, result.jitter);
+        result.projection_period,
+        eo.factor_precision == Precision::kFloat32 ? "float32" : "float64", result.jitter);
   else
     ctx.reporter.log().info(
         "eigenpro4: projection period T = %zu batches, projection batch %zu, %zu EigenPro 2 "

@@ -28,4 +28,38 @@ PY
 }
 check eigenpro2
 check eigenpro4 --solver.name=eigenpro4 --solver.centers=8000 --solver.batch_size=1000
+check eigenpro4-float32 --solver.name=eigenpro4 --solver.centers=8000 --solver.batch_size=1000 \
+  --solver.projection=cholesky --solver.factor_precision=float32
+
+# solver.projection = auto against run.memory_limit: the float64 factor of K_ZZ when it fits, else
+# the float32 one (half its p^2 / P), else EigenPro 2 projections; the run does what was planned.
+# Limits between the three plans' totals, read from the dry runs.
+ep4=(--config "$SRC/configs/fashion_mnist.ini" --data.limit=20000 --solver.epochs=1
+     --solver.name=eigenpro4 --solver.centers=8000 --solver.batch_size=1000
+     --output.model=m.kmpi --output.metrics=m.jsonl)
+total() {  # MiB per rank of a dry run's plan
+  run 2 train "${ep4[@]}" --dry-run "$@" |
+    sed -n 's/.*total per rank: \([0-9.]*\) \(GiB\|MiB\).*/\1 \2/p' |
+    awk '{ print ($2 == "GiB") ? $1 * 1024 : $1 }'
+}
+t64=$(total --solver.projection=cholesky)
+t32=$(total --solver.projection=cholesky --solver.factor_precision=float32)
+t0=$(total --solver.projection=eigenpro2)
+awk -v a="$t64" -v b="$t32" -v c="$t0" 'BEGIN { exit !(a > b && b > c) }' ||
+  fail "plans not ordered: float64 $t64, float32 $t32, eigenpro2 $t0 MiB"
+expect_projection() {  # $1 = limit in MiB, $2 = the log's projection, $3 = the plan's item or -
+  rm -f m.kmpi m.jsonl
+  run 2 train "${ep4[@]}" --run.memory_limit="$1M" --dry-run > plan.txt
+  if [ "$3" = - ]; then
+    grep -q "exact projection" plan.txt && fail "limit $1 MiB: planned an exact projection"
+  else
+    grep -q "exact projection: $3 factor" plan.txt || fail "limit $1 MiB: no $3 factor planned"
+  fi
+  run 2 train "${ep4[@]}" --run.memory_limit="$1M" > train.txt 2>&1
+  grep -q "$2" train.txt || fail "limit $1 MiB: the run did not take '$2': $(tail -3 train.txt)"
+}
+mid() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%d", (a + b) / 2 }'; }
+expect_projection "$(mid "$t64" 100000)" "exact projections (float64" float64
+expect_projection "$(mid "$t32" "$t64")" "exact projections (float32" float32
+expect_projection "$(mid "$t0" "$t32")" "EigenPro 2 epoch(s) per projection" -
 echo "memory_plan: ok"
