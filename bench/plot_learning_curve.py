@@ -1,6 +1,8 @@
 #!/usr/bin/python3
 """Plot and tabulate bench/run_learning_curve.sh's rows: test accuracy after the last epoch
-against n (log scale), one line per p, with falkon's reference as a horizontal line.
+against n (log scale), one line per p and projection (the rows' "projection" field: "cholesky
+float64", "cholesky float32" or "eigenpro2"; inexact projections dashed), with falkon's
+reference as a horizontal line.
 
     bench/plot_learning_curve.py CURVE.jsonl PLOT.svg [--falkon ACC --falkon-label TEXT]
 
@@ -23,21 +25,28 @@ def main():
     a = ap.parse_args()
     rows = [json.loads(line) for line in open(a.curve) if line.strip()]
     ns = sorted({r["n"] for r in rows})
-    ps = sorted({r["p"] for r in rows})
-    cell = {(r["n"], r["p"]): r for r in rows}
-    print("test accuracy after the last epoch (epochs run, elapsed s); rows n, columns p")
-    print(f"{'n':>9s}" + "".join(f"{p:>24d}" for p in ps))
+    series = sorted({(r["p"], r.get("projection", "")) for r in rows},
+                    key=lambda k: (k[0], k[1] == "eigenpro2", k[1]))
+    cell = {(r["n"], r["p"], r.get("projection", "")): r for r in rows}
+
+    def name(k):
+        return f"p = {k[0]}" + (f", {k[1]}" if k[1] else "")
+
+    print("test accuracy after the last epoch (epochs run, elapsed s); rows n, columns p and "
+          "projection")
+    print(f"{'n':>9s}" + "".join(f"{name(k):>30s}" for k in series))
     for n in ns:
         line = f"{n:>9d}"
-        for p in ps:
-            r = cell.get((n, p))
-            line += (f"{r['test_accuracy'][-1]:>10.4f} ({len(r['test_accuracy'])} ep, "
-                     f"{r['elapsed_s'][-1]:>5.0f} s)" if r else f"{'-':>24s}")
+        for k in series:
+            r = cell.get((n,) + k)
+            line += (f"{r['test_accuracy'][-1]:>16.4f} ({len(r['test_accuracy'])} ep, "
+                     f"{r['elapsed_s'][-1]:>5.0f} s)" if r else f"{'-':>30s}")
         print(line)
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for p in ps:
-        pts = [(n, cell[(n, p)]["test_accuracy"][-1]) for n in ns if (n, p) in cell]
-        ax.plot([x for x, _ in pts], [y for _, y in pts], "o-", label=f"eigenpro4, p = {p}")
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    for k in series:
+        pts = [(n, cell[(n,) + k]["test_accuracy"][-1]) for n in ns if (n,) + k in cell]
+        ax.plot([x for x, _ in pts], [y for _, y in pts], "o--" if k[1] == "eigenpro2" else "o-",
+                label=f"eigenpro4, {name(k)}")
     if a.falkon is not None:
         ax.axhline(a.falkon, color="k", ls="--", lw=1, label=a.falkon_label)
     ax.set_xscale("log")

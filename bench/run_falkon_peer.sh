@@ -11,6 +11,7 @@
 #   tool's snapshot, `git archive` into a directory outside this repository).
 #   Needs python3-torch (apt-get install python3-torch); BUILD: a Release build (default build/);
 #   FACTORS: the solver.factor_precision values to run (default "float64 float32").
+#   PEER=0: kmpi's rows and floors only (no FALKON_SRC or torch needed).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 out=$(realpath -m "${1:-falkon_peer.jsonl}")
@@ -19,11 +20,14 @@ p=${CENTERS:-20000}
 ridge=${RIDGE:-1e-6}
 iterations=${ITERATIONS:-10}
 build=$(realpath -m "${BUILD:-$root/build}")  # absolute: the script cds into its work dir
-: "${FALKON_SRC:?set FALKON_SRC to the PyTorch Falkon source directory}"
-/usr/bin/python3 -c "import torch" 2> /dev/null || {
-  echo "python3-torch is missing: apt-get install -y python3-torch" >&2
-  exit 2
-}
+peer=${PEER:-1}
+if ((peer)); then
+  : "${FALKON_SRC:?set FALKON_SRC to the PyTorch Falkon source directory (or PEER=0)}"
+  /usr/bin/python3 -c "import torch" 2> /dev/null || {
+    echo "python3-torch is missing: apt-get install -y python3-torch" >&2
+    exit 2
+  }
+fi
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release > /dev/null
 cmake --build "$build" -j "$(nproc)" --target kmpi kmpi_bench_gemm_rate > /dev/null
 source "$root/scripts/mpi_env.sh"
@@ -39,7 +43,8 @@ for fp in ${FACTORS:-float64 float32}; do
     --output.model="falkon_$fp.kmpi" --output.metrics="kmpi_$fp.jsonl" > "kmpi_$fp.log" 2>&1
 done
 # mpi_env.sh pins OpenBLAS to one thread per rank; the peer is one process and gets them all.
-OPENBLAS_NUM_THREADS=$ranks OMP_NUM_THREADS=$ranks /usr/bin/python3 "$root/bench/peer_falkon.py" "$FALKON_SRC" "$root/../shared/peers" "$ranks" \
+((peer == 0)) || OPENBLAS_NUM_THREADS=$ranks OMP_NUM_THREADS=$ranks /usr/bin/python3 \
+  "$root/bench/peer_falkon.py" "$FALKON_SRC" "$root/../shared/peers" "$ranks" \
   "$p" "$ridge" "$iterations" 5 peer.jsonl > peer.log 2>&1
 /usr/bin/python3 - "$out" "$ranks" "$p" <<'PY'
 import json, os, sys
@@ -73,17 +78,19 @@ for fp in ("float64", "float32"):
                  "jitter": setup["jitter"],
                  "accuracy_per_iteration": [i["test_accuracy"] for i in its],
                  "time_per_iteration": [i["solver_s"] for i in its]})
-peer = [json.loads(l) for l in open("peer.jsonl")]
+peer = [json.loads(l) for l in open("peer.jsonl")] if os.path.exists("peer.jsonl") else []
 pits = [l for l in peer if l["event"] == "cg_iteration"]
-pdone = peer[-1]
+pdone = peer[-1] if peer else None
 t, it = first_reaching(pits, "fit_s")
-rows.append({"program": f"PyTorch Falkon 0.9 (float32, {ranks} threads)", "setup_s": pdone["setup_s"],
-             "iteration_s": (pits[-1]["fit_s"] - pits[0]["fit_s"]) / max(1, len(pits) - 1),
-             "time_to_target_s": t, "iterations_to_target": it,
-             "final_accuracy": pdone["test_accuracy"], "wall_s": pdone["wall_s"],
-             "accuracy_per_iteration": [i["test_accuracy"] for i in pits],
-             "time_per_iteration": [i["fit_s"] for i in pits]})
-peer_t = rows[-1]["time_to_target_s"]
+if peer:
+    rows.append({"program": f"PyTorch Falkon 0.9 (float32, {ranks} threads)",
+                 "setup_s": pdone["setup_s"],
+                 "iteration_s": (pits[-1]["fit_s"] - pits[0]["fit_s"]) / max(1, len(pits) - 1),
+                 "time_to_target_s": t, "iterations_to_target": it,
+                 "final_accuracy": pdone["test_accuracy"], "wall_s": pdone["wall_s"],
+                 "accuracy_per_iteration": [i["test_accuracy"] for i in pits],
+                 "time_per_iteration": [i["fit_s"] for i in pits]})
+peer_t = rows[-1]["time_to_target_s"] if peer else None
 print(f"Fashion-MNIST 60000 x 784, p = {p}, Gaussian bandwidth 5, {ranks} cores; "
       f"SGEMM {g32/1e9:.1f} GF/s, DGEMM {g64/1e9:.1f} GF/s (all ranks, this run)")
 print(f"{'program':>40} {'setup_s':>8} {'x floor':>7} {'iter_s':>7} {'x floor':>7} "

@@ -9,7 +9,8 @@
 # accuracy after every epoch and the elapsed seconds, and skips a pair already in OUT (a killed
 # run resumes where it stopped). FACTOR (default float64) is solver.factor_precision: float32
 # stores the exact projection's factor in half the memory (rows carry a "factor" field). Then
-# plots: bench/plot_learning_curve.py OUT PLOT.
+# plots: bench/plot_learning_curve.py OUT PLOT. EXTRA: further kmpi train arguments (e.g.
+# --run.memory_limit=10G where the plan's upper bound is above the machine's auto limit).
 #
 #   BUILD=build-test bash bench/run_learning_curve.sh [WORKDIR]   (default: new dir under /tmp)
 #
@@ -49,9 +50,10 @@ for n in 60000 ${NS:-200000 1000000}; do
     tag=n$n-p$p
     [[ $factor == float64 ]] || tag=$tag-$factor
     rm -f "m-$tag.jsonl"
+    # shellcheck disable=SC2086  # $EXTRA is a list of arguments
     mpirun -np "$ranks" "$build/kmpi" train --config "$root/configs/fashion_mnist.ini" "${data[@]}" \
       --solver.name=eigenpro4 --solver.centers="$p" --solver.epochs="$epochs" \
-      --solver.factor_precision="$factor" \
+      --solver.factor_precision="$factor" ${EXTRA:-} \
       --output.model="m-$tag.kmpi" --output.metrics="m-$tag.jsonl" > "log-$tag.txt" 2>&1 ||
       { tail -20 "log-$tag.txt"; exit 1; }
     /usr/bin/python3 - "$n" "$p" "m-$tag.jsonl" "$out" "$augment" "$factor" << 'PY'
