@@ -54,7 +54,7 @@ def main():
     ax.set_ylabel("test accuracy (10000 real test images)")
     ax.set_title("kmpi eigenpro4 on Fashion-MNIST, 2 ranks")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
     fig.savefig(a.plot)
 
