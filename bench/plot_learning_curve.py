@@ -2,9 +2,11 @@
 """Plot and tabulate bench/run_learning_curve.sh's rows: test accuracy after the last epoch
 against n (log scale), one line per p and projection (the rows' "projection" field: "cholesky
 float64", "cholesky float32" or "eigenpro2"; inexact projections dashed), with falkon's
-reference as a horizontal line.
+reference as a horizontal line; --extra rows (same format, e.g. a rerun with other solver
+options) are single points, labelled by --extra-label.
 
     bench/plot_learning_curve.py CURVE.jsonl PLOT.svg [--falkon ACC --falkon-label TEXT]
+        [--extra ROWS.jsonl --extra-label TEXT]
 
 Prints the table (rows n, columns p) in the form of bench/results/learning_curve.txt."""
 import argparse
@@ -22,6 +24,8 @@ def main():
     ap.add_argument("plot")
     ap.add_argument("--falkon", type=float)
     ap.add_argument("--falkon-label", default="falkon")
+    ap.add_argument("--extra")
+    ap.add_argument("--extra-label", default="eigenpro4, other options")
     a = ap.parse_args()
     rows = [json.loads(line) for line in open(a.curve) if line.strip()]
     ns = sorted({r["n"] for r in rows})
@@ -47,6 +51,10 @@ def main():
         pts = [(n, cell[(n,) + k]["test_accuracy"][-1]) for n in ns if (n,) + k in cell]
         ax.plot([x for x, _ in pts], [y for _, y in pts], "o--" if k[1] == "eigenpro2" else "o-",
                 label=f"eigenpro4, {name(k)}")
+    if a.extra:
+        extra = [json.loads(line) for line in open(a.extra) if line.strip()]
+        ax.plot([r["n"] for r in extra], [r["test_accuracy"][-1] for r in extra], "*",
+                markersize=11, color="crimson", label=a.extra_label)
     if a.falkon is not None:
         ax.axhline(a.falkon, color="k", ls="--", lw=1, label=a.falkon_label)
     ax.set_xscale("log")
