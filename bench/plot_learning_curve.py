@@ -18,6 +18,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 
+def read_rows(path):
+    return [json.loads(line) for line in open(path) if line.strip()]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("curve")
@@ -27,7 +31,7 @@ def main():
     ap.add_argument("--extra")
     ap.add_argument("--extra-label", default="eigenpro4, other options")
     a = ap.parse_args()
-    rows = [json.loads(line) for line in open(a.curve) if line.strip()]
+    rows = read_rows(a.curve)
     ns = sorted({r["n"] for r in rows})
     series = sorted({(r["p"], r.get("projection", "")) for r in rows},
                     key=lambda k: (k[0], k[1] == "eigenpro2", k[1]))
@@ -52,7 +56,7 @@ def main():
         ax.plot([x for x, _ in pts], [y for _, y in pts], "o--" if k[1] == "eigenpro2" else "o-",
                 label=f"eigenpro4, {name(k)}")
     if a.extra:
-        extra = [json.loads(line) for line in open(a.extra) if line.strip()]
+        extra = read_rows(a.extra)
         ax.plot([r["n"] for r in extra], [r["test_accuracy"][-1] for r in extra], "*",
                 markersize=11, color="crimson", label=a.extra_label)
     if a.falkon is not None:

@@ -11,6 +11,7 @@
 # stores the exact projection's factor in half the memory (rows carry a "factor" field). Then
 # plots: bench/plot_learning_curve.py OUT PLOT. EXTRA: further kmpi train arguments (e.g.
 # --run.memory_limit=10G where the plan's upper bound is above the machine's auto limit).
+# REAL=0 skips the n = 60000 row (only NS). Rows carry the run's q and batch size.
 #
 #   BUILD=build-test bash bench/run_learning_curve.sh [WORKDIR]   (default: new dir under /tmp)
 #
@@ -29,7 +30,9 @@ cd "$work"
 out=${OUT:-$work/learning_curve.jsonl}
 touch "$out"
 echo "working in $work, results in $out"
-for n in 60000 ${NS:-200000 1000000}; do
+real=60000
+((${REAL:-1})) || real=
+for n in $real ${NS:-200000 1000000}; do
   for p in ${PS:-10000 20000 50000}; do
     factor=${FACTOR:-float64}
     done=$(grep "\"n\": $n, \"p\": $p," "$out" | grep -c "\"factor\": \"$factor\"" || true)
@@ -66,6 +69,7 @@ row = {"n": int(n), "p": int(p), "solver": "eigenpro4",
        "data": "real" if int(n) == 60000 else "augmented " + augment,
        "projection": setup.get("projection", ""), "factor": factor,
        "setup_s": round(setup.get("setup_s", setup.get("elapsed_s", 0)), 1),
+       "q": setup.get("q"), "batch_size": setup.get("batch_size"),
        "projection_residual": [e.get("projection_residual") for e in epochs],
        "test_accuracy": [e["test_accuracy"] for e in epochs],
        "elapsed_s": [round(e["elapsed_s"], 1) for e in epochs],
