@@ -34,7 +34,7 @@
 #include <unordered_set>
 #include <vector>
 
-#include "kmpi/rng.hpp"
+#include "base/rng.hpp"
 
 namespace {
 

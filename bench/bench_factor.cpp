@@ -14,10 +14,10 @@
 #include <string>
 #include <vector>
 
-#include "kmpi/blas.hpp"
-#include "kmpi/log.hpp"
+#include "base/blas.hpp"
+#include "parallel/log.hpp"
 #include "kmpi/mpi.hpp"
-#include "kmpi/scalapack.hpp"
+#include "parallel/scalapack.hpp"
 
 namespace {
 

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "kmpi/blas.hpp"
+#include "base/blas.hpp"
 #include "kmpi/kernel.hpp"
 #include "kmpi/kernel_operator.hpp"
 #include "kmpi/matrix.hpp"

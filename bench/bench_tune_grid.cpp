@@ -1,4 +1,4 @@
-// A G x R falkon grid (train_falkon_grid, kmpi/tune.hpp) against G R separate train_falkon runs
+// A G x R falkon grid (train_falkon_grid, src/search/tune.hpp) against G R separate train_falkon runs
 // on the same synthetic problem: what sharing the centers, the per-kernel factors and
 // right-hand side, and every CG product's distance GEMM (DESIGN §1.6) saves. Prints the two
 // wall times (the slowest rank's; setup and CG split), their ratio, and the largest difference
@@ -14,11 +14,11 @@
 #include <string>
 #include <vector>
 
-#include "kmpi/log.hpp"
+#include "parallel/log.hpp"
 #include "kmpi/mpi.hpp"
-#include "kmpi/rng.hpp"
-#include "kmpi/solvers.hpp"
-#include "kmpi/tune.hpp"
+#include "base/rng.hpp"
+#include "solvers/solvers.hpp"
+#include "solvers/grid_solvers.hpp"
 
 namespace {
 

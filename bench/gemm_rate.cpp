@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "kmpi/blas.hpp"
-#include "kmpi/log.hpp"
+#include "base/blas.hpp"
+#include "parallel/log.hpp"
 #include "kmpi/mpi.hpp"
 
 namespace {

@@ -20,8 +20,8 @@
 #include "kmpi/model.hpp"
 #include "kmpi/mpi.hpp"
 #include "kmpi/partition.hpp"
-#include "kmpi/rng.hpp"
-#include "kmpi/solvers.hpp"
+#include "base/rng.hpp"
+#include "solvers/solvers.hpp"
 
 namespace kmpi::testing_support {
 

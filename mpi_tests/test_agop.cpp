@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "common.hpp"
-#include "kmpi/agop.hpp"
+#include "kernels/agop.hpp"
 #include "kmpi/feature_metric.hpp"
 
 namespace kmpi {

@@ -10,7 +10,7 @@
 #include <string>
 
 #include "common.hpp"
-#include "kmpi/checkpoint.hpp"
+#include "state/checkpoint.hpp"
 #include "kmpi/error.hpp"
 #include "kmpi/mpi.hpp"
 

@@ -13,11 +13,11 @@
 #include <vector>
 
 #include "common.hpp"
-#include "kmpi/commands.hpp"
+#include "cli/commands.hpp"
 #include "kmpi/model.hpp"
 #include "kmpi/mpi.hpp"
 #include "kmpi/options.hpp"
-#include "kmpi/rng.hpp"
+#include "base/rng.hpp"
 
 namespace kmpi {
 namespace {

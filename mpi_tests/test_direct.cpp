@@ -2,9 +2,9 @@
 #include <gtest/gtest.h>
 
 #include "common.hpp"
-#include "kmpi/blas.hpp"
-#include "kmpi/scalapack.hpp"
-#include "kmpi/solvers.hpp"
+#include "base/blas.hpp"
+#include "parallel/scalapack.hpp"
+#include "solvers/solvers.hpp"
 
 namespace kmpi {
 namespace {

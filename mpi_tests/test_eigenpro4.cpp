@@ -4,9 +4,9 @@
 #include <gtest/gtest.h>
 
 #include "common.hpp"
-#include "kmpi/center_factor.hpp"
-#include "kmpi/scalapack.hpp"
-#include "kmpi/solvers.hpp"
+#include "solvers/center_factor.hpp"
+#include "parallel/scalapack.hpp"
+#include "solvers/solvers.hpp"
 
 namespace kmpi {
 namespace {

@@ -4,8 +4,8 @@
 #include <gtest/gtest.h>
 
 #include "common.hpp"
-#include "kmpi/scalapack.hpp"
-#include "kmpi/solvers.hpp"
+#include "parallel/scalapack.hpp"
+#include "solvers/solvers.hpp"
 
 namespace kmpi {
 namespace {

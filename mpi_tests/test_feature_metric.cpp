@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "common.hpp"
-#include "kmpi/commands.hpp"
+#include "cli/commands.hpp"
 #include "kmpi/data.hpp"
 #include "kmpi/feature_metric.hpp"
 #include "kmpi/model.hpp"

@@ -5,8 +5,8 @@
 
 #include "common.hpp"
 #include "kmpi/kernel_operator.hpp"
-#include "kmpi/solvers.hpp"
-#include "kmpi/tune.hpp"
+#include "solvers/solvers.hpp"
+#include "kernels/shared_operator.hpp"
 
 namespace kmpi {
 namespace {
@@ -123,7 +123,7 @@ TEST_P(KernelOperator, PanelProductsMatchPointwiseReference) {
   EXPECT_LT(max_abs_diff(got_t, op_t), tol * (1 + max_abs(want_t)));
 }
 
-// Several kernels sharing each tile's products (kmpi/tune.hpp) give what each kernel gives
+// Several kernels sharing each tile's products (src/search/tune.hpp) give what each kernel gives
 // alone bit for bit (products, captures), and so the pointwise reference; a kernel with no
 // outputs is skipped without disturbing the others.
 TEST_P(KernelOperator, SharedProductsEqualOneKernelAtATime) {

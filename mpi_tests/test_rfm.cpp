@@ -1,4 +1,4 @@
-// Recursive Feature Machines end to end (src/train/rfm.cpp, DESIGN §1.5), through the in-memory
+// Recursive Feature Machines end to end (src/search/rfm.cpp, DESIGN §1.5), through the in-memory
 // train path:
 //  - RFM learns: y = x_0^2 + 0.5 x_1 on 50 features (48 of them noise). The top-2 eigenvectors
 //    of the learned M span e_0, e_1 and the test error falls well below the plain kernel's.
@@ -15,8 +15,8 @@
 #include "kmpi/data.hpp"
 #include "kmpi/kernel.hpp"
 #include "kmpi/model.hpp"
-#include "kmpi/scalapack.hpp"
-#include "kmpi/train.hpp"
+#include "parallel/scalapack.hpp"
+#include "driver/train_steps.hpp"
 
 namespace kmpi {
 namespace {

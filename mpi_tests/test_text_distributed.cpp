@@ -13,7 +13,7 @@
 #include "common.hpp"
 #include "kmpi/data.hpp"
 #include "kmpi/error.hpp"
-#include "kmpi/hdf5_reader.hpp"
+#include "io/hdf5_reader.hpp"
 #include "kmpi/mpi.hpp"
 
 #ifdef KMPI_HAVE_HDF5

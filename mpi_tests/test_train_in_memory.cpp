@@ -10,10 +10,10 @@
 #include <vector>
 
 #include "common.hpp"
-#include "kmpi/commands.hpp"
+#include "cli/commands.hpp"
 #include "kmpi/data.hpp"
 #include "kmpi/model.hpp"
-#include "kmpi/train.hpp"
+#include "driver/train_steps.hpp"
 
 namespace kmpi {
 namespace {

@@ -6,7 +6,8 @@
 #include <cstring>
 
 #include "common.hpp"
-#include "kmpi/tune.hpp"
+#include "search/tune.hpp"
+#include "solvers/grid_solvers.hpp"
 
 namespace kmpi {
 namespace {

@@ -1,4 +1,4 @@
-// The grid solvers of kmpi/tune.hpp (issue 15) across ranks: every point of a kernels x ridges
+// The grid solvers of src/search/tune.hpp (issue 15) across ranks: every point of a kernels x ridges
 // grid against the one-point solver run alone with that kernel and ridge, and against serial
 // references built here (LAPACK on the normal equations, or on K + lambda n I); the grid at
 // every rank count; resume from a mid-run vector of states; a point whose residual grows beside
@@ -8,9 +8,9 @@
 #include <cstring>
 
 #include "common.hpp"
-#include "kmpi/scalapack.hpp"
-#include "kmpi/solvers.hpp"
-#include "kmpi/tune.hpp"
+#include "parallel/scalapack.hpp"
+#include "solvers/solvers.hpp"
+#include "solvers/grid_solvers.hpp"
 
 namespace kmpi {
 namespace {

@@ -12,7 +12,7 @@
 #include <utility>
 #include <vector>
 
-#include "kmpi/agop.hpp"
+#include "kernels/agop.hpp"
 #include "kmpi/error.hpp"
 #include "kmpi/kernel.hpp"
 #include "kmpi/matrix.hpp"

@@ -1,10 +1,10 @@
-// distinct_rows (kmpi/center_factor.hpp): the rows falkon keeps as centers when some repeat,
+// distinct_rows (src/solvers/center_factor.hpp): the rows falkon keeps as centers when some repeat,
 // checked against a brute-force reference (a row is kept unless an earlier row equals it).
 #include <gtest/gtest.h>
 
 #include <random>
 
-#include "kmpi/center_factor.hpp"
+#include "solvers/center_factor.hpp"
 
 namespace kmpi {
 namespace {

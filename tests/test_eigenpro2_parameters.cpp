@@ -3,7 +3,7 @@
 
 #include <cmath>
 
-#include "kmpi/solvers.hpp"
+#include "solvers/solvers.hpp"
 
 namespace kmpi {
 namespace {

@@ -1,4 +1,4 @@
-// Falkon's CG step rules (kmpi/falkon_cg.hpp) on hand-made 2 x 1 states, the products hd chosen
+// Falkon's CG step rules (src/solvers/falkon_cg.hpp) on hand-made 2 x 1 states, the products hd chosen
 // so that each rule fires: the best iterate, a growth past kFalkonResidualGrowth x the best, a
 // non-finite first iteration, and the stop flags a resumed run reads back.
 #include <gtest/gtest.h>
@@ -7,7 +7,7 @@
 #include <cmath>
 #include <limits>
 
-#include "kmpi/falkon_cg.hpp"
+#include "solvers/falkon_cg.hpp"
 
 namespace kmpi {
 namespace {

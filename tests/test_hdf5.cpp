@@ -12,7 +12,7 @@
 #include "kmpi/data.hpp"
 #include "kmpi/error.hpp"
 #include "support.hpp"
-#include "kmpi/hdf5_reader.hpp"
+#include "io/hdf5_reader.hpp"
 
 #ifdef KMPI_HAVE_HDF5
 #include <hdf5.h>

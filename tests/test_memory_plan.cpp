@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "kmpi/error.hpp"
-#include "kmpi/memory_plan.hpp"
+#include "driver/memory_plan.hpp"
 #include "kmpi/options.hpp"
 
 namespace kmpi {

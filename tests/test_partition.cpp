@@ -1,7 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "kmpi/partition.hpp"
-#include "kmpi/rng.hpp"
+#include "base/rng.hpp"
 
 namespace kmpi {
 namespace {

@@ -1,4 +1,4 @@
-// The solver table (src/solvers/registry.cpp) and the solver.name option (src/options.cpp) must
+// The solver table (src/solvers/registry.cpp) and the solver.name option (src/driver/options.cpp) must
 // name the same solvers: a solver in one and not the other could be chosen but not run, or run
 // but not chosen.
 #include <gtest/gtest.h>
@@ -6,7 +6,7 @@
 #include <algorithm>
 
 #include "kmpi/options.hpp"
-#include "kmpi/solver.hpp"
+#include "driver/solver.hpp"
 
 namespace kmpi {
 namespace {

@@ -13,7 +13,7 @@
 #include "kmpi/data.hpp"
 #include "kmpi/error.hpp"
 #include "support.hpp"
-#include "kmpi/text_formats.hpp"
+#include "io/text_formats.hpp"
 
 namespace kmpi {
 namespace {

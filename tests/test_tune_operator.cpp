@@ -9,7 +9,7 @@
 
 #include "kmpi/kernel.hpp"
 #include "kmpi/kernel_operator.hpp"
-#include "kmpi/tune.hpp"
+#include "kernels/shared_operator.hpp"
 
 namespace kmpi {
 namespace {

@@ -1,4 +1,4 @@
-// Options: each declared once (key, type, default, check, description) in src/options.cpp; the
+// Options: each declared once (key, type, default, check, description) in src/driver/options.cpp; the
 // command-line parser, the INI parser, `--help` and configs/default.ini all come from that table.
 #pragma once
 

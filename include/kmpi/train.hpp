@@ -1,94 +1,18 @@
-// The train path. `kmpi train` (run_train, src/train/train_command.cpp) reads its files and then
-// takes the same steps as a caller that holds its rows in memory (a C++ user, a Python binding):
-//
-//   check_train_options   solver, kernel, checkpoint and centers options    (train.cpp)
-//   choose_rows           data.limit and the validation split              (rows_in_memory.cpp)
-//   describe_model        task, classes -> ModelHeader                    (train.cpp)
-//   plan_and_scale        memory plan (or a dry run), scaling               (train.cpp)
-//   prepare_centers / make_eval_set   centers and evaluation rows scaled like the data
-//   fit_model             build the problem, run the solver (kmpi/solver.hpp), report, write
-//                         the model and the metrics                         (train.cpp)
-//
-// train_in_memory chains them for rows already in memory.
+// The in-memory train API (public): rows a program holds, each rank its block, in; a model out.
+// The same model, metrics and errors as `kmpi train` on files holding the same rows. The steps
+// the driver takes in between (options, row selection, memory plan, scaling, the solver) are
+// internal: src/driver/train_steps.hpp.
 #pragma once
 
 #include <string>
 
 #include "kmpi/data.hpp"
 #include "kmpi/model.hpp"
+#include "kmpi/mpi.hpp"
 #include "kmpi/options.hpp"
-#include "kmpi/solver.hpp"
-#include "kmpi/train_report.hpp"
-#include "kmpi/training_data.hpp"
+#include "kmpi/predict.hpp"
 
 namespace kmpi {
-
-// What the options decide before any row is read (the same on every rank).
-struct TrainSetup {
-  const SolverEntry* solver = nullptr;
-  Kernel kernel;
-  std::uint64_t seed = 1;
-  Precision precision = Precision::kFloat32;
-  MetricKind metric = MetricKind::kNone;  // kernel.metric (its file is read by plan_and_scale)
-  std::size_t rfm_iterations = 0;  // rfm.iterations: > 0 runs the RFM loop around the solver
-  bool tune = false;  // `kmpi tune`: the tune.* grid, selected on the validation split
-  // Whether the run is split for validation and can checkpoint: an iterative solver, or RFM
-  // around any solver (it validates every iteration and checkpoints between them).
-  // A tune run validates every grid point and checkpoints between them.
-  bool validates() const { return solver->iterative || rfm_iterations > 0 || tune; }
-};
-
-// collective: checks the solver, kernel, checkpoint and centers options (one agreed error
-// naming the key) and installs the stop-signal handlers when checkpoints are on.
-// `centers_given`: centers come from data.centers (or the caller's rows).
-// `tune`: the run is `kmpi tune` (tune.* options allowed only then).
-TrainSetup check_train_options(const mpi::Communicator& comm, const Options& options,
-                               bool centers_given, bool tune = false);
-
-// Which of n rows (of a file, or in memory) to train on and which to validate on.
-struct RowSelection {
-  std::vector<std::size_t> train, validation;  // sorted global row indices
-};
-
-// collective (agreed checks only; the same on every rank and for any rank count): a seeded
-// subset of data.limit rows, then, for iterative solvers, a seeded data.validation_fraction of
-// those for validation. `name` is named when data.limit is more than n or fewer rows than ranks
-// remain.
-RowSelection choose_rows(const mpi::Communicator& comm, const Options& options,
-                         const TrainSetup& setup, std::size_t n, const std::string& name);
-
-// collective: the rows `selection` (sorted global indices) of rows in memory, as this rank's
-// block of BlockPartition(selection.size(), P).
-LocalData take_rows(const mpi::Communicator& comm, const LocalData& data,
-                    const std::vector<std::size_t>& selection);
-
-// collective: the model's header from the training rows: kernel, d, task, classes or targets
-// (labels checked; `label_source` names them in messages). Scaling and p are set by
-// plan_and_scale.
-ModelHeader describe_model(const mpi::Communicator& comm, const Options& options,
-                           const TrainSetup& setup, const LocalData& train,
-                           const std::string& label_source);
-
-// collective: the memory plan (`centers_p`: p of given centers, 0 = none) and, when it accepts
-// the run, the scaling fitted on the training rows and the metric of kernel.metric_file (read
-// by rank 0, broadcast), applied to `train.features` in place (header.prepare_inputs).
-// false: a dry run, the plan is printed and nothing else is to be done. The log line reports
-// `read_clock` as the read time.
-bool plan_and_scale(const mpi::Communicator& comm, const Options& options,
-                    const TrainSetup& setup, ModelHeader& header, LocalData& train,
-                    std::size_t centers_p, const Stopwatch& read_clock);
-
-// collective: given centers (this rank's rows of BlockPartition(p, P), unscaled) checked against
-// the model's d (agreed error naming `name`) and prepared like the training rows (scaling, S).
-Matrix<double> prepare_centers(const mpi::Communicator& comm, LocalData centers,
-                               const std::string& name, const ModelHeader& header);
-
-// Everything fit_model needs besides the training rows; all optional.
-struct TrainExtras {
-  Matrix<double> centers;     // prepared centers (this rank's rows), empty = none
-  std::size_t centers_p = 0;  // their number over all ranks
-  EvalSet validation, test;   // from make_eval_set / load_eval_set; n = 0: none
-};
 
 struct TrainResult {
   int exit_code = 0;     // 0 = trained; kExitCheckpointedOnSignal = stopped after a checkpoint
@@ -98,13 +22,6 @@ struct TrainResult {
   bool tested = false;   // a labelled test set was given
   FitMetrics test;       // then: the returned model's test metrics (accuracy < 0: regression)
 };
-
-// collective: builds the problem from `train` (scaled by plan_and_scale), runs the solver,
-// reports every epoch, writes output.model and output.metrics (both atomically), and returns the
-// model. `clock` started with the command.
-TrainResult fit_model(const mpi::Communicator& comm, const Options& options,
-                      const TrainSetup& setup, const ModelHeader& header, LocalData train,
-                      TrainExtras extras, RunClock& clock);
 
 // Rows in memory, each rank its block (features unscaled, labels as class indices or targets):
 // what train_in_memory takes instead of file names. Empty (partition size 0) means none.

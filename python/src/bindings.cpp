@@ -12,8 +12,8 @@
 
 #include "kmpi/error.hpp"
 #include "kmpi/model.hpp"
-#include "kmpi/solvers.hpp"
-#include "kmpi/train.hpp"
+#include "solvers/solvers.hpp"
+#include "driver/train_steps.hpp"
 
 namespace py = pybind11;
 

@@ -1,13 +1,13 @@
 // What the binary readers share: element types decoded through one table, the gzip stream and
-// the row reader (kmpi/io/binary_formats.hpp).
+// the row reader (src/io/binary_formats.hpp).
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 
-#include "kmpi/io/binary_formats.hpp"
-#include "kmpi/io/little_endian.hpp"
+#include "io/binary_formats.hpp"
+#include "io/little_endian.hpp"
 
 namespace kmpi::detail {
 

@@ -1,7 +1,7 @@
-// The model and checkpoint write protocol (kmpi/io/checksummed_file.hpp). Three agreed steps, so
+// The model and checkpoint write protocol (src/io/checksummed_file.hpp). Three agreed steps, so
 // that no rank writes into a file that rank 0 failed to create and rank 0 computes the CRC only
 // once every rank's rows are on disk.
-#include "kmpi/io/checksummed_file.hpp"
+#include "io/checksummed_file.hpp"
 
 #include <unistd.h>
 
@@ -10,7 +10,7 @@
 #include <cstring>
 
 #include "kmpi/error.hpp"
-#include "kmpi/io/little_endian.hpp"
+#include "io/little_endian.hpp"
 
 namespace kmpi::detail {
 

@@ -5,7 +5,7 @@
 #include <utility>
 #include <vector>
 
-#include "kmpi/io/binary_formats.hpp"
+#include "io/binary_formats.hpp"
 
 namespace kmpi::detail {
 

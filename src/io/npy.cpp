@@ -12,8 +12,8 @@
 
 #include "kmpi/data.hpp"
 #include "kmpi/error.hpp"
-#include "kmpi/io/binary_formats.hpp"
-#include "kmpi/io/little_endian.hpp"
+#include "io/binary_formats.hpp"
+#include "io/little_endian.hpp"
 
 namespace kmpi {
 

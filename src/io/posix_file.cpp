@@ -1,6 +1,6 @@
-// PosixFile (kmpi/posix_file.hpp): the one place that loops over pread/pwrite and turns errno
+// PosixFile (src/io/posix_file.hpp): the one place that loops over pread/pwrite and turns errno
 // into a message.
-#include "kmpi/posix_file.hpp"
+#include "io/posix_file.hpp"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "kmpi/error.hpp"
-#include "kmpi/io/little_endian.hpp"
+#include "io/little_endian.hpp"
 
 namespace kmpi::detail {
 

@@ -1,6 +1,6 @@
-// Text files read in parallel (kmpi/io/text_distributed.hpp): byte ranges per rank, counts
+// Text files read in parallel (src/io/text_distributed.hpp): byte ranges per rank, counts
 // combined, rows sent to their owners.
-#include "kmpi/io/text_distributed.hpp"
+#include "io/text_distributed.hpp"
 
 #include <unistd.h>
 
@@ -10,7 +10,7 @@
 #include <limits>
 
 #include "kmpi/error.hpp"
-#include "kmpi/posix_file.hpp"
+#include "io/posix_file.hpp"
 
 namespace kmpi::detail {
 

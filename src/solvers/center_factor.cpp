@@ -1,5 +1,5 @@
-// Cholesky factors of K_ZZ + eps I (kmpi/center_factor.hpp).
-#include "kmpi/center_factor.hpp"
+// Cholesky factors of K_ZZ + eps I (src/solvers/center_factor.hpp).
+#include "solvers/center_factor.hpp"
 
 #include <algorithm>
 #include <cstdint>

@@ -1,9 +1,9 @@
-// CenterSolver (kmpi/center_factor.hpp): EigenPro 4's exact projection onto span{k(., z_j)}.
+// CenterSolver (src/solvers/center_factor.hpp): EigenPro 4's exact projection onto span{k(., z_j)}.
 #include <numeric>
 #include <type_traits>
 
-#include "kmpi/center_factor.hpp"
-#include "kmpi/solvers.hpp"
+#include "solvers/center_factor.hpp"
+#include "solvers/solvers.hpp"
 
 namespace kmpi {
 

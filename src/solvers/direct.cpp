@@ -3,10 +3,9 @@
 #include <utility>
 #include <vector>
 
-#include "kmpi/scalapack.hpp"
-#include "kmpi/solver.hpp"
-#include "kmpi/solvers.hpp"
-#include "kmpi/tune.hpp"
+#include "parallel/scalapack.hpp"
+#include "solvers/solvers.hpp"
+#include "solvers/grid_solvers.hpp"
 
 namespace kmpi {
 
@@ -88,20 +87,6 @@ std::vector<Matrix<double>> solve_direct_grid(const mpi::Communicator& comm,
 Matrix<double> solve_direct(const mpi::Communicator& comm, const TrainingProblem& problem,
                             double ridge) {
   return std::move(solve_direct_grid(comm, problem, {problem.kernel}, {ridge})[0]);
-}
-
-// ---- The driver's entry (kmpi/solver.hpp) ----
-
-SolverOutcome run_direct(SolverContext& ctx) {
-  const double ridge = ctx.options.real("solver.ridge");
-  Stopwatch solve_clock;
-  SolverOutcome out;
-  out.alpha = solve_direct(ctx.comm, ctx.problem, ridge);
-  const double solve_s = solve_clock.seconds();
-  ctx.reporter.log().info("direct: solved (K + %g n I) alpha = Y in %.2f s", ridge, solve_s);
-  ctx.reporter.report(1, out.alpha, Json().add("solver", "direct").add("solve_s", solve_s),
-                      nullptr, solve_s);
-  return out;
 }
 
 }  // namespace kmpi

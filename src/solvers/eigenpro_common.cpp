@@ -1,13 +1,13 @@
 // The Nystrom preconditioner and minibatch pieces EigenPro 2 and 4 share (DESIGN §1.2 steps 1-7).
-#include "kmpi/eigenpro_common.hpp"
+#include "solvers/eigenpro_common.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <string>
 
-#include "kmpi/blas.hpp"
-#include "kmpi/log.hpp"
-#include "kmpi/scalapack.hpp"
+#include "base/blas.hpp"
+#include "parallel/log.hpp"
+#include "parallel/scalapack.hpp"
 
 namespace kmpi {
 

@@ -1,7 +1,7 @@
 // Falkon over a grid of kernels x ridges with the kernel work shared (DESIGN §1.4, §1.6).
 //
 // Every point g * R + r is train_falkon with kernels[g] and ridges[r], built from the same
-// pieces (kmpi/falkon_cg.hpp). Shared: the centers (drawn and deduplicated once: they depend on
+// pieces (src/solvers/falkon_cg.hpp). Shared: the centers (drawn and deduplicated once: they depend on
 // the seed and the data, not the kernel); per kernel K_ZZ, its factor L and w = K_nZ^T Y / n (one
 // pass over the data for all kernels); per point only A_L = chol(L^T L / p + lambda I). Each grid
 // CG iteration steps every point still running together: their directions go through their own
@@ -42,10 +42,10 @@
 #include <utility>
 #include <vector>
 
-#include "kmpi/center_factor.hpp"
-#include "kmpi/falkon_cg.hpp"
-#include "kmpi/log.hpp"
-#include "kmpi/tune.hpp"
+#include "solvers/center_factor.hpp"
+#include "solvers/falkon_cg.hpp"
+#include "parallel/log.hpp"
+#include "solvers/grid_solvers.hpp"
 
 namespace kmpi {
 

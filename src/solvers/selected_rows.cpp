@@ -1,12 +1,12 @@
 // Sorted row selections of a row-partitioned matrix, moved by one v-collective (see
-// kmpi/selected_rows.hpp): Falkon's and EigenPro 4's centers, the Nystrom samples, minibatches.
-#include "kmpi/selected_rows.hpp"
+// src/solvers/selected_rows.hpp): Falkon's and EigenPro 4's centers, the Nystrom samples, minibatches.
+#include "solvers/selected_rows.hpp"
 
 #include <algorithm>
 #include <string>
 #include <utility>
 
-#include "kmpi/solvers.hpp"
+#include "solvers/solvers.hpp"
 
 namespace kmpi {
 

@@ -19,7 +19,7 @@
 #  2. The metrics file alone fills its disk (a 4 KiB tmpfs; 12 epochs write ~5.8 KB), the model
 #     and checkpoints elsewhere with room, at 2 ranks (2 x 1, no checkpoints) and 4 (2 x 2, a
 #     checkpoint every 0.5 s): the run stops at the epoch whose line did not fit
-#     (kmpi/metrics.hpp), with one "kmpi: error" line naming the file, exit code 1, the tmpfs
+#     (src/driver/metrics.hpp), with one "kmpi: error" line naming the file, exit code 1, the tmpfs
 #     left empty and no model; at 4 ranks the last checkpoint resumes, with room, to the
 #     uninterrupted model and a metrics file with every line of the uninterrupted run's.
 #  3. The model on a full disk (1 MiB tmpfs) while the metrics has room: one line naming the

@@ -8,7 +8,7 @@
 
 #include "kmpi/error.hpp"
 #include "kmpi/mpi.hpp"
-#include "kmpi/solvers.hpp"
+#include "kmpi/predict.hpp"
 #include "kmpi/train.hpp"
 
 namespace {

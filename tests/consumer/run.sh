@@ -11,6 +11,12 @@ cmake -S "$src/tests/consumer" -B "$work/build" -DCMAKE_PREFIX_PATH="$work/prefi
 cmake --build "$work/build" -j 2 >/dev/null
 [ -x "$work/prefix/bin/kmpi" ] || { echo "FAIL: kmpi binary not installed" >&2; exit 1; }
 [ -f "$work/prefix/include/kmpi/train.hpp" ] || { echo "FAIL: headers not installed" >&2; exit 1; }
+# The public headers stand alone: each compiles by itself against the installed tree (none of
+# them reaches an internal header of src/).
+for h in "$work/prefix/include/kmpi/"*.hpp; do
+  echo "#include \"kmpi/$(basename "$h")\"" | mpicxx -std=c++17 -fsyntax-only -I"$work/prefix/include" -x c++ - \
+    || { echo "FAIL: public header $(basename "$h") does not compile alone" >&2; exit 1; }
+done
 source "$src/scripts/mpi_env.sh"
 for np in 1 2; do
   mpirun --timeout 120 -np $np "$work/build/consumer" > "$work/out$np.txt"

@@ -17,7 +17,7 @@
 #include "kmpi/data.hpp"
 #include "kmpi/error.hpp"
 #include "kmpi/model.hpp"
-#include "kmpi/text_formats.hpp"
+#include "io/text_formats.hpp"
 
 namespace kmpi::fuzz {
 

@@ -1,0 +1,78 @@
+// `kmpi predict`: a model's predictions for a features file, one row per input.
+#include <algorithm>
+#include <cstdio>
+
+#include "cli/commands.hpp"
+#include "parallel/log.hpp"
+#include "driver/training_data.hpp"
+#include "cli/model_commands.hpp"
+
+namespace kmpi {
+
+LoadedModel load_model_option(const mpi::Communicator& comm, const Options& o) {
+  mpi::agree(comm, !o.str("model").empty(), "this command needs --model FILE");
+  LoadedModel m;
+  m.model = load_model(comm, o.str("model"));
+  m.centers = LocalCenters(m.model.centers, Precision::kFloat64);
+  return m;
+}
+
+namespace {
+
+// collective: every rank's predictions, gathered; rank 0 writes them under a temporary name and
+// renames it (class index per row, or c values for regression). Errors are agreed.
+void write_predictions(const mpi::Communicator& comm, const std::string& out, const EvalSet& set,
+                       const Matrix<double>& pred, const ModelHeader& h) {
+  const int P = comm.size();
+  const std::size_t c = h.outputs;
+  std::vector<int> counts(P), displs(P);
+  for (int r = 0; r < P; ++r) {
+    counts[r] = static_cast<int>((set.offsets[r + 1] - set.offsets[r]) * c);
+    displs[r] = static_cast<int>(set.offsets[r] * c);
+  }
+  Matrix<double> all(set.n, c);
+  comm.allgatherv(pred.data(), all.data(), counts, displs);
+  bool ok = true;
+  if (comm.rank() == 0) {
+    const std::string tmp = out + ".tmp";
+    std::FILE* f = std::fopen(tmp.c_str(), "w");
+    ok = f != nullptr;
+    for (std::size_t i = 0; ok && i < set.n; ++i) {
+      if (h.task == Task::kClassification) {
+        std::fprintf(f, "%td\n", std::max_element(all.row(i), all.row(i) + c) - all.row(i));
+      } else {
+        for (std::size_t j = 0; j < c; ++j) std::fprintf(f, j ? ",%.17g" : "%.17g", all(i, j));
+        std::fputc('\n', f);
+      }
+    }
+    if (f) ok = std::fclose(f) == 0 && ok;
+    ok = ok && std::rename(tmp.c_str(), out.c_str()) == 0;
+    if (!ok) std::remove(tmp.c_str());
+  }
+  mpi::agree(comm, ok, out + ": cannot write predictions");
+}
+
+}  // namespace
+
+int run_predict(const mpi::Communicator& comm, const Options& o) {
+  const std::string features = o.str("data.features"), out = o.str("output.predictions");
+  mpi::agree(comm, !features.empty(), "predict needs --data.features PATH");
+  mpi::agree(comm, !out.empty(), "predict needs --output.predictions PATH");
+  LoadedModel m = load_model_option(comm, o);
+  const ModelHeader& h = m.model.header;
+  check_data_options(comm, o, "predict");
+  // A CSV label column is dropped only when named; LIBSVM labels are read and ignored.
+  ReadOptions read = read_options(o);
+  read.embedded_labels = o.given("data.label_column");
+  mpi::agree_on(comm, [&] {
+    if (resolve_format(features, read) == FileFormat::kLibsvm) read.embedded_labels = true;
+  });
+  EvalSet set = load_eval_set(comm, "predict", features, "", {}, h, read);
+  Matrix<double> pred;
+  evaluate(comm, h.kernel, m.centers, m.model.weights, set, h.task == Task::kClassification, &pred);
+  write_predictions(comm, out, set, pred, h);
+  Log(comm).info("kmpi predict: %zu rows -> %s", set.n, out.c_str());
+  return 0;
+}
+
+}  // namespace kmpi

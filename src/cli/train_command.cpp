@@ -1,0 +1,117 @@
+// `kmpi train`: read the training files, then the steps of kmpi/train.hpp.
+#include "cli/commands.hpp"
+#include "driver/train_steps.hpp"
+
+namespace kmpi {
+
+namespace {
+
+// The training files and how to read them.
+struct TrainFiles {
+  std::string features, labels;
+  std::string label_source;  // the file the labels come from (labels, or features itself)
+  ReadOptions read;
+};
+
+// collective: data.train_* and data.* read options (agreed errors naming the key or file).
+TrainFiles check_train_files(const mpi::Communicator& comm, const Options& o) {
+  TrainFiles f;
+  f.features = o.str("data.train_features");
+  f.labels = o.str("data.train_labels");
+  mpi::agree(comm, !f.features.empty(), "train needs data.train_features");
+  check_data_options(comm, o, "train");
+  // Without a labels file the labels come from the features file (LIBSVM, CSV label column).
+  f.read = read_options(o);
+  f.read.embedded_labels = f.labels.empty();
+  FileFormat format = FileFormat::kNpy;
+  mpi::agree_on(comm, [&] { format = resolve_format(f.features, f.read); });
+  mpi::agree(comm, !f.labels.empty() || format_has_labels(format),
+             f.features + ": this format holds no labels; give data.train_labels");
+  f.label_source = f.labels.empty() ? f.features : f.labels;
+  return f;
+}
+
+// collective: the rows of the features file to train on and to validate on (choose_rows).
+RowSelection select_training_rows(const mpi::Communicator& comm, const Options& o,
+                                  const TrainFiles& files, const TrainSetup& setup) {
+  const FileInfo info = probe_distributed(comm, files.features, files.read);
+  return choose_rows(comm, o, setup, info.rows, files.features);
+}
+
+// data.centers is read as features only, LIBSVM rows widened to the training d.
+ReadOptions centers_read_options(const TrainFiles& files, std::size_t d) {
+  ReadOptions read = files.read;
+  read.embedded_labels = false;
+  read.dimension = d;
+  return read;
+}
+
+// collective: data.centers, data.test_* and the validation rows, read and prepared like the
+// training rows.
+TrainExtras read_train_extras(const mpi::Communicator& comm, const Options& o,
+                              const TrainFiles& files, const RowSelection& rows,
+                              const ModelHeader& header) {
+  TrainExtras extras;
+  const std::string centers_path = o.str("data.centers");
+  if (!centers_path.empty()) {
+    LocalData z = read_distributed(comm, centers_path, "", {},
+                                   centers_read_options(files, header.dimension));
+    extras.centers_p = z.partition.size();
+    extras.centers = prepare_centers(comm, std::move(z), centers_path, header);
+    Log(comm, o.flag("run.verbose_ranks"))
+        .info("data.centers: %zu centers from %s", extras.centers_p, centers_path.c_str());
+  }
+  if (!o.str("data.test_features").empty())
+    extras.test = load_eval_set(comm, "test", o.str("data.test_features"),
+                                o.str("data.test_labels"), {}, header, files.read);
+  if (!rows.validation.empty())
+    extras.validation = load_eval_set(comm, "validation", files.features, files.labels,
+                                      rows.validation, header, files.read);
+  return extras;
+}
+
+}  // namespace
+
+namespace {
+
+// collective: train or tune (the same steps; `tune` searches the tune.* grid in fit_model).
+int train_command(const mpi::Communicator& comm, const Options& o, bool tune) {
+  RunClock clock;
+  TrainFiles files = check_train_files(comm, o);
+  // Reads of large binary files report their progress (rank 0's share of the rows).
+  Progress read_progress(comm, o);
+  std::string read_stage;
+  if (read_progress.enabled())
+    files.read.progress = [&](const std::string& path, double done, double total) {
+      if (done <= 0) read_stage = "reading " + path;
+      read_progress.work(read_stage.c_str(), done, total);
+    };
+  const std::string centers_path = o.str("data.centers");
+  const TrainSetup setup = check_train_options(comm, o, !centers_path.empty(), tune);
+  const RowSelection rows = select_training_rows(comm, o, files, setup);
+  Stopwatch read_clock;
+  LocalData train = read_distributed(comm, files.features, files.labels, rows.train, files.read);
+  ModelHeader header = describe_model(comm, o, setup, train, files.label_source);
+  const std::size_t centers_p =
+      centers_path.empty()
+          ? 0
+          : probe_distributed(comm, centers_path, centers_read_options(files, header.dimension))
+                .rows;
+  if (!plan_and_scale(comm, o, setup, header, train, centers_p, read_clock))
+    return 0;  // dry run: the plan is printed
+  TrainExtras extras = read_train_extras(comm, o, files, rows, header);
+  return fit_model(comm, o, setup, header, std::move(train), std::move(extras), clock)
+      .exit_code;
+}
+
+}  // namespace
+
+int run_train(const mpi::Communicator& comm, const Options& o) {
+  return train_command(comm, o, false);
+}
+
+int run_tune(const mpi::Communicator& comm, const Options& o) {
+  return train_command(comm, o, true);
+}
+
+}  // namespace kmpi

@@ -1,0 +1,141 @@
+// Rows a caller holds in memory, in whatever split over the ranks it has, as the LocalData the
+// train path takes (kmpi/train.hpp: block_rows).
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <numeric>
+
+#include "base/rng.hpp"
+#include "driver/train_steps.hpp"
+
+namespace kmpi {
+
+namespace {
+
+// collective: agreed checks of one rank's arrays: the same d everywhere, one target row per
+// feature row, and (unless allowed) finite values; errors name the global row and column.
+void check_local_rows(const mpi::Communicator& comm, const std::string& name,
+                      const Matrix<double>& x, const Matrix<double>& y, std::size_t t,
+                      std::size_t first, bool allow_nonfinite) {
+  // Ranks without rows do not count (their arrays may be 0 x 0).
+  const std::size_t none = x.rows() == 0;
+  const std::size_t d_min = comm.allreduce_value(none ? SIZE_MAX : x.cols(), mpi::Op::kMin);
+  const std::size_t d_max = comm.allreduce_value(none ? 0 : x.cols(), mpi::Op::kMax);
+  mpi::agree(comm, d_max > 0, name + ": no rank holds any rows");
+  mpi::agree(comm, d_min == d_max,
+             name + ": the ranks' feature rows differ in width (" + std::to_string(d_min) +
+                 " to " + std::to_string(d_max) + " columns)");
+  mpi::agree_on(comm, [&] {
+    if (t > 0 && x.rows() > 0 && (y.rows() != x.rows() || y.cols() != t))
+      throw Error(name + ": " + std::to_string(x.rows()) + " feature rows but " +
+                  std::to_string(y.rows()) + " target rows of " + std::to_string(y.cols()) +
+                  " columns on this rank (" + std::to_string(t) + " columns expected)");
+    for (const Matrix<double>* m : {&x, &y})
+      for (std::size_t i = 0; !allow_nonfinite && i < m->rows(); ++i)
+        for (std::size_t j = 0; j < m->cols(); ++j)
+          if (!std::isfinite((*m)(i, j)))
+            throw Error(name + ": row " + std::to_string(first + i) + ", column " +
+                        std::to_string(j) + " (0-based) of the " +
+                        (m == &x ? "features" : "targets") + " is " +
+                        (std::isnan((*m)(i, j)) ? "NaN" : "Inf") +
+                        "; NaN/Inf values are refused (data.allow_nonfinite = true accepts them)");
+  });
+}
+
+// collective: rows [offsets[me], offsets[me+1]) of `local` moved to their owners under `to`.
+Matrix<double> move_rows(const mpi::Communicator& comm, const std::vector<std::size_t>& offsets,
+                         const BlockPartition& to, const Matrix<double>& local, std::size_t cols) {
+  const int P = comm.size(), me = comm.rank();
+  std::vector<int> send_counts(P), send_displs(P), recv_counts(P), recv_displs(P);
+  for (int r = 0; r < P; ++r) {
+    // Overlap of what I hold with what r owns, and of what r holds with what I own.
+    const auto overlap = [](std::size_t a0, std::size_t a1, std::size_t b0, std::size_t b1) {
+      return std::pair<std::size_t, std::size_t>(std::max(a0, b0), std::max(std::max(a0, b0),
+                                                                            std::min(a1, b1)));
+    };
+    const auto [s0, s1] = overlap(offsets[me], offsets[me + 1], to.begin(r), to.end(r));
+    const auto [r0, r1] = overlap(offsets[r], offsets[r + 1], to.begin(me), to.end(me));
+    send_counts[r] = static_cast<int>((s1 - s0) * cols);
+    send_displs[r] = static_cast<int>((s0 - offsets[me]) * cols);
+    recv_counts[r] = static_cast<int>((r1 - r0) * cols);
+    recv_displs[r] = static_cast<int>((r0 - to.begin(me)) * cols);
+  }
+  Matrix<double> out(to.count(me), cols);
+  comm.alltoallv(local.data(), send_counts, send_displs, out.data(), recv_counts, recv_displs);
+  return out;
+}
+
+}  // namespace
+
+LocalData block_rows(const mpi::Communicator& comm, const std::string& name,
+                     const Matrix<double>& features, const Matrix<double>& targets,
+                     ElementKind target_kind, bool allow_nonfinite) {
+  const int P = comm.size(), me = comm.rank();
+  const std::size_t mine = features.rows();
+  const std::vector<std::size_t> counts = comm.allgather(&mine, 1);
+  std::vector<std::size_t> offsets(P + 1, 0);
+  for (int r = 0; r < P; ++r) offsets[r + 1] = offsets[r] + counts[r];
+  const std::size_t t = comm.allreduce_value(targets.cols(), mpi::Op::kMax);
+  check_local_rows(comm, name, features, targets, t, offsets[me], allow_nonfinite);
+  LocalData data;
+  data.partition = BlockPartition(offsets[P], P);
+  data.dimension =
+      comm.allreduce_value(features.rows() > 0 ? features.cols() : 0, mpi::Op::kMax);
+  data.target_kind = target_kind;
+  data.features = move_rows(comm, offsets, data.partition, features, data.dimension);
+  if (t > 0) data.targets = move_rows(comm, offsets, data.partition, targets, t);
+  for (std::size_t i = data.partition.begin(me); i < data.partition.end(me); ++i)
+    data.source_rows.push_back(i);
+  return data;
+}
+
+RowSelection choose_rows(const mpi::Communicator& comm, const Options& o, const TrainSetup& setup,
+                         std::size_t n, const std::string& name) {
+  const std::size_t limit = o.count("data.limit");
+  mpi::agree(comm, limit <= n,
+             "option data.limit = " + std::to_string(limit) + " asks for more rows than " + name +
+                 " has (" + std::to_string(n) + ")");
+  RowSelection s;
+  if (limit > 0 && limit < n) {
+    s.train = random_subset(n, limit, setup.seed, RngStream::kDataLimit);
+  } else {
+    s.train.resize(n);
+    std::iota(s.train.begin(), s.train.end(), std::size_t(0));
+  }
+  const double vfrac = o.real("data.validation_fraction");
+  if (setup.validates() && vfrac > 0) {
+    const std::size_t nv = static_cast<std::size_t>(std::llround(vfrac * s.train.size()));
+    const auto picks = random_subset(s.train.size(), nv, setup.seed, RngStream::kValidation);
+    std::vector<char> is_val(s.train.size(), 0);
+    for (auto k : picks) is_val[k] = 1;
+    std::vector<std::size_t> kept;
+    for (std::size_t k = 0; k < s.train.size(); ++k)
+      (is_val[k] ? s.validation : kept).push_back(s.train[k]);
+    s.train.swap(kept);
+  }
+  mpi::agree(comm, s.train.size() >= static_cast<std::size_t>(comm.size()),
+             name + ": " + std::to_string(s.train.size()) + " training rows are fewer than the " +
+                 std::to_string(comm.size()) + " ranks");
+  return s;
+}
+
+LocalData take_rows(const mpi::Communicator& comm, const LocalData& data,
+                    const std::vector<std::size_t>& selection) {
+  // This rank's selected rows, in global order; block_rows moves them to their new owners.
+  const std::size_t first = data.partition.begin(comm.rank());
+  const auto lo = std::lower_bound(selection.begin(), selection.end(), first);
+  const auto hi = std::lower_bound(lo, selection.end(), data.partition.end(comm.rank()));
+  std::vector<std::size_t> local;
+  for (auto it = lo; it != hi; ++it) local.push_back(*it - first);
+  LocalData out = block_rows(comm, "rows", select_rows(data.features, local),
+                             data.targets.empty() ? data.targets : select_rows(data.targets, local),
+                             data.target_kind, /*allow_nonfinite=*/true);
+  out.dimension = data.dimension;
+  // Messages name the caller's rows, not positions in the subset.
+  out.source_rows.clear();
+  for (std::size_t i = out.partition.begin(comm.rank()); i < out.partition.end(comm.rank()); ++i)
+    out.source_rows.push_back(selection[i]);
+  return out;
+}
+
+}  // namespace kmpi
