@@ -25,6 +25,7 @@
 
 #include "base/blas.hpp"
 #include "kmpi/error.hpp"
+#include "parallel/counts.hpp"
 
 namespace kmpi {
 
@@ -145,13 +146,10 @@ void partitioned_gram(const mpi::Communicator& comm, const AgopInput& in, const 
   std::vector<int> row_counts(P), row_displs(P), sum_counts(P);
   for (std::size_t b0 = 0; b0 < total; b0 += nb) {
     const std::size_t b1 = std::min(total, b0 + nb);
-    for (int r = 0; r < P; ++r) {
-      const std::size_t lo = std::clamp(offsets[r], b0, b1),
-                        hi = std::clamp(offsets[r + 1], b0, b1);
-      row_counts[r] = static_cast<int>((hi - lo) * d);
-      row_displs[r] = static_cast<int>((lo - b0) * d);
-      sum_counts[r] = static_cast<int>((hi - lo) * cw);
-    }
+    auto rows = mpi::window_counts(offsets, b0, b1, d, "AGOP sample rows");
+    row_counts = std::move(rows.counts);
+    row_displs = std::move(rows.displs);
+    sum_counts = mpi::window_counts(offsets, b0, b1, cw, "AGOP sums").counts;
     const std::size_t my_lo = std::clamp(offsets[me], b0, b1);
     const std::size_t my_rows = std::clamp(offsets[me + 1], b0, b1) - my_lo;
     const double* my_u = in.sample->data() + (my_rows > 0 ? (my_lo - offsets[me]) * d : 0);
