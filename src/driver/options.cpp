@@ -214,6 +214,11 @@ std::vector<OptionSpec> tune_options() {
               "tune.bandwidths = auto: training rows (seeded) whose pairwise distances give the "
               "median",
               2, 100000),
+      text("tune.selected_config", "",
+           "tune: write the selected point as a config file (INI) that `kmpi train --config` "
+           "takes: the options given to tune (but tune.*, output.* and run.*) and every option "
+           "the selected point differs in from a run alone (kernel.bandwidth, solver.ridge, "
+           "solver.batch_size of a shared eigenpro2 group); empty = none"),
       flag("tune.shared", "true",
            "tune: train the grid's models together, sharing each kernel block's distances "
            "(eigenpro2, falkon, direct); false trains every point alone, one after another"),

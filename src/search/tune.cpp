@@ -92,9 +92,11 @@ void TuneRun::consider(std::size_t i, const Matrix<double>& alpha, bool own_cent
 TrainResult TuneRun::finish() {
   mpi::agree(in_.comm, std::isfinite(best_.score),
              "kmpi tune: no grid point gave a model (every one diverged or scored NaN)");
-  report_table(in_.log, in_.metrics, ts_, points_, best_.point, classification_,
-               in_.sets.test.labeled);
   const TunePoint& b = points_[best_.point];
+  const OptionList selected = selected_options(b);
+  report_table(in_.log, in_.metrics, ts_, points_, best_.point, classification_,
+               in_.sets.test.labeled, selected);
+  write_selected_config(in_.comm, in_.options, selected);
   LocalModel model;
   model.header = in_.header;
   model.header.kernel = kernel_of(b.bandwidth);

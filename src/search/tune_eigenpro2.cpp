@@ -130,6 +130,7 @@ void TuneRun::finish_group(const EigenPro2GroupResult& group, const std::vector<
   const std::size_t G = points_.size();
   in_.log.info("tune: %zu eigenpro2 models stepped together (batch %zu) in %.2f s", G,
                group.batch_size, group_seconds);
+  if (!in_.options.given("solver.batch_size")) group_batch_ = group.batch_size;
   std::vector<std::size_t> fitted;
   std::vector<const Matrix<double>*> returned;
   for (std::size_t k = 0; k < G; ++k) {

@@ -116,11 +116,14 @@ TrainResult TuneFolds::refit(bool resumed_here) {
   }
   mpi::agree(in_.comm, std::isfinite(best_score),
              "kmpi tune: no grid point gave a model in every fold (diverged or NaN)");
-  report_table(in_.log, in_.metrics, ts_, mean, best, classification_, in_.sets.test.labeled,
-               &scores_);
   // The refit: the selected point on every row (no validation: iterative solvers run all
-  // their epochs).
+  // their epochs), a run alone: the same as `kmpi train` with the selected options.
   const TunePoint& b = mean[best];
+  OptionList selected{{"kernel.bandwidth", number(b.bandwidth)}};
+  if (ts_.has_ridge) selected.emplace_back("solver.ridge", number(b.ridge));
+  report_table(in_.log, in_.metrics, ts_, mean, best, classification_, in_.sets.test.labeled,
+               selected, &scores_);
+  write_selected_config(in_.comm, in_.options, selected);
   Options o = inner_options("refit", resumed_here);
   o.set("kernel.bandwidth", number(b.bandwidth));
   if (ts_.has_ridge) o.set("solver.ridge", number(b.ridge));

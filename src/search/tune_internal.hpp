@@ -77,12 +77,23 @@ struct TuneBest {
   std::size_t centers_p = 0;
 };
 
-// local: the table (log and one metrics line per point) and the selected point's line. With
-// folds, each point's metrics are the means over the folds (per-fold values in arrays)
-// (tune_report.cpp).
+// Options as (key, value) pairs, in order.
+using OptionList = std::vector<std::pair<std::string, std::string>>;
+
+// local: the table (log and one metrics line per point) and the selected point's line, which
+// names `selected`: every option in which the selected model differs from a run alone with the
+// options given to tune. With folds, each point's metrics are the means over the folds
+// (per-fold values in arrays) (tune_report.cpp).
 void report_table(const Log& log, MetricsWriter& metrics, const TuneSettings& ts,
                   const std::vector<TunePoint>& points, std::size_t best, bool classification,
-                  bool tested, const std::vector<std::vector<TunePoint>>* folds = nullptr);
+                  bool tested, const OptionList& selected,
+                  const std::vector<std::vector<TunePoint>>* folds = nullptr);
+
+// collective: tune.selected_config (if given): the options given to tune but tune.*, output.*
+// and run.*, with `selected` set, as an INI file `kmpi train --config` takes; written by rank 0
+// under a temporary name and renamed; errors agreed (tune_report.cpp).
+void write_selected_config(const mpi::Communicator& comm, const Options& o,
+                           const OptionList& selected);
 
 // A tune run's own checkpoint, in <run.checkpoint_dir>/<name> (none without a directory): the
 // options pointing there, and its TrainCheckpoints (keyed to the problem it is given).
@@ -191,6 +202,8 @@ class TuneRun {
 
   // ---- The result ----
 
+  // local: the options of the selected point that differ from a run alone (tune_report.cpp).
+  OptionList selected_options(const TunePoint& p) const;
   // collective: the table, the selected point's model written, the final lines.
   TrainResult finish();
 
@@ -203,6 +216,10 @@ class TuneRun {
   TrainCheckpoints& outer_;
   std::vector<TunePoint> points_;
   TuneBest best_;
+  // The batch every model of a shared eigenpro2 group stepped with (the smallest automatic one
+  // of the group), when solver.batch_size was not given; 0 = none. A run alone of the selected
+  // bandwidth needs it to reproduce the model.
+  std::size_t group_batch_ = 0;
 };
 
 // k-fold cross-validation around TuneRun (tune.folds = k >= 2; tune_folds.cpp): row i belongs to
