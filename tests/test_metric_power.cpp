@@ -78,11 +78,11 @@ TEST(MetricPower, FullPowerIsTheClippedSpectralPower) {
     EXPECT_LT(max_abs_diff(metric.matrix(), want), 1e-13);
     // The reported eigenvalues are the clipped powers, largest first.
     const std::vector<double> top = metric.top_eigenvalues(3);
-    for (std::size_t k = 0; k < 3; ++k) EXPECT_NEAR(top[k], std::pow(kEigenvalues[k], power), 1e-13);
+    for (std::size_t k = 0; k < 3; ++k)
+      EXPECT_NEAR(top[k], std::pow(kEigenvalues[k], power), 1e-13);
   }
   // (M^(1/2))^2 = M_+: the clipped negative directions stay switched off.
-  const Matrix<double> half =
-      FeatureMetric::from_matrix_power(MetricKind::kFull, m, 0.5).matrix();
+  const Matrix<double> half = FeatureMetric::from_matrix_power(MetricKind::kFull, m, 0.5).matrix();
   const Matrix<double> m_plus =
       spectral(h, kEigenvalues, [](double l) { return std::max(l, 0.0); });
   EXPECT_LT(max_abs_diff(product(half, half), m_plus), 1e-13);
