@@ -14,7 +14,8 @@
 // - kReplicated: every rank has every center, so it forms its own rows' sums without
 //   communicating.
 // Then one allreduce of G_u (d x d, or d in diagonal mode), and rank 0's G is broadcast so every
-// rank holds the same bits.
+// rank holds the same bits. Centred gradients add one allreduce of the c x d gradient sums s_c and
+// the correction N_s G_u -= sum_c s_c s_c^T / N_s, on G_u (u coordinates), before G = S G_u S.
 #include "kernels/agop.hpp"
 
 #include <algorithm>
