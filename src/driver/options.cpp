@@ -177,7 +177,7 @@ std::vector<OptionSpec> solver_options() {
 std::vector<OptionSpec> rfm_options() {
   return {
       integer("rfm.iterations", "0",
-              "RFM iterations T (0 = off): fit, validate, AGOP, M <- G / max|G_ij|, T times "
+              "RFM iterations T (0 = off): fit, validate, AGOP, M <- (G / max|G_ij|)^power, T times "
               "after the plain fit; needs data.validation_fraction",
               0, 1000),
       choice("rfm.metric", "auto",
@@ -185,6 +185,14 @@ std::vector<OptionSpec> rfm_options() {
              {"auto", "full", "diagonal"}),
       integer("rfm.agop_samples", "0",
               "Training rows the AGOP is averaged over (seeded; 0 = min(n, 20000))", 0, 1e9),
+      real("rfm.agop_power", "1",
+           "M <- (G / max|G_ij|)^power through the eigendecomposition (negative eigenvalues "
+           "clipped; diagonal: elementwise); 1 = the original RFM, 0.5 with "
+           "rfm.center_gradients = the grokking update",
+           1e-300, 100),
+      flag("rfm.center_gradients", "false",
+           "Subtract from each output's gradients their mean over the AGOP sample rows before "
+           "the outer products"),
       choice("rfm.validation_metric", "auto",
              "What selects the best iteration: auto (accuracy for classes, mse for targets) | "
              "accuracy | mse",

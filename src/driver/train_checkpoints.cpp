@@ -48,11 +48,18 @@ std::string checkpoint_options_text(const mpi::Communicator& comm, const Options
       "data.train_features", "data.train_labels", "data.test_features", "data.test_labels",
       "data.features",       "data.labels",       "data.centers",       "model",
       "solver.epochs",       "solver.patience"};
+  // Options added after checkpoints existed: listed only away from their default, so a
+  // checkpoint written before them (which ran with the default) still resumes.
+  static const char* const kListedWhenSet[] = {"rfm.agop_power", "rfm.center_gradients"};
   std::ostringstream text;
   for (const auto& spec : option_table()) {
     const std::string& k = spec.key;
     if (k.rfind("run.", 0) == 0 || k.rfind("output.", 0) == 0) continue;
     if (std::find(std::begin(kIgnored), std::end(kIgnored), k) != std::end(kIgnored)) continue;
+    if (std::find(std::begin(kListedWhenSet), std::end(kListedWhenSet), k) !=
+            std::end(kListedWhenSet) &&
+        o.str(k) == spec.default_value)
+      continue;
     text << k << " = " << o.str(k) << "\n";
   }
   text << "data.rows = " << problem.partition.size() << "\ndata.dimension = " << problem.x.cols()
