@@ -35,7 +35,8 @@ Matrix<double> root_of(MetricKind kind, std::size_t d) {
   for (std::size_t i = 0; i < d; ++i)
     for (std::size_t j = 0; j < d; ++j) {
       if (kind == MetricKind::kFull)
-        s(i, j) = (i == j ? 0.9 : 0.0) + 0.15 * (uniform01(77, std::min(i, j), std::max(i, j)) - 0.5);
+        s(i, j) =
+            (i == j ? 0.9 : 0.0) + 0.15 * (uniform01(77, std::min(i, j), std::max(i, j)) - 0.5);
       else if (i == j)
         s(i, j) = kind == MetricKind::kNone ? 1.0 : (i + 1 == d ? 0.0 : 0.6 + 0.25 * double(i));
     }
@@ -63,7 +64,8 @@ Matrix<double> times(const Matrix<double>& x, const Matrix<double>& s) {
 }
 
 Matrix<double> rows_range(const Matrix<double>& m, std::size_t begin, std::size_t end) {
-  return rows_of(begin, end - begin, m.cols(), [&](std::size_t i, std::size_t l) { return m(i, l); });
+  return rows_of(begin, end - begin, m.cols(),
+                 [&](std::size_t i, std::size_t l) { return m(i, l); });
 }
 
 // G in x coordinates, serial, point by point: u = x S, v = z S; grad_u f_l(u_j) =
@@ -113,7 +115,8 @@ TEST(LpqAgop, MatchesPointwiseReferenceOnBothLayoutsAndEveryMetric) {
   const std::size_t d = 4, n = 45, pz = 37, c = 2;
   const Matrix<double> x_all = synthetic_rows(51, 0, n, d), z_sep = synthetic_rows(52, 0, pz, d);
   const auto alpha_for = [&](std::size_t p) {
-    return rows_of(0, p, c, [](std::size_t i, std::size_t l) { return std::sin(1.0 + i + 5.0 * l); });
+    return rows_of(0, p, c,
+                   [](std::size_t i, std::size_t l) { return std::sin(1.0 + i + 5.0 * l); });
   };
   const BlockPartition part(n, P);
   for (CenterLayout layout : {CenterLayout::kPartitioned, CenterLayout::kReplicated}) {
@@ -197,8 +200,8 @@ TEST(LpqDirect, GridSolvesItsNormalEquations) {
 TEST(LpqModelFile, FamilyRoundTripsAndOthersStayVersion2) {
   const auto comm = mpi::Communicator::world();
   SharedDir dir(comm);
-  for (const Kernel& kernel : {Kernel::from_name("laplacian", 2.5, 1.5, 0.7, 1.5),
-                               Kernel::from_name("laplacian", 2.5)}) {
+  for (const Kernel& kernel :
+       {Kernel::from_name("laplacian", 2.5, 1.5, 0.7, 1.5), Kernel::from_name("laplacian", 2.5)}) {
     const std::size_t p = 5, d = 3, c = 2;
     LocalModel m;
     m.header.kernel = kernel;

@@ -93,8 +93,7 @@ TYPED_TEST(LpqBlockTest, BlockAndScaleMatchTheFormulaPointByPoint) {
           EXPECT_NEAR(double(g(i, j)), want, (f32 ? 1e-3 : 1e-9) * std::fabs(want))
               << f.label() << " d=" << d << " (" << i << ", " << j << ")";
           // Kernel::gradient_weight (double) is the same scale, given r^2.
-          EXPECT_NEAR(k.gradient_weight(double(r * r)), want, 1e-12 * std::fabs(want))
-              << f.label();
+          EXPECT_NEAR(k.gradient_weight(double(r * r)), want, 1e-12 * std::fabs(want)) << f.label();
         }
       // k(u, u) = 1 and g(u, u) = 0 exactly: the self term.
       const Matrix<T> kaa = kernel_block(k, a, a);
@@ -128,8 +127,7 @@ TYPED_TEST(LpqBlockTest, SharedProductsPathIsKernelBlockBitForBit) {
       std::fill(products.data(), products.data() + products.size(), T(-1));  // never read
     kernel_from_products_or_rows(k, products.data(), 5, a.data(), 6, d, b.data(), 5, d, d,
                                  an.data(), bn.data(), products.data(), 5);  // in place
-    EXPECT_EQ(std::memcmp(products.data(), want.data(), sizeof(T) * want.size()), 0)
-        << f.label();
+    EXPECT_EQ(std::memcmp(products.data(), want.data(), sizeof(T) * want.size()), 0) << f.label();
     if (!k.distances_from_products()) {
       EXPECT_THROW(kernel_from_products(k, products.data(), 5, 6, 5, an.data(), bn.data(),
                                         products.data(), 5),
@@ -168,8 +166,8 @@ double model_value(const Kernel& k, const Family& f, const std::vector<double>& 
                    const Matrix<double>& v, const Matrix<double>& alpha, std::size_t l) {
   double s = 0;
   for (std::size_t i = 0; i < v.rows(); ++i)
-    s += alpha(i, l) * double(family_value(p_distance(u.data(), v.row(i), u.size(), f.p), f,
-                                           k.bandwidth));
+    s += alpha(i, l) *
+         double(family_value(p_distance(u.data(), v.row(i), u.size(), f.p), f, k.bandwidth));
   return s;
 }
 
@@ -177,8 +175,8 @@ double model_value(const Kernel& k, const Family& f, const std::vector<double>& 
 // central differences with h = 1e-5: their error is h^2 f''' / 6 + eps |f| / h, ~1e-10 of the
 // gradient where f is smooth. |x|^p is not smooth where a coordinate of u - v_i is 0 (p = 1: a
 // kink; p = 1.5: |x|^0.5 in f'), and r^q is not where r = 0; the seeded points keep every
-// coordinate difference at least 0.005 (by construction, checked), so the difference quotient never straddles one.
-// Several center tiles and row chunks (tile budget 2048 bytes).
+// coordinate difference at least 0.005 (by construction, checked), so the difference quotient never
+// straddles one. Several center tiles and row chunks (tile budget 2048 bytes).
 TEST(LpqModelGradients, MatchFiniteDifferences) {
   const std::size_t m = 9, p = 40, d = 3;
   // v on the grid 0.01 Z, u on 0.005 + 0.01 Z: every coordinate difference is at least 0.005.
@@ -255,8 +253,11 @@ TEST(LpqKernelName, ChecksTheFamily) {
             std::string::npos);
   EXPECT_NE(message([] { Kernel::from_name("matern", 1.0, 0.5, 1.0, 1.0); }).find("laplacian"),
             std::string::npos);
-  for (auto [q, p] : {std::pair{1.5, 1.0}, {0.5, 2.5}, {0.0, 1.0}, {-1.0, 1.0}, {std::nan(""), 1.0}})
-    EXPECT_NE(message([&] { Kernel::from_name("laplacian", 1.0, 1.5, q, p); }).find("0 < kernel.exponent"),
+  for (auto [q, p] :
+       {std::pair{1.5, 1.0}, {0.5, 2.5}, {0.0, 1.0}, {-1.0, 1.0}, {std::nan(""), 1.0}})
+    EXPECT_NE(message([&] {
+                Kernel::from_name("laplacian", 1.0, 1.5, q, p);
+              }).find("0 < kernel.exponent"),
               std::string::npos)
         << q << " " << p;
   // Defaults given explicitly to another kernel are no family.

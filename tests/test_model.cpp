@@ -86,8 +86,7 @@ TEST_F(ModelFile, HeaderErrorsNameTheFile) {
 
   write_text(path("newer.kmpi"), model_bytes(kModelVersion + 1));
   EXPECT_MESSAGE_HAS(error_of([&] { read_model_header(path("newer.kmpi")); }),
-                     path("newer.kmpi") +
-                         ": written by a newer kmpi (format version " +
+                     path("newer.kmpi") + ": written by a newer kmpi (format version " +
                          std::to_string(kModelVersion + 1) + ", this build reads up to " +
                          std::to_string(kModelVersion) + ")");
 

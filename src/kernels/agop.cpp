@@ -72,8 +72,8 @@ void add_weighted_sums(const Kernel& k, const QueryRows<T>& q, const LocalCenter
       for (std::size_t i0 = 0; i0 < m; i0 += mq) {
         const std::size_t mi = std::min(mq, m - i0);
         gradient_weight_block(k, q.x.row(i0), mi, d, zt.row(j0), tj, d, d, w.data(), tj);
-        lpq_add_gradients(k, q.x.row(i0), mi, d, zt.row(j0), tj, d, d, w.data(), tj,
-                          alpha.row(j0), c, c, -1.0, sums.row(i0) + c, cw);
+        lpq_add_gradients(k, q.x.row(i0), mi, d, zt.row(j0), tj, d, d, w.data(), tj, alpha.row(j0),
+                          c, c, -1.0, sums.row(i0) + c, cw);
       }
     }
     return;

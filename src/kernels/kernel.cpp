@@ -51,12 +51,15 @@ Kernel Kernel::from_name(const std::string& name, double bandwidth, double nu, d
   }
   if (exponent != 1.0 || norm_p != 2.0) {
     if (name != "laplacian")
-      throw Error("kernel.exponent and kernel.norm_p define the Laplace family and need "
-                  "kernel.name = laplacian, got " + name);
+      throw Error(
+          "kernel.exponent and kernel.norm_p define the Laplace family and need "
+          "kernel.name = laplacian, got " +
+          name);
     if (!(exponent > 0) || !(norm_p <= 2) || !(exponent <= norm_p))
-      throw Error("the Laplace family needs 0 < kernel.exponent <= kernel.norm_p <= 2, got "
-                  "kernel.exponent = " + std::to_string(exponent) + ", kernel.norm_p = " +
-                  std::to_string(norm_p));
+      throw Error(
+          "the Laplace family needs 0 < kernel.exponent <= kernel.norm_p <= 2, got "
+          "kernel.exponent = " +
+          std::to_string(exponent) + ", kernel.norm_p = " + std::to_string(norm_p));
     k.exponent = exponent;
     k.norm_p = norm_p;
   }
@@ -290,9 +293,12 @@ void kernel_from_products(const Kernel& k, const T* products, std::size_t ldp, s
                           std::size_t mb, const T* a_norms, const T* b_norms, T* out,
                           std::size_t ldo) {
   if (!k.distances_from_products())
-    throw Error("internal error: kernel_from_products for the Laplace family with kernel.norm_p "
-                "= " + std::to_string(k.norm_p) + " (its distances are not the products'; use "
-                "kernel_from_products_or_rows)");
+    throw Error(
+        "internal error: kernel_from_products for the Laplace family with kernel.norm_p "
+        "= " +
+        std::to_string(k.norm_p) +
+        " (its distances are not the products'; use "
+        "kernel_from_products_or_rows)");
   kernel_pass<false>(k, products, ldp, ma, mb, a_norms, b_norms, out, ldo);
 }
 

@@ -166,9 +166,8 @@ void times_local(const std::vector<Kernel>& kernels, const Matrix<double>& q64,
     if (any_products) product_block(t.q.row(i0), mi, d, t.z.row(j0), tj, d, d, products.data(), tj);
     for (std::size_t g : used) {
       T* kb = g == used.back() ? products.data() : block.data();
-      kernel_from_products_or_rows(kernels[g], products.data(), tj, t.q.row(i0), mi, d,
-                                   t.z.row(j0), tj, d, d, t.q_norms.data() + i0,
-                                   t.z_norms.data() + j0, kb, tj);
+      kernel_from_products_or_rows(kernels[g], products.data(), tj, t.q.row(i0), mi, d, t.z.row(j0),
+                                   tj, d, d, t.q_norms.data() + i0, t.z_norms.data() + j0, kb, tj);
       const std::size_t c = alphas[g]->cols();
       blas::gemm(false, false, mi, c, tj, T(1), kb, tj, factors[g].row(j0), c, T(0), part.data(),
                  c);
@@ -400,10 +399,9 @@ void normal_product_local(const std::vector<NormalProductTerm>& terms, const Loc
   const std::size_t budget = tile_bytes > 0 ? tile_bytes : cache_tile_bytes();
   const std::size_t chunk =
       std::min(n, std::max<std::size_t>(64, budget / (std::max<std::size_t>(p, 1) * sizeof(T))));
-  const bool any_products =
-      std::any_of(terms.begin(), terms.end(), [](const NormalProductTerm& t) {
-        return !t.u.empty() && t.kernel.distances_from_products();
-      });
+  const bool any_products = std::any_of(terms.begin(), terms.end(), [](const NormalProductTerm& t) {
+    return !t.u.empty() && t.kernel.distances_from_products();
+  });
   std::vector<T> products(chunk * p), tile(g_count > 1 ? chunk * p : 0), tmp(chunk * widest),
       tmp_t(widest * chunk), part_t(widest * p);
   for (std::size_t i0 = 0; i0 < n; i0 += chunk) {
@@ -413,8 +411,8 @@ void normal_product_local(const std::vector<NormalProductTerm>& terms, const Loc
       const NormalProductTerm& t = terms[g];
       if (t.u.empty()) continue;
       T* kg = g + 1 == g_count ? products.data() : tile.data();
-      kernel_from_products_or_rows(t.kernel, products.data(), p, xt.row(i0), mi, d, zt.data(), p,
-                                   d, d, xn.data() + i0, zn.data(), kg, p);
+      kernel_from_products_or_rows(t.kernel, products.data(), p, xt.row(i0), mi, d, zt.data(), p, d,
+                                   d, xn.data() + i0, zn.data(), kg, p);
       tile_normal_product(kg, mi, p, operands[g], i0, c, &w[first], t.u.size(), tmp, tmp_t, part_t);
     }
   }

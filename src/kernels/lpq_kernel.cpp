@@ -33,14 +33,15 @@ double power_sum(const T* x, const T* y, std::size_t d, F f) {
 template <class T, class F>
 void power_sums(const T* a, std::size_t ma, std::size_t lda, const T* b, std::size_t mb,
                 std::size_t ldb, std::size_t d, F f, T* out, std::size_t ldo) {
-  const std::size_t tile =
-      std::max<std::size_t>(8, (std::size_t(128) << 10) / (std::max<std::size_t>(d, 1) * sizeof(T)));
+  const std::size_t tile = std::max<std::size_t>(
+      8, (std::size_t(128) << 10) / (std::max<std::size_t>(d, 1) * sizeof(T)));
   for (std::size_t j0 = 0; j0 < mb; j0 += tile) {
     const std::size_t j1 = std::min(mb, j0 + tile);
     for (std::size_t i = 0; i < ma; ++i) {
       const T* ai = a + i * lda;
       T* row = out + i * ldo;
-      for (std::size_t j = j0; j < j1; ++j) row[j] = static_cast<T>(power_sum(ai, b + j * ldb, d, f));
+      for (std::size_t j = j0; j < j1; ++j)
+        row[j] = static_cast<T>(power_sum(ai, b + j * ldb, d, f));
     }
   }
 }
@@ -53,10 +54,15 @@ void lpq_block(const Kernel& k, const T* a, std::size_t ma, std::size_t lda, con
   if (ma == 0 || mb == 0) return;
   const double p = k.norm_p, q = k.exponent;
   if (p == 1.0) {
-    power_sums(a, ma, lda, b, mb, ldb, d, [](T x) { return x; }, out, ldo);
+    power_sums(
+        a, ma, lda, b, mb, ldb, d, [](T x) { return x; }, out, ldo);
+  } else if (p == 1.5) {  // |x| sqrt|x|: a square root instead of exp(1.5 log|x|)
+    power_sums(
+        a, ma, lda, b, mb, ldb, d, [](T x) { return x * std::sqrt(x); }, out, ldo);
   } else {
     const T pt = static_cast<T>(p);
-    power_sums(a, ma, lda, b, mb, ldb, d, [pt](T x) { return pow_nonnegative(x, pt); }, out, ldo);
+    power_sums(
+        a, ma, lda, b, mb, ldb, d, [pt](T x) { return pow_nonnegative(x, pt); }, out, ldo);
   }
   // k = exp(c r^q), c = -1 / L^q, r^q = s^(q/p); g = -(q / L^q) k r^(q-p) = q c k r^q / s.
   const T c = static_cast<T>(-1 / std::pow(k.bandwidth, q)), e = static_cast<T>(q / p);
@@ -80,11 +86,11 @@ void lpq_block(const Kernel& k, const T* a, std::size_t ma, std::size_t lda, con
 
 template <class T>
 void lpq_add_gradients(const Kernel& k, const T* u, std::size_t mi, std::size_t ldu, const T* v,
-                       std::size_t tj, std::size_t ldv, std::size_t d, const T* g,
-                       std::size_t ldg, const double* alpha, std::size_t lda, std::size_t c,
-                       double scale, double* out, std::size_t ldo) {
+                       std::size_t tj, std::size_t ldv, std::size_t d, const T* g, std::size_t ldg,
+                       const double* alpha, std::size_t lda, std::size_t c, double scale,
+                       double* out, std::size_t ldo) {
   if (mi == 0 || tj == 0 || c == 0 || d == 0) return;
-  const bool sign_only = k.norm_p == 1.0;
+  const bool sign_only = k.norm_p == 1.0, sqrt_power = k.norm_p == 1.5;
   const T e = static_cast<T>(k.norm_p - 1);
   std::vector<T> h(d), acc(c * d);
   for (std::size_t j = 0; j < mi; ++j) {
@@ -95,7 +101,14 @@ void lpq_add_gradients(const Kernel& k, const T* u, std::size_t mi, std::size_t 
       if (gji == T(0)) continue;
       const T* vi = v + i * ldv;
       T* hv = h.data();
-      if (sign_only) {
+      if (sqrt_power) {  // p = 1.5: |x|^0.5 sign(x)
+#pragma omp simd
+        for (std::size_t t = 0; t < d; ++t) {
+          const T x = uj[t] - vi[t];
+          const T m = std::sqrt(std::abs(x));
+          hv[t] = x < T(0) ? -m : m;
+        }
+      } else if (sign_only) {
 #pragma omp simd
         for (std::size_t t = 0; t < d; ++t) {
           const T x = uj[t] - vi[t];
@@ -131,8 +144,8 @@ template void lpq_block<true, float>(const Kernel&, const float*, std::size_t, s
                                      const float*, std::size_t, std::size_t, std::size_t, float*,
                                      std::size_t);
 template void lpq_block<true, double>(const Kernel&, const double*, std::size_t, std::size_t,
-                                      const double*, std::size_t, std::size_t, std::size_t,
-                                      double*, std::size_t);
+                                      const double*, std::size_t, std::size_t, std::size_t, double*,
+                                      std::size_t);
 template void lpq_add_gradients<float>(const Kernel&, const float*, std::size_t, std::size_t,
                                        const float*, std::size_t, std::size_t, std::size_t,
                                        const float*, std::size_t, const double*, std::size_t,

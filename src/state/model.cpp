@@ -261,7 +261,8 @@ ModelHeader read_header(const std::string& path, const PosixFile& file, std::str
     const double q = h.kernel.exponent, pn = h.kernel.norm_p;
     if (h.kernel.kind != KernelKind::kLaplacian || !(q > 0) || !(q <= pn) || !(pn <= 2))
       fail(path, "corrupt model header: Laplace family exponent " + std::to_string(q) +
-                     ", norm_p " + std::to_string(pn) + " (needs the laplacian kernel and "
+                     ", norm_p " + std::to_string(pn) +
+                     " (needs the laplacian kernel and "
                      "0 < exponent <= norm_p <= 2)");
   }
   total = layout.total;
@@ -285,11 +286,9 @@ ModelHeader decode_verified_header(const std::string& raw) {
   doubles_from_le(head + kHeaderBytes, h.dimension, h.scaling.offset.data());
   doubles_from_le(head + kHeaderBytes + 8 * h.dimension, h.dimension, h.scaling.multiplier.data());
   const std::uint32_t version = get_le<std::uint32_t>(head + 8);
-  if (version >= 2)
-    h.metric = decode_metric(head + kHeaderBytes + 16 * h.dimension, h.dimension);
+  if (version >= 2) h.metric = decode_metric(head + kHeaderBytes + 16 * h.dimension, h.dimension);
   if (version >= 3)
-    decode_family(head + kHeaderBytes + 16 * h.dimension + 4 + 8 * h.metric.root.size(),
-                  h.kernel);
+    decode_family(head + kHeaderBytes + 16 * h.dimension + 4 + 8 * h.metric.root.size(), h.kernel);
   return h;
 }
 
