@@ -7,6 +7,9 @@
 //   scaling : offset[d] f64, multiplier[d] f64   (feature x -> (x - offset) * multiplier)
 //   metric  : (version >= 2) metric kind u32, then S = M^(1/2): nothing (none), d f64
 //             (diagonal) or d x d f64 row-major (full)   (scaled x -> x S)
+//   family  : (version >= 3) kernel.exponent q f64, kernel.norm_p p f64 (the Laplace family;
+//             written only for such a kernel, so every other model is a version 2 file, byte for
+//             byte what it was)
 //   centers : p x d f64, row-major, in model inputs (scaled, then times S)
 //   weights : p x c f64, row-major
 //   trailer : CRC-32 (zlib) of every byte before it, u32
@@ -27,8 +30,9 @@ namespace kmpi {
 enum class ScaleMode : std::uint32_t { kNone = 0, kUnit = 1, kStandardize = 2 };
 enum class Task : std::uint32_t { kClassification = 0, kRegression = 1 };
 
-// 2: the metric section (version 1 files load with metric none).
-inline constexpr std::uint32_t kModelVersion = 2;
+// 2: the metric section (version 1 files load with metric none). 3: the Laplace family section
+// (version 1 and 2 files load with q = 1, p = 2).
+inline constexpr std::uint32_t kModelVersion = 3;
 
 // How raw features become model inputs; stored in the model so predict applies the same.
 struct Scaling {

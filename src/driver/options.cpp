@@ -91,6 +91,15 @@ std::vector<OptionSpec> kernel_options() {
              {"gaussian", "laplacian", "matern", "cauchy"}),
       real("kernel.bandwidth", "5", "Kernel bandwidth sigma (> 0)", 1e-300),
       real("kernel.nu", "1.5", "Matern smoothness: 0.5, 1.5 or 2.5"),
+      real("kernel.exponent", "1",
+           "Laplace family exp(-||x - z||_p^q / sigma^q) (kernel.name = laplacian only): the "
+           "exponent q, 0 < q <= kernel.norm_p; 1 with norm_p 2 is the Laplacian",
+           1e-300, 2),
+      real("kernel.norm_p", "2",
+           "Laplace family (kernel.name = laplacian only): the p of the p-norm distance, "
+           "kernel.exponent <= p <= 2; p != 2 costs an elementwise pass over d per pair "
+           "instead of a GEMM",
+           1e-300, 2),
       choice("kernel.metric", "none",
              "Mahalanobis metric M of the kernel distance, r^2 = (x-z)^T M (x-z) on scaled "
              "features: none (Euclidean) | diagonal | full (M from kernel.metric_file)",

@@ -56,9 +56,13 @@ std::string checkpoint_options_text(const mpi::Communicator& comm, const Options
     const std::string& k = spec.key;
     if (k.rfind("run.", 0) == 0 || k.rfind("output.", 0) == 0) continue;
     if (std::find(std::begin(kIgnored), std::end(kIgnored), k) != std::end(kIgnored)) continue;
-    if (std::find(std::begin(kListedWhenSet), std::end(kListedWhenSet), k) !=
-            std::end(kListedWhenSet) &&
-        o.str(k) == spec.default_value)
+    const bool listed_when_set =
+        std::find(std::begin(kListedWhenSet), std::end(kListedWhenSet), k) !=
+        std::end(kListedWhenSet);
+    // The Laplace family's keys at their defaults (the kernels of before) leave the text as it
+    // was too.
+    if ((listed_when_set && o.str(k) == spec.default_value) ||
+        (k == "kernel.exponent" && o.real(k) == 1.0) || (k == "kernel.norm_p" && o.real(k) == 2.0))
       continue;
     text << k << " = " << o.str(k) << "\n";
   }

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "base/blas.hpp"
+#include "kernels/lpq_kernel.hpp"
 #include "kmpi/error.hpp"
 #include "parallel/counts.hpp"
 
@@ -62,6 +63,23 @@ void add_weighted_sums(const Kernel& k, const QueryRows<T>& q, const LocalCenter
       std::min(p, std::max<std::size_t>(64, tile_bytes / (sizeof(T) * std::max(cw, mq))));
   const Matrix<T>& zt = z.rows_as<T>();
   const std::vector<T>& zn = z.norms_as<T>();
+  if (!k.distances_from_products()) {
+    // The Laplace family with p != 2: the gradient is not u A - B (lpq_kernel.hpp), so its
+    // tile sums go straight into the B columns, negated, with A = 0: gradients_from_sums then
+    // returns them unchanged, and the reductions over ranks (sums are linear in the centers)
+    // are those of p = 2.
+    std::vector<T> w(mq * pt);
+    for (std::size_t j0 = 0; j0 < p; j0 += pt) {
+      const std::size_t tj = std::min(pt, p - j0);
+      for (std::size_t i0 = 0; i0 < m; i0 += mq) {
+        const std::size_t mi = std::min(mq, m - i0);
+        gradient_weight_block(k, q.x.row(i0), mi, d, zt.row(j0), tj, d, d, w.data(), tj);
+        lpq_add_gradients(k, q.x.row(i0), mi, d, zt.row(j0), tj, d, d, w.data(), tj, alpha.row(j0),
+                          c, c, -1.0, sums.row(i0) + c, cw);
+      }
+    }
+    return;
+  }
   std::vector<T> f(pt * cw), w(mq * pt), part(std::is_same_v<T, double> ? 0 : mq * cw);
   for (std::size_t j0 = 0; j0 < p; j0 += pt) {
     const std::size_t tj = std::min(pt, p - j0);

@@ -51,7 +51,8 @@ void doubles_from_le(const unsigned char* in, std::size_t count, double* out) {
 }
 
 // Where everything lives in a model file with these sizes (offsets in bytes). `metric_values`:
-// the f64 values of S stored (0, d or d*d); `version` 1 has no metric section at all.
+// the f64 values of S stored (0, d or d*d); `version` 1 has no metric section at all, version 3
+// adds the 16 bytes of the Laplace family after it.
 struct Layout {
   std::uint64_t d = 0, c = 0, p = 0;
   std::uint64_t metric = 0, centers = 0, weights = 0, crc = 0, total = 0;
@@ -63,7 +64,8 @@ struct Layout {
     std::uint64_t scaling = 0, metric_bytes = 0, center_bytes = 0, weight_bytes = 0;
     ok = !__builtin_mul_overflow(d, 16, &scaling) &&
          !__builtin_mul_overflow(metric_values, 8, &metric_bytes) &&
-         !__builtin_add_overflow(metric_bytes, version >= 2 ? 4 : 0, &metric_bytes) &&
+         !__builtin_add_overflow(metric_bytes, (version >= 2 ? 4 : 0) + (version >= 3 ? 16 : 0),
+                                 &metric_bytes) &&
          !__builtin_mul_overflow(p, d, &center_bytes) &&
          !__builtin_mul_overflow(center_bytes, 8, &center_bytes) &&
          !__builtin_mul_overflow(p, c, &weight_bytes) &&
@@ -86,8 +88,12 @@ std::uint64_t metric_values(MetricKind kind, std::uint64_t d) {
   return 0;
 }
 
+// The version a model is written in: 3 only where the Laplace family section is needed, so
+// every model that has no use for it stays a version 2 file, identical to before.
+std::uint32_t version_of(const ModelHeader& h) { return h.kernel.is_laplace_family() ? 3 : 2; }
+
 Layout layout_of(const ModelHeader& h) {
-  return Layout(kModelVersion, h.dimension, h.outputs, h.centers,
+  return Layout(version_of(h), h.dimension, h.outputs, h.centers,
                 metric_values(h.metric.kind, h.dimension));
 }
 
@@ -102,7 +108,7 @@ PosixFile open_model(const std::string& path) {
 // The header and scaling section, as bytes.
 std::string encode_header(const ModelHeader& h) {
   std::string out(kMagic, sizeof kMagic);
-  put_le<std::uint32_t>(out, kModelVersion);
+  put_le<std::uint32_t>(out, version_of(h));
   put_le<std::uint32_t>(out, static_cast<std::uint32_t>(h.kernel.kind));
   put_f64(out, h.kernel.nu);
   put_f64(out, h.kernel.bandwidth);
@@ -118,7 +124,17 @@ std::string encode_header(const ModelHeader& h) {
     put_f64(out, identity ? 1.0 : h.scaling.multiplier[j]);
   put_le<std::uint32_t>(out, static_cast<std::uint32_t>(h.metric.kind));
   for (double v : h.metric.root) put_f64(out, v);
+  if (version_of(h) >= 3) {
+    put_f64(out, h.kernel.exponent);
+    put_f64(out, h.kernel.norm_p);
+  }
   return out;
+}
+
+// The Laplace family section of a version >= 3 file (q, p) into `kernel`.
+void decode_family(const unsigned char* section, Kernel& kernel) {
+  kernel.exponent = get_f64(section);
+  kernel.norm_p = get_f64(section + 8);
 }
 
 // The metric section of version >= 2 from its bytes (kind already validated, values bounded).
@@ -240,6 +256,15 @@ ModelHeader read_header(const std::string& path, const PosixFile& file, std::str
     for (double v : h.metric.root)
       if (!std::isfinite(v)) fail(path, "corrupt model: a value of the metric is not finite");
   }
+  if (version >= 3) {
+    decode_family(s + 16 * h.dimension + 4 + 8 * stored, h.kernel);
+    const double q = h.kernel.exponent, pn = h.kernel.norm_p;
+    if (h.kernel.kind != KernelKind::kLaplacian || !(q > 0) || !(q <= pn) || !(pn <= 2))
+      fail(path, "corrupt model header: Laplace family exponent " + std::to_string(q) +
+                     ", norm_p " + std::to_string(pn) +
+                     " (needs the laplacian kernel and "
+                     "0 < exponent <= norm_p <= 2)");
+  }
   total = layout.total;
   return h;
 }
@@ -260,8 +285,10 @@ ModelHeader decode_verified_header(const std::string& raw) {
   h.scaling.multiplier.resize(h.dimension);
   doubles_from_le(head + kHeaderBytes, h.dimension, h.scaling.offset.data());
   doubles_from_le(head + kHeaderBytes + 8 * h.dimension, h.dimension, h.scaling.multiplier.data());
-  if (get_le<std::uint32_t>(head + 8) >= 2)
-    h.metric = decode_metric(head + kHeaderBytes + 16 * h.dimension, h.dimension);
+  const std::uint32_t version = get_le<std::uint32_t>(head + 8);
+  if (version >= 2) h.metric = decode_metric(head + kHeaderBytes + 16 * h.dimension, h.dimension);
+  if (version >= 3)
+    decode_family(head + kHeaderBytes + 16 * h.dimension + 4 + 8 * h.metric.root.size(), h.kernel);
   return h;
 }
 

@@ -39,6 +39,8 @@ def weights(path):
     if version >= 2:  # the metric section: kind u32, then 0, d or d*d values of S
         kind, = struct.unpack_from("<I", b, off)
         off += 4 + 8 * (0, d, d * d)[kind]
+    if version >= 3:  # the Laplace family: kernel.exponent, kernel.norm_p (f64 each)
+        off += 16
     off += 8 * p * d
     w = array.array("d"); w.frombytes(b[off:off + 8 * p * c]); return w
 a, b = weights(sys.argv[1]), weights(sys.argv[2])
