@@ -48,6 +48,21 @@ TrainResult fit_rfm(const mpi::Communicator& comm, const Options& o, const Train
                     const Matrix<double>& base_centers, std::size_t centers_p,
                     MetricsWriter& metrics, RunClock& clock, const Log& log);
 
+// One RFM loop's answer without writing it (kmpi tune runs one per grid point): the selected
+// iteration's model (its metric in model.header.metric, Z = X models with the transformed rows
+// as centers) and metrics; stop_signal != 0: stopped after a checkpoint, no model.
+struct RfmFit {
+  int stop_signal = 0;
+  LocalModel model;
+  FitMetrics validation, test;
+  std::size_t iteration = 0;
+};
+// collective: fit_rfm's loop, nothing written but its metrics lines and checkpoints.
+RfmFit run_rfm(const mpi::Communicator& comm, const Options& o, const TrainSetup& setup,
+               const ModelHeader& header, TrainingProblem& base, TrainEvalSets& base_sets,
+               const Matrix<double>& base_centers, std::size_t centers_p, MetricsWriter& metrics,
+               RunClock& clock, const Log& log);
+
 // What fit_model hands to the loops that fit again and again (kmpi tune): one fit's inputs and
 // the run's writers.
 struct FitInputs {

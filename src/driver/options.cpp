@@ -231,6 +231,23 @@ std::vector<OptionSpec> tune_options() {
               "tune.bandwidths = auto: training rows (seeded) whose pairwise distances give the "
               "median",
               2, 100000),
+      text("tune.exponents", "",
+           "tune (kernel.name = laplacian): the Laplace family's exponents q to try, "
+           "comma-separated (0 < q <= kernel.norm_p); empty = kernel.exponent"),
+      text("tune.norms", "",
+           "tune (kernel.name = laplacian): the norms p to try, comma-separated (0 < p <= 2); "
+           "empty = kernel.norm_p"),
+      text("tune.agop_powers", "",
+           "tune with rfm.iterations > 0: the AGOP powers to try (rfm.agop_power), "
+           "comma-separated; empty = rfm.agop_power"),
+      text("tune.rfm_metrics", "",
+           "tune with rfm.iterations > 0: the RFM metrics to try, comma-separated (diagonal, "
+           "full); empty = rfm.metric"),
+      integer("tune.samples", "0",
+              "tune: K > 0 draws K random points (seeded by solver.seed) instead of the whole "
+              "grid: bandwidth and ridge log-uniform between the least and largest listed value, "
+              "exponents, norms and powers uniform between theirs, metrics one of the list",
+              0, 100000),
       text("tune.selected_config", "",
            "tune: write the selected point as a config file (INI) that `kmpi train --config` "
            "takes: the options given to tune (but tune.*, output.* and run.*) and every option "

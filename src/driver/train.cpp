@@ -54,12 +54,10 @@ TrainSetup check_train_options(const mpi::Communicator& comm, const Options& o,
                                bool centers_given, bool tune) {
   TrainSetup setup;
   setup.tune = tune;
-  for (const char* key : {"tune.bandwidths", "tune.ridges"})
-    mpi::agree(comm, tune || !o.given(key),
-               std::string(key) + " is an option of `kmpi tune`, not of `kmpi train`");
-  mpi::agree(comm, !tune || o.count("rfm.iterations") == 0,
-             "rfm.iterations: kmpi tune searches bandwidths and ridges of a plain fit; tune "
-             "first, then train RFM with the chosen bandwidth");
+  for (const auto& spec : option_table())
+    if (spec.key.rfind("tune.", 0) == 0)
+      mpi::agree(comm, tune || !o.given(spec.key),
+                 spec.key + " is an option of `kmpi tune`, not of `kmpi train`");
   mpi::agree_on(comm, [&] {
     setup.kernel =
         Kernel::from_name(o.str("kernel.name"), o.real("kernel.bandwidth"), o.real("kernel.nu"),

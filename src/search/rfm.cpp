@@ -88,7 +88,7 @@ struct RfmBest {
   bool own_centers = false;
   Matrix<double> centers;  // own centers only: this rank's rows of BlockPartition(p, P)
   std::size_t centers_p = 0;
-  FitMetrics test;
+  FitMetrics validation, test;
 };
 
 // The loop's state between iterations.
@@ -102,27 +102,6 @@ struct RfmState {
 
 constexpr const char* kRfmSolver = "rfm";
 
-// A replicated metric S as a checkpoint array (1 row; d or d x d values; none: 0 values).
-CheckpointArray metric_array(const mpi::Communicator& comm, const std::string& name,
-                             const FeatureMetric& m) {
-  Matrix<double> row(m.root.empty() ? 0 : 1, m.root.size());
-  std::copy(m.root.begin(), m.root.end(), row.data());
-  return replicated_checkpoint_array(comm, name, row);
-}
-
-FeatureMetric metric_from_array(const mpi::Communicator& comm, const Checkpoint& ck,
-                                const std::string& name, std::size_t d) {
-  FeatureMetric m;
-  m.kind = static_cast<MetricKind>(static_cast<std::uint32_t>(ck.scalar(name + "_kind")));
-  m.dimension = d;
-  const CheckpointArray* a = ck.array(name);
-  if (a && a->rows > 0) {
-    const Matrix<double> values = gather_checkpoint_array(comm, *a);
-    m.root.assign(values.data(), values.data() + values.size());
-  }
-  return m;
-}
-
 void save_rfm_state(const mpi::Communicator& comm, TrainCheckpoints& outer, const std::string& dir,
                     const RfmState& st) {
   Checkpoint ck = outer.create(kRfmSolver);
@@ -131,15 +110,17 @@ void save_rfm_state(const mpi::Communicator& comm, TrainCheckpoints& outer, cons
   ck.scalars["best_score"] = st.best.score;
   ck.scalars["best_test_mse"] = st.best.test.mse;
   ck.scalars["best_test_accuracy"] = st.best.test.accuracy;
+  ck.scalars["best_validation_mse"] = st.best.validation.mse;
+  ck.scalars["best_validation_accuracy"] = st.best.validation.accuracy;
   ck.scalars["metric_kind"] = static_cast<double>(st.metric.kind);
   ck.scalars["best_metric_kind"] = static_cast<double>(st.best.metric.kind);
   ck.scalars["best_own_centers"] = st.best.own_centers ? 1 : 0;
-  ck.arrays.push_back(metric_array(comm, "metric", st.metric));
+  ck.arrays.push_back(metric_checkpoint_array(comm, "metric", st.metric));
   if (st.next == 0) {  // no fit yet, no best
     save_checkpoint(comm, dir, ck);
     return;
   }
-  ck.arrays.push_back(metric_array(comm, "best_metric", st.best.metric));
+  ck.arrays.push_back(metric_checkpoint_array(comm, "best_metric", st.best.metric));
   const std::size_t rows = comm.allreduce_value(st.best.alpha.rows());
   ck.arrays.push_back({"best_alpha", rows, st.best.alpha.cols(), st.best.alpha});
   if (st.best.own_centers)
@@ -151,11 +132,13 @@ void save_rfm_state(const mpi::Communicator& comm, TrainCheckpoints& outer, cons
 RfmState load_rfm_state(const mpi::Communicator& comm, const Checkpoint& ck, std::size_t d) {
   RfmState st;
   st.next = ck.epoch;
-  st.metric = metric_from_array(comm, ck, "metric", d);
+  st.metric = metric_from_checkpoint(comm, ck, "metric", d);
   st.best.iteration = static_cast<std::size_t>(ck.scalar("best_iteration"));
   st.best.score = ck.scalar("best_score", INFINITY);
   st.best.test = {ck.scalar("best_test_mse"), ck.scalar("best_test_accuracy", -1)};
-  st.best.metric = metric_from_array(comm, ck, "best_metric", d);
+  st.best.validation = {ck.scalar("best_validation_mse", 0),
+                        ck.scalar("best_validation_accuracy", -1)};
+  st.best.metric = metric_from_checkpoint(comm, ck, "best_metric", d);
   st.best.own_centers = ck.scalar("best_own_centers") != 0;
   if (const CheckpointArray* a = ck.array("best_alpha")) st.best.alpha = a->local;
   if (const CheckpointArray* z = ck.array("best_centers")) {
@@ -291,19 +274,36 @@ class RfmLoop {
   // collective: the whole loop; the best iteration's model written and returned, or the exit
   // code of a stop.
   TrainResult run() {
+    if (const int signal = fit()) return stopped(signal);
+    return finish();
+  }
+
+  // collective: the loop, nothing written but its metrics lines and checkpoints; returns the
+  // signal that stopped it after a checkpoint, or 0 (then best() is the selected iteration).
+  int fit() {
     start_or_resume();
     const std::size_t first = st_.next;  // the iteration that may resume its solver's checkpoint
     for (std::size_t t = first; t <= rs_.iterations; ++t) {
       bool last = false;
-      if (const int signal = iterate(t, t == first, last)) return stopped(signal);
+      if (const int signal = iterate(t, t == first, last)) return signal;
       if (last) break;
       if (!dir_.empty()) save_rfm_state(comm_, outer_, dir_ + "/rfm", st_);
       // A stop signal that came during a fit without step hooks (direct) is acted on here.
       const int signal =
           dir_.empty() ? 0 : comm_.allreduce_value(stop_signal_received(), mpi::Op::kMax);
-      if (signal != 0) return stopped(signal);
+      if (signal != 0) return signal;
     }
-    return finish();
+    return 0;
+  }
+
+  // local, after fit(): the selected iteration's model (moved out) and metrics.
+  RfmFit best() {
+    RfmFit f;
+    f.iteration = st_.best.iteration;
+    f.validation = st_.best.validation;
+    f.test = st_.best.test;
+    f.model = best_model();
+    return f;
   }
 
  private:
@@ -349,7 +349,7 @@ class RfmLoop {
     it.fit_seconds = fit_clock.seconds();
     const double score = score_of(it.validation, rs_.accuracy);
     const bool improved = score < st_.best.score;
-    if (improved) keep_as_best(t, score, model, run.outcome.own_centers, it.test);
+    if (improved) keep_as_best(t, score, model, run.outcome.own_centers, it);
     last = t == rs_.iterations || score > kRfmWorseFactor * st_.best.score;
     FeatureMetric next;
     if (!last) {
@@ -364,7 +364,7 @@ class RfmLoop {
   }
 
   void keep_as_best(std::size_t t, double score, const LocalModel& model, bool own_centers,
-                    const FitMetrics& test) {
+                    const RfmIteration& it) {
     RfmBest& b = st_.best;
     b.iteration = t;
     b.score = score;
@@ -373,7 +373,8 @@ class RfmLoop {
     b.own_centers = own_centers;
     b.centers = own_centers ? model.centers : Matrix<double>();
     b.centers_p = own_centers ? model.partition.size() : 0;
-    b.test = test;
+    b.validation = it.validation;
+    b.test = it.test;
   }
 
   TrainResult stopped(int signal) {
@@ -445,6 +446,20 @@ class RfmLoop {
 };
 
 }  // namespace
+
+RfmFit run_rfm(const mpi::Communicator& comm, const Options& o, const TrainSetup& setup,
+               const ModelHeader& header, TrainingProblem& base, TrainEvalSets& base_sets,
+               const Matrix<double>& base_centers, std::size_t centers_p, MetricsWriter& metrics,
+               RunClock& clock, const Log& log) {
+  RfmLoop loop(comm, o, setup, header, base, base_sets, base_centers, centers_p, metrics, clock,
+               log);
+  RfmFit f;
+  if (const int signal = loop.fit()) {
+    f.stop_signal = signal;
+    return f;
+  }
+  return loop.best();
+}
 
 TrainResult fit_rfm(const mpi::Communicator& comm, const Options& o, const TrainSetup& setup,
                     const ModelHeader& header, TrainingProblem& base, TrainEvalSets& base_sets,

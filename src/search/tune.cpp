@@ -4,6 +4,7 @@
 // (the dispatch to a way of fitting the points, the scoring, the best point, the result); the
 // parts and how they share TuneRun in src/search/tune_internal.hpp.
 #include <cmath>
+#include <string>
 #include <utility>
 
 #include "search/tune_internal.hpp"
@@ -19,13 +20,7 @@ TuneRun::TuneRun(const FitInputs& in, const TuneSettings& ts)
       dir_(own_.dir),
       progress_(own_.progress),
       outer_(own_.checkpoints) {
-  for (double b : ts_.bandwidths)
-    for (double r : ts_.ridges) {
-      TunePoint p;
-      p.bandwidth = b;
-      p.ridge = r;
-      points_.push_back(p);
-    }
+  points_ = tune_points(ts_, in_.setup.seed);
 }
 
 TrainResult TuneRun::run() {
@@ -41,7 +36,9 @@ int TuneRun::fit() {
   report_grid();
   const std::string& name = in_.setup.solver->name;
   int signal = 0;
-  if (ts_.shared && name == "eigenpro2" && ts_.bandwidths.size() > 1)
+  if (!ts_.plain_grid())
+    signal = run_point_by_point();
+  else if (ts_.shared && name == "eigenpro2" && ts_.bandwidths.size() > 1)
     signal = run_eigenpro2_group();
   else if (ts_.shared && name == "falkon")
     signal = run_falkon_grid();
@@ -58,11 +55,20 @@ Kernel TuneRun::kernel_of(double bandwidth) const {
   return k;
 }
 
+Kernel TuneRun::kernel_of(const TunePoint& p) const {
+  Kernel k = kernel_of(p.bandwidth);
+  for (const auto& [key, value] : p.extra) {
+    if (key == "kernel.exponent") k.exponent = std::stod(value);
+    if (key == "kernel.norm_p") k.norm_p = std::stod(value);
+  }
+  return k;
+}
+
 void TuneRun::score_points(const std::vector<std::size_t>& which,
                            const std::vector<const Matrix<double>*>& alphas,
                            const LocalCenters* z) {
   std::vector<Kernel> kernels;
-  for (std::size_t i : which) kernels.push_back(kernel_of(points_[i].bandwidth));
+  for (std::size_t i : which) kernels.push_back(kernel_of(points_[i]));
   const LocalCenters rows = z ? LocalCenters() : LocalCenters(in_.problem.x, in_.setup.precision);
   const LocalCenters& centers = z ? *z : rows;
   const std::vector<FitMetrics> val =
@@ -99,7 +105,8 @@ TrainResult TuneRun::finish() {
   write_selected_config(in_.comm, in_.options, selected);
   LocalModel model;
   model.header = in_.header;
-  model.header.kernel = kernel_of(b.bandwidth);
+  model.header.kernel = kernel_of(b);
+  if (ts_.rfm) model.header.metric = best_.metric;
   if (best_.own_centers) {
     model.partition = BlockPartition(best_.centers_p, in_.comm.size());
     model.centers = std::move(best_.centers);

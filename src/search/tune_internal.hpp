@@ -39,6 +39,9 @@
 
 namespace kmpi::tune_detail {
 
+// Options as (key, value) pairs, in order.
+using OptionList = std::vector<std::pair<std::string, std::string>>;
+
 // What the tune.* options ask for, with the grid resolved.
 struct TuneSettings {
   std::vector<double> bandwidths, ridges;  // ridges: one entry (unused) without a ridge
@@ -47,8 +50,16 @@ struct TuneSettings {
   bool accuracy = true;                    // selected by validation accuracy, else mse
   bool shared = true;
   std::size_t folds = 0;  // tune.folds: >= 2 scores every point by k-fold cross-validation
-  std::size_t size() const { return bandwidths.size() * ridges.size(); }
+  // More dimensions, each an option key and its values as the option spells them:
+  // kernel.exponent (tune.exponents), kernel.norm_p (tune.norms), rfm.agop_power
+  // (tune.agop_powers), rfm.metric (tune.rfm_metrics).
+  std::vector<std::pair<std::string, std::vector<std::string>>> extra;
+  bool rfm = false;         // rfm.iterations > 0: every point is an RFM loop
+  std::size_t samples = 0;  // tune.samples: K random points over the ranges instead of the grid
+  // Whether the points are only bandwidths x ridges of a plain fit (the shared solvers' grid).
+  bool plain_grid() const { return extra.empty() && !rfm && samples == 0; }
 };
+
 
 // collective (agreed checks): tune.* for this problem (tune_settings.cpp).
 TuneSettings tune_settings(const mpi::Communicator& comm, const Options& o, const TrainSetup& setup,
@@ -61,11 +72,19 @@ std::string number(double v);
 // One grid point's outcome.
 struct TunePoint {
   double bandwidth = 0, ridge = 0;
+  OptionList extra;  // the point's values of TuneSettings::extra
   ModelStatus status = ModelStatus::kActive;  // kDiverged: no model; else fitted
   FitMetrics validation, test;
   double score = INFINITY;  // what the selection minimises: 1 - accuracy or the mse
   double fit_seconds = 0;   // this point's own run, or the shared run's whole time
 };
+
+// local: the points of the search: bandwidths x ridges x every extra dimension (bandwidth
+// slowest), or with tune.samples = K, K points drawn by `seed` (the same at any rank count):
+// bandwidth and ridge log-uniform between the least and the largest listed value, kernel.norm_p,
+// kernel.exponent (at most the point's norm_p) and rfm.agop_power uniform between theirs, and
+// rfm.metric one of its values (tune_settings.cpp).
+std::vector<TunePoint> tune_points(const TuneSettings& s, std::uint64_t seed);
 
 // The best point so far and its model (Z = X: only the weights; the centers are the rows).
 struct TuneBest {
@@ -75,10 +94,8 @@ struct TuneBest {
   bool own_centers = false;
   Matrix<double> centers;  // own centers: this rank's rows of BlockPartition(centers_p, P)
   std::size_t centers_p = 0;
+  FeatureMetric metric;  // an RFM point's learned metric (the centers are then transformed)
 };
-
-// Options as (key, value) pairs, in order.
-using OptionList = std::vector<std::pair<std::string, std::string>>;
 
 // local: the table (log and one metrics line per point) and the selected point's line, which
 // names `selected`: every option in which the selected model differs from a run alone with the
@@ -137,6 +154,7 @@ class TuneRun {
 
  private:
   Kernel kernel_of(double bandwidth) const;
+  Kernel kernel_of(const TunePoint& p) const;  // with the point's exponent and norm_p
 
   // The grid's log line and metrics line (tune_report.cpp).
   void report_grid();
@@ -197,6 +215,10 @@ class TuneRun {
   Options point_options(std::size_t i, bool resumed_here) const;
   // collective: every point as a run of its own; returns the stop signal after a checkpoint.
   int run_point_by_point();
+  // collective: point i as a run alone of the solver (fit_point) or of the RFM loop around it
+  // (fit_rfm_point), scored and considered; returns the stop signal after a checkpoint, or 0.
+  int fit_point(std::size_t i, bool resumed_here);
+  int fit_rfm_point(std::size_t i, bool resumed_here);
   void save_points(std::size_t next);
   std::size_t load_points(const Checkpoint& ck);
 

@@ -14,6 +14,7 @@ Options TuneRun::point_options(std::size_t i, bool resumed_here) const {
   Options inner = in_.options;
   inner.set("kernel.bandwidth", number(points_[i].bandwidth));
   if (ts_.has_ridge) inner.set("solver.ridge", number(points_[i].ridge));
+  for (const auto& [key, value] : points_[i].extra) inner.set(key, value);
   if (!dir_.empty()) inner.set("run.checkpoint_dir", dir_ + "/tune-" + std::to_string(i));
   inner.set("run.resume", resumed_here && in_.options.str("run.resume") != "no" ? "auto" : "no");
   return inner;
@@ -30,25 +31,56 @@ int TuneRun::run_point_by_point() {
   const Kernel kept = in_.problem.kernel;
   for (std::size_t i = first; i < points_.size(); ++i) {
     Stopwatch fit_clock;
-    in_.problem.kernel = kernel_of(points_[i].bandwidth);
-    SolverRun run =
-        run_solver(in_.comm, point_options(i, i == first), in_.setup, classification_, in_.problem,
-                   in_.sets, in_.centers, in_.centers_p, in_.metrics, in_.clock, in_.log);
+    in_.problem.kernel = kernel_of(points_[i]);
+    const int stopped = ts_.rfm ? fit_rfm_point(i, i == first) : fit_point(i, i == first);
     in_.problem.kernel = kept;
-    if (run.outcome.interrupted) return run.stop_signal;
-    SolverOutcome& out = run.outcome;
-    const LocalCenters z =
-        out.own_centers ? LocalCenters(out.centers, in_.setup.precision) : LocalCenters();
-    score_points({i}, {&out.alpha}, out.own_centers ? &z : nullptr);
+    if (stopped != 0) return stopped;
     points_[i].status = ModelStatus::kStopped;
     points_[i].fit_seconds = fit_clock.seconds();
-    consider(i, out.alpha, out.own_centers, out.centers, out.center_partition.size());
     if (!dir_.empty()) save_points(i + 1);
     // A stop signal that came during a fit without step hooks (direct) is acted on here.
     const int signal =
         dir_.empty() ? 0 : in_.comm.allreduce_value(stop_signal_received(), mpi::Op::kMax);
     if (signal != 0 && i + 1 < points_.size()) return signal;
   }
+  return 0;
+}
+
+int TuneRun::fit_point(std::size_t i, bool resumed_here) {
+  SolverRun run =
+      run_solver(in_.comm, point_options(i, resumed_here), in_.setup, classification_, in_.problem,
+                 in_.sets, in_.centers, in_.centers_p, in_.metrics, in_.clock, in_.log);
+  if (run.outcome.interrupted) return run.stop_signal;
+  SolverOutcome& out = run.outcome;
+  const LocalCenters z =
+      out.own_centers ? LocalCenters(out.centers, in_.setup.precision) : LocalCenters();
+  score_points({i}, {&out.alpha}, out.own_centers ? &z : nullptr);
+  consider(i, out.alpha, out.own_centers, out.centers, out.center_partition.size());
+  return 0;
+}
+
+int TuneRun::fit_rfm_point(std::size_t i, bool resumed_here) {
+  // The RFM loop of `kmpi train` with the point's options: its selected iteration is the point's
+  // model, its validation metrics the point's score.
+  const Options o = point_options(i, resumed_here);
+  TrainSetup setup = in_.setup;
+  setup.kernel = in_.problem.kernel;
+  setup.tune = false;
+  ModelHeader header = in_.header;
+  header.kernel = setup.kernel;
+  RfmFit fit = run_rfm(in_.comm, o, setup, header, in_.problem, in_.sets, in_.centers,
+                       in_.centers_p, in_.metrics, in_.clock, in_.log);
+  if (fit.stop_signal != 0) return fit.stop_signal;
+  TunePoint& p = points_[i];
+  p.validation = fit.validation;
+  p.test = fit.test;
+  p.score = ts_.accuracy ? 1 - p.validation.accuracy : p.validation.mse;
+  if (!std::isfinite(p.score)) p.score = INFINITY;
+  // The selected iteration's centers are the training rows transformed by its metric (or its
+  // own centers): kept as centers of the point's model, with the metric.
+  const bool was_best = p.score < best_.score;
+  consider(i, fit.model.weights, true, fit.model.centers, fit.model.partition.size());
+  if (was_best) best_.metric = fit.model.header.metric;
   return 0;
 }
 
@@ -66,6 +98,8 @@ void TuneRun::save_points(std::size_t next) {
     ck.scalars["fit_s_" + s] = p.fit_seconds;
   }
   ck.scalars["best_point"] = static_cast<double>(best_.point);
+  ck.scalars["best_metric_kind"] = static_cast<double>(best_.metric.kind);
+  ck.arrays.push_back(metric_checkpoint_array(in_.comm, "best_metric", best_.metric));
   ck.scalars["best_own_centers"] = best_.own_centers ? 1 : 0;
   if (next > 0 && std::isfinite(best_.score)) {
     const std::size_t rows = in_.comm.allreduce_value(best_.alpha.rows());
@@ -93,6 +127,7 @@ std::size_t TuneRun::load_points(const Checkpoint& ck) {
     best_.score = points_[best_.point].score;
     best_.alpha = a->local;
     best_.own_centers = ck.scalar("best_own_centers") != 0;
+    best_.metric = metric_from_checkpoint(in_.comm, ck, "best_metric", in_.header.dimension);
     if (const CheckpointArray* z = ck.array("best_centers")) {
       best_.centers = z->local;
       best_.centers_p = z->rows;

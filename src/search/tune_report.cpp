@@ -24,12 +24,15 @@ void report_table(const Log& log, MetricsWriter& metrics, const TuneSettings& ts
       std::snprintf(test_acc, sizeof test_acc, "%.4f", p.test.accuracy);
       std::snprintf(test_mse, sizeof test_mse, "%.6g", p.test.mse);
     }
-    log.info("tune: %5zu %10.4g %10s %10.4f %12.6g %10s %12s %9.2f%s", i, p.bandwidth, ridge,
+    std::string extra;
+    for (const auto& [key, value] : p.extra) extra += " " + key + "=" + value;
+    log.info("tune: %5zu %10.4g %10s %10.4f %12.6g %10s %12s %9.2f%s%s", i, p.bandwidth, ridge,
              p.validation.accuracy, p.validation.mse, test_acc, test_mse, p.fit_seconds,
-             diverged ? "  diverged" : (i == best ? "  <- selected" : ""));
+             extra.c_str(), diverged ? "  diverged" : (i == best ? "  <- selected" : ""));
     Json j;
     j.add("event", "tune").add("point", static_cast<double>(i)).add("bandwidth", p.bandwidth);
     if (ts.has_ridge) j.add("ridge", p.ridge);
+    for (const auto& [key, value] : p.extra) j.add(key, value);
     j.add("status", diverged ? "diverged" : "ok");
     if (!diverged) {
       j.add("validation_mse", p.validation.mse);
@@ -74,6 +77,7 @@ OptionList TuneRun::selected_options(const TunePoint& p) const {
   OptionList out{{"kernel.bandwidth", number(p.bandwidth)}};
   if (ts_.has_ridge) out.emplace_back("solver.ridge", number(p.ridge));
   if (group_batch_ > 0) out.emplace_back("solver.batch_size", std::to_string(group_batch_));
+  for (const auto& kv : p.extra) out.push_back(kv);
   return out;
 }
 

@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <sstream>
 
+#include <utility>
+
 #include "base/rng.hpp"
 #include "search/tune_internal.hpp"
 
@@ -69,6 +71,90 @@ std::vector<double> parse_list(const std::string& key, const std::string& text) 
   return values;
 }
 
+// The extra dimensions: (tune.* list, the option it sets).
+constexpr std::pair<const char*, const char*> kExtraDimensions[] = {
+    {"tune.exponents", "kernel.exponent"},
+    {"tune.norms", "kernel.norm_p"},
+    {"tune.agop_powers", "rfm.agop_power"},
+    {"tune.rfm_metrics", "rfm.metric"}};
+
+// collective (agreed checks): tune.exponents, tune.norms, tune.agop_powers, tune.rfm_metrics,
+// tune.samples into `s`; every point's kernel is built once here so a bad combination is one
+// agreed error before any fit.
+void extra_dimensions(const mpi::Communicator& comm, const Options& o, const TrainSetup& setup,
+                      TuneSettings& s) {
+  s.rfm = setup.rfm_iterations > 0;
+  s.samples = o.count("tune.samples");
+  mpi::agree_on(comm, [&] {
+    for (const auto& [list, key] : kExtraDimensions) {
+      if (o.str(list).empty()) continue;
+      std::vector<std::string> values;
+      if (std::string(key) == "rfm.metric") {
+        std::stringstream in(o.str(list));
+        for (std::string item; std::getline(in, item, ',');) {
+          if (item != "diagonal" && item != "full")
+            throw Error("option " + std::string(list) + ": '" + item +
+                        "' is not a metric (diagonal, full)");
+          values.push_back(item);
+        }
+      } else {
+        for (double v : parse_list(list, o.str(list))) values.push_back(number(v));
+      }
+      if (std::string(key).rfind("rfm.", 0) == 0 && !s.rfm)
+        throw Error("option " + std::string(list) + ": needs rfm.iterations > 0 (RFM at every point)");
+      s.extra.emplace_back(key, values);
+    }
+    // Every point's kernel, as the runs will build it (the Laplace family only for laplacian,
+    // 0 < q <= p <= 2).
+    if (s.samples == 0)
+      for (const TunePoint& p : tune_points(s, setup.seed)) {
+        double q = o.real("kernel.exponent"), norm = o.real("kernel.norm_p");
+        for (const auto& [k, v] : p.extra) {
+          if (k == "kernel.exponent") q = std::stod(v);
+          if (k == "kernel.norm_p") norm = std::stod(v);
+        }
+        Kernel::from_name(o.str("kernel.name"), p.bandwidth, o.real("kernel.nu"), q, norm);
+      }
+  });
+  if (!s.plain_grid()) s.shared = false;  // the shared solvers fit bandwidths x ridges only
+}
+
+// local: random point k of tune.samples (see tune_points).
+TunePoint random_point(const TuneSettings& s, std::uint64_t seed, std::size_t k) {
+  std::uint64_t counter = 0;
+  const auto uniform = [&] {
+    const std::uint64_t w = counter_random(seed, RngStream::kTune, 0x7475 + k, counter++);
+    return static_cast<double>(w >> 11) * 0x1.0p-53;  // [0, 1)
+  };
+  const auto range = [](const std::vector<double>& v) {
+    return std::pair(*std::min_element(v.begin(), v.end()), *std::max_element(v.begin(), v.end()));
+  };
+  const auto log_uniform = [&](const std::vector<double>& v) {
+    const auto [lo, hi] = range(v);
+    return std::exp(std::log(lo) + uniform() * (std::log(hi) - std::log(lo)));
+  };
+  TunePoint p;
+  p.bandwidth = log_uniform(s.bandwidths);
+  p.ridge = s.ridges.size() > 1 ? log_uniform(s.ridges) : s.ridges.front();
+  double norm = 2;  // kernel.exponent's upper bound: the point's norm_p
+  for (const auto& [key, values] : s.extra) {
+    if (key == "rfm.metric") {
+      p.extra.emplace_back(key, values[bounded(counter_random(seed, RngStream::kTune, 0x7475 + k,
+                                                              counter++),
+                                               values.size())]);
+      continue;
+    }
+    std::vector<double> v;
+    for (const std::string& x : values) v.push_back(std::stod(x));
+    auto [lo, hi] = range(v);
+    if (key == "kernel.exponent") hi = std::min(hi, norm), lo = std::min(lo, hi);
+    const double x = lo + uniform() * (hi - lo);
+    if (key == "kernel.norm_p") norm = x;
+    p.extra.emplace_back(key, number(x));
+  }
+  return p;
+}
+
 }  // namespace
 
 // collective (agreed checks): tune.* for this problem.
@@ -108,12 +194,48 @@ TuneSettings tune_settings(const mpi::Communicator& comm, const Options& o, cons
   mpi::agree(comm, s.folds >= 2 || sets.validation.labeled,
              "kmpi tune selects on a validation split; give data.validation_fraction (or "
              "validation rows with labels), or tune.folds");
+  extra_dimensions(comm, o, setup, s);
   return s;
 }
 
+std::vector<TunePoint> tune_points(const TuneSettings& s, std::uint64_t seed) {
+  std::vector<TunePoint> points;
+  if (s.samples > 0) {
+    for (std::size_t k = 0; k < s.samples; ++k) points.push_back(random_point(s, seed, k));
+    return points;
+  }
+  for (double b : s.bandwidths)
+    for (double r : s.ridges) {
+      // The extra dimensions' product, the last one fastest.
+      std::vector<OptionList> rows{{}};
+      for (const auto& [key, values] : s.extra) {
+        std::vector<OptionList> next;
+        for (const OptionList& row : rows)
+          for (const std::string& v : values) {
+            next.push_back(row);
+            next.back().emplace_back(key, v);
+          }
+        rows = std::move(next);
+      }
+      for (OptionList& row : rows) {
+        TunePoint p;
+        p.bandwidth = b;
+        p.ridge = r;
+        p.extra = std::move(row);
+        points.push_back(std::move(p));
+      }
+    }
+  return points;
+}
+
 std::string number(double v) {
+  // The shortest of 15, 16, 17 significant digits that reads back as v (1e-06, not
+  // 9.9999999999999995e-07): options and configs carry it, and it must name the same double.
   char text[32];
-  std::snprintf(text, sizeof text, "%.17g", v);
+  for (int digits : {15, 16, 17}) {
+    std::snprintf(text, sizeof text, "%.*g", digits, v);
+    if (std::strtod(text, nullptr) == v) break;
+  }
   return text;
 }
 

@@ -452,4 +452,25 @@ Matrix<double> gather_checkpoint_array(const mpi::Communicator& comm, const Chec
   return all;
 }
 
+// A replicated metric S as a checkpoint array (1 row; d or d x d values; none: 0 values).
+CheckpointArray metric_checkpoint_array(const mpi::Communicator& comm, const std::string& name,
+                             const FeatureMetric& m) {
+  Matrix<double> row(m.root.empty() ? 0 : 1, m.root.size());
+  std::copy(m.root.begin(), m.root.end(), row.data());
+  return replicated_checkpoint_array(comm, name, row);
+}
+
+FeatureMetric metric_from_checkpoint(const mpi::Communicator& comm, const Checkpoint& ck,
+                                const std::string& name, std::size_t d) {
+  FeatureMetric m;
+  m.kind = static_cast<MetricKind>(static_cast<std::uint32_t>(ck.scalar(name + "_kind")));
+  m.dimension = d;
+  const CheckpointArray* a = ck.array(name);
+  if (a && a->rows > 0) {
+    const Matrix<double> values = gather_checkpoint_array(comm, *a);
+    m.root.assign(values.data(), values.data() + values.size());
+  }
+  return m;
+}
+
 }  // namespace kmpi

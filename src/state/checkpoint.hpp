@@ -42,6 +42,7 @@
 #include <string>
 #include <vector>
 
+#include "kmpi/feature_metric.hpp"
 #include "kmpi/matrix.hpp"
 #include "kmpi/mpi.hpp"
 
@@ -139,5 +140,13 @@ CheckpointArray replicated_checkpoint_array(const mpi::Communicator& comm, const
 // collective: the whole of a checkpoint array on every rank (one allgatherv of its rows).
 Matrix<double> gather_checkpoint_array(const mpi::Communicator& comm, const CheckpointArray& a);
 
+
+// local: a replicated feature metric S as a checkpoint array named `name` (1 row; d or d x d
+// values; none: 0 values); its kind goes in the scalar `name`_kind, set by the caller.
+CheckpointArray metric_checkpoint_array(const mpi::Communicator& comm, const std::string& name,
+                                        const FeatureMetric& m);
+// collective: the metric stored under `name` (kind from the scalar `name`_kind) for d features.
+FeatureMetric metric_from_checkpoint(const mpi::Communicator& comm, const Checkpoint& ck,
+                                     const std::string& name, std::size_t d);
 
 }  // namespace kmpi
