@@ -180,18 +180,16 @@ template <bool Weight, class T, class Block>
 void laplace_family_pass(const Kernel& k, Block&& block) {
   using detail::pow_nonnegative;
   const double q = k.exponent;
-  {
-    const T c = static_cast<T>(-1 / std::pow(k.bandwidth, q)), h = static_cast<T>(q / 2);
-    if constexpr (Weight) {
-      const T cq = static_cast<T>(q) * c;
-      const T tiny2 = static_cast<T>(kLaplacianSelfDistance * kLaplacianSelfDistance);
-      block([c, h, cq, tiny2](T r2) {
-        const T rq = pow_nonnegative(r2, h);
-        return r2 < tiny2 ? T(0) : cq * exp_nonpositive(c * rq) * rq / (r2 < tiny2 ? T(1) : r2);
-      });
-    } else {
-      block([c, h](T r2) { return exp_nonpositive(c * pow_nonnegative(r2, h)); });
-    }
+  const T c = static_cast<T>(-1 / std::pow(k.bandwidth, q)), h = static_cast<T>(q / 2);
+  if constexpr (Weight) {
+    const T cq = static_cast<T>(q) * c;
+    const T tiny2 = static_cast<T>(kLaplacianSelfDistance * kLaplacianSelfDistance);
+    block([c, h, cq, tiny2](T r2) {
+      const T rq = pow_nonnegative(r2, h);
+      return r2 < tiny2 ? T(0) : cq * exp_nonpositive(c * rq) * rq / (r2 < tiny2 ? T(1) : r2);
+    });
+  } else {
+    block([c, h](T r2) { return exp_nonpositive(c * pow_nonnegative(r2, h)); });
   }
 }
 
