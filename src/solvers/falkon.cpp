@@ -285,8 +285,7 @@ bool run_cg(const mpi::Communicator& comm, const FalkonSystem& system, const Ker
     const Matrix<double> w =
         kernel_normal_product(comm, kernel, x_local, z_all, &half.v, nullptr, c, n);
     // Agreed inside (rank 0's dot products), so every rank takes the same branch.
-    const CgStep step =
-        cg_step(comm, cg, system.after_product(w, half.au), r0, options.tolerance);
+    const CgStep step = cg_step(comm, cg, system.after_product(w, half.au), r0, options.tolerance);
     if (step == CgStep::kDiverged)
       throw CollectiveError(
           "falkon: conjugate gradient diverged (non-finite residual); raise "
