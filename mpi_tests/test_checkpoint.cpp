@@ -168,6 +168,28 @@ TEST(Checkpoint, FailedSaveKeepsThePreviousOne) {
   expect_rows(comm, got, 19, 2);
 }
 
+// The reader refuses more than 4096 scalars (or arrays) as a corrupt header, so the writer
+// refuses to save them: an agreed error, the previous checkpoint kept; 4096 round-trip.
+TEST(Checkpoint, TooManyScalarsAreRefusedWhenSaving) {
+  const auto comm = mpi::Communicator::world();
+  const SharedDir scratch(comm);
+  const std::string& dir = scratch.str();
+  const Checkpoint first = sample_state(comm, 19, 2);
+  save_checkpoint(comm, dir, first);
+  Checkpoint big = sample_state(comm, 19, 2);
+  big.epoch = 5;
+  for (int k = 0; big.scalars.size() < 4097; ++k) big.scalars["residual_" + std::to_string(k)] = k;
+  const std::string msg = collective_error_of([&] { save_checkpoint(comm, dir, big); });
+  EXPECT_NE(msg.find("at most 4096"), std::string::npos) << msg;
+  Checkpoint got = load_checkpoint(comm, dir, "eigenpro2", first.options_hash, first.options_text);
+  EXPECT_EQ(got.epoch, 2u);
+  big.scalars.erase("residual_0");  // 4096: the limit itself is fine
+  save_checkpoint(comm, dir, big);
+  got = load_checkpoint(comm, dir, "eigenpro2", big.options_hash, big.options_text);
+  EXPECT_EQ(got.epoch, 5u);
+  EXPECT_EQ(got.scalars.size(), 4096u);
+}
+
 // A stop signal seen by one rank only stops every rank at the same poll; the timer is rank 0's.
 TEST(CheckpointSchedule, SignalOnOneRankIsAgreed) {
   const auto comm = mpi::Communicator::world();

@@ -249,6 +249,28 @@ class Communicator {
   // collective: rank `root`'s string on every rank.
   std::string broadcast(const std::string& s, int root) const;
 
+  // Agreed decisions. RULE: a collective's result that steers control flow is agreed.
+  // MPI does not promise that an allreduce leaves the same bits on every rank (the standard
+  // only advises it), and replicated state computed locally from reduced floating-point values
+  // (a CG residual, a validation loss, a NaN check) can differ in its last bits between ranks.
+  // A branch that goes one way on one rank and the other way on another leaves one of them
+  // waiting in a collective the rest never call: a hang. So every `if`/`while` on such a value
+  // branches on an agreed one. Integer reductions are exact and need no agreement.
+  //
+  // collective: rank 0's `local` on every rank (one broadcast of one byte).
+  bool agreed(bool local) const;
+  // collective: rank 0's bits of `local` on every rank (a value a branch is taken on).
+  template <class T>
+  T agreed_value(T local) const {
+    broadcast(&local, 1, 0);
+    return local;
+  }
+  // collective: rank 0's `count` values of `data` on every rank, in place.
+  template <class T>
+  void agreed_values(T* data, std::size_t count) const {
+    broadcast(data, count, 0);
+  }
+
   // collective: rank r's send[k] goes to rank k (counts/displs per peer, in elements).
   template <class T>
   void alltoallv(const T* send, const std::vector<int>& send_counts,

@@ -7,6 +7,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <csignal>
 #include <string>
 #include <vector>
 
@@ -84,13 +85,38 @@ class PyModel {
   LocalModel model_;
 };
 
+// local: the SIGTERM and SIGUSR1 dispositions when it was made, put back when it ends. The train
+// path installs kmpi's stop-signal handlers (with run.checkpoint_dir); in Python they would
+// otherwise replace the interpreter's own (its signal module, a caller's handler) for good.
+class SavedStopSignals {
+ public:
+  SavedStopSignals() {
+    sigaction(SIGTERM, nullptr, &term_);
+    sigaction(SIGUSR1, nullptr, &usr1_);
+  }
+  ~SavedStopSignals() {
+    sigaction(SIGTERM, &term_, nullptr);
+    sigaction(SIGUSR1, &usr1_, nullptr);
+  }
+  SavedStopSignals(const SavedStopSignals&) = delete;
+  SavedStopSignals& operator=(const SavedStopSignals&) = delete;
+
+ private:
+  struct sigaction term_ {};
+  struct sigaction usr1_ {};
+};
+
 // collective: the train path on this rank's rows. `args` are option arguments
 // ("--solver.name=falkon", ...); y holds class indices (classification) or targets; the test
 // set is optional (empty arrays). Returns the model and the test metrics.
 py::tuple fit(const py::object& comm_obj, const std::vector<std::string>& args, const Array& x,
               const Array& y, bool classification, const Array& x_test, const Array& y_test) {
   const mpi::Communicator comm(mpi_comm_of(comm_obj));
-  const Options options = parse_options(args);
+  // Each rank parses its own arguments; a rank whose arguments fail must not leave the others
+  // in the first collective below: the verdict is agreed, and every rank raises the same error.
+  Options options;
+  mpi::agree_on(comm, [&] { options = parse_options(args); });
+  const SavedStopSignals saved_signals;
   const bool allow = options.flag("data.allow_nonfinite");
   const ElementKind kind = classification ? ElementKind::kInteger : ElementKind::kFloating;
   TrainRows rows;

@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "cli/commands.hpp"
+#include "io/posix_file.hpp"
 #include "kmpi/data.hpp"
 #include "parallel/log.hpp"
 
@@ -37,21 +38,42 @@ int run_convert(const mpi::Communicator& comm, const Options& o) {
              in + ": this format holds no labels; give --data.labels PATH for output.labels");
   Stopwatch clock;
   const LocalData data = read_distributed(comm, in, labels_in, {}, read);
-  if (!labels_out.empty()) {
-    bool integer = true;
-    for (std::size_t i = 0; i < data.targets.size(); ++i)
-      integer = integer && data.targets.data()[i] == std::floor(data.targets.data()[i]) &&
-                std::abs(data.targets.data()[i]) < 9e15;
-    integer = comm.allreduce_value(integer ? 1 : 0, mpi::Op::kMin) == 1;
-    write_npy_distributed(comm, labels_out, data.partition, data.targets, integer);
-  }
+  // Both files or neither, and nothing the user already has is lost (DESIGN §3): each is
+  // written whole under a temporary name (write_npy_distributed syncs it), and both are renamed
+  // into place only after both writes succeeded.
+  const std::string part = ".convert-part";
+  const auto remove_parts = [&] {
+    if (comm.rank() != 0) return;
+    std::remove((out + part).c_str());
+    if (!labels_out.empty()) std::remove((labels_out + part).c_str());
+  };
   try {
-    write_npy_distributed(comm, out, data.partition, data.features);
+    if (!labels_out.empty()) {
+      bool integer = true;
+      for (std::size_t i = 0; i < data.targets.size(); ++i)
+        integer = integer && data.targets.data()[i] == std::floor(data.targets.data()[i]) &&
+                  std::abs(data.targets.data()[i]) < 9e15;
+      integer = comm.allreduce_value(integer ? 1 : 0, mpi::Op::kMin) == 1;
+      write_npy_distributed(comm, labels_out + part, data.partition, data.targets, integer);
+    }
+    write_npy_distributed(comm, out + part, data.partition, data.features);
   } catch (const CollectiveError&) {
-    // Both files or neither: the labels written above go too.
-    if (comm.rank() == 0 && !labels_out.empty()) std::remove(labels_out.c_str());
+    remove_parts();
     throw;
   }
+  std::string failed;
+  if (comm.rank() == 0) {
+    if (std::rename((out + part).c_str(), out.c_str()) != 0)
+      failed = out;
+    else if (!labels_out.empty() && std::rename((labels_out + part).c_str(), labels_out.c_str()))
+      failed = labels_out;
+    if (failed.empty()) {
+      detail::sync_directory_of(out);
+      if (!labels_out.empty()) detail::sync_directory_of(labels_out);
+    }
+  }
+  if (!failed.empty()) remove_parts();
+  mpi::agree(comm, failed.empty(), failed + ": cannot rename " + failed + part + " into place");
   Log(comm).info("kmpi convert: %s -> %s: %zu rows x %zu features%s, %.2f s on %d ranks",
                  in.c_str(), out.c_str(), data.partition.size(), data.dimension,
                  labels_out.empty() ? "" : (" + labels -> " + labels_out).c_str(), clock.seconds(),

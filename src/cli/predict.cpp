@@ -1,8 +1,11 @@
 // `kmpi predict`: a model's predictions for a features file, one row per input.
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdio>
 
 #include "cli/commands.hpp"
+#include "io/posix_file.hpp"
 #include "parallel/log.hpp"
 #include "driver/training_data.hpp"
 #include "cli/model_commands.hpp"
@@ -42,9 +45,12 @@ void write_predictions(const mpi::Communicator& comm, const std::string& out, co
         std::fputc('\n', f);
       }
     }
+    // Flushed and fsynced before the rename, so a crash leaves the old file or the new one.
+    if (f) ok = ok && std::fflush(f) == 0 && ::fsync(::fileno(f)) == 0;
     if (f) ok = std::fclose(f) == 0 && ok;
     ok = ok && std::rename(tmp.c_str(), out.c_str()) == 0;
     if (!ok) std::remove(tmp.c_str());
+    if (ok) detail::sync_directory_of(out);
   }
   mpi::agree(comm, ok, out + ": cannot write predictions");
 }

@@ -2,6 +2,7 @@
 #include <cstdio>
 
 #include "driver/fit_steps.hpp"
+#include "driver/memory_plan.hpp"
 #include "state/checkpoint.hpp"
 
 namespace kmpi {
@@ -16,10 +17,16 @@ TrainingProblem build_problem(const ModelHeader& header, LocalData train) {
   return problem;
 }
 
-SolverRun run_solver(const mpi::Communicator& comm, const Options& o, const TrainSetup& setup,
+SolverRun run_solver(const mpi::Communicator& comm, const Options& given, const TrainSetup& setup,
                      bool classification, const TrainingProblem& problem, const TrainEvalSets& sets,
                      const Matrix<double>& centers, std::size_t centers_p, MetricsWriter& metrics,
                      RunClock& clock, const Log& log) {
+  // solver.projection = auto is resolved once, here, against the memory limit agreed over the
+  // ranks, and the solver and the checkpoint fingerprint both get the result: a resume whose
+  // nodes would resolve it differently is refused instead of continuing one projection's state
+  // with the other.
+  const Options o = resolve_projection(comm, given, problem.partition.size(), problem.x.cols(),
+                                       problem.y.cols(), sets.test.n + sets.validation.n);
   TrainReporter reporter(comm, log, metrics, clock, problem, setup.precision, classification, sets);
   EarlyStopping stopping;
   stopping.patience = o.count("solver.patience");

@@ -1,10 +1,14 @@
 #include "driver/metrics.hpp"
 
+#include <unistd.h>
+
 #include <cerrno>
 #include <cmath>
 #include <cstring>
 #include <sstream>
 #include <utility>
+
+#include "io/posix_file.hpp"
 
 namespace kmpi {
 
@@ -87,6 +91,10 @@ void MetricsWriter::finish(const mpi::Communicator& comm) {
   std::string message;
   if (file_) {
     errno = 0;
+    // Flushed and fsynced before the rename, so a crash leaves the old file or the new one.
+    if ((std::fflush(file_) != 0 || ::fsync(::fileno(file_)) != 0) && write_errno_ == 0)
+      write_errno_ = errno != 0 ? errno : EIO;
+    errno = 0;
     // fclose flushes what is left; its error counts like a failed line (NFS reports them here).
     if (std::fclose(std::exchange(file_, nullptr)) != 0 && write_errno_ == 0)
       write_errno_ = errno != 0 ? errno : EIO;
@@ -96,6 +104,7 @@ void MetricsWriter::finish(const mpi::Communicator& comm) {
       message = path_ + ": cannot rename " + tmp_ + " to it: " + std::strerror(errno);
     }
     if (!message.empty()) std::remove(tmp_.c_str());
+    if (message.empty()) detail::sync_directory_of(path_);
   }
   mpi::agree(comm, message.empty(), message);
 }

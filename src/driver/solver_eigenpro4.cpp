@@ -32,13 +32,11 @@ EigenPro4Options eigenpro4_options(const SolverContext& ctx) {
   if (o.given("solver.batch_cap")) eo.batch_cap = o.count("solver.batch_cap");
   eo.projection_period = o.count("solver.projection_period");
   eo.projection_epochs = o.count("solver.projection_epochs");
-  // solver.projection = auto resolved by the memory plan (the same rule as check_memory_plan's).
-  const Options resolved = resolve_projection(
-      ctx.comm, o, ctx.problem.partition.size(), ctx.problem.x.cols(), ctx.problem.y.cols(),
-      ctx.reporter.sets().test.n + ctx.reporter.sets().validation.n);
-  eo.exact_projection = resolved.str("solver.projection") == "cholesky";
-  eo.factor_precision = resolved.str("solver.factor_precision") == "float32" ? Precision::kFloat32
-                                                                             : Precision::kFloat64;
+  // solver.projection = auto was resolved by run_solver (the memory plan's rule, the same as
+  // check_memory_plan's), so the checkpoint fingerprint records the choice made here.
+  eo.exact_projection = o.str("solver.projection") == "cholesky";
+  eo.factor_precision =
+      o.str("solver.factor_precision") == "float32" ? Precision::kFloat32 : Precision::kFloat64;
   eo.epochs = o.count("solver.epochs");
   eo.seed = ctx.seed;
   eo.precision = ctx.precision;

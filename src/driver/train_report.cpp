@@ -87,7 +87,8 @@ double TrainReporter::report_evaluated(std::size_t epoch, const Evaluated& m, co
   log_.info("%s", line.c_str());
   // This is collective anyway: a metrics line rank 0 could not write stops the run here.
   metrics_.check(comm_);
-  return has_validation() ? m.validation.mse : 0.0;
+  // Early stopping (EarlyStopping::keep_best, tune) branches on it: agreed (mpi.hpp).
+  return has_validation() ? comm_.agreed_value(m.validation.mse) : 0.0;
 }
 
 void TrainReporter::evaluate_final(const Matrix<double>& alpha, const LocalCenters* centers) {

@@ -201,6 +201,12 @@ int Communicator::checked_int(std::size_t n) {
 
 void Communicator::count_sent(std::size_t bytes) { g_bytes_sent += bytes; }
 
+bool Communicator::agreed(bool local) const {
+  unsigned char v = local ? 1 : 0;
+  broadcast(&v, 1, 0);
+  return v != 0;
+}
+
 void agree(const Communicator& comm, bool ok, const std::string& message_if_failed) {
   // The lowest failing rank, or size() if none failed.
   const int first = comm.allreduce_value(ok ? comm.size() : comm.rank(), Op::kMin);

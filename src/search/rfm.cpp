@@ -347,7 +347,8 @@ class RfmLoop {
         evaluate(comm_, setup_.kernel, z, model.weights, sets.validation, classification_);
     it.test = run.test;
     it.fit_seconds = fit_clock.seconds();
-    const double score = score_of(it.validation, rs_.accuracy);
+    // Agreed (mpi.hpp): the best-iteration and stop decisions below branch on it.
+    const double score = comm_.agreed_value(score_of(it.validation, rs_.accuracy));
     const bool improved = score < st_.best.score;
     if (improved) keep_as_best(t, score, model, run.outcome.own_centers, it);
     last = t == rs_.iterations || score > kRfmWorseFactor * st_.best.score;

@@ -180,8 +180,8 @@ class EigenPro2Iteration {
     comm_.allreduce(g.data(), g.size());
     totals.comm_seconds += comm_clock.seconds();
     accumulate_squares(g, loss_sum);
-    // g is replicated, so every rank reaches this verdict together.
-    if (!std::isfinite(loss_sum)) {
+    // g is replicated; the verdict is agreed (rank 0's) so every rank takes it together.
+    if (!comm_.agreed(std::isfinite(loss_sum))) {
       if (divergence_fatal_)
         throw CollectiveError(
             "EigenPro 2 diverged in epoch " + std::to_string(epoch) +

@@ -295,7 +295,7 @@ class EigenPro4Iteration {
     subtract_owned_targets(g, batch, lay, first_, problem_.y);
     comm_.allreduce(g.data(), g.size());
     accumulate_squares(g, loss_sum);
-    if (!std::isfinite(loss_sum))
+    if (!comm_.agreed(std::isfinite(loss_sum)))  // agreed: g's bits may differ by rank
       throw CollectiveError("EigenPro 4 diverged in epoch " + std::to_string(epoch) +
                                 " (non-finite residual); lower solver.batch_size",
                             0);

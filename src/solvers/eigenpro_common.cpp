@@ -49,12 +49,19 @@ EigenPro2Parameters eigenpro2_parameters(const std::vector<double>& lambda, std:
   // With q = 0 this is lambda_1 itself: plain SGD's critical batch and step.
   p.preconditioned_top = std::pow(p.lambda_1, 1 - a) * std::pow(p.lambda_q1, a);
   p.critical_batch = beta / p.preconditioned_top;
-  // A batch is at most the whole data set.
-  const double m = std::min(
-      static_cast<double>(n),
-      o.batch_size > 0 ? static_cast<double>(o.batch_size)
-                       : std::max(1.0, std::floor(std::min(p.critical_batch,
-                                                           static_cast<double>(o.batch_cap)))));
+  // A batch is at most the whole data set. The automatic batch keeps a margin below m*: with
+  // m < m* + 1 the step is eta_m = m / beta, and SGD on the quadratic is stable only while
+  // eta_m < 2m / (beta + (m - 1) lh1_true), i.e. (m - 1) lh1_true < beta. At m = floor(m*) that
+  // holds only if the Nystrom estimate lh1 is exact; it underestimates (lambda_{q+1} of a sample
+  // of s points, q up to s/3), and Fashion-MNIST (configs/tiny.ini, 3000 rows, bandwidth 6,
+  // m* = 836.9, m = 836) diverged: train mse 0.27 -> 6.9 -> 104. m = m*/2 tolerates lh1 low by 2x
+  // (measured there at bandwidths 4, 6, 8, 12: every run's loss falls; 0.9 m* and 0.75 m*
+  // still diverged at bandwidth 6). A user-given batch is taken as it is.
+  const double automatic_batch = std::floor(
+      std::min(kAutomaticBatchFraction * p.critical_batch, static_cast<double>(o.batch_cap)));
+  const double m =
+      std::min(static_cast<double>(n), o.batch_size > 0 ? static_cast<double>(o.batch_size)
+                                                        : std::max(1.0, automatic_batch));
   p.batch_size = static_cast<std::size_t>(m);
   p.batch_step =
       m < p.critical_batch + 1 ? m / beta : 0.99 * 2 * m / (beta + (m - 1) * p.preconditioned_top);

@@ -94,15 +94,18 @@ std::size_t drop_duplicate_centers(const mpi::Communicator& comm, Matrix<double>
   return dropped;
 }
 
-// local: the CG update of one iteration given hd = B^T H B dir, on replicated p x c matrices
-// (every rank computes the same scalars from the same allreduced data). Returns the largest
-// ||r_t|| / ||r_0|| over the columns.
-double cg_update(FalkonCgState& cg, const Matrix<double>& hd, const std::vector<double>& r0,
-                 double tolerance) {
+// collective: the CG update of one iteration given hd = B^T H B dir, on replicated p x c
+// matrices. Every rank computes the same scalars from the same allreduced data, but the c dot
+// products that the breakdown, tolerance and growth rules branch on are agreed (rank 0's,
+// mpi.hpp), so a last-bit difference between ranks cannot split their control flow. Returns
+// the largest ||r_t|| / ||r_0|| over the columns.
+double cg_update(const mpi::Communicator& comm, FalkonCgState& cg, const Matrix<double>& hd,
+                 const std::vector<double>& r0, double tolerance) {
   const std::size_t p = cg.beta.rows(), c = cg.beta.cols();
   Matrix<double>&beta = cg.beta, &r = cg.r, &dir = cg.dir;
   std::vector<char>& active = cg.active;
-  const std::vector<double> dhd = column_dots(dir, hd);
+  std::vector<double> dhd = column_dots(dir, hd);
+  comm.agreed_values(dhd.data(), dhd.size());
   for (std::size_t l = 0; l < c; ++l)
     if (active[l] && !(dhd[l] > 0)) active[l] = 0;  // breakdown: converged to rounding
   for (std::size_t i = 0; i < p; ++i)
@@ -112,7 +115,8 @@ double cg_update(FalkonCgState& cg, const Matrix<double>& hd, const std::vector<
       beta(i, l) += step * dir(i, l);
       r(i, l) -= step * hd(i, l);
     }
-  const std::vector<double> rs_new = column_dots(r, r);
+  std::vector<double> rs_new = column_dots(r, r);
+  comm.agreed_values(rs_new.data(), rs_new.size());
   double worst = 0;
   for (std::size_t l = 0; l < c; ++l) {
     if (r0[l] > 0) {
@@ -201,14 +205,15 @@ Matrix<double> FalkonSystem::weights(const Matrix<double>& beta,
   return b.to_row_blocks(centers, 0, beta.cols());
 }
 
-FalkonCgState starting_cg(const Matrix<double>& r, const FalkonCgState* start,
-                          std::vector<double>& r0) {
+FalkonCgState starting_cg(const mpi::Communicator& comm, const Matrix<double>& r,
+                          const FalkonCgState* start, std::vector<double>& r0) {
   const std::size_t p = r.rows(), c = r.cols();
   FalkonCgState cg;
   cg.beta = Matrix<double>(p, c);
   cg.r = r;
   cg.dir = r;
   cg.rs_old = column_dots(r, r);
+  comm.agreed_values(cg.rs_old.data(), cg.rs_old.size());  // r0 steers the tolerance rule
   r0.assign(c, 0);
   cg.active.assign(c, 0);
   for (std::size_t l = 0; l < c; ++l) {
@@ -229,9 +234,9 @@ bool cg_running(const FalkonCgState& cg, std::size_t iterations) {
          std::any_of(cg.active.begin(), cg.active.end(), [](char x) { return x != 0; });
 }
 
-CgStep cg_step(FalkonCgState& cg, const Matrix<double>& hd, const std::vector<double>& r0,
-               double tolerance) {
-  const double worst = cg_update(cg, hd, r0, tolerance);
+CgStep cg_step(const mpi::Communicator& comm, FalkonCgState& cg, const Matrix<double>& hd,
+               const std::vector<double>& r0, double tolerance) {
+  const double worst = cg_update(comm, cg, hd, r0, tolerance);
   ++cg.iteration;
   cg.residuals.push_back(worst);
   CgStep step = CgStep::kContinue;
@@ -279,8 +284,8 @@ bool run_cg(const mpi::Communicator& comm, const FalkonSystem& system, const Ker
     const FalkonSystem::BeforeProduct half = system.before_product(cg.dir);
     const Matrix<double> w =
         kernel_normal_product(comm, kernel, x_local, z_all, &half.v, nullptr, c, n);
-    // The same on every rank (replicated data), so every rank takes the same branch.
-    const CgStep step = cg_step(cg, system.after_product(w, half.au), r0, options.tolerance);
+    // Agreed inside (rank 0's dot products), so every rank takes the same branch.
+    const CgStep step = cg_step(comm, cg, system.after_product(w, half.au), r0, options.tolerance);
     if (step == CgStep::kDiverged)
       throw CollectiveError(
           "falkon: conjugate gradient diverged (non-finite residual); raise "
@@ -332,7 +337,7 @@ FalkonResult train_falkon(const mpi::Communicator& comm, const TrainingProblem& 
   // active flags as they were after iteration start->iteration.
   Stopwatch solve_clock;
   std::vector<double> r0;
-  FalkonCgState cg = starting_cg(r, control.start, r0);
+  FalkonCgState cg = starting_cg(comm, r, control.start, r0);
   const bool finished = run_cg(comm, system, problem.kernel, x_local, z_all, n, cg, r0, options,
                                on_iteration, control, result);
   result.solve_seconds = solve_clock.seconds();

@@ -66,12 +66,12 @@ class FalkonSystem {
   const double lambda_;
 };
 
-// local: CG's state from beta = 0 for the right-hand side r (p x c), or `start` (checked
+// collective: CG's state from beta = 0 for the right-hand side r (p x c), or `start` (checked
 // against p x c: a CollectiveError, the data being replicated); r0 gets ||r_0|| per column of
 // this r either way (a resumed run's right-hand side is rebuilt bit-identically on the same rank
-// count).
-FalkonCgState starting_cg(const Matrix<double>& r, const FalkonCgState* start,
-                          std::vector<double>& r0);
+// count), rank 0's on every rank (agreed: the tolerance rule branches on it).
+FalkonCgState starting_cg(const mpi::Communicator& comm, const Matrix<double>& r,
+                          const FalkonCgState* start, std::vector<double>& r0);
 
 // local: whether CG goes on from cg: some column still active and iterations left.
 bool cg_running(const FalkonCgState& cg, std::size_t iterations);
@@ -80,12 +80,14 @@ bool cg_running(const FalkonCgState& cg, std::size_t iterations);
 // best iterate is kept); or the first iteration was already non-finite (nothing to keep).
 enum class CgStep { kContinue, kGrew, kDiverged };
 
-// local (replicated data): one CG iteration given hd = B^T H B cg.dir: an independent recurrence
-// per output column still active; the residual max_l ||r_t|| / ||r_0|| appended to
+// collective (replicated data): one CG iteration given hd = B^T H B cg.dir: an independent
+// recurrence per output column still active; the residual max_l ||r_t|| / ||r_0|| appended to
 // cg.residuals, the best iterate kept, cg.iteration advanced. On kGrew and kDiverged every
-// column is made inactive: the run is over (the state says so to a resumed run).
-CgStep cg_step(FalkonCgState& cg, const Matrix<double>& hd, const std::vector<double>& r0,
-               double tolerance);
+// column is made inactive: the run is over (the state says so to a resumed run). The dot
+// products every rule branches on are rank 0's (agreed), so the returned step, the active
+// columns and the best iteration are the same on every rank even where hd differs in its bits.
+CgStep cg_step(const mpi::Communicator& comm, FalkonCgState& cg, const Matrix<double>& hd,
+               const std::vector<double>& r0, double tolerance);
 
 // collective: result.residuals, residual_grew, best_iteration and alpha from the final state:
 // the best iterate after a growth, else the last. A run diverged at its first iteration

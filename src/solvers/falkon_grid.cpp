@@ -85,8 +85,9 @@ void grid_iteration(GridRun& run, const std::vector<std::size_t>& running, doubl
   for (std::size_t k = 0; k < running.size(); ++k) {
     const std::size_t point = running[k];
     FalkonCgState& cg = run.cg[point];
-    // kGrew and kDiverged stop this point alone (cg_step clears its active columns).
-    cg_step(cg, run.systems[point].after_product(w[k], halves[k].au), run.r0[point], tolerance);
+    // kGrew and kDiverged stop this point alone (cg_step clears its active columns; agreed).
+    cg_step(run.comm, cg, run.systems[point].after_product(w[k], halves[k].au), run.r0[point],
+            tolerance);
     if (on_iteration) on_iteration(point, cg.iteration, cg.residuals.back());
   }
 }
@@ -193,7 +194,7 @@ std::vector<FalkonResult> train_falkon_grid(const mpi::Communicator& comm,
   std::vector<FalkonCgState> cg(points);
   std::vector<std::vector<double>> r0(points);
   for (std::size_t point = 0; point < points; ++point)
-    cg[point] = starting_cg(factors.systems[point].right_hand_side(rhs[point / r_count]),
+    cg[point] = starting_cg(comm, factors.systems[point].right_hand_side(rhs[point / r_count]),
                             control.start ? &(*control.start)[point] : nullptr, r0[point]);
   progress(work.rhs);
   const double setup_seconds = setup_clock.seconds();

@@ -32,10 +32,14 @@ Matrix<double> solve_direct(const mpi::Communicator& comm, const TrainingProblem
 
 // ---- EigenPro 2 (DESIGN §1.2, §2) ----
 
+// The automatic batch is this fraction of the critical batch m* (a margin for the Nystrom
+// estimate of the top preconditioned eigenvalue; eigenpro2_parameters).
+inline constexpr double kAutomaticBatchFraction = 0.5;
+
 struct EigenPro2Options {
   std::size_t nystrom_samples = 0;       // s; 0 = min(n, 2000) for n < 1e5, else 12000
   std::size_t preconditioner_level = 0;  // q; 0 = automatic
-  std::size_t batch_size = 0;            // m; 0 = min(m*, batch_cap)
+  std::size_t batch_size = 0;            // m; 0 = min(m* / 2, batch_cap)
   std::size_t batch_cap = 2000;
   std::size_t epochs = 5;
   std::uint64_t seed = 1;
@@ -221,7 +225,7 @@ struct EigenPro4Options {
   std::size_t data_level = 0;         // q_data; 0 = min(150, s_data / 3)
   std::size_t model_samples = 0;      // s_model; 0 = min(p, 3000)
   std::size_t model_level = 0;        // q_model; 0 = min(150, s_model / 3)
-  std::size_t batch_size = 0;         // m; 0 = min(m*, batch_cap) of the data preconditioner
+  std::size_t batch_size = 0;         // m; 0 = min(m* / 2, batch_cap) of the data preconditioner
   std::size_t batch_cap = 10000;      // also caps the projection's batch
   std::size_t projection_period = 0;  // T batches between projections; 0 = max(1, p / m)
   std::size_t projection_epochs = 1;  // EigenPro 2 epochs over the centers per projection

@@ -27,6 +27,10 @@ namespace {
 
 constexpr char kMagic[8] = {'K', 'M', 'P', 'I', 'C', 'K', 'P', 'T'};
 constexpr std::size_t kNameBytes = 32;
+// The most scalars, and the most arrays, a checkpoint holds: the reader refuses more as a corrupt
+// header, so the writer refuses them too (an agreed error when saving, not a checkpoint that
+// cannot be resumed).
+constexpr std::uint64_t kMaxEntries = 4096;
 constexpr std::uint64_t kHeaderBytes = 64;
 constexpr std::uint64_t kScalarBytes = kNameBytes + 8;
 constexpr std::uint64_t kArrayBytes = kNameBytes + 24;
@@ -187,7 +191,7 @@ Checkpoint decode_head(const std::string& bytes, const std::string& path, std::u
   s.step = static_cast<std::size_t>(r.le<std::uint64_t>());
   const auto scalars = r.le<std::uint64_t>(), arrays = r.le<std::uint64_t>();
   const auto text_bytes = r.le<std::uint64_t>();
-  if (scalars > 4096 || arrays > 4096 || text_bytes > file_size)
+  if (scalars > kMaxEntries || arrays > kMaxEntries || text_bytes > file_size)
     fail(path, "corrupt header (" + std::to_string(scalars) + " scalars, " +
                    std::to_string(arrays) + " arrays)");
   for (std::uint64_t k = 0; k < scalars; ++k) {
@@ -249,6 +253,10 @@ detail::FileErrors checkpoint_errors(const std::string& path) {
 // BlockPartition(rows, P) (the offsets every rank computes assume them).
 void check_state(const std::string& path, const Checkpoint& state, int rank, int P) {
   if (detail::host_is_big_endian()) fail(path, "big-endian hosts are not supported");
+  if (state.scalars.size() > kMaxEntries || state.arrays.size() > kMaxEntries)
+    fail(path, "cannot save " + std::to_string(state.scalars.size()) + " scalars and " +
+                   std::to_string(state.arrays.size()) + " arrays: a checkpoint holds at most " +
+                   std::to_string(kMaxEntries) + " of each");
   for (const auto& a : state.arrays) {
     if (a.name.empty() || a.name.size() >= kNameBytes)
       fail(path, "internal error: array name '" + a.name + "' must have 1..31 bytes");
@@ -301,7 +309,7 @@ std::string read_verified_head(const std::string& path) {
   for (int i = 0; i < 40; ++i) r.le<std::uint8_t>();
   const auto scalars = r.le<std::uint64_t>(), arrays = r.le<std::uint64_t>();
   const auto text_bytes = r.le<std::uint64_t>();
-  if (scalars > 4096 || arrays > 4096 || text_bytes > size)
+  if (scalars > kMaxEntries || arrays > kMaxEntries || text_bytes > size)
     fail(path, "corrupt header (" + std::to_string(scalars) + " scalars, " +
                    std::to_string(arrays) + " arrays, " + std::to_string(text_bytes) +
                    " text bytes)");

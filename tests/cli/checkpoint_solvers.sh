@@ -86,4 +86,16 @@ expect_refusal eigenpro4.ini "solver.projection_period = 2 here, 3 in the checkp
   --run.checkpoint_dir=eigenpro4-timer --run.resume=auto --solver.projection_period=2
 expect_refusal eigenpro4.ini "written by solver falkon, this run uses eigenpro4" \
   --run.checkpoint_dir=falkon-timer --run.resume=require
+# solver.projection = auto is resolved before the checkpoint's fingerprint: a resume whose memory
+# limit makes auto choose the other projection is refused, not continued from the other's state
+# (eigenpro4-timer resolved auto to cholesky; the limit here lies between the two plans' totals).
+plan_total() {
+  run 2 train --config eigenpro4.ini --dry-run --output.model=x.kmpi "$@" |
+    sed -n 's/.*total per rank: \([0-9.e+-]*\) GiB.*/\1/p'
+}
+with=$(plan_total --solver.projection=cholesky --solver.factor_precision=float32)
+without=$(plan_total --solver.projection=eigenpro2)
+limit=$(python3 -c "w, o = $with, $without; assert o < w, (o, w); print(int((w + o) / 2 * 2**30))")
+expect_refusal eigenpro4.ini "solver.projection = eigenpro2 here, cholesky in the checkpoint" \
+  --run.checkpoint_dir=eigenpro4-timer --run.resume=auto --run.memory_limit=$limit
 echo "checkpoint_solvers: ok"
