@@ -84,10 +84,11 @@ TEST_F(ModelFile, HeaderErrorsNameTheFile) {
   write_text(path("empty.kmpi"), "");
   EXPECT_MESSAGE_HAS(error_of([&] { read_model_header(path("empty.kmpi")); }), "not a kmpi model");
 
-  write_text(path("newer.kmpi"), model_bytes(3));
+  write_text(path("newer.kmpi"), model_bytes(kModelVersion + 1));
   EXPECT_MESSAGE_HAS(error_of([&] { read_model_header(path("newer.kmpi")); }),
-                     path("newer.kmpi") +
-                         ": written by a newer kmpi (format version 3, this build reads up to 2)");
+                     path("newer.kmpi") + ": written by a newer kmpi (format version " +
+                         std::to_string(kModelVersion + 1) + ", this build reads up to " +
+                         std::to_string(kModelVersion) + ")");
 
   std::string bytes = model_bytes();
   write_text(path("short.kmpi"), bytes.substr(0, bytes.size() - 9));

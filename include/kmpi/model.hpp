@@ -7,6 +7,9 @@
 //   scaling : offset[d] f64, multiplier[d] f64   (feature x -> (x - offset) * multiplier)
 //   metric  : (version >= 2) metric kind u32, then S = M^(1/2): nothing (none), d f64
 //             (diagonal) or d x d f64 row-major (full)   (scaled x -> x S)
+//   table   : (version >= 3) u64 byte length L, then L bytes: how a CSV table with a header became
+//             the d features (column names and kinds, categories, imputed values, class names;
+//             src/state/model_table.cpp). A model without a table is written as version 2.
 //   centers : p x d f64, row-major, in model inputs (scaled, then times S)
 //   weights : p x c f64, row-major
 //   trailer : CRC-32 (zlib) of every byte before it, u32
@@ -16,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "kmpi/data.hpp"
 #include "kmpi/feature_metric.hpp"
 #include "kmpi/kernel.hpp"
 #include "kmpi/matrix.hpp"
@@ -27,8 +31,9 @@ namespace kmpi {
 enum class ScaleMode : std::uint32_t { kNone = 0, kUnit = 1, kStandardize = 2 };
 enum class Task : std::uint32_t { kClassification = 0, kRegression = 1 };
 
-// 2: the metric section (version 1 files load with metric none).
-inline constexpr std::uint32_t kModelVersion = 2;
+// 2: the metric section (version 1 files load with metric none). 3: the table section (written
+// only for a model with a table; version 1 and 2 files load with none).
+inline constexpr std::uint32_t kModelVersion = 3;
 
 // How raw features become model inputs; stored in the model so predict applies the same.
 struct Scaling {
@@ -47,6 +52,9 @@ struct ModelHeader {
   std::size_t dimension = 0;  // d
   std::size_t outputs = 0;    // c
   std::size_t centers = 0;    // p
+  // Trained on a table (a CSV with a header and categorical columns, missing values or text
+  // labels): its encoding; predict and eval encode tables with it. Empty otherwise.
+  TableEncoding table;
 
   // local: raw feature rows (rows x d) -> model inputs u = scaled(x) S, in place: what every
   // query, evaluation row, training row and given center goes through (centers are stored so).

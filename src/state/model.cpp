@@ -13,10 +13,11 @@
 #include <cstring>
 #include <utility>
 
-#include "kmpi/error.hpp"
 #include "io/checksummed_file.hpp"
 #include "io/little_endian.hpp"
 #include "io/posix_file.hpp"
+#include "kmpi/error.hpp"
+#include "state/model_table.hpp"
 
 namespace kmpi {
 
@@ -58,12 +59,15 @@ struct Layout {
   bool ok = true;  // false when a size overflows 64 bits (an absurd header)
 
   Layout(std::uint32_t version, std::uint64_t d_, std::uint64_t c_, std::uint64_t p_,
-         std::uint64_t metric_values)
+         std::uint64_t metric_values, std::uint64_t table_bytes = 0)
       : d(d_), c(c_), p(p_) {
     std::uint64_t scaling = 0, metric_bytes = 0, center_bytes = 0, weight_bytes = 0;
+    // The table section (version >= 3) follows the metric: 8 bytes of length, then the table.
     ok = !__builtin_mul_overflow(d, 16, &scaling) &&
          !__builtin_mul_overflow(metric_values, 8, &metric_bytes) &&
          !__builtin_add_overflow(metric_bytes, version >= 2 ? 4 : 0, &metric_bytes) &&
+         !__builtin_add_overflow(metric_bytes, version >= 3 ? 8 : 0, &metric_bytes) &&
+         !__builtin_add_overflow(metric_bytes, version >= 3 ? table_bytes : 0, &metric_bytes) &&
          !__builtin_mul_overflow(p, d, &center_bytes) &&
          !__builtin_mul_overflow(center_bytes, 8, &center_bytes) &&
          !__builtin_mul_overflow(p, c, &weight_bytes) &&
@@ -86,9 +90,13 @@ std::uint64_t metric_values(MetricKind kind, std::uint64_t d) {
   return 0;
 }
 
+// The version a model is written as: 3 only when it has a table, so a model without one is the
+// same bytes as before the table section existed.
+std::uint32_t version_of(const ModelHeader& h) { return h.table.empty() ? 2 : kModelVersion; }
+
 Layout layout_of(const ModelHeader& h) {
-  return Layout(kModelVersion, h.dimension, h.outputs, h.centers,
-                metric_values(h.metric.kind, h.dimension));
+  return Layout(version_of(h), h.dimension, h.outputs, h.centers,
+                metric_values(h.metric.kind, h.dimension), detail::encode_table(h.table).size());
 }
 
 // Reading a model: a missing file is "no such file", a directory "not a model file".
@@ -102,7 +110,7 @@ PosixFile open_model(const std::string& path) {
 // The header and scaling section, as bytes.
 std::string encode_header(const ModelHeader& h) {
   std::string out(kMagic, sizeof kMagic);
-  put_le<std::uint32_t>(out, kModelVersion);
+  put_le<std::uint32_t>(out, version_of(h));
   put_le<std::uint32_t>(out, static_cast<std::uint32_t>(h.kernel.kind));
   put_f64(out, h.kernel.nu);
   put_f64(out, h.kernel.bandwidth);
@@ -118,6 +126,11 @@ std::string encode_header(const ModelHeader& h) {
     put_f64(out, identity ? 1.0 : h.scaling.multiplier[j]);
   put_le<std::uint32_t>(out, static_cast<std::uint32_t>(h.metric.kind));
   for (double v : h.metric.root) put_f64(out, v);
+  if (version_of(h) >= 3) {
+    const std::string table = detail::encode_table(h.table);
+    put_le<std::uint64_t>(out, table.size());
+    out += table;
+  }
   return out;
 }
 
@@ -166,6 +179,39 @@ std::uint32_t read_metric_code(const std::string& path, const PosixFile& file,
   if (code > static_cast<std::uint32_t>(MetricKind::kFull))
     fail(path, "corrupt model header: unknown metric kind " + std::to_string(code));
   return code;
+}
+
+// Where the table section of a version >= 3 file starts: after the header, scaling and metric.
+std::uint64_t table_at(std::uint64_t d, std::uint64_t metric_stored) {
+  return kHeaderBytes + 16 * d + 4 + 8 * metric_stored;
+}
+
+// The byte length of the table section (0 before version 3); sizes checked by the caller's
+// Layout and file size.
+std::uint64_t read_table_length(const std::string& path, const PosixFile& file,
+                                std::uint32_t version, std::uint64_t d, std::uint64_t metric_stored,
+                                std::uint64_t size) {
+  if (version < 3) return 0;
+  const std::uint64_t at = table_at(d, metric_stored);
+  unsigned char length[8] = {};
+  if (at > size || size - at < 8 || file.read_at(at, length, 8) < 8)
+    fail(path, "truncated: the file ends before the table section");
+  const auto bytes = get_le<std::uint64_t>(length);
+  if (bytes > size)
+    fail(path, "corrupt model header: table section of " + std::to_string(bytes) +
+                   " bytes in a file of " + std::to_string(size));
+  return bytes;
+}
+
+// The table section from the header bytes `raw` (every byte before the centers).
+TableEncoding decode_table_section(const std::string& path, const std::string& raw,
+                                   std::uint32_t version, std::uint64_t d,
+                                   std::uint64_t metric_stored) {
+  if (version < 3) return {};
+  const std::uint64_t at = table_at(d, metric_stored);
+  const auto* p = reinterpret_cast<const unsigned char*>(raw.data()) + at;
+  const auto bytes = get_le<std::uint64_t>(p);
+  return detail::decode_table(path, p + 8, static_cast<std::size_t>(bytes));
 }
 
 // Fails naming `path` unless the file holds exactly the bytes `layout` says.
@@ -217,7 +263,8 @@ ModelHeader read_header(const std::string& path, const PosixFile& file, std::str
   check_header_fields(path, kernel_kind, scale_mode, task, h.kernel, d, c, p);
   const std::uint32_t metric_code = read_metric_code(path, file, version, d, size);
   const std::uint64_t stored = metric_values(static_cast<MetricKind>(metric_code), d);
-  const Layout layout(version, d, c, p, stored);
+  const std::uint64_t table_bytes = read_table_length(path, file, version, d, stored, size);
+  const Layout layout(version, d, c, p, stored, table_bytes);
   check_file_size(path, layout, size, d, c, p, metric_code, stored);
 
   h.kernel.kind = static_cast<KernelKind>(kernel_kind);
@@ -240,6 +287,7 @@ ModelHeader read_header(const std::string& path, const PosixFile& file, std::str
     for (double v : h.metric.root)
       if (!std::isfinite(v)) fail(path, "corrupt model: a value of the metric is not finite");
   }
+  h.table = decode_table_section(path, raw, version, h.dimension, stored);
   total = layout.total;
   return h;
 }
@@ -260,8 +308,10 @@ ModelHeader decode_verified_header(const std::string& raw) {
   h.scaling.multiplier.resize(h.dimension);
   doubles_from_le(head + kHeaderBytes, h.dimension, h.scaling.offset.data());
   doubles_from_le(head + kHeaderBytes + 8 * h.dimension, h.dimension, h.scaling.multiplier.data());
-  if (get_le<std::uint32_t>(head + 8) >= 2)
-    h.metric = decode_metric(head + kHeaderBytes + 16 * h.dimension, h.dimension);
+  const auto version = get_le<std::uint32_t>(head + 8);
+  if (version >= 2) h.metric = decode_metric(head + kHeaderBytes + 16 * h.dimension, h.dimension);
+  h.table = decode_table_section("model", raw, version, h.dimension,
+                                 metric_values(h.metric.kind, h.dimension));
   return h;
 }
 
@@ -315,6 +365,9 @@ void check_local_model(const std::string& path, const LocalModel& local, int ran
     fail(path, "internal error: the " + std::string(metric_kind_name(h.metric.kind)) +
                    " metric holds " + std::to_string(h.metric.root.size()) +
                    " values for d=" + std::to_string(h.dimension));
+  if (!h.table.empty() && h.table.dimension() != h.dimension)
+    fail(path, "internal error: the table encodes " + std::to_string(h.table.dimension()) +
+                   " features for d=" + std::to_string(h.dimension));
   if (h.metric.is_identity() && !h.metric.root.empty())
     fail(path, "internal error: metric none with stored values");
   if (!(h.kernel.bandwidth > 0) || !std::isfinite(h.kernel.bandwidth))
@@ -394,7 +447,8 @@ LocalModel load_model(const mpi::Communicator& comm, const std::string& path) {
   local.centers.resize(count, h.dimension);
   local.weights.resize(count, h.outputs);
   const Layout layout(get_le<std::uint32_t>(reinterpret_cast<const unsigned char*>(raw.data()) + 8),
-                      h.dimension, h.outputs, h.centers, metric_values(h.metric.kind, h.dimension));
+                      h.dimension, h.outputs, h.centers, metric_values(h.metric.kind, h.dimension),
+                      detail::encode_table(h.table).size());
   mpi::agree_on(comm, [&] {
     if (count == 0) return;
     const PosixFile file = open_model(path);
