@@ -49,7 +49,9 @@ int run_info(const mpi::Communicator& comm, const Options& o) {
     if (!h.table.empty()) log_table_encoding(log, h.table);
   }
   if (!o.str("data.features").empty()) {
-    const FileInfo f = probe_distributed(comm, o.str("data.features"), read_options(o));
+    ReadOptions read = read_options(o);
+    read.fit_table = true;  // a CSV with a header: its columns as written, text fields included
+    const FileInfo f = probe_distributed(comm, o.str("data.features"), read);
     log.info("data %s: %zu rows x %zu columns, %s", o.str("data.features").c_str(), f.rows, f.cols,
              f.element == ElementKind::kInteger ? "integer" : "floating");
   }
