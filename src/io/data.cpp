@@ -279,8 +279,10 @@ LocalData read_distributed(const mpi::Communicator& comm, const std::string& fea
   ReadOptions feature_options = options;
   feature_options.embedded_labels = options.embedded_labels && !with_labels;
   if (feature_options.encoding != nullptr) {
-    // A trained table's labels are its label column, found by name like its features.
+    // A trained table's labels are its label column, found by name like its features; its
+    // missing values are the tokens that were missing in training.
     feature_options.label_column = feature_options.encoding->label_name;
+    feature_options.missing_values = feature_options.encoding->missing_values;
     if (feature_options.label_column.empty()) feature_options.embedded_labels = false;
   }
   // A labels file is read by its own name (data.format describes the features file).

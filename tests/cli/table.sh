@@ -39,8 +39,12 @@ write("cls.csv", ["age", "color", "size", "city", "income", "label"], cls)
 write("perm.csv", ["age", "color", "size", "city", "income", "label"], cls, [4, 3, 0, 2, 1])
 write("reg.csv", ["age", "color", "size", "city", "income", "y"], table(100, "reg"))
 write("reg_test.csv", ["age", "color", "size", "city", "income", "y"], table(30, "reg", True))
-# Bad inputs.
 h = ["age", "color", "size", "city", "income", "label"]
+# Missing values written as "-": data.missing_values at training, stored in the model.
+dash = [r[:] for r in cls]
+for r in dash[::9]: r[0] = "-"
+write("dash.csv", h, dash)
+# Bad inputs.
 write("no_color.csv", h, cls, [0, 2, 3, 4, 5])
 numeric = [r[:] for r in cls]; numeric[20][1] = "3"
 write("color_numeric.csv", h, numeric)
@@ -114,6 +118,12 @@ print(f"table: kmpi vs pandas + numpy KRR, max relative difference {err:.2e} (d 
 assert X.shape[1] == 11, X.shape  # age + indicator, 3 colors, size + indicator, 3 cities, income
 assert err < 1e-6, err
 PY
+
+# The missing-value tokens of training are the model's: predict needs no data.missing_values.
+run 2 train "${common[@]}" --data.train_features=dash.csv --data.missing_values=empty,NA,- \
+  --output.model=dash.kmpi | grep -q "table: 5 columns (2 categorical" || fail "'-' is not missing"
+run 2 predict --model=dash.kmpi --data.features=dash.csv --output.predictions=dash.txt >/dev/null
+run 1 info --model=dash.kmpi | grep -q "missing values: (empty) NA -" || fail "info: missing tokens"
 
 # Bad input: exit code 1, one stderr line naming the file, column and line; no output left.
 check_case() {  # np, pattern, args...
