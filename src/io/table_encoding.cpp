@@ -232,21 +232,27 @@ TableEncoding fit_encoding(const mpi::Communicator& comm, const TableView& t,
   if (spec == "auto") {
     for (std::size_t j = 0; j < m; ++j) categorical[j] = j != label && (seen[j] & kCellText);
   } else if (spec != "none") {
+    std::string unknown;
     for (const std::string& name : split_names(spec)) {
       const auto it = std::find(layout.names.begin(), layout.names.end(), name);
       const auto j = static_cast<std::size_t>(it - layout.names.begin());
-      mpi::agree(comm, it != layout.names.end() && j != label,
-                 t.path + ": data.categorical names '" + name +
-                     "', which is not a feature column of the header on line " +
-                     std::to_string(layout.first_line));
-      categorical[j] = true;
+      if (it != layout.names.end() && j != label)
+        categorical[j] = true;
+      else if (unknown.empty())
+        unknown = t.path + ": data.categorical names '" + name +
+                  "', which is not a feature column of the header on line " +
+                  std::to_string(layout.first_line);
     }
+    mpi::agree(comm, unknown.empty(), unknown);
   }
-  for (std::size_t j = 0; j < m; ++j)
-    mpi::agree(comm, (seen[j] & (kCellNumber | kCellText)) != 0,
-               t.path + ": column " + std::to_string(j + 1) + " ('" + layout.names[j] +
-                   "'): every value is missing (all " + std::to_string(t.scan.info.rows) +
-                   " rows); drop the column");
+  // The verdicts below come from agreed values: one agree each, not one per column.
+  std::string empty_column;
+  for (std::size_t j = 0; j < m && empty_column.empty(); ++j)
+    if ((seen[j] & (kCellNumber | kCellText)) == 0)
+      empty_column = t.path + ": column " + std::to_string(j + 1) + " ('" + layout.names[j] +
+                     "'): every value is missing (all " + std::to_string(t.scan.info.rows) +
+                     " rows); drop the column";
+  mpi::agree(comm, empty_column.empty(), empty_column);
   const bool text_labels = label != kNone && (seen[label] & kCellText);
 
   FirstError error;
@@ -291,9 +297,9 @@ TableEncoding fit_encoding(const mpi::Communicator& comm, const TableView& t,
     col.name = layout.names[j];
     col.categorical = categorical[j];
     const bool empty = categorical[j] ? merged[j].empty() : sums[m + j] == 0;
-    mpi::agree(comm, !empty,
-               t.path + ": column " + std::to_string(j + 1) + " ('" + col.name +
-                   "'): every value of the training rows is missing; drop the column");
+    if (empty && empty_column.empty())
+      empty_column = t.path + ": column " + std::to_string(j + 1) + " ('" + col.name +
+                     "'): every value of the training rows is missing; drop the column";
     if (col.categorical) {
       col.categories.assign(merged[j].begin(), merged[j].end());
     } else {
@@ -303,6 +309,7 @@ TableEncoding fit_encoding(const mpi::Communicator& comm, const TableView& t,
     trivial = trivial && !col.categorical && !(seen[j] & kCellMissing);
     enc.columns.push_back(std::move(col));
   }
+  mpi::agree(comm, empty_column.empty(), empty_column);
   return enc;
 }
 
@@ -319,18 +326,20 @@ ColumnMap map_columns(const mpi::Communicator& comm, const TableView& t, const T
   const text::TextLayout& layout = t.scan.layout;
   ColumnMap map;
   std::size_t offset = 0;
+  std::string missing;  // every rank reads the same header: one agree for all columns
   for (const TableColumn& col : enc.columns) {
     const auto it = std::find(layout.names.begin(), layout.names.end(), col.name);
-    mpi::agree(comm, it != layout.names.end(),
-               t.path + ": column '" + col.name +
-                   "' of the model's training table is missing (the header on line " +
-                   std::to_string(layout.first_line) + " has no column of that name)");
+    if (it == layout.names.end() && missing.empty())
+      missing = t.path + ": column '" + col.name +
+                "' of the model's training table is missing (the header on line " +
+                std::to_string(layout.first_line) + " has no column of that name)";
     map.file_column.push_back(static_cast<std::size_t>(it - layout.names.begin()));
     map.offset.push_back(offset);
     map.numeric_categories.push_back(
         std::any_of(col.categories.begin(), col.categories.end(), names_a_number));
     offset += col.categorical ? col.categories.size() : (col.indicator ? 2 : 1);
   }
+  mpi::agree(comm, missing.empty(), missing);
   map.label = layout.label_column;
   return map;
 }
