@@ -67,13 +67,17 @@ Matrix<double> transformed(const Matrix<double>& x, const Matrix<double>& s) {
   return u;
 }
 
-// The serial reference in x coordinates, point by point (loops over j, c, i).
+// The serial reference in x coordinates, point by point (loops over j, c, i). `center`: each
+// output's gradients minus their mean over the rows of x (rfm.center_gradients), formed
+// explicitly before the outer products.
 Matrix<double> reference_agop(const Kernel& k, const Matrix<double>& x, const Matrix<double>& z,
-                              const Matrix<double>& alpha, const Matrix<double>& s, bool diagonal) {
+                              const Matrix<double>& alpha, const Matrix<double>& s, bool diagonal,
+                              bool center = false) {
   const std::size_t d = x.cols(), c = alpha.cols();
   const Matrix<double> mm = transformed(s, s);  // M = S S
   Matrix<double> g(d, d);
   std::vector<double> diff(d), mdiff(d), grad(d);
+  Matrix<double> grads(x.rows() * c, d), mean(c, d);  // row j c + l: grad_x f_l(x_j)
   for (std::size_t j = 0; j < x.rows(); ++j)
     for (std::size_t l = 0; l < c; ++l) {
       std::fill(grad.begin(), grad.end(), 0.0);
@@ -88,6 +92,14 @@ Matrix<double> reference_agop(const Kernel& k, const Matrix<double>& x, const Ma
         const double w = k.gradient_weight(r2);
         for (std::size_t a = 0; a < d; ++a) grad[a] += alpha(i, l) * w * mdiff[a];
       }
+      for (std::size_t a = 0; a < d; ++a) {
+        grads(j * c + l, a) = grad[a];
+        mean(l, a) += grad[a] / static_cast<double>(x.rows());
+      }
+    }
+  for (std::size_t j = 0; j < x.rows(); ++j)
+    for (std::size_t l = 0; l < c; ++l) {
+      for (std::size_t a = 0; a < d; ++a) grad[a] = grads(j * c + l, a) - (center ? mean(l, a) : 0);
       for (std::size_t a = 0; a < d; ++a)
         for (std::size_t b = 0; b < d; ++b) g(a, b) += grad[a] * grad[b];
     }
@@ -219,6 +231,67 @@ TEST(Agop, MatchesPointwiseReferenceOnEveryLayoutAndMetric) {
             const double tol = precision == Precision::kFloat32 ? 1e-4 : 1e-10;
             EXPECT_LT(max_abs_diff(got, want), tol * max_abs(want)) << what;
             // The same bits on every rank.
+            Matrix<double> root0 = got;
+            comm.broadcast(root0.data(), root0.size(), 0);
+            const int same = std::memcmp(root0.data(), got.data(), 8 * got.size()) == 0;
+            EXPECT_EQ(comm.allreduce_value(same, mpi::Op::kMin), 1) << what;
+          }
+        }
+    }
+  }
+}
+
+// Centred gradients (rfm.center_gradients): the distributed AGOP, which subtracts
+// sum_c s_c s_c^T / N_s from the allreduced N_s G_u (s_c the gradient sums), against the
+// reference that subtracts each output's mean gradient from every gradient before the outer
+// products, in x coordinates. The centred G is smaller than the plain one (the mean gradient's
+// part is gone), so float32's tolerance is taken relative to the plain G, the size of the terms
+// that cancel.
+TEST(Agop, CentredGradientsMatchPointwiseReference) {
+  auto comm = mpi::Communicator::world();
+  const std::size_t d = 5;
+  const std::vector<Kernel> kernels = {Kernel::from_name("gaussian", 0.7),
+                                       Kernel::from_name("laplacian", 1.1)};
+  for (const Problem& pb : problems(comm)) {
+    for (MetricKind kind : {MetricKind::kNone, MetricKind::kDiagonal, MetricKind::kFull}) {
+      const FeatureMetric metric = test_metric(kind, d);
+      const Matrix<double> s = dense_root(metric, d);
+      const Matrix<double> u =
+          transformed(rows_range(pb.sample_all, pb.sample_begin, pb.sample_end), s);
+      const Matrix<double> v =
+          transformed(rows_range(pb.centers_all, pb.center_begin, pb.center_end), s);
+      const Matrix<double> alpha = rows_range(pb.alpha_all, pb.center_begin, pb.center_end);
+      for (const Kernel& k : kernels)
+        for (bool diagonal : {false, true}) {
+          const Matrix<double> want = reference_agop(k, pb.sample_all, pb.centers_all,
+                                                     pb.alpha_all, s, diagonal, /*center=*/true);
+          const Matrix<double> plain =
+              reference_agop(k, pb.sample_all, pb.centers_all, pb.alpha_all, s, diagonal);
+          ASSERT_GT(max_abs(want), 0.0);
+          // The centring changes G: the test would not see a correction that is never applied.
+          ASSERT_GT(max_abs_diff(want, plain), 1e-3 * max_abs(plain));
+          for (Precision precision : {Precision::kFloat64, Precision::kFloat32}) {
+            AgopInput in;
+            in.kernel = k;
+            in.precision = precision;
+            in.sample = &u;
+            in.sample_total = pb.sample_all.rows();
+            in.centers = &v;
+            in.alpha = &alpha;
+            in.layout = pb.layout;
+            in.diagonal = diagonal;
+            in.center = true;
+            in.metric = &metric;
+            in.block_rows = 6;
+            in.tile_bytes = 1024;
+            const Matrix<double> got = agop(comm, in);
+            const std::string what = pb.name + ", " + metric_kind_label(kind) +
+                                     (diagonal ? ", diagonal" : ", full G") + ", " + label(k) +
+                                     (precision == Precision::kFloat32 ? ", f32" : ", f64");
+            ASSERT_EQ(got.rows(), diagonal ? 1u : d) << what;
+            const double tol = precision == Precision::kFloat32 ? 1e-4 * max_abs(plain)
+                                                                : 1e-10 * max_abs(want);
+            EXPECT_LT(max_abs_diff(got, want), tol) << what;
             Matrix<double> root0 = got;
             comm.broadcast(root0.data(), root0.size(), 0);
             const int same = std::memcmp(root0.data(), got.data(), 8 * got.size()) == 0;

@@ -2,7 +2,7 @@
 // row selection: the encoding fitted on the selected rows (categories merged over ranks, the
 // training mean imputed, a missing indicator, text labels as sorted class names) against the
 // formulas that wrote the file; the encoding applied to every row (an unseen category: zeros);
-// and the encoding through the model file (format version 3) at this rank count.
+// and the encoding through the model file (format version 4) at this rank count.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -101,7 +101,7 @@ TEST(Table, FitOnSelectedRowsApplyToAllAndThroughTheModelFile) {
     for (std::size_t j = 0; j < 5; ++j) EXPECT_EQ(all.features(k, j), want[j]) << i << "," << j;
   }
 
-  // The model file keeps the encoding (version 3).
+  // The model file keeps the encoding (version 4).
   LocalModel m;
   m.header.kernel.bandwidth = 2;
   m.header.dimension = 5;
@@ -125,7 +125,7 @@ TEST(Table, FitOnSelectedRowsApplyToAllAndThroughTheModelFile) {
     const std::string bytes = read_text(dir.path("m.kmpi"));
     std::uint32_t version = 0;
     std::memcpy(&version, bytes.data() + 8, 4);
-    EXPECT_EQ(version, 3u);
+    EXPECT_EQ(version, 4u);
   }
 }
 

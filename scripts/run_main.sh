@@ -6,6 +6,11 @@ cd "$(dirname "$0")/.."
 bash scripts/install_deps.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DKMPI_TESTS=OFF >/dev/null
 cmake --build build -j "$(nproc)" --target kmpi >/dev/null
+# The Python package too (build/python/kmpi), so the README's PYTHONPATH=build/python works after
+# this command as after the test command; skipped where pybind11 is not there.
+if cmake --build build --target help | grep -q "_kmpi"; then
+  cmake --build build -j "$(nproc)" --target _kmpi >/dev/null
+fi
 source scripts/mpi_env.sh
 mkdir -p out
 cd out

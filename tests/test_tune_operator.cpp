@@ -33,7 +33,12 @@ TEST(SharedOperator, EveryKernelEqualsItsProductAloneBitForBit) {
   const std::vector<Kernel> kernels = {
       Kernel::from_name("gaussian", 0.7), Kernel::from_name("gaussian", 2.0),
       Kernel::from_name("laplacian", 1.3), Kernel::from_name("matern", 1.1, 2.5),
-      Kernel::from_name("cauchy", 0.9)};
+      Kernel::from_name("cauchy", 0.9),
+      // The Laplace family: p != 2 computes its own distances (kernel_from_products_or_rows),
+      // p = 2 with q != 1 shares the products; one of each between the others.
+      Kernel::from_name("laplacian", 1.2, 1.5, 0.7, 1.5),
+      Kernel::from_name("laplacian", 1.2, 1.5, 0.7, 2.0),
+      Kernel::from_name("laplacian", 2.5, 1.5, 1.0, 1.0)};
   std::vector<Matrix<double>> alphas;
   for (std::size_t g = 0; g < kernels.size(); ++g) alphas.push_back(random_matrix(p, c, 10 + g));
   const std::vector<std::size_t> columns = {0, 5, 64, 65, 199, 299};

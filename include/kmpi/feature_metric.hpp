@@ -29,6 +29,10 @@ struct FeatureMetric {
   // diagonal is taken), sqrt of max(m_jj, 0). Throws kmpi::Error on a wrong shape or a
   // non-finite value (the caller adds the file or key).
   static FeatureMetric from_matrix(MetricKind kind, const Matrix<double>& m);
+  // local: the metric M = m_+^power (RFM's rfm.agop_power, DESIGN §1.5), m_+ the PSD part of m
+  // as above, so S = m_+^(power/2) through the same eigendecomposition (diagonal: elementwise
+  // max(m_jj, 0)^(power/2)); power > 0. power = 1 is from_matrix(kind, m), bit for bit.
+  static FeatureMetric from_matrix_power(MetricKind kind, const Matrix<double>& m, double power);
 
   bool is_identity() const { return kind == MetricKind::kNone; }
   // local: x (rows x d) -> x S in place (none: unchanged).

@@ -7,9 +7,12 @@
 //   scaling : offset[d] f64, multiplier[d] f64   (feature x -> (x - offset) * multiplier)
 //   metric  : (version >= 2) metric kind u32, then S = M^(1/2): nothing (none), d f64
 //             (diagonal) or d x d f64 row-major (full)   (scaled x -> x S)
-//   table   : (version >= 3) u64 byte length L, then L bytes: how a CSV table with a header became
+//   family  : (version >= 3) kernel.exponent q f64, kernel.norm_p p f64 (the Laplace family;
+//             written only for such a kernel, so every other model is a version 2 file, byte for
+//             byte what it was)
+//   table   : (version >= 4) u64 byte length L, then L bytes: how a CSV table with a header became
 //             the d features (column names and kinds, categories, imputed values, class names;
-//             src/state/model_table.cpp). A model without a table is written as version 2.
+//             src/state/model_table.cpp); written only for a model with a table
 //   centers : p x d f64, row-major, in model inputs (scaled, then times S)
 //   weights : p x c f64, row-major
 //   trailer : CRC-32 (zlib) of every byte before it, u32
@@ -31,9 +34,10 @@ namespace kmpi {
 enum class ScaleMode : std::uint32_t { kNone = 0, kUnit = 1, kStandardize = 2 };
 enum class Task : std::uint32_t { kClassification = 0, kRegression = 1 };
 
-// 2: the metric section (version 1 files load with metric none). 3: the table section (written
-// only for a model with a table; version 1 and 2 files load with none).
-inline constexpr std::uint32_t kModelVersion = 3;
+// 2: the metric section (version 1 files load with metric none). 3: the Laplace family section
+// (version 1 and 2 files load with q = 1, p = 2). 4: the table section (version 1 to 3 files
+// load with none).
+inline constexpr std::uint32_t kModelVersion = 4;
 
 // How raw features become model inputs; stored in the model so predict applies the same.
 struct Scaling {

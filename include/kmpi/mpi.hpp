@@ -184,6 +184,18 @@ class Communicator {
           "MPI_Allgatherv");
   }
 
+  // collective: every rank sends counts[rank] values; `root` receives the concatenation in recv
+  // (may be null elsewhere). What a writer needs, without a copy of everything on every rank.
+  template <class T>
+  void gatherv(const T* send, T* recv, const std::vector<int>& counts,
+               const std::vector<int>& displs, int root = 0) const {
+    if (rank_ != root) count_sent(static_cast<std::size_t>(counts[rank_]) * sizeof(T));
+    BlockingCall call("MPI_Gatherv");
+    check(MPI_Gatherv(send, counts[rank_], datatype<T>(), recv, counts.data(), displs.data(),
+                      datatype<T>(), root, comm_),
+          "MPI_Gatherv");
+  }
+
   // collective, non-blocking: allgatherv started now, finished by the returned Request. send,
   // recv, counts and displs must stay alive (and unmoved in memory) until it completes.
   template <class T>

@@ -4,7 +4,9 @@ In a plain ``python3`` the estimators train on the whole array in one process. U
 ``mpirun -np P python3 script.py`` every rank passes its own rows (``fit(X_local, y_local)``) and
 the same distributed solvers as the ``kmpi`` command run over ``comm`` (an mpi4py communicator,
 default ``MPI.COMM_WORLD``); ``predict`` and ``score`` take each rank's rows too. Errors are agreed
-over the ranks: every rank raises ``kmpi.Error`` with the same message.
+over the ranks: every rank raises ``kmpi.Error`` (a ``ValueError``) with the same message, the
+wrapper's own input checks included. A fitted estimator pickles (``joblib.dump``, scikit-learn's
+``n_jobs`` workers) when it was trained in one process.
 
 Keyword arguments are the last part of kmpi's option keys (``kmpi --help``); ``None`` keeps
 kmpi's default (``rfm_iterations`` and ``rfm_metric`` are ``rfm.iterations`` and ``rfm.metric``:
@@ -12,6 +14,8 @@ feature learning, with ``validation_fraction``). Any other option goes by its fu
 ``options={"solver.batch_size": 1000}``.
 """
 import inspect
+import os
+import tempfile
 
 import numpy as np
 from mpi4py import MPI
@@ -20,7 +24,12 @@ from . import _kmpi
 
 Error = _kmpi.Error
 
-__all__ = ["KernelClassifier", "KernelRegressor", "Error", "load"]
+
+class InputTypeError(Error, TypeError):
+    """Error for input of a type that cannot be numbers at all (a dict in an object array): a
+    ``kmpi.Error`` and, as NumPy and scikit-learn raise there, a ``TypeError``."""
+
+__all__ = ["KernelClassifier", "KernelRegressor", "Error", "InputTypeError", "load"]
 
 # keyword -> option key
 _KEYS = {
@@ -41,10 +50,78 @@ _KEYS = {
 }
 
 
+def _agreed(comm, work):
+    """collective: ``work()`` on every rank, then one verdict: if it raised on any rank, every rank
+    raises ``Error`` with the first failing rank's message (named when there are several ranks).
+    The wrapper's own checks and conversions go through it, so a rank whose rows are bad never
+    leaves the others waiting in the first collective."""
+    try:
+        result, failure = work(), None
+    except Exception as e:  # noqa: BLE001 - any failure must be agreed, whatever its type
+        result, failure = None, (isinstance(e, TypeError), str(e) or type(e).__name__)
+    for rank, failed in enumerate(comm.allgather(failure)):
+        if failed is not None:
+            kind = InputTypeError if failed[0] else Error
+            raise kind(failed[1] if comm.Get_size() == 1 else f"{failed[1]} (rank {rank})")
+    return result
+
+
+def _dense_rows(X, what="X"):
+    """local: X as a C-contiguous float64 matrix, or the ValueError scikit-learn users expect."""
+    if hasattr(X, "tocsr") or type(X).__module__.startswith("scipy.sparse"):
+        raise Error(f"{what}: sparse input is not supported; pass a dense array (X.toarray())")
+    X = np.asarray(X)
+    if np.iscomplexobj(X):
+        raise Error(f"{what}: Complex data not supported")
+    if X.ndim == 1:
+        if X.size:
+            raise Error(f"{what}: expected a 2-D array, got a 1-D array. Reshape your data, "
+                        "X.reshape(-1, 1) for one feature or X.reshape(1, -1) for one row")
+        X = X.reshape(0, 0)
+    if X.ndim != 2:
+        raise Error(f"{what}: expected a 1-D or 2-D array, got {X.ndim} dimensions")
+    if X.ndim == 2 and X.shape[0] > 0 and X.shape[1] == 0:
+        raise Error(f"{what}: 0 feature(s) (shape={X.shape}) while a minimum of 1 is required.")
+    try:
+        return np.ascontiguousarray(X, dtype=np.float64)
+    except TypeError as e:
+        raise InputTypeError(f"{what}: not numbers ({e})") from None
+    except ValueError as e:
+        raise Error(f"{what}: not numbers ({e})") from None
+
+
+def _target_values(y, what="y"):
+    """local: regression targets as float64 (1-D or one column per target)."""
+    y = np.asarray(y)
+    if np.iscomplexobj(y):
+        raise Error(f"{what}: Complex data not supported")
+    try:
+        return np.asarray(y, dtype=np.float64)
+    except TypeError as e:
+        raise InputTypeError(f"{what}: not numbers ({e})") from None
+    except ValueError as e:
+        raise Error(f"{what}: not numbers ({e})") from None
+
+
+def _finite_rows(X, what="X"):
+    """local: _dense_rows, and every value finite (as the train path checks its rows)."""
+    X = _dense_rows(X, what)
+    bad = np.argwhere(~np.isfinite(X))
+    if len(bad):
+        i, j = bad[0]
+        value = "NaN" if np.isnan(X[i, j]) else ("inf" if X[i, j] > 0 else "-inf")
+        raise Error(f"row {i}, column {j} (0-based) of {what} is {value}")
+    return X
+
+
 def _option_text(value):
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+def _raise(error):
+    raise error
 
 
 class _KernelEstimator:
@@ -105,27 +182,57 @@ class _KernelEstimator:
         args.append("--data.task=" + ("classification" if self._classification else "regression"))
         return args
 
-    @staticmethod
-    def _rows(X):
-        X = np.asarray(X)
-        if X.ndim == 1:
-            X = X.reshape(-1, 1) if X.size else X.reshape(0, 0)
-        return np.ascontiguousarray(X, dtype=np.float64)
+    def _rows(self, X, what="X"):
+        """collective: X as float64 rows, the checks agreed over the ranks."""
+        return _agreed(self._comm(), lambda: _finite_rows(X, what))
 
     def _fit(self, X, targets, X_test=None, targets_test=None):
         empty = np.zeros((0, 0))
+
+        def convert():
+            return (_dense_rows(X), np.ascontiguousarray(targets, np.float64),
+                    empty if X_test is None else _dense_rows(X_test, "X_test"),
+                    empty if targets_test is None else np.ascontiguousarray(targets_test, np.float64))
+
+        X, targets, X_test, targets_test = _agreed(self._comm(), convert)
         self.model_, self.fit_metrics_ = _kmpi.fit(
-            self._comm(), self._args(), self._rows(X), np.ascontiguousarray(targets, np.float64),
-            self._classification,
-            empty if X_test is None else self._rows(X_test),
-            empty if targets_test is None else np.ascontiguousarray(targets_test, np.float64))
+            self._comm(), self._args(), X, targets, self._classification, X_test, targets_test)
         self.n_features_in_ = self.model_.dimension
         return self
 
     def _outputs(self, X):
-        if not hasattr(self, "model_"):
-            raise Error(f"{type(self).__name__}: call fit (or kmpi.load) before predict")
+        fitted = hasattr(self, "model_")
+        _agreed(self._comm(), lambda: fitted or _raise(
+            Error(f"{type(self).__name__}: call fit (or kmpi.load) before predict")))
         return self.model_.predict(self._rows(X))
+
+    # ---- pickling: the model travels as the bytes of its model file ----
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        if self.comm is not None and self.comm != MPI.COMM_WORLD:
+            raise Error(f"{type(self).__name__}: cannot pickle an estimator bound to a "
+                        "communicator other than COMM_WORLD")
+        state["comm"] = None
+        if "model_" in state:
+            if self._comm().Get_size() > 1:
+                raise Error(f"{type(self).__name__}: a model trained across ranks is pickled "
+                            "by saving it (save(path), kmpi.load(path))")
+            with tempfile.TemporaryDirectory() as d:
+                path = os.path.join(d, "model.kmpi")
+                self.model_.save(path)
+                with open(path, "rb") as f:
+                    state["model_"] = f.read()
+        return state
+
+    def __setstate__(self, state):
+        model = state.get("model_")
+        self.__dict__.update(state)
+        if isinstance(model, bytes):
+            with tempfile.TemporaryDirectory() as d:
+                path = os.path.join(d, "model.kmpi")
+                with open(path, "wb") as f:
+                    f.write(model)
+                self.model_ = _kmpi.load(MPI.COMM_SELF, path)
 
     def save(self, path):
         """collective: the model file, the same format as the ``kmpi`` command's."""
@@ -171,7 +278,7 @@ class KernelRegressor(_KernelEstimator):
     """Kernel regression (square loss) of one or several targets."""
 
     def fit(self, X, y, X_test=None, y_test=None):
-        y = np.asarray(y, dtype=np.float64)
+        y = _agreed(self._comm(), lambda: _target_values(y))
         self._one_target = y.ndim == 1
         return self._fit(X, y, X_test, y_test)
 

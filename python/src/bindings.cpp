@@ -122,7 +122,8 @@ PYBIND11_MODULE(_kmpi, m) {
   using namespace kmpi;
   if (import_mpi4py() < 0) throw py::error_already_set();
   m.doc() = "kmpi: large kernel models on MPI ranks (the C++ library; see kmpi/__init__.py)";
-  py::register_exception<Error>(m, "Error", PyExc_RuntimeError);
+  // A ValueError, as scikit-learn expects of invalid input (its estimator checks catch ValueError).
+  py::register_exception<Error>(m, "Error", PyExc_ValueError);
   py::class_<PyModel>(m, "Model")
       .def("predict", &PyModel::predict, py::arg("X"),
            "collective: predictions (rows x outputs) for this rank's rows")

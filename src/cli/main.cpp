@@ -1,9 +1,10 @@
-// kmpi: train, tune, predict, eval, info, convert. Errors follow DESIGN §3: a failure agreed by all ranks
-// (CollectiveError) ends every rank with exit code 1 and one message from rank 0; anything else
-// is a bug or a lone failure and aborts the whole job so no rank is left waiting.
+// kmpi: train, tune, predict, eval, info, convert. Errors follow DESIGN §3: a failure agreed by all
+// ranks (CollectiveError) ends every rank with exit code 1 and one message from rank 0; anything
+// else is a bug or a lone failure and aborts the whole job so no rank is left waiting.
 #include <mpi.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <string>
 #include <vector>
@@ -12,6 +13,7 @@
 #include "kmpi/error.hpp"
 #include "kmpi/mpi.hpp"
 #include "kmpi/options.hpp"
+#include "parallel/launcher.hpp"
 
 int main(int argc, char** argv) {
   kmpi::mpi::Environment env(argc, argv);
@@ -41,16 +43,23 @@ int main(int argc, char** argv) {
     kmpi::mpi::agree_on(comm, [&] { options = kmpi::parse_options(args); });
     // A lone rank has no peer to lose.
     if (comm.size() > 1) kmpi::mpi::watch_for_stalls(options.real("run.stall_timeout"));
+    // Every rank has mpirun's environment; rank 0 says it once.
+    if (root) {
+      const std::string w = kmpi::mpi::keepalive_warning(
+          options.real("run.stall_timeout"), [](const char* k) { return std::getenv(k); });
+      if (!w.empty()) std::fprintf(stderr, "%s\n", w.c_str());
+    }
     if (command == "train") return kmpi::run_train(comm, options);
     if (command == "tune") return kmpi::run_tune(comm, options);
     if (command == "predict") return kmpi::run_predict(comm, options);
     if (command == "eval") return kmpi::run_eval(comm, options);
     if (command == "info") return kmpi::run_info(comm, options);
     if (command == "convert") return kmpi::run_convert(comm, options);
-    kmpi::mpi::agree(comm, false,
-                     command.empty()
-                         ? "no command given (train, tune, predict, eval, info, convert; see --help)"
-                         : "unknown command '" + command + "' (train, tune, predict, eval, info, convert)");
+    kmpi::mpi::agree(
+        comm, false,
+        command.empty()
+            ? "no command given (train, tune, predict, eval, info, convert; see --help)"
+            : "unknown command '" + command + "' (train, tune, predict, eval, info, convert)");
   } catch (const kmpi::CollectiveError& e) {
     if (root) {
       if (comm.size() > 1)

@@ -6,6 +6,7 @@
 #include "parallel/log.hpp"
 #include "driver/training_data.hpp"
 #include "cli/model_commands.hpp"
+#include "parallel/counts.hpp"
 
 namespace kmpi {
 
@@ -23,15 +24,11 @@ namespace {
 // renames it (class index per row, or c values for regression). Errors are agreed.
 void write_predictions(const mpi::Communicator& comm, const std::string& out, const EvalSet& set,
                        const Matrix<double>& pred, const ModelHeader& h) {
-  const int P = comm.size();
   const std::size_t c = h.outputs;
-  std::vector<int> counts(P), displs(P);
-  for (int r = 0; r < P; ++r) {
-    counts[r] = static_cast<int>((set.offsets[r + 1] - set.offsets[r]) * c);
-    displs[r] = static_cast<int>(set.offsets[r] * c);
-  }
-  Matrix<double> all(set.n, c);
-  comm.allgatherv(pred.data(), all.data(), counts, displs);
+  const mpi::CountsDispls layout = mpi::window_counts(set.offsets, 0, set.n, c, out);
+  // Gathered on the writer only: the other ranks keep their n/P rows.
+  Matrix<double> all(comm.rank() == 0 ? set.n : 0, c);
+  comm.gatherv(pred.data(), all.data(), layout.counts, layout.displs);
   bool ok = true;
   if (comm.rank() == 0) {
     const std::string tmp = out + ".tmp";

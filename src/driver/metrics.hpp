@@ -24,6 +24,8 @@ class Json {
   Json& add(const std::string& key, const char* v) { return add(key, std::string(v)); }
   // An array of numbers (non-finite ones null).
   Json& add(const std::string& key, const std::vector<double>& v);
+  // A nested object (its members as `object` holds them).
+  Json& add(const std::string& key, const Json& object) { return raw(key, object.str()); }
   // local: this object's members followed by `more`'s (one object, not nested).
   Json& merge(const Json& more);
   std::string str() const { return "{" + body_ + "}"; }

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "kmpi/error.hpp"
+#include "driver/option_sections.hpp"
 
 namespace po = boost::program_options;
 
@@ -84,27 +85,6 @@ std::vector<OptionSpec> data_options() {
   };
 }
 
-// data.* for tables: a CSV/TSV with a header line read by `kmpi train` (issue 27; the encoding
-// is stored in the model and applied by predict and eval).
-std::vector<OptionSpec> table_data_options() {
-  return {
-      text("data.categorical", "auto",
-           "CSV with a header: which columns are categorical (one-hot encoded, categories from "
-           "the training rows, stored in the model): auto (a column with a field that is "
-           "neither a number nor a missing value) | none | a comma list of column names"),
-      text("data.missing_values", "empty,NA,NaN,?",
-           "CSV with a header: comma list of the fields that mean a missing value (empty = "
-           "an empty field)"),
-      choice("data.missing", "impute",
-             "CSV with a header: missing values are imputed (numeric: the training mean; "
-             "categorical: all zeros) | error (refused, naming the line)",
-             {"impute", "error"}),
-      flag("data.missing_indicators", "false",
-           "CSV with a header: add a 0/1 column after each numeric column that had missing "
-           "values in training, 1 where the value is missing"),
-  };
-}
-
 // kernel.*: the kernel function.
 std::vector<OptionSpec> kernel_options() {
   return {
@@ -112,6 +92,15 @@ std::vector<OptionSpec> kernel_options() {
              {"gaussian", "laplacian", "matern", "cauchy"}),
       real("kernel.bandwidth", "5", "Kernel bandwidth sigma (> 0)", 1e-300),
       real("kernel.nu", "1.5", "Matern smoothness: 0.5, 1.5 or 2.5"),
+      real("kernel.exponent", "1",
+           "Laplace family exp(-||x - z||_p^q / sigma^q) (kernel.name = laplacian only): the "
+           "exponent q, 0 < q <= kernel.norm_p; 1 with norm_p 2 is the Laplacian",
+           1e-300, 2),
+      real("kernel.norm_p", "2",
+           "Laplace family (kernel.name = laplacian only): the p of the p-norm distance, "
+           "kernel.exponent <= p <= 2; p != 2 costs an elementwise pass over d per pair "
+           "instead of a GEMM",
+           1e-300, 2),
       choice("kernel.metric", "none",
              "Mahalanobis metric M of the kernel distance, r^2 = (x-z)^T M (x-z) on scaled "
              "features: none (Euclidean) | diagonal | full (M from kernel.metric_file)",
@@ -198,7 +187,7 @@ std::vector<OptionSpec> solver_options() {
 std::vector<OptionSpec> rfm_options() {
   return {
       integer("rfm.iterations", "0",
-              "RFM iterations T (0 = off): fit, validate, AGOP, M <- G / max|G_ij|, T times "
+              "RFM iterations T (0 = off): fit, validate, AGOP, M <- (G / max|G_ij|)^power, T times "
               "after the plain fit; needs data.validation_fraction",
               0, 1000),
       choice("rfm.metric", "auto",
@@ -206,6 +195,14 @@ std::vector<OptionSpec> rfm_options() {
              {"auto", "full", "diagonal"}),
       integer("rfm.agop_samples", "0",
               "Training rows the AGOP is averaged over (seeded; 0 = min(n, 20000))", 0, 1e9),
+      real("rfm.agop_power", "1",
+           "M <- (G / max|G_ij|)^power through the eigendecomposition (negative eigenvalues "
+           "clipped; diagonal: elementwise); 1 = the original RFM, 0.5 with "
+           "rfm.center_gradients = the grokking update",
+           1e-300, 100),
+      flag("rfm.center_gradients", "false",
+           "Subtract from each output's gradients their mean over the AGOP sample rows before "
+           "the outer products"),
       choice("rfm.validation_metric", "auto",
              "What selects the best iteration: auto (accuracy for classes, mse for targets) | "
              "accuracy | mse",
@@ -235,6 +232,11 @@ std::vector<OptionSpec> tune_options() {
               "tune.bandwidths = auto: training rows (seeded) whose pairwise distances give the "
               "median",
               2, 100000),
+      text("tune.selected_config", "",
+           "tune: write the selected point as a config file (INI) that `kmpi train --config` "
+           "takes: the options given to tune (but tune.*, output.* and run.*) and every option "
+           "the selected point differs in from a run alone (kernel.bandwidth, solver.ridge, "
+           "solver.batch_size of a shared eigenpro2 group); empty = none"),
       flag("tune.shared", "true",
            "tune: train the grid's models together, sharing each kernel block's distances "
            "(eigenpro2, falkon, direct); false trains every point alone, one after another"),

@@ -7,6 +7,7 @@
 
 #include "base/rng.hpp"
 #include "driver/train_steps.hpp"
+#include "parallel/counts.hpp"
 
 namespace kmpi {
 
@@ -23,8 +24,8 @@ void check_local_rows(const mpi::Communicator& comm, const std::string& name,
   const std::size_t d_max = comm.allreduce_value(none ? 0 : x.cols(), mpi::Op::kMax);
   mpi::agree(comm, d_max > 0, name + ": no rank holds any rows");
   mpi::agree(comm, d_min == d_max,
-             name + ": the ranks' feature rows differ in width (" + std::to_string(d_min) +
-                 " to " + std::to_string(d_max) + " columns)");
+             name + ": the ranks' feature rows differ in width (" + std::to_string(d_min) + " to " +
+                 std::to_string(d_max) + " columns)");
   mpi::agree_on(comm, [&] {
     if (t > 0 && x.rows() > 0 && (y.rows() != x.rows() || y.cols() != t))
       throw Error(name + ": " + std::to_string(x.rows()) + " feature rows but " +
@@ -47,19 +48,23 @@ Matrix<double> move_rows(const mpi::Communicator& comm, const std::vector<std::s
                          const BlockPartition& to, const Matrix<double>& local, std::size_t cols) {
   const int P = comm.size(), me = comm.rank();
   std::vector<int> send_counts(P), send_displs(P), recv_counts(P), recv_displs(P);
-  for (int r = 0; r < P; ++r) {
-    // Overlap of what I hold with what r owns, and of what r holds with what I own.
-    const auto overlap = [](std::size_t a0, std::size_t a1, std::size_t b0, std::size_t b1) {
-      return std::pair<std::size_t, std::size_t>(std::max(a0, b0), std::max(std::max(a0, b0),
-                                                                            std::min(a1, b1)));
-    };
-    const auto [s0, s1] = overlap(offsets[me], offsets[me + 1], to.begin(r), to.end(r));
-    const auto [r0, r1] = overlap(offsets[r], offsets[r + 1], to.begin(me), to.end(me));
-    send_counts[r] = static_cast<int>((s1 - s0) * cols);
-    send_displs[r] = static_cast<int>((s0 - offsets[me]) * cols);
-    recv_counts[r] = static_cast<int>((r1 - r0) * cols);
-    recv_displs[r] = static_cast<int>((r0 - to.begin(me)) * cols);
-  }
+  // What a rank sends and receives differs by rank: the counts are checked under agree_on.
+  mpi::agree_on(comm, [&] {
+    for (int r = 0; r < P; ++r) {
+      // Overlap of what I hold with what r owns, and of what r holds with what I own.
+      const auto overlap = [](std::size_t a0, std::size_t a1, std::size_t b0, std::size_t b1) {
+        return std::pair<std::size_t, std::size_t>(std::max(a0, b0),
+                                                   std::max(std::max(a0, b0), std::min(a1, b1)));
+      };
+      const auto [s0, s1] = overlap(offsets[me], offsets[me + 1], to.begin(r), to.end(r));
+      const auto [r0, r1] = overlap(offsets[r], offsets[r + 1], to.begin(me), to.end(me));
+      const std::string what = "rows moved between ranks";
+      send_counts[r] = mpi::checked_count((s1 - s0) * cols, what);
+      send_displs[r] = mpi::checked_count((s0 - offsets[me]) * cols, what);
+      recv_counts[r] = mpi::checked_count((r1 - r0) * cols, what);
+      recv_displs[r] = mpi::checked_count((r0 - to.begin(me)) * cols, what);
+    }
+  });
   Matrix<double> out(to.count(me), cols);
   comm.alltoallv(local.data(), send_counts, send_displs, out.data(), recv_counts, recv_displs);
   return out;
@@ -79,8 +84,7 @@ LocalData block_rows(const mpi::Communicator& comm, const std::string& name,
   check_local_rows(comm, name, features, targets, t, offsets[me], allow_nonfinite);
   LocalData data;
   data.partition = BlockPartition(offsets[P], P);
-  data.dimension =
-      comm.allreduce_value(features.rows() > 0 ? features.cols() : 0, mpi::Op::kMax);
+  data.dimension = comm.allreduce_value(features.rows() > 0 ? features.cols() : 0, mpi::Op::kMax);
   data.target_kind = target_kind;
   data.features = move_rows(comm, offsets, data.partition, features, data.dimension);
   if (t > 0) data.targets = move_rows(comm, offsets, data.partition, targets, t);

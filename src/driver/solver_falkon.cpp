@@ -14,6 +14,7 @@
 #include "parallel/scalapack.hpp"
 #include "solvers/selected_rows.hpp"
 #include "driver/solver.hpp"
+#include "parallel/counts.hpp"
 #include "solvers/solvers.hpp"
 #include "solvers/grid_solvers.hpp"
 #include "driver/solver.hpp"
@@ -118,12 +119,9 @@ class IterateTest {
               mpi::Op::kMax) == 0;
       if (use_panel_) {
         q_ = Matrix<double>(test_.n, test_.x.cols());
-        std::vector<int> counts, displs;
-        for (std::size_t r = 0; r + 1 < test_.offsets.size(); ++r) {
-          counts.push_back(static_cast<int>((test_.offsets[r + 1] - test_.offsets[r]) * q_.cols()));
-          displs.push_back(static_cast<int>(test_.offsets[r] * q_.cols()));
-        }
-        comm_.allgatherv(test_.x.data(), q_.data(), counts, displs);
+        const mpi::CountsDispls layout =
+            mpi::window_counts(test_.offsets, 0, test_.n, q_.cols(), "falkon's test rows");
+        comm_.allgatherv(test_.x.data(), q_.data(), layout.counts, layout.displs);
       }
     }
     if (!use_panel_) {

@@ -62,7 +62,8 @@ TrainSetup check_train_options(const mpi::Communicator& comm, const Options& o,
              "first, then train RFM with the chosen bandwidth");
   mpi::agree_on(comm, [&] {
     setup.kernel =
-        Kernel::from_name(o.str("kernel.name"), o.real("kernel.bandwidth"), o.real("kernel.nu"));
+        Kernel::from_name(o.str("kernel.name"), o.real("kernel.bandwidth"), o.real("kernel.nu"),
+                          o.real("kernel.exponent"), o.real("kernel.norm_p"));
     setup.metric = metric_kind(o.str("kernel.metric"), "kernel.metric");
   });
   const bool metric_file = !o.str("kernel.metric_file").empty();

@@ -48,11 +48,22 @@ std::string checkpoint_options_text(const mpi::Communicator& comm, const Options
       "data.train_features", "data.train_labels", "data.test_features", "data.test_labels",
       "data.features",       "data.labels",       "data.centers",       "model",
       "solver.epochs",       "solver.patience"};
+  // Options added after checkpoints existed: listed only away from their default, so a
+  // checkpoint written before them (which ran with the default) still resumes.
+  static const char* const kListedWhenSet[] = {"rfm.agop_power", "rfm.center_gradients"};
   std::ostringstream text;
   for (const auto& spec : option_table()) {
     const std::string& k = spec.key;
     if (k.rfind("run.", 0) == 0 || k.rfind("output.", 0) == 0) continue;
     if (std::find(std::begin(kIgnored), std::end(kIgnored), k) != std::end(kIgnored)) continue;
+    const bool listed_when_set =
+        std::find(std::begin(kListedWhenSet), std::end(kListedWhenSet), k) !=
+        std::end(kListedWhenSet);
+    // The Laplace family's keys at their defaults (the kernels of before) leave the text as it
+    // was too.
+    if ((listed_when_set && o.str(k) == spec.default_value) ||
+        (k == "kernel.exponent" && o.real(k) == 1.0) || (k == "kernel.norm_p" && o.real(k) == 2.0))
+      continue;
     text << k << " = " << o.str(k) << "\n";
   }
   text << "data.rows = " << problem.partition.size() << "\ndata.dimension = " << problem.x.cols()

@@ -14,7 +14,8 @@
 // - kReplicated: every rank has every center, so it forms its own rows' sums without
 //   communicating.
 // Then one allreduce of G_u (d x d, or d in diagonal mode), and rank 0's G is broadcast so every
-// rank holds the same bits.
+// rank holds the same bits. Centred gradients add one allreduce of the c x d gradient sums s_c and
+// the correction N_s G_u -= sum_c s_c s_c^T / N_s, on G_u (u coordinates), before G = S G_u S.
 #include "kernels/agop.hpp"
 
 #include <algorithm>
@@ -24,7 +25,9 @@
 #include <vector>
 
 #include "base/blas.hpp"
+#include "kernels/lpq_kernel.hpp"
 #include "kmpi/error.hpp"
+#include "parallel/counts.hpp"
 
 namespace kmpi {
 
@@ -60,6 +63,23 @@ void add_weighted_sums(const Kernel& k, const QueryRows<T>& q, const LocalCenter
       std::min(p, std::max<std::size_t>(64, tile_bytes / (sizeof(T) * std::max(cw, mq))));
   const Matrix<T>& zt = z.rows_as<T>();
   const std::vector<T>& zn = z.norms_as<T>();
+  if (!k.distances_from_products()) {
+    // The Laplace family with p != 2: the gradient is not u A - B (lpq_kernel.hpp), so its
+    // tile sums go straight into the B columns, negated, with A = 0: gradients_from_sums then
+    // returns them unchanged, and the reductions over ranks (sums are linear in the centers)
+    // are those of p = 2.
+    std::vector<T> w(mq * pt);
+    for (std::size_t j0 = 0; j0 < p; j0 += pt) {
+      const std::size_t tj = std::min(pt, p - j0);
+      for (std::size_t i0 = 0; i0 < m; i0 += mq) {
+        const std::size_t mi = std::min(mq, m - i0);
+        gradient_weight_block(k, q.x.row(i0), mi, d, zt.row(j0), tj, d, d, w.data(), tj);
+        lpq_add_gradients(k, q.x.row(i0), mi, d, zt.row(j0), tj, d, d, w.data(), tj, alpha.row(j0),
+                          c, c, -1.0, sums.row(i0) + c, cw);
+      }
+    }
+    return;
+  }
   std::vector<T> f(pt * cw), w(mq * pt), part(std::is_same_v<T, double> ? 0 : mq * cw);
   for (std::size_t j0 = 0; j0 < p; j0 += pt) {
     const std::size_t tj = std::min(pt, p - j0);
@@ -109,12 +129,20 @@ Matrix<double> gradients_from_sums(const double* u, std::size_t m, std::size_t d
 }
 
 // This rank's part of N_s G_u: the upper triangle of sum g g^T (d x d) or, where only the
-// diagonal is wanted, sum g_t^2 (d values).
+// diagonal is wanted, sum g_t^2 (d values); with `c` > 0 also each output's gradient sum
+// sum_j g_jc (c x d), for centring.
 class GradientGram {
  public:
-  GradientGram(std::size_t d, bool full) : d_(d), full_(full), gram_(full ? d : 1, d) {}
+  GradientGram(std::size_t d, bool full, std::size_t c = 0)
+      : d_(d), full_(full), gram_(full ? d : 1, d), sums_(c, d) {}
   void add(const Matrix<double>& g) {
     if (g.rows() == 0) return;
+    if (const std::size_t c = sums_.rows())  // rows j c + l: output l
+      for (std::size_t r = 0; r < g.rows(); ++r) {
+        const double* gr = g.row(r);
+        double* s = sums_.row(r % c);
+        for (std::size_t t = 0; t < d_; ++t) s[t] += gr[t];
+      }
     if (full_) {
       blas::syrk_upper_transposed(d_, g.rows(), 1.0, g.data(), d_, 1.0, gram_.data(), d_);
       return;
@@ -125,12 +153,30 @@ class GradientGram {
     }
   }
   Matrix<double>& matrix() { return gram_; }
+  Matrix<double>& gradient_sums() { return sums_; }
 
  private:
   std::size_t d_;
   bool full_;
   Matrix<double> gram_;
+  Matrix<double> sums_;
 };
+
+// sum_j (g_jc - m_c)(g_jc - m_c)^T = sum_j g_jc g_jc^T - s_c s_c^T / N_s over outputs c, with
+// s_c = sum_j g_jc = N_s m_c (the complete sums, c x d): subtracted from the complete N_s G_u in
+// the shape GradientGram accumulated it (upper triangle of d x d, or the diagonal as 1 x d).
+void subtract_mean_outer_products(const Matrix<double>& sums, std::size_t total,
+                                  Matrix<double>& gu) {
+  const std::size_t c = sums.rows(), d = sums.cols();
+  if (c == 0 || d == 0) return;
+  const double inv = 1.0 / static_cast<double>(total);
+  if (gu.rows() == d && d > 1) {
+    blas::syrk_upper_transposed(d, c, -inv, sums.data(), d, 1.0, gu.data(), d);
+    return;
+  }
+  for (std::size_t l = 0; l < c; ++l)
+    for (std::size_t t = 0; t < d; ++t) gu.data()[t] -= inv * sums(l, t) * sums(l, t);
+}
 
 // Every rank's sample rows in rounds of nb, centers partitioned (see the file comment).
 template <class T>
@@ -145,13 +191,10 @@ void partitioned_gram(const mpi::Communicator& comm, const AgopInput& in, const 
   std::vector<int> row_counts(P), row_displs(P), sum_counts(P);
   for (std::size_t b0 = 0; b0 < total; b0 += nb) {
     const std::size_t b1 = std::min(total, b0 + nb);
-    for (int r = 0; r < P; ++r) {
-      const std::size_t lo = std::clamp(offsets[r], b0, b1),
-                        hi = std::clamp(offsets[r + 1], b0, b1);
-      row_counts[r] = static_cast<int>((hi - lo) * d);
-      row_displs[r] = static_cast<int>((lo - b0) * d);
-      sum_counts[r] = static_cast<int>((hi - lo) * cw);
-    }
+    auto rows = mpi::window_counts(offsets, b0, b1, d, "AGOP sample rows");
+    row_counts = std::move(rows.counts);
+    row_displs = std::move(rows.displs);
+    sum_counts = mpi::window_counts(offsets, b0, b1, cw, "AGOP sums").counts;
     const std::size_t my_lo = std::clamp(offsets[me], b0, b1);
     const std::size_t my_rows = std::clamp(offsets[me + 1], b0, b1) - my_lo;
     const double* my_u = in.sample->data() + (my_rows > 0 ? (my_lo - offsets[me]) * d : 0);
@@ -293,7 +336,7 @@ Matrix<double> agop(const mpi::Communicator& comm, const AgopInput& in) {
   // G_u in full unless only the diagonal is wanted and S is diagonal (diag(S G_u S) for a full
   // S needs all of G_u).
   const bool full_metric = in.metric && in.metric->kind == MetricKind::kFull;
-  GradientGram gram(d, !in.diagonal || full_metric);
+  GradientGram gram(d, !in.diagonal || full_metric, in.center ? c : 0);
   if (c > 0 && d > 0) {
     // Rows per round: block_rows, lowered so a round's sums stay within kAgopBlockBytes; so the
     // MPI counts of a round (N_b d rows, N_b c (d + 1) sums) stay below 2^22, far from INT_MAX.
@@ -316,6 +359,11 @@ Matrix<double> agop(const mpi::Communicator& comm, const AgopInput& in) {
   }
   Matrix<double>& gu = gram.matrix();
   comm.allreduce(gu.data(), gu.size());
+  if (in.center) {
+    Matrix<double>& sums = gram.gradient_sums();
+    comm.allreduce(sums.data(), sums.size());
+    subtract_mean_outer_products(sums, total, gu);
+  }
   const double inv = 1.0 / static_cast<double>(total);
   for (std::size_t e = 0; e < gu.size(); ++e) gu.data()[e] *= inv;
   Matrix<double> g = to_x_coordinates(std::move(gu), in.metric, in.diagonal);

@@ -4,7 +4,8 @@
 // For f_c(x) = sum_i alpha_ic k(x S, z_i) with transformed centers v_i = z_i S and a radial kernel
 // k = phi(r), grad_u f_c(u_j) = u_j A_jc - B_jc with W_ji = phi'(r_ji) / r_ji (Kernel::
 // gradient_weight), A = W alpha and B_c = W diag(alpha_c) V; grad_x f = S grad_u f, so
-// G = S G_u S with G_u = (1/N_s) sum_j sum_c grad_u f_c(u_j) grad_u f_c(u_j)^T.
+// G = S G_u S with G_u = (1/N_s) sum_j sum_c grad_u f_c(u_j) grad_u f_c(u_j)^T (centred: with
+// each output's mean gradient over the sample subtracted first).
 #pragma once
 
 #include <cstddef>
@@ -35,6 +36,10 @@ struct AgopInput {
   const Matrix<double>* alpha = nullptr;
   CenterLayout layout = CenterLayout::kPartitioned;
   bool diagonal = false;                  // only diag(G) (1 x d)
+  // Centred gradients (rfm.center_gradients): each output's gradients minus their mean over the
+  // sample rows, g_jc - m_c with m_c = (1/N_s) sum_j g_jc, before the outer products; formed as
+  // N_s G_u = sum g g^T - N_s sum_c m_c m_c^T from the allreduced c x d sums of the gradients.
+  bool center = false;
   const FeatureMetric* metric = nullptr;  // the S rows were transformed with; null = identity
   std::size_t block_rows = 1024;          // sample rows per round (bounds the N_b x c x d block)
   // Bytes of one weight tile or [alpha_c V] tile at most; 0 = cache_tile_bytes().

@@ -61,7 +61,17 @@ const char* metric_kind_name(MetricKind kind) {
   return "unknown";
 }
 
-FeatureMetric FeatureMetric::from_matrix(MetricKind kind, const Matrix<double>& m) {
+namespace {
+
+// S = m_+^(power/2). power = 1 takes std::sqrt, not std::pow(l, 0.5): the bits of every metric
+// learned before rfm.agop_power existed.
+double root_of(double l, double power) {
+  const double c = std::max(l, 0.0);
+  return power == 1.0 ? std::sqrt(c) : std::pow(c, 0.5 * power);
+}
+
+// FeatureMetric::from_matrix_power without the check of `power`.
+FeatureMetric root_of_power(MetricKind kind, const Matrix<double>& m, double power) {
   FeatureMetric metric;
   metric.kind = kind;
   if (kind == MetricKind::kNone) return metric;
@@ -74,21 +84,23 @@ FeatureMetric FeatureMetric::from_matrix(MetricKind kind, const Matrix<double>& 
     metric.dimension = m.cols();
     metric.root.resize(metric.dimension);
     for (std::size_t j = 0; j < metric.dimension; ++j)
-      metric.root[j] = std::sqrt(std::max(row ? m(0, j) : m(j, j), 0.0));
+      metric.root[j] = root_of(row ? m(0, j) : m(j, j), power);
     return metric;
   }
   if (m.rows() != m.cols() || m.rows() == 0)
     throw Error("a full metric needs d x d values, not " + shape_text(m.rows(), m.cols()));
   const std::size_t d = m.rows();
-  // M = U diag(l) U^T, S = U diag(sqrt(max(l, 0))) U^T: the square root of M's PSD part.
+  // M = U diag(l) U^T, S = U diag(max(l, 0)^(power/2)) U^T: for power = 1 the square root of
+  // M's PSD part.
   Matrix<double> sym(d, d);
   for (std::size_t i = 0; i < d; ++i)
     for (std::size_t j = 0; j < d; ++j) sym(i, j) = 0.5 * (m(i, j) + m(j, i));
   const serial::Eigensystem e = serial::symmetric_eigen(std::move(sym));
-  Matrix<double> scaled(d, d);  // U diag(sqrt(l+))
+  std::vector<double> roots(d);
+  for (std::size_t k = 0; k < d; ++k) roots[k] = root_of(e.values[k], power);
+  Matrix<double> scaled(d, d);  // U diag(l+^(power/2))
   for (std::size_t i = 0; i < d; ++i)
-    for (std::size_t k = 0; k < d; ++k)
-      scaled(i, k) = e.vectors(i, k) * std::sqrt(std::max(e.values[k], 0.0));
+    for (std::size_t k = 0; k < d; ++k) scaled(i, k) = e.vectors(i, k) * roots[k];
   metric.dimension = d;
   metric.root.assign(d * d, 0.0);
   blas::gemm(false, true, d, d, d, 1.0, scaled.data(), d, e.vectors.data(), d, 0.0,
@@ -100,6 +112,19 @@ FeatureMetric FeatureMetric::from_matrix(MetricKind kind, const Matrix<double>& 
       metric.root[i * d + j] = metric.root[j * d + i] = v;
     }
   return metric;
+}
+
+}  // namespace
+
+FeatureMetric FeatureMetric::from_matrix(MetricKind kind, const Matrix<double>& m) {
+  return root_of_power(kind, m, 1.0);
+}
+
+FeatureMetric FeatureMetric::from_matrix_power(MetricKind kind, const Matrix<double>& m,
+                                               double power) {
+  if (!(power > 0) || !std::isfinite(power))
+    throw Error("a metric power must be finite and > 0, not " + std::to_string(power));
+  return root_of_power(kind, m, power);
 }
 
 void FeatureMetric::apply(Matrix<double>& x) const {

@@ -10,6 +10,8 @@
 #include <vector>
 
 #include "base/blas.hpp"
+#include "kernels/fast_math.hpp"
+#include "kernels/lpq_kernel.hpp"
 #include "kmpi/error.hpp"
 
 namespace kmpi {
@@ -28,7 +30,8 @@ constexpr KernelName kKernelNames[] = {{KernelKind::kGaussian, "gaussian"},
 
 }  // namespace
 
-Kernel Kernel::from_name(const std::string& name, double bandwidth, double nu) {
+Kernel Kernel::from_name(const std::string& name, double bandwidth, double nu, double exponent,
+                         double norm_p) {
   if (!(bandwidth > 0) || !std::isfinite(bandwidth))
     throw Error("kernel.bandwidth must be a positive number, got " + std::to_string(bandwidth));
   Kernel k;
@@ -46,6 +49,20 @@ Kernel Kernel::from_name(const std::string& name, double bandwidth, double nu) {
                   std::to_string(nu));
     if (nu == 0.5) k.kind = KernelKind::kLaplacian;
   }
+  if (exponent != 1.0 || norm_p != 2.0) {
+    if (name != "laplacian")
+      throw Error(
+          "kernel.exponent and kernel.norm_p define the Laplace family and need "
+          "kernel.name = laplacian, got " +
+          name);
+    if (!(exponent > 0) || !(norm_p <= 2) || !(exponent <= norm_p))
+      throw Error(
+          "the Laplace family needs 0 < kernel.exponent <= kernel.norm_p <= 2, got "
+          "kernel.exponent = " +
+          std::to_string(exponent) + ", kernel.norm_p = " + std::to_string(norm_p));
+    k.exponent = exponent;
+    k.norm_p = norm_p;
+  }
   return k;
 }
 
@@ -62,6 +79,8 @@ double Kernel::of_squared_distance(double r2) const {
     case KernelKind::kGaussian:
       return std::exp(-r2 / (2 * s * s));
     case KernelKind::kLaplacian:
+      if (exponent != 1.0)  // the Laplace family: exp(-r^q / L^q)
+        return std::exp(-std::pow(r2, exponent / 2) / std::pow(s, exponent));
       return std::exp(-std::sqrt(r2) / s);
     case KernelKind::kCauchy:
       return 1.0 / (1.0 + r2 / (s * s));
@@ -85,7 +104,11 @@ double Kernel::gradient_weight(double r2) const {
     case KernelKind::kGaussian:  // phi = exp(-r^2 / (2 s^2)), phi' = -(r / s^2) phi
       return -of_squared_distance(r2) / (s * s);
     case KernelKind::kLaplacian:  // phi = exp(-r / s), phi' = -phi / s
-      return r < kLaplacianSelfDistance ? 0.0 : -std::exp(-r / s) / (s * r);
+      if (r < kLaplacianSelfDistance) return 0.0;
+      if (is_laplace_family())  // -(q / L^q) k r^(q-p), the scale of the direction (kernel.hpp)
+        return -(exponent / std::pow(s, exponent)) * of_squared_distance(r2) *
+               std::pow(r, exponent - norm_p);
+      return -std::exp(-r / s) / (s * r);
     case KernelKind::kCauchy: {  // phi = 1 / (1 + r^2 / s^2), phi' = -(2 r / s^2) phi^2
       const double q = of_squared_distance(r2);
       return -2 * q * q / (s * s);
@@ -116,44 +139,7 @@ void row_squared_norms(const T* a, std::size_t rows, std::size_t cols, std::size
 
 namespace {
 
-// local: c_0 r^k + c_1 r^(k-1) + ... + c_k by Horner's rule, unrolled at compile time (the fold
-// expression is the same chain of multiply-adds a hand-written one is, so it vectorises alike).
-template <class T, class... C>
-inline T horner(T r, T c0, C... c) {
-  T p = c0;
-  ((p = p * r + c), ...);
-  return p;
-}
-
-// exp(x) for x <= 0 in a form the compiler vectorises (libm's scalar exp is not, and was 20% of
-// a Gaussian block): x = n ln2 + r with |r| <= ln2/2 (Cody-Waite split of ln2), exp(r) by its
-// Taylor polynomial, 2^n by building the exponent bits. Degree 7 (float) and 13 (double) keep
-// the truncation below one ulp. Arguments below the smallest normal result give 0.
-inline float exp_nonpositive(float x) {
-  const bool tiny = x < -87.0f;
-  x = tiny ? -87.0f : x;
-  // Round to nearest by adding and subtracting 1.5 * 2^23 (floor does not vectorise here).
-  const float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-  const float r = (x - n * 0.693359375f) - n * -2.12194440e-4f;
-  const float p =
-      horner(r, 1.0f / 5040, 1.0f / 720, 1.0f / 120, 1.0f / 24, 1.0f / 6, 0.5f, 1.0f, 1.0f);
-  // __builtin_bit_cast (GCC >= 11, Clang >= 9) vectorises; memcpy through memory does not.
-  const float scale = __builtin_bit_cast(float, (static_cast<std::int32_t>(n) + 127) << 23);
-  return tiny ? 0.0f : p * scale;
-}
-
-inline double exp_nonpositive(double x) {
-  const bool tiny = x < -708.0;
-  x = tiny ? -708.0 : x;
-  const double n = (x * 1.4426950408889634 + 6755399441055744.0) - 6755399441055744.0;
-  const double r = (x - n * 6.93145751953125e-1) - n * 1.42860682030941723212e-6;
-  // 1/13!, 1/12!, ..., 1/2!, 1, 1.
-  const double p = horner(r, 1.0 / 6227020800.0, 1.0 / 479001600.0, 1.0 / 39916800.0,
-                          1.0 / 3628800.0, 1.0 / 362880.0, 1.0 / 40320.0, 1.0 / 5040.0, 1.0 / 720.0,
-                          1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0);
-  const double scale = __builtin_bit_cast(double, (static_cast<std::int64_t>(n) + 1023) << 52);
-  return tiny ? 0.0 : p * scale;
-}
+using detail::exp_nonpositive;
 
 // The elementwise pass: products holds -2 a.b, out gets f(||a - b||^2) (products may be out:
 // in place). The squared distance ||a||^2 + ||b||^2 - 2 a.b carries a rounding error of a few
@@ -187,6 +173,28 @@ const T* norms_or_own(const T* given, const T* rows, std::size_t m, std::size_t 
   return own.data();
 }
 
+// The Laplace family with p = 2, q != 1 on squared distances r2 (DESIGN §1.5): k = exp(c r^q),
+// c = -1 / L^q, r^q = (r2)^(q/2); the weight (Weight) -(q / L^q) k r^(q-2) = q c k r^q / r2,
+// 0 below kLaplacianSelfDistance.
+template <bool Weight, class T, class Block>
+void laplace_family_pass(const Kernel& k, Block&& block) {
+  using detail::pow_nonnegative;
+  const double q = k.exponent;
+  {
+    const T c = static_cast<T>(-1 / std::pow(k.bandwidth, q)), h = static_cast<T>(q / 2);
+    if constexpr (Weight) {
+      const T cq = static_cast<T>(q) * c;
+      const T tiny2 = static_cast<T>(kLaplacianSelfDistance * kLaplacianSelfDistance);
+      block([c, h, cq, tiny2](T r2) {
+        const T rq = pow_nonnegative(r2, h);
+        return r2 < tiny2 ? T(0) : cq * exp_nonpositive(c * rq) * rq / (r2 < tiny2 ? T(1) : r2);
+      });
+    } else {
+      block([c, h](T r2) { return exp_nonpositive(c * pow_nonnegative(r2, h)); });
+    }
+  }
+}
+
 // The elementwise pass of kernel_block (Weight = false: k = phi(r)) or of gradient_weight_block
 // (Weight = true: w = phi'(r) / r, derived in Kernel::gradient_weight), kernel by kernel, on the
 // products -2 A B^T (product_block) and the rows' squared norms.
@@ -208,6 +216,10 @@ void kernel_pass(const Kernel& k, const T* products, std::size_t ldp, std::size_
       break;
     }
     case KernelKind::kLaplacian: {
+      if (k.exponent != 1.0) {
+        laplace_family_pass<Weight, T>(k, block);
+        break;
+      }
       const T c = T(-1) / s;
       if constexpr (Weight) {
         // -k / (sigma r); the self term (r below kLaplacianSelfDistance: the noise clamp makes
@@ -280,7 +292,25 @@ template <class T>
 void kernel_from_products(const Kernel& k, const T* products, std::size_t ldp, std::size_t ma,
                           std::size_t mb, const T* a_norms, const T* b_norms, T* out,
                           std::size_t ldo) {
+  if (!k.distances_from_products())
+    throw Error(
+        "internal error: kernel_from_products for the Laplace family with kernel.norm_p "
+        "= " +
+        std::to_string(k.norm_p) +
+        " (its distances are not the products'; use "
+        "kernel_from_products_or_rows)");
   kernel_pass<false>(k, products, ldp, ma, mb, a_norms, b_norms, out, ldo);
+}
+
+template <class T>
+void kernel_from_products_or_rows(const Kernel& k, const T* products, std::size_t ldp, const T* a,
+                                  std::size_t ma, std::size_t lda, const T* b, std::size_t mb,
+                                  std::size_t ldb, std::size_t d, const T* a_norms,
+                                  const T* b_norms, T* out, std::size_t ldo) {
+  if (k.distances_from_products())
+    kernel_pass<false>(k, products, ldp, ma, mb, a_norms, b_norms, out, ldo);
+  else
+    lpq_block<false>(k, a, ma, lda, b, mb, ldb, d, out, ldo);
 }
 
 namespace {
@@ -291,6 +321,10 @@ void block_of(const Kernel& k, const T* a, std::size_t ma, std::size_t lda, cons
               std::size_t mb, std::size_t ldb, std::size_t d, T* out, std::size_t ldo,
               const T* a_norms, const T* b_norms) {
   if (ma == 0 || mb == 0) return;
+  if (!k.distances_from_products()) {  // the Laplace family's p-norm distances (lpq_kernel.hpp)
+    lpq_block<Weight>(k, a, ma, lda, b, mb, ldb, d, out, ldo);
+    return;
+  }
   std::vector<T> an_own, bn_own;
   a_norms = norms_or_own(a_norms, a, ma, lda, d, an_own);
   b_norms = norms_or_own(b_norms, b, mb, ldb, d, bn_own);
@@ -339,5 +373,16 @@ template void gradient_weight_block<float>(const Kernel&, const float*, std::siz
 template void gradient_weight_block<double>(const Kernel&, const double*, std::size_t, std::size_t,
                                             const double*, std::size_t, std::size_t, std::size_t,
                                             double*, std::size_t, const double*, const double*);
+
+template void kernel_from_products_or_rows<float>(const Kernel&, const float*, std::size_t,
+                                                  const float*, std::size_t, std::size_t,
+                                                  const float*, std::size_t, std::size_t,
+                                                  std::size_t, const float*, const float*, float*,
+                                                  std::size_t);
+template void kernel_from_products_or_rows<double>(const Kernel&, const double*, std::size_t,
+                                                   const double*, std::size_t, std::size_t,
+                                                   const double*, std::size_t, std::size_t,
+                                                   std::size_t, const double*, const double*,
+                                                   double*, std::size_t);
 
 }  // namespace kmpi

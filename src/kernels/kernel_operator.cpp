@@ -156,13 +156,18 @@ void times_local(const std::vector<Kernel>& kernels, const Matrix<double>& q64,
   for (std::size_t g : used)
     if (KernelColumns* cap = capture_of(g))
       cap->values = Matrix<double>(m, cap->columns ? cap->columns->size() : 0);
+  // The products serve the kernels with Euclidean distances; a Laplace family kernel with
+  // p != 2 computes its own (kernel_from_products_or_rows).
+  const bool any_products = std::any_of(used.begin(), used.end(), [&](std::size_t g) {
+    return kernels[g].distances_from_products();
+  });
   for_each_tile(tl, m, p, [&](std::size_t i0, std::size_t mi, std::size_t j0, std::size_t tj) {
     if (between_tiles) between_tiles();
-    product_block(t.q.row(i0), mi, d, t.z.row(j0), tj, d, d, products.data(), tj);
+    if (any_products) product_block(t.q.row(i0), mi, d, t.z.row(j0), tj, d, d, products.data(), tj);
     for (std::size_t g : used) {
       T* kb = g == used.back() ? products.data() : block.data();
-      kernel_from_products(kernels[g], products.data(), tj, mi, tj, t.q_norms.data() + i0,
-                           t.z_norms.data() + j0, kb, tj);
+      kernel_from_products_or_rows(kernels[g], products.data(), tj, t.q.row(i0), mi, d, t.z.row(j0),
+                                   tj, d, d, t.q_norms.data() + i0, t.z_norms.data() + j0, kb, tj);
       const std::size_t c = alphas[g]->cols();
       blas::gemm(false, false, mi, c, tj, T(1), kb, tj, factors[g].row(j0), c, T(0), part.data(),
                  c);
@@ -394,16 +399,20 @@ void normal_product_local(const std::vector<NormalProductTerm>& terms, const Loc
   const std::size_t budget = tile_bytes > 0 ? tile_bytes : cache_tile_bytes();
   const std::size_t chunk =
       std::min(n, std::max<std::size_t>(64, budget / (std::max<std::size_t>(p, 1) * sizeof(T))));
+  const bool any_products = std::any_of(terms.begin(), terms.end(), [](const NormalProductTerm& t) {
+    return !t.u.empty() && t.kernel.distances_from_products();
+  });
   std::vector<T> products(chunk * p), tile(g_count > 1 ? chunk * p : 0), tmp(chunk * widest),
       tmp_t(widest * chunk), part_t(widest * p);
   for (std::size_t i0 = 0; i0 < n; i0 += chunk) {
     const std::size_t mi = std::min(chunk, n - i0);
-    product_block(xt.row(i0), mi, d, zt.data(), p, d, d, products.data(), p);
+    if (any_products) product_block(xt.row(i0), mi, d, zt.data(), p, d, d, products.data(), p);
     for (std::size_t g = 0, first = 0; g < g_count; first += terms[g].u.size(), ++g) {
       const NormalProductTerm& t = terms[g];
       if (t.u.empty()) continue;
       T* kg = g + 1 == g_count ? products.data() : tile.data();
-      kernel_from_products(t.kernel, products.data(), p, mi, p, xn.data() + i0, zn.data(), kg, p);
+      kernel_from_products_or_rows(t.kernel, products.data(), p, xt.row(i0), mi, d, zt.data(), p, d,
+                                   d, xn.data() + i0, zn.data(), kg, p);
       tile_normal_product(kg, mi, p, operands[g], i0, c, &w[first], t.u.size(), tmp, tmp_t, part_t);
     }
   }

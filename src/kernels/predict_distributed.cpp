@@ -1,7 +1,8 @@
 #include <algorithm>
 
-#include "kmpi/predict.hpp"
 #include "kernels/shared_operator.hpp"
+#include "kmpi/predict.hpp"
+#include "parallel/counts.hpp"
 
 namespace kmpi {
 
@@ -27,7 +28,7 @@ std::vector<Matrix<double>> predict_distributed_shared(
     const mpi::Communicator& comm, const std::vector<Kernel>& kernels, const LocalCenters& centers,
     const std::vector<const Matrix<double>*>& alphas, const std::vector<std::size_t>& offsets,
     const Matrix<double>& queries, std::size_t block_rows) {
-  const int P = comm.size(), me = comm.rank();
+  const int me = comm.rank();
   struct Rows {
     const std::vector<std::size_t>& o;
     std::size_t begin(int r) const { return o[r]; }
@@ -41,13 +42,7 @@ std::vector<Matrix<double>> predict_distributed_shared(
   // Global query rows [b0, b0 + mb) per round; every rank takes part in every round.
   for (std::size_t b0 = 0; b0 < nq; b0 += block_rows) {
     const std::size_t b1 = std::min(nq, b0 + block_rows);
-    std::vector<int> counts(P), displs(P);
-    for (int r = 0; r < P; ++r) {
-      const std::size_t lo = std::clamp(query_partition.begin(r), b0, b1);
-      const std::size_t hi = std::clamp(query_partition.end(r), b0, b1);
-      counts[r] = static_cast<int>((hi - lo) * d);
-      displs[r] = static_cast<int>((lo - b0) * d);
-    }
+    const auto [counts, displs] = mpi::window_counts(offsets, b0, b1, d, "prediction's query rows");
     const std::size_t my_lo = std::clamp(query_partition.begin(me), b0, b1);
     const std::size_t my_hi = std::clamp(query_partition.end(me), b0, b1);
     const std::size_t my_first = my_lo - query_partition.begin(me);

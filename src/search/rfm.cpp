@@ -1,7 +1,8 @@
 // Recursive Feature Machines around any solver (DESIGN §1.5): with M_0 = I, for t = 0..T fit the
 // solver on the rows transformed by S_t = M_t^(1/2), score the fit on the validation split, keep
 // the best, stop when the score is worse than the best by more than kRfmWorseFactor, else
-// M_{t+1} = AGOP / max|AGOP_ij|. The returned model is the best iteration's (centers, weights and
+// M_{t+1} = (AGOP / max|AGOP_ij|)^power (rfm.agop_power; the AGOP of centred gradients with
+// rfm.center_gradients). The returned model is the best iteration's (centers, weights and
 // S), so it is never worse on validation than the plain kernel fit (t = 0).
 //
 // Checkpoints: the loop's own state (next iteration, M, the best model so far, the metrics
@@ -30,6 +31,8 @@ struct RfmSettings {
   MetricKind kind = MetricKind::kFull;
   std::size_t samples = 0;  // N_s of the AGOP
   bool accuracy = true;     // scored by the validation error 1 - accuracy, else by the mse
+  double power = 1;         // M_{t+1} = (G / max|G_ij|)^power
+  bool center = false;      // the AGOP of centred gradients
 };
 
 // collective (agreed checks): rfm.* for this problem.
@@ -42,6 +45,8 @@ RfmSettings rfm_settings(const mpi::Communicator& comm, const Options& o, const 
                                                                              : MetricKind::kFull;
   const std::size_t asked = o.count("rfm.agop_samples");
   s.samples = std::min(n, asked == 0 ? kRfmDefaultSamples : asked);
+  s.power = o.real("rfm.agop_power");
+  s.center = o.flag("rfm.center_gradients");
   const bool classification = header.task == Task::kClassification;
   const std::string metric = o.str("rfm.validation_metric");
   s.accuracy = metric == "accuracy" || (metric == "auto" && classification);
@@ -169,7 +174,7 @@ struct RfmIteration {
 };
 
 // collective: the AGOP of `model` (centers and sample rows transformed by `metric`), normalised
-// by its largest entry, as the next metric; rank 0's S, broadcast, so every rank holds the same
+// by its largest entry and raised to rs.power, as the next metric; rank 0's S, broadcast, so every rank holds the same
 // bits.
 FeatureMetric next_metric(const mpi::Communicator& comm, const TrainSetup& setup,
                           const RfmSettings& rs, const LocalModel& model,
@@ -185,6 +190,7 @@ FeatureMetric next_metric(const mpi::Communicator& comm, const TrainSetup& setup
   in.layout = CenterLayout::kPartitioned;
   in.diagonal = rs.kind == MetricKind::kDiagonal;
   in.metric = &metric;
+  in.center = rs.center;
   Matrix<double> g = agop(comm, in);
   // G is the same on every rank, so this verdict is too; the eigendecomposition runs on rank 0
   // only, and any error there is agreed before the broadcast every rank waits in.
@@ -200,7 +206,8 @@ FeatureMetric next_metric(const mpi::Communicator& comm, const TrainSetup& setup
   for (std::size_t i = 0; i < g.size(); ++i) g.data()[i] /= largest;
   FeatureMetric next;
   mpi::agree_on(comm, [&] {
-    if (comm.rank() == 0) next = FeatureMetric::from_matrix(rs.kind, g);
+    // power = 1: the same bits as FeatureMetric::from_matrix.
+    if (comm.rank() == 0) next = FeatureMetric::from_matrix_power(rs.kind, g, rs.power);
   });
   next.kind = rs.kind;
   next.dimension = model.centers.cols();

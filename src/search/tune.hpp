@@ -1,6 +1,6 @@
-// `kmpi tune` (src/search/tune.cpp): the grid a search runs over and how it is chosen. The solvers
-// that train every point of a grid at once are in src/solvers/grid_solvers.hpp, the operator
-// they share in src/kernels/shared_operator.hpp.
+// `kmpi tune` (src/search/tune*.cpp, its parts in tune_internal.hpp): the grid a search runs over
+// and how it is chosen (tune_settings.cpp). The solvers that train every point of a grid at once
+// are in src/solvers/grid_solvers.hpp, the operator they share in src/kernels/shared_operator.hpp.
 #pragma once
 
 #include <cstddef>

@@ -68,15 +68,18 @@ std::vector<Matrix<double>> solve_direct_grid(const mpi::Communicator& comm,
   std::vector<double> nr(rows.size()), nc(cols.size());
   row_squared_norms(xr.data(), rows.size(), d, d, nr.data());
   row_squared_norms(xc.data(), cols.size(), d, d, nc.data());
-  product_block(xc.data(), cols.size(), d, xr.data(), rows.size(), d, d, products.data(),
-                products.ld());
+  // (A Laplace family kernel with p != 2 computes its own distances from the rows.)
+  if (std::any_of(kernels.begin(), kernels.end(),
+                  [](const Kernel& k) { return k.distances_from_products(); }))
+    product_block(xc.data(), cols.size(), d, xr.data(), rows.size(), d, d, products.data(),
+                  products.ld());
   std::vector<Matrix<double>> alphas;
   for (std::size_t g = 0; g < kernels.size(); ++g) {
     const bool last_kernel = g + 1 == kernels.size();
     BlockCyclicMatrix k = last_kernel ? std::move(products) : BlockCyclicMatrix(grid, n, n);
     const double* source = last_kernel ? k.data() : products.data();  // in place: the last
-    kernel_from_products(kernels[g], source, k.ld(), cols.size(), rows.size(), nc.data(),
-                         nr.data(), k.data(), k.ld());
+    kernel_from_products_or_rows(kernels[g], source, k.ld(), xc.data(), cols.size(), d, xr.data(),
+                                 rows.size(), d, d, nc.data(), nr.data(), k.data(), k.ld());
     for (std::size_t r = 0; r + 1 < ridges.size(); ++r)
       alphas.push_back(shifted_solve(k, ridges[r], y, problem.partition));
     alphas.push_back(shifted_solve(std::move(k), ridges.back(), y, problem.partition));

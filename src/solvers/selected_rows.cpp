@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "solvers/solvers.hpp"
+#include "parallel/counts.hpp"
 
 namespace kmpi {
 
@@ -37,10 +38,9 @@ SelectionLayout runs_layout(const std::vector<std::size_t>& runs, int me, std::s
   SelectionLayout layout;
   layout.counts.resize(P);
   layout.displs.resize(P);
-  for (int r = 0; r < P; ++r) {
-    layout.counts[r] = static_cast<int>((runs[r + 1] - runs[r]) * cols);
-    layout.displs[r] = static_cast<int>(runs[r] * cols);
-  }
+  mpi::CountsDispls cd = mpi::window_counts(runs, 0, runs.back(), cols, "selected rows");
+  layout.counts = std::move(cd.counts);
+  layout.displs = std::move(cd.displs);
   layout.lo = runs[me];
   layout.hi = runs[me + 1];
   return layout;
@@ -98,6 +98,7 @@ Matrix<double> distribute_selected_rows(const mpi::Communicator& comm, const Blo
   std::vector<int> send_counts(P), send_displs(P), recv_counts(P), recv_displs(P);
   for (int k = 0; k < P; ++k) {
     const auto [s0, s1] = overlap(run[me], run[me + 1], to.begin(k), to.end(k));
+    // Bounded by check_int_counts above (the largest block of `to`): the same verdict everywhere.
     send_counts[k] = static_cast<int>((s1 - s0) * d);
     send_displs[k] = static_cast<int>((s1 > s0 ? s0 - run[me] : 0) * d);
     const auto [r0, r1] = overlap(run[k], run[k + 1], to.begin(me), to.end(me));

@@ -19,6 +19,7 @@
 #include "io/little_endian.hpp"
 #include "kmpi/partition.hpp"
 #include "io/posix_file.hpp"
+#include "parallel/counts.hpp"
 
 namespace kmpi {
 
@@ -445,13 +446,9 @@ CheckpointArray replicated_checkpoint_array(const mpi::Communicator& comm, const
 
 Matrix<double> gather_checkpoint_array(const mpi::Communicator& comm, const CheckpointArray& a) {
   const BlockPartition part(a.rows, comm.size());
-  std::vector<int> counts(comm.size()), displs(comm.size());
-  for (int r = 0; r < comm.size(); ++r) {
-    counts[r] = static_cast<int>(part.count(r) * a.cols);
-    displs[r] = static_cast<int>(part.begin(r) * a.cols);
-  }
+  const mpi::CountsDispls layout = mpi::partition_counts(part, a.cols, "checkpoint array " + a.name);
   Matrix<double> all(a.rows, a.cols);
-  comm.allgatherv(a.local.data(), all.data(), counts, displs);
+  comm.allgatherv(a.local.data(), all.data(), layout.counts, layout.displs);
   return all;
 }
 

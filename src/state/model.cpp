@@ -52,7 +52,8 @@ void doubles_from_le(const unsigned char* in, std::size_t count, double* out) {
 }
 
 // Where everything lives in a model file with these sizes (offsets in bytes). `metric_values`:
-// the f64 values of S stored (0, d or d*d); `version` 1 has no metric section at all.
+// the f64 values of S stored (0, d or d*d); `version` 1 has no metric section at all, version 3
+// adds the 16 bytes of the Laplace family after it.
 struct Layout {
   std::uint64_t d = 0, c = 0, p = 0;
   std::uint64_t metric = 0, centers = 0, weights = 0, crc = 0, total = 0;
@@ -62,12 +63,13 @@ struct Layout {
          std::uint64_t metric_values, std::uint64_t table_bytes = 0)
       : d(d_), c(c_), p(p_) {
     std::uint64_t scaling = 0, metric_bytes = 0, center_bytes = 0, weight_bytes = 0;
-    // The table section (version >= 3) follows the metric: 8 bytes of length, then the table.
+    // The table section (version >= 4) follows the family: 8 bytes of length, then the table.
     ok = !__builtin_mul_overflow(d, 16, &scaling) &&
          !__builtin_mul_overflow(metric_values, 8, &metric_bytes) &&
-         !__builtin_add_overflow(metric_bytes, version >= 2 ? 4 : 0, &metric_bytes) &&
-         !__builtin_add_overflow(metric_bytes, version >= 3 ? 8 : 0, &metric_bytes) &&
-         !__builtin_add_overflow(metric_bytes, version >= 3 ? table_bytes : 0, &metric_bytes) &&
+         !__builtin_add_overflow(metric_bytes, (version >= 2 ? 4 : 0) + (version >= 3 ? 16 : 0),
+                                 &metric_bytes) &&
+         !__builtin_add_overflow(metric_bytes, version >= 4 ? 8 : 0, &metric_bytes) &&
+         !__builtin_add_overflow(metric_bytes, version >= 4 ? table_bytes : 0, &metric_bytes) &&
          !__builtin_mul_overflow(p, d, &center_bytes) &&
          !__builtin_mul_overflow(center_bytes, 8, &center_bytes) &&
          !__builtin_mul_overflow(p, c, &weight_bytes) &&
@@ -90,9 +92,12 @@ std::uint64_t metric_values(MetricKind kind, std::uint64_t d) {
   return 0;
 }
 
-// The version a model is written as: 3 only when it has a table, so a model without one is the
-// same bytes as before the table section existed.
-std::uint32_t version_of(const ModelHeader& h) { return h.table.empty() ? 2 : kModelVersion; }
+// The lowest version that holds the model: without a table or a Laplace family kernel it stays
+// a version 2 file, identical to before (3: the family section; 4: the table after it).
+std::uint32_t version_of(const ModelHeader& h) {
+  if (!h.table.empty()) return 4;
+  return h.kernel.is_laplace_family() ? 3 : 2;
+}
 
 Layout layout_of(const ModelHeader& h) {
   return Layout(version_of(h), h.dimension, h.outputs, h.centers,
@@ -127,11 +132,21 @@ std::string encode_header(const ModelHeader& h) {
   put_le<std::uint32_t>(out, static_cast<std::uint32_t>(h.metric.kind));
   for (double v : h.metric.root) put_f64(out, v);
   if (version_of(h) >= 3) {
+    put_f64(out, h.kernel.exponent);
+    put_f64(out, h.kernel.norm_p);
+  }
+  if (version_of(h) >= 4) {
     const std::string table = detail::encode_table(h.table);
     put_le<std::uint64_t>(out, table.size());
     out += table;
   }
   return out;
+}
+
+// The Laplace family section of a version >= 3 file (q, p) into `kernel`.
+void decode_family(const unsigned char* section, Kernel& kernel) {
+  kernel.exponent = get_f64(section);
+  kernel.norm_p = get_f64(section + 8);
 }
 
 // The metric section of version >= 2 from its bytes (kind already validated, values bounded).
@@ -181,17 +196,18 @@ std::uint32_t read_metric_code(const std::string& path, const PosixFile& file,
   return code;
 }
 
-// Where the table section of a version >= 3 file starts: after the header, scaling and metric.
+// Where the table section of a version >= 4 file starts: after the header, scaling, metric and
+// the Laplace family section.
 std::uint64_t table_at(std::uint64_t d, std::uint64_t metric_stored) {
-  return kHeaderBytes + 16 * d + 4 + 8 * metric_stored;
+  return kHeaderBytes + 16 * d + 4 + 8 * metric_stored + 16;
 }
 
-// The byte length of the table section (0 before version 3); sizes checked by the caller's
+// The byte length of the table section (0 before version 4); sizes checked by the caller's
 // Layout and file size.
 std::uint64_t read_table_length(const std::string& path, const PosixFile& file,
                                 std::uint32_t version, std::uint64_t d, std::uint64_t metric_stored,
                                 std::uint64_t size) {
-  if (version < 3) return 0;
+  if (version < 4) return 0;
   const std::uint64_t at = table_at(d, metric_stored);
   unsigned char length[8] = {};
   if (at > size || size - at < 8 || file.read_at(at, length, 8) < 8)
@@ -207,7 +223,7 @@ std::uint64_t read_table_length(const std::string& path, const PosixFile& file,
 TableEncoding decode_table_section(const std::string& path, const std::string& raw,
                                    std::uint32_t version, std::uint64_t d,
                                    std::uint64_t metric_stored) {
-  if (version < 3) return {};
+  if (version < 4) return {};
   const std::uint64_t at = table_at(d, metric_stored);
   const auto* p = reinterpret_cast<const unsigned char*>(raw.data()) + at;
   const auto bytes = get_le<std::uint64_t>(p);
@@ -287,6 +303,18 @@ ModelHeader read_header(const std::string& path, const PosixFile& file, std::str
     for (double v : h.metric.root)
       if (!std::isfinite(v)) fail(path, "corrupt model: a value of the metric is not finite");
   }
+  if (version >= 3) {
+    decode_family(s + 16 * h.dimension + 4 + 8 * stored, h.kernel);
+    const double q = h.kernel.exponent, pn = h.kernel.norm_p;
+    // A version 4 file (a table) carries the family section for any kernel: q = 1, p = 2 is the
+    // plain kernel.
+    const bool plain = version >= 4 && q == 1 && pn == 2;
+    if (!plain && (h.kernel.kind != KernelKind::kLaplacian || !(q > 0) || !(q <= pn) || !(pn <= 2)))
+      fail(path, "corrupt model header: Laplace family exponent " + std::to_string(q) +
+                     ", norm_p " + std::to_string(pn) +
+                     " (needs the laplacian kernel and "
+                     "0 < exponent <= norm_p <= 2)");
+  }
   h.table = decode_table_section(path, raw, version, h.dimension, stored);
   total = layout.total;
   return h;
@@ -308,8 +336,10 @@ ModelHeader decode_verified_header(const std::string& raw) {
   h.scaling.multiplier.resize(h.dimension);
   doubles_from_le(head + kHeaderBytes, h.dimension, h.scaling.offset.data());
   doubles_from_le(head + kHeaderBytes + 8 * h.dimension, h.dimension, h.scaling.multiplier.data());
-  const auto version = get_le<std::uint32_t>(head + 8);
+  const std::uint32_t version = get_le<std::uint32_t>(head + 8);
   if (version >= 2) h.metric = decode_metric(head + kHeaderBytes + 16 * h.dimension, h.dimension);
+  if (version >= 3)
+    decode_family(head + kHeaderBytes + 16 * h.dimension + 4 + 8 * h.metric.root.size(), h.kernel);
   h.table = decode_table_section("model", raw, version, h.dimension,
                                  metric_values(h.metric.kind, h.dimension));
   return h;

@@ -1,4 +1,4 @@
-// Internal: the table section of a model file (format version 3; layout in kmpi/model.hpp).
+// Internal: the table section of a model file (format version 4; layout in kmpi/model.hpp).
 #pragma once
 
 #include <cstddef>

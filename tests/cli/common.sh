@@ -39,7 +39,9 @@ def weights(path):
     if version >= 2:  # the metric section: kind u32, then 0, d or d*d values of S
         kind, = struct.unpack_from("<I", b, off)
         off += 4 + 8 * (0, d, d * d)[kind]
-    if version >= 3:  # the table section: u64 length, then the table
+    if version >= 3:  # the Laplace family: kernel.exponent, kernel.norm_p (f64 each)
+        off += 16
+    if version >= 4:  # the table section: u64 length, then the table
         length, = struct.unpack_from("<Q", b, off)
         off += 8 + length
     off += 8 * p * d

@@ -1,7 +1,11 @@
 # Sourced by the Slurm tests (after tests/cli/common.sh): a real Slurm (22.05, Debian's slurm-wlm)
-# started by the test, with every state, spool, log, pid and socket file in $WORK/slurm (munge's in
-# a directory of its own under /run), stopped by pid at the end (slurm_cleanup; the caller puts it
-# in its EXIT trap). Skips (exit 77, ctest: skipped) with one line where Slurm cannot run here.
+# started by the test, with every state, spool, log, pid and socket file in a short directory of its
+# own under /run ($T; munge's in another), stopped by pid at the end (slurm_cleanup; the caller puts
+# it in its EXIT trap, which keeps the logs in $WORK/slurm-logs). Not under $WORK: slurmd's PMIx
+# socket lives in its spool directory and a UNIX socket path has at most 107 characters, which a
+# build directory such as ~/projects/.../build-release/tests/cluster_x/slurm/spool/node1/ passes
+# ("pmixp_usock_create_srv: UNIX socket path is too long"; the suite runs these tests from a
+# work directory deeper than that, tests/CMakeLists.txt). Skips (exit 77, ctest: skipped) with one line where Slurm cannot run here.
 #
 #   slurm_check                          the tools, root and the munge user, or skip
 #   slurm_start_munge                    munged with its own key and socket
@@ -21,7 +25,7 @@ slurm_check() {
   id munge > /dev/null 2>&1 || skip "no 'munge' user (is the munge package installed?)"
 }
 
-T=$WORK/slurm
+T=$(mktemp -d /run/kmpi-slurm.XXXXXX)
 mkdir -p "$T/state" "$T/spool"
 chmod 755 "$WORK" "$T"
 export SLURM_CONF=$T/slurm.conf
@@ -44,6 +48,9 @@ slurm_cleanup() {
     kill -9 "$p" 2> /dev/null || true
   done
   [ -z "$MUNGE_DIR" ] || rm -rf "$MUNGE_DIR"
+  mkdir -p "$WORK/slurm-logs" && cp "$T"/*.log "$WORK/slurm-logs/" 2> /dev/null || true
+  # A slurmd's namespace may still hold its spool mounted for a moment: retry the removal.
+  rm -rf "$T" 2> /dev/null || { sleep 1; rm -rf "$T" 2> /dev/null || true; }
 }
 
 # The pid a daemon wrote to file $1 (they daemonise, so $! is not theirs).

@@ -28,7 +28,7 @@ TEST_SET=(--data.test_features=$FM/t10k-images-idx3-ubyte.gz
   --data.test_labels=$FM/t10k-labels-idx1-ubyte.gz)
 
 run 2 tune --config tune.ini $GRID --output.model=tuned.kmpi --output.metrics=tune.jsonl \
-  "${TEST_SET[@]}" | tee tune.log
+  --tune.selected_config=selected.ini "${TEST_SET[@]}" | tee tune.log
 [ "$(grep -c '"event": "tune"' tune.jsonl)" -eq 3 ] || fail "not 3 tune table lines"
 grep -q '"event": "tune_selected"' tune.jsonl || fail "no tune_selected line"
 m=$(/usr/bin/python3 -c '
@@ -67,6 +67,18 @@ PY
 echo "$selected"; selected=$(echo "$selected" | tail -1)
 echo "selected bandwidth $selected"
 cmp tuned.kmpi "alone_$selected.kmpi" || fail "the tuned model differs from the run alone"
+# The selected point as tune reports it (every option it differs in from a run alone, the
+# group's batch among them) and as the config it writes: `kmpi train --config` with that file
+# alone reproduces the tuned model byte for byte.
+/usr/bin/python3 - "$m" "$selected" <<'PY' || fail "tune_selected does not name the options a run alone needs"
+import json, sys
+sel = [json.loads(l) for l in open("tune.jsonl") if '"tune_selected"' in l][0]
+assert sel["options"] == {"kernel.bandwidth": sys.argv[2], "solver.batch_size": sys.argv[1]}, sel
+PY
+grep -q "kmpi train reproduces it with --kernel.bandwidth=$selected --solver.batch_size=$m" tune.log ||
+  fail "the log's selected line lacks the options"
+run 2 train --config selected.ini --output.model=from_config.kmpi > from_config.log
+cmp tuned.kmpi from_config.kmpi || fail "train --config selected.ini differs from the tuned model"
 
 # The validation curve drawn by kmpi-plot (an SVG with the run's label).
 "$SRC/scripts/kmpi-plot" tuned=tune.jsonl -o curve.svg > /dev/null

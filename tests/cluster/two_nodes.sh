@@ -2,7 +2,7 @@
 # Two nodes x 2 ranks over TCP (tests/cluster/cluster.sh): the MPI test binary passes, and a short
 # run of every solver (direct, eigenpro2, falkon, eigenpro4, RFM around eigenpro2) writes a
 # model byte-for-byte equal to the same run at 4 ranks on one node over shared memory (the same
-# rank count, so the same partition, BLACS grid and reduction order).
+# rank count, so the same partition, BLACS grid and reduction order); the keepalive warning.
 source "$(dirname "$0")/common.sh"
 [ "$(cluster_run 2 hostname | sort | uniq -c | tr -s ' ' | tr '\n' ,)" = " 2 node1, 2 node2," ] ||
   fail "ranks are not 2 on node1 and 2 on node2"
@@ -37,4 +37,13 @@ for s in direct eigenpro2 falkon eigenpro4 rfm; do
   echo "$s: 2 nodes x 2 ranks $(python3 -c "print(f'{$t1 - $t0:.1f}')") s, 1 node x 4 ranks" \
     "$(seconds_since "$t1") s, models identical"
 done
+# The keepalive warning (src/parallel/launcher.cpp): none at the safe keepalive the runs above
+# used; one line, from rank 0 only, with Open MPI's defaults (300 + 20 x 9 s > the 120 s stall
+# timeout), as mpirun passes them to ranks on two nodes.
+! grep -q "keepalive" direct-cluster.log || fail "a keepalive warning at the safe keepalive"
+KMPI_CLUSTER_KEEPALIVE="300 20 9" cluster_run 2 "$KMPI" train --config direct.ini \
+  --output.model=keepalive.kmpi > keepalive.log 2>&1 || { cat keepalive.log; fail "keepalive run"; }
+[ "$(grep -c "^kmpi: warning: mpirun across nodes with a daemon keepalive of 480 s" keepalive.log)" = 1 ] ||
+  { cat keepalive.log; fail "no (or more than one) keepalive warning with Open MPI's defaults"; }
+echo "keepalive warning: $(grep -c "keepalive of 480" keepalive.log) line with Open MPI's defaults, none at 30 + 10 x 3 s"
 echo "two_nodes: ok"

@@ -1,0 +1,104 @@
+// `kmpi tune` point by point (src/search/tune_internal.hpp; eigenpro4, eigenpro2 with one
+// bandwidth, tune.shared = false): every point a whole solver run of its own. Its checkpoint holds
+// the finished points' table lines and the best model so far, with the running point's solver
+// checkpointing into <dir>/tune-<i>.
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include "search/tune_internal.hpp"
+
+namespace kmpi::tune_detail {
+
+Options TuneRun::point_options(std::size_t i, bool resumed_here) const {
+  Options inner = in_.options;
+  inner.set("kernel.bandwidth", number(points_[i].bandwidth));
+  if (ts_.has_ridge) inner.set("solver.ridge", number(points_[i].ridge));
+  if (!dir_.empty()) inner.set("run.checkpoint_dir", dir_ + "/tune-" + std::to_string(i));
+  inner.set("run.resume", resumed_here && in_.options.str("run.resume") != "no" ? "auto" : "no");
+  return inner;
+}
+
+int TuneRun::run_point_by_point() {
+  std::size_t first = 0;
+  if (const Checkpoint* ck = outer_.resume(kTuneSolver)) {
+    first = load_points(*ck);
+    in_.log.info("tune: resuming at point %zu of %zu", first, points_.size());
+  } else if (!dir_.empty()) {
+    save_points(0);  // so run.resume = require finds one
+  }
+  const Kernel kept = in_.problem.kernel;
+  for (std::size_t i = first; i < points_.size(); ++i) {
+    Stopwatch fit_clock;
+    in_.problem.kernel = kernel_of(points_[i].bandwidth);
+    SolverRun run =
+        run_solver(in_.comm, point_options(i, i == first), in_.setup, classification_, in_.problem,
+                   in_.sets, in_.centers, in_.centers_p, in_.metrics, in_.clock, in_.log);
+    in_.problem.kernel = kept;
+    if (run.outcome.interrupted) return run.stop_signal;
+    SolverOutcome& out = run.outcome;
+    const LocalCenters z =
+        out.own_centers ? LocalCenters(out.centers, in_.setup.precision) : LocalCenters();
+    score_points({i}, {&out.alpha}, out.own_centers ? &z : nullptr);
+    points_[i].status = ModelStatus::kStopped;
+    points_[i].fit_seconds = fit_clock.seconds();
+    consider(i, out.alpha, out.own_centers, out.centers, out.center_partition.size());
+    if (!dir_.empty()) save_points(i + 1);
+    // A stop signal that came during a fit without step hooks (direct) is acted on here.
+    const int signal =
+        dir_.empty() ? 0 : in_.comm.allreduce_value(stop_signal_received(), mpi::Op::kMax);
+    if (signal != 0 && i + 1 < points_.size()) return signal;
+  }
+  return 0;
+}
+
+void TuneRun::save_points(std::size_t next) {
+  Checkpoint ck = outer_.create(kTuneSolver);
+  ck.epoch = next;
+  for (std::size_t i = 0; i < next; ++i) {
+    const std::string s = std::to_string(i);
+    const TunePoint& p = points_[i];
+    ck.scalars["val_mse_" + s] = p.validation.mse;
+    ck.scalars["val_acc_" + s] = p.validation.accuracy;
+    ck.scalars["test_mse_" + s] = p.test.mse;
+    ck.scalars["test_acc_" + s] = p.test.accuracy;
+    ck.scalars["score_" + s] = std::isfinite(p.score) ? p.score : -1;
+    ck.scalars["fit_s_" + s] = p.fit_seconds;
+  }
+  ck.scalars["best_point"] = static_cast<double>(best_.point);
+  ck.scalars["best_own_centers"] = best_.own_centers ? 1 : 0;
+  if (next > 0 && std::isfinite(best_.score)) {
+    const std::size_t rows = in_.comm.allreduce_value(best_.alpha.rows());
+    ck.arrays.push_back({"best_alpha", rows, best_.alpha.cols(), best_.alpha});
+    if (best_.own_centers)
+      ck.arrays.push_back({"best_centers", best_.centers_p, best_.centers.cols(), best_.centers});
+  }
+  save_checkpoint(in_.comm, dir_ + "/tune", ck);
+}
+
+std::size_t TuneRun::load_points(const Checkpoint& ck) {
+  const std::size_t next = std::min(ck.epoch, points_.size());
+  for (std::size_t i = 0; i < next; ++i) {
+    const std::string s = std::to_string(i);
+    TunePoint& p = points_[i];
+    p.status = ModelStatus::kStopped;
+    p.validation = {ck.scalar("val_mse_" + s), ck.scalar("val_acc_" + s, -1)};
+    p.test = {ck.scalar("test_mse_" + s), ck.scalar("test_acc_" + s, -1)};
+    const double score = ck.scalar("score_" + s, -1);
+    p.score = score < 0 ? INFINITY : score;
+    p.fit_seconds = ck.scalar("fit_s_" + s);
+  }
+  if (const CheckpointArray* a = ck.array("best_alpha")) {
+    best_.point = static_cast<std::size_t>(ck.scalar("best_point"));
+    best_.score = points_[best_.point].score;
+    best_.alpha = a->local;
+    best_.own_centers = ck.scalar("best_own_centers") != 0;
+    if (const CheckpointArray* z = ck.array("best_centers")) {
+      best_.centers = z->local;
+      best_.centers_p = z->rows;
+    }
+  }
+  return next;
+}
+
+}  // namespace kmpi::tune_detail
