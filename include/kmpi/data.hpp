@@ -27,6 +27,32 @@ enum class FileFormat { kIdx, kNpy, kCsv, kLibsvm, kHdf5 };
 // Whether a CSV file starts with a header line (data.header).
 enum class HeaderMode { kAuto, kYes, kNo };
 
+// How a CSV/TSV table with a header becomes numeric rows (issue 27; src/io/table_encoding.cpp),
+// fitted on the training rows and stored in the model so that predict and eval encode a table of
+// the same columns (found by name, in any order) alike at any rank count. Encoded columns, in the
+// order of `columns`: a numeric column gives its value (missing: `fill`, the training mean) and,
+// with `indicator`, a second column that is 1 where the value was missing; a categorical column
+// gives one 0/1 column per training category (missing or unseen: all zeros).
+struct TableColumn {
+  std::string name;
+  bool categorical = false;
+  std::vector<std::string> categories;  // sorted, unique
+  double fill = 0;                      // numeric: imputed for a missing value
+  bool indicator = false;               // numeric: a missing-indicator column follows
+};
+
+struct TableEncoding {
+  std::vector<TableColumn> columns;         // the feature columns, in the training file's order
+  std::vector<std::string> missing_values;  // the tokens that meant "missing" in training
+  std::string label_name;                   // the label column's name ("" when none)
+  std::vector<std::string> classes;         // text labels: class names, sorted; index = class
+  bool empty() const { return columns.empty(); }
+  // local: d of the encoded rows, and a name for each encoded column ("col", "col=cat",
+  // "col:missing").
+  std::size_t dimension() const;
+  std::vector<std::string> encoded_names() const;
+};
+
 // How to read a data file; built from the data.* options by read_options().
 struct ReadOptions {
   std::string format = "auto";  // data.format: auto (from the name) | npy | csv | libsvm | idx | hdf5
@@ -37,6 +63,16 @@ struct ReadOptions {
   std::string label_column = "last";
   bool allow_nonfinite = false;  // data.allow_nonfinite: accept NaN/Inf values
   std::size_t dimension = 0;     // LIBSVM d (0: the largest index in the file)
+  // Tables (a CSV with a header line): `fit_table` (training) reads one as a table, fits a
+  // TableEncoding on the selected rows (LocalData::table) and encodes them; `encoding` (predict,
+  // eval, validation and test rows) encodes the table with a trained encoding, columns by name.
+  // Neither: the numeric CSV reader.
+  bool fit_table = false;
+  const TableEncoding* encoding = nullptr;
+  std::string categorical = "auto";  // data.categorical: auto | none | name,name,...
+  std::vector<std::string> missing_values{"", "NA", "NaN", "?"};  // data.missing_values
+  bool missing_error = false;       // data.missing = error: refuse missing values
+  bool missing_indicators = false;  // data.missing_indicators
   // Optional: called as binary rows are read, with the file and this rank's bytes read of its
   // bytes to read (a progress line for large files; every rank calls it, rank 0 prints).
   std::function<void(const std::string& path, double done, double total)> progress;
@@ -91,6 +127,9 @@ struct LocalData {
   // Where each local row came from: its 0-based row in the file and, for text files, its
   // 1-based line (0 for binary files); for error messages.
   std::vector<std::size_t> source_rows, source_lines;
+  // A training table read with fit_table: its encoding; empty when the table needed none (every
+  // column numeric, no value missing, numeric labels), which reads exactly like a numeric CSV.
+  TableEncoding table;
 
   // local: "line 17" or "row 15" for local row i.
   std::string where(std::size_t i) const;

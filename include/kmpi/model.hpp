@@ -10,6 +10,9 @@
 //   family  : (version >= 3) kernel.exponent q f64, kernel.norm_p p f64 (the Laplace family;
 //             written only for such a kernel, so every other model is a version 2 file, byte for
 //             byte what it was)
+//   table   : (version >= 4) u64 byte length L, then L bytes: how a CSV table with a header became
+//             the d features (column names and kinds, categories, imputed values, class names;
+//             src/state/model_table.cpp); written only for a model with a table
 //   centers : p x d f64, row-major, in model inputs (scaled, then times S)
 //   weights : p x c f64, row-major
 //   trailer : CRC-32 (zlib) of every byte before it, u32
@@ -19,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "kmpi/data.hpp"
 #include "kmpi/feature_metric.hpp"
 #include "kmpi/kernel.hpp"
 #include "kmpi/matrix.hpp"
@@ -31,8 +35,9 @@ enum class ScaleMode : std::uint32_t { kNone = 0, kUnit = 1, kStandardize = 2 };
 enum class Task : std::uint32_t { kClassification = 0, kRegression = 1 };
 
 // 2: the metric section (version 1 files load with metric none). 3: the Laplace family section
-// (version 1 and 2 files load with q = 1, p = 2).
-inline constexpr std::uint32_t kModelVersion = 3;
+// (version 1 and 2 files load with q = 1, p = 2). 4: the table section (version 1 to 3 files
+// load with none).
+inline constexpr std::uint32_t kModelVersion = 4;
 
 // How raw features become model inputs; stored in the model so predict applies the same.
 struct Scaling {
@@ -51,6 +56,9 @@ struct ModelHeader {
   std::size_t dimension = 0;  // d
   std::size_t outputs = 0;    // c
   std::size_t centers = 0;    // p
+  // Trained on a table (a CSV with a header and categorical columns, missing values or text
+  // labels): its encoding; predict and eval encode tables with it. Empty otherwise.
+  TableEncoding table;
 
   // local: raw feature rows (rows x d) -> model inputs u = scaled(x) S, in place: what every
   // query, evaluation row, training row and given center goes through (centers are stored so).

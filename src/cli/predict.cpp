@@ -39,7 +39,11 @@ void write_predictions(const mpi::Communicator& comm, const std::string& out, co
     ok = f != nullptr;
     for (std::size_t i = 0; ok && i < set.n; ++i) {
       if (h.task == Task::kClassification) {
-        std::fprintf(f, "%td\n", std::max_element(all.row(i), all.row(i) + c) - all.row(i));
+        const auto k = std::max_element(all.row(i), all.row(i) + c) - all.row(i);
+        if (h.table.classes.empty())
+          std::fprintf(f, "%td\n", k);
+        else  // a table's text labels: the class name
+          std::fprintf(f, "%s\n", h.table.classes[static_cast<std::size_t>(k)].c_str());
       } else {
         for (std::size_t j = 0; j < c; ++j) std::fprintf(f, j ? ",%.17g" : "%.17g", all(i, j));
         std::fputc('\n', f);
@@ -67,6 +71,8 @@ int run_predict(const mpi::Communicator& comm, const Options& o) {
   // A CSV label column is dropped only when named; LIBSVM labels are read and ignored.
   ReadOptions read = read_options(o);
   read.embedded_labels = o.given("data.label_column");
+  // A table's label column, when the file has it, is one of the columns predict ignores.
+  if (!h.table.empty()) read.embedded_labels = false;
   mpi::agree_on(comm, [&] {
     if (resolve_format(features, read) == FileFormat::kLibsvm) read.embedded_labels = true;
   });

@@ -23,6 +23,7 @@ TrainFiles check_train_files(const mpi::Communicator& comm, const Options& o) {
   // Without a labels file the labels come from the features file (LIBSVM, CSV label column).
   f.read = read_options(o);
   f.read.embedded_labels = f.labels.empty();
+  f.read.fit_table = true;  // a CSV with a header is a table (data.categorical, data.missing*)
   FileFormat format = FileFormat::kNpy;
   mpi::agree_on(comm, [&] { format = resolve_format(f.features, f.read); });
   mpi::agree(comm, !f.labels.empty() || format_has_labels(format),
@@ -39,10 +40,12 @@ RowSelection select_training_rows(const mpi::Communicator& comm, const Options& 
 }
 
 // data.centers is read as features only, LIBSVM rows widened to the training d.
-ReadOptions centers_read_options(const TrainFiles& files, std::size_t d) {
+ReadOptions centers_read_options(const TrainFiles& files, const ModelHeader& header) {
   ReadOptions read = files.read;
   read.embedded_labels = false;
-  read.dimension = d;
+  read.dimension = header.dimension;
+  read.fit_table = false;  // a table of centers is encoded like the training table
+  read.encoding = header.table.empty() ? nullptr : &header.table;
   return read;
 }
 
@@ -54,8 +57,7 @@ TrainExtras read_train_extras(const mpi::Communicator& comm, const Options& o,
   TrainExtras extras;
   const std::string centers_path = o.str("data.centers");
   if (!centers_path.empty()) {
-    LocalData z = read_distributed(comm, centers_path, "", {},
-                                   centers_read_options(files, header.dimension));
+    LocalData z = read_distributed(comm, centers_path, "", {}, centers_read_options(files, header));
     extras.centers_p = z.partition.size();
     extras.centers = prepare_centers(comm, std::move(z), centers_path, header);
     Log(comm, o.flag("run.verbose_ranks"))
@@ -95,8 +97,7 @@ int train_command(const mpi::Communicator& comm, const Options& o, bool tune) {
   const std::size_t centers_p =
       centers_path.empty()
           ? 0
-          : probe_distributed(comm, centers_path, centers_read_options(files, header.dimension))
-                .rows;
+          : probe_distributed(comm, centers_path, centers_read_options(files, header)).rows;
   if (!plan_and_scale(comm, o, setup, header, train, centers_p, read_clock))
     return 0;  // dry run: the plan is printed
   TrainExtras extras = read_train_extras(comm, o, files, rows, header);

@@ -333,8 +333,11 @@ bool check_memory_plan(const mpi::Communicator& comm, const Options& o, std::siz
   // Evaluation sets: the test file's rows (a probe: its header, or a scan for text) and the
   // validation rows split off the training file.
   std::size_t n_eval = 0;
-  if (!o.str("data.test_features").empty())
-    n_eval += probe_distributed(comm, o.str("data.test_features"), read_options(o)).rows;
+  if (!o.str("data.test_features").empty()) {
+    ReadOptions read = read_options(o);
+    read.fit_table = true;  // a table's text fields count as rows here; load_eval_set checks them
+    n_eval += probe_distributed(comm, o.str("data.test_features"), read).rows;
+  }
   const double vfrac = o.real("data.validation_fraction");
   if (vfrac > 0 && o.str("solver.name") != "direct")
     n_eval += static_cast<std::size_t>(std::llround(static_cast<double>(n) * vfrac / (1 - vfrac)));

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "kmpi/error.hpp"
+#include "driver/option_sections.hpp"
 
 namespace po = boost::program_options;
 
@@ -320,8 +321,8 @@ std::vector<OptionSpec> run_options() {
 // The table in documentation order: sections in the order of a config file.
 std::vector<OptionSpec> build_table() {
   std::vector<OptionSpec> table;
-  for (auto section : {data_options, kernel_options, solver_options, rfm_options, tune_options,
-                       output_options, run_options})
+  for (auto section : {data_options, table_data_options, kernel_options, solver_options,
+                       rfm_options, tune_options, output_options, run_options})
     for (auto& spec : section()) table.push_back(std::move(spec));
   return table;
 }

@@ -106,6 +106,13 @@ ModelHeader describe_model(const mpi::Communicator& comm, const Options& o,
   header.outputs = header.task == Task::kClassification
                        ? count_classes(comm, train, label_source)
                        : train.targets.cols();
+  header.table = train.table;
+  if (!header.table.classes.empty()) {
+    mpi::agree(comm, header.task == Task::kClassification,
+               label_source + ": the labels in column '" + header.table.label_name +
+                   "' are names (classes), but data.task = regression");
+    header.outputs = header.table.classes.size();
+  }
   return header;
 }
 
@@ -120,9 +127,11 @@ bool plan_and_scale(const mpi::Communicator& comm, const Options& o, const Train
   if (!check_memory_plan(comm, plan_options, n, d, header.outputs, setup.tune)) return false;
   header.centers = n;
   header.scaling = fit_scaling(comm, scale_mode(o.str("data.scale")), train, n);
+  keep_codes_unscaled(header.scaling, header.table);
   header.metric = read_metric(comm, o.str("kernel.metric_file"), setup.metric, d);
   header.prepare_inputs(train.features);
   const bool classification = header.task == Task::kClassification;
+  if (!header.table.empty()) log_table(comm, o, header.table);
   Log(comm, o.flag("run.verbose_ranks"))
       .info(
           "kmpi %s: %s, %zu rows x %zu features, %zu %s, %d ranks, kernel %s bandwidth %g, "

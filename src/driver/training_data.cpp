@@ -143,6 +143,9 @@ EvalSet load_eval_set(const mpi::Communicator& comm, const std::string& name,
   // LIBSVM files are widened to the model's d (indices beyond it are refused, with the line).
   read.dimension = header.dimension;
   if (!labels.empty()) read.embedded_labels = false;
+  // A table is encoded as the training table was (columns by name); nothing is fitted here.
+  read.fit_table = false;
+  read.encoding = header.table.empty() ? nullptr : &header.table;
   LocalData data = read_distributed(comm, features, labels, selection, read);
   // Labels from the features file itself (LIBSVM, CSV label column) count as given labels
   // (decided on every rank alike: a rank may hold no rows).

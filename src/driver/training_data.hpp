@@ -12,6 +12,7 @@
 #include "kmpi/kernel_operator.hpp"
 #include "kmpi/model.hpp"
 #include "kmpi/mpi.hpp"
+#include "kmpi/options.hpp"
 #include "solvers/solvers.hpp"
 
 namespace kmpi {
@@ -34,6 +35,13 @@ ScaleMode scale_mode(const std::string& value);
 // collective: scaling statistics of the training rows of every rank (n rows in all).
 Scaling fit_scaling(const mpi::Communicator& comm, ScaleMode mode, const LocalData& data,
                     std::size_t n);
+
+// local: a table's one-hot and missing-indicator columns are codes, not measurements: their
+// scaling is reset to the identity (offset 0, multiplier 1), whatever data.scale did to them.
+void keep_codes_unscaled(Scaling& scaling, const TableEncoding& table);
+
+// collective (rank 0 prints): one line describing a training table's encoding.
+void log_table(const mpi::Communicator& comm, const Options& o, const TableEncoding& table);
 
 // Features and targets of an evaluation set, scaled and encoded like the training data, in any
 // contiguous row layout: rank r holds rows [offsets[r], offsets[r+1]).

@@ -12,6 +12,7 @@
 #include "kmpi/error.hpp"
 #include "io/hdf5_reader.hpp"
 #include "io/binary_formats.hpp"
+#include "io/table_encoding.hpp"
 #include "io/text_distributed.hpp"
 #include "kmpi/options.hpp"
 #include "io/posix_file.hpp"
@@ -200,6 +201,12 @@ ReadOptions read_options(const Options& o) {
   r.label_column = o.str("data.label_column");
   r.allow_nonfinite = o.flag("data.allow_nonfinite");
   r.dimension = o.count("data.dimension");
+  r.categorical = o.str("data.categorical");
+  r.missing_values.clear();
+  for (const std::string& token : detail::split_names(o.str("data.missing_values")))
+    r.missing_values.push_back(token == "empty" ? std::string() : token);
+  r.missing_error = o.str("data.missing") == "error";
+  r.missing_indicators = o.flag("data.missing_indicators");
   return r;
 }
 
@@ -271,6 +278,13 @@ LocalData read_distributed(const mpi::Communicator& comm, const std::string& fea
   const bool with_labels = !labels_path.empty();
   ReadOptions feature_options = options;
   feature_options.embedded_labels = options.embedded_labels && !with_labels;
+  if (feature_options.encoding != nullptr) {
+    // A trained table's labels are its label column, found by name like its features; its
+    // missing values are the tokens that were missing in training.
+    feature_options.label_column = feature_options.encoding->label_name;
+    feature_options.missing_values = feature_options.encoding->missing_values;
+    if (feature_options.label_column.empty()) feature_options.embedded_labels = false;
+  }
   // A labels file is read by its own name (data.format describes the features file).
   ReadOptions label_options;
   label_options.allow_nonfinite = options.allow_nonfinite;
@@ -299,7 +313,10 @@ LocalData read_distributed(const mpi::Communicator& comm, const std::string& fea
   local.dimension = features_info.cols;
   const std::vector<std::size_t> mine = rows_of_rank(local.partition, comm.rank(), selection);
   local.source_rows = mine;
-  if (is_text(format)) {
+  if (is_text(format) && scan.layout.table) {
+    detail::read_table(comm, features_path, scan, selection, feature_options, local);
+    scan = TextScan();
+  } else if (is_text(format)) {
     distribute_text(comm, features_path, scan, selection, local);
     scan = TextScan();
     if (features_info.label_cols > 0) local.target_kind = features_info.label_element;

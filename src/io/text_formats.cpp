@@ -138,6 +138,9 @@ TextLayout layout_from_text(const std::string& path, std::string_view head, File
       if (!parse_number(t, v, integer)) layout.header = true;
     }
   }
+  if (layout.header) layout.names.assign(tokens.begin(), tokens.end());
+  layout.table = layout.header && (options.fit_table || options.encoding != nullptr);
+  layout.missing_values = options.missing_values;
   if (options.embedded_labels) {
     const std::string& spec = options.label_column;
     std::size_t column = kNone;
@@ -158,6 +161,10 @@ TextLayout layout_from_text(const std::string& path, std::string_view head, File
       if (layout.header)
         for (std::size_t j = 0; j < tokens.size(); ++j)
           if (tokens[j] == spec) column = j;
+      if (column == kNone && options.encoding != nullptr)
+        fail(path, "the model's label column '" + spec +
+                       "' is not a column of the header on line " +
+                       std::to_string(layout.first_line));
       if (column == kNone)
         fail(path, "data.label_column = '" + spec + "' is not " +
                        (layout.header
@@ -243,6 +250,7 @@ bool ChunkParser::add_csv(std::string_view line) {
                         (layout_.header ? "the header on line " : "line ") +
                         std::to_string(layout_.first_line) + " has " +
                         std::to_string(layout_.columns) + " (ragged rows)");
+  if (layout_.table) return add_table_cells();
   for (std::size_t j = 0; j < tokens_.size(); ++j) {
     double v = 0;
     bool integer = false;

@@ -23,6 +23,9 @@ namespace kmpi::text {
 
 constexpr std::size_t kNone = static_cast<std::size_t>(-1);
 
+// What a table column held (TextChunk::seen): a number, a missing value, text, a non-integer.
+constexpr unsigned char kCellNumber = 1, kCellMissing = 2, kCellText = 4, kCellFraction = 8;
+
 // What every rank learns alone from the start of the file and the options.
 struct TextLayout {
   FileFormat format = FileFormat::kCsv;
@@ -36,6 +39,11 @@ struct TextLayout {
   std::size_t dimension = 0;         // LIBSVM: d given by the user (0: free)
   bool allow_nonfinite = false;
   bool embedded_labels = false;
+  // CSV read as a table (a header line, and ReadOptions fit_table or encoding): every cell is
+  // kept, numbers as numbers and other text as text (table_encoding.cpp encodes them).
+  bool table = false;
+  std::vector<std::string> names;           // CSV with a header: the column names
+  std::vector<std::string> missing_values;  // table: the tokens that mean "missing"
   // The feature columns of a CSV row (columns minus the label column).
   std::size_t feature_columns() const { return columns - (label_column == kNone ? 0 : 1); }
 };
@@ -62,6 +70,13 @@ struct TextChunk {
   std::vector<std::uint32_t> index;
   std::vector<double> labels;
   std::vector<std::size_t> row_lines;
+  // Table mode: `values` holds every cell (label column included), rows x columns, NaN where the
+  // cell is missing or text; the text cells' flat indices (ascending) and their texts; and per
+  // column what the lines held (kCell* bits, kept whether or not the values are).
+  std::vector<std::uint64_t> text_cells;
+  std::string text;
+  std::vector<std::size_t> text_end;
+  std::vector<unsigned char> seen;
   // The first error: local 0-based line, 1-based column (0: none), and the text after it.
   bool failed = false;
   std::size_t error_line = 0, error_column = 0;
@@ -80,6 +95,7 @@ class ChunkParser {
  private:
   bool error(std::size_t column, std::string detail);
   bool add_csv(std::string_view line);
+  bool add_table_cells();  // table_rows.cpp: the cells of tokens_ in table mode
   bool add_libsvm(std::string_view line);
 
   const TextLayout& layout_;

@@ -13,10 +13,11 @@
 #include <cstring>
 #include <utility>
 
-#include "kmpi/error.hpp"
 #include "io/checksummed_file.hpp"
 #include "io/little_endian.hpp"
 #include "io/posix_file.hpp"
+#include "kmpi/error.hpp"
+#include "state/model_table.hpp"
 
 namespace kmpi {
 
@@ -59,13 +60,16 @@ struct Layout {
   bool ok = true;  // false when a size overflows 64 bits (an absurd header)
 
   Layout(std::uint32_t version, std::uint64_t d_, std::uint64_t c_, std::uint64_t p_,
-         std::uint64_t metric_values)
+         std::uint64_t metric_values, std::uint64_t table_bytes = 0)
       : d(d_), c(c_), p(p_) {
     std::uint64_t scaling = 0, metric_bytes = 0, center_bytes = 0, weight_bytes = 0;
+    // The table section (version >= 4) follows the family: 8 bytes of length, then the table.
     ok = !__builtin_mul_overflow(d, 16, &scaling) &&
          !__builtin_mul_overflow(metric_values, 8, &metric_bytes) &&
          !__builtin_add_overflow(metric_bytes, (version >= 2 ? 4 : 0) + (version >= 3 ? 16 : 0),
                                  &metric_bytes) &&
+         !__builtin_add_overflow(metric_bytes, version >= 4 ? 8 : 0, &metric_bytes) &&
+         !__builtin_add_overflow(metric_bytes, version >= 4 ? table_bytes : 0, &metric_bytes) &&
          !__builtin_mul_overflow(p, d, &center_bytes) &&
          !__builtin_mul_overflow(center_bytes, 8, &center_bytes) &&
          !__builtin_mul_overflow(p, c, &weight_bytes) &&
@@ -88,13 +92,16 @@ std::uint64_t metric_values(MetricKind kind, std::uint64_t d) {
   return 0;
 }
 
-// The version a model is written in: 3 only where the Laplace family section is needed, so
-// every model that has no use for it stays a version 2 file, identical to before.
-std::uint32_t version_of(const ModelHeader& h) { return h.kernel.is_laplace_family() ? 3 : 2; }
+// The lowest version that holds the model: without a table or a Laplace family kernel it stays
+// a version 2 file, identical to before (3: the family section; 4: the table after it).
+std::uint32_t version_of(const ModelHeader& h) {
+  if (!h.table.empty()) return 4;
+  return h.kernel.is_laplace_family() ? 3 : 2;
+}
 
 Layout layout_of(const ModelHeader& h) {
   return Layout(version_of(h), h.dimension, h.outputs, h.centers,
-                metric_values(h.metric.kind, h.dimension));
+                metric_values(h.metric.kind, h.dimension), detail::encode_table(h.table).size());
 }
 
 // Reading a model: a missing file is "no such file", a directory "not a model file".
@@ -127,6 +134,11 @@ std::string encode_header(const ModelHeader& h) {
   if (version_of(h) >= 3) {
     put_f64(out, h.kernel.exponent);
     put_f64(out, h.kernel.norm_p);
+  }
+  if (version_of(h) >= 4) {
+    const std::string table = detail::encode_table(h.table);
+    put_le<std::uint64_t>(out, table.size());
+    out += table;
   }
   return out;
 }
@@ -184,6 +196,40 @@ std::uint32_t read_metric_code(const std::string& path, const PosixFile& file,
   return code;
 }
 
+// Where the table section of a version >= 4 file starts: after the header, scaling, metric and
+// the Laplace family section.
+std::uint64_t table_at(std::uint64_t d, std::uint64_t metric_stored) {
+  return kHeaderBytes + 16 * d + 4 + 8 * metric_stored + 16;
+}
+
+// The byte length of the table section (0 before version 4); sizes checked by the caller's
+// Layout and file size.
+std::uint64_t read_table_length(const std::string& path, const PosixFile& file,
+                                std::uint32_t version, std::uint64_t d, std::uint64_t metric_stored,
+                                std::uint64_t size) {
+  if (version < 4) return 0;
+  const std::uint64_t at = table_at(d, metric_stored);
+  unsigned char length[8] = {};
+  if (at > size || size - at < 8 || file.read_at(at, length, 8) < 8)
+    fail(path, "truncated: the file ends before the table section");
+  const auto bytes = get_le<std::uint64_t>(length);
+  if (bytes > size)
+    fail(path, "corrupt model header: table section of " + std::to_string(bytes) +
+                   " bytes in a file of " + std::to_string(size));
+  return bytes;
+}
+
+// The table section from the header bytes `raw` (every byte before the centers).
+TableEncoding decode_table_section(const std::string& path, const std::string& raw,
+                                   std::uint32_t version, std::uint64_t d,
+                                   std::uint64_t metric_stored) {
+  if (version < 4) return {};
+  const std::uint64_t at = table_at(d, metric_stored);
+  const auto* p = reinterpret_cast<const unsigned char*>(raw.data()) + at;
+  const auto bytes = get_le<std::uint64_t>(p);
+  return detail::decode_table(path, p + 8, static_cast<std::size_t>(bytes));
+}
+
 // Fails naming `path` unless the file holds exactly the bytes `layout` says.
 void check_file_size(const std::string& path, const Layout& layout, std::uint64_t size,
                      std::uint64_t d, std::uint64_t c, std::uint64_t p, std::uint32_t metric_code,
@@ -233,7 +279,8 @@ ModelHeader read_header(const std::string& path, const PosixFile& file, std::str
   check_header_fields(path, kernel_kind, scale_mode, task, h.kernel, d, c, p);
   const std::uint32_t metric_code = read_metric_code(path, file, version, d, size);
   const std::uint64_t stored = metric_values(static_cast<MetricKind>(metric_code), d);
-  const Layout layout(version, d, c, p, stored);
+  const std::uint64_t table_bytes = read_table_length(path, file, version, d, stored, size);
+  const Layout layout(version, d, c, p, stored, table_bytes);
   check_file_size(path, layout, size, d, c, p, metric_code, stored);
 
   h.kernel.kind = static_cast<KernelKind>(kernel_kind);
@@ -259,12 +306,16 @@ ModelHeader read_header(const std::string& path, const PosixFile& file, std::str
   if (version >= 3) {
     decode_family(s + 16 * h.dimension + 4 + 8 * stored, h.kernel);
     const double q = h.kernel.exponent, pn = h.kernel.norm_p;
-    if (h.kernel.kind != KernelKind::kLaplacian || !(q > 0) || !(q <= pn) || !(pn <= 2))
+    // A version 4 file (a table) carries the family section for any kernel: q = 1, p = 2 is the
+    // plain kernel.
+    const bool plain = version >= 4 && q == 1 && pn == 2;
+    if (!plain && (h.kernel.kind != KernelKind::kLaplacian || !(q > 0) || !(q <= pn) || !(pn <= 2)))
       fail(path, "corrupt model header: Laplace family exponent " + std::to_string(q) +
                      ", norm_p " + std::to_string(pn) +
                      " (needs the laplacian kernel and "
                      "0 < exponent <= norm_p <= 2)");
   }
+  h.table = decode_table_section(path, raw, version, h.dimension, stored);
   total = layout.total;
   return h;
 }
@@ -289,6 +340,8 @@ ModelHeader decode_verified_header(const std::string& raw) {
   if (version >= 2) h.metric = decode_metric(head + kHeaderBytes + 16 * h.dimension, h.dimension);
   if (version >= 3)
     decode_family(head + kHeaderBytes + 16 * h.dimension + 4 + 8 * h.metric.root.size(), h.kernel);
+  h.table = decode_table_section("model", raw, version, h.dimension,
+                                 metric_values(h.metric.kind, h.dimension));
   return h;
 }
 
@@ -342,6 +395,9 @@ void check_local_model(const std::string& path, const LocalModel& local, int ran
     fail(path, "internal error: the " + std::string(metric_kind_name(h.metric.kind)) +
                    " metric holds " + std::to_string(h.metric.root.size()) +
                    " values for d=" + std::to_string(h.dimension));
+  if (!h.table.empty() && h.table.dimension() != h.dimension)
+    fail(path, "internal error: the table encodes " + std::to_string(h.table.dimension()) +
+                   " features for d=" + std::to_string(h.dimension));
   if (h.metric.is_identity() && !h.metric.root.empty())
     fail(path, "internal error: metric none with stored values");
   if (!(h.kernel.bandwidth > 0) || !std::isfinite(h.kernel.bandwidth))
@@ -421,7 +477,8 @@ LocalModel load_model(const mpi::Communicator& comm, const std::string& path) {
   local.centers.resize(count, h.dimension);
   local.weights.resize(count, h.outputs);
   const Layout layout(get_le<std::uint32_t>(reinterpret_cast<const unsigned char*>(raw.data()) + 8),
-                      h.dimension, h.outputs, h.centers, metric_values(h.metric.kind, h.dimension));
+                      h.dimension, h.outputs, h.centers, metric_values(h.metric.kind, h.dimension),
+                      detail::encode_table(h.table).size());
   mpi::agree_on(comm, [&] {
     if (count == 0) return;
     const PosixFile file = open_model(path);

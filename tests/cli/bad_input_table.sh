@@ -81,7 +81,7 @@ cases=(
   "both|absurd.npy: absurd .npy shape|$T --data.train_features=absurd.npy --data.train_labels=y.npy"
   "both|absurd-idx3-ubyte: absurd IDX shape|$T --data.train_features=absurd-idx3-ubyte --data.train_labels=y.npy"
   "both|ragged.csv: line 23: has 3 values|$T --data.train_features=ragged.csv"
-  "both|word.csv: line 31, column 2: 'zero' is not a number|$T --data.train_features=word.csv"
+  "both|word.csv: line 31, column 2 ('b'): 'zero' is not a number|$T --data.train_features=word.csv --data.categorical=none"
   "both|nan.csv: line 12, column 3: 'nan' is NaN|$T --data.train_features=nan.csv"
   "both|inf_label.csv: line 35, column 4: 'inf' is Inf (a label)|$T --data.train_features=inf_label.csv"
   "both|x_nan.npy: row 12, column 1|$T --data.train_features=x_nan.npy --data.train_labels=y.npy"

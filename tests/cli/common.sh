@@ -41,6 +41,9 @@ def weights(path):
         off += 4 + 8 * (0, d, d * d)[kind]
     if version >= 3:  # the Laplace family: kernel.exponent, kernel.norm_p (f64 each)
         off += 16
+    if version >= 4:  # the table section: u64 length, then the table
+        length, = struct.unpack_from("<Q", b, off)
+        off += 8 + length
     off += 8 * p * d
     w = array.array("d"); w.frombytes(b[off:off + 8 * p * c]); return w
 a, b = weights(sys.argv[1]), weights(sys.argv[2])
