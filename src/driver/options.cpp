@@ -192,6 +192,21 @@ std::vector<OptionSpec> rfm_options() {
   };
 }
 
+// rfm.leaf_size / rfm.split_samples: the xRFM tree (DESIGN §1.5, search/tree.hpp).
+std::vector<OptionSpec> tree_options() {
+  return {
+      integer("rfm.leaf_size", "0",
+              "xRFM tree: split every node of more than this many training rows at the median "
+              "of its rows' projections on the top eigenvector of a splitter's AGOP, and train "
+              "each leaf's RFM on its rows alone (0 = one model); train only",
+              0, 1e15),
+      integer("rfm.split_samples", "60000",
+              "xRFM tree: the splitter of a node is fitted on at most this many of its rows "
+              "(seeded)",
+              2, 1e9),
+  };
+}
+
 // tune.*: `kmpi tune`, the bandwidth x ridge search on the validation split (DESIGN §1.6).
 std::vector<OptionSpec> tune_options() {
   return {
@@ -280,8 +295,8 @@ std::vector<OptionSpec> run_options() {
 // The table in documentation order: sections in the order of a config file.
 std::vector<OptionSpec> build_table() {
   std::vector<OptionSpec> table;
-  for (auto section : {data_options, kernel_options, solver_options, rfm_options, tune_options,
-                       output_options, run_options})
+  for (auto section : {data_options, kernel_options, solver_options, rfm_options, tree_options,
+                       tune_options, output_options, run_options})
     for (auto& spec : section()) table.push_back(std::move(spec));
   return table;
 }

@@ -1,0 +1,294 @@
+// The xRFM tree across ranks (search/tree.hpp): growing it depth-first over shrinking groups of
+// ranks, assembling what the groups found into one tree, writing the tree file, and predicting.
+//
+// Every group's rank 0 records its splits and leaves as words (u64) and the records reach every
+// rank in one allgatherv at the end; nodes are named by heap numbers (root 1, children 2i and
+// 2i + 1), so the records need no coordination while the groups work apart. Each leaf's model is
+// written by its group (train_in_memory, output.model = a temporary per leaf); rank 0 then copies
+// them into the tree file and removes them.
+#include "search/tree.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <map>
+
+#include "base/rng.hpp"
+#include "driver/metrics.hpp"
+#include "parallel/log.hpp"
+
+namespace kmpi {
+
+namespace {
+
+constexpr unsigned long long kSplitRecord = 0, kLeafRecord = 1;
+// Heap numbers of depth 62 still fit 63 bits; halving n rows reaches it only beyond 2^61 rows.
+constexpr int kMaxDepth = 62;
+
+unsigned long long bits_of(double v) {
+  unsigned long long b = 0;
+  std::memcpy(&b, &v, sizeof b);
+  return b;
+}
+
+double double_of(unsigned long long b) {
+  double v = 0;
+  std::memcpy(&v, &b, sizeof v);
+  return v;
+}
+
+// What growing the tree needs and collects on this rank.
+struct Growth {
+  Options split_options, leaf_options;
+  std::size_t leaf_size = 0;
+  std::string leaf_prefix;  // leaf files: prefix + heap number
+  bool collect_leaf_rows = false;
+  std::vector<unsigned long long> records;  // [kind, node, words, payload...] (group roots only)
+  const Log* log = nullptr;
+};
+
+std::string leaf_file(const std::string& prefix, std::uint64_t node) {
+  return prefix + std::to_string(node);
+}
+
+// collective over the leaf's group: the leaf's RFM on exactly its rows, written to its file.
+void train_leaf(const mpi::Communicator& comm, NodeRows rows, std::uint64_t node, Growth& g) {
+  const std::size_t n = rows.data.partition.size();
+  std::vector<std::size_t> all;
+  if (g.collect_leaf_rows) {  // tests only: the leaf's row indices, gathered
+    all.resize(n);
+    comm.allgatherv(rows.index.data(), all.data(), rows.data.partition.counts(),
+                    rows.data.partition.displacements());
+  }
+  Options o = g.leaf_options;
+  o.set("output.model", leaf_file(g.leaf_prefix, node));
+  TrainRows train;
+  train.train = std::move(rows.data);
+  train.train_name = "tree leaf " + std::to_string(node) + " rows";
+  const TrainResult r = train_in_memory(comm, o, std::move(train));
+  mpi::agree(comm, r.trained, "tree leaf " + std::to_string(node) + ": no model was trained");
+  if (comm.rank() != 0) return;
+  g.records.insert(g.records.end(), {kLeafRecord, node, all.size()});
+  g.records.insert(g.records.end(), all.begin(), all.end());
+}
+
+// collective over `comm`: the subtree of `node` on its rows.
+void grow(const mpi::Communicator& comm, NodeRows rows, std::uint64_t node, int depth, Growth& g) {
+  const std::size_t n = rows.data.partition.size();
+  if (n <= g.leaf_size) {
+    train_leaf(comm, std::move(rows), node, g);
+    return;
+  }
+  mpi::agree(comm, depth < kMaxDepth, "rfm.leaf_size: the tree is deeper than it can be");
+  const std::vector<double> v = split_direction(comm, g.split_options, rows, node);
+  std::vector<double> projections(rows.data.features.rows());
+  for (std::size_t i = 0; i < projections.size(); ++i)
+    projections[i] = tree_projection(rows.data.features.row(i), v.data(), v.size());
+  const MedianSplit split = median_split(comm, projections, rows.index, n);
+  g.log->info("tree: node %llu, %zu rows on %d ranks -> %zu left (x . v <= %.6g) + %zu right",
+              static_cast<unsigned long long>(node), n, comm.size(), split.left_rows,
+              split.threshold, n - split.left_rows);
+  if (comm.rank() == 0) {
+    g.records.insert(g.records.end(), {kSplitRecord, node, 1 + v.size(), bits_of(split.threshold)});
+    for (double x : v) g.records.push_back(bits_of(x));
+  }
+  if (comm.size() == 1) {  // this rank grows both children, one after the other
+    NodeRows right = local_child(rows, split, false);
+    NodeRows left = local_child(rows, split, true);
+    rows = NodeRows();
+    grow(comm, std::move(left), 2 * node, depth + 1, g);
+    grow(comm, std::move(right), 2 * node + 1, depth + 1, g);
+    return;
+  }
+  // Ranks in proportion to rows, at least one per child.
+  const int P = comm.size();
+  const auto share = std::llround(static_cast<double>(P) * static_cast<double>(split.left_rows) /
+                                  static_cast<double>(n));
+  const int left_ranks = static_cast<int>(std::clamp<long long>(share, 1, P - 1));
+  NodeRows child = send_to_children(comm, rows, split, left_ranks);
+  rows = NodeRows();
+  const int side = comm.rank() < left_ranks ? 0 : 1;
+  const mpi::Communicator group = comm.split(side, comm.rank());
+  grow(group, std::move(child), 2 * node + side, depth + 1, g);
+}
+
+// local: the tree in preorder from the records of every group (heap-numbered nodes).
+TreeTrainResult assemble(const std::vector<unsigned long long>& records, Task task, std::size_t d,
+                         std::size_t c, std::vector<std::uint64_t>& leaf_nodes) {
+  struct Record {
+    bool leaf;
+    std::vector<unsigned long long> payload;
+  };
+  std::map<std::uint64_t, Record> by_node;
+  for (std::size_t at = 0; at + 3 <= records.size();) {
+    const std::size_t words = records[at + 2];
+    by_node[records[at + 1]] = {records[at] == kLeafRecord,
+                                {records.begin() + at + 3, records.begin() + at + 3 + words}};
+    at += 3 + words;
+  }
+  TreeTrainResult out;
+  out.tree.task = task;
+  out.tree.dimension = d;
+  out.tree.outputs = c;
+  // Preorder: a node's index is its place in the walk; a split's children are filled in after.
+  const auto visit = [&](auto&& self, std::uint64_t node) -> std::uint32_t {
+    const auto it = by_node.find(node);
+    if (it == by_node.end())
+      throw Error("internal error: tree node " + std::to_string(node) + " has no record");
+    const std::uint32_t index = static_cast<std::uint32_t>(out.tree.nodes.size());
+    out.tree.nodes.emplace_back();
+    if (it->second.leaf) {
+      out.tree.nodes[index].leaf = true;
+      out.tree.nodes[index].left = static_cast<std::uint32_t>(out.tree.leaf_count++);
+      leaf_nodes.push_back(node);
+      out.leaf_rows.emplace_back(it->second.payload.begin(), it->second.payload.end());
+      return index;
+    }
+    const auto& p = it->second.payload;
+    out.tree.nodes[index].threshold = double_of(p[0]);
+    for (std::size_t j = 1; j < p.size(); ++j)
+      out.tree.nodes[index].direction.push_back(double_of(p[j]));
+    const std::uint32_t left = self(self, 2 * node);
+    const std::uint32_t right = self(self, 2 * node + 1);
+    out.tree.nodes[index].left = left;
+    out.tree.nodes[index].right = right;
+    return index;
+  };
+  visit(visit, 1);
+  return out;
+}
+
+// collective: the options of the tree's fits, after the agreed checks of the tree itself.
+Growth tree_options(const mpi::Communicator& comm, const Options& o) {
+  mpi::agree(comm, !o.str("output.model").empty(),
+             "rfm.leaf_size: the tree is written to output.model; give it");
+  mpi::agree(comm, o.str("run.checkpoint_dir").empty(),
+             "rfm.leaf_size: checkpoints inside a tree are not supported yet (run.checkpoint_dir)");
+  mpi::agree(
+      comm, o.str("output.metric_matrix").empty(),
+      "rfm.leaf_size: every leaf learns its own metric; output.metric_matrix is for one model");
+  mpi::agree(comm, o.str("data.centers").empty() && !o.flag("run.dry_run"),
+             "rfm.leaf_size: data.centers and run.dry_run are for one model");
+  check_train_options(comm, o, false);  // every fit's options, agreed once before any fit
+  Growth g;
+  g.leaf_size = o.count("rfm.leaf_size");
+  g.split_options = o;
+  g.leaf_options = o;
+  // Each leaf is one model of the run's options on its rows: data.limit applied at the root,
+  // no metrics file of its own.
+  g.leaf_options.set("output.metrics", "");
+  g.leaf_options.set("data.limit", "0");
+  g.leaf_options.set("rfm.leaf_size", "0");
+  const std::string pid = comm.broadcast(std::to_string(::getpid()), 0);
+  g.leaf_prefix = o.str("output.model") + ".tmp-tree-" + pid + ".leaf-";
+  return g;
+}
+
+}  // namespace
+
+TreeTrainResult train_tree(const mpi::Communicator& comm, const Options& o, LocalData train,
+                           bool collect_leaf_rows) {
+  Growth g = tree_options(comm, o);
+  g.collect_leaf_rows = collect_leaf_rows;
+  const Log log(comm, o.flag("run.verbose_ranks"));
+  g.log = &log;
+  mpi::agree(comm,
+             train.partition == BlockPartition(train.partition.size(), comm.size()) &&
+                 train.partition.count(comm.rank()) == train.features.rows(),
+             "rfm.leaf_size: the training rows are not this rank's block of BlockPartition(n, P)");
+  // data.limit applies to the whole tree, as to one model.
+  const std::size_t limit = o.count("data.limit");
+  if (limit > 0 && limit < train.partition.size())
+    train = take_rows(
+        comm, train,
+        random_subset(train.partition.size(), limit,
+                      static_cast<std::uint64_t>(o.integer("solver.seed")), RngStream::kDataLimit));
+  const Task task = decide_task(comm, o.str("data.task"), train);
+  const std::size_t c = task == Task::kClassification
+                            ? count_classes(comm, train, "training labels")
+                            : comm.allreduce_value(train.targets.cols(), mpi::Op::kMax);
+  const std::size_t d = train.dimension;
+  NodeRows root;
+  for (std::size_t i = train.partition.begin(comm.rank()); i < train.partition.end(comm.rank());
+       ++i)
+    root.index.push_back(i);
+  root.data = std::move(train);
+  // A failure inside a group is agreed there (a CollectiveError on all its ranks), ends that
+  // group's work, and meets every other rank at the allgather below.
+  bool ok = true;
+  std::string message;
+  try {
+    grow(comm, std::move(root), 1, 0, g);
+  } catch (const CollectiveError& e) {
+    ok = false;
+    message = e.what();
+  }
+  const int P = comm.size();
+  const int mine = static_cast<int>(g.records.size());
+  const std::vector<int> counts = comm.allgather(&mine, 1);
+  std::vector<int> displs(P, 0);
+  for (int r = 1; r < P; ++r) displs[r] = displs[r - 1] + counts[r - 1];
+  std::vector<unsigned long long> records(static_cast<std::size_t>(displs[P - 1] + counts[P - 1]));
+  comm.allgatherv(g.records.data(), records.data(), counts, displs);
+  std::vector<std::uint64_t> leaf_nodes;
+  TreeTrainResult result;
+  const bool all_ok = comm.allreduce_value(ok ? 0 : 1, mpi::Op::kMax) == 0;
+  if (all_ok) result = assemble(records, task, d, c, leaf_nodes);
+  const std::string path = o.str("output.model");
+  mpi::agree_on(comm, [&] {
+    if (comm.rank() != 0) return;
+    std::vector<std::string> files;
+    for (std::size_t at = 0; at + 3 <= records.size(); at += 3 + records[at + 2])
+      if (records[at] == kLeafRecord) files.push_back(leaf_file(g.leaf_prefix, records[at + 1]));
+    try {
+      if (all_ok) {
+        std::vector<std::string> ordered;
+        for (std::uint64_t node : leaf_nodes) ordered.push_back(leaf_file(g.leaf_prefix, node));
+        write_tree_model(path, result.tree, ordered);
+      }
+    } catch (...) {
+      for (const std::string& f : files) std::remove(f.c_str());
+      throw;
+    }
+    for (const std::string& f : files) std::remove(f.c_str());
+  });
+  mpi::agree(comm, ok, message);
+  if (!collect_leaf_rows) result.leaf_rows.clear();
+  log.info("tree: %zu leaves, %zu nodes -> %s", result.tree.leaf_count, result.tree.nodes.size(),
+           path.c_str());
+  return result;
+}
+
+Matrix<double> predict_tree(const mpi::Communicator& comm, const TreeModel& model,
+                            const std::vector<std::size_t>& offsets, const Matrix<double>& x) {
+  (void)offsets;  // the layout of the rows each leaf sees is its own
+  const std::size_t c = model.tree.outputs, local = x.rows();
+  std::vector<std::uint32_t> leaf_of(local);
+  for (std::size_t i = 0; i < local; ++i) leaf_of[i] = model.tree.route(x.row(i));
+  Matrix<double> out(local, c);
+  const int P = comm.size();
+  for (std::size_t l = 0; l < model.leaves.size(); ++l) {
+    std::vector<std::size_t> mine;
+    for (std::size_t i = 0; i < local; ++i)
+      if (leaf_of[i] == l) mine.push_back(i);
+    const std::size_t count = mine.size();
+    const std::vector<std::size_t> counts = comm.allgather(&count, 1);
+    std::vector<std::size_t> leaf_offsets(P + 1, 0);
+    for (int r = 0; r < P; ++r) leaf_offsets[r + 1] = leaf_offsets[r] + counts[r];
+    if (leaf_offsets[P] == 0) continue;  // no query reaches this leaf (the same on every rank)
+    const LocalModel& m = model.leaves[l];
+    Matrix<double> q = select_rows(x, mine);
+    m.header.prepare_inputs(q);
+    const LocalCenters z(m.centers, Precision::kFloat64);
+    const Matrix<double> p =
+        predict_distributed(comm, m.header.kernel, z, m.weights, leaf_offsets, q);
+    for (std::size_t k = 0; k < count; ++k)
+      std::copy(p.row(k), p.row(k) + p.cols(), out.row(mine[k]));
+  }
+  return out;
+}
+
+}  // namespace kmpi

@@ -1,0 +1,89 @@
+// The xRFM tree across ranks (DESIGN §1.5, issue 27 §2). While a node has more than
+// rfm.leaf_size rows: fit a splitter (a plain kernel fit through the in-memory train path with
+// the run's kernel and solver options, rfm.iterations = 0, on a seeded subsample of at most
+// rfm.split_samples of the node's rows), take its AGOP's top eigenvector v (in raw feature
+// coordinates), project the node's rows on v and split at the median by rank: the lower
+// ceil(n/2) rows by (projection, row index) go left, threshold = the largest projection on the
+// left. The children's rows move to sub-communicators (ranks in proportion to rows, at least one
+// each); a group of one rank grows its subtree alone, its leaves one after another. Each leaf is
+// the RFM of the run's options trained by train_in_memory on exactly its rows, so its model is
+// the model of those rows trained alone. Prediction routes hard: x . v <= threshold goes left.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "driver/train_steps.hpp"
+#include "kmpi/data.hpp"
+#include "kmpi/mpi.hpp"
+#include "kmpi/options.hpp"
+#include "state/tree_model.hpp"
+
+namespace kmpi {
+
+// The rows of one node on its group: this rank's block of BlockPartition(n, group size)
+// (features unscaled, targets as given), with each row's index among the tree's training rows
+// (ascending over the ranks): the tie-break of the median and what names a leaf's rows.
+struct NodeRows {
+  LocalData data;
+  std::vector<std::size_t> index;
+};
+
+// Power iterations of top_eigenvector: a fixed count, so every rank runs the same arithmetic.
+inline constexpr int kPowerIterations = 300;
+
+// local: the top eigenvector of symmetric g (d x d; 1 x d: a diagonal matrix) by
+// kPowerIterations power iterations from a fixed start; unit length, its largest |entry| > 0.
+std::vector<double> top_eigenvector(const Matrix<double>& g);
+
+// collective: the split direction of a node (the splitter's AGOP's top eigenvector in raw
+// feature coordinates), the same bits on every rank (rank 0's, broadcast). `node` keys the
+// seeded subsample.
+std::vector<double> split_direction(const mpi::Communicator& comm, const Options& options,
+                                    const NodeRows& rows, std::uint64_t node);
+
+// Where a node splits.
+struct MedianSplit {
+  double threshold = 0;       // the largest projection among the left rows
+  std::size_t left_rows = 0;  // ceil(n / 2)
+  std::vector<char> left;     // per local row: goes left
+};
+
+// collective: the lower ceil(n/2) of the n rows by (projection, index) go left (ties in the
+// projection broken by the index, so they cannot unbalance the split). Found by bisection on
+// the order of the doubles and then of the indices, one allreduce of a count per step (at most
+// 128); no rank gathers the rows.
+MedianSplit median_split(const mpi::Communicator& comm, const std::vector<double>& projections,
+                         const std::vector<std::size_t>& index, std::size_t n);
+
+// collective: each row sent to its child's group: the left rows to ranks [0, left_ranks) as
+// BlockPartition(left_rows, left_ranks), the right ones to the rest; rows keep their order.
+// Returns this rank's rows of its own child.
+NodeRows send_to_children(const mpi::Communicator& comm, const NodeRows& rows,
+                          const MedianSplit& split, int left_ranks);
+
+// local (a group of one rank): the rows of one child.
+NodeRows local_child(const NodeRows& rows, const MedianSplit& split, bool left);
+
+// What train_tree returns besides the file.
+struct TreeTrainResult {
+  TreeStructure tree;
+  // With TreeTrainOptions::collect_leaf_rows: leaf l's rows (indices into the training rows,
+  // ascending), on every rank. For tests; gathers O(n) indices.
+  std::vector<std::vector<std::size_t>> leaf_rows;
+};
+
+// collective: the tree on `train` (this rank's block of BlockPartition(n, P) of comm, features
+// unscaled, labels or targets as given), written to output.model. A failure inside one group
+// (a CollectiveError of a split or a leaf) is agreed in that group, which stops, and then over
+// all ranks: every rank throws the same CollectiveError at the end, never a hang.
+TreeTrainResult train_tree(const mpi::Communicator& comm, const Options& options, LocalData train,
+                           bool collect_leaf_rows = false);
+
+// collective: the tree's predictions (rows x c) for raw query rows in any contiguous layout
+// (rank r holds rows [offsets[r], offsets[r+1])).
+Matrix<double> predict_tree(const mpi::Communicator& comm, const TreeModel& model,
+                            const std::vector<std::size_t>& offsets, const Matrix<double>& x);
+
+}  // namespace kmpi

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# The xRFM tree end to end (rfm.leaf_size): a synthetic regression whose two halves (x0 < 0 and
+# x0 >= 0) follow different functions of different features, x0 the strongest direction:
+#  - the tree (2 leaves, each its own RFM) has a lower test mse than one RFM of the same options;
+#  - predict reads the one tree file at 1, 2 and 4 ranks with identical predictions (rank 0
+#    prints them with 17 digits: the same routing and leaf models, sums in another order round
+#    alike here) and eval's mse equals the training run's test mse;
+#  - a tree trained at 1 rank predicts like the one trained at 2 (1e-6 relative: the splitter's
+#    and leaves' fits factor on other ScaLAPACK grids);
+#  - refusals: a tree with checkpoints, a tree under kmpi tune.
+source "$(dirname "$0")/common.sh"
+/usr/bin/python3 - <<'PY'
+import numpy as np
+rng = np.random.default_rng(5)
+def table(n):
+    x = rng.uniform(-1, 1, (n, 8))
+    y = 3 * x[:, 0] + np.where(x[:, 0] < 0, np.sin(4 * x[:, 1]), np.sin(4 * x[:, 2]))
+    return x, y
+x, y = table(2400); np.save("x.npy", x); np.save("y.npy", y)
+x, y = table(1000); np.save("tx.npy", x); np.save("ty.npy", y)
+PY
+cat > tree.ini <<EOF2
+[data]
+train_features = x.npy
+train_labels = y.npy
+test_features = tx.npy
+test_labels = ty.npy
+task = regression
+scale = standardize
+validation_fraction = 0.2
+[kernel]
+name = laplacian
+bandwidth = 10
+[solver]
+name = direct
+precision = float64
+[rfm]
+iterations = 3
+EOF2
+
+run 2 train --config tree.ini --rfm.leaf_size=1200 --output.model=tree.kmpi \
+  --output.metrics=tree.jsonl | tee tree.log
+run 2 train --config tree.ini --output.model=one.kmpi --output.metrics=one.jsonl > one.log
+grep -q "tree: 2 leaves" tree.log || fail "not a tree of 2 leaves"
+/usr/bin/python3 - <<'PY'
+import json
+def done(path):
+    return [json.loads(l) for l in open(path) if '"done"' in l][-1]
+tree, one = done("tree.jsonl"), done("one.jsonl")
+print(f"test mse: tree {tree['test_mse']:.5f}, one model {one['test_mse']:.5f}")
+assert tree["test_mse"] < 0.8 * one["test_mse"], (tree, one)
+PY
+
+for np in 1 2 4; do
+  run $np predict --model=tree.kmpi --data.features=tx.npy --output.predictions=pred$np.txt
+done
+cmp pred1.txt pred2.txt || fail "tree predictions differ between 1 and 2 ranks"
+cmp pred1.txt pred4.txt || fail "tree predictions differ between 1 and 4 ranks"
+run 4 eval --model=tree.kmpi --data.features=tx.npy --data.labels=ty.npy \
+  --output.metrics=eval.jsonl > eval.log
+/usr/bin/python3 - <<'PY'
+import json, numpy as np
+ty = np.load("ty.npy")
+pred = np.loadtxt("pred1.txt")
+mse = float(np.mean((pred - ty) ** 2))
+ev = [json.loads(l) for l in open("eval.jsonl") if '"eval"' in l][0]
+tr = [json.loads(l) for l in open("tree.jsonl") if '"done"' in l][-1]
+print(f"predict mse {mse:.6f}, eval {ev['test_mse']:.6f}, train's test {tr['test_mse']:.6f}")
+assert abs(ev["test_mse"] - mse) <= 1e-9 * mse and abs(tr["test_mse"] - mse) <= 1e-9 * mse
+PY
+
+run 1 train --config tree.ini --rfm.leaf_size=1200 --output.model=tree1.kmpi > tree1.log
+run 1 predict --model=tree1.kmpi --data.features=tx.npy --output.predictions=pred_t1.txt
+/usr/bin/python3 - <<'PY'
+import numpy as np
+a, b = np.loadtxt("pred1.txt"), np.loadtxt("pred_t1.txt")
+assert np.max(np.abs(a - b)) <= 1e-6 * np.max(np.abs(a)), np.max(np.abs(a - b))
+PY
+
+expect_refusal tree.ini "checkpoints inside a tree" --rfm.leaf_size=1200 --run.checkpoint_dir=ck
+rc=0; run 2 tune --config tree.ini --rfm.leaf_size=1200 --tune.bandwidths=5,10 > tune.log 2>&1 || rc=$?
+[ "$rc" -eq 1 ] && grep -q "rfm.leaf_size" tune.log || { cat tune.log; fail "tune with a tree"; }
+ls | grep -q "tmp" && fail "temporary files left: $(ls | grep tmp)"
+echo "tree: ok"
