@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# The xRFM tree end to end (rfm.leaf_size): a synthetic regression whose two halves (x0 < 0 and
-# x0 >= 0) follow different functions of different features, x0 the strongest direction:
-#  - the tree (2 leaves, each its own RFM) has a lower test mse than one RFM of the same options;
-#  - predict reads the one tree file at 1, 2 and 4 ranks with identical predictions (rank 0
-#    prints them with 17 digits: the same routing and leaf models, sums in another order round
-#    alike here) and eval's mse equals the training run's test mse;
+# The xRFM tree end to end (rfm.leaf_size): a synthetic regression (3000 rows, 10 features) whose
+# two halves (x0 < 0 and x0 >= 0) follow sin(8 x1) and sin(8 x2), plus 2 x0 so that x0 is the
+# splitter's strongest direction:
+#  - the tree (2 leaves, each its own RFM with its own metric) has a test mse below 0.8 x that of
+#    one RFM of the same options (measured: 0.19 vs 0.50; seeds 6 and 7 of the same table 0.29
+#    vs 0.53 and 0.18 vs 0.52): one metric must weigh x1 and x2 everywhere, a leaf only its own;
+#  - predict reads the one tree file at 1, 2 and 4 ranks: the same routing and leaf models, so
+#    the predictions agree to 1e-12 relative (a leaf's sum over its centers is split over the
+#    ranks and reduced in another order: the last digits differ), and eval's mse equals the
+#    training run's test mse;
 #  - a tree trained at 1 rank predicts like the one trained at 2 (1e-6 relative: the splitter's
 #    and leaves' fits factor on other ScaLAPACK grids);
 #  - refusals: a tree with checkpoints, a tree under kmpi tune.
@@ -13,10 +17,10 @@ source "$(dirname "$0")/common.sh"
 import numpy as np
 rng = np.random.default_rng(5)
 def table(n):
-    x = rng.uniform(-1, 1, (n, 8))
-    y = 3 * x[:, 0] + np.where(x[:, 0] < 0, np.sin(4 * x[:, 1]), np.sin(4 * x[:, 2]))
+    x = rng.uniform(-1, 1, (n, 10))
+    y = 2 * x[:, 0] + np.where(x[:, 0] < 0, np.sin(8 * x[:, 1]), np.sin(8 * x[:, 2]))
     return x, y
-x, y = table(2400); np.save("x.npy", x); np.save("y.npy", y)
+x, y = table(3000); np.save("x.npy", x); np.save("y.npy", y)
 x, y = table(1000); np.save("tx.npy", x); np.save("ty.npy", y)
 PY
 cat > tree.ini <<EOF2
@@ -38,7 +42,7 @@ precision = float64
 iterations = 3
 EOF2
 
-run 2 train --config tree.ini --rfm.leaf_size=1200 --output.model=tree.kmpi \
+run 2 train --config tree.ini --rfm.leaf_size=1500 --output.model=tree.kmpi \
   --output.metrics=tree.jsonl | tee tree.log
 run 2 train --config tree.ini --output.model=one.kmpi --output.metrics=one.jsonl > one.log
 grep -q "tree: 2 leaves" tree.log || fail "not a tree of 2 leaves"
@@ -54,8 +58,15 @@ PY
 for np in 1 2 4; do
   run $np predict --model=tree.kmpi --data.features=tx.npy --output.predictions=pred$np.txt
 done
-cmp pred1.txt pred2.txt || fail "tree predictions differ between 1 and 2 ranks"
-cmp pred1.txt pred4.txt || fail "tree predictions differ between 1 and 4 ranks"
+/usr/bin/python3 - <<'PY'
+import numpy as np
+p1 = np.loadtxt("pred1.txt")
+for np_ in (2, 4):
+    p = np.loadtxt(f"pred{np_}.txt")
+    diff = np.max(np.abs(p - p1)) / np.max(np.abs(p1))
+    print(f"predictions at 1 and {np_} ranks: largest relative difference {diff:.2e}")
+    assert diff <= 1e-12, diff
+PY
 run 4 eval --model=tree.kmpi --data.features=tx.npy --data.labels=ty.npy \
   --output.metrics=eval.jsonl > eval.log
 /usr/bin/python3 - <<'PY'
@@ -69,7 +80,7 @@ print(f"predict mse {mse:.6f}, eval {ev['test_mse']:.6f}, train's test {tr['test
 assert abs(ev["test_mse"] - mse) <= 1e-9 * mse and abs(tr["test_mse"] - mse) <= 1e-9 * mse
 PY
 
-run 1 train --config tree.ini --rfm.leaf_size=1200 --output.model=tree1.kmpi > tree1.log
+run 1 train --config tree.ini --rfm.leaf_size=1500 --output.model=tree1.kmpi > tree1.log
 run 1 predict --model=tree1.kmpi --data.features=tx.npy --output.predictions=pred_t1.txt
 /usr/bin/python3 - <<'PY'
 import numpy as np
@@ -77,8 +88,8 @@ a, b = np.loadtxt("pred1.txt"), np.loadtxt("pred_t1.txt")
 assert np.max(np.abs(a - b)) <= 1e-6 * np.max(np.abs(a)), np.max(np.abs(a - b))
 PY
 
-expect_refusal tree.ini "checkpoints inside a tree" --rfm.leaf_size=1200 --run.checkpoint_dir=ck
-rc=0; run 2 tune --config tree.ini --rfm.leaf_size=1200 --tune.bandwidths=5,10 > tune.log 2>&1 || rc=$?
+expect_refusal tree.ini "checkpoints inside a tree" --rfm.leaf_size=1500 --run.checkpoint_dir=ck
+rc=0; run 2 tune --config tree.ini --rfm.leaf_size=1500 --tune.bandwidths=5,10 > tune.log 2>&1 || rc=$?
 [ "$rc" -eq 1 ] && grep -q "rfm.leaf_size" tune.log || { cat tune.log; fail "tune with a tree"; }
 ls | grep -q "tmp" && fail "temporary files left: $(ls | grep tmp)"
 echo "tree: ok"
