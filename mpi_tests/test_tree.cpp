@@ -126,6 +126,43 @@ TEST(TreeSplit, MedianEqualsSortOfGatheredPairs) {
   }
 }
 
+TEST(TreeSplit, ChildRanksFollowRowsAndNeverExceedThem) {
+  EXPECT_EQ(child_ranks(4, 50, 50).left, 2);
+  EXPECT_EQ(child_ranks(4, 50, 50).right, 2);
+  EXPECT_EQ(child_ranks(2, 1000, 1).left, 1);  // at least one each
+  EXPECT_EQ(child_ranks(7, 61, 40).left, 4);
+  EXPECT_EQ(child_ranks(7, 61, 40).right, 3);
+  const ChildRanks few = child_ranks(8, 2, 1);  // more ranks than rows: 3 work, 5 sit out
+  EXPECT_EQ(few.left, 2);
+  EXPECT_EQ(few.right, 1);
+}
+
+// A tree down to leaves of 1 and 2 rows (rfm.leaf_size 2 on 7 rows): at 4 ranks the groups
+// shrink to one rank per node with at most as many ranks as rows (child_ranks), every leaf
+// trains, and the tree predicts like the 1-rank one.
+TEST(Tree, LeavesOfOneAndTwoRows) {
+  auto world = mpi::Communicator::world();
+  const testing_support::SharedDir scratch(world);
+  std::vector<std::string> args = {"--solver.name=direct", "--solver.precision=float64",
+                                   "--data.task=regression", "--rfm.leaf_size=2",
+                                   "--rfm.split_samples=100"};
+  const std::vector<std::size_t> queries = first_rows(12);
+  Matrix<double> reference;
+  for (int g : {1, world.size()}) {
+    const mpi::Communicator comm = world.split(world.rank() / g, world.rank());
+    const std::string model = scratch.str() + "/small_g" + std::to_string(g) + "_" +
+                              std::to_string(world.rank() / g) + ".kmpi";
+    std::vector<std::string> a = args;
+    a.push_back("--output.model=" + model);
+    const TreeTrainResult r = train_tree(comm, parse_options(a), table_rows(comm, first_rows(7)));
+    EXPECT_EQ(r.tree.leaf_count, 4u);  // 7 -> 4 + 3 -> 2 + 2 + 2 + 1
+    const Matrix<double> p = tree_predictions(comm, load_tree_model(comm, model), queries);
+    if (reference.empty()) reference = p;
+    EXPECT_LE(testing_support::max_abs_diff(p, reference),
+              1e-9 * testing_support::max_abs(reference));
+  }
+}
+
 TEST(TreeSplit, TopEigenvectorOfKnownMatrix) {
   // G = diag(1, 3, 2) rotated in the (0, 1) plane: its top eigenvector is the rotated e1.
   const double c = std::cos(0.3), s = std::sin(0.3);

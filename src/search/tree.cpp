@@ -103,15 +103,13 @@ void grow(const mpi::Communicator& comm, NodeRows rows, std::uint64_t node, int 
     grow(comm, std::move(right), 2 * node + 1, depth + 1, g);
     return;
   }
-  // Ranks in proportion to rows, at least one per child.
-  const int P = comm.size();
-  const auto share = std::llround(static_cast<double>(P) * static_cast<double>(split.left_rows) /
-                                  static_cast<double>(n));
-  const int left_ranks = static_cast<int>(std::clamp<long long>(share, 1, P - 1));
-  NodeRows child = send_to_children(comm, rows, split, left_ranks);
+  const ChildRanks ranks = child_ranks(comm.size(), split.left_rows, n - split.left_rows);
+  NodeRows child = send_to_children(comm, rows, split, ranks);
   rows = NodeRows();
-  const int side = comm.rank() < left_ranks ? 0 : 1;
-  const mpi::Communicator group = comm.split(side, comm.rank());
+  const int me = comm.rank();
+  const int side = me < ranks.left ? 0 : me < ranks.left + ranks.right ? 1 : 2;
+  const mpi::Communicator group = comm.split(side, me);
+  if (side == 2) return;  // more ranks than rows: this one sits the subtree out
   grow(group, std::move(child), 2 * node + side, depth + 1, g);
 }
 

@@ -57,11 +57,21 @@ struct MedianSplit {
 MedianSplit median_split(const mpi::Communicator& comm, const std::vector<double>& projections,
                          const std::vector<std::size_t>& index, std::size_t n);
 
-// collective: each row sent to its child's group: the left rows to ranks [0, left_ranks) as
-// BlockPartition(left_rows, left_ranks), the right ones to the rest; rows keep their order.
-// Returns this rank's rows of its own child.
+// How a group of P ranks shares out to the children of a split: ranks [0, left) take the left
+// rows, [left, left + right) the right ones, in proportion to their rows, at least one each and
+// never more ranks than rows; any ranks left over (more ranks than rows) sit the subtree out.
+struct ChildRanks {
+  int left = 1, right = 1;
+};
+
+// local: the shares for P >= 2 ranks and left_rows, right_rows >= 1.
+ChildRanks child_ranks(int P, std::size_t left_rows, std::size_t right_rows);
+
+// collective: each row sent to its child's group: the left rows to ranks [0, ranks.left) as
+// BlockPartition(left_rows, ranks.left), the right ones to the next ranks.right; rows keep their
+// order. Returns this rank's rows of its own child (none on a rank left over).
 NodeRows send_to_children(const mpi::Communicator& comm, const NodeRows& rows,
-                          const MedianSplit& split, int left_ranks);
+                          const MedianSplit& split, ChildRanks ranks);
 
 // local (a group of one rank): the rows of one child.
 NodeRows local_child(const NodeRows& rows, const MedianSplit& split, bool left);

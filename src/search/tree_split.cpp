@@ -196,8 +196,22 @@ NodeRows local_child(const NodeRows& rows, const MedianSplit& split, bool left) 
   return child;
 }
 
+ChildRanks child_ranks(int P, std::size_t left_rows, std::size_t right_rows) {
+  const double share = static_cast<double>(P) * static_cast<double>(left_rows) /
+                       static_cast<double>(left_rows + right_rows);
+  ChildRanks r;
+  r.left = static_cast<int>(std::clamp<long long>(std::llround(share), 1, P - 1));
+  r.left = static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(r.left), left_rows));
+  r.right =
+      static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(P - r.left), right_rows));
+  r.left =
+      static_cast<int>(std::min<std::size_t>(left_rows, static_cast<std::size_t>(P - r.right)));
+  return r;
+}
+
 NodeRows send_to_children(const mpi::Communicator& comm, const NodeRows& rows,
-                          const MedianSplit& split, int left_ranks) {
+                          const MedianSplit& split, ChildRanks ranks) {
+  const int left_ranks = ranks.left;
   const int P = comm.size(), me = comm.rank();
   const std::size_t d = rows.data.dimension, n = rows.data.partition.size();
   const std::size_t t = comm.allreduce_value(rows.data.targets.cols(), mpi::Op::kMax);
@@ -206,7 +220,7 @@ NodeRows send_to_children(const mpi::Communicator& comm, const NodeRows& rows,
   for (char l : split.left) ++mine[l ? 0 : 1];
   const std::vector<std::size_t> counts = comm.allgather(mine, 2);
   const BlockPartition sides[2] = {BlockPartition(split.left_rows, left_ranks),
-                                   BlockPartition(n - split.left_rows, P - left_ranks)};
+                                   BlockPartition(n - split.left_rows, ranks.right)};
   const int first_rank[2] = {0, left_ranks};
   // The child positions of rank r's rows of side s start at the sum of earlier ranks' counts.
   std::vector<std::size_t> start(2 * P + 2, 0);
@@ -222,8 +236,10 @@ NodeRows send_to_children(const mpi::Communicator& comm, const NodeRows& rows,
   }
   // What this rank receives from each rank: the overlap of its child's block with their rows.
   const int side = me < left_ranks ? 0 : 1, part = me - first_rank[side];
-  const std::size_t begin = sides[side].begin(part), end = sides[side].end(part);
-  for (int r = 0; r < P; ++r) {
+  const bool idle = me >= left_ranks + ranks.right;  // receives nothing
+  const std::size_t begin = idle ? 0 : sides[side].begin(part),
+                    end = idle ? 0 : sides[side].end(part);
+  for (int r = 0; r < P && !idle; ++r) {
     const std::size_t lo = std::max(begin, start[2 * r + side]),
                       hi = std::min(end, start[2 * r + side] + counts[2 * r + side]);
     recv_counts[r] = hi > lo ? static_cast<int>((hi - lo) * width) : 0;
