@@ -269,6 +269,44 @@ TEST(Tree, SamePredictionsAtEveryGroupSize) {
   }
 }
 
+// A damaged tree file is refused on every rank with one message naming it: a flipped byte
+// (checksum), a truncated file, a plain model file's reader on a tree.
+TEST(Tree, DamagedFileIsRefusedEverywhere) {
+  auto comm = mpi::Communicator::world();
+  const testing_support::SharedDir scratch(comm);
+  const std::string model = scratch.str() + "/tree.kmpi";
+  train_tree(comm, tree_options(model, 20), table_rows(comm, first_rows(40)));
+  std::string bytes;
+  if (comm.rank() == 0) bytes = testing_support::read_text(model);
+  bytes = comm.broadcast(bytes, 0);
+  ASSERT_GT(bytes.size(), 100u);
+  const auto expect_refused = [&](const std::string& name, const std::string& content,
+                                  const std::string& words) {
+    const std::string path = scratch.str() + "/" + name;
+    if (comm.rank() == 0) testing_support::write_text(path, content);
+    comm.barrier();
+    std::string message;
+    try {
+      load_tree_model(comm, path);
+    } catch (const CollectiveError& e) {
+      message = e.what();
+    }
+    EXPECT_NE(message.find(words), std::string::npos) << name << ": " << message;
+    EXPECT_NE(message.find(path), std::string::npos) << message;
+  };
+  std::string flipped = bytes;
+  flipped[bytes.size() / 2] ^= 0x10;
+  expect_refused("flipped.kmpi", flipped, "checksum mismatch");
+  expect_refused("truncated.kmpi", bytes.substr(0, bytes.size() - 9), "checksum mismatch");
+  std::string message;
+  try {
+    load_model(comm, model);
+  } catch (const CollectiveError& e) {
+    message = e.what();
+  }
+  EXPECT_NE(message.find("not a kmpi model"), std::string::npos) << message;
+}
+
 // Every leaf refuses its options (accuracy on regression targets, checked only by a leaf's RFM
 // loop): each group agrees on its failure and every rank throws the same error at the end, and
 // no file is left behind.
