@@ -92,6 +92,49 @@ Matrix<double> tree_predictions(const mpi::Communicator& comm, const TreeModel& 
   return testing_support::gather_rows(comm, q.partition, local);
 }
 
+// collective: soft routing (temperature 0.5) predicts the serial weighted sum of the leaves'
+// predictions, the weights computed here from DESIGN §1.5's formula; a temperature near 0 routes
+// like hard routing. 1e-12: the same leaf predictions, batched differently.
+void expect_soft_routing_matches_serial(const mpi::Communicator& comm, TreeModel tree,
+                                        const std::vector<std::size_t>& queries) {
+  std::vector<Matrix<double>> leaf_pred;
+  for (const LocalModel& leaf : tree.leaves) leaf_pred.push_back(predictions(comm, leaf, queries));
+  const Matrix<double> hard = tree_predictions(comm, tree, queries);
+  tree.tree.temperature = 1e-14;
+  EXPECT_LE(testing_support::max_abs_diff(tree_predictions(comm, tree, queries), hard),
+            1e-12 * testing_support::max_abs(hard));
+  tree.tree.temperature = 0.5;
+  const Matrix<double> soft = tree_predictions(comm, tree, queries);
+  const TreeStructure& t = tree.tree;
+  Matrix<double> expected(queries.size(), t.outputs);
+  std::size_t several = 0;
+  for (std::size_t k = 0; k < queries.size(); ++k) {
+    double x[kDim];
+    for (std::size_t j = 0; j < kDim; ++j) x[j] = feature(queries[k], j);
+    std::vector<std::pair<double, std::uint32_t>> w;  // (weight, leaf)
+    const auto walk = [&](auto&& self, std::uint32_t i, double weight) -> void {
+      const TreeNode& node = t.nodes[i];
+      if (node.leaf) return w.push_back({weight, node.left});
+      const double z = (tree_projection(x, node.direction.data(), kDim) - node.threshold) /
+                       (t.temperature * node.scale);
+      self(self, node.left, weight / (1 + std::exp(z)));
+      self(self, node.right, weight / (1 + std::exp(-z)));
+    };
+    walk(walk, 0, 1.0);
+    std::sort(w.begin(), w.end(), [](auto& a, auto& b) { return a.first > b.first; });
+    double kept = 0;
+    std::size_t m = 0;
+    while (m < w.size() && m < kSoftRoutingLeaves && kept < kSoftRoutingMass) kept += w[m++].first;
+    several += m > 1;
+    for (std::size_t i = 0; i < m; ++i)
+      for (std::size_t c = 0; c < t.outputs; ++c)
+        expected(k, c) += w[i].first / kept * leaf_pred[w[i].second](k, c);
+  }
+  EXPECT_GT(several, queries.size() / 10) << "soft routing should mix leaves for many queries";
+  EXPECT_LE(testing_support::max_abs_diff(soft, expected),
+            1e-12 * testing_support::max_abs(expected));
+}
+
 TEST(TreeSplit, MedianEqualsSortOfGatheredPairs) {
   auto comm = mpi::Communicator::world();
   const int P = comm.size(), me = comm.rank();
@@ -215,6 +258,8 @@ TEST(Tree, LeavesRoutingAndLeafModels) {
     for (std::size_t j = 0; j < kDim; ++j) x[j] = feature(proj[k].second, j);
     EXPECT_EQ(tree_projection(x, root.direction.data(), kDim) <= root.threshold, k < n / 2);
   }
+  // Its scale is the interquartile range of those projections.
+  EXPECT_EQ(root.scale, proj[(3 * n + 3) / 4 - 1].first - proj[(n + 3) / 4 - 1].first);
   // x0 carries the largest gradients: the root splits (mostly) along it.
   EXPECT_GT(std::abs(root.direction[0]), 0.9);
   // Every leaf's model predicts like its rows trained alone (on all ranks here).
@@ -232,6 +277,11 @@ TEST(Tree, LeavesRoutingAndLeafModels) {
     EXPECT_LE(testing_support::max_abs_diff(a, b), 1e-6 * testing_support::max_abs(a))
         << "leaf " << l;
   }
+  // Rows not trained on: a training row at a threshold has z = 0 there, weighted half and half
+  // however small the temperature, where hard routing sends it left.
+  std::vector<std::size_t> fresh(160);
+  std::iota(fresh.begin(), fresh.end(), std::size_t(1000));
+  expect_soft_routing_matches_serial(comm, loaded, fresh);
 }
 
 // Trees trained by groups of 1, 2 and P ranks, and one tree loaded by groups of those sizes,

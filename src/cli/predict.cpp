@@ -27,6 +27,7 @@ AnyModel load_any_model(const mpi::Communicator& comm, const Options& o) {
     return m;
   }
   m.tree = load_tree_model(comm, o.str("model"));
+  if (o.given("rfm.soft_temperature")) m.tree.tree.temperature = o.real("rfm.soft_temperature");
   m.tree_header = m.tree.input_header();
   return m;
 }

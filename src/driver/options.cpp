@@ -204,6 +204,12 @@ std::vector<OptionSpec> tree_options() {
               "xRFM tree: the splitter of a node is fitted on at most this many of its rows "
               "(seeded)",
               2, 1e9),
+      real("rfm.soft_temperature", "0",
+           "xRFM tree: 0 = hard routing (x . v <= threshold goes left); T > 0 = soft routing, "
+           "z = (x . v - threshold) / (T IQR) at every split, a leaf weighted by the softmax of "
+           "its path's log-sigmoids (kept to 99% of the weight, at most 12 leaves). Stored in the "
+           "tree; predict and eval accept it to override the stored value",
+           0, 1e308),
   };
 }
 

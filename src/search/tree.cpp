@@ -92,7 +92,8 @@ void grow(const mpi::Communicator& comm, NodeRows rows, std::uint64_t node, int 
               static_cast<unsigned long long>(node), n, comm.size(), split.left_rows,
               split.threshold, n - split.left_rows);
   if (comm.rank() == 0) {
-    g.records.insert(g.records.end(), {kSplitRecord, node, 1 + v.size(), bits_of(split.threshold)});
+    g.records.insert(g.records.end(), {kSplitRecord, node, 2 + v.size(), bits_of(split.threshold),
+                                       bits_of(split.scale)});
     for (double x : v) g.records.push_back(bits_of(x));
   }
   if (comm.size() == 1) {  // this rank grows both children, one after the other
@@ -147,7 +148,8 @@ TreeTrainResult assemble(const std::vector<unsigned long long>& records, Task ta
     }
     const auto& p = it->second.payload;
     out.tree.nodes[index].threshold = double_of(p[0]);
-    for (std::size_t j = 1; j < p.size(); ++j)
+    out.tree.nodes[index].scale = double_of(p[1]);
+    for (std::size_t j = 2; j < p.size(); ++j)
       out.tree.nodes[index].direction.push_back(double_of(p[j]));
     const std::uint32_t left = self(self, 2 * node);
     const std::uint32_t right = self(self, 2 * node + 1);
@@ -235,6 +237,7 @@ TreeTrainResult train_tree(const mpi::Communicator& comm, const Options& o, Loca
   TreeTrainResult result;
   const bool all_ok = comm.allreduce_value(ok ? 0 : 1, mpi::Op::kMax) == 0;
   if (all_ok) result = assemble(records, task, d, c, leaf_nodes);
+  result.tree.temperature = o.real("rfm.soft_temperature");
   const std::string path = o.str("output.model");
   mpi::agree_on(comm, [&] {
     if (comm.rank() != 0) return;
@@ -264,27 +267,30 @@ Matrix<double> predict_tree(const mpi::Communicator& comm, const TreeModel& mode
                             const std::vector<std::size_t>& offsets, const Matrix<double>& x) {
   (void)offsets;  // the layout of the rows each leaf sees is its own
   const std::size_t c = model.tree.outputs, local = x.rows();
-  std::vector<std::uint32_t> leaf_of(local);
-  for (std::size_t i = 0; i < local; ++i) leaf_of[i] = model.tree.route(x.row(i));
+  // Each leaf's rows and their weights (hard routing: one leaf, weight 1).
+  std::vector<std::vector<std::pair<std::size_t, double>>> by_leaf(model.leaves.size());
+  for (std::size_t i = 0; i < local; ++i)
+    for (const auto& [leaf, weight] : model.tree.soft_route(x.row(i)))
+      by_leaf[leaf].push_back({i, weight});
   Matrix<double> out(local, c);
   const int P = comm.size();
   for (std::size_t l = 0; l < model.leaves.size(); ++l) {
-    std::vector<std::size_t> mine;
-    for (std::size_t i = 0; i < local; ++i)
-      if (leaf_of[i] == l) mine.push_back(i);
+    const auto& mine = by_leaf[l];
     const std::size_t count = mine.size();
     const std::vector<std::size_t> counts = comm.allgather(&count, 1);
     std::vector<std::size_t> leaf_offsets(P + 1, 0);
     for (int r = 0; r < P; ++r) leaf_offsets[r + 1] = leaf_offsets[r] + counts[r];
     if (leaf_offsets[P] == 0) continue;  // no query reaches this leaf (the same on every rank)
     const LocalModel& m = model.leaves[l];
-    Matrix<double> q = select_rows(x, mine);
+    Matrix<double> q(count, x.cols());
+    for (std::size_t k = 0; k < count; ++k)
+      std::copy(x.row(mine[k].first), x.row(mine[k].first) + x.cols(), q.row(k));
     m.header.prepare_inputs(q);
     const LocalCenters z(m.centers, Precision::kFloat64);
     const Matrix<double> p =
         predict_distributed(comm, m.header.kernel, z, m.weights, leaf_offsets, q);
     for (std::size_t k = 0; k < count; ++k)
-      std::copy(p.row(k), p.row(k) + p.cols(), out.row(mine[k]));
+      for (std::size_t j = 0; j < p.cols(); ++j) out(mine[k].first, j) += mine[k].second * p(k, j);
   }
   return out;
 }

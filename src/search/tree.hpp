@@ -46,6 +46,7 @@ std::vector<double> split_direction(const mpi::Communicator& comm, const Options
 // Where a node splits.
 struct MedianSplit {
   double threshold = 0;       // the largest projection among the left rows
+  double scale = 0;           // the interquartile range of the projections (soft routing)
   std::size_t left_rows = 0;  // ceil(n / 2)
   std::vector<char> left;     // per local row: goes left
 };
@@ -53,7 +54,7 @@ struct MedianSplit {
 // collective: the lower ceil(n/2) of the n rows by (projection, index) go left (ties in the
 // projection broken by the index, so they cannot unbalance the split). Found by bisection on
 // the order of the doubles and then of the indices, one allreduce of a count per step (at most
-// 128); no rank gathers the rows.
+// 128, and 128 more for the quartiles of `scale`); no rank gathers the rows.
 MedianSplit median_split(const mpi::Communicator& comm, const std::vector<double>& projections,
                          const std::vector<std::size_t>& index, std::size_t n);
 
@@ -92,7 +93,8 @@ TreeTrainResult train_tree(const mpi::Communicator& comm, const Options& options
                            bool collect_leaf_rows = false);
 
 // collective: the tree's predictions (rows x c) for raw query rows in any contiguous layout
-// (rank r holds rows [offsets[r], offsets[r+1])).
+// (rank r holds rows [offsets[r], offsets[r+1])): hard routing, or soft routing when
+// model.tree.temperature > 0 (the weighted sum of the kept leaves' predictions).
 Matrix<double> predict_tree(const mpi::Communicator& comm, const TreeModel& model,
                             const std::vector<std::size_t>& offsets, const Matrix<double>& x);
 

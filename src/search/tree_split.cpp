@@ -173,6 +173,14 @@ MedianSplit median_split(const mpi::Communicator& comm, const std::vector<double
                             c += keys[i] == k && index[i] <= v;
                           return c;
                         });
+  // The quartiles' values (the ceil(n/4)-th and ceil(3n/4)-th smallest projections).
+  const auto kth = [&](std::size_t rank) {
+    return from_order_key(smallest_reaching(comm, lo, hi, rank, [&](std::uint64_t v) {
+      return std::count_if(keys.begin(), keys.end(), [&](std::uint64_t x) { return x <= v; });
+    }));
+  };
+  split.scale =
+      kth(std::max<std::size_t>(1, (3 * n + 3) / 4)) - kth(std::max<std::size_t>(1, (n + 3) / 4));
   split.left.resize(local);
   for (std::size_t i = 0; i < local; ++i)
     split.left[i] = keys[i] < k || (keys[i] == k && index[i] <= last);

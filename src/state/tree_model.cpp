@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -28,10 +29,46 @@ using detail::put_f64;
 using detail::put_le;
 
 constexpr char kTreeMagic[8] = {'K', 'M', 'P', 'I', 'T', 'R', 'E', 'E'};
-constexpr std::uint64_t kTreeHeaderBytes = 48;
+constexpr std::uint64_t kFixedHeaderBytes = 48;  // magic .. leaves, every version
 constexpr std::size_t kCopyChunk = std::size_t{8} << 20;
 
-std::uint64_t node_bytes(std::uint64_t d) { return 12 + 8 + 8 * d; }
+std::uint64_t header_bytes(std::uint32_t version) { return version >= 2 ? 56 : 48; }
+std::uint64_t node_bytes(std::uint32_t version, std::uint64_t d) {
+  return (version >= 2 ? 28 : 20) + 8 * d;
+}
+
+// The tables from their bytes (already checked to be complete): header, nodes, leaf places.
+TreeStructure decode_tables(const unsigned char* head, std::vector<std::uint64_t>& places) {
+  TreeStructure t;
+  const auto version = get_le<std::uint32_t>(head + 8);
+  t.task = static_cast<Task>(get_le<std::uint32_t>(head + 12));
+  const std::uint64_t d = get_le<std::uint64_t>(head + 16);
+  t.dimension = d;
+  t.outputs = get_le<std::uint64_t>(head + 24);
+  t.nodes.resize(get_le<std::uint64_t>(head + 32));
+  t.leaf_count = get_le<std::uint64_t>(head + 40);
+  if (version >= 2) t.temperature = get_f64(head + 48);
+  const unsigned char* p = head + header_bytes(version);
+  const std::uint64_t at = version >= 2 ? 28 : 20;
+  for (TreeNode& n : t.nodes) {
+    n.leaf = get_le<std::uint32_t>(p) == 1;
+    n.left = get_le<std::uint32_t>(p + 4);
+    n.right = get_le<std::uint32_t>(p + 8);
+    n.threshold = get_f64(p + 12);
+    if (version >= 2) n.scale = get_f64(p + 20);
+    if (!n.leaf) {
+      n.direction.resize(d);
+      for (std::size_t j = 0; j < d; ++j) n.direction[j] = get_f64(p + at + 8 * j);
+    }
+    p += node_bytes(version, d);
+  }
+  places.resize(2 * t.leaf_count);
+  for (std::uint64_t& v : places) {
+    v = get_le<std::uint64_t>(p);
+    p += 8;
+  }
+  return t;
+}
 
 // The header, node table and leaf table; `offsets` and `lengths` place the leaves' files.
 std::string encode_tables(const TreeStructure& t, const std::vector<std::uint64_t>& lengths) {
@@ -42,11 +79,13 @@ std::string encode_tables(const TreeStructure& t, const std::vector<std::uint64_
   put_le<std::uint64_t>(out, t.outputs);
   put_le<std::uint64_t>(out, t.nodes.size());
   put_le<std::uint64_t>(out, t.leaf_count);
+  put_f64(out, t.temperature);
   for (const TreeNode& n : t.nodes) {
     put_le<std::uint32_t>(out, n.leaf ? 1 : 0);
     put_le<std::uint32_t>(out, n.left);
     put_le<std::uint32_t>(out, n.right);
     put_f64(out, n.threshold);
+    put_f64(out, n.leaf ? 0.0 : n.scale);
     for (std::size_t j = 0; j < t.dimension; ++j) put_f64(out, n.leaf ? 0.0 : n.direction[j]);
   }
   std::uint64_t at = out.size() + 16 * lengths.size();
@@ -86,15 +125,10 @@ void check_structure(const std::string& path, const TreeStructure& t) {
     if (uses != 1) fail(path, "corrupt tree: a leaf model is not used exactly once");
 }
 
-struct LeafPlace {
-  std::uint64_t offset = 0, length = 0;
-};
-
 // Reads and checks the tables of an open tree file (rank 0); `raw` gets their bytes.
-TreeStructure read_tables(const std::string& path, const PosixFile& file, std::string& raw,
-                          std::vector<LeafPlace>& places) {
+TreeStructure read_tables(const std::string& path, const PosixFile& file, std::string& raw) {
   const std::uint64_t size = file.size();
-  unsigned char head[kTreeHeaderBytes] = {};
+  unsigned char head[kFixedHeaderBytes] = {};
   if (file.read_at(0, head, sizeof head) < sizeof head ||
       std::memcmp(head, kTreeMagic, sizeof kTreeMagic) != 0)
     fail(path, "not a kmpi tree model");
@@ -103,40 +137,27 @@ TreeStructure read_tables(const std::string& path, const PosixFile& file, std::s
     fail(path, "tree model format version " + std::to_string(version) +
                    " (this build reads up to " + std::to_string(kTreeModelVersion) + ")");
   detail::verify_crc_trailer(file, size);
-  TreeStructure t;
   const auto task = get_le<std::uint32_t>(head + 12);
   const auto d = get_le<std::uint64_t>(head + 16), c = get_le<std::uint64_t>(head + 24);
   const auto nodes = get_le<std::uint64_t>(head + 32), leaves = get_le<std::uint64_t>(head + 40);
+  const std::uint64_t per_node = node_bytes(version, d);
   if (task > 1 || d == 0 || c == 0 || nodes == 0 || leaves == 0 || d > size || nodes > size ||
-      leaves > nodes || (nodes * node_bytes(d)) / node_bytes(d) != nodes)
+      leaves > nodes || (nodes * per_node) / per_node != nodes)
     fail(path, "corrupt tree header");
-  const std::uint64_t tables = kTreeHeaderBytes + nodes * node_bytes(d) + 16 * leaves;
+  const std::uint64_t tables = header_bytes(version) + nodes * per_node + 16 * leaves;
   if (tables + 4 > size) fail(path, "truncated: the tree's tables end after the file");
   raw.resize(tables);
   file.read_exactly(0, raw.data(), tables);
-  const auto* p = reinterpret_cast<const unsigned char*>(raw.data()) + kTreeHeaderBytes;
-  t.task = static_cast<Task>(task);
-  t.dimension = d;
-  t.outputs = c;
-  t.leaf_count = leaves;
-  t.nodes.resize(nodes);
-  for (TreeNode& n : t.nodes) {
-    n.leaf = get_le<std::uint32_t>(p) == 1;
-    n.left = get_le<std::uint32_t>(p + 4);
-    n.right = get_le<std::uint32_t>(p + 8);
-    n.threshold = get_f64(p + 12);
-    if (!n.leaf) {
-      n.direction.resize(d);
-      for (std::size_t j = 0; j < d; ++j) n.direction[j] = get_f64(p + 20 + 8 * j);
-    }
-    p += node_bytes(d);
-  }
-  places.resize(leaves);
-  for (LeafPlace& l : places) {
-    l.offset = get_le<std::uint64_t>(p);
-    l.length = get_le<std::uint64_t>(p + 8);
-    p += 16;
-    if (l.offset < tables || l.length == 0 || l.offset > size - 4 || l.length > size - 4 - l.offset)
+  std::vector<std::uint64_t> places;
+  TreeStructure t = decode_tables(reinterpret_cast<const unsigned char*>(raw.data()), places);
+  if (!(t.temperature >= 0) || !std::isfinite(t.temperature))
+    fail(path, "corrupt tree: the soft-routing temperature is not a finite value >= 0");
+  for (const TreeNode& n : t.nodes)
+    if (!(n.scale >= 0) || !std::isfinite(n.scale))
+      fail(path, "corrupt tree: a split's scale is not a finite value >= 0");
+  for (std::size_t l = 0; l < leaves; ++l) {
+    const std::uint64_t offset = places[2 * l], length = places[2 * l + 1];
+    if (offset < tables || length == 0 || offset > size - 4 || length > size - 4 - offset)
       fail(path, "corrupt tree: a leaf model lies outside the file");
   }
   check_structure(path, t);
@@ -162,6 +183,48 @@ std::uint64_t copy_into(const PosixFile& to, std::uint64_t at, const std::string
 }
 
 }  // namespace
+
+std::vector<std::pair<std::uint32_t, double>> TreeStructure::soft_route(const double* x) const {
+  if (!(temperature > 0)) return {{route(x), 1.0}};
+  // log sigmoid(t), stable for large |t|.
+  const auto log_sigmoid = [](double t) {
+    return t >= 0 ? -std::log1p(std::exp(-t)) : t - std::log1p(std::exp(t));
+  };
+  std::vector<std::pair<std::uint32_t, double>> leaves, stack{{0u, 0.0}};  // (node, log weight)
+  while (!stack.empty()) {
+    const auto [i, log_weight] = stack.back();
+    stack.pop_back();
+    const TreeNode& n = nodes[i];
+    if (n.leaf) {
+      leaves.push_back({n.left, log_weight});
+      continue;
+    }
+    const double proj = tree_projection(x, n.direction.data(), dimension);
+    const double width = temperature * n.scale;
+    if (!(width > 0)) {  // no spread to scale by: this split routes hard
+      stack.push_back({proj <= n.threshold ? n.left : n.right, log_weight});
+      continue;
+    }
+    const double z = (proj - n.threshold) / width;
+    stack.push_back({n.left, log_weight + log_sigmoid(-z)});
+    stack.push_back({n.right, log_weight + log_sigmoid(z)});
+  }
+  // The softmax of the path sums, heaviest first (ties by leaf index), cut at the mass or count.
+  double top = -INFINITY, total = 0;
+  for (const auto& l : leaves) top = std::max(top, l.second);
+  for (auto& l : leaves) total += l.second = std::exp(l.second - top);
+  for (auto& l : leaves) l.second /= total;
+  std::sort(leaves.begin(), leaves.end(), [](const auto& a, const auto& b) {
+    return a.second != b.second ? a.second > b.second : a.first < b.first;
+  });
+  std::size_t keep = 0;
+  double kept = 0;
+  while (keep < leaves.size() && keep < kSoftRoutingLeaves && kept < kSoftRoutingMass)
+    kept += leaves[keep++].second;
+  leaves.resize(keep);
+  for (auto& l : leaves) l.second /= kept;
+  return leaves;
+}
 
 ModelHeader TreeModel::input_header() const {
   ModelHeader h;
@@ -224,53 +287,27 @@ void write_tree_model(const std::string& path, const TreeStructure& tree,
 
 TreeModel load_tree_model(const mpi::Communicator& comm, const std::string& path) {
   std::string raw;
-  std::vector<LeafPlace> places;
   mpi::agree_on(comm, [&] {
     if (comm.rank() != 0) return;
     FileErrors errors;
     errors.label = path;
     errors.directory_is_not_a = "model file";
     const PosixFile file(path, O_RDONLY, 0, errors);
-    read_tables(path, file, raw, places);
-    std::string places_bytes;
-    for (const LeafPlace& l : places) {
-      put_le<std::uint64_t>(places_bytes, l.offset);
-      put_le<std::uint64_t>(places_bytes, l.length);
-    }
-    raw += places_bytes;  // the places once more, decoded by every rank below
+    read_tables(path, file, raw);
   });
   raw = comm.broadcast(raw, 0);
-  // Every rank decodes the verified tables from the bytes rank 0 read.
+  // Every rank decodes the tables rank 0 read and checked.
   TreeModel m;
-  const auto* head = reinterpret_cast<const unsigned char*>(raw.data());
-  const std::uint64_t d = get_le<std::uint64_t>(head + 16),
-                      nodes = get_le<std::uint64_t>(head + 32),
-                      leaves = get_le<std::uint64_t>(head + 40);
-  m.tree.task = static_cast<Task>(get_le<std::uint32_t>(head + 12));
-  m.tree.dimension = d;
-  m.tree.outputs = get_le<std::uint64_t>(head + 24);
-  m.tree.leaf_count = leaves;
-  m.tree.nodes.resize(nodes);
-  const unsigned char* p = head + kTreeHeaderBytes;
-  for (TreeNode& n : m.tree.nodes) {
-    n.leaf = get_le<std::uint32_t>(p) == 1;
-    n.left = get_le<std::uint32_t>(p + 4);
-    n.right = get_le<std::uint32_t>(p + 8);
-    n.threshold = get_f64(p + 12);
-    if (!n.leaf) {
-      n.direction.resize(d);
-      for (std::size_t j = 0; j < d; ++j) n.direction[j] = get_f64(p + 20 + 8 * j);
-    }
-    p += node_bytes(d);
-  }
-  p += 16 * leaves;  // the leaf table as stored; its checked copy follows the tables
-  for (std::uint64_t l = 0; l < leaves; ++l, p += 16) {
-    m.leaves.push_back(
-        load_model_window(comm, path, get_le<std::uint64_t>(p), get_le<std::uint64_t>(p + 8)));
+  std::vector<std::uint64_t> places;
+  m.tree = decode_tables(reinterpret_cast<const unsigned char*>(raw.data()), places);
+  for (std::size_t l = 0; l < m.tree.leaf_count; ++l) {
+    m.leaves.push_back(load_model_window(comm, path, places[2 * l], places[2 * l + 1]));
     const ModelHeader& h = m.leaves.back().header;
-    mpi::agree(comm, h.dimension == d && h.task == m.tree.task && h.outputs <= m.tree.outputs,
-               path + ": corrupt tree: leaf " + std::to_string(l) +
-                   " does not match the tree's d, task or outputs");
+    mpi::agree(
+        comm,
+        h.dimension == m.tree.dimension && h.task == m.tree.task && h.outputs <= m.tree.outputs,
+        path + ": corrupt tree: leaf " + std::to_string(l) +
+            " does not match the tree's d, task or outputs");
   }
   return m;
 }

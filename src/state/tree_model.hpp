@@ -5,11 +5,12 @@
 //
 // Layout (little-endian):
 //   header  : magic "KMPITREE" (8 bytes), version u32, task u32, d u64, c u64, nodes u64,
-//             leaves u64
+//             leaves u64, (version >= 2) soft-routing temperature f64 (0 = hard routing)
 //   nodes   : per node, preorder from the root: kind u32 (0 split, 1 leaf), a u32, b u32
 //             (split: the left and right children's node indices; leaf: its leaf index, 0),
-//             threshold f64, direction d f64 (a leaf: zeros). x . v <= threshold goes left, x the
-//             raw features (before any leaf's scaling).
+//             threshold f64, (version >= 2) scale f64 (the interquartile range of the node's
+//             training projections; a leaf: 0), direction d f64 (a leaf: zeros).
+//             x . v <= threshold goes left, x the raw features (before any leaf's scaling).
 //   leaves  : per leaf, offset u64 and length u64 of its model file inside this file
 //   models  : the leaves' model files, back to back
 //   trailer : CRC-32 (zlib) of every byte before it, u32
@@ -18,6 +19,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "kmpi/model.hpp"
@@ -25,12 +27,19 @@
 
 namespace kmpi {
 
-inline constexpr std::uint32_t kTreeModelVersion = 1;
+// 2: soft routing (the temperature and every split's scale); version 1 files route hard.
+inline constexpr std::uint32_t kTreeModelVersion = 2;
+
+// Soft routing keeps a query's leaves by weight until they hold this share of it, at most
+// kSoftRoutingLeaves of them (xRFM's defaults).
+inline constexpr double kSoftRoutingMass = 0.99;
+inline constexpr std::size_t kSoftRoutingLeaves = 12;
 
 struct TreeNode {
   bool leaf = false;
   std::uint32_t left = 0, right = 0;  // split: children's node indices; leaf: left = leaf index
   double threshold = 0;
+  double scale = 0;               // split: the IQR of its training rows' projections
   std::vector<double> direction;  // split: v, d values
 };
 
@@ -49,6 +58,16 @@ struct TreeStructure {
   std::size_t outputs = 0;      // c: classes or targets of the whole tree
   std::vector<TreeNode> nodes;  // preorder, nodes[0] the root
   std::size_t leaf_count = 0;
+  // Soft routing (DESIGN §1.5): at a split z = (x . v - threshold) / (temperature * scale); the
+  // left child gets log sigmoid(-z), the right log sigmoid(z), a leaf the sum over its path.
+  // 0: hard routing (route()).
+  double temperature = 0;
+
+  // local: the leaves of raw feature row x with their weights (summing to 1), heaviest first:
+  // by soft routing, kept until they hold kSoftRoutingMass of the weight, at most
+  // kSoftRoutingLeaves; a split whose temperature * scale is 0 routes hard. With temperature 0:
+  // the one leaf of route(), weight 1.
+  std::vector<std::pair<std::uint32_t, double>> soft_route(const double* x) const;
 
   // local: the leaf index of raw feature row x (hard routing).
   std::uint32_t route(const double* x) const {

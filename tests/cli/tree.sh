@@ -9,6 +9,7 @@
 #    the predictions agree to 1e-12 relative (a leaf's sum over its centers is split over the
 #    ranks and reduced in another order: the last digits differ), and eval's mse equals the
 #    training run's test mse;
+#  - soft routing (--rfm.soft_temperature at predict) agrees at 1 and 4 ranks;
 #  - a tree trained at 1 rank predicts like the one trained at 2 (1e-6 relative: the splitter's
 #    and leaves' fits factor on other ScaLAPACK grids);
 #  - refusals: a tree with checkpoints, a tree under kmpi tune.
@@ -78,6 +79,23 @@ ev = [json.loads(l) for l in open("eval.jsonl") if '"eval"' in l][0]
 tr = [json.loads(l) for l in open("tree.jsonl") if '"done"' in l][-1]
 print(f"predict mse {mse:.6f}, eval {ev['test_mse']:.6f}, train's test {tr['test_mse']:.6f}")
 assert abs(ev["test_mse"] - mse) <= 1e-9 * mse and abs(tr["test_mse"] - mse) <= 1e-9 * mse
+PY
+
+# Soft routing (rfm.soft_temperature at predict time overrides the tree's stored 0): the same
+# at 1 and 4 ranks, and on this table, whose halves meet at x0 = 0, about as good as hard routing.
+for np in 1 4; do
+  run $np predict --model=tree.kmpi --data.features=tx.npy --output.predictions=soft$np.txt \
+    --rfm.soft_temperature=0.05
+done
+/usr/bin/python3 - <<'PY'
+import numpy as np
+ty = np.load("ty.npy")
+hard, s1, s4 = (np.loadtxt(f) for f in ("pred1.txt", "soft1.txt", "soft4.txt"))
+assert np.max(np.abs(s1 - s4)) <= 1e-12 * np.max(np.abs(s1)), np.max(np.abs(s1 - s4))
+assert np.max(np.abs(s1 - hard)) > 0, "soft routing changed nothing"
+mh, ms = np.mean((hard - ty) ** 2), np.mean((s1 - ty) ** 2)
+print(f"test mse: hard routing {mh:.5f}, soft (T = 0.05) {ms:.5f}")
+assert ms < 1.5 * mh, (ms, mh)
 PY
 
 run 1 train --config tree.ini --rfm.leaf_size=1500 --output.model=tree1.kmpi > tree1.log
