@@ -232,6 +232,12 @@ TEST(Tree, LeavesRoutingAndLeafModels) {
       train_tree(comm, tree_options(model, leaf_size), table_rows(comm, first_rows(n)), true);
   ASSERT_EQ(r.tree.leaf_count, 4u);
   ASSERT_EQ(r.leaf_rows.size(), 4u);
+  ASSERT_EQ(r.node_rows.size(), r.tree.nodes.size());
+  EXPECT_EQ(r.node_rows[0], n);
+  for (std::size_t i = 0; i < r.tree.nodes.size(); ++i)
+    if (r.tree.nodes[i].leaf) {
+      EXPECT_EQ(r.node_rows[i], r.leaf_rows[r.tree.nodes[i].left].size());
+    }
   // Serial routing of every training row reaches the leaf that trained on it.
   std::vector<int> leaf_of(n, -1);
   for (std::size_t l = 0; l < r.leaf_rows.size(); ++l) {

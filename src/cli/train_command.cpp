@@ -80,6 +80,21 @@ int train_tree_command(const mpi::Communicator& comm, const Options& o) {
   LocalData train = read_distributed(comm, files.features, files.labels, {}, files.read);
   const TreeTrainResult result = train_tree(comm, o, std::move(train));
   MetricsWriter metrics(comm, o.str("output.metrics"));
+  for (std::size_t i = 0; i < result.tree.nodes.size(); ++i) {
+    const TreeNode& node = result.tree.nodes[i];
+    Json line;
+    line.add("event", "tree_node")
+        .add("node", static_cast<double>(i))
+        .add("rows", static_cast<double>(result.node_rows[i]));
+    if (node.leaf)
+      line.add("leaf", static_cast<double>(node.left));
+    else
+      line.add("threshold", node.threshold)
+          .add("iqr", node.scale)
+          .add("left", static_cast<double>(node.left))
+          .add("right", static_cast<double>(node.right));
+    metrics.line(line.str());
+  }
   Json done;
   done.add("event", "done")
       .add("leaves", static_cast<double>(result.tree.leaf_count))

@@ -71,7 +71,7 @@ void train_leaf(const mpi::Communicator& comm, NodeRows rows, std::uint64_t node
   const TrainResult r = train_in_memory(comm, o, std::move(train));
   mpi::agree(comm, r.trained, "tree leaf " + std::to_string(node) + ": no model was trained");
   if (comm.rank() != 0) return;
-  g.records.insert(g.records.end(), {kLeafRecord, node, all.size()});
+  g.records.insert(g.records.end(), {kLeafRecord, node, 1 + all.size(), n});
   g.records.insert(g.records.end(), all.begin(), all.end());
 }
 
@@ -92,8 +92,8 @@ void grow(const mpi::Communicator& comm, NodeRows rows, std::uint64_t node, int 
               static_cast<unsigned long long>(node), n, comm.size(), split.left_rows,
               split.threshold, n - split.left_rows);
   if (comm.rank() == 0) {
-    g.records.insert(g.records.end(), {kSplitRecord, node, 2 + v.size(), bits_of(split.threshold),
-                                       bits_of(split.scale)});
+    g.records.insert(g.records.end(), {kSplitRecord, node, 3 + v.size(), bits_of(split.threshold),
+                                       bits_of(split.scale), n});
     for (double x : v) g.records.push_back(bits_of(x));
   }
   if (comm.size() == 1) {  // this rank grows both children, one after the other
@@ -143,13 +143,15 @@ TreeTrainResult assemble(const std::vector<unsigned long long>& records, Task ta
       out.tree.nodes[index].leaf = true;
       out.tree.nodes[index].left = static_cast<std::uint32_t>(out.tree.leaf_count++);
       leaf_nodes.push_back(node);
-      out.leaf_rows.emplace_back(it->second.payload.begin(), it->second.payload.end());
+      out.node_rows.push_back(it->second.payload[0]);
+      out.leaf_rows.emplace_back(it->second.payload.begin() + 1, it->second.payload.end());
       return index;
     }
     const auto& p = it->second.payload;
     out.tree.nodes[index].threshold = double_of(p[0]);
     out.tree.nodes[index].scale = double_of(p[1]);
-    for (std::size_t j = 2; j < p.size(); ++j)
+    out.node_rows.push_back(p[2]);
+    for (std::size_t j = 3; j < p.size(); ++j)
       out.tree.nodes[index].direction.push_back(double_of(p[j]));
     const std::uint32_t left = self(self, 2 * node);
     const std::uint32_t right = self(self, 2 * node + 1);
@@ -173,6 +175,11 @@ Growth tree_options(const mpi::Communicator& comm, const Options& o) {
   mpi::agree(comm, o.str("data.centers").empty() && !o.flag("run.dry_run"),
              "rfm.leaf_size: data.centers and run.dry_run are for one model");
   check_train_options(comm, o, false);  // every fit's options, agreed once before any fit
+  // A leaf's RFM selects its iteration on its own validation split: refused here rather than in
+  // every leaf after the splits.
+  mpi::agree(comm, o.count("rfm.iterations") == 0 || o.real("data.validation_fraction") > 0,
+             "rfm.iterations: every leaf's RFM selects its iteration on a validation split of its "
+             "rows; give data.validation_fraction");
   Growth g;
   g.leaf_size = o.count("rfm.leaf_size");
   g.split_options = o;

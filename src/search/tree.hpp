@@ -80,7 +80,8 @@ NodeRows local_child(const NodeRows& rows, const MedianSplit& split, bool left);
 // What train_tree returns besides the file.
 struct TreeTrainResult {
   TreeStructure tree;
-  // With TreeTrainOptions::collect_leaf_rows: leaf l's rows (indices into the training rows,
+  std::vector<std::size_t> node_rows;  // per node (preorder): its training rows
+  // With collect_leaf_rows: leaf l's rows (indices into the training rows,
   // ascending), on every rank. For tests; gathers O(n) indices.
   std::vector<std::vector<std::size_t>> leaf_rows;
 };

@@ -1,6 +1,7 @@
 // One split of the xRFM tree (search/tree.hpp): the splitter's direction, the median by rank of
 // the projections, and the move of the rows to the children's groups.
 #include <algorithm>
+#include <climits>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -234,6 +235,11 @@ NodeRows send_to_children(const mpi::Communicator& comm, const NodeRows& rows,
   std::vector<std::size_t> start(2 * P + 2, 0);
   for (int r = 0; r < P; ++r)
     for (int s = 0; s < 2; ++s) start[2 * (r + 1) + s] = start[2 * r + s] + counts[2 * r + s];
+  // MPI counts are ints: the rows a rank sends or receives times their width must fit one.
+  const std::size_t most = std::max({local, sides[0].count(0), sides[1].count(0)});
+  mpi::agree(comm, most <= static_cast<std::size_t>(INT_MAX) / width,
+             "rfm.leaf_size: a node's rows are too many to move between ranks in one message; "
+             "use more ranks");
   std::vector<int> dest(local);
   std::vector<int> send_counts(P, 0), send_displs(P, 0), recv_counts(P, 0), recv_displs(P, 0);
   std::size_t at[2] = {start[2 * me], start[2 * me + 1]};

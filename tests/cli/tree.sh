@@ -2,6 +2,7 @@
 # The xRFM tree end to end (rfm.leaf_size): a synthetic regression (3000 rows, 10 features) whose
 # two halves (x0 < 0 and x0 >= 0) follow sin(8 x1) and sin(8 x2), plus 2 x0 so that x0 is the
 # splitter's strongest direction:
+#  - a "tree_node" metrics line per node (rows; a split's threshold and IQR);
 #  - the tree (2 leaves, each its own RFM with its own metric) has a test mse below 0.8 x that of
 #    one RFM of the same options (measured: 0.19 vs 0.50; seeds 6 and 7 of the same table 0.29
 #    vs 0.53 and 0.18 vs 0.52): one metric must weigh x1 and x2 everywhere, a leaf only its own;
@@ -12,7 +13,8 @@
 #  - soft routing (--rfm.soft_temperature at predict) agrees at 1 and 4 ranks;
 #  - a tree trained at 1 rank predicts like the one trained at 2 (1e-6 relative: the splitter's
 #    and leaves' fits factor on other ScaLAPACK grids);
-#  - refusals: a tree with checkpoints, a tree under kmpi tune.
+#  - refusals: a tree with checkpoints, leaves' RFM without a validation split, a tree under
+#    kmpi tune.
 source "$(dirname "$0")/common.sh"
 /usr/bin/python3 - <<'PY'
 import numpy as np
@@ -52,6 +54,9 @@ import json
 def done(path):
     return [json.loads(l) for l in open(path) if '"done"' in l][-1]
 tree, one = done("tree.jsonl"), done("one.jsonl")
+nodes = [json.loads(l) for l in open("tree.jsonl") if '"tree_node"' in l]
+assert [n["rows"] for n in nodes] == [3000, 1500, 1500], nodes
+assert "threshold" in nodes[0] and nodes[1]["leaf"] == 0 and nodes[2]["leaf"] == 1, nodes
 print(f"test mse: tree {tree['test_mse']:.5f}, one model {one['test_mse']:.5f}")
 assert tree["test_mse"] < 0.8 * one["test_mse"], (tree, one)
 PY
@@ -107,6 +112,8 @@ assert np.max(np.abs(a - b)) <= 1e-6 * np.max(np.abs(a)), np.max(np.abs(a - b))
 PY
 
 expect_refusal tree.ini "checkpoints inside a tree" --rfm.leaf_size=1500 --run.checkpoint_dir=ck
+expect_refusal tree.ini "validation split of its rows" --rfm.leaf_size=1500 \
+  --data.validation_fraction=0
 rc=0; run 2 tune --config tree.ini --rfm.leaf_size=1500 --tune.bandwidths=5,10 > tune.log 2>&1 || rc=$?
 [ "$rc" -eq 1 ] && grep -q "rfm.leaf_size" tune.log || { cat tune.log; fail "tune with a tree"; }
 ls | grep -q "tmp" && fail "temporary files left: $(ls | grep tmp)"
