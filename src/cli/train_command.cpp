@@ -79,6 +79,7 @@ int train_tree_command(const mpi::Communicator& comm, const Options& o) {
   const TrainFiles files = check_train_files(comm, o);
   LocalData train = read_distributed(comm, files.features, files.labels, {}, files.read);
   const TreeTrainResult result = train_tree(comm, o, std::move(train));
+  if (result.exit_code != 0) return result.exit_code;  // stopped after its checkpoints
   MetricsWriter metrics(comm, o.str("output.metrics"));
   for (std::size_t i = 0; i < result.tree.nodes.size(); ++i) {
     const TreeNode& node = result.tree.nodes[i];

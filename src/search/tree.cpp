@@ -9,16 +9,19 @@
 #include "search/tree.hpp"
 
 #include <unistd.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <map>
 
 #include "base/rng.hpp"
 #include "driver/metrics.hpp"
 #include "parallel/log.hpp"
+#include "state/checkpoint.hpp"
 
 namespace kmpi {
 
@@ -45,16 +48,84 @@ struct Growth {
   Options split_options, leaf_options;
   std::size_t leaf_size = 0;
   std::string leaf_prefix;  // leaf files: prefix + heap number
+  // Checkpoints (run.checkpoint_dir/tree): finished splits and leaves are kept there, and
+  // reused by a run with run.resume != no; each leaf's RFM checkpoints in its own directory.
+  std::string dir;
+  bool reuse = false;             // run.resume != no
+  bool leaf_checkpoints = false;  // the leaves' fits write checkpoints (they validate)
   bool collect_leaf_rows = false;
   std::vector<unsigned long long> records;  // [kind, node, words, payload...] (group roots only)
   const Log* log = nullptr;
 };
 
+// Thrown on every rank of a group that stops after a stop signal (its checkpoints written).
+struct TreeStopped {};
+
 std::string leaf_file(const std::string& prefix, std::uint64_t node) {
   return prefix + std::to_string(node);
 }
 
-// collective over the leaf's group: the leaf's RFM on exactly its rows, written to its file.
+// collective: whether rank 0 finds `path` (a finished leaf of an earlier run).
+bool exists_on_rank0(const mpi::Communicator& comm, const std::string& path) {
+  int found = comm.rank() == 0 && std::filesystem::exists(path) ? 1 : 0;
+  comm.broadcast(&found, 1, 0);
+  return found != 0;
+}
+
+// collective: a stop signal on any rank of the group (with checkpoints on) stops the group.
+void stop_if_signalled(const mpi::Communicator& comm, const Growth& g) {
+  if (!g.dir.empty() && comm.allreduce_value(stop_signal_received(), mpi::Op::kMax) != 0)
+    throw TreeStopped{};
+}
+
+// The file of a finished split: n, d, v (d values), CRC-32 of those bytes; little-endian words.
+std::string split_file(const Growth& g, std::uint64_t node) {
+  return g.dir + "/split-" + std::to_string(node);
+}
+
+// collective: keeps a split's direction for a resumed run (rank 0 writes; agreed).
+void save_split(const mpi::Communicator& comm, const Growth& g, std::uint64_t node, std::size_t n,
+                const std::vector<double>& v) {
+  mpi::agree_on(comm, [&] {
+    if (comm.rank() != 0) return;
+    std::vector<unsigned long long> words = {n, v.size()};
+    for (double x : v) words.push_back(bits_of(x));
+    words.push_back(crc32(0L, reinterpret_cast<const Bytef*>(words.data()),
+                          static_cast<uInt>(words.size() * 8)));
+    const std::string path = split_file(g, node), temp = path + ".tmp";
+    std::FILE* f = std::fopen(temp.c_str(), "wb");
+    bool ok = f && std::fwrite(words.data(), 8, words.size(), f) == words.size();
+    if (f) ok = std::fclose(f) == 0 && ok;
+    ok = ok && std::rename(temp.c_str(), path.c_str()) == 0;
+    if (!ok) throw Error(path + ": cannot write a tree checkpoint");
+  });
+}
+
+// collective: the direction of a split an earlier run finished on the same n and d rows, if
+// rank 0 finds a whole one (else the split is computed again).
+bool load_split(const mpi::Communicator& comm, const Growth& g, std::uint64_t node, std::size_t n,
+                std::size_t d, std::vector<double>& v) {
+  std::vector<unsigned long long> words(d + 3, 0);
+  int ok = 0;
+  if (comm.rank() == 0) {
+    if (std::FILE* f = std::fopen(split_file(g, node).c_str(), "rb")) {
+      ok = std::fread(words.data(), 8, words.size(), f) == words.size() && std::fgetc(f) == EOF &&
+           words[0] == n && words[1] == d &&
+           words[d + 2] == crc32(0L, reinterpret_cast<const Bytef*>(words.data()),
+                                 static_cast<uInt>((d + 2) * 8));
+      std::fclose(f);
+    }
+  }
+  comm.broadcast(&ok, 1, 0);
+  if (!ok) return false;
+  comm.broadcast(words.data(), words.size(), 0);
+  v.resize(d);
+  for (std::size_t j = 0; j < d; ++j) v[j] = double_of(words[j + 2]);
+  return true;
+}
+
+// collective over the leaf's group: the leaf's RFM on exactly its rows, written to its file
+// (unless a resumed run finds it there).
 void train_leaf(const mpi::Communicator& comm, NodeRows rows, std::uint64_t node, Growth& g) {
   const std::size_t n = rows.data.partition.size();
   std::vector<std::size_t> all;
@@ -63,13 +134,24 @@ void train_leaf(const mpi::Communicator& comm, NodeRows rows, std::uint64_t node
     comm.allgatherv(rows.index.data(), all.data(), rows.data.partition.counts(),
                     rows.data.partition.displacements());
   }
-  Options o = g.leaf_options;
-  o.set("output.model", leaf_file(g.leaf_prefix, node));
-  TrainRows train;
-  train.train = std::move(rows.data);
-  train.train_name = "tree leaf " + std::to_string(node) + " rows";
-  const TrainResult r = train_in_memory(comm, o, std::move(train));
-  mpi::agree(comm, r.trained, "tree leaf " + std::to_string(node) + ": no model was trained");
+  const std::string file = leaf_file(g.leaf_prefix, node);
+  if (!(g.reuse && exists_on_rank0(comm, file))) {
+    Options o = g.leaf_options;
+    o.set("output.model", file);
+    if (g.leaf_checkpoints) {
+      o.set("run.checkpoint_dir", g.dir + "/leaf-" + std::to_string(node));
+      o.set("run.resume", g.reuse ? "auto" : "no");
+    }
+    TrainRows train;
+    train.train = std::move(rows.data);
+    train.train_name = "tree leaf " + std::to_string(node) + " rows";
+    const TrainResult r = train_in_memory(comm, o, std::move(train));
+    if (r.exit_code == kExitCheckpointedOnSignal) throw TreeStopped{};
+    mpi::agree(comm, r.trained, "tree leaf " + std::to_string(node) + ": no model was trained");
+  } else {
+    g.log->info("tree: leaf %llu reused from %s", static_cast<unsigned long long>(node),
+                file.c_str());
+  }
   if (comm.rank() != 0) return;
   g.records.insert(g.records.end(), {kLeafRecord, node, 1 + all.size(), n});
   g.records.insert(g.records.end(), all.begin(), all.end());
@@ -78,12 +160,17 @@ void train_leaf(const mpi::Communicator& comm, NodeRows rows, std::uint64_t node
 // collective over `comm`: the subtree of `node` on its rows.
 void grow(const mpi::Communicator& comm, NodeRows rows, std::uint64_t node, int depth, Growth& g) {
   const std::size_t n = rows.data.partition.size();
+  stop_if_signalled(comm, g);
   if (n <= g.leaf_size) {
     train_leaf(comm, std::move(rows), node, g);
     return;
   }
   mpi::agree(comm, depth < kMaxDepth, "rfm.leaf_size: the tree is deeper than it can be");
-  const std::vector<double> v = split_direction(comm, g.split_options, rows, node);
+  std::vector<double> v;
+  if (!(g.reuse && load_split(comm, g, node, n, rows.data.dimension, v))) {
+    v = split_direction(comm, g.split_options, rows, node);
+    if (!g.dir.empty()) save_split(comm, g, node, n, v);
+  }
   std::vector<double> projections(rows.data.features.rows());
   for (std::size_t i = 0; i < projections.size(); ++i)
     projections[i] = tree_projection(rows.data.features.row(i), v.data(), v.size());
@@ -167,8 +254,6 @@ TreeTrainResult assemble(const std::vector<unsigned long long>& records, Task ta
 Growth tree_options(const mpi::Communicator& comm, const Options& o) {
   mpi::agree(comm, !o.str("output.model").empty(),
              "rfm.leaf_size: the tree is written to output.model; give it");
-  mpi::agree(comm, o.str("run.checkpoint_dir").empty(),
-             "rfm.leaf_size: checkpoints inside a tree are not supported yet (run.checkpoint_dir)");
   mpi::agree(
       comm, o.str("output.metric_matrix").empty(),
       "rfm.leaf_size: every leaf learns its own metric; output.metric_matrix is for one model");
@@ -189,9 +274,63 @@ Growth tree_options(const mpi::Communicator& comm, const Options& o) {
   g.leaf_options.set("output.metrics", "");
   g.leaf_options.set("data.limit", "0");
   g.leaf_options.set("rfm.leaf_size", "0");
-  const std::string pid = comm.broadcast(std::to_string(::getpid()), 0);
-  g.leaf_prefix = o.str("output.model") + ".tmp-tree-" + pid + ".leaf-";
+  // The splitters' fits are short: never checkpointed, never resumed.
+  g.split_options.set("run.checkpoint_dir", "");
+  g.split_options.set("run.resume", "no");
+  const std::string dir = o.str("run.checkpoint_dir"), resume = o.str("run.resume");
+  mpi::agree(comm, resume == "no" || !dir.empty(),
+             "run.resume = " + resume + " needs run.checkpoint_dir");
+  if (dir.empty()) {
+    const std::string pid = comm.broadcast(std::to_string(::getpid()), 0);
+    g.leaf_prefix = o.str("output.model") + ".tmp-tree-" + pid + ".leaf-";
+    return g;
+  }
+  g.dir = dir + "/tree";
+  g.reuse = resume != "no";
+  g.leaf_checkpoints =
+      find_solver(o.str("solver.name"))->iterative || o.count("rfm.iterations") > 0;
+  g.leaf_prefix = g.dir + "/leaf-model-";
+  bool found = false;
+  mpi::agree_on(comm, [&] {
+    if (comm.rank() != 0) return;
+    found = std::filesystem::exists(g.dir);
+    std::filesystem::create_directories(g.dir);
+  });
+  mpi::agree(comm, comm.allreduce_value(found ? 1 : 0, mpi::Op::kMax) == 1 || resume != "require",
+             g.dir + ": run.resume = require but there is no tree checkpoint");
   return g;
+}
+
+// collective: rank 0 writes the tree (when `complete`) from the leaves' files, then removes
+// what it no longer needs: every leaf file of the records without checkpoints; with checkpoints
+// the whole checkpoint directory once the tree is written, nothing otherwise (a resumed run
+// reuses it). Errors are agreed.
+void write_tree(const mpi::Communicator& comm, const Growth& g, const std::string& path,
+                const std::vector<unsigned long long>& records, const TreeStructure& tree,
+                const std::vector<std::uint64_t>& leaf_nodes, bool complete) {
+  mpi::agree_on(comm, [&] {
+    if (comm.rank() != 0) return;
+    std::vector<std::string> files;
+    for (std::size_t at = 0; at + 3 <= records.size(); at += 3 + records[at + 2])
+      if (records[at] == kLeafRecord) files.push_back(leaf_file(g.leaf_prefix, records[at + 1]));
+    const auto clean = [&](bool written) {
+      if (g.dir.empty())
+        for (const std::string& f : files) std::remove(f.c_str());
+      else if (written)
+        std::filesystem::remove_all(g.dir);
+    };
+    try {
+      if (complete) {
+        std::vector<std::string> ordered;
+        for (std::uint64_t node : leaf_nodes) ordered.push_back(leaf_file(g.leaf_prefix, node));
+        write_tree_model(path, tree, ordered);
+      }
+    } catch (...) {
+      clean(false);
+      throw;
+    }
+    clean(complete);
+  });
 }
 
 }  // namespace
@@ -225,13 +364,15 @@ TreeTrainResult train_tree(const mpi::Communicator& comm, const Options& o, Loca
   root.data = std::move(train);
   // A failure inside a group is agreed there (a CollectiveError on all its ranks), ends that
   // group's work, and meets every other rank at the allgather below.
-  bool ok = true;
+  bool ok = true, stopped = false;
   std::string message;
   try {
     grow(comm, std::move(root), 1, 0, g);
   } catch (const CollectiveError& e) {
     ok = false;
     message = e.what();
+  } catch (const TreeStopped&) {
+    stopped = true;
   }
   const int P = comm.size();
   const int mine = static_cast<int>(g.records.size());
@@ -240,33 +381,26 @@ TreeTrainResult train_tree(const mpi::Communicator& comm, const Options& o, Loca
   for (int r = 1; r < P; ++r) displs[r] = displs[r - 1] + counts[r - 1];
   std::vector<unsigned long long> records(static_cast<std::size_t>(displs[P - 1] + counts[P - 1]));
   comm.allgatherv(g.records.data(), records.data(), counts, displs);
-  std::vector<std::uint64_t> leaf_nodes;
-  TreeTrainResult result;
   const bool all_ok = comm.allreduce_value(ok ? 0 : 1, mpi::Op::kMax) == 0;
-  if (all_ok) result = assemble(records, task, d, c, leaf_nodes);
+  const bool any_stopped = comm.allreduce_value(stopped ? 1 : 0, mpi::Op::kMax) == 1;
+  TreeTrainResult result;
+  std::vector<std::uint64_t> leaf_nodes;
+  if (all_ok && !any_stopped) result = assemble(records, task, d, c, leaf_nodes);
   result.tree.temperature = o.real("rfm.soft_temperature");
-  const std::string path = o.str("output.model");
-  mpi::agree_on(comm, [&] {
-    if (comm.rank() != 0) return;
-    std::vector<std::string> files;
-    for (std::size_t at = 0; at + 3 <= records.size(); at += 3 + records[at + 2])
-      if (records[at] == kLeafRecord) files.push_back(leaf_file(g.leaf_prefix, records[at + 1]));
-    try {
-      if (all_ok) {
-        std::vector<std::string> ordered;
-        for (std::uint64_t node : leaf_nodes) ordered.push_back(leaf_file(g.leaf_prefix, node));
-        write_tree_model(path, result.tree, ordered);
-      }
-    } catch (...) {
-      for (const std::string& f : files) std::remove(f.c_str());
-      throw;
-    }
-    for (const std::string& f : files) std::remove(f.c_str());
-  });
+  write_tree(comm, g, o.str("output.model"), records, result.tree, leaf_nodes,
+             all_ok && !any_stopped);
   mpi::agree(comm, ok, message);
   if (!collect_leaf_rows) result.leaf_rows.clear();
+  if (any_stopped) {
+    log.info(
+        "tree: stopped; its finished splits and leaves are in %s: run again with "
+        "run.resume = auto",
+        g.dir.c_str());
+    result.exit_code = kExitCheckpointedOnSignal;
+    return result;
+  }
   log.info("tree: %zu leaves, %zu nodes -> %s", result.tree.leaf_count, result.tree.nodes.size(),
-           path.c_str());
+           o.str("output.model").c_str());
   return result;
 }
 

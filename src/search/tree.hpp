@@ -79,6 +79,9 @@ NodeRows local_child(const NodeRows& rows, const MedianSplit& split, bool left);
 
 // What train_tree returns besides the file.
 struct TreeTrainResult {
+  // 0: trained and written; kExitCheckpointedOnSignal: stopped by a stop signal, the finished
+  // splits and leaves kept under run.checkpoint_dir/tree for a run with run.resume = auto.
+  int exit_code = 0;
   TreeStructure tree;
   std::vector<std::size_t> node_rows;  // per node (preorder): its training rows
   // With collect_leaf_rows: leaf l's rows (indices into the training rows,
@@ -87,7 +90,10 @@ struct TreeTrainResult {
 };
 
 // collective: the tree on `train` (this rank's block of BlockPartition(n, P) of comm, features
-// unscaled, labels or targets as given), written to output.model. A failure inside one group
+// unscaled, labels or targets as given), written to output.model. With run.checkpoint_dir, every
+// finished split (its direction) and leaf (its model file) is kept in <dir>/tree, each leaf's
+// RFM checkpoints in <dir>/tree/leaf-<node>, and a stop signal stops each group at its next
+// node or step; run.resume = auto then reuses what is there. A failure inside one group
 // (a CollectiveError of a split or a leaf) is agreed in that group, which stops, and then over
 // all ranks: every rank throws the same CollectiveError at the end, never a hang.
 TreeTrainResult train_tree(const mpi::Communicator& comm, const Options& options, LocalData train,

@@ -13,7 +13,9 @@
 #  - soft routing (--rfm.soft_temperature at predict) agrees at 1 and 4 ranks;
 #  - a tree trained at 1 rank predicts like the one trained at 2 (1e-6 relative: the splitter's
 #    and leaves' fits factor on other ScaLAPACK grids);
-#  - refusals: a tree with checkpoints, leaves' RFM without a validation split, a tree under
+#  - a tree stopped by SIGTERM again and again and resumed (run.checkpoint_dir, run.resume =
+#    auto) is the uninterrupted run's tree;
+#  - refusals: leaves' RFM without a validation split, a tree under
 #    kmpi tune.
 source "$(dirname "$0")/common.sh"
 /usr/bin/python3 - <<'PY'
@@ -111,7 +113,20 @@ a, b = np.loadtxt("pred1.txt"), np.loadtxt("pred_t1.txt")
 assert np.max(np.abs(a - b)) <= 1e-6 * np.max(np.abs(a)), np.max(np.abs(a - b))
 PY
 
-expect_refusal tree.ini "checkpoints inside a tree" --rfm.leaf_size=1500 --run.checkpoint_dir=ck
+# Stopped by SIGTERM again and again (eigenpro2 leaves, so a leaf's RFM checkpoints inside its
+# iterations too) and resumed each time: the model of the uninterrupted run, bit for bit, and no
+# checkpoint left behind.
+sed -e 's/^name = direct/name = eigenpro2\nepochs = 4\nbatch_size = 100\nnystrom_samples = 300/' \
+  tree.ini > ck.ini
+run 2 train --config ck.ini --rfm.leaf_size=1500 --output.model=straight.kmpi > straight.log
+stop_until_done 2 1.5 train --config ck.ini --rfm.leaf_size=1500 --output.model=resumed.kmpi \
+  --run.checkpoint_dir=ck --run.resume=auto --run.step_delay_ms=10
+grep -q "reused" bg.log || echo "(the last run reused no leaf)"
+for m in straight resumed; do
+  run 2 predict --model=$m.kmpi --data.features=tx.npy --output.predictions=$m.txt
+done
+cmp straight.txt resumed.txt || fail "the resumed tree predicts differently"
+[ ! -e ck/tree ] || fail "ck/tree left behind"
 expect_refusal tree.ini "validation split of its rows" --rfm.leaf_size=1500 \
   --data.validation_fraction=0
 rc=0; run 2 tune --config tree.ini --rfm.leaf_size=1500 --tune.bandwidths=5,10 > tune.log 2>&1 || rc=$?
