@@ -9,7 +9,6 @@
 #include "search/tree.hpp"
 
 #include <unistd.h>
-#include <zlib.h>
 
 #include <algorithm>
 #include <cmath>
@@ -21,6 +20,7 @@
 #include "base/rng.hpp"
 #include "driver/metrics.hpp"
 #include "parallel/log.hpp"
+#include "search/tree_checkpoint.hpp"
 #include "state/checkpoint.hpp"
 
 namespace kmpi {
@@ -65,63 +65,10 @@ std::string leaf_file(const std::string& prefix, std::uint64_t node) {
   return prefix + std::to_string(node);
 }
 
-// collective: whether rank 0 finds `path` (a finished leaf of an earlier run).
-bool exists_on_rank0(const mpi::Communicator& comm, const std::string& path) {
-  int found = comm.rank() == 0 && std::filesystem::exists(path) ? 1 : 0;
-  comm.broadcast(&found, 1, 0);
-  return found != 0;
-}
-
 // collective: a stop signal on any rank of the group (with checkpoints on) stops the group.
 void stop_if_signalled(const mpi::Communicator& comm, const Growth& g) {
   if (!g.dir.empty() && comm.allreduce_value(stop_signal_received(), mpi::Op::kMax) != 0)
     throw TreeStopped{};
-}
-
-// The file of a finished split: n, d, v (d values), CRC-32 of those bytes; little-endian words.
-std::string split_file(const Growth& g, std::uint64_t node) {
-  return g.dir + "/split-" + std::to_string(node);
-}
-
-// collective: keeps a split's direction for a resumed run (rank 0 writes; agreed).
-void save_split(const mpi::Communicator& comm, const Growth& g, std::uint64_t node, std::size_t n,
-                const std::vector<double>& v) {
-  mpi::agree_on(comm, [&] {
-    if (comm.rank() != 0) return;
-    std::vector<unsigned long long> words = {n, v.size()};
-    for (double x : v) words.push_back(bits_of(x));
-    words.push_back(crc32(0L, reinterpret_cast<const Bytef*>(words.data()),
-                          static_cast<uInt>(words.size() * 8)));
-    const std::string path = split_file(g, node), temp = path + ".tmp";
-    std::FILE* f = std::fopen(temp.c_str(), "wb");
-    bool ok = f && std::fwrite(words.data(), 8, words.size(), f) == words.size();
-    if (f) ok = std::fclose(f) == 0 && ok;
-    ok = ok && std::rename(temp.c_str(), path.c_str()) == 0;
-    if (!ok) throw Error(path + ": cannot write a tree checkpoint");
-  });
-}
-
-// collective: the direction of a split an earlier run finished on the same n and d rows, if
-// rank 0 finds a whole one (else the split is computed again).
-bool load_split(const mpi::Communicator& comm, const Growth& g, std::uint64_t node, std::size_t n,
-                std::size_t d, std::vector<double>& v) {
-  std::vector<unsigned long long> words(d + 3, 0);
-  int ok = 0;
-  if (comm.rank() == 0) {
-    if (std::FILE* f = std::fopen(split_file(g, node).c_str(), "rb")) {
-      ok = std::fread(words.data(), 8, words.size(), f) == words.size() && std::fgetc(f) == EOF &&
-           words[0] == n && words[1] == d &&
-           words[d + 2] == crc32(0L, reinterpret_cast<const Bytef*>(words.data()),
-                                 static_cast<uInt>((d + 2) * 8));
-      std::fclose(f);
-    }
-  }
-  comm.broadcast(&ok, 1, 0);
-  if (!ok) return false;
-  comm.broadcast(words.data(), words.size(), 0);
-  v.resize(d);
-  for (std::size_t j = 0; j < d; ++j) v[j] = double_of(words[j + 2]);
-  return true;
 }
 
 // collective over the leaf's group: the leaf's RFM on exactly its rows, written to its file
@@ -167,9 +114,9 @@ void grow(const mpi::Communicator& comm, NodeRows rows, std::uint64_t node, int 
   }
   mpi::agree(comm, depth < kMaxDepth, "rfm.leaf_size: the tree is deeper than it can be");
   std::vector<double> v;
-  if (!(g.reuse && load_split(comm, g, node, n, rows.data.dimension, v))) {
+  if (!(g.reuse && load_split(comm, g.dir, node, n, rows.data.dimension, v))) {
     v = split_direction(comm, g.split_options, rows, node);
-    if (!g.dir.empty()) save_split(comm, g, node, n, v);
+    if (!g.dir.empty()) save_split(comm, g.dir, node, n, v);
   }
   std::vector<double> projections(rows.data.features.rows());
   for (std::size_t i = 0; i < projections.size(); ++i)
@@ -293,6 +240,7 @@ Growth tree_options(const mpi::Communicator& comm, const Options& o) {
   bool found = false;
   mpi::agree_on(comm, [&] {
     if (comm.rank() != 0) return;
+    if (!g.reuse) std::filesystem::remove_all(g.dir);  // run.resume = no: start afresh
     found = std::filesystem::exists(g.dir);
     std::filesystem::create_directories(g.dir);
   });
@@ -362,6 +310,7 @@ TreeTrainResult train_tree(const mpi::Communicator& comm, const Options& o, Loca
        ++i)
     root.index.push_back(i);
   root.data = std::move(train);
+  if (!g.dir.empty()) check_fingerprint(comm, g.dir, tree_fingerprint(comm, o, root));
   // A failure inside a group is agreed there (a CollectiveError on all its ranks), ends that
   // group's work, and meets every other rank at the allgather below.
   bool ok = true, stopped = false;

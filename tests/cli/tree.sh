@@ -14,7 +14,7 @@
 #  - a tree trained at 1 rank predicts like the one trained at 2 (1e-6 relative: the splitter's
 #    and leaves' fits factor on other ScaLAPACK grids);
 #  - a tree stopped by SIGTERM again and again and resumed (run.checkpoint_dir, run.resume =
-#    auto) is the uninterrupted run's tree;
+#    auto) is the uninterrupted run's tree, and its checkpoint is refused for other options;
 #  - refusals: leaves' RFM without a validation split, a tree under
 #    kmpi tune.
 source "$(dirname "$0")/common.sh"
@@ -127,6 +127,16 @@ for m in straight resumed; do
 done
 cmp straight.txt resumed.txt || fail "the resumed tree predicts differently"
 [ ! -e ck/tree ] || fail "ck/tree left behind"
+# A tree checkpoint is not reused for other options.
+start_train ck.ini 2 --rfm.leaf_size=1500 --output.model=x.kmpi --run.checkpoint_dir=ck2 \
+  --run.resume=auto --run.step_delay_ms=10
+sleep 1.5
+kill -TERM "$(rank_pid 1)"
+rc=0; wait "$BG" || rc=$?
+[ "$rc" -eq 3 ] || { cat bg.log; fail "stopped run: exit code $rc, expected 3"; }
+expect_refusal ck.ini "other options or rows" --rfm.leaf_size=1500 --run.checkpoint_dir=ck2 \
+  --run.resume=auto --kernel.bandwidth=8
+rm -rf ck2
 expect_refusal tree.ini "validation split of its rows" --rfm.leaf_size=1500 \
   --data.validation_fraction=0
 rc=0; run 2 tune --config tree.ini --rfm.leaf_size=1500 --tune.bandwidths=5,10 > tune.log 2>&1 || rc=$?
