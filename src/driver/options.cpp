@@ -210,6 +210,10 @@ std::vector<OptionSpec> tree_options() {
            "its path's log-sigmoids (kept to 99% of the weight, at most 12 leaves). Stored in the "
            "tree; predict and eval accept it to override the stored value",
            0, 1e308),
+      flag("rfm.tune_temperature", "false",
+           "xRFM tree: choose the soft-routing temperature among 0 (hard), 0.02, 0.05, 0.1, 0.2, "
+           "0.5 and 1 by the score on the leaves' validation rows (overrides "
+           "rfm.soft_temperature; needs a validation split)"),
   };
 }
 

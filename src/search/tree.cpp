@@ -54,6 +54,8 @@ struct Growth {
   bool reuse = false;             // run.resume != no
   bool leaf_checkpoints = false;  // the leaves' fits write checkpoints (they validate)
   bool collect_leaf_rows = false;
+  bool tune = false;  // rfm.tune_temperature: keep the leaves' validation rows
+  TreeValidation validation;
   std::vector<unsigned long long> records;  // [kind, node, words, payload...] (group roots only)
   const Log* log = nullptr;
 };
@@ -81,6 +83,7 @@ void train_leaf(const mpi::Communicator& comm, NodeRows rows, std::uint64_t node
     comm.allgatherv(rows.index.data(), all.data(), rows.data.partition.counts(),
                     rows.data.partition.displacements());
   }
+  if (g.tune) keep_leaf_validation(comm, g.leaf_options, rows.data, g.validation);
   const std::string file = leaf_file(g.leaf_prefix, node);
   if (!(g.reuse && exists_on_rank0(comm, file))) {
     Options o = g.leaf_options;
@@ -214,6 +217,13 @@ Growth tree_options(const mpi::Communicator& comm, const Options& o) {
              "rows; give data.validation_fraction");
   Growth g;
   g.leaf_size = o.count("rfm.leaf_size");
+  g.tune = o.flag("rfm.tune_temperature");
+  mpi::agree(
+      comm,
+      !g.tune || ((find_solver(o.str("solver.name"))->iterative || o.count("rfm.iterations") > 0) &&
+                  o.real("data.validation_fraction") > 0),
+      "rfm.tune_temperature: chosen on the leaves' validation rows; give "
+      "data.validation_fraction with rfm.iterations > 0 or an iterative solver");
   g.split_options = o;
   g.leaf_options = o;
   // Each leaf is one model of the run's options on its rows: data.limit applied at the root,
@@ -336,6 +346,13 @@ TreeTrainResult train_tree(const mpi::Communicator& comm, const Options& o, Loca
   std::vector<std::uint64_t> leaf_nodes;
   if (all_ok && !any_stopped) result = assemble(records, task, d, c, leaf_nodes);
   result.tree.temperature = o.real("rfm.soft_temperature");
+  if (g.tune && all_ok && !any_stopped) {
+    TreeModel model;
+    model.tree = result.tree;
+    for (std::uint64_t node : leaf_nodes)
+      model.leaves.push_back(load_model(comm, leaf_file(g.leaf_prefix, node)));
+    result.tree.temperature = tune_temperature(comm, model, g.validation, log);
+  }
   write_tree(comm, g, o.str("output.model"), records, result.tree, leaf_nodes,
              all_ok && !any_stopped);
   mpi::agree(comm, ok, message);

@@ -18,6 +18,7 @@
 #include "kmpi/data.hpp"
 #include "kmpi/mpi.hpp"
 #include "kmpi/options.hpp"
+#include "parallel/log.hpp"
 #include "state/tree_model.hpp"
 
 namespace kmpi {
@@ -98,6 +99,23 @@ struct TreeTrainResult {
 // all ranks: every rank throws the same CollectiveError at the end, never a hang.
 TreeTrainResult train_tree(const mpi::Communicator& comm, const Options& options, LocalData train,
                            bool collect_leaf_rows = false);
+
+// The leaves' validation rows (raw features, targets as given): each rank its share, in no
+// particular layout. What rfm.tune_temperature chooses the temperature on.
+struct TreeValidation {
+  Matrix<double> x, y;
+};
+
+// collective over a leaf's group: appends this rank's rows of the leaf's validation split (the
+// rows train_in_memory holds out of `rows` under the leaf's options) to `validation`.
+void keep_leaf_validation(const mpi::Communicator& comm, const Options& leaf_options,
+                          const LocalData& rows, TreeValidation& validation);
+
+// collective: the soft-routing temperature, among 0 (hard), 0.02, 0.05, 0.1, 0.2, 0.5 and 1,
+// with the best validation score (error for classes, mse for targets; ties keep the smaller),
+// the same on every rank. `model` is the tree with its leaves loaded; its temperature changes.
+double tune_temperature(const mpi::Communicator& comm, TreeModel& model,
+                        const TreeValidation& validation, const Log& log);
 
 // collective: the tree's predictions (rows x c) for raw query rows in any contiguous layout
 // (rank r holds rows [offsets[r], offsets[r+1])): hard routing, or soft routing when

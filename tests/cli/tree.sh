@@ -10,7 +10,8 @@
 #    the predictions agree to 1e-12 relative (a leaf's sum over its centers is split over the
 #    ranks and reduced in another order: the last digits differ), and eval's mse equals the
 #    training run's test mse;
-#  - soft routing (--rfm.soft_temperature at predict) agrees at 1 and 4 ranks;
+#  - soft routing (--rfm.soft_temperature at predict) agrees at 1 and 4 ranks; a temperature
+#    chosen by rfm.tune_temperature is stored in the tree;
 #  - a tree trained at 1 rank predicts like the one trained at 2 (1e-6 relative: the splitter's
 #    and leaves' fits factor on other ScaLAPACK grids);
 #  - a tree stopped by SIGTERM again and again and resumed (run.checkpoint_dir, run.resume =
@@ -104,6 +105,17 @@ mh, ms = np.mean((hard - ty) ** 2), np.mean((s1 - ty) ** 2)
 print(f"test mse: hard routing {mh:.5f}, soft (T = 0.05) {ms:.5f}")
 assert ms < 1.5 * mh, (ms, mh)
 PY
+
+# rfm.tune_temperature: the temperature chosen on the leaves' validation rows is stored in the
+# tree: its predictions are tree.kmpi's with that temperature given to predict.
+run 2 train --config tree.ini --rfm.leaf_size=1500 --rfm.tune_temperature=true \
+  --output.model=tuned.kmpi | tee tuned.log | grep "temperature"
+T=$(sed -n 's/^tree: soft-routing temperature \(.*\) chosen$/\1/p' tuned.log)
+[ -n "$T" ] || fail "no temperature chosen"
+run 2 predict --model=tuned.kmpi --data.features=tx.npy --output.predictions=tuned.txt
+run 2 predict --model=tree.kmpi --data.features=tx.npy --output.predictions=given.txt \
+  --rfm.soft_temperature="$T"
+cmp tuned.txt given.txt || fail "the tuned tree does not predict with temperature $T"
 
 run 1 train --config tree.ini --rfm.leaf_size=1500 --output.model=tree1.kmpi > tree1.log
 run 1 predict --model=tree1.kmpi --data.features=tx.npy --output.predictions=pred_t1.txt
