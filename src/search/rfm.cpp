@@ -11,10 +11,10 @@
 #include <algorithm>
 #include <cmath>
 
-#include "base/rng.hpp"
 #include "driver/fit_steps.hpp"
 #include "kernels/agop.hpp"
 #include "state/checkpoint.hpp"
+#include "base/rng.hpp"
 
 namespace kmpi {
 

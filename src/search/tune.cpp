@@ -14,7 +14,9 @@
 // every point's CG state after a grid iteration; point by point, the finished points' table
 // lines and the best model so far, with the running point's solver checkpointing into
 // <dir>/tune-<i>. The direct grid has none (direct never checkpoints).
+#include "kernels/shared_operator.hpp"
 #include "search/tune.hpp"
+#include "solvers/grid_solvers.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -22,11 +24,9 @@
 #include <memory>
 #include <sstream>
 
-#include "base/rng.hpp"
 #include "driver/fit_steps.hpp"
-#include "kernels/shared_operator.hpp"
-#include "solvers/grid_solvers.hpp"
 #include "state/checkpoint.hpp"
+#include "base/rng.hpp"
 
 namespace kmpi {
 
