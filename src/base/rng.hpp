@@ -20,6 +20,7 @@ enum class RngStream : std::uint64_t {
   kGenerator = 7,
   kAgop = 8,  // the AGOP sample of RFM
   kTune = 9,  // the sample of tune.bandwidths = auto
+  kTreeSplit = 10,  // the splitter's subsample of an xRFM tree node
 };
 
 // SplitMix64 finaliser: a bijective mixer with good avalanche; counter-based use of it.

@@ -19,11 +19,11 @@ int run_eval(const mpi::Communicator& comm, const Options& o) {
     mpi::agree(comm, !labels.empty() || format_has_labels(format),
                features + ": this format holds no labels; give --data.labels PATH");
   }
-  LoadedModel m = load_model_option(comm, o);
-  const ModelHeader& h = m.model.header;
+  const AnyModel m = load_any_model(comm, o);
+  const ModelHeader& h = m.header();
   const bool classification = h.task == Task::kClassification;
   EvalSet set = load_eval_set(comm, "eval", features, labels, {}, h, read);
-  const FitMetrics fm = evaluate(comm, h.kernel, m.centers, m.model.weights, set, classification);
+  const FitMetrics fm = evaluate_any(comm, m, set);
   Log log(comm);
   if (classification)
     log.info("kmpi eval: %zu rows, mse %.6g, accuracy %.4f", set.n, fm.mse, fm.accuracy);

@@ -3,6 +3,7 @@
 #include "kmpi/data.hpp"
 #include "parallel/log.hpp"
 #include "kmpi/model.hpp"
+#include "state/tree_model.hpp"
 
 namespace kmpi {
 
@@ -37,7 +38,15 @@ void log_table_encoding(const Log& log, const TableEncoding& t) {
 
 int run_info(const mpi::Communicator& comm, const Options& o) {
   Log log(comm);
-  if (!o.str("model").empty()) {
+  if (!o.str("model").empty() && is_tree_model_file(comm, o.str("model"))) {
+    const TreeModel t = load_tree_model(comm, o.str("model"));
+    std::size_t centers = 0;
+    for (const LocalModel& leaf : t.leaves) centers += leaf.header.centers;
+    log.info("tree model %s: %s, d = %zu, outputs = %zu, %zu nodes, %zu leaves, %zu centers",
+             o.str("model").c_str(),
+             t.tree.task == Task::kClassification ? "classification" : "regression",
+             t.tree.dimension, t.tree.outputs, t.tree.nodes.size(), t.tree.leaf_count, centers);
+  } else if (!o.str("model").empty()) {
     ModelHeader h;
     mpi::agree_on(comm, [&] { h = read_model_header(o.str("model")); });
     log.info(

@@ -10,6 +10,7 @@
 #include "driver/training_data.hpp"
 #include "cli/model_commands.hpp"
 #include "parallel/counts.hpp"
+#include "search/tree.hpp"
 
 namespace kmpi {
 
@@ -19,6 +20,33 @@ LoadedModel load_model_option(const mpi::Communicator& comm, const Options& o) {
   m.model = load_model(comm, o.str("model"));
   m.centers = LocalCenters(m.model.centers, Precision::kFloat64);
   return m;
+}
+
+AnyModel load_any_model(const mpi::Communicator& comm, const Options& o) {
+  mpi::agree(comm, !o.str("model").empty(), "this command needs --model FILE");
+  AnyModel m;
+  m.is_tree = is_tree_model_file(comm, o.str("model"));
+  if (!m.is_tree) {
+    m.single = load_model_option(comm, o);
+    return m;
+  }
+  m.tree = load_tree_model(comm, o.str("model"));
+  if (o.given("rfm.soft_temperature")) m.tree.tree.temperature = o.real("rfm.soft_temperature");
+  m.tree_header = m.tree.input_header();
+  return m;
+}
+
+FitMetrics evaluate_any(const mpi::Communicator& comm, const AnyModel& m, const EvalSet& set,
+                        Matrix<double>* predictions) {
+  const bool classification = m.header().task == Task::kClassification;
+  if (!m.is_tree)
+    return evaluate(comm, m.header().kernel, m.single.centers, m.single.model.weights, set,
+                    classification, predictions);
+  Matrix<double> pred = predict_tree(comm, m.tree, set.offsets, set.x);
+  FitMetrics fm;
+  if (set.labeled) fm = fit_metrics(comm, pred, set.y, set.n, classification);
+  if (predictions) *predictions = std::move(pred);
+  return fm;
 }
 
 namespace {
@@ -65,8 +93,8 @@ int run_predict(const mpi::Communicator& comm, const Options& o) {
   const std::string features = o.str("data.features"), out = o.str("output.predictions");
   mpi::agree(comm, !features.empty(), "predict needs --data.features PATH");
   mpi::agree(comm, !out.empty(), "predict needs --output.predictions PATH");
-  LoadedModel m = load_model_option(comm, o);
-  const ModelHeader& h = m.model.header;
+  const AnyModel m = load_any_model(comm, o);
+  const ModelHeader& h = m.header();
   check_data_options(comm, o, "predict");
   // A CSV label column is dropped only when named; LIBSVM labels are read and ignored.
   ReadOptions read = read_options(o);
@@ -78,7 +106,7 @@ int run_predict(const mpi::Communicator& comm, const Options& o) {
   });
   EvalSet set = load_eval_set(comm, "predict", features, "", {}, h, read);
   Matrix<double> pred;
-  evaluate(comm, h.kernel, m.centers, m.model.weights, set, h.task == Task::kClassification, &pred);
+  evaluate_any(comm, m, set, &pred);
   write_predictions(comm, out, set, pred, h);
   Log(comm).info("kmpi predict: %zu rows -> %s", set.n, out.c_str());
   return 0;

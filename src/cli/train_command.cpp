@@ -1,6 +1,9 @@
 // `kmpi train`: read the training files, then the steps of kmpi/train.hpp.
 #include "cli/commands.hpp"
+#include "driver/metrics.hpp"
 #include "driver/train_steps.hpp"
+#include "parallel/log.hpp"
+#include "search/tree.hpp"
 
 namespace kmpi {
 
@@ -72,12 +75,62 @@ TrainExtras read_train_extras(const mpi::Communicator& comm, const Options& o,
   return extras;
 }
 
+// collective: `kmpi train` with rfm.leaf_size > 0: every training row read, the tree trained and
+// written (search/tree.hpp), then its test metrics when a test set is given.
+int train_tree_command(const mpi::Communicator& comm, const Options& o) {
+  const TrainFiles files = check_train_files(comm, o);
+  LocalData train = read_distributed(comm, files.features, files.labels, {}, files.read);
+  const TreeTrainResult result = train_tree(comm, o, std::move(train));
+  if (result.exit_code != 0) return result.exit_code;  // stopped after its checkpoints
+  MetricsWriter metrics(comm, o.str("output.metrics"));
+  for (std::size_t i = 0; i < result.tree.nodes.size(); ++i) {
+    const TreeNode& node = result.tree.nodes[i];
+    Json line;
+    line.add("event", "tree_node")
+        .add("node", static_cast<double>(i))
+        .add("rows", static_cast<double>(result.node_rows[i]));
+    if (node.leaf)
+      line.add("leaf", static_cast<double>(node.left));
+    else
+      line.add("threshold", node.threshold)
+          .add("iqr", node.scale)
+          .add("left", static_cast<double>(node.left))
+          .add("right", static_cast<double>(node.right));
+    metrics.line(line.str());
+  }
+  Json done;
+  done.add("event", "done")
+      .add("leaves", static_cast<double>(result.tree.leaf_count))
+      .add("ranks", static_cast<double>(comm.size()));
+  if (!o.str("data.test_features").empty()) {
+    const TreeModel model = load_tree_model(comm, o.str("output.model"));
+    const EvalSet set = load_eval_set(comm, "test", o.str("data.test_features"),
+                                      o.str("data.test_labels"), {}, model.input_header(),
+                                      files.read);
+    const bool classification = model.tree.task == Task::kClassification;
+    mpi::agree(comm, set.labeled, "data.test_features: the test rows need labels");
+    const Matrix<double> pred = predict_tree(comm, model, set.offsets, set.x);
+    const FitMetrics fm = fit_metrics(comm, pred, set.y, set.n, classification);
+    done.add("test_mse", fm.mse);
+    if (classification) done.add("test_accuracy", fm.accuracy);
+    Log log(comm);
+    if (classification)
+      log.info("tree: test mse %.6g, accuracy %.4f on %zu rows", fm.mse, fm.accuracy, set.n);
+    else
+      log.info("tree: test mse %.6g on %zu rows", fm.mse, set.n);
+  }
+  metrics.line(done.str());
+  metrics.finish(comm);
+  return 0;
+}
+
 }  // namespace
 
 namespace {
 
 // collective: train or tune (the same steps; `tune` searches the tune.* grid in fit_model).
 int train_command(const mpi::Communicator& comm, const Options& o, bool tune) {
+  if (!tune && o.count("rfm.leaf_size") > 0) return train_tree_command(comm, o);
   RunClock clock;
   TrainFiles files = check_train_files(comm, o);
   // Reads of large binary files report their progress (rank 0's share of the rows).

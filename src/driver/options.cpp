@@ -211,6 +211,31 @@ std::vector<OptionSpec> rfm_options() {
   };
 }
 
+// rfm.leaf_size / rfm.split_samples: the xRFM tree (DESIGN §1.5, search/tree.hpp).
+std::vector<OptionSpec> tree_options() {
+  return {
+      integer("rfm.leaf_size", "0",
+              "xRFM tree: split every node of more than this many training rows at the median "
+              "of its rows' projections on the top eigenvector of a splitter's AGOP, and train "
+              "each leaf's RFM on its rows alone (0 = one model); train only",
+              0, 1e15),
+      integer("rfm.split_samples", "60000",
+              "xRFM tree: the splitter of a node is fitted on at most this many of its rows "
+              "(seeded)",
+              2, 1e9),
+      real("rfm.soft_temperature", "0",
+           "xRFM tree: 0 = hard routing (x . v <= threshold goes left); T > 0 = soft routing, "
+           "z = (x . v - threshold) / (T IQR) at every split, a leaf weighted by the softmax of "
+           "its path's log-sigmoids (kept to 99% of the weight, at most 12 leaves). Stored in the "
+           "tree; predict and eval accept it to override the stored value",
+           0, 1e308),
+      flag("rfm.tune_temperature", "false",
+           "xRFM tree: choose the soft-routing temperature among 0 (hard), 0.02, 0.05, 0.1, 0.2, "
+           "0.5 and 1 by the score on the leaves' validation rows (overrides "
+           "rfm.soft_temperature; needs a validation split)"),
+  };
+}
+
 // tune.*: `kmpi tune`, the bandwidth x ridge search on the validation split (DESIGN §1.6).
 std::vector<OptionSpec> tune_options() {
   return {
@@ -322,7 +347,7 @@ std::vector<OptionSpec> run_options() {
 std::vector<OptionSpec> build_table() {
   std::vector<OptionSpec> table;
   for (auto section : {data_options, table_data_options, kernel_options, solver_options,
-                       rfm_options, tune_options, output_options, run_options})
+                       rfm_options, tree_options, tune_options, output_options, run_options})
     for (auto& spec : section()) table.push_back(std::move(spec));
   return table;
 }

@@ -58,6 +58,8 @@ TrainSetup check_train_options(const mpi::Communicator& comm, const Options& o,
     if (spec.key.rfind("tune.", 0) == 0)
       mpi::agree(comm, tune || !o.given(spec.key),
                  spec.key + " is an option of `kmpi tune`, not of `kmpi train`");
+  mpi::agree(comm, !tune || o.count("rfm.leaf_size") == 0,
+             "rfm.leaf_size: kmpi tune fits one model; train the tree with kmpi train");
   mpi::agree_on(comm, [&] {
     setup.kernel =
         Kernel::from_name(o.str("kernel.name"), o.real("kernel.bandwidth"), o.real("kernel.nu"),
@@ -158,6 +160,9 @@ TrainResult train_in_memory(const mpi::Communicator& comm, const Options& o, Tra
   check_block(comm, rows.test, "test rows");
   check_block(comm, rows.centers, "centers");
   const std::size_t centers_p = rows.centers.partition.size();
+  // The tree (search/tree.hpp) calls this for every fit with rfm.leaf_size = 0.
+  mpi::agree(comm, o.count("rfm.leaf_size") == 0,
+             "rfm.leaf_size: train_in_memory trains one model; a tree is trained by `kmpi train`");
   const TrainSetup setup = check_train_options(comm, o, centers_p > 0);
   // data.limit and the validation split, as `kmpi train` takes them from a file.
   const RowSelection selection =

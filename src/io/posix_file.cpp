@@ -94,7 +94,9 @@ ssize_t transfer_all(Transfer transfer, std::size_t n) {
 std::size_t PosixFile::read_at(std::uint64_t offset, void* buffer, std::size_t n) const {
   auto* p = static_cast<unsigned char*>(buffer);
   const ssize_t done = transfer_all(
-      [&](std::size_t at) { return ::pread(fd_, p + at, n - at, static_cast<off_t>(offset + at)); },
+      [&](std::size_t at) {
+        return ::pread(fd_, p + at, n - at, static_cast<off_t>(base_ + offset + at));
+      },
       n);
   if (done < 0) fail_errno("read error");
   return static_cast<std::size_t>(done);
@@ -108,7 +110,7 @@ void PosixFile::write_at(std::uint64_t offset, const void* buffer, std::size_t n
   const auto* p = static_cast<const unsigned char*>(buffer);
   const ssize_t done = transfer_all(
       [&](std::size_t at) {
-        return ::pwrite(fd_, p + at, n - at, static_cast<off_t>(offset + at));
+        return ::pwrite(fd_, p + at, n - at, static_cast<off_t>(base_ + offset + at));
       },
       n);
   if (done < 0) fail_errno("write error");

@@ -37,8 +37,14 @@ class PosixFile {
   PosixFile(const PosixFile&) = delete;
   PosixFile& operator=(const PosixFile&) = delete;
 
-  // local: the size when the file was opened.
+  // local: the size when the file was opened (of the window, once restricted).
   std::uint64_t size() const { return size_; }
+  // local: from now on offsets count from `base` and the file reads as `length` bytes long: a
+  // file stored inside another (a leaf model inside a tree model) reads like a file of its own.
+  void restrict_to(std::uint64_t base, std::uint64_t length) {
+    base_ += base;
+    size_ = length;
+  }
   const std::string& path() const { return path_; }
 
   // local: reads up to n bytes at offset; returns how many it got (fewer only at the end).
@@ -63,6 +69,7 @@ class PosixFile {
   FileErrors errors_;
   int fd_ = -1;
   std::uint64_t size_ = 0;
+  std::uint64_t base_ = 0;  // restrict_to's window start
 };
 
 // local: throws kmpi::Error("<path>: <what>"), the form of every reader's message.

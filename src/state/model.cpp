@@ -18,6 +18,7 @@
 #include "io/posix_file.hpp"
 #include "kmpi/error.hpp"
 #include "state/model_table.hpp"
+#include "state/tree_model.hpp"
 
 namespace kmpi {
 
@@ -105,11 +106,23 @@ Layout layout_of(const ModelHeader& h) {
 }
 
 // Reading a model: a missing file is "no such file", a directory "not a model file".
+// `window`: the model is the bytes [base, base + length) of the file (length 0: the whole file).
+struct Window {
+  std::uint64_t base = 0, length = 0;
+};
+
 PosixFile open_model(const std::string& path) {
   FileErrors errors;
   errors.label = path;
   errors.directory_is_not_a = "model file";
   return PosixFile(path, O_RDONLY, 0, errors);
+}
+
+void restrict_to(PosixFile& file, const std::string& path, Window window) {
+  if (window.length == 0) return;
+  if (window.base > file.size() || file.size() - window.base < window.length)
+    fail(path, "truncated: a model stored inside it ends after the end of the file");
+  file.restrict_to(window.base, window.length);
 }
 
 // The header and scaling section, as bytes.
@@ -458,10 +471,17 @@ void save_model(const mpi::Communicator& comm, const std::string& path, const Lo
 }
 
 LocalModel load_model(const mpi::Communicator& comm, const std::string& path) {
+  return load_model_window(comm, path, 0, 0);
+}
+
+LocalModel load_model_window(const mpi::Communicator& comm, const std::string& path,
+                             std::uint64_t base, std::uint64_t length) {
+  const Window window{base, length};
   std::string raw;
   mpi::agree_on(comm, [&] {
     if (comm.rank() != 0) return;
-    const PosixFile file = open_model(path);
+    PosixFile file = open_model(path);
+    restrict_to(file, path, window);
     std::uint64_t total = 0;
     read_header(path, file, raw, total);
     detail::verify_crc_trailer(file, total);
@@ -481,7 +501,8 @@ LocalModel load_model(const mpi::Communicator& comm, const std::string& path) {
                       detail::encode_table(h.table).size());
   mpi::agree_on(comm, [&] {
     if (count == 0) return;
-    const PosixFile file = open_model(path);
+    PosixFile file = open_model(path);
+    restrict_to(file, path, window);
     if (file.size() != layout.total) fail(path, "the file changed while it was being loaded");
     const std::size_t first = local.partition.begin(rank);
     read_block(file, layout.center_row(first), local.centers);
