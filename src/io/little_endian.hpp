@@ -2,6 +2,7 @@
 // and checkpoint files store every field little-endian, and so does the .npy writer.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -45,6 +46,20 @@ inline double get_f64(const unsigned char* p) {
   double v;
   std::memcpy(&v, &u, 8);
   return v;
+}
+
+// Doubles <-> little-endian bytes in bulk: a plain copy on little-endian hosts.
+inline void doubles_to_le(const double* in, std::size_t count, unsigned char* out) {
+  std::memcpy(out, in, count * 8);
+  if (host_is_big_endian())
+    for (std::size_t i = 0; i < count; ++i) std::reverse(out + 8 * i, out + 8 * i + 8);
+}
+inline void doubles_from_le(const unsigned char* in, std::size_t count, double* out) {
+  if (!host_is_big_endian()) {
+    std::memcpy(out, in, count * 8);
+    return;
+  }
+  for (std::size_t i = 0; i < count; ++i) out[i] = get_f64(in + 8 * i);
 }
 
 }  // namespace kmpi::detail

@@ -79,7 +79,9 @@ void TuneRun::score_points(const std::vector<std::size_t>& which,
     TunePoint& p = points_[which[w]];
     p.validation = val[w];
     p.test = test[w];
-    p.score = ts_.accuracy ? 1 - p.validation.accuracy : p.validation.mse;
+    // The score picks the best point: rank 0's bits on every rank (a reduced double may differ
+    // in its last bit between ranks).
+    p.score = in_.comm.agreed_value(ts_.accuracy ? 1 - p.validation.accuracy : p.validation.mse);
     if (!std::isfinite(p.score)) p.score = INFINITY;
   }
 }

@@ -74,7 +74,7 @@ int TuneRun::fit_rfm_point(std::size_t i, bool resumed_here) {
   TunePoint& p = points_[i];
   p.validation = fit.validation;
   p.test = fit.test;
-  p.score = ts_.accuracy ? 1 - p.validation.accuracy : p.validation.mse;
+  p.score = in_.comm.agreed_value(ts_.accuracy ? 1 - p.validation.accuracy : p.validation.mse);
   if (!std::isfinite(p.score)) p.score = INFINITY;
   // The selected iteration's centers are the training rows transformed by its metric (or its
   // own centers): kept as centers of the point's model, with the metric.

@@ -116,6 +116,9 @@ void extra_dimensions(const mpi::Communicator& comm, const Options& o, const Tra
         Kernel::from_name(o.str("kernel.name"), p.bandwidth, o.real("kernel.nu"), q, norm);
       }
   });
+  mpi::agree(comm, s.folds < 2 || s.plain_grid(),
+             "tune.folds: cross-validation searches bandwidths and ridges of a plain fit; RFM, "
+             "the extra dimensions and tune.samples select on the validation split");
   if (!s.plain_grid()) s.shared = false;  // the shared solvers fit bandwidths x ridges only
 }
 

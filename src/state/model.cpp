@@ -25,6 +25,8 @@ namespace kmpi {
 namespace {
 
 using detail::ChecksummedWrite;
+using detail::doubles_from_le;
+using detail::doubles_to_le;
 using detail::fail;
 using detail::FileErrors;
 using detail::get_f64;
@@ -37,20 +39,6 @@ using detail::put_le;
 constexpr char kMagic[8] = {'K', 'M', 'P', 'I', 'M', 'O', 'D', 'L'};
 constexpr std::uint64_t kHeaderBytes = 64;  // magic .. p, see model.hpp
 constexpr std::size_t kIoChunk = std::size_t{8} << 20;
-
-// Doubles <-> little-endian bytes in bulk: a plain copy on little-endian hosts.
-void doubles_to_le(const double* in, std::size_t count, unsigned char* out) {
-  std::memcpy(out, in, count * 8);
-  if (host_is_big_endian())
-    for (std::size_t i = 0; i < count; ++i) std::reverse(out + 8 * i, out + 8 * i + 8);
-}
-void doubles_from_le(const unsigned char* in, std::size_t count, double* out) {
-  if (!host_is_big_endian()) {
-    std::memcpy(out, in, count * 8);
-    return;
-  }
-  for (std::size_t i = 0; i < count; ++i) out[i] = get_f64(in + 8 * i);
-}
 
 // Where everything lives in a model file with these sizes (offsets in bytes). `metric_values`:
 // the f64 values of S stored (0, d or d*d); `version` 1 has no metric section at all, version 3
@@ -418,23 +406,6 @@ void check_local_model(const std::string& path, const LocalModel& local, int ran
 }
 
 }  // namespace
-
-void Scaling::apply(Matrix<double>& x) const {
-  if (mode == ScaleMode::kNone && offset.empty() && multiplier.empty()) return;
-  if (offset.size() != x.cols() || multiplier.size() != x.cols())
-    throw Error("scaling has " + std::to_string(offset.size()) + " offsets and " +
-                std::to_string(multiplier.size()) + " multipliers but the data has " +
-                std::to_string(x.cols()) + " columns");
-  for (std::size_t i = 0; i < x.rows(); ++i) {
-    double* row = x.row(i);
-    for (std::size_t j = 0; j < x.cols(); ++j) row[j] = (row[j] - offset[j]) * multiplier[j];
-  }
-}
-
-void ModelHeader::prepare_inputs(Matrix<double>& x) const {
-  scaling.apply(x);
-  metric.apply(x);
-}
 
 void save_model(const mpi::Communicator& comm, const std::string& path, const LocalModel& local) {
   const int rank = comm.rank();
