@@ -10,8 +10,8 @@ wrapper's own input checks included. A fitted estimator pickles (``joblib.dump``
 
 Keyword arguments are the last part of kmpi's option keys (``kmpi --help``); ``None`` keeps
 kmpi's default (``rfm_iterations`` and ``rfm_metric`` are ``rfm.iterations`` and ``rfm.metric``:
-feature learning, with ``validation_fraction``). Any other option goes by its full key:
-``options={"solver.batch_size": 1000}``.
+feature learning, with ``validation_fraction`` or validation rows, ``fit(X, y, X_val=, y_val=)``).
+Any other option goes by its full key: ``options={"solver.batch_size": 1000}``.
 """
 import inspect
 import os
@@ -186,17 +186,22 @@ class _KernelEstimator:
         """collective: X as float64 rows, the checks agreed over the ranks."""
         return _agreed(self._comm(), lambda: _finite_rows(X, what))
 
-    def _fit(self, X, targets, X_test=None, targets_test=None):
+    def _fit(self, X, targets, X_test=None, targets_test=None, X_val=None, targets_val=None):
         empty = np.zeros((0, 0))
 
         def convert():
+            if (X_val is None) != (targets_val is None):
+                raise Error("fit: give X_val and y_val together (validation rows need labels)")
             return (_dense_rows(X), np.ascontiguousarray(targets, np.float64),
                     empty if X_test is None else _dense_rows(X_test, "X_test"),
-                    empty if targets_test is None else np.ascontiguousarray(targets_test, np.float64))
+                    empty if targets_test is None else np.ascontiguousarray(targets_test, np.float64),
+                    empty if X_val is None else _dense_rows(X_val, "X_val"),
+                    empty if targets_val is None else np.ascontiguousarray(targets_val, np.float64))
 
-        X, targets, X_test, targets_test = _agreed(self._comm(), convert)
+        X, targets, X_test, targets_test, X_val, targets_val = _agreed(self._comm(), convert)
         self.model_, self.fit_metrics_ = _kmpi.fit(
-            self._comm(), self._args(), X, targets, self._classification, X_test, targets_test)
+            self._comm(), self._args(), X, targets, self._classification, X_test, targets_test,
+            X_val, targets_val)
         self.n_features_in_ = self.model_.dimension
         return self
 
@@ -244,7 +249,10 @@ class KernelClassifier(_KernelEstimator):
 
     _classification = True
 
-    def fit(self, X, y, X_test=None, y_test=None):
+    def fit(self, X, y, X_test=None, y_test=None, X_val=None, y_val=None):
+        """X_test / y_test: evaluated after training (fit_metrics_). X_val / y_val: validation
+        rows (instead of data.validation_fraction's draw from X): they select the RFM iteration
+        and stop the iterative solvers early; their labels must be among y's."""
         y = np.asarray(y).ravel()
         # The classes of every rank, sorted: the same indices on every rank.
         seen = [np.asarray(c) for c in self._comm().allgather(np.unique(y)) if len(c)]
@@ -257,7 +265,21 @@ class KernelClassifier(_KernelEstimator):
             test_index = np.searchsorted(labels, y_test)
             known = (test_index < len(labels)) & (labels[np.minimum(test_index, len(labels) - 1)] == y_test)
             test_index = np.where(known, test_index, -1).astype(np.float64)
-        return self._fit(X, index, X_test, test_index)
+        val_index = None
+        if y_val is not None:
+            y_val = np.asarray(y_val).ravel()
+
+            def classes_of_val():
+                found = np.searchsorted(labels, y_val)
+                last = len(labels) - 1
+                known = (found <= last) & (labels[np.minimum(found, last)] == y_val)
+                if not np.all(known):
+                    raise Error(f"y_val: label {y_val[~known][0]!r} is not among the "
+                                "training labels")
+                return found.astype(np.float64)
+
+            val_index = _agreed(self._comm(), classes_of_val)
+        return self._fit(X, index, X_test, test_index, X_val, val_index)
 
     def decision_function(self, X):
         return self._outputs(X)
@@ -277,10 +299,15 @@ class KernelClassifier(_KernelEstimator):
 class KernelRegressor(_KernelEstimator):
     """Kernel regression (square loss) of one or several targets."""
 
-    def fit(self, X, y, X_test=None, y_test=None):
+    def fit(self, X, y, X_test=None, y_test=None, X_val=None, y_val=None):
+        """X_test / y_test: evaluated after training (fit_metrics_). X_val / y_val: validation
+        rows (instead of data.validation_fraction's draw from X): they select the RFM iteration
+        and stop the iterative solvers early."""
         y = _agreed(self._comm(), lambda: _target_values(y))
         self._one_target = y.ndim == 1
-        return self._fit(X, y, X_test, y_test)
+        if y_val is not None:
+            y_val = _agreed(self._comm(), lambda: _target_values(y_val, "y_val"))
+        return self._fit(X, y, X_test, y_test, X_val, y_val)
 
     def predict(self, X):
         out = self._outputs(X)

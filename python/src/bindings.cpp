@@ -108,9 +108,12 @@ class SavedStopSignals {
 
 // collective: the train path on this rank's rows. `args` are option arguments
 // ("--solver.name=falkon", ...); y holds class indices (classification) or targets; the test
-// set is optional (empty arrays). Returns the model and the test metrics.
+// set is optional (empty arrays), and so is the validation set (empty arrays: none; else its rows
+// select the RFM iteration / stop the iterative solvers, as data.validation_fraction's rows do).
+// Returns the model and the test metrics.
 py::tuple fit(const py::object& comm_obj, const std::vector<std::string>& args, const Array& x,
-              const Array& y, bool classification, const Array& x_test, const Array& y_test) {
+              const Array& y, bool classification, const Array& x_test, const Array& y_test,
+              const Array& x_val, const Array& y_val) {
   const mpi::Communicator comm(mpi_comm_of(comm_obj));
   // Each rank parses its own arguments; a rank whose arguments fail must not leave the others
   // in the first collective below: the verdict is agreed, and every rank raises the same error.
@@ -127,6 +130,10 @@ py::tuple fit(const py::object& comm_obj, const std::vector<std::string>& args, 
   if (has_test)
     rows.test = block_rows(comm, "fit: test rows", to_matrix(comm, x_test, "fit: X_test"),
                            to_matrix(comm, y_test, "fit: y_test"), kind, allow);
+  const bool has_validation = comm.allreduce_value(x_val.size(), mpi::Op::kMax) > 0;
+  if (has_validation)
+    rows.validation = block_rows(comm, "fit: validation rows", to_matrix(comm, x_val, "fit: X_val"),
+                                 to_matrix(comm, y_val, "fit: y_val"), kind, allow);
   TrainResult result;
   {
     py::gil_scoped_release release;
@@ -167,7 +174,8 @@ PYBIND11_MODULE(_kmpi, m) {
         return p.header().task == Task::kClassification;
       });
   m.def("fit", &fit, py::arg("comm"), py::arg("args"), py::arg("X"), py::arg("y"),
-        py::arg("classification"), py::arg("X_test"), py::arg("y_test"));
+        py::arg("classification"), py::arg("X_test"), py::arg("y_test"), py::arg("X_val"),
+        py::arg("y_val"));
   m.def(
       "load",
       [](const py::object& comm_obj, const std::string& path) {

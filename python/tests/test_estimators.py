@@ -155,3 +155,28 @@ def test_rfm_learns_a_metric_from_python():
     mse = lambda est: float(np.mean((est.predict(X[1000:]) - y[1000:]) ** 2))
     print("rfm test mse", mse(rfm), "plain", mse(plain))
     assert mse(rfm) < 0.25 * mse(plain)
+
+
+def test_validation_rows_select_the_rfm_iteration():
+    # fit(X, y, X_val=, y_val=): the given rows validate (no draw from X). Same problem as above;
+    # RFM on 800 rows with 200 given validation rows learns the metric as well (bound a factor 4).
+    rng = np.random.default_rng(5)
+    X = rng.uniform(-1, 1, (1500, 20))
+    y = X[:, 0] ** 2 + 0.5 * X[:, 1] + 0.02 * rng.standard_normal(1500)
+    common = dict(solver="direct", kernel="laplacian", bandwidth=10.0, ridge=1e-6,
+                  scale="standardize", precision="float64")
+    plain = kmpi.KernelRegressor(**common).fit(X[:800], y[:800])
+    rfm = kmpi.KernelRegressor(**common, rfm_iterations=3, rfm_metric="diagonal")
+    rfm.fit(X[:800], y[:800], X_val=X[800:1000], y_val=y[800:1000])
+    assert rfm.model_.metric == "diagonal"
+    mse = lambda est: float(np.mean((est.predict(X[1000:]) - y[1000:]) ** 2))
+    assert mse(rfm) < 0.25 * mse(plain)
+    # Classes: text labels for the validation rows too; an unknown one is refused.
+    labels = np.where(X[:, 0] ** 2 + 0.5 * X[:, 1] > 0.4, "high", "low")
+    clf = kmpi.KernelClassifier(**common, rfm_iterations=2)
+    clf.fit(X[:800], labels[:800], X_val=X[800:1000], y_val=labels[800:1000])
+    assert clf.score(X[1000:], labels[1000:]) > 0.9
+    with pytest.raises(kmpi.Error, match="not among the training labels"):
+        clf.fit(X[:800], labels[:800], X_val=X[800:802], y_val=["high", "medium"])
+    with pytest.raises(kmpi.Error, match="X_val and y_val together"):
+        rfm.fit(X[:800], y[:800], X_val=X[800:1000])
