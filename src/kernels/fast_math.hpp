@@ -56,7 +56,10 @@ inline double exp_nonpositive(double x) {
 KMPI_ALWAYS_INLINE float log_positive(float x) {
   const std::int32_t bits = __builtin_bit_cast(std::int32_t, x);
   const std::int32_t e = (bits - 0x3f3504f3) >> 23;  // 0x3f3504f3: the bits of sqrt(1/2)
-  const float m = __builtin_bit_cast(float, bits - (e << 23));
+  // e << 23 through unsigned: e is negative below 1, and shifting a negative value is undefined
+  // before C++20 (the bits are the same).
+  const float m = __builtin_bit_cast(
+      float, bits - static_cast<std::int32_t>(static_cast<std::uint32_t>(e) << 23));
   const float t = (m - 1.0f) / (m + 1.0f), t2 = t * t;
   const float s = horner(t2, 1.0f / 9, 1.0f / 7, 1.0f / 5, 1.0f / 3, 1.0f);
   return static_cast<float>(e) * 0.693147180559945309f + 2.0f * t * s;
@@ -65,7 +68,8 @@ KMPI_ALWAYS_INLINE float log_positive(float x) {
 KMPI_ALWAYS_INLINE double log_positive(double x) {
   const std::int64_t bits = __builtin_bit_cast(std::int64_t, x);
   const std::int64_t e = (bits - 0x3fe6a09e667f3bcdLL) >> 52;  // the bits of sqrt(1/2)
-  const double m = __builtin_bit_cast(double, bits - (e << 52));
+  const double m = __builtin_bit_cast(
+      double, bits - static_cast<std::int64_t>(static_cast<std::uint64_t>(e) << 52));
   const double t = (m - 1.0) / (m + 1.0), t2 = t * t;
   const double s = horner(t2, 1.0 / 21, 1.0 / 19, 1.0 / 17, 1.0 / 15, 1.0 / 13, 1.0 / 11, 1.0 / 9,
                           1.0 / 7, 1.0 / 5, 1.0 / 3, 1.0);

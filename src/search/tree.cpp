@@ -31,17 +31,6 @@ constexpr unsigned long long kSplitRecord = 0, kLeafRecord = 1;
 // Heap numbers of depth 62 still fit 63 bits; halving n rows reaches it only beyond 2^61 rows.
 constexpr int kMaxDepth = 62;
 
-unsigned long long bits_of(double v) {
-  unsigned long long b = 0;
-  std::memcpy(&b, &v, sizeof b);
-  return b;
-}
-
-double double_of(unsigned long long b) {
-  double v = 0;
-  std::memcpy(&v, &b, sizeof v);
-  return v;
-}
 
 // What growing the tree needs and collects on this rank.
 struct Growth {

@@ -16,18 +16,6 @@ namespace kmpi {
 
 namespace {
 
-unsigned long long bits_of(double v) {
-  unsigned long long b = 0;
-  std::memcpy(&b, &v, sizeof b);
-  return b;
-}
-
-double double_of(unsigned long long b) {
-  double v = 0;
-  std::memcpy(&v, &b, sizeof v);
-  return v;
-}
-
 // The file of a finished split: n, d, v (d values), CRC-32 of those bytes, as 64-bit words of
 // this machine's byte order (a checkpoint is resumed where it was written).
 std::string split_file(const std::string& dir, std::uint64_t node) {

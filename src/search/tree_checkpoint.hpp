@@ -3,6 +3,8 @@
 // The finished leaves are their model files, written by the leaves' own fits.
 #pragma once
 
+#include <cstring>
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -35,5 +37,18 @@ std::string tree_fingerprint(const mpi::Communicator& comm, const Options& optio
 // first line that differs; with none there, records `text`.
 void check_fingerprint(const mpi::Communicator& comm, const std::string& dir,
                        const std::string& text);
+
+// local: a double's bits as an integer and back (thresholds and IQRs travel as exact bits in
+// checkpoint and tree records).
+inline unsigned long long bits_of(double v) {
+  unsigned long long b = 0;
+  std::memcpy(&b, &v, sizeof b);
+  return b;
+}
+inline double double_of(unsigned long long b) {
+  double v = 0;
+  std::memcpy(&v, &b, sizeof v);
+  return v;
+}
 
 }  // namespace kmpi
