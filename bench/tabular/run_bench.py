@@ -306,7 +306,7 @@ def report(jsonl, txt, header_lines):
         for m in methods:
             r = rs[m]
             if r is None:
-                cells.append(f"{'not run':>20}")
+                cells.append(f"{'no result':>20}")
             elif r.get("error"):
                 cells.append(f"{'failed':>20}")
             else:
