@@ -306,7 +306,7 @@ def report(jsonl, txt, header_lines):
         for m in methods:
             r = rs[m]
             if r is None:
-                cells.append(f"{'not run':>20}")
+                cells.append(f"{'no result':>20}")
             elif r.get("error"):
                 cells.append(f"{'failed':>20}")
             else:
@@ -386,12 +386,12 @@ def main():
         " val split (fit(X, y, X_val=, y_val=)).",
         "XGBoost: hist, n_jobs 2, depth 6, eta 0.05, subsample / colsample 0.8, up to 2000 trees,"
         " early stopping 100 on the val split.",
-        f"xRFM (reference, CPU, torch): its defaults (l2_high_dim Laplace, bandwidth 10, full M,"
-        f" reg 1e-3, 5 iterations,",
-        f"  best by val mse / brier), max_leaf_size {args.xrfm_leaf}, same encoded matrix as kmpi"
-        " (no categorical_info).",
-        "Timings: one process per method, 2 threads, on a 2-core machine SHARED with other"
-        " engineers' builds: indicative only.",
+        "xRFM (reference, CPU, torch 1.13): its defaults (l2_high_dim Laplace, bandwidth 10,"
+        " full M, reg 1e-3, 5 iterations,",
+        f"  best by val mse / brier), max_leaf_size {args.xrfm_leaf}, AGOP batch"
+        f" {args.xrfm_agop_batch}, same encoded matrix as kmpi (no categorical_info).",
+        "Timings: each method in turn, 2 threads, on a 2-core machine SHARED with other"
+        " engineers' builds (load 9-17): indicative only.",
     ]
     if args.report_only:
         report(jsonl, txt, header)

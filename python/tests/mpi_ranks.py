@@ -66,6 +66,19 @@ clf.fit(X[train][mine], part if rank or size == 1 else np.full_like(part, 3))  #
 check(list(clf.classes_) == [3, 7], "classes are not the union over ranks")
 check(clf.score(X[test][mine_test], labels[test][mine_test]) > 0.7, "classifier does not learn")
 
+# Validation rows split over the ranks (fit(..., X_val=, y_val=)): RFM selects on all of them; the
+# model equals the one trained in a single process on the whole arrays (COMM_SELF, every rank).
+val, mine_val = slice(300, 450), split(150)
+opts = dict(solver="direct", ridge=ridge, bandwidth=sigma, precision="float64", rfm_iterations=2,
+            rfm_metric="diagonal")
+rfm = kmpi.KernelRegressor(**opts).fit(X[:300][split(300)], y[:300][split(300)],
+                                      X_val=X[val][mine_val], y_val=y[val][mine_val])
+one = kmpi.KernelRegressor(**opts, comm=MPI.COMM_SELF).fit(X[:300], y[:300], X_val=X[val],
+                                                            y_val=y[val])
+mine_rfm = rfm.predict(X[test][mine_test])
+check(np.max(np.abs(mine_rfm - one.predict(X[test])[mine_test]), initial=0) < 1e-8,
+      "RFM with validation rows over the ranks differs from one process")
+
 # One rank's NaN: the same error everywhere.
 bad = X[train][mine].copy()
 if rank == size - 1:
