@@ -4,7 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install_deps.sh
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DKMPI_TESTS=OFF >/dev/null
+# Built and run on this machine, so -march=native is safe here (KMPI_NATIVE; a cluster build
+# for other nodes leaves it off): measured 30.4 s against 37.7 s per epoch on 2 ranks.
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DKMPI_TESTS=OFF -DKMPI_NATIVE=ON >/dev/null
 cmake --build build -j "$(nproc)" --target kmpi >/dev/null
 # The Python package too (build/python/kmpi), so the README's PYTHONPATH=build/python works after
 # this command as after the test command; skipped where pybind11 is not there.
