@@ -82,8 +82,14 @@ def _dense_rows(X, what="X"):
         raise Error(f"{what}: expected a 1-D or 2-D array, got {X.ndim} dimensions")
     if X.ndim == 2 and X.shape[0] > 0 and X.shape[1] == 0:
         raise Error(f"{what}: 0 feature(s) (shape={X.shape}) while a minimum of 1 is required.")
+    return _float64(X, what)
+
+
+def _float64(a, what):
+    """local: a as a C-contiguous float64 array; values that are not numbers are an Error (a
+    TypeError too where NumPy says so: a dict in an object array)."""
     try:
-        return np.ascontiguousarray(X, dtype=np.float64)
+        return np.ascontiguousarray(a, dtype=np.float64)
     except TypeError as e:
         raise InputTypeError(f"{what}: not numbers ({e})") from None
     except ValueError as e:
@@ -95,12 +101,7 @@ def _target_values(y, what="y"):
     y = np.asarray(y)
     if np.iscomplexobj(y):
         raise Error(f"{what}: Complex data not supported")
-    try:
-        return np.asarray(y, dtype=np.float64)
-    except TypeError as e:
-        raise InputTypeError(f"{what}: not numbers ({e})") from None
-    except ValueError as e:
-        raise Error(f"{what}: not numbers ({e})") from None
+    return _float64(y, what)
 
 
 def _finite_rows(X, what="X"):
