@@ -24,4 +24,12 @@ class CollectiveError : public Error {
   int failing_rank_;
 };
 
+// A solver's iterate turned non-finite, agreed by every rank (a CollectiveError): a run alone
+// ends with it; the search (each tune point, each RFM iteration after the first) catches it on
+// every rank together, marks that point or iteration diverged and goes on without it.
+class DivergedError : public CollectiveError {
+ public:
+  explicit DivergedError(const std::string& message) : CollectiveError(message, 0) {}
+};
+
 }  // namespace kmpi

@@ -335,9 +335,21 @@ class RfmLoop {
     const TrainEvalSets sets{transformed(base_sets_.probe, st_.metric),
                              transformed(base_sets_.validation, st_.metric),
                              transformed(base_sets_.test, st_.metric)};
-    SolverRun run =
-        run_solver(comm_, inner_options(o_, t, may_resume), setup_, classification_, problem, sets,
-                   transformed(base_centers_, st_.metric), centers_p_, metrics_, clock_, log_);
+    SolverRun run;
+    try {
+      run = run_solver(comm_, inner_options(o_, t, may_resume), setup_, classification_, problem,
+                       sets, transformed(base_centers_, st_.metric), centers_p_, metrics_, clock_,
+                       log_);
+    } catch (const DivergedError& e) {
+      if (t == 0) throw;  // the plain fit: no model to fall back on
+      // Agreed inside the solver (every rank is here): the loop ends with the best so far.
+      log_.info("rfm iteration %zu (%s metric): the solver diverged (%s); the loop ends", t,
+                metric_kind_name(st_.metric.kind), e.what());
+      metrics_.line(Json().add("event", "rfm").add("iteration", static_cast<double>(t))
+                        .add("diverged", 1.0).add("elapsed_s", clock_.elapsed()).str());
+      last = true;
+      return 0;
+    }
     if (run.outcome.interrupted) return run.stop_signal;
     ModelHeader h = header_;
     h.metric = st_.metric;
@@ -348,7 +360,11 @@ class RfmLoop {
     it.test = run.test;
     it.fit_seconds = fit_clock.seconds();
     // Agreed (mpi.hpp): the best-iteration and stop decisions below branch on it.
-    const double score = comm_.agreed_value(score_of(it.validation, rs_.accuracy));
+    // A non-finite score (a NaN validation mse) is the worst, never "not worse".
+    double score = comm_.agreed_value(score_of(it.validation, rs_.accuracy));
+    if (!std::isfinite(score)) score = INFINITY;
+    if (t == 0 && score == INFINITY)
+      throw DivergedError("rfm: the plain fit (iteration 0) scored a non-finite validation loss");
     const bool improved = score < st_.best.score;
     if (improved) keep_as_best(t, score, model, run.outcome.own_centers, it);
     last = t == rs_.iterations || score > kRfmWorseFactor * st_.best.score;

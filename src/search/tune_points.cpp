@@ -32,10 +32,19 @@ int TuneRun::run_point_by_point() {
   for (std::size_t i = first; i < points_.size(); ++i) {
     Stopwatch fit_clock;
     in_.problem.kernel = kernel_of(points_[i]);
-    const int stopped = ts_.rfm ? fit_rfm_point(i, i == first) : fit_point(i, i == first);
+    int stopped = 0;
+    points_[i].status = ModelStatus::kStopped;
+    try {
+      stopped = ts_.rfm ? fit_rfm_point(i, i == first) : fit_point(i, i == first);
+    } catch (const DivergedError& e) {
+      // Thrown on every rank together (agreed inside the solver): the point is left out, as
+      // a diverged model of a shared group is.
+      in_.log.info("tune: point %zu diverged (%s); left out", i, e.what());
+      points_[i].status = ModelStatus::kDiverged;
+      points_[i].score = INFINITY;
+    }
     in_.problem.kernel = kept;
     if (stopped != 0) return stopped;
-    points_[i].status = ModelStatus::kStopped;
     points_[i].fit_seconds = fit_clock.seconds();
     if (!dir_.empty()) save_points(i + 1);
     // A stop signal that came during a fit without step hooks (direct) is acted on here.
@@ -96,6 +105,7 @@ void TuneRun::save_points(std::size_t next) {
     ck.scalars["test_acc_" + s] = p.test.accuracy;
     ck.scalars["score_" + s] = std::isfinite(p.score) ? p.score : -1;
     ck.scalars["fit_s_" + s] = p.fit_seconds;
+    ck.scalars["diverged_" + s] = p.status == ModelStatus::kDiverged ? 1 : 0;
   }
   ck.scalars["best_point"] = static_cast<double>(best_.point);
   ck.scalars["best_metric_kind"] = static_cast<double>(best_.metric.kind);
@@ -115,7 +125,7 @@ std::size_t TuneRun::load_points(const Checkpoint& ck) {
   for (std::size_t i = 0; i < next; ++i) {
     const std::string s = std::to_string(i);
     TunePoint& p = points_[i];
-    p.status = ModelStatus::kStopped;
+    p.status = ck.scalar("diverged_" + s, 0) != 0 ? ModelStatus::kDiverged : ModelStatus::kStopped;
     p.validation = {ck.scalar("val_mse_" + s), ck.scalar("val_acc_" + s, -1)};
     p.test = {ck.scalar("test_mse_" + s), ck.scalar("test_acc_" + s, -1)};
     const double score = ck.scalar("score_" + s, -1);

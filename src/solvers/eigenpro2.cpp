@@ -183,10 +183,8 @@ class EigenPro2Iteration {
     // g is replicated; the verdict is agreed (rank 0's) so every rank takes it together.
     if (!comm_.agreed(std::isfinite(loss_sum))) {
       if (divergence_fatal_)
-        throw CollectiveError(
-            "EigenPro 2 diverged in epoch " + std::to_string(epoch) +
-                " (non-finite residual); lower solver.batch_size or check the data",
-            0);
+        throw DivergedError("EigenPro 2 diverged in epoch " + std::to_string(epoch) +
+                            " (non-finite residual); lower solver.batch_size or check the data");
       model.status = ModelStatus::kDiverged;
       return;
     }

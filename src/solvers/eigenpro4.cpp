@@ -296,9 +296,8 @@ class EigenPro4Iteration {
     comm_.allreduce(g.data(), g.size());
     accumulate_squares(g, loss_sum);
     if (!comm_.agreed(std::isfinite(loss_sum)))  // agreed: g's bits may differ by rank
-      throw CollectiveError("EigenPro 4 diverged in epoch " + std::to_string(epoch) +
-                                " (non-finite residual); lower solver.batch_size",
-                            0);
+      throw DivergedError("EigenPro 4 diverged in epoch " + std::to_string(epoch) +
+                          " (non-finite residual); lower solver.batch_size");
 
     // Temporary centers: this rank's rows of X_B with weights -eta g.
     std::vector<std::size_t> rows;

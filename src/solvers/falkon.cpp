@@ -287,10 +287,8 @@ bool run_cg(const mpi::Communicator& comm, const FalkonSystem& system, const Ker
     // Agreed inside (rank 0's dot products), so every rank takes the same branch.
     const CgStep step = cg_step(comm, cg, system.after_product(w, half.au), r0, options.tolerance);
     if (step == CgStep::kDiverged)
-      throw CollectiveError(
-          "falkon: conjugate gradient diverged (non-finite residual); raise "
-          "solver.ridge",
-          0);
+      throw DivergedError(
+          "falkon: conjugate gradient diverged (non-finite residual); raise solver.ridge");
     if (on_iteration) on_iteration(cg.iteration, cg.residuals.back());
     if (control.on_weights && control.weights_every > 0 &&
         cg.iteration % control.weights_every == 0)
