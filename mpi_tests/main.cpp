@@ -77,8 +77,8 @@ class HangWatchdog : public testing::EmptyTestEventListener {
   [[noreturn]] void give_up(double ran) const {
     const int rank = world_rank();
     std::fflush(stdout);
-    std::fprintf(stderr, "[rank %d] %s: still running after %.0f s (KMPI_TEST_TIMEOUT %g): a hang\n",
-                 rank, name_.c_str(), ran, seconds_);
+    std::fprintf(stderr, "[rank %d] %s: still running after %.0f s (KMPI_TEST_TIMEOUT %g)\n", rank,
+                 name_.c_str(), ran, seconds_);
     std::fflush(stderr);
     if (std::system("command -v gdb > /dev/null 2>&1") == 0) {
       const std::string cmd = "gdb -p " + std::to_string(getpid()) +

@@ -2,6 +2,8 @@
 // ||x - z||_M = ||x S - z S|| and every kernel block stays the Euclidean one on transformed rows.
 #include "kmpi/feature_metric.hpp"
 
+#include "kernels/metric_root.hpp"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -106,11 +108,7 @@ FeatureMetric root_of_power(MetricKind kind, const Matrix<double>& m, double pow
   blas::gemm(false, true, d, d, d, 1.0, scaled.data(), d, e.vectors.data(), d, 0.0,
              metric.root.data(), d);
   // Exactly symmetric, so x S equals S x^T transposed and the file holds a symmetric matrix.
-  for (std::size_t i = 0; i < d; ++i)
-    for (std::size_t j = i + 1; j < d; ++j) {
-      const double v = 0.5 * (metric.root[i * d + j] + metric.root[j * d + i]);
-      metric.root[i * d + j] = metric.root[j * d + i] = v;
-    }
+  make_symmetric(metric.root, d);
   return metric;
 }
 

@@ -14,6 +14,7 @@
 
 #include "driver/fit_steps.hpp"
 #include "kernels/agop.hpp"
+#include "kernels/metric_root.hpp"
 #include "state/checkpoint.hpp"
 #include "base/rng.hpp"
 
@@ -157,8 +158,8 @@ struct RfmIteration {
 };
 
 // collective: the AGOP of `model` (centers and sample rows transformed by `metric`), normalised
-// by its largest entry and raised to rs.power, as the next metric; rank 0's S, broadcast, so every rank holds the same
-// bits.
+// by its largest entry and raised to rs.power, as the next metric (kernels/metric_root.hpp: the
+// same bits on every rank).
 FeatureMetric next_metric(const mpi::Communicator& comm, const TrainSetup& setup,
                           const RfmSettings& rs, const LocalModel& model,
                           const Matrix<double>& sample, const FeatureMetric& metric) {
@@ -175,8 +176,7 @@ FeatureMetric next_metric(const mpi::Communicator& comm, const TrainSetup& setup
   in.metric = &metric;
   in.center = rs.center;
   Matrix<double> g = agop(comm, in);
-  // G is the same on every rank, so this verdict is too; the eigendecomposition runs on rank 0
-  // only, and any error there is agreed before the broadcast every rank waits in.
+  // G is the same on every rank, so this verdict is too.
   double largest = 0;
   bool finite = true;
   for (std::size_t i = 0; i < g.size(); ++i) {
@@ -187,16 +187,8 @@ FeatureMetric next_metric(const mpi::Communicator& comm, const TrainSetup& setup
              "rfm: the AGOP of the fitted model is zero or not finite (it predicts a constant); "
              "there is no metric to learn from it");
   for (std::size_t i = 0; i < g.size(); ++i) g.data()[i] /= largest;
-  FeatureMetric next;
-  mpi::agree_on(comm, [&] {
-    // power = 1: the same bits as FeatureMetric::from_matrix.
-    if (comm.rank() == 0) next = FeatureMetric::from_matrix_power(rs.kind, g, rs.power);
-  });
-  next.kind = rs.kind;
-  next.dimension = model.centers.cols();
-  next.root.resize(rs.kind == MetricKind::kFull ? next.dimension * next.dimension : next.dimension);
-  comm.broadcast(next.root.data(), next.root.size(), 0);
-  return next;
+  // power = 1: the same bits as FeatureMetric::from_matrix (below kDistributedEigenDimension).
+  return agreed_metric_root(comm, rs.kind, g, rs.power);
 }
 
 // collective: the metrics and log line of iteration t.

@@ -18,8 +18,10 @@ namespace kmpi {
 // ---- The grid ----
 
 // collective: the median of the pairwise Euclidean distances among `samples` training rows drawn
-// by `seed` (RngStream::kTune; the same rows at any rank count), computed on rank 0 in float64
-// and broadcast: the element at position N / 2 of the N = s (s - 1) / 2 sorted distances.
+// by `seed` (RngStream::kTune; the same rows at any rank count) in float64: the element at
+// position N / 2 of the N = s (s - 1) / 2 sorted distances, the pairs shared among the ranks
+// (O(s^2 d / P) work and O(s^2 / P) memory per rank) and the element selected by an agreed
+// bisection (tune_settings.cpp); the same bits at every rank count.
 double median_pairwise_distance(const mpi::Communicator& comm, const BlockPartition& part,
                                 const Matrix<double>& x, std::size_t samples, std::uint64_t seed);
 // local: tune.bandwidths = auto: `points` values median * 2^(-2 + 2 k / (points - 1)), k = 0..

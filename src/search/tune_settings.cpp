@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <sstream>
 
 #include <utility>
@@ -13,31 +14,62 @@
 
 namespace kmpi {
 
+namespace {
+
+// local: the distances of rank r's share of the pairs (i, j > i) of the rows of s: row i's
+// m - 1 - i pairs go to rank i mod P, folded (0..P-1, P-1..0, ...) so the long and short rows
+// spread evenly. Each distance is summed in the same order as a serial loop would.
+std::vector<double> my_pair_distances(const Matrix<double>& s, int rank, int size) {
+  const std::size_t m = s.rows(), procs = static_cast<std::size_t>(size);
+  std::vector<double> dist;
+  for (std::size_t i = 0; i + 1 < m; ++i) {
+    const std::size_t round = i / procs, slot = i % procs;
+    const std::size_t owner = round % 2 == 0 ? slot : procs - 1 - slot;
+    if (owner != static_cast<std::size_t>(rank)) continue;
+    for (std::size_t j = i + 1; j < m; ++j) {
+      double sum = 0;
+      for (std::size_t l = 0; l < s.cols(); ++l) {
+        const double t = s(i, l) - s(j, l);
+        sum += t * t;
+      }
+      dist.push_back(std::sqrt(sum));
+    }
+  }
+  std::sort(dist.begin(), dist.end());
+  return dist;
+}
+
+}  // namespace
+
+// collective: the k-th smallest (0-based) of the pairwise distances, k = pairs / 2 (the element
+// std::nth_element puts in the middle), found without gathering them: each rank sorts its share
+// of the pairs, and a bisection over the bit patterns of non-negative doubles (ordered as the
+// values are) counts the distances <= a candidate with one allreduce of an integer per step, at
+// most 64 steps. The counts are integers, so every rank takes the same steps and ends on the
+// same bits; the answer is an element, bit-identical to a serial nth_element over all pairs.
 double median_pairwise_distance(const mpi::Communicator& comm, const BlockPartition& part,
                                 const Matrix<double>& x, std::size_t samples, std::uint64_t seed) {
   const std::size_t m = std::min(samples, part.size());
+  if (m < 2) return 0;
   std::vector<std::size_t> picks = random_subset(part.size(), m, seed, RngStream::kTune);
   std::sort(picks.begin(), picks.end());
   const Matrix<double> s = gather_selected_rows(comm, part, x, picks);
-  // Rank 0 computes, every rank gets its bits (one broadcast of one value).
-  double median = 0;
-  if (comm.rank() == 0 && m >= 2) {
-    std::vector<double> dist;
-    dist.reserve(m * (m - 1) / 2);
-    for (std::size_t i = 0; i < m; ++i)
-      for (std::size_t j = i + 1; j < m; ++j) {
-        double sum = 0;
-        for (std::size_t l = 0; l < s.cols(); ++l) {
-          const double t = s(i, l) - s(j, l);
-          sum += t * t;
-        }
-        dist.push_back(std::sqrt(sum));
-      }
-    auto mid = dist.begin() + static_cast<std::ptrdiff_t>(dist.size() / 2);
-    std::nth_element(dist.begin(), mid, dist.end());
-    median = *mid;
+  const std::vector<double> dist = my_pair_distances(s, comm.rank(), comm.size());
+  const std::uint64_t wanted = m * (m - 1) / 2 / 2 + 1;  // at least this many <= the median
+  std::uint64_t lo = 0, hi = 0x7ff0000000000000ULL;      // the bits of 0 and of +infinity
+  while (lo < hi) {
+    const std::uint64_t mid = lo + (hi - lo) / 2;
+    double v = 0;
+    std::memcpy(&v, &mid, sizeof v);
+    const std::uint64_t below = static_cast<std::uint64_t>(
+        std::upper_bound(dist.begin(), dist.end(), v) - dist.begin());
+    if (comm.allreduce_value(below) >= wanted)
+      hi = mid;
+    else
+      lo = mid + 1;
   }
-  comm.broadcast(&median, 1, 0);
+  double median = 0;
+  std::memcpy(&median, &lo, sizeof median);
   return median;
 }
 
