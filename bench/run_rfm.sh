@@ -5,7 +5,8 @@
 #  fmnist     Fashion-MNIST 60000 x 784 (configs/fashion_mnist.ini: Gaussian, bandwidth 5, unit
 #             scale), eigenpro2 inside, EPOCHS epochs per fit (default 2), T RFM iterations
 #             (default 2), AGOP over SAMPLES rows (default 20000), for each metric in METRICS
-#             (default "diagonal full"); validation 10%. Table: validation and test accuracy per
+#             (default "diagonal full"), rfm.agop_power POWER (default 1) and
+#             rfm.center_gradients CENTER (default false); validation 10%. Table: validation and test accuracy per
 #             RFM iteration (iteration 0 = the plain kernel), fit and AGOP seconds, the AGOP's time
 #             against one epoch of the same run.
 #  synthetic  y = f(x) + noise on x uniform in [-1, 1]^d: "sparse" f = x_0^2 + 0.5 x_1 and
@@ -29,6 +30,8 @@ metrics=${METRICS:-diagonal full}
 dims=${DIMS:-50 200}
 sizes=${SIZES:-10000}
 solver=${SOLVER:-eigenpro2}
+power=${POWER:-1}        # rfm.agop_power (fmnist part)
+center=${CENTER:-false}  # rfm.center_gradients (fmnist part)
 build=$(realpath -m "${BUILD:-$root/build}")  # absolute: the script cds into its work dir
 py=/usr/bin/python3
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
@@ -45,6 +48,7 @@ for p in $part; do
       mpirun -np "$ranks" "$build/kmpi" train --config "$root/configs/fashion_mnist.ini" \
         --solver.name=eigenpro2 --solver.epochs="$epochs" --data.validation_fraction=0.1 \
         --rfm.iterations="$iterations" --rfm.metric="$m" --rfm.agop_samples="$samples" \
+        --rfm.agop_power="$power" --rfm.center_gradients="$center" \
         --output.metrics=fmnist_$m.jsonl --output.model=fmnist_$m.kmpi
       $py - fmnist_$m.jsonl "$m" "$out" <<'PY'
 import json, sys

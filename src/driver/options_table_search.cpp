@@ -103,6 +103,12 @@ std::vector<OptionSpec> tune_options() {
            "takes: the options given to tune (but tune.*, output.* and run.*) and every option "
            "the selected point differs in from a run alone (kernel.bandwidth, solver.ridge, "
            "solver.batch_size of a shared eigenpro2 group); empty = none"),
+      text("tune.groups", "1",
+           "tune, point by point (RFM, tune.samples, extra dimensions, tune.shared = false, "
+           "eigenpro4): G groups of ranks fit points at once on sub-communicators, each holding "
+           "all the rows, and the selected point is fitted again on all ranks | auto (G from "
+           "the ranks, points and rows: README) | 1 = one point after another on all ranks; "
+           "not with run.checkpoint_dir or data.centers"),
       flag("tune.shared", "true",
            "tune: train the grid's models together, sharing each kernel block's distances "
            "(eigenpro2, falkon, direct); false trains every point alone, one after another"),

@@ -50,7 +50,7 @@ struct EvalSet {
   std::vector<std::size_t> offsets;
   Matrix<double> x, y;
   std::size_t n = 0;
-  bool labeled = false;  // y holds targets (the same on every rank)
+  bool labeled = false;  // y holds the targets of this rank's rows (one-hot for classes)
 };
 
 // local: the P + 1 row offsets of a block partition.

@@ -3,6 +3,7 @@
 // one table line per point goes to the log and the metrics. This file: fit_tune, TuneRun's frame
 // (the dispatch to a way of fitting the points, the scoring, the best point, the result); the
 // parts and how they share TuneRun in src/search/tune_internal.hpp.
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <utility>
@@ -21,6 +22,20 @@ TuneRun::TuneRun(const FitInputs& in, const TuneSettings& ts)
       progress_(own_.progress),
       outer_(own_.checkpoints) {
   points_ = tune_points(ts_, in_.setup.seed);
+  // Groups only where points run alone, without checkpoints (a group's points would need
+  // checkpoints of their own) and without given centers (partitioned over all ranks).
+  const bool alone = !ts_.plain_grid() || !ts_.shared || in_.setup.solver->name == "eigenpro4";
+  const std::size_t n = in_.problem.partition.size(), d = in_.header.dimension;
+  groups_ = ts_.groups == 0 ? tune_groups_for(in_.comm.size(), points_.size(), n, d,
+                                                   in_.setup.solver->name == "direct") : ts_.groups;
+  groups_ = std::min(groups_, points_.size());
+  if (groups_ > 1 && (!alone || !dir_.empty() || in_.centers_p > 0)) {
+    if (ts_.groups > 1)
+      in_.log.info("tune: tune.groups = %zu not used (%s): one point after another on all ranks",
+                   ts_.groups, !alone ? "the grid is fitted together" : !dir_.empty()
+                                            ? "run.checkpoint_dir" : "data.centers");
+    groups_ = 1;
+  }
 }
 
 TrainResult TuneRun::run() {

@@ -56,6 +56,9 @@ struct TuneSettings {
   std::vector<std::pair<std::string, std::vector<std::string>>> extra;
   bool rfm = false;         // rfm.iterations > 0: every point is an RFM loop
   std::size_t samples = 0;  // tune.samples: K random points over the ranges instead of the grid
+  // tune.groups: point by point, this many groups of ranks fit points at once (0 = auto: the
+  // rule of tune_groups_for); 1 = one point after another on all ranks.
+  std::size_t groups = 1;
   // Whether the points are only bandwidths x ridges of a plain fit (the shared solvers' grid).
   bool plain_grid() const { return extra.empty() && !rfm && samples == 0; }
 };
@@ -219,6 +222,11 @@ class TuneRun {
   // (fit_rfm_point), scored and considered; returns the stop signal after a checkpoint, or 0.
   int fit_point(std::size_t i, bool resumed_here);
   int fit_rfm_point(std::size_t i, bool resumed_here);
+  // collective: point i by fit_point or fit_rfm_point; a divergence (agreed) marks it diverged.
+  int fit_one(std::size_t i, bool resumed_here);
+  // collective: the points on groups_ sub-communicators at once, then the selected one again on
+  // all ranks (tune_groups.cpp).
+  int run_in_groups();
   void save_points(std::size_t next);
   std::size_t load_points(const Checkpoint& ck);
 
@@ -242,7 +250,15 @@ class TuneRun {
   // of the group), when solver.batch_size was not given; 0 = none. A run alone of the selected
   // bandwidth needs it to reproduce the model.
   std::size_t group_batch_ = 0;
+  // Point by point: how many groups of ranks fit points at once (1: all ranks, one at a time).
+  std::size_t groups_ = 1;
 };
+
+// local: tune.groups = auto (tune_groups.cpp): as many groups as ranks and points allow, halved
+// while a rank's share of a group's memory (the n x d rows, and for direct the n x n kernel
+// matrix) would pass kGroupBytesPerRank.
+std::size_t tune_groups_for(int ranks, std::size_t points, std::size_t n, std::size_t d,
+                            bool direct);
 
 // k-fold cross-validation around TuneRun (tune.folds = k >= 2; tune_folds.cpp): row i belongs to
 // fold permutation-position mod k (a seeded permutation, the same at any rank count); for each

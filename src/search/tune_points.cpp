@@ -20,7 +20,29 @@ Options TuneRun::point_options(std::size_t i, bool resumed_here) const {
   return inner;
 }
 
+int TuneRun::fit_one(std::size_t i, bool resumed_here) {
+  points_[i].status = ModelStatus::kStopped;
+  // The point's kernel as the problem's while it runs.
+  struct KernelSwap {
+    Kernel& slot;
+    Kernel kept;
+    ~KernelSwap() { slot = kept; }
+  } swap{in_.problem.kernel, in_.problem.kernel};
+  in_.problem.kernel = kernel_of(points_[i]);
+  try {
+    return ts_.rfm ? fit_rfm_point(i, resumed_here) : fit_point(i, resumed_here);
+  } catch (const DivergedError& e) {
+    // Thrown on every rank together (agreed inside the solver): the point is left out, as a
+    // diverged model of a shared group is.
+    in_.log.info("tune: point %zu diverged (%s); left out", i, e.what());
+    points_[i].status = ModelStatus::kDiverged;
+    points_[i].score = INFINITY;
+    return 0;
+  }
+}
+
 int TuneRun::run_point_by_point() {
+  if (groups_ > 1) return run_in_groups();
   std::size_t first = 0;
   if (const Checkpoint* ck = outer_.resume(kTuneSolver)) {
     first = load_points(*ck);
@@ -28,22 +50,9 @@ int TuneRun::run_point_by_point() {
   } else if (!dir_.empty()) {
     save_points(0);  // so run.resume = require finds one
   }
-  const Kernel kept = in_.problem.kernel;
   for (std::size_t i = first; i < points_.size(); ++i) {
     Stopwatch fit_clock;
-    in_.problem.kernel = kernel_of(points_[i]);
-    int stopped = 0;
-    points_[i].status = ModelStatus::kStopped;
-    try {
-      stopped = ts_.rfm ? fit_rfm_point(i, i == first) : fit_point(i, i == first);
-    } catch (const DivergedError& e) {
-      // Thrown on every rank together (agreed inside the solver): the point is left out, as
-      // a diverged model of a shared group is.
-      in_.log.info("tune: point %zu diverged (%s); left out", i, e.what());
-      points_[i].status = ModelStatus::kDiverged;
-      points_[i].score = INFINITY;
-    }
-    in_.problem.kernel = kept;
+    const int stopped = fit_one(i, i == first);
     if (stopped != 0) return stopped;
     points_[i].fit_seconds = fit_clock.seconds();
     if (!dir_.empty()) save_points(i + 1);

@@ -200,6 +200,19 @@ TuneSettings tune_settings(const mpi::Communicator& comm, const Options& o, cons
   const std::string name = setup.solver->name;
   s.has_ridge = name == "falkon" || name == "direct";
   s.shared = o.flag("tune.shared");
+  mpi::agree_on(comm, [&] {
+    const std::string groups = o.str("tune.groups");
+    if (groups == "auto") {
+      s.groups = 0;
+      return;
+    }
+    char* end = nullptr;
+    const long v = std::strtol(groups.c_str(), &end, 10);
+    if (groups.empty() || *end != '\0' || v < 1 || v > comm.size())
+      throw Error("option tune.groups: auto or a count from 1 to the " +
+                  std::to_string(comm.size()) + " ranks, not '" + groups + "'");
+    s.groups = static_cast<std::size_t>(v);
+  });
   const bool automatic = o.str("tune.bandwidths") == "auto";
   mpi::agree_on(comm, [&] {
     if (!automatic) s.bandwidths = parse_list("tune.bandwidths", o.str("tune.bandwidths"));

@@ -60,6 +60,30 @@ print(int(s['point']))")
     "train --config reproduces the model"
 done
 
+# tune.groups: the points fitted on groups of ranks at once (each group a sub-communicator with
+# all the rows) give every point's validation mse of the runs above to 1e-12 (another rank count
+# rounds the reductions otherwise), and the selected point, fitted again on all ranks, the same
+# model file byte for byte.
+for np_groups in "2 2" "4 2" "4 4"; do
+  read -r np g <<< "$np_groups"
+  run $np tune --config rfm.ini "${GRID[@]}" --tune.groups=$g --output.model=groups$np-$g.kmpi \
+    --output.metrics=groups$np-$g.jsonl > groups$np-$g.log
+  grep -q "8 points on $g groups of ranks at once" groups$np-$g.log || fail "$np ranks: no $g groups"
+  cmp tuned$np.kmpi groups$np-$g.kmpi || fail "$np ranks, $g groups: not the tuned model"
+  /usr/bin/python3 - tune$np.jsonl groups$np-$g.jsonl <<'PY' || fail "$np ranks, $g groups: points differ"
+import json, sys
+a, b = ([l for l in map(json.loads, open(f)) if l.get("event") == "tune"] for f in sys.argv[1:])
+assert len(a) == len(b) == 8
+for p, q in zip(a, b):
+    assert abs(p["validation_mse"] - q["validation_mse"]) <= 1e-12 * p["validation_mse"], (p, q)
+PY
+  echo "tune.groups = $g at $np ranks: the same 8 scores and the same model"
+done
+run 2 tune --config rfm.ini "${GRID[@]}" --tune.groups=3 > refused0.log 2>&1 &&
+  fail "tune.groups = 3 at 2 ranks accepted"
+grep -q "option tune.groups: auto or a count from 1 to the 2 ranks, not '3'" refused0.log ||
+  fail "no clear refusal (tune.groups)"
+
 # The Laplace family as a dimension, and a seeded random search: the same points at 1 and 4 ranks.
 for np in 1 4; do
   run $np tune --config rfm.ini --tune.bandwidths=2,20 --tune.norms=1,2 --tune.exponents=0.5,1 \
