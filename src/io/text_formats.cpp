@@ -30,9 +30,42 @@ std::string_view trim(std::string_view s) {
 
 bool blank(std::string_view line) { return trim(line).empty(); }
 
-// CSV tokens: `delimiter` ' ' means runs of blanks; quotes around a token are dropped.
-void split(std::string_view line, char delimiter, std::vector<std::string_view>& tokens) {
+// One RFC 4180 quoted field starting at line[pos] == '"': its text (doubled quotes undone in
+// `scratch`, which holds at least line.size() bytes so that earlier views stay valid) and the
+// position after the closing quote; npos when the quote is not closed on this line.
+std::size_t quoted_field(std::string_view line, std::size_t pos, std::string& scratch,
+                         std::string_view& token) {
+  const std::size_t start = scratch.size();
+  bool doubled = false;
+  for (std::size_t k = pos + 1; k < line.size(); ++k) {
+    if (line[k] != '"') continue;
+    if (k + 1 < line.size() && line[k + 1] == '"') {
+      doubled = true;
+      ++k;
+      continue;
+    }
+    token = line.substr(pos + 1, k - pos - 1);
+    if (doubled) {
+      for (std::size_t q = 0; q < token.size(); ++q) {
+        scratch.push_back(token[q]);
+        if (token[q] == '"') ++q;  // the second quote of a pair
+      }
+      token = std::string_view(scratch).substr(start);
+    }
+    return k + 1;
+  }
+  return std::string_view::npos;
+}
+
+// CSV tokens: `delimiter` ' ' means runs of blanks. A field in double quotes (RFC 4180) may hold
+// the delimiter, and "" inside it stands for one quote; blanks around fields are dropped.
+// false: a quote that is not closed on this line (a quoted field cannot span lines), or text
+// after a closing quote.
+bool split(std::string_view line, char delimiter, std::vector<std::string_view>& tokens,
+           std::string& scratch) {
   tokens.clear();
+  scratch.clear();
+  scratch.reserve(line.size());
   line = trim(line);
   if (delimiter == ' ') {
     std::size_t pos = 0;
@@ -44,19 +77,32 @@ void split(std::string_view line, char delimiter, std::vector<std::string_view>&
       tokens.push_back(line.substr(pos, end - pos));
       pos = end;
     }
-    return;
+    return true;
   }
   std::size_t pos = 0;
   while (true) {
-    const std::size_t end = line.find(delimiter, pos);
-    std::string_view token =
-        trim(line.substr(pos, end == std::string_view::npos ? std::string_view::npos : end - pos));
-    if (token.size() >= 2 && token.front() == '"' && token.back() == '"')
-      token = token.substr(1, token.size() - 2);
+    while (pos < line.size() && (line[pos] == ' ' || line[pos] == '\t') && line[pos] != delimiter)
+      ++pos;
+    std::size_t end = 0;
+    std::string_view token;
+    if (pos < line.size() && line[pos] == '"') {
+      const std::size_t after = quoted_field(line, pos, scratch, token);
+      if (after == std::string_view::npos) return false;
+      end = after;
+      while (end < line.size() && (line[end] == ' ' || line[end] == '\t') && line[end] != delimiter)
+        ++end;
+      if (end < line.size() && line[end] != delimiter) return false;
+      if (end == line.size()) end = std::string_view::npos;
+    } else {
+      end = line.find(delimiter, pos);
+      token = trim(
+          line.substr(pos, end == std::string_view::npos ? std::string_view::npos : end - pos));
+    }
     tokens.push_back(token);
     if (end == std::string_view::npos) break;
     pos = end + 1;
   }
+  return true;
 }
 
 char detect_delimiter(std::string_view first_line) {
@@ -126,7 +172,11 @@ TextLayout layout_from_text(const std::string& path, std::string_view head, File
 
   layout.delimiter = detect_delimiter(first);
   std::vector<std::string_view> tokens;
-  split(first, layout.delimiter, tokens);
+  std::string scratch;
+  if (!split(first, layout.delimiter, tokens, scratch))
+    fail(path, "line " + std::to_string(layout.first_line) +
+                   ": a quoted field is not closed on its line, or text follows its closing "
+                   "quote (a quoted field cannot span lines)");
   layout.columns = tokens.size();
   if (options.header == HeaderMode::kYes) {
     layout.header = true;
@@ -244,7 +294,9 @@ bool ChunkParser::add_line(std::string_view line, std::uint64_t offset) {
 }
 
 bool ChunkParser::add_csv(std::string_view line) {
-  split(line, layout_.delimiter, tokens_);
+  if (!split(line, layout_.delimiter, tokens_, scratch_))
+    return error(0, "a quoted field is not closed on its line, or text follows its closing quote "
+                    "(a quoted field cannot span lines)");
   if (tokens_.size() != layout_.columns)
     return error(0, "has " + std::to_string(tokens_.size()) + " values but " +
                         (layout_.header ? "the header on line " : "line ") +
@@ -280,7 +332,7 @@ bool ChunkParser::add_csv(std::string_view line) {
 bool ChunkParser::add_libsvm(std::string_view line) {
   line = line.substr(0, line.find('#'));  // SVMlight comments
   if (blank(line)) return true;
-  split(line, ' ', tokens_);
+  split(line, ' ', tokens_, scratch_);
   const std::string_view label_token = tokens_[0];
   if (label_token.find(',') != std::string_view::npos)
     return error(
