@@ -6,28 +6,11 @@
 #include <set>
 
 #include "io/table_encoding.hpp"
+#include "io/text_formats.hpp"
 #include "kmpi/error.hpp"
 
 namespace kmpi::detail {
 namespace {
-
-std::string_view trimmed(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
-  return s;
-}
-
-// One field: quotes around it dropped, "" inside it one quote (RFC 4180).
-std::string unquoted(std::string_view s) {
-  if (s.size() < 2 || s.front() != '"' || s.back() != '"') return std::string(s);
-  std::string out;
-  s = s.substr(1, s.size() - 2);
-  for (std::size_t k = 0; k < s.size(); ++k) {
-    out.push_back(s[k]);
-    if (s[k] == '"' && k + 1 < s.size() && s[k + 1] == '"') ++k;
-  }
-  return out;
-}
 
 std::string some(const std::vector<std::string>& names) {
   std::string out;
@@ -42,11 +25,15 @@ LabelNames read_label_names(const mpi::Communicator& comm, const std::string& pa
   mpi::agree_on(comm, [&] {
     std::ifstream in(path, std::ios::binary);
     if (!in) throw Error(path + ": cannot open the labels file");
-    std::string line;
+    std::string line, scratch;
+    std::vector<std::string_view> tokens;
     for (std::size_t number = 1; std::getline(in, line); ++number) {
-      const std::string_view field = trimmed(line);
-      if (field.empty()) continue;
-      names.fields.push_back(unquoted(field));
+      if (text::trim(line).empty()) continue;
+      // One field per line, read as a CSV field (RFC 4180 quotes for a name with a comma).
+      if (!text::split(line, ',', tokens, scratch) || tokens.size() != 1)
+        throw Error(path + ": line " + std::to_string(number) +
+                    ": one class name per line (quote a name that holds a comma, \"a, b\")");
+      names.fields.emplace_back(tokens[0]);
       names.lines.push_back(number);
     }
   });

@@ -136,6 +136,15 @@ std::string add_table_number(TextChunk& chunk, const TextLayout& layout, bool ke
                              std::size_t j, double v, bool integer, std::string_view token);
 void add_table_missing(TextChunk& chunk, bool keep, std::size_t j);
 
+// local: the CSV tokens of `line` (csv_fields.cpp): `delimiter` ' ' means runs of blanks. A
+// field in double quotes (RFC 4180) may hold the delimiter, and "" inside it stands for one
+// quote; blanks around fields are dropped. Tokens may point into `line` or `scratch`. false: a
+// quote not closed on this line (a quoted field cannot span lines) or text after a closing quote.
+bool split(std::string_view line, char delimiter, std::vector<std::string_view>& tokens,
+           std::string& scratch);
+// local: s without the blanks (and a '\r') around it.
+std::string_view trim(std::string_view s);
+
 // local: helpers shared with data.cpp.
 bool parse_number(std::string_view token, double& value, bool& integer);
 
