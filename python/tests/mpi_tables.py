@@ -3,31 +3,13 @@ unevenly sized rows of one table. The encoding is agreed (a category only the la
 in every rank's model), the predictions equal a serial pandas/numpy encoder plus kernel ridge
 regression, text class names agree with a one-process fit of the whole table, and a bad table on
 one rank only (a column missing at predict) is the same kmpi.Error on every rank (no hang)."""
-import sys
 
 import numpy as np
 from mpi4py import MPI
 
 import kmpi
+from mpi_support import check, comm, rank, size, split
 from table_data import encode, krr, table
-
-comm = MPI.COMM_WORLD
-rank, size = comm.Get_rank(), comm.Get_size()
-
-
-def split(n):
-    """Uneven contiguous cuts: rank r gets a share proportional to r + 1 (rank 0 the least)."""
-    weights = np.arange(1, size + 1, dtype=float)
-    cuts = np.concatenate([[0], np.round(np.cumsum(weights) / weights.sum() * n)]).astype(int)
-    return slice(cuts[rank], cuts[rank + 1])
-
-
-def check(ok, what):
-    if not all(comm.allgather(bool(ok))):
-        if rank == 0:
-            print(f"FAIL ({size} ranks): {what}", file=sys.stderr)
-        sys.exit(1)
-
 
 common = dict(solver="direct", ridge=1e-3, bandwidth=3.0, scale="standardize",
               precision="float64")
