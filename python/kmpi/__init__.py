@@ -198,8 +198,8 @@ class _KernelEstimator:
 
     def _frame_in(self, X, y=None):
         """collective: for a DataFrame X (agreed over the ranks), X encoded by the C++ table
-        encoder, fitted on every rank's rows; a classifier's labels y go with it as the label
-        column. Returns (X, y, table): table None when X is no DataFrame or the encoding changes
+        encoder, fitted on every rank's training rows (those ``kmpi train`` keeps: data.limit,
+        the validation split); labels y (1-D) go with it as the label column. Returns (X, y, table): table None when X is no DataFrame or the encoding changes
         nothing (numeric columns, nothing missing, numeric labels), as ``kmpi train`` does."""
         self.__dict__.pop("feature_names_in_", None)
         if not self._is_frame(X):
@@ -386,7 +386,10 @@ class KernelRegressor(_KernelEstimator):
         """X_test / y_test: evaluated after training (fit_metrics_). X_val / y_val: validation
         rows (instead of data.validation_fraction's draw from X): they select the RFM iteration
         and stop the iterative solvers early."""
-        X, _, table = self._frame_in(X)
+        # One target goes with a DataFrame as its label column (named in the model, as the CLI
+        # names a table's target column); several stay apart.
+        X, encoded, table = self._frame_in(X, y if np.ndim(y) == 1 else None)
+        y = y if encoded is None else encoded
         y = _agreed(self._comm(), lambda: _target_values(y))
         self._one_target = y.ndim == 1
         if y_val is not None:

@@ -196,12 +196,24 @@ py::tuple encode_table(const py::object& comm_obj, const std::string& name,
                        const py::list& columns, long label,
                        const std::vector<std::string>& categorical_also, const py::object& encoding) {
   const mpi::Communicator comm(mpi_comm_of(comm_obj));
+  Options options;
   ReadOptions read;
   std::vector<detail::MemoryColumn> cols;
   mpi::agree_on(comm, [&] {
-    read = read_options(parse_options(args));
+    options = parse_options(args);
+    read = read_options(options);
     cols = memory_columns(names, columns);
   });
+  // Fitting: on the rows `kmpi train` keeps for training (data.limit, the validation split), as
+  // train_in_memory will choose them again from the same n and seed.
+  std::vector<std::size_t> selection;
+  if (encoding.is_none()) {
+    const SavedStopSignals saved_signals;
+    const TrainSetup setup = check_train_options(comm, options, false);
+    const std::size_t mine = cols.empty() ? 0 : cols[0].fields ? cols[0].texts.size()
+                                                                : cols[0].numbers.size();
+    selection = choose_rows(comm, options, setup, comm.allreduce_value(mine), name).train;
+  }
   read.categorical_also = categorical_also;
   TableEncoding applied;
   if (!encoding.is_none()) {
@@ -211,7 +223,9 @@ py::tuple encode_table(const py::object& comm_obj, const std::string& name,
   detail::MemoryTable t;
   {
     py::gil_scoped_release release;
-    t = detail::encode_memory_table(comm, name, cols, label < 0 ? text::kNone : static_cast<std::size_t>(label), read);
+    t = detail::encode_memory_table(comm, name, cols,
+                                    label < 0 ? text::kNone : static_cast<std::size_t>(label),
+                                    read, selection);
   }
   const auto array = [](const Matrix<double>& m) {
     py::array_t<double> out({m.rows(), m.cols()});

@@ -74,6 +74,27 @@ def test_dataframe_and_csv_give_the_same_model_both_ways(tmp_path):
     assert list(again.predict(df[perm])) == list(mine)
 
 
+@pytest.mark.parametrize("extra,cli", [
+    ({"solver": "eigenpro2", "epochs": 3, "validation_fraction": 0.25, "seed": 5},
+     ["--solver.name=eigenpro2", "--solver.epochs=3", "--data.validation_fraction=0.25",
+      "--solver.seed=5"]),
+    ({"solver": "direct", "options": {"data.limit": 70}},
+     ["--solver.name=direct", "--data.limit=70"]),
+])
+def test_regression_with_a_validation_split_or_a_limit_gives_the_cli_model(tmp_path, extra, cli):
+    # The encoding is fitted on the rows kmpi train keeps for training, not on every row.
+    df, y, _ = table(100, seed=9)
+    args = {**COMMON, **extra}
+    reg = kmpi.KernelRegressor(**args).fit(df, pd.Series(y, name="y"))
+    reg.save(tmp_path / "python.kmpi")
+    df.assign(y=y).to_csv(tmp_path / "r.csv", index=False, na_rep="")
+    subprocess.run([KMPI, "train", f"--data.train_features={tmp_path}/r.csv",
+                    f"--output.model={tmp_path}/cli.kmpi"] +
+                   [a for a in CLI_COMMON if not a.startswith("--solver.name")] + cli,
+                   check=True, capture_output=True)
+    assert (tmp_path / "python.kmpi").read_bytes() == (tmp_path / "cli.kmpi").read_bytes()
+
+
 def test_numeric_dataframe_without_encoding_matches_arrays(tmp_path):
     df, y, _ = table(80, seed=4)
     plain = df[["income"]].assign(twice=2 * df["income"] + 1)

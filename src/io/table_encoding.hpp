@@ -84,11 +84,14 @@ struct MemoryTable {
 // collective: encodes this rank's rows of a table held in memory exactly as read_table encodes a
 // CSV of the same table (the cells go through the CSV parser's table functions): fits the
 // encoding (options.encoding null; on every rank's rows, agreed) or applies *options.encoding
-// (columns by name). `label`: the label column's index, or text::kNone. Every rank must hold the
-// same columns in the same order. Errors are agreed and name `name`, the row and the column.
+// (columns by name). `label`: the label column's index, or text::kNone. Fitting, every rank must
+// hold the same columns in the same order, and `selection` (global row indices, ascending, rank
+// after rank; empty: all) names the rows the encoding is fitted on (every row is encoded).
+// Errors are agreed and name `name`, the row and the column.
 MemoryTable encode_memory_table(const mpi::Communicator& comm, const std::string& name,
                                 const std::vector<MemoryColumn>& columns, std::size_t label,
-                                const ReadOptions& options);
+                                const ReadOptions& options,
+                                const std::vector<std::size_t>& selection = {});
 
 // local: "a,b,c" -> {"a", "b", "c"} (blanks around names trimmed; empty names dropped).
 std::vector<std::string> split_names(const std::string& list);

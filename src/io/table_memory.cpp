@@ -105,12 +105,27 @@ TextScan memory_scan(const mpi::Communicator& comm, const std::string& name,
 
 MemoryTable encode_memory_table(const mpi::Communicator& comm, const std::string& name,
                                 const std::vector<MemoryColumn>& columns, std::size_t label,
-                                const ReadOptions& options) {
+                                const ReadOptions& options,
+                                const std::vector<std::size_t>& selection) {
   const std::string path = comm.size() > 1 ? name + " (rank " + std::to_string(comm.rank()) + ")"
                                            : name;
-  const TextScan scan = memory_scan(comm, path, columns, label, options);
+  TextScan scan = memory_scan(comm, path, columns, label, options);
+  const std::size_t mine = scan.chunk.rows;
+  const std::vector<std::size_t> counts = comm.allgather(&mine, 1);
+  for (int r = 0; r < comm.rank(); ++r) scan.row_offset += counts[static_cast<std::size_t>(r)];
   MemoryTable out;
-  const TextScan encoded = encode_table_scan(comm, path, scan, {}, options, out.info);
+  TextScan encoded;
+  if (options.encoding == nullptr && !selection.empty() && selection.size() < scan.info.rows) {
+    // Fitted on the selected rows, as `kmpi train` fits on its training rows; then every row
+    // encoded with it, as `kmpi train` reads its validation rows.
+    encode_table_scan(comm, path, scan, selection, options, out.info);
+    ReadOptions apply = options;
+    apply.encoding = &out.info.fitted;
+    EncodedTable applied;
+    encoded = encode_table_scan(comm, path, scan, {}, apply, applied);
+  } else {
+    encoded = encode_table_scan(comm, path, scan, {}, options, out.info);
+  }
   const std::size_t rows = scan.chunk.rows, d = encoded.info.cols;
   out.features = Matrix<double>(rows, d);
   std::copy(encoded.chunk.values.begin(), encoded.chunk.values.begin() + rows * d,
