@@ -2,7 +2,8 @@
 unevenly sized rows of one table. The encoding is agreed (a category only the last rank holds is
 in every rank's model), the predictions equal a serial pandas/numpy encoder plus kernel ridge
 regression, text class names agree with a one-process fit of the whole table, and a bad table on
-one rank only (a column missing at predict) is the same kmpi.Error on every rank (no hang)."""
+one rank only (a column missing at predict) is the same kmpi.Error on every rank (no hang);
+a tree (rfm.leaf_size) fitted across the ranks predicts as the one-process tree."""
 
 import numpy as np
 from mpi4py import MPI
@@ -47,6 +48,17 @@ messages = comm.allgather(message)
 check(len(set(messages)) == 1 and messages[0] is not None and
       "column 'color' of the model's training table is missing" in messages[0],
       f"the missing column is not one agreed error: {messages}")
+# A tree (rfm.leaf_size) from Python across the ranks: the one-process tree's predictions.
+rng = np.random.default_rng(6)
+Xt = rng.random((240, 3))
+yt = (Xt[:, 0] + Xt[:, 1] > 1).astype(np.int64)
+tree = dict(solver="direct", bandwidth=1.0, ridge=1e-3,
+            options={"rfm.leaf_size": 100, "rfm.split_samples": 100})
+spread = kmpi.KernelClassifier(**tree).fit(Xt[:200][split(200)], yt[:200][split(200)])
+alone = kmpi.KernelClassifier(**tree, comm=MPI.COMM_SELF).fit(Xt[:200], yt[:200])
+q = Xt[200:][split(40)]
+check(spread.model_.is_tree and np.array_equal(spread.predict(q), alone.predict(q)),
+      "the tree across ranks differs from the one-process tree")
 if rank == 0:
     print(f"mpi_tables: {size} ranks, DataFrame vs pandas/numpy KRR max relative difference "
           f"{err:.2e}")
