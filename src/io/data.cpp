@@ -272,6 +272,23 @@ FileInfo probe_distributed(const mpi::Communicator& comm, const std::string& pat
   return info;
 }
 
+namespace {
+
+// collective: class names in a CSV labels file next to a table, read whole by every rank
+// (table_labels.cpp); `text` is false for numbers, which go the numeric way.
+detail::LabelNames class_names(const mpi::Communicator& comm, const std::string& labels_path,
+                               FileFormat features_format, const ReadOptions& feature_options,
+                               const ReadOptions& label_options) {
+  const bool table_read = feature_options.fit_table || feature_options.encoding != nullptr;
+  if (!table_read || !is_text(features_format)) return {};
+  FileFormat labels_format = FileFormat::kNpy;
+  mpi::agree_on(comm, [&] { labels_format = resolve_format(labels_path, label_options); });
+  if (labels_format != FileFormat::kCsv) return {};
+  return detail::read_label_names(comm, labels_path);
+}
+
+}  // namespace
+
 LocalData read_distributed(const mpi::Communicator& comm, const std::string& features_path,
                            const std::string& labels_path,
                            const std::vector<std::size_t>& selection, const ReadOptions& options) {
@@ -292,15 +309,9 @@ LocalData read_distributed(const mpi::Communicator& comm, const std::string& fea
   FileFormat format = FileFormat::kNpy;
   mpi::agree_on(comm, [&] { format = resolve_format(features_path, feature_options); });
   FileInfo labels_info;
-  // Class names in a CSV labels file next to a table: read whole by every rank
-  // (table_labels.cpp); numbers go the numeric way below.
-  detail::LabelNames names;
-  const bool table_read = feature_options.fit_table || feature_options.encoding != nullptr;
-  if (with_labels && table_read && is_text(format)) {
-    FileFormat labels_format = FileFormat::kNpy;
-    mpi::agree_on(comm, [&] { labels_format = resolve_format(labels_path, label_options); });
-    if (labels_format == FileFormat::kCsv) names = detail::read_label_names(comm, labels_path);
-  }
+  const detail::LabelNames names =
+      with_labels ? class_names(comm, labels_path, format, feature_options, label_options)
+                  : detail::LabelNames();
   if (with_labels && !names.text) labels_info = probe_distributed(comm, labels_path, label_options);
 
   // Text: one parse that keeps the values; binary: the header only.
