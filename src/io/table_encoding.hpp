@@ -34,7 +34,8 @@ struct LabelNames {
   bool text = false;                // a field after the first is not a number: class names
 };
 
-// collective (agreed read errors): the lines of the labels file `path`.
+// collective: the lines of the labels file `path`; none (text false) when it cannot be opened or
+// a line holds several fields (regression targets): the numeric reader then reads or refuses it.
 LabelNames read_label_names(const mpi::Communicator& comm, const std::string& path);
 
 // collective: class names of a labels file (names.text) as local.targets (class indices) for the
