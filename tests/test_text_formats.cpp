@@ -159,6 +159,12 @@ TEST(Csv, QuotedFields) {
   EXPECT_EQ(layout.names, (V{"name", "x, y"}));
   EXPECT_EQ(c.text, R"(a, b"q")");
   EXPECT_EQ(c.rows, 2u);
+  // A quoted comma in a TSV header does not make it a CSV.
+  const text::TextChunk tsv = text::parse_text("t.tsv", "\"p, q\"\tr\nx, y\t2\n", FileFormat::kCsv,
+                                               o, true, &layout);
+  EXPECT_EQ(layout.delimiter, '\t');
+  EXPECT_EQ(layout.names, (V{"p, q", "r"}));
+  EXPECT_EQ(tsv.text, "x, y");
   EXPECT_MESSAGE_HAS(error_of([&] {
                        text::parse_text("bad.csv", "a,b\n\"x,1\n", FileFormat::kCsv, o, true);
                      }),

@@ -23,11 +23,18 @@ namespace {
 
 bool blank(std::string_view line) { return trim(line).empty(); }
 
+// The first of ',', '\t', ';' found outside double quotes (a quoted "a, b" in a TSV header
+// is no comma delimiter), else blanks.
 char detect_delimiter(std::string_view first_line) {
-  if (first_line.find(',') != std::string_view::npos) return ',';
-  if (first_line.find('\t') != std::string_view::npos) return '\t';
-  if (first_line.find(';') != std::string_view::npos) return ';';
-  return ' ';
+  bool comma = false, tab = false, semicolon = false, quoted = false;
+  for (const char c : first_line) {
+    quoted = quoted != (c == '"');
+    if (quoted) continue;
+    comma = comma || c == ',';
+    tab = tab || c == '\t';
+    semicolon = semicolon || c == ';';
+  }
+  return comma ? ',' : tab ? '\t' : semicolon ? ';' : ' ';
 }
 
 std::string quoted(std::string_view token) {
