@@ -132,6 +132,45 @@ TEST(Csv, LabelColumnHeaderAndOptions) {
   fs::remove(numeric);
 }
 
+// RFC 4180 quotes: a quoted field holds the delimiter, "" is one quote, blanks around fields are
+// dropped, a quote inside an unquoted field is text; an unclosed quote or text after a closing
+// quote is refused (the parser names the line).
+TEST(Csv, QuotedFields) {
+  std::vector<std::string_view> t;
+  std::string scratch;
+  const auto fields = [&](std::string_view line, char delimiter = ',') {
+    EXPECT_TRUE(text::split(line, delimiter, t, scratch)) << line;
+    return std::vector<std::string>(t.begin(), t.end());
+  };
+  using V = std::vector<std::string>;
+  EXPECT_EQ(fields(R"(1,"a, b",c)"), (V{"1", "a, b", "c"}));
+  EXPECT_EQ(fields(R"("say ""hi""", "x""",""," q ")"), (V{R"(say "hi")", R"(x")", "", " q "}));
+  EXPECT_EQ(fields(R"(a"b,"c;d")"), (V{R"(a"b)", "c;d"}));
+  EXPECT_EQ(fields("\"a\tb\"\t\t2", '\t'), (V{"a\tb", "", "2"}));
+  EXPECT_EQ(fields(R"(x,"")"), (V{"x", ""}));
+  EXPECT_FALSE(text::split(R"(1,"open,2)", ',', t, scratch));
+  EXPECT_FALSE(text::split(R"(1,"a"b,2)", ',', t, scratch));
+
+  ReadOptions o;
+  o.fit_table = true;
+  text::TextLayout layout;
+  const text::TextChunk c = text::parse_text(
+      "q.csv", "name,\"x, y\"\n\"a, b\",1\n\"\"\"q\"\"\",2\n", FileFormat::kCsv, o, true, &layout);
+  EXPECT_EQ(layout.names, (V{"name", "x, y"}));
+  EXPECT_EQ(c.text, R"(a, b"q")");
+  EXPECT_EQ(c.rows, 2u);
+  // A quoted comma in a TSV header does not make it a CSV.
+  const text::TextChunk tsv = text::parse_text("t.tsv", "\"p, q\"\tr\nx, y\t2\n", FileFormat::kCsv,
+                                               o, true, &layout);
+  EXPECT_EQ(layout.delimiter, '\t');
+  EXPECT_EQ(layout.names, (V{"p, q", "r"}));
+  EXPECT_EQ(tsv.text, "x, y");
+  EXPECT_MESSAGE_HAS(error_of([&] {
+                       text::parse_text("bad.csv", "a,b\n\"x,1\n", FileFormat::kCsv, o, true);
+                     }),
+                     "bad.csv: line 2: a quoted field is not closed on its line");
+}
+
 // Parses [0, cut) and [cut, size) separately and checks that together they hold exactly the
 // rows (values, labels, lines) of the whole-file parse.
 void check_every_cut(const std::string& path, FileFormat format, const ReadOptions& o) {

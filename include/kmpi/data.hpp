@@ -70,6 +70,9 @@ struct ReadOptions {
   bool fit_table = false;
   const TableEncoding* encoding = nullptr;
   std::string categorical = "auto";  // data.categorical: auto | none | name,name,...
+  // Under data.categorical = auto, also categorical whatever their values (a pandas column of
+  // dtype category, from Python).
+  std::vector<std::string> categorical_also;
   std::vector<std::string> missing_values{"", "NA", "NaN", "?"};  // data.missing_values
   bool missing_error = false;       // data.missing = error: refuse missing values
   bool missing_indicators = false;  // data.missing_indicators

@@ -12,15 +12,24 @@ Keyword arguments are the last part of kmpi's option keys (``kmpi --help``); ``N
 kmpi's default (``rfm_iterations`` and ``rfm_metric`` are ``rfm.iterations`` and ``rfm.metric``:
 feature learning, with ``validation_fraction`` or validation rows, ``fit(X, y, X_val=, y_val=)``).
 Any other option goes by its full key: ``options={"solver.batch_size": 1000}``.
+
+pandas DataFrames: X may be a DataFrame (on every rank alike) with numeric, categorical and text
+columns and missing values; it is encoded by the same C++ code as ``kmpi train`` encodes a CSV of
+the same table (``data.categorical``, ``data.missing_values``, ``data.missing``,
+``data.missing_indicators`` as ``options``), the encoding is stored in the model file, and predict
+finds the columns by name, in any order. A classifier's text labels are its class names, stored
+in the model as the CLI stores a text label column (``predict`` returns the names). See _tables.py.
 """
 import inspect
 import os
+import shutil
 import tempfile
 
 import numpy as np
 from mpi4py import MPI
 
 from . import _kmpi
+from . import _tables
 
 Error = _kmpi.Error
 
@@ -187,8 +196,60 @@ class _KernelEstimator:
         """collective: X as float64 rows, the checks agreed over the ranks."""
         return _agreed(self._comm(), lambda: _finite_rows(X, what))
 
-    def _fit(self, X, targets, X_test=None, targets_test=None, X_val=None, targets_val=None):
+    def _frame_in(self, X, y=None):
+        """collective: for a DataFrame X (agreed over the ranks), X encoded by the C++ table
+        encoder, fitted on every rank's training rows (those ``kmpi train`` keeps: data.limit,
+        the validation split); labels y (1-D) go with it as the label column. Returns (X, y, table): table None when X is no DataFrame or the encoding changes
+        nothing (numeric columns, nothing missing, numeric labels), as ``kmpi train`` does."""
+        self.__dict__.pop("feature_names_in_", None)
+        if not self._is_frame(X):
+            return X, y, None
+        names, cols, also = _tables.columns(X)
+        label = -1
+        if y is not None:
+            lname, lcol = _agreed(self._comm(), lambda: _tables.label_column(y, names))
+            names, cols, label = names + [lname], cols + [lcol], len(names)
+        features = _tables.feature_names(X)
+        X, labels, table, _ = _kmpi.encode_table(self._comm(), "fit: X", self._args(), names,
+                                                 cols, label, also, None)
+        if features is not None:
+            self.feature_names_in_ = features
+        return X, (y if labels is None else labels.ravel()), table
+
+    def _frame_rows(self, X, what, table):
+        """collective: rows to predict from: a DataFrame (agreed over the ranks) encoded with the
+        model's table (columns by name), or, for a model without one, its columns in the order
+        of fit (by name when fit saw names)."""
+        if not self._is_frame(X):
+            return X
+        if table is not None:
+            names, cols, also = _tables.columns(X)
+            return _kmpi.encode_table(self._comm(), what, self._args(), names, cols, -1, also,
+                                      table)[0]
+        known = getattr(self, "feature_names_in_", None)
+
+        def reorder():
+            if known is None:
+                return X.to_numpy()
+            absent = [n for n in known if n not in X.columns]
+            if absent:
+                raise Error(f"{what}: column {absent[0]!r} of the training table is missing")
+            return X[list(known)].to_numpy()
+        return _agreed(self._comm(), reorder)
+
+    def _is_frame(self, X):
+        """collective: whether X is a DataFrame, the same answer on every rank."""
+        frames = self._comm().allgather(_tables.is_frame(X))
+        if len(set(frames)) > 1:
+            raise Error(f"{type(self).__name__}: some ranks pass a DataFrame and others not "
+                        f"(rank {frames.index(not frames[0])} differs from rank 0)")
+        return frames[0]
+
+    def _fit(self, X, targets, X_test=None, targets_test=None, X_val=None, targets_val=None,
+             table=None):
         empty = np.zeros((0, 0))
+        X_test = self._frame_rows(X_test, "fit: X_test", table)
+        X_val = self._frame_rows(X_val, "fit: X_val", table)
 
         def convert():
             if (X_val is None) != (targets_val is None):
@@ -200,16 +261,32 @@ class _KernelEstimator:
                     empty if targets_val is None else np.ascontiguousarray(targets_val, np.float64))
 
         X, targets, X_test, targets_test, X_val, targets_val = _agreed(self._comm(), convert)
-        self.model_, self.fit_metrics_ = _kmpi.fit(
-            self._comm(), self._args(), X, targets, self._classification, X_test, targets_test,
-            X_val, targets_val)
-        self.n_features_in_ = self.model_.dimension
+        comm = self._comm()
+        # A tree (rfm.leaf_size > 0) is written to a file by kmpi, then held in memory: a
+        # temporary folder named by rank 0 (the ranks share its file system, as for the CLI).
+        tree = _agreed(comm, lambda: int((self.options or {}).get("rfm.leaf_size") or 0) > 0)
+        folder = comm.bcast(tempfile.mkdtemp(prefix="kmpi-tree-") if tree and
+                            comm.Get_rank() == 0 else None)
+        args = self._args() + ([f"--output.model={os.path.join(folder, 'tree.kmpi')}"]
+                               if tree else [])
+        try:
+            self.model_, self.fit_metrics_ = _kmpi.fit(
+                comm, args, X, targets, self._classification, X_test, targets_test,
+                X_val, targets_val, table)
+        finally:
+            if tree:
+                comm.Barrier()
+                if comm.Get_rank() == 0:
+                    shutil.rmtree(folder, ignore_errors=True)
+        self.n_features_in_ = len(self.feature_names_in_) if hasattr(
+            self, "feature_names_in_") else self.model_.dimension
         return self
 
     def _outputs(self, X):
         fitted = hasattr(self, "model_")
         _agreed(self._comm(), lambda: fitted or _raise(
             Error(f"{type(self).__name__}: call fit (or kmpi.load) before predict")))
+        X = self._frame_rows(X, "predict: X", self.model_.table)
         return self.model_.predict(self._rows(X))
 
     # ---- pickling: the model travels as the bytes of its model file ----
@@ -254,12 +331,17 @@ class KernelClassifier(_KernelEstimator):
         """X_test / y_test: evaluated after training (fit_metrics_). X_val / y_val: validation
         rows (instead of data.validation_fraction's draw from X): they select the RFM iteration
         and stop the iterative solvers early; their labels must be among y's."""
-        y = np.asarray(y).ravel()
-        # The classes of every rank, sorted: the same indices on every rank.
-        seen = [np.asarray(c) for c in self._comm().allgather(np.unique(y)) if len(c)]
-        labels = np.unique(np.concatenate(seen)) if seen else np.unique(y)
+        X, y, table = self._frame_in(X, y)
+        if table is not None and table.classes:
+            # Text labels: the classes are the table's names, y holds their indices already.
+            labels, index = np.asarray(table.classes, dtype=object), np.asarray(y, np.float64)
+        else:
+            y = np.asarray(y).ravel()
+            # The classes of every rank, sorted: the same indices on every rank.
+            seen = [np.asarray(c) for c in self._comm().allgather(np.unique(y)) if len(c)]
+            labels = np.unique(np.concatenate(seen)) if seen else np.unique(y)
+            index = np.searchsorted(labels, y).astype(np.float64)
         self.classes_ = labels
-        index = np.searchsorted(labels, y).astype(np.float64)
         test_index = None
         if y_test is not None:
             y_test = np.asarray(y_test).ravel()
@@ -280,7 +362,7 @@ class KernelClassifier(_KernelEstimator):
                 return found.astype(np.float64)
 
             val_index = _agreed(self._comm(), classes_of_val)
-        return self._fit(X, index, X_test, test_index, X_val, val_index)
+        return self._fit(X, index, X_test, test_index, X_val, val_index, table)
 
     def decision_function(self, X):
         return self._outputs(X)
@@ -304,11 +386,15 @@ class KernelRegressor(_KernelEstimator):
         """X_test / y_test: evaluated after training (fit_metrics_). X_val / y_val: validation
         rows (instead of data.validation_fraction's draw from X): they select the RFM iteration
         and stop the iterative solvers early."""
+        # One target goes with a DataFrame as its label column (named in the model, as the CLI
+        # names a table's target column); several stay apart.
+        X, encoded, table = self._frame_in(X, y if np.ndim(y) == 1 else None)
+        y = y if encoded is None else encoded
         y = _agreed(self._comm(), lambda: _target_values(y))
         self._one_target = y.ndim == 1
         if y_val is not None:
             y_val = _agreed(self._comm(), lambda: _target_values(y_val, "y_val"))
-        return self._fit(X, y, X_test, y_test, X_val, y_val)
+        return self._fit(X, y, X_test, y_test, X_val, y_val, table)
 
     def predict(self, X):
         out = self._outputs(X)
@@ -330,8 +416,9 @@ class KernelRegressor(_KernelEstimator):
 def load(path, comm=None):
     """collective: an estimator holding the model in ``path`` (written by ``save`` or the CLI).
 
-    A classifier loaded from a file predicts class indices 0..c-1 (the file stores no labels),
-    as ``kmpi predict`` does.
+    A classifier loaded from a file predicts what ``kmpi predict`` writes: the class names of a
+    table's text labels (stored in the file), else class indices 0..c-1. A model of a table
+    predicts DataFrames (columns by name, in any order).
     """
     comm = MPI.COMM_WORLD if comm is None else comm
     model = _kmpi.load(comm, str(path))
@@ -339,5 +426,10 @@ def load(path, comm=None):
     est.model_ = model
     est.n_features_in_ = model.dimension
     if model.classification:
-        est.classes_ = np.arange(model.outputs)
+        table = model.table
+        est.classes_ = (np.asarray(table.classes, dtype=object) if table is not None and
+                        table.classes else np.arange(model.outputs))
+    if model.table is not None:
+        est.feature_names_in_ = np.asarray(model.table.columns, dtype=object)
+        est.n_features_in_ = len(est.feature_names_in_)
     return est

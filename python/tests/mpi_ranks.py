@@ -2,31 +2,12 @@
 unevenly sized rows; the model equals a serial numpy reference of exact kernel ridge regression
 computed here, predictions and scores are global, and an error on one rank's rows is the same
 kmpi.Error on every rank (no hang)."""
-import sys
 
 import numpy as np
 from mpi4py import MPI
 
 import kmpi
-
-comm = MPI.COMM_WORLD
-rank, size = comm.Get_rank(), comm.Get_size()
-
-
-def split(n):
-    """Uneven contiguous cuts: rank r gets a share proportional to r + 1 (rank 0 the least)."""
-    weights = np.arange(1, size + 1, dtype=float)
-    cuts = np.concatenate([[0], np.round(np.cumsum(weights) / weights.sum() * n)]).astype(int)
-    return slice(cuts[rank], cuts[rank + 1])
-
-
-def check(ok, what):
-    oks = comm.allgather(bool(ok))
-    if not all(oks):
-        if rank == 0:
-            print(f"FAIL ({size} ranks): {what}", file=sys.stderr)
-        sys.exit(1)
-
+from mpi_support import check, comm, rank, size, split
 
 rng = np.random.default_rng(0)
 X = rng.random((600, 3))

@@ -22,7 +22,8 @@ std::vector<OptionSpec> data_options() {
       path("data.train_features",
            "Training features: .npy, .csv, LIBSVM (.svm) or IDX (gzip or raw)"),
       path("data.train_labels",
-           "Training labels/targets (1-D for labels); empty: from the features file (LIBSVM "
+           "Training labels/targets (1-D for labels; next to a CSV table, a CSV of class names, "
+           "one per line, optional header line); empty: from the features file (LIBSVM "
            "labels, CSV data.label_column)"),
       path("data.test_features", "Test features (optional), evaluated after training"),
       path("data.test_labels", "Test labels/targets"),
@@ -30,7 +31,7 @@ std::vector<OptionSpec> data_options() {
            "falkon / eigenpro4: read the centers from this file (any features format, the "
            "training d, scaled like the training data) instead of drawing solver.centers rows"),
       path("data.features", "Features for predict / eval"),
-      path("data.labels", "Labels for eval"),
+      path("data.labels", "Labels for eval (class names for a table model)"),
       choice("data.scale", "none",
              "Feature scaling, stored in the model: none | unit (divide by the largest absolute "
              "training value) | standardize (per feature)",

@@ -135,6 +135,7 @@ LocalData take_rows(const mpi::Communicator& comm, const LocalData& data,
                              data.targets.empty() ? data.targets : select_rows(data.targets, local),
                              data.target_kind, /*allow_nonfinite=*/true);
   out.dimension = data.dimension;
+  out.table = data.table;  // a table's encoding stays with its rows (issue 27)
   // Messages name the caller's rows, not positions in the subset.
   out.source_rows.clear();
   for (std::size_t i = out.partition.begin(comm.rank()); i < out.partition.end(comm.rank()); ++i)

@@ -272,6 +272,23 @@ FileInfo probe_distributed(const mpi::Communicator& comm, const std::string& pat
   return info;
 }
 
+namespace {
+
+// collective: class names in a CSV labels file next to a table, read whole by every rank
+// (table_labels.cpp); `text` is false for numbers, which go the numeric way.
+detail::LabelNames class_names(const mpi::Communicator& comm, const std::string& labels_path,
+                               FileFormat features_format, const ReadOptions& feature_options,
+                               const ReadOptions& label_options) {
+  const bool table_read = feature_options.fit_table || feature_options.encoding != nullptr;
+  if (!table_read || !is_text(features_format)) return {};
+  FileFormat labels_format = FileFormat::kNpy;
+  mpi::agree_on(comm, [&] { labels_format = resolve_format(labels_path, label_options); });
+  if (labels_format != FileFormat::kCsv) return {};
+  return detail::read_label_names(comm, labels_path);
+}
+
+}  // namespace
+
 LocalData read_distributed(const mpi::Communicator& comm, const std::string& features_path,
                            const std::string& labels_path,
                            const std::vector<std::size_t>& selection, const ReadOptions& options) {
@@ -292,7 +309,10 @@ LocalData read_distributed(const mpi::Communicator& comm, const std::string& fea
   FileFormat format = FileFormat::kNpy;
   mpi::agree_on(comm, [&] { format = resolve_format(features_path, feature_options); });
   FileInfo labels_info;
-  if (with_labels) labels_info = probe_distributed(comm, labels_path, label_options);
+  const detail::LabelNames names =
+      with_labels ? class_names(comm, labels_path, format, feature_options, label_options)
+                  : detail::LabelNames();
+  if (with_labels && !names.text) labels_info = probe_distributed(comm, labels_path, label_options);
 
   // Text: one parse that keeps the values; binary: the header only.
   TextScan scan;
@@ -304,6 +324,13 @@ LocalData read_distributed(const mpi::Communicator& comm, const std::string& fea
     mpi::agree_on(comm, [&] { features_info = probe_file(features_path, feature_options); });
     agree_on_shape(comm, features_path, features_info);
   }
+  if (names.text) {
+    mpi::agree(comm, scan.layout.table,
+               labels_path + ": the labels are names (classes), which a labels file can give "
+               "only for a table (a CSV features file with a header line)");
+    const std::size_t lines = names.fields.size();
+    labels_info.rows = lines == features_info.rows + 1 ? features_info.rows : lines;
+  }
   check_selection(comm, features_path, features_info, labels_path,
                   with_labels ? &labels_info : nullptr, selection);
 
@@ -314,7 +341,7 @@ LocalData read_distributed(const mpi::Communicator& comm, const std::string& fea
   const std::vector<std::size_t> mine = rows_of_rank(local.partition, comm.rank(), selection);
   local.source_rows = mine;
   if (is_text(format) && scan.layout.table) {
-    detail::read_table(comm, features_path, scan, selection, feature_options, local);
+    detail::read_table(comm, features_path, scan, selection, feature_options, local, names.text);
     scan = TextScan();
   } else if (is_text(format)) {
     distribute_text(comm, features_path, scan, selection, local);
@@ -325,7 +352,10 @@ LocalData read_distributed(const mpi::Communicator& comm, const std::string& fea
       local.features = read_rows(features_path, features_info, mine, feature_options);
     });
   }
-  if (with_labels) {
+  if (names.text) {
+    detail::label_names_to_rows(comm, labels_path, names, features_info.rows, selection,
+                                feature_options, local);
+  } else if (with_labels) {
     // Through the same path, so a CSV labels file is split by byte ranges too.
     LocalData labels = read_distributed(comm, labels_path, "", selection, label_options);
     local.targets = std::move(labels.features);

@@ -139,10 +139,18 @@ struct TableView {
     c.missing = std::isnan(c.value) && !c.text;
     return c;
   }
-  // "path: line 12, column 3 ('color'): "
+  // "path: line 12, column 3 ('color'): " (in memory: "X: row 11 (0-based), column 'color': ")
   std::string where(std::size_t i, std::size_t j) const {
+    if (scan.layout.in_memory)
+      return path + ": row " + std::to_string(scan.chunk.row_lines[i]) + " (0-based), column '" +
+             scan.layout.names[j] + "': ";
     return path + ": line " + std::to_string(scan.line_offset + scan.chunk.row_lines[i] + 1) +
            ", column " + std::to_string(j + 1) + " ('" + scan.layout.names[j] + "'): ";
+  }
+  // "the header on line 1" (in memory: "the table")
+  std::string header() const {
+    return scan.layout.in_memory ? std::string("the table")
+                                 : "the header on line " + std::to_string(scan.layout.first_line);
   }
 };
 
@@ -230,7 +238,10 @@ TableEncoding fit_encoding(const mpi::Communicator& comm, const TableView& t,
   const std::string& spec = options.categorical;
   std::vector<bool> categorical(m, false);
   if (spec == "auto") {
-    for (std::size_t j = 0; j < m; ++j) categorical[j] = j != label && (seen[j] & kCellText);
+    const auto& also = options.categorical_also;
+    for (std::size_t j = 0; j < m; ++j)
+      categorical[j] = j != label && ((seen[j] & kCellText) ||
+                                      std::find(also.begin(), also.end(), layout.names[j]) != also.end());
   } else if (spec != "none") {
     std::string unknown;
     for (const std::string& name : split_names(spec)) {
@@ -240,8 +251,7 @@ TableEncoding fit_encoding(const mpi::Communicator& comm, const TableView& t,
         categorical[j] = true;
       else if (unknown.empty())
         unknown = t.path + ": data.categorical names '" + name +
-                  "', which is not a feature column of the header on line " +
-                  std::to_string(layout.first_line);
+                  "', which is not a feature column of " + t.header();
     }
     mpi::agree(comm, unknown.empty(), unknown);
   }
@@ -331,8 +341,8 @@ ColumnMap map_columns(const mpi::Communicator& comm, const TableView& t, const T
     const auto it = std::find(layout.names.begin(), layout.names.end(), col.name);
     if (it == layout.names.end() && missing.empty())
       missing = t.path + ": column '" + col.name +
-                "' of the model's training table is missing (the header on line " +
-                std::to_string(layout.first_line) + " has no column of that name)";
+                "' of the model's training table is missing (" + t.header() +
+                " has no column of that name)";
     map.file_column.push_back(static_cast<std::size_t>(it - layout.names.begin()));
     map.offset.push_back(offset);
     map.numeric_categories.push_back(
@@ -424,17 +434,21 @@ void log_unseen(const mpi::Communicator& comm, const std::string& path, const Ta
 
 }  // namespace
 
-void read_table(const mpi::Communicator& comm, const std::string& path, const TextScan& scan,
-                const std::vector<std::size_t>& selection, const ReadOptions& options,
-                LocalData& local) {
+TextScan encode_table_scan(const mpi::Communicator& comm, const std::string& path,
+                           const TextScan& scan, const std::vector<std::size_t>& selection,
+                           const ReadOptions& options, EncodedTable& out) {
   const TableView t(path, scan);
   const std::vector<std::size_t> rows = selected_rows(scan, selection);
-  const std::vector<unsigned char> seen = agreed_seen(comm, scan);
   const bool apply = options.encoding != nullptr;
-  bool trivial = false;
-  TableEncoding fitted;
-  if (!apply) fitted = fit_encoding(comm, t, rows, seen, options, trivial);
-  const TableEncoding& enc = apply ? *options.encoding : fitted;
+  // What the columns held, by column index: needed to fit, and for the labels' kind. Applying an
+  // encoding to unlabeled rows needs neither (and tables in memory may then order their columns
+  // differently on each rank: they are found by name).
+  const bool labeled = scan.layout.label_column != kNone;
+  const std::vector<unsigned char> seen =
+      !apply || labeled ? agreed_seen(comm, scan) : std::vector<unsigned char>(scan.layout.columns);
+  out.trivial = false;
+  if (!apply) out.fitted = fit_encoding(comm, t, rows, seen, options, out.trivial);
+  const TableEncoding& enc = apply ? *options.encoding : out.fitted;
   const ColumnMap map = map_columns(comm, t, enc);
 
   TextScan encoded;
@@ -446,7 +460,6 @@ void read_table(const mpi::Communicator& comm, const std::string& path, const Te
   if (apply) log_unseen(comm, path, enc, unseen);
 
   const std::size_t d = enc.dimension();
-  const bool labeled = map.label != kNone;
   encoded.layout = scan.layout;
   encoded.layout.table = false;
   encoded.layout.columns = d + (labeled ? 1 : 0);
@@ -458,13 +471,24 @@ void read_table(const mpi::Communicator& comm, const std::string& path, const Te
   encoded.info.label_cols = labeled ? 1 : 0;
   encoded.row_offset = scan.row_offset;
   encoded.line_offset = scan.line_offset;
-  local.dimension = d;
-  distribute_text(comm, path, encoded, selection, local);
+  out.labeled = labeled;
   if (labeled)
-    local.target_kind = !enc.classes.empty() || !(seen[map.label] & kCellFraction)
-                            ? ElementKind::kInteger
-                            : ElementKind::kFloating;
-  if (!apply && !trivial) local.table = std::move(fitted);
+    out.target_kind = !enc.classes.empty() || !(seen[map.label] & kCellFraction)
+                          ? ElementKind::kInteger
+                          : ElementKind::kFloating;
+  return encoded;
+}
+
+void read_table(const mpi::Communicator& comm, const std::string& path, const TextScan& scan,
+                const std::vector<std::size_t>& selection, const ReadOptions& options,
+                LocalData& local, bool keep_trivial) {
+  EncodedTable out;
+  const TextScan encoded = encode_table_scan(comm, path, scan, selection, options, out);
+  local.dimension = encoded.info.cols;
+  distribute_text(comm, path, encoded, selection, local);
+  if (out.labeled) local.target_kind = out.target_kind;
+  if (options.encoding == nullptr && (!out.trivial || keep_trivial))
+    local.table = std::move(out.fitted);
 }
 
 }  // namespace kmpi::detail

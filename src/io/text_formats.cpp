@@ -21,49 +21,20 @@ namespace {
   throw Error(path + ": " + what);
 }
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
-    s.remove_suffix(1);
-  return s;
-}
-
 bool blank(std::string_view line) { return trim(line).empty(); }
 
-// CSV tokens: `delimiter` ' ' means runs of blanks; quotes around a token are dropped.
-void split(std::string_view line, char delimiter, std::vector<std::string_view>& tokens) {
-  tokens.clear();
-  line = trim(line);
-  if (delimiter == ' ') {
-    std::size_t pos = 0;
-    while (pos < line.size()) {
-      while (pos < line.size() && (line[pos] == ' ' || line[pos] == '\t')) ++pos;
-      if (pos >= line.size()) break;
-      std::size_t end = pos;
-      while (end < line.size() && line[end] != ' ' && line[end] != '\t') ++end;
-      tokens.push_back(line.substr(pos, end - pos));
-      pos = end;
-    }
-    return;
-  }
-  std::size_t pos = 0;
-  while (true) {
-    const std::size_t end = line.find(delimiter, pos);
-    std::string_view token =
-        trim(line.substr(pos, end == std::string_view::npos ? std::string_view::npos : end - pos));
-    if (token.size() >= 2 && token.front() == '"' && token.back() == '"')
-      token = token.substr(1, token.size() - 2);
-    tokens.push_back(token);
-    if (end == std::string_view::npos) break;
-    pos = end + 1;
-  }
-}
-
+// The first of ',', '\t', ';' found outside double quotes (a quoted "a, b" in a TSV header
+// is no comma delimiter), else blanks.
 char detect_delimiter(std::string_view first_line) {
-  if (first_line.find(',') != std::string_view::npos) return ',';
-  if (first_line.find('\t') != std::string_view::npos) return '\t';
-  if (first_line.find(';') != std::string_view::npos) return ';';
-  return ' ';
+  bool comma = false, tab = false, semicolon = false, quoted = false;
+  for (const char c : first_line) {
+    quoted = quoted != (c == '"');
+    if (quoted) continue;
+    comma = comma || c == ',';
+    tab = tab || c == '\t';
+    semicolon = semicolon || c == ';';
+  }
+  return comma ? ',' : tab ? '\t' : semicolon ? ';' : ' ';
 }
 
 std::string quoted(std::string_view token) {
@@ -126,7 +97,11 @@ TextLayout layout_from_text(const std::string& path, std::string_view head, File
 
   layout.delimiter = detect_delimiter(first);
   std::vector<std::string_view> tokens;
-  split(first, layout.delimiter, tokens);
+  std::string scratch;
+  if (!split(first, layout.delimiter, tokens, scratch))
+    fail(path, "line " + std::to_string(layout.first_line) +
+                   ": a quoted field is not closed on its line, or text follows its closing "
+                   "quote (a quoted field cannot span lines)");
   layout.columns = tokens.size();
   if (options.header == HeaderMode::kYes) {
     layout.header = true;
@@ -244,7 +219,9 @@ bool ChunkParser::add_line(std::string_view line, std::uint64_t offset) {
 }
 
 bool ChunkParser::add_csv(std::string_view line) {
-  split(line, layout_.delimiter, tokens_);
+  if (!split(line, layout_.delimiter, tokens_, scratch_))
+    return error(0, "a quoted field is not closed on its line, or text follows its closing quote "
+                    "(a quoted field cannot span lines)");
   if (tokens_.size() != layout_.columns)
     return error(0, "has " + std::to_string(tokens_.size()) + " values but " +
                         (layout_.header ? "the header on line " : "line ") +
@@ -280,7 +257,7 @@ bool ChunkParser::add_csv(std::string_view line) {
 bool ChunkParser::add_libsvm(std::string_view line) {
   line = line.substr(0, line.find('#'));  // SVMlight comments
   if (blank(line)) return true;
-  split(line, ' ', tokens_);
+  split(line, ' ', tokens_, scratch_);
   const std::string_view label_token = tokens_[0];
   if (label_token.find(',') != std::string_view::npos)
     return error(

@@ -44,6 +44,9 @@ struct TextLayout {
   bool table = false;
   std::vector<std::string> names;           // CSV with a header: the column names
   std::vector<std::string> missing_values;  // table: the tokens that mean "missing"
+  // A table handed over from memory (Python), not read from a file: messages name rows
+  // (0-based, row_lines) rather than lines, and the table rather than a header line.
+  bool in_memory = false;
   // The feature columns of a CSV row (columns minus the label column).
   std::size_t feature_columns() const { return columns - (label_column == kNone ? 0 : 1); }
 };
@@ -102,6 +105,7 @@ class ChunkParser {
   bool keep_;
   TextChunk chunk_;
   std::vector<std::string_view> tokens_;
+  std::string scratch_;  // quoted fields with doubled quotes, undone (tokens_ may point here)
 };
 
 // local: feeds the lines that start in [begin, end) of the file to `parser`, stopping at the
@@ -120,6 +124,26 @@ std::string chunk_error(const std::string& path, const TextChunk& chunk, std::si
 TextChunk parse_text(const std::string& name, std::string_view text, FileFormat format,
                      const ReadOptions& options, bool keep_values,
                      TextLayout* layout_out = nullptr);
+
+// local: one cell of table column j appended to `chunk` (its values and text when `keep`; its
+// `seen` bits always; seen must hold the columns): a field as the CSV parser reads it (one of
+// layout.missing_values, a number, or text), a number (`token`: how to show it in the error), or
+// a missing value. Returns the error detail ("" when accepted): a NaN/Inf value without
+// layout.allow_nonfinite.
+std::string add_table_field(TextChunk& chunk, const TextLayout& layout, bool keep, std::size_t j,
+                            std::string_view token);
+std::string add_table_number(TextChunk& chunk, const TextLayout& layout, bool keep,
+                             std::size_t j, double v, bool integer, std::string_view token);
+void add_table_missing(TextChunk& chunk, bool keep, std::size_t j);
+
+// local: the CSV tokens of `line` (csv_fields.cpp): `delimiter` ' ' means runs of blanks. A
+// field in double quotes (RFC 4180) may hold the delimiter, and "" inside it stands for one
+// quote; blanks around fields are dropped. Tokens may point into `line` or `scratch`. false: a
+// quote not closed on this line (a quoted field cannot span lines) or text after a closing quote.
+bool split(std::string_view line, char delimiter, std::vector<std::string_view>& tokens,
+           std::string& scratch);
+// local: s without the blanks (and a '\r') around it.
+std::string_view trim(std::string_view s);
 
 // local: helpers shared with data.cpp.
 bool parse_number(std::string_view token, double& value, bool& integer);
