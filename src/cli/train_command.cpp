@@ -3,6 +3,7 @@
 #include "driver/metrics.hpp"
 #include "driver/train_steps.hpp"
 #include "parallel/log.hpp"
+#include "driver/memory_plan.hpp"
 #include "search/tree.hpp"
 
 namespace kmpi {
@@ -80,6 +81,18 @@ TrainExtras read_train_extras(const mpi::Communicator& comm, const Options& o,
 int train_tree_command(const mpi::Communicator& comm, const Options& o) {
   const TrainFiles files = check_train_files(comm, o);
   LocalData train = read_distributed(comm, files.features, files.labels, {}, files.read);
+  // The plan before any work: outputs one per class (labels 0..c-1) or per target column.
+  double top = 0;
+  for (std::size_t i = 0; i < train.targets.size(); ++i)
+    top = std::max(top, train.targets.data()[i]);
+  top = comm.allreduce_value(top, mpi::Op::kMax);
+  const bool labels =
+      comm.allreduce_value(train.target_kind == ElementKind::kInteger ? 1 : 0, mpi::Op::kMin) == 1;
+  const std::size_t columns = comm.allreduce_value(train.targets.cols(), mpi::Op::kMax);
+  const std::size_t c = labels && columns == 1 ? static_cast<std::size_t>(top) + 1 : columns;
+  check_tree_memory_plan(comm, o, train.partition.size(), train.dimension,
+                         std::max<std::size_t>(c, 1));
+  if (o.flag("run.dry_run")) return 0;
   const TreeTrainResult result = train_tree(comm, o, std::move(train));
   if (result.exit_code != 0) return result.exit_code;  // stopped after its checkpoints
   MetricsWriter metrics(comm, o.str("output.metrics"));

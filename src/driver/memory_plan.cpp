@@ -362,4 +362,42 @@ bool check_memory_plan(const mpi::Communicator& comm, const Options& o, std::siz
   return !dry_run;
 }
 
+namespace {
+
+// local: the tree's per-rank bytes at leaf size `leaf` (check_tree_memory_plan).
+double tree_bytes(const Options& o, std::size_t n, std::size_t d, std::size_t c, int ranks,
+                  std::size_t leaf) {
+  const double share = std::ceil(static_cast<double>(n) / ranks) * static_cast<double>(d + c) * 8;
+  const std::size_t split_rows = std::min(n, o.count("rfm.split_samples"));
+  const double split = plan_training(o, split_rows, d, c, ranks).total();
+  const std::size_t leaf_rows = std::min(n, leaf);
+  const int leaf_ranks = static_cast<int>(std::max<std::size_t>(
+      1, static_cast<std::size_t>(ranks) * leaf_rows / std::max<std::size_t>(n, 1)));
+  const double fit = plan_training(o, leaf_rows, d, c, std::min(leaf_ranks, ranks)).total();
+  return share + std::max(split, fit);
+}
+
+}  // namespace
+
+void check_tree_memory_plan(const mpi::Communicator& comm, const Options& o, std::size_t n,
+                            std::size_t d, std::size_t c) {
+  const double limit = agreed_memory_limit(comm, o);
+  const std::size_t leaf = o.count("rfm.leaf_size");
+  const double need = tree_bytes(o, n, d, c, comm.size(), leaf);
+  if (o.flag("run.dry_run") && comm.rank() == 0)
+    std::printf("kmpi memory plan (xRFM tree, n = %zu, d = %zu, c = %zu, leaves of <= %zu rows, "
+                "%d ranks): %s per rank; limit (run.memory_limit): %s\n",
+                n, d, c, leaf, comm.size(), gib(need).c_str(),
+                limit > 1e290 ? "unknown" : gib(limit).c_str());
+  if (need <= limit) return;
+  std::size_t fits = leaf;
+  while (fits > 1 && tree_bytes(o, n, d, c, comm.size(), fits) > limit) fits /= 2;
+  mpi::agree(comm, false,
+             "memory: the xRFM tree needs about " + gib(need) + " per rank with rfm.leaf_size = " +
+                 std::to_string(leaf) + " but run.memory_limit allows " + gib(limit) + "; " +
+                 (tree_bytes(o, n, d, c, comm.size(), fits) <= limit
+                      ? "rfm.leaf_size = " + std::to_string(fits) + " fits"
+                      : "no leaf size fits: use more ranks or lower rfm.split_samples"));
+}
+
 }  // namespace kmpi

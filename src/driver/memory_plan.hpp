@@ -66,4 +66,13 @@ Options resolve_projection(const mpi::Communicator& comm, const Options& options
 bool check_memory_plan(const mpi::Communicator& comm, const Options& options, std::size_t n,
                        std::size_t d, std::size_t c, bool tune = false);
 
+// collective: the xRFM tree's plan (rfm.leaf_size > 0; search/tree.hpp), per rank: its share of
+// the tree's rows, ceil(n/P) (d + c) 8, held while the tree grows, plus the larger of the
+// splitter's fit (min(n, rfm.split_samples) rows on all P ranks, the root's; deeper nodes have
+// fewer rows on fewer ranks) and a leaf's (min(n, rfm.leaf_size) rows on the ranks its rows earn,
+// max(1, floor(P leaf / n)), the solver's plan_training at that size). Over run.memory_limit it
+// is refused (one agreed error) with the largest leaf size, halving, that fits.
+void check_tree_memory_plan(const mpi::Communicator& comm, const Options& options, std::size_t n,
+                            std::size_t d, std::size_t c);
+
 }  // namespace kmpi

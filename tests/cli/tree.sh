@@ -16,8 +16,8 @@
 #    and leaves' fits factor on other ScaLAPACK grids);
 #  - a tree stopped by SIGTERM again and again and resumed (run.checkpoint_dir, run.resume =
 #    auto) is the uninterrupted run's tree, and its checkpoint is refused for other options;
-#  - refusals: leaves' RFM without a validation split, a tree under
-#    kmpi tune.
+#  - refusals: leaves' RFM without a validation split, a tree under kmpi tune, a tree whose
+#    leaves do not fit run.memory_limit (naming the leaf size that fits).
 source "$(dirname "$0")/common.sh"
 /usr/bin/python3 - <<'PY'
 import numpy as np
@@ -151,6 +151,11 @@ expect_refusal ck.ini "other options or rows" --rfm.leaf_size=1500 --run.checkpo
 rm -rf ck2
 expect_refusal tree.ini "validation split of its rows" --rfm.leaf_size=1500 \
   --data.validation_fraction=0
+# The whole tree's memory plan, before any work: leaves of 3000 rows (on both ranks) need about
+# 0.122 GiB per rank, of 1500 (one rank each) 0.106, of 750 0.093 (direct's n^2 / P matrix over
+# a 58 MiB baseline; the splitter fits only 500 rows here).
+expect_refusal tree.ini "rfm.leaf_size = 750 fits" --rfm.leaf_size=3000 --rfm.split_samples=500 \
+  --run.memory_limit=100M
 rc=0; run 2 tune --config tree.ini --rfm.leaf_size=1500 --tune.bandwidths=5,10 > tune.log 2>&1 || rc=$?
 [ "$rc" -eq 1 ] && grep -q "rfm.leaf_size" tune.log || { cat tune.log; fail "tune with a tree"; }
 ls | grep -q "tmp" && fail "temporary files left: $(ls | grep tmp)"
