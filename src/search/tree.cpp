@@ -47,6 +47,9 @@ struct Growth {
   TreeValidation validation;
   std::vector<unsigned long long> records;  // [kind, node, words, payload...] (group roots only)
   const Log* log = nullptr;
+  // A table's encoding (fitted on all the tree's rows): every leaf's model file carries it, so
+  // predict encodes queries by column name as for one model (TreeModel::input_header).
+  TableEncoding table;
 };
 
 // Thrown on every rank of a group that stops after a stop signal (its checkpoints written).
@@ -83,6 +86,7 @@ void train_leaf(const mpi::Communicator& comm, NodeRows rows, std::uint64_t node
     }
     TrainRows train;
     train.train = std::move(rows.data);
+    train.train.table = g.table;
     train.train_name = "tree leaf " + std::to_string(node) + " rows";
     const TrainResult r = train_in_memory(comm, o, std::move(train));
     if (r.exit_code == kExitCheckpointedOnSignal) throw TreeStopped{};
@@ -308,6 +312,7 @@ TreeTrainResult train_tree(const mpi::Communicator& comm, const Options& o, Loca
   for (std::size_t i = train.partition.begin(comm.rank()); i < train.partition.end(comm.rank());
        ++i)
     root.index.push_back(i);
+  g.table = train.table;
   root.data = std::move(train);
   if (!g.dir.empty()) check_fingerprint(comm, g.dir, tree_fingerprint(comm, o, root));
   // A failure inside a group is agreed there (a CollectiveError on all its ranks), ends that

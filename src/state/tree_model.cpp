@@ -232,7 +232,12 @@ ModelHeader TreeModel::input_header() const {
   h.dimension = tree.dimension;
   h.outputs = tree.outputs;
   h.centers = 0;
-  if (!leaves.empty()) h.kernel = leaves[0].header.kernel;
+  // A tree trained on a table: its encoding (fitted on all the tree's training rows) is in
+  // every leaf's model file, the same in each; queries are encoded with it as they are read.
+  if (!leaves.empty()) {
+    h.kernel = leaves[0].header.kernel;
+    h.table = leaves[0].header.table;
+  }
   return h;
 }
 

@@ -68,6 +68,18 @@ run 2 predict --model=cls.kmpi --data.features=perm.csv --output.predictions=per
 cmp p1.txt perm.txt || fail "predictions on the permuted columns differ"
 [ "$(sort -u p1.txt | tr '\n' ' ')" = "no yes " ] || fail "predict does not write the class names: $(sort -u p1.txt)"
 run 2 eval --model=cls.kmpi --data.features=cls.csv | grep -q "accuracy" || fail "eval on names"
+# An xRFM tree on the table (2 leaves of 60 rows): the encoding travels in its leaves' files, so
+# predict encodes the raw (and permuted) table by column name and writes the class names, at 1
+# and 4 ranks alike.
+run 2 train "${common[@]}" --data.train_features=cls.csv --data.validation_fraction=0.25 \
+  --rfm.iterations=1 --rfm.leaf_size=60 --output.model=tree.kmpi > tree.log
+grep -q "tree: 2 leaves" tree.log || fail "table tree: $(cat tree.log)"
+for np in 1 4; do
+  run $np predict --model=tree.kmpi --data.features=perm.csv --output.predictions=tree$np.txt >/dev/null
+done
+run 2 predict --model=tree.kmpi --data.features=cls.csv --output.predictions=tree.txt >/dev/null
+cmp tree.txt tree1.txt && cmp tree.txt tree4.txt || fail "table tree: predictions differ"
+[ "$(sort -u tree.txt | tr '\n' ' ')" = "no yes " ] || fail "table tree: not the class names"
 run 1 info --model=cls.kmpi > info2.txt
 grep -q "color: categorical, 3 categories (one-hot): blue, green, red" info2.txt || fail "info: $(cat info2.txt)"
 grep -q "label label: class names no, yes" info2.txt || fail "info labels: $(cat info2.txt)"
