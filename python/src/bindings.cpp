@@ -272,9 +272,6 @@ py::tuple fit(const py::object& comm_obj, const std::vector<std::string>& args, 
   if (options.count("rfm.leaf_size") > 0) {
     // The tree (rfm.leaf_size): trained as `kmpi train` trains it, written to output.model (a
     // temporary file the wrapper names), then loaded whole. Its leaves draw their own validation.
-    mpi::agree(comm, rows.train.table.empty(),
-               "fit: rfm.leaf_size: a tree of a DataFrame that needs encoding (categorical or "
-               "missing values, text labels) is not supported yet; encode it first");
     mpi::agree(comm, !has_test && !has_validation,
                "fit: rfm.leaf_size: the tree takes no X_test / X_val (each leaf draws its own "
                "validation rows; score the tree with score())");

@@ -140,3 +140,22 @@ def test_tree_from_python(tmp_path):
     assert np.array_equal(kmpi.load(tmp_path / "tree.kmpi").predict(X[200:]),
                           clf.predict(X[200:]))
     assert np.array_equal(pickle.loads(pickle.dumps(clf)).predict(X[200:]), clf.predict(X[200:]))
+
+
+def test_tree_of_a_dataframe(tmp_path):
+    """A tree on a DataFrame with categorical and missing values and text labels: the encoding
+    travels in the tree's leaves, so Python and `kmpi predict` on the CSV of the same table
+    (columns permuted) write the same class names."""
+    df, _, names = table(240, seed=3)
+    opts = {"rfm.leaf_size": 100, "rfm.split_samples": 120, "rfm.iterations": 1,
+            "data.validation_fraction": 0.25}
+    clf = kmpi.KernelClassifier(**COMMON, options=opts).fit(df, names)
+    assert clf.model_.is_tree
+    assert set(clf.predict(df)) <= {"no", "yes"}
+    clf.save(tmp_path / "tree.kmpi")
+    df[list(reversed(df.columns))].to_csv(tmp_path / "q.csv", index=False)
+    subprocess.run([KMPI, "predict", f"--model={tmp_path}/tree.kmpi",
+                    f"--data.features={tmp_path}/q.csv",
+                    f"--output.predictions={tmp_path}/p.txt"], check=True, capture_output=True)
+    cli = open(tmp_path / "p.txt").read().split()
+    assert cli == list(clf.predict(df))
