@@ -5,8 +5,9 @@
 // gives them to agop:
 //   grokking   n = 1674 rows = centers = sample (d = 122: two one-hot codes mod 61, c = 61)
 //   fmnist     p = 10000 centers, N_s = 2000 sample rows, d = 784, c = 10
-// For each: the median of `repeats` agop calls (seconds, the slowest rank's), the floor, their
-// ratio, and where the time went (AgopTimes, the slowest rank's, from the median call); once
+// For each of `repeats` agop calls: its seconds (the slowest rank's) and the floor at the SGEMM
+// rate measured just before it (1024 x 1024 times 1024 x 4096, every rank at once), their ratio;
+// then the median ratio and where that call's time went (AgopTimes, the slowest rank's); once
 // with the centers kept partitioned (gather_bytes = 0: rounds with a reduce-scatter, the only
 // path before) and once with the default (small centers gathered to every rank).
 //
@@ -29,15 +30,17 @@ namespace {
 
 using kmpi::Matrix;
 
-// The per-rank GEMM rate (GFLOP/s) with every rank multiplying at once, m x k times k x n.
+// The per-rank GEMM rate (GFLOP/s) with every rank multiplying at once, m x k times k x n: the
+// slowest rank's, best of `calls` after one untimed call.
 template <class T>
-double gemm_rate(const kmpi::mpi::Communicator& comm, std::size_t m, std::size_t n, std::size_t k) {
+double gemm_rate(const kmpi::mpi::Communicator& comm, int calls, std::size_t m = 1024,
+                 std::size_t n = 4096, std::size_t k = 1024) {
   std::vector<T> a(m * k), b(k * n), c(m * n);
   for (std::size_t i = 0; i < a.size(); ++i) a[i] = static_cast<T>((i % 251) / 251.0);
   for (std::size_t i = 0; i < b.size(); ++i) b[i] = static_cast<T>((i % 241) / 241.0);
   kmpi::blas::gemm(false, false, m, n, k, T(1), a.data(), k, b.data(), n, T(0), c.data(), n);
   double best = 0;
-  for (int r = 0; r < 3; ++r) {
+  for (int r = 0; r < calls; ++r) {
     comm.barrier();
     const kmpi::Stopwatch clock;
     kmpi::blas::gemm(false, false, m, n, k, T(1), a.data(), k, b.data(), n, T(0), c.data(), n);
@@ -69,7 +72,13 @@ struct Shape {
   double bandwidth;
 };
 
-void run_shape(const kmpi::mpi::Communicator& comm, const Shape& s, int repeats, double srate,
+// One agop call's times (the slowest rank's phases) and the SGEMM rate measured just before it.
+struct Run {
+  kmpi::AgopTimes t;
+  double rate = 0, ratio = 0;
+};
+
+void run_shape(const kmpi::mpi::Communicator& comm, const Shape& s, int repeats,
                std::size_t gather_bytes) {
   const int P = comm.size(), me = comm.rank();
   const kmpi::BlockPartition centers_part(s.p, P), sample_part(s.samples, P);
@@ -90,43 +99,42 @@ void run_shape(const kmpi::mpi::Communicator& comm, const Shape& s, int repeats,
   in.centers = &my_z;
   in.alpha = &my_alpha;
   in.gather_bytes = gather_bytes;
-  std::vector<kmpi::AgopTimes> runs;
+  const double flops = 2.0 * double(s.samples) * double(s.p) * double(s.d) * double(1 + s.c);
+  std::vector<Run> runs;
   for (int r = 0; r < repeats; ++r) {
-    kmpi::AgopTimes t;
+    Run run;
+    // The rate right before the call: the load of a shared machine drifts within seconds.
+    run.rate = gemm_rate<float>(comm, 1);
+    kmpi::AgopTimes& t = run.t;
     in.times = &t;
     comm.barrier();
     (void)kmpi::agop(comm, in);
-    // The slowest rank's phases.
-    double v[6] = {t.total_s, t.weights_s, t.products_s, t.communication_s, t.gram_s, 0};
-    comm.allreduce(v, 5, kmpi::mpi::Op::kMax);
+    double v[5] = {t.total_s, t.weights_s, t.products_s, t.communication_s, t.gram_s};
+    comm.allreduce(v, 5, kmpi::mpi::Op::kMax);  // the slowest rank's phases
     t.total_s = v[0], t.weights_s = v[1], t.products_s = v[2], t.communication_s = v[3];
     t.gram_s = v[4];
-    runs.push_back(t);
+    run.ratio = t.total_s / (flops / (double(P) * run.rate * 1e9));
+    runs.push_back(run);
   }
-  std::sort(runs.begin(), runs.end(), [](const kmpi::AgopTimes& a, const kmpi::AgopTimes& b) {
-    return a.total_s < b.total_s;
-  });
-  const kmpi::AgopTimes& t = runs[runs.size() / 2];
-  const double flops = 2.0 * double(s.samples) * double(s.p) * double(s.d) * double(1 + s.c);
-  const double floor = flops / (double(P) * srate * 1e9);
-  if (me == 0) {
-    std::printf(
-        "%-9s p=%zu N_s=%zu d=%zu c=%zu ranks=%d %s rows/round=%zu rounds=%zu flops=%.3g\n"
-        "  agop %.3f s (median of %d: %s s)  floor %.3f s  ratio %.2f\n"
-        "  phases (slowest rank): weights %.3f  products %.3f  communication %.3f  gram %.3f  "
-        "other %.3f\n",
-        s.name, s.p, s.samples, s.d, s.c, P,
-        gather_bytes == 0 ? "centers partitioned (rounds)" : "default", t.rows_per_round, t.rounds,
-        flops, t.total_s, repeats,
-        [&] {
-          std::string all;
-          for (const auto& r : runs) all += (all.empty() ? "" : " ") + std::to_string(r.total_s);
-          return all;
-        }()
-            .c_str(),
-        floor, t.total_s / floor, t.weights_s, t.products_s, t.communication_s, t.gram_s,
-        t.total_s - t.weights_s - t.products_s - t.communication_s - t.gram_s);
-  }
+  std::vector<Run> sorted = runs;
+  std::sort(sorted.begin(), sorted.end(),
+            [](const Run& a, const Run& b) { return a.ratio < b.ratio; });
+  const Run& m = sorted[sorted.size() / 2];
+  const kmpi::AgopTimes& t = m.t;
+  if (me != 0) return;
+  std::printf("%-9s p=%zu N_s=%zu d=%zu c=%zu ranks=%d %s rows/round=%zu rounds=%zu flops=%.3g\n",
+              s.name, s.p, s.samples, s.d, s.c, P,
+              gather_bytes == 0 ? "centers partitioned (rounds)" : "default", t.rows_per_round,
+              t.rounds, flops);
+  std::printf("  runs (agop s, sgemm GFLOP/s per rank just before, ratio):");
+  for (const Run& r : runs) std::printf("  %.3f %.1f %.2f", r.t.total_s, r.rate, r.ratio);
+  std::printf("\n  median ratio %.2f (agop %.3f s, floor %.3f s)\n", m.ratio, t.total_s,
+              flops / (double(P) * m.rate * 1e9));
+  std::printf(
+      "  phases (slowest rank): weights %.3f  products %.3f  communication %.3f  gram %.3f  "
+      "other %.3f\n",
+      t.weights_s, t.products_s, t.communication_s, t.gram_s,
+      t.total_s - t.weights_s - t.products_s - t.communication_s - t.gram_s);
 }
 
 }  // namespace
@@ -138,8 +146,8 @@ int main(int argc, char** argv) {
   const std::string which = argc > 2 ? argv[2] : "all";
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
   // Rates at a shape like the AGOP's products (a few hundred rows, thousands of columns).
-  const double srate = gemm_rate<float>(comm, 1024, 4096, 1024);
-  const double drate = gemm_rate<double>(comm, 1024, 4096, 1024);
+  const double srate = gemm_rate<float>(comm, 3);
+  const double drate = gemm_rate<double>(comm, 3);
   if (comm.rank() == 0)
     std::printf("GEMM rate per rank, %d ranks at once: sgemm %.1f GFLOP/s, dgemm %.1f GFLOP/s\n",
                 comm.size(), srate, drate);
@@ -148,6 +156,6 @@ int main(int argc, char** argv) {
   for (const Shape& s : shapes)
     if (which == "all" || which == s.name)
       for (std::size_t gather : {std::size_t(0), kmpi::kAgopGatherBytes})
-        run_shape(comm, s, repeats, srate, gather);
+        run_shape(comm, s, repeats, gather);
   return 0;
 }

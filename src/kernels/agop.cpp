@@ -142,9 +142,11 @@ void add_weighted_sums(const Kernel& k, const QueryRows<T>& q, const LocalCenter
 
 // The gradients of rows u (m x d) from their sums (m x c (d + 1)): row j c + l is
 // u_j A_jl - B_jl.
-Matrix<double> gradients_from_sums(const double* u, std::size_t m, std::size_t d, std::size_t c,
-                                   const Matrix<double>& sums) {
-  Matrix<double> g(m * c, d);
+// g is resized in place: the rounds reuse its storage (and the sums'), so a round's tens of MiB are
+// not mapped and faulted in afresh each time.
+void gradients_from_sums(const double* u, std::size_t m, std::size_t d, std::size_t c,
+                         const Matrix<double>& sums, Matrix<double>& g) {
+  g.resize(m * c, d);
   for (std::size_t j = 0; j < m; ++j) {
     const double* uj = u + j * d;
     const double* s = sums.row(j);
@@ -155,7 +157,6 @@ Matrix<double> gradients_from_sums(const double* u, std::size_t m, std::size_t d
       for (std::size_t t = 0; t < d; ++t) gl[t] = uj[t] * a - b[t];
     }
   }
-  return g;
 }
 
 // This rank's part of N_s G_u: the upper triangle of sum g g^T (d x d) or, where only the
@@ -219,6 +220,7 @@ void partitioned_gram(const mpi::Communicator& comm, const AgopInput& in, const 
   for (int r = 0; r < P; ++r) offsets[r + 1] = offsets[r] + static_cast<std::size_t>(counts[r]);
   const std::size_t total = offsets.back(), cw = c * (d + 1);
   std::vector<int> row_counts(P), row_displs(P), sum_counts(P);
+  Matrix<double> block, sums, my_sums, g;  // reused by every round
   for (std::size_t b0 = 0; b0 < total; b0 += nb) {
     const std::size_t b1 = std::min(total, b0 + nb);
     auto rows = mpi::window_counts(offsets, b0, b1, d, "AGOP sample rows");
@@ -228,17 +230,19 @@ void partitioned_gram(const mpi::Communicator& comm, const AgopInput& in, const 
     const std::size_t my_lo = std::clamp(offsets[me], b0, b1);
     const std::size_t my_rows = std::clamp(offsets[me + 1], b0, b1) - my_lo;
     const double* my_u = in.sample->data() + (my_rows > 0 ? (my_lo - offsets[me]) * d : 0);
-    Matrix<double> block(b1 - b0, d);
+    block.resize(b1 - b0, d);
     timed(in.times, &AgopTimes::communication_s,
           [&] { comm.allgatherv(my_u, block.data(), row_counts, row_displs); });
-    Matrix<double> sums(b1 - b0, cw);
+    sums.resize(b1 - b0, cw);
     add_weighted_sums(in.kernel, query_rows<T>(block), z, *in.alpha, in.tile_bytes, sums, in.times);
     // The owner of each row receives the sums over every rank's centers.
-    Matrix<double> my_sums(my_rows, cw);
+    my_sums.resize(my_rows, cw);
     timed(in.times, &AgopTimes::communication_s,
           [&] { comm.reduce_scatter(sums.data(), my_sums.data(), sum_counts); });
-    timed(in.times, &AgopTimes::gram_s,
-          [&] { gram.add(gradients_from_sums(my_u, my_rows, d, c, my_sums)); });
+    timed(in.times, &AgopTimes::gram_s, [&] {
+      gradients_from_sums(my_u, my_rows, d, c, my_sums, g);
+      gram.add(g);
+    });
     if (in.times) ++in.times->rounds;
   }
 }
@@ -250,14 +254,17 @@ void replicated_gram(const AgopInput& in, const LocalCenters& z, const Matrix<do
                      std::size_t d, std::size_t c, std::size_t nb, GradientGram& gram) {
   const Matrix<double>& u = *in.sample;
   const std::size_t m = u.rows(), cw = c * (d + 1);
+  Matrix<double> block, sums, g;  // reused by every chunk
   for (std::size_t b0 = 0; b0 < m; b0 += nb) {
     const std::size_t mb = std::min(nb, m - b0);
-    Matrix<double> block(mb, d);
+    block.resize(mb, d);
     std::copy(u.row(b0), u.row(b0) + mb * d, block.data());
-    Matrix<double> sums(mb, cw);
+    sums.resize(mb, cw);
     add_weighted_sums(in.kernel, query_rows<T>(block), z, alpha, in.tile_bytes, sums, in.times);
-    timed(in.times, &AgopTimes::gram_s,
-          [&] { gram.add(gradients_from_sums(block.data(), mb, d, c, sums)); });
+    timed(in.times, &AgopTimes::gram_s, [&] {
+      gradients_from_sums(block.data(), mb, d, c, sums, g);
+      gram.add(g);
+    });
     if (in.times) ++in.times->rounds;
   }
 }
@@ -408,7 +415,9 @@ Matrix<double> model_gradients(const Kernel& k, Precision precision, const Matri
     add_weighted_sums(k, query_rows<float>(u), z, alpha, tile_bytes, sums, nullptr);
   else
     add_weighted_sums(k, query_rows<double>(u), z, alpha, tile_bytes, sums, nullptr);
-  return gradients_from_sums(u.data(), m, d, c, sums);
+  Matrix<double> g;
+  gradients_from_sums(u.data(), m, d, c, sums, g);
+  return g;
 }
 
 Matrix<double> agop(const mpi::Communicator& comm, const AgopInput& in) {

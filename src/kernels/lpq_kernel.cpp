@@ -13,22 +13,6 @@ namespace {
 using detail::exp_nonpositive;
 using detail::pow_nonnegative;
 
-// x^e for e in (0, 2) a multiple of 1/4 (p = 0.25, 0.5, 0.75, 1.25, 1.75 and p - 1 = 0.25, 0.75
-// in the gradients) as x^w sqrt(x)^h sqrt(sqrt(x))^f, w, h, f in {0, 1}: two correctly rounded
-// square roots and two products (a factor 1 where a power is absent: exact), within 3 ulp of
-// x^e and about a tenth of the cost of exp(e log x); x = 0 gives 0.
-struct QuarterPower {
-  bool whole = false, half = false, quarter = false;
-  static bool fits(double e) { return e > 0 && e < 2 && e * 4 == std::floor(e * 4); }
-  explicit QuarterPower(double e)
-      : whole(e >= 1), half(std::fmod(e, 1.0) >= 0.5), quarter(std::fmod(e, 0.5) != 0) {}
-  template <class T>
-  KMPI_ALWAYS_INLINE T operator()(T x) const {
-    const T s = std::sqrt(x), r = std::sqrt(s);
-    return (whole ? x : T(1)) * (half ? s : T(1)) * (quarter ? r : T(1));
-  }
-};
-
 // sum_t f(|x_t - y_t|) over d coordinates: runs of kLpqSumLength in T (vectorised), the runs'
 // sums added in float64 so a long float32 sum does not drift.
 template <class T, class F>
@@ -75,8 +59,17 @@ void lpq_block(const Kernel& k, const T* a, std::size_t ma, std::size_t lda, con
   } else if (p == 1.5) {  // |x| sqrt|x|: a square root instead of exp(1.5 log|x|)
     power_sums(
         a, ma, lda, b, mb, ldb, d, [](T x) { return x * std::sqrt(x); }, out, ldo);
-  } else if (QuarterPower::fits(p)) {  // 1.25: |x| sqrt(sqrt|x|)
-    power_sums(a, ma, lda, b, mb, ldb, d, QuarterPower(p), out, ldo);
+  } else if (p == 1.25) {  // |x| sqrt(sqrt|x|): two square roots (correctly rounded: 2 ulp)
+    power_sums(
+        a, ma, lda, b, mb, ldb, d, [](T x) { return x * std::sqrt(std::sqrt(x)); }, out, ldo);
+  } else if (p == 1.75) {  // |x| sqrt|x| sqrt(sqrt|x|)
+    power_sums(
+        a, ma, lda, b, mb, ldb, d,
+        [](T x) {
+          const T r = std::sqrt(x);
+          return x * r * std::sqrt(r);
+        },
+        out, ldo);
   } else {
     const T pt = static_cast<T>(p);
     power_sums(
@@ -109,8 +102,8 @@ void lpq_add_gradients(const Kernel& k, const T* u, std::size_t mi, std::size_t 
                        double* out, std::size_t ldo) {
   if (mi == 0 || tj == 0 || c == 0 || d == 0) return;
   const bool sign_only = k.norm_p == 1.0, sqrt_power = k.norm_p == 1.5;
-  const bool quarter_power = QuarterPower::fits(k.norm_p - 1);
-  const QuarterPower quarter(quarter_power ? k.norm_p - 1 : 0.5);
+  const bool quarter_power = k.norm_p == 1.25 || k.norm_p == 1.75;  // |x|^0.25, |x|^0.75
+  const bool three_quarters = k.norm_p == 1.75;
   const T e = static_cast<T>(k.norm_p - 1);
   std::vector<T> h(d), acc(c * d);
   for (std::size_t j = 0; j < mi; ++j) {
@@ -132,7 +125,8 @@ void lpq_add_gradients(const Kernel& k, const T* u, std::size_t mi, std::size_t 
 #pragma omp simd
         for (std::size_t t = 0; t < d; ++t) {
           const T x = uj[t] - vi[t];
-          const T m = quarter(std::abs(x));
+          const T r = std::sqrt(std::abs(x)), r4 = std::sqrt(r);
+          const T m = three_quarters ? r * r4 : r4;
           hv[t] = x < T(0) ? -m : m;
         }
       } else if (sign_only) {
