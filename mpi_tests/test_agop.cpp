@@ -194,51 +194,56 @@ TEST(Agop, MatchesPointwiseReferenceOnEveryLayoutAndMetric) {
       Kernel::from_name("laplacian", 1.1), Kernel::from_name("gaussian", 0.7),
       Kernel::from_name("matern", 0.9, 1.5), Kernel::from_name("matern", 0.9, 2.5),
       Kernel::from_name("cauchy", 0.8)};
-  for (const Problem& pb : problems(comm)) {
-    for (MetricKind kind : {MetricKind::kNone, MetricKind::kDiagonal, MetricKind::kFull}) {
-      const FeatureMetric metric = test_metric(kind, d);
-      const Matrix<double> s = dense_root(metric, d);
-      const Matrix<double> u =
-          transformed(rows_range(pb.sample_all, pb.sample_begin, pb.sample_end), s);
-      const Matrix<double> v =
-          transformed(rows_range(pb.centers_all, pb.center_begin, pb.center_end), s);
-      const Matrix<double> alpha = rows_range(pb.alpha_all, pb.center_begin, pb.center_end);
-      for (const Kernel& k : kernels)
-        for (bool diagonal : {false, true}) {
-          const Matrix<double> want =
-              reference_agop(k, pb.sample_all, pb.centers_all, pb.alpha_all, s, diagonal);
-          ASSERT_GT(max_abs(want), 0.0);
-          for (Precision precision : {Precision::kFloat64, Precision::kFloat32}) {
-            AgopInput in;
-            in.kernel = k;
-            in.precision = precision;
-            in.sample = &u;
-            in.sample_total = pb.sample_all.rows();
-            in.centers = &v;
-            in.alpha = &alpha;
-            in.layout = pb.layout;
-            in.diagonal = diagonal;
-            // null for none on every other call, so both spellings of the identity are used
-            in.metric = kind == MetricKind::kNone && !diagonal ? nullptr : &metric;
-            in.block_rows = 6;     // rounds that straddle the ranks' row ranges
-            in.tile_bytes = 1024;  // several center tiles per rank
-            const Matrix<double> got = agop(comm, in);
-            const std::string what = pb.name + ", " + metric_kind_label(kind) +
-                                     (diagonal ? ", diagonal" : ", full G") + ", " + label(k) +
-                                     (precision == Precision::kFloat32 ? ", f32" : ", f64");
-            ASSERT_EQ(got.rows(), diagonal ? 1u : d) << what;
-            ASSERT_EQ(got.cols(), d) << what;
-            const double tol = precision == Precision::kFloat32 ? 1e-4 : 1e-10;
-            EXPECT_LT(max_abs_diff(got, want), tol * max_abs(want)) << what;
-            // The same bits on every rank.
-            Matrix<double> root0 = got;
-            comm.broadcast(root0.data(), root0.size(), 0);
-            const int same = std::memcmp(root0.data(), got.data(), 8 * got.size()) == 0;
-            EXPECT_EQ(comm.allreduce_value(same, mpi::Op::kMin), 1) << what;
+  // Partitioned centers by rounds (gather_bytes 0) and gathered where small (the default).
+  for (std::size_t gather : {std::size_t(0), kAgopGatherBytes})
+    for (const Problem& pb : problems(comm)) {
+      if (pb.layout == CenterLayout::kReplicated && gather == 0) continue;
+      for (MetricKind kind : {MetricKind::kNone, MetricKind::kDiagonal, MetricKind::kFull}) {
+        const FeatureMetric metric = test_metric(kind, d);
+        const Matrix<double> s = dense_root(metric, d);
+        const Matrix<double> u =
+            transformed(rows_range(pb.sample_all, pb.sample_begin, pb.sample_end), s);
+        const Matrix<double> v =
+            transformed(rows_range(pb.centers_all, pb.center_begin, pb.center_end), s);
+        const Matrix<double> alpha = rows_range(pb.alpha_all, pb.center_begin, pb.center_end);
+        for (const Kernel& k : kernels)
+          for (bool diagonal : {false, true}) {
+            const Matrix<double> want =
+                reference_agop(k, pb.sample_all, pb.centers_all, pb.alpha_all, s, diagonal);
+            ASSERT_GT(max_abs(want), 0.0);
+            for (Precision precision : {Precision::kFloat64, Precision::kFloat32}) {
+              AgopInput in;
+              in.kernel = k;
+              in.precision = precision;
+              in.sample = &u;
+              in.sample_total = pb.sample_all.rows();
+              in.centers = &v;
+              in.alpha = &alpha;
+              in.layout = pb.layout;
+              in.diagonal = diagonal;
+              // null for none on every other call, so both spellings of the identity are used
+              in.metric = kind == MetricKind::kNone && !diagonal ? nullptr : &metric;
+              in.block_rows = 6;     // rounds that straddle the ranks' row ranges
+              in.tile_bytes = 1024;  // several center tiles per rank
+              in.gather_bytes = gather;
+              const Matrix<double> got = agop(comm, in);
+              const std::string what = pb.name + (gather == 0 ? " by rounds, " : ", ") +
+                                       metric_kind_label(kind) +
+                                       (diagonal ? ", diagonal" : ", full G") + ", " + label(k) +
+                                       (precision == Precision::kFloat32 ? ", f32" : ", f64");
+              ASSERT_EQ(got.rows(), diagonal ? 1u : d) << what;
+              ASSERT_EQ(got.cols(), d) << what;
+              const double tol = precision == Precision::kFloat32 ? 1e-4 : 1e-10;
+              EXPECT_LT(max_abs_diff(got, want), tol * max_abs(want)) << what;
+              // The same bits on every rank.
+              Matrix<double> root0 = got;
+              comm.broadcast(root0.data(), root0.size(), 0);
+              const int same = std::memcmp(root0.data(), got.data(), 8 * got.size()) == 0;
+              EXPECT_EQ(comm.allreduce_value(same, mpi::Op::kMin), 1) << what;
+            }
           }
-        }
+      }
     }
-  }
 }
 
 // Centred gradients (rfm.center_gradients): the distributed AGOP, which subtracts
@@ -263,8 +268,8 @@ TEST(Agop, CentredGradientsMatchPointwiseReference) {
       const Matrix<double> alpha = rows_range(pb.alpha_all, pb.center_begin, pb.center_end);
       for (const Kernel& k : kernels)
         for (bool diagonal : {false, true}) {
-          const Matrix<double> want = reference_agop(k, pb.sample_all, pb.centers_all,
-                                                     pb.alpha_all, s, diagonal, /*center=*/true);
+          const Matrix<double> want = reference_agop(k, pb.sample_all, pb.centers_all, pb.alpha_all,
+                                                     s, diagonal, /*center=*/true);
           const Matrix<double> plain =
               reference_agop(k, pb.sample_all, pb.centers_all, pb.alpha_all, s, diagonal);
           ASSERT_GT(max_abs(want), 0.0);
@@ -289,8 +294,8 @@ TEST(Agop, CentredGradientsMatchPointwiseReference) {
                                      (diagonal ? ", diagonal" : ", full G") + ", " + label(k) +
                                      (precision == Precision::kFloat32 ? ", f32" : ", f64");
             ASSERT_EQ(got.rows(), diagonal ? 1u : d) << what;
-            const double tol = precision == Precision::kFloat32 ? 1e-4 * max_abs(plain)
-                                                                : 1e-10 * max_abs(want);
+            const double tol =
+                precision == Precision::kFloat32 ? 1e-4 * max_abs(plain) : 1e-10 * max_abs(want);
             EXPECT_LT(max_abs_diff(got, want), tol) << what;
             Matrix<double> root0 = got;
             comm.broadcast(root0.data(), root0.size(), 0);

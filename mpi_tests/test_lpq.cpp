@@ -119,7 +119,10 @@ TEST(LpqAgop, MatchesPointwiseReferenceOnBothLayoutsAndEveryMetric) {
                    [](std::size_t i, std::size_t l) { return std::sin(1.0 + i + 5.0 * l); });
   };
   const BlockPartition part(n, P);
-  for (CenterLayout layout : {CenterLayout::kPartitioned, CenterLayout::kReplicated}) {
+  // Partitioned centers by rounds (gather_bytes 0) and gathered (the default, at this size).
+  for (auto [layout, gather] : {std::pair{CenterLayout::kPartitioned, std::size_t(0)},
+                                {CenterLayout::kPartitioned, kAgopGatherBytes},
+                                {CenterLayout::kReplicated, kAgopGatherBytes}}) {
     const bool partitioned = layout == CenterLayout::kPartitioned;
     const Matrix<double>& z_all = partitioned ? x_all : z_sep;
     const Matrix<double> alpha_all = alpha_for(z_all.rows());
@@ -152,9 +155,11 @@ TEST(LpqAgop, MatchesPointwiseReferenceOnBothLayoutsAndEveryMetric) {
           in.metric = &metric;
           in.block_rows = 7;     // rounds that straddle the ranks' row ranges
           in.tile_bytes = 1024;  // several center tiles per rank
+          in.gather_bytes = gather;
           const Matrix<double> got = agop(comm, in);
           const std::string what = f.label() + (partitioned ? ", partitioned" : ", replicated") +
-                                   ", metric " + std::to_string(int(kind)) +
+                                   (gather == 0 ? " by rounds" : "") + ", metric " +
+                                   std::to_string(int(kind)) +
                                    (precision == Precision::kFloat32 ? ", f32" : ", f64");
           ASSERT_EQ(got.rows(), d) << what;
           const double tol = precision == Precision::kFloat32 ? 1e-4 : 1e-10;

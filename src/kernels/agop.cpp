@@ -13,6 +13,11 @@
 //   sums on the rank that owns it, which forms its gradients and adds them into its G_u.
 // - kReplicated: every rank has every center, so it forms its own rows' sums without
 //   communicating.
+// - kPartitioned with few centers (accumulate_gram: p (d + c) values within kAgopGatherBytes
+//   and below the N_s c (d + 1) sums): the centers and weights are allgathered once and the
+//   ranks go on as kReplicated. The sums over centers are then added in center order on one
+//   rank instead of per rank and across ranks by the reduce-scatter: the same G to rounding, not
+//   the same bits as the rounds at 2 or more ranks (1 rank: the same bits).
 // Then one allreduce of G_u (d x d, or d in diagonal mode), and rank 0's G is broadcast so every
 // rank holds the same bits. Centred gradients add one allreduce of the c x d gradient sums s_c and
 // the correction N_s G_u -= sum_c s_c s_c^T / N_s, on G_u (u coordinates), before G = S G_u S.
@@ -28,10 +33,23 @@
 #include "kernels/lpq_kernel.hpp"
 #include "kmpi/error.hpp"
 #include "parallel/counts.hpp"
+#include "parallel/log.hpp"
 
 namespace kmpi {
 
 namespace {
+
+// f(), its seconds added to times->*phase where timing.
+template <class F>
+void timed(AgopTimes* times, double AgopTimes::*phase, F&& f) {
+  if (!times) {
+    f();
+    return;
+  }
+  const Stopwatch clock;
+  f();
+  times->*phase += clock.seconds();
+}
 
 // Query rows in the kernel precision T with their squared norms.
 template <class T>
@@ -52,7 +70,8 @@ QueryRows<T> query_rows(const Matrix<double>& u) {
 // stay within tile_bytes. Products are formed in T and accumulated in float64 across tiles.
 template <class T>
 void add_weighted_sums(const Kernel& k, const QueryRows<T>& q, const LocalCenters& z,
-                       const Matrix<double>& alpha, std::size_t tile_bytes, Matrix<double>& sums) {
+                       const Matrix<double>& alpha, std::size_t tile_bytes, Matrix<double>& sums,
+                       AgopTimes* times) {
   const std::size_t m = q.x.rows(), d = q.x.cols(), p = z.rows(), c = alpha.cols();
   const std::size_t cw = c * (d + 1);
   if (m == 0 || p == 0 || c == 0) return;
@@ -73,9 +92,13 @@ void add_weighted_sums(const Kernel& k, const QueryRows<T>& q, const LocalCenter
       const std::size_t tj = std::min(pt, p - j0);
       for (std::size_t i0 = 0; i0 < m; i0 += mq) {
         const std::size_t mi = std::min(mq, m - i0);
-        gradient_weight_block(k, q.x.row(i0), mi, d, zt.row(j0), tj, d, d, w.data(), tj);
-        lpq_add_gradients(k, q.x.row(i0), mi, d, zt.row(j0), tj, d, d, w.data(), tj, alpha.row(j0),
-                          c, c, -1.0, sums.row(i0) + c, cw);
+        timed(times, &AgopTimes::weights_s, [&] {
+          gradient_weight_block(k, q.x.row(i0), mi, d, zt.row(j0), tj, d, d, w.data(), tj);
+        });
+        timed(times, &AgopTimes::products_s, [&] {
+          lpq_add_gradients(k, q.x.row(i0), mi, d, zt.row(j0), tj, d, d, w.data(), tj,
+                            alpha.row(j0), c, c, -1.0, sums.row(i0) + c, cw);
+        });
       }
     }
     return;
@@ -83,38 +106,47 @@ void add_weighted_sums(const Kernel& k, const QueryRows<T>& q, const LocalCenter
   std::vector<T> f(pt * cw), w(mq * pt), part(std::is_same_v<T, double> ? 0 : mq * cw);
   for (std::size_t j0 = 0; j0 < p; j0 += pt) {
     const std::size_t tj = std::min(pt, p - j0);
-    for (std::size_t i = 0; i < tj; ++i) {
-      T* fi = f.data() + i * cw;
-      const T* vi = zt.row(j0 + i);
-      for (std::size_t l = 0; l < c; ++l) {
-        const double a = alpha(j0 + i, l);
-        fi[l] = static_cast<T>(a);
-        T* bl = fi + c + l * d;
-        for (std::size_t t = 0; t < d; ++t) bl[t] = static_cast<T>(a * static_cast<double>(vi[t]));
+    timed(times, &AgopTimes::products_s, [&] {
+      for (std::size_t i = 0; i < tj; ++i) {
+        T* fi = f.data() + i * cw;
+        const T* vi = zt.row(j0 + i);
+        for (std::size_t l = 0; l < c; ++l) {
+          const double a = alpha(j0 + i, l);
+          fi[l] = static_cast<T>(a);
+          T* bl = fi + c + l * d;
+          for (std::size_t t = 0; t < d; ++t)
+            bl[t] = static_cast<T>(a * static_cast<double>(vi[t]));
+        }
       }
-    }
+    });
     for (std::size_t i0 = 0; i0 < m; i0 += mq) {
       const std::size_t mi = std::min(mq, m - i0);
-      gradient_weight_block(k, q.x.row(i0), mi, d, zt.row(j0), tj, d, d, w.data(), tj,
-                            q.norms.data() + i0, zn.data() + j0);
-      if constexpr (std::is_same_v<T, double>) {
-        blas::gemm(false, false, mi, cw, tj, 1.0, w.data(), tj, f.data(), cw, 1.0, sums.row(i0),
-                   cw);
-      } else {
-        blas::gemm(false, false, mi, cw, tj, T(1), w.data(), tj, f.data(), cw, T(0), part.data(),
-                   cw);
-        double* out = sums.row(i0);
-        for (std::size_t e = 0; e < mi * cw; ++e) out[e] += static_cast<double>(part[e]);
-      }
+      timed(times, &AgopTimes::weights_s, [&] {
+        gradient_weight_block(k, q.x.row(i0), mi, d, zt.row(j0), tj, d, d, w.data(), tj,
+                              q.norms.data() + i0, zn.data() + j0);
+      });
+      timed(times, &AgopTimes::products_s, [&] {
+        if constexpr (std::is_same_v<T, double>) {
+          blas::gemm(false, false, mi, cw, tj, 1.0, w.data(), tj, f.data(), cw, 1.0, sums.row(i0),
+                     cw);
+        } else {
+          blas::gemm(false, false, mi, cw, tj, T(1), w.data(), tj, f.data(), cw, T(0), part.data(),
+                     cw);
+          double* out = sums.row(i0);
+          for (std::size_t e = 0; e < mi * cw; ++e) out[e] += static_cast<double>(part[e]);
+        }
+      });
     }
   }
 }
 
 // The gradients of rows u (m x d) from their sums (m x c (d + 1)): row j c + l is
 // u_j A_jl - B_jl.
-Matrix<double> gradients_from_sums(const double* u, std::size_t m, std::size_t d, std::size_t c,
-                                   const Matrix<double>& sums) {
-  Matrix<double> g(m * c, d);
+// g is resized in place: the rounds reuse its storage (and the sums'), so a round's tens of MiB are
+// not mapped and faulted in afresh each time.
+void gradients_from_sums(const double* u, std::size_t m, std::size_t d, std::size_t c,
+                         const Matrix<double>& sums, Matrix<double>& g) {
+  g.resize(m * c, d);
   for (std::size_t j = 0; j < m; ++j) {
     const double* uj = u + j * d;
     const double* s = sums.row(j);
@@ -125,7 +157,6 @@ Matrix<double> gradients_from_sums(const double* u, std::size_t m, std::size_t d
       for (std::size_t t = 0; t < d; ++t) gl[t] = uj[t] * a - b[t];
     }
   }
-  return g;
 }
 
 // This rank's part of N_s G_u: the upper triangle of sum g g^T (d x d) or, where only the
@@ -189,6 +220,7 @@ void partitioned_gram(const mpi::Communicator& comm, const AgopInput& in, const 
   for (int r = 0; r < P; ++r) offsets[r + 1] = offsets[r] + static_cast<std::size_t>(counts[r]);
   const std::size_t total = offsets.back(), cw = c * (d + 1);
   std::vector<int> row_counts(P), row_displs(P), sum_counts(P);
+  Matrix<double> block, sums, my_sums, g;  // reused by every round
   for (std::size_t b0 = 0; b0 < total; b0 += nb) {
     const std::size_t b1 = std::min(total, b0 + nb);
     auto rows = mpi::window_counts(offsets, b0, b1, d, "AGOP sample rows");
@@ -198,30 +230,102 @@ void partitioned_gram(const mpi::Communicator& comm, const AgopInput& in, const 
     const std::size_t my_lo = std::clamp(offsets[me], b0, b1);
     const std::size_t my_rows = std::clamp(offsets[me + 1], b0, b1) - my_lo;
     const double* my_u = in.sample->data() + (my_rows > 0 ? (my_lo - offsets[me]) * d : 0);
-    Matrix<double> block(b1 - b0, d);
-    comm.allgatherv(my_u, block.data(), row_counts, row_displs);
-    Matrix<double> sums(b1 - b0, cw);
-    add_weighted_sums(in.kernel, query_rows<T>(block), z, *in.alpha, in.tile_bytes, sums);
+    block.resize(b1 - b0, d);
+    timed(in.times, &AgopTimes::communication_s,
+          [&] { comm.allgatherv(my_u, block.data(), row_counts, row_displs); });
+    sums.resize(b1 - b0, cw);
+    add_weighted_sums(in.kernel, query_rows<T>(block), z, *in.alpha, in.tile_bytes, sums, in.times);
     // The owner of each row receives the sums over every rank's centers.
-    Matrix<double> my_sums(my_rows, cw);
-    comm.reduce_scatter(sums.data(), my_sums.data(), sum_counts);
-    gram.add(gradients_from_sums(my_u, my_rows, d, c, my_sums));
+    my_sums.resize(my_rows, cw);
+    timed(in.times, &AgopTimes::communication_s,
+          [&] { comm.reduce_scatter(sums.data(), my_sums.data(), sum_counts); });
+    timed(in.times, &AgopTimes::gram_s, [&] {
+      gradients_from_sums(my_u, my_rows, d, c, my_sums, g);
+      gram.add(g);
+    });
+    if (in.times) ++in.times->rounds;
   }
 }
 
-// This rank's sample rows in chunks of nb against all centers, no communication.
+// This rank's sample rows in chunks of nb against all centers z (weights alpha), no
+// communication.
 template <class T>
-void replicated_gram(const AgopInput& in, const LocalCenters& z, std::size_t d, std::size_t c,
-                     std::size_t nb, GradientGram& gram) {
+void replicated_gram(const AgopInput& in, const LocalCenters& z, const Matrix<double>& alpha,
+                     std::size_t d, std::size_t c, std::size_t nb, GradientGram& gram) {
   const Matrix<double>& u = *in.sample;
   const std::size_t m = u.rows(), cw = c * (d + 1);
+  Matrix<double> block, sums, g;  // reused by every chunk
   for (std::size_t b0 = 0; b0 < m; b0 += nb) {
     const std::size_t mb = std::min(nb, m - b0);
-    Matrix<double> block(mb, d);
+    block.resize(mb, d);
     std::copy(u.row(b0), u.row(b0) + mb * d, block.data());
-    Matrix<double> sums(mb, cw);
-    add_weighted_sums(in.kernel, query_rows<T>(block), z, *in.alpha, in.tile_bytes, sums);
-    gram.add(gradients_from_sums(block.data(), mb, d, c, sums));
+    sums.resize(mb, cw);
+    add_weighted_sums(in.kernel, query_rows<T>(block), z, alpha, in.tile_bytes, sums, in.times);
+    timed(in.times, &AgopTimes::gram_s, [&] {
+      gradients_from_sums(block.data(), mb, d, c, sums, g);
+      gram.add(g);
+    });
+    if (in.times) ++in.times->rounds;
+  }
+}
+
+// collective: every rank's rows of m (cols columns each), in rank order, on every rank.
+Matrix<double> gather_rows(const mpi::Communicator& comm, const Matrix<double>& m,
+                           std::size_t cols) {
+  const unsigned long long mine = m.rows();
+  const std::vector<unsigned long long> rows = comm.allgather(&mine, 1);
+  std::vector<int> counts(rows.size()), displs(rows.size());
+  std::size_t total = 0;
+  for (std::size_t r = 0; r < rows.size(); ++r) {
+    displs[r] = static_cast<int>(total * cols);
+    counts[r] = static_cast<int>(rows[r] * cols);
+    total += static_cast<std::size_t>(rows[r]);
+  }
+  Matrix<double> all(total, cols);
+  comm.allgatherv(m.rows() > 0 ? m.data() : all.data(), all.data(), counts, displs);
+  return all;
+}
+
+// collective: this rank's part of N_s G_u (and gradient sums) for every sample row against every
+// center, by the input's layout. Partitioned centers are gathered to every rank first where they
+// are small (AgopInput::gather_bytes) and fewer values than the sums they would otherwise send
+// (p (d + c) against N_s c (d + 1)): each rank then takes its own rows against all centers with
+// no rounds (the grokking shape: 0.3 M values gathered instead of 12.5 M reduce-scattered).
+void accumulate_gram(const mpi::Communicator& comm, const AgopInput& in, std::size_t d,
+                     std::size_t c, std::size_t total, GradientGram& gram) {
+  // Rows per round: block_rows, lowered so a round's sums stay within kAgopBlockBytes; so the
+  // MPI counts of a round (N_b d rows, N_b c (d + 1) sums) stay below 2^22, far from INT_MAX.
+  const std::size_t cw = c * (d + 1);
+  const std::size_t nb = std::clamp<std::size_t>(kAgopBlockBytes / (cw * sizeof(double)), 1,
+                                                 std::max<std::size_t>(in.block_rows, 1));
+  if (in.times) in.times->rows_per_round = nb;
+  const bool f32 = in.precision == Precision::kFloat32;
+  bool replicated = in.layout == CenterLayout::kReplicated;
+  Matrix<double> all_centers, all_alpha;
+  if (!replicated && comm.size() > 1) {
+    // Integer reductions: the same verdict on every rank.
+    const std::size_t p =
+        static_cast<std::size_t>(comm.allreduce_value<unsigned long long>(in.centers->rows()));
+    replicated = p * (d + c) * sizeof(double) <= in.gather_bytes && p * (d + c) < total * cw;
+    if (replicated)
+      timed(in.times, &AgopTimes::communication_s, [&] {
+        all_centers = gather_rows(comm, *in.centers, d);
+        all_alpha = gather_rows(comm, *in.alpha, c);
+      });
+  }
+  const Matrix<double>& centers = all_centers.rows() > 0 ? all_centers : *in.centers;
+  const Matrix<double>& alpha = all_centers.rows() > 0 ? all_alpha : *in.alpha;
+  const LocalCenters z(centers, in.precision);
+  if (replicated) {
+    if (f32)
+      replicated_gram<float>(in, z, alpha, d, c, nb, gram);
+    else
+      replicated_gram<double>(in, z, alpha, d, c, nb, gram);
+  } else {
+    if (f32)
+      partitioned_gram<float>(comm, in, z, d, c, nb, gram);
+    else
+      partitioned_gram<double>(comm, in, z, d, c, nb, gram);
   }
 }
 
@@ -308,13 +412,16 @@ Matrix<double> model_gradients(const Kernel& k, Precision precision, const Matri
   Matrix<double> sums(m, c * (d + 1));
   const LocalCenters z(centers, precision);
   if (precision == Precision::kFloat32)
-    add_weighted_sums(k, query_rows<float>(u), z, alpha, tile_bytes, sums);
+    add_weighted_sums(k, query_rows<float>(u), z, alpha, tile_bytes, sums, nullptr);
   else
-    add_weighted_sums(k, query_rows<double>(u), z, alpha, tile_bytes, sums);
-  return gradients_from_sums(u.data(), m, d, c, sums);
+    add_weighted_sums(k, query_rows<double>(u), z, alpha, tile_bytes, sums, nullptr);
+  Matrix<double> g;
+  gradients_from_sums(u.data(), m, d, c, sums, g);
+  return g;
 }
 
 Matrix<double> agop(const mpi::Communicator& comm, const AgopInput& in) {
+  const Stopwatch clock;
   // d and c from the ranks that hold centers (a rank without any may hold 0 x 0 matrices).
   unsigned long long shape[2] = {0, 0};
   if (in.centers && in.alpha && in.centers->rows() > 0) {
@@ -337,26 +444,7 @@ Matrix<double> agop(const mpi::Communicator& comm, const AgopInput& in) {
   // S needs all of G_u).
   const bool full_metric = in.metric && in.metric->kind == MetricKind::kFull;
   GradientGram gram(d, !in.diagonal || full_metric, in.center ? c : 0);
-  if (c > 0 && d > 0) {
-    // Rows per round: block_rows, lowered so a round's sums stay within kAgopBlockBytes; so the
-    // MPI counts of a round (N_b d rows, N_b c (d + 1) sums) stay below 2^22, far from INT_MAX.
-    const std::size_t cw = c * (d + 1);
-    const std::size_t nb = std::clamp<std::size_t>(kAgopBlockBytes / (cw * sizeof(double)), 1,
-                                                   std::max<std::size_t>(in.block_rows, 1));
-    const LocalCenters z(*in.centers, in.precision);
-    const bool f32 = in.precision == Precision::kFloat32;
-    if (in.layout == CenterLayout::kReplicated) {
-      if (f32)
-        replicated_gram<float>(in, z, d, c, nb, gram);
-      else
-        replicated_gram<double>(in, z, d, c, nb, gram);
-    } else {
-      if (f32)
-        partitioned_gram<float>(comm, in, z, d, c, nb, gram);
-      else
-        partitioned_gram<double>(comm, in, z, d, c, nb, gram);
-    }
-  }
+  if (c > 0 && d > 0) accumulate_gram(comm, in, d, c, total, gram);
   Matrix<double>& gu = gram.matrix();
   comm.allreduce(gu.data(), gu.size());
   if (in.center) {
@@ -369,6 +457,7 @@ Matrix<double> agop(const mpi::Communicator& comm, const AgopInput& in) {
   Matrix<double> g = to_x_coordinates(std::move(gu), in.metric, in.diagonal);
   // MPI does not promise every rank the same bits from an allreduce; rank 0's G is the answer.
   comm.broadcast(g.data(), g.size(), 0);
+  if (in.times) in.times->total_s += clock.seconds();
   return g;
 }
 

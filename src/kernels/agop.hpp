@@ -24,6 +24,22 @@ enum class CenterLayout {
   kReplicated,   // every rank all of Z (falkon's layout)
 };
 
+// AgopInput::gather_bytes's default: partitioned centers are gathered to every rank when their
+// p (d + c) float64 values fit in it and are fewer than the N_s c (d + 1) sums of the rounds.
+inline constexpr std::size_t kAgopGatherBytes = std::size_t(32) << 20;
+
+// Where one agop call's time went on this rank (bench/bench_agop.cpp), by this rank's clock;
+// filled where AgopInput::times is set.
+struct AgopTimes {
+  double weights_s = 0;        // gradient-weight blocks W (a distance GEMM, one pass over W)
+  double products_s = 0;       // W F (the floor's 2 N_s p d (1 + c) flops): F's tiles, the
+                               // GEMMs and their float64 sums
+  double communication_s = 0;  // each round's allgatherv of rows and reduce-scatter of sums
+  double gram_s = 0;           // gradients from the sums and their outer products (syrk)
+  double total_s = 0;
+  std::size_t rounds = 0, rows_per_round = 0;
+};
+
 struct AgopInput {
   Kernel kernel;
   Precision precision = Precision::kFloat32;  // of the distance/weight blocks (as solver.precision)
@@ -35,7 +51,7 @@ struct AgopInput {
   const Matrix<double>* centers = nullptr;
   const Matrix<double>* alpha = nullptr;
   CenterLayout layout = CenterLayout::kPartitioned;
-  bool diagonal = false;                  // only diag(G) (1 x d)
+  bool diagonal = false;  // only diag(G) (1 x d)
   // Centred gradients (rfm.center_gradients): each output's gradients minus their mean over the
   // sample rows, g_jc - m_c with m_c = (1/N_s) sum_j g_jc, before the outer products; formed as
   // N_s G_u = sum g g^T - N_s sum_c m_c m_c^T from the allreduced c x d sums of the gradients.
@@ -44,6 +60,10 @@ struct AgopInput {
   std::size_t block_rows = 1024;          // sample rows per round (bounds the N_b x c x d block)
   // Bytes of one weight tile or [alpha_c V] tile at most; 0 = cache_tile_bytes().
   std::size_t tile_bytes = kDefaultTileBytes;
+  // Partitioned centers are gathered to every rank when their p (d + c) float64 values fit in
+  // this many bytes and are fewer than the sums the rounds would send; 0: never (the rounds).
+  std::size_t gather_bytes = kAgopGatherBytes;
+  AgopTimes* times = nullptr;  // where to add this call's times, if anywhere
 };
 
 // The sums of one round, N_b x c (d + 1) float64 values (A and B of the block), are kept below

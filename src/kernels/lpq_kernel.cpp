@@ -59,6 +59,17 @@ void lpq_block(const Kernel& k, const T* a, std::size_t ma, std::size_t lda, con
   } else if (p == 1.5) {  // |x| sqrt|x|: a square root instead of exp(1.5 log|x|)
     power_sums(
         a, ma, lda, b, mb, ldb, d, [](T x) { return x * std::sqrt(x); }, out, ldo);
+  } else if (p == 1.25) {  // |x| sqrt(sqrt|x|): two square roots (correctly rounded: 2 ulp)
+    power_sums(
+        a, ma, lda, b, mb, ldb, d, [](T x) { return x * std::sqrt(std::sqrt(x)); }, out, ldo);
+  } else if (p == 1.75) {  // |x| sqrt|x| sqrt(sqrt|x|)
+    power_sums(
+        a, ma, lda, b, mb, ldb, d,
+        [](T x) {
+          const T r = std::sqrt(x);
+          return x * r * std::sqrt(r);
+        },
+        out, ldo);
   } else {
     const T pt = static_cast<T>(p);
     power_sums(
@@ -91,6 +102,8 @@ void lpq_add_gradients(const Kernel& k, const T* u, std::size_t mi, std::size_t 
                        double* out, std::size_t ldo) {
   if (mi == 0 || tj == 0 || c == 0 || d == 0) return;
   const bool sign_only = k.norm_p == 1.0, sqrt_power = k.norm_p == 1.5;
+  const bool quarter_power = k.norm_p == 1.25 || k.norm_p == 1.75;  // |x|^0.25, |x|^0.75
+  const bool three_quarters = k.norm_p == 1.75;
   const T e = static_cast<T>(k.norm_p - 1);
   std::vector<T> h(d), acc(c * d);
   for (std::size_t j = 0; j < mi; ++j) {
@@ -106,6 +119,14 @@ void lpq_add_gradients(const Kernel& k, const T* u, std::size_t mi, std::size_t 
         for (std::size_t t = 0; t < d; ++t) {
           const T x = uj[t] - vi[t];
           const T m = std::sqrt(std::abs(x));
+          hv[t] = x < T(0) ? -m : m;
+        }
+      } else if (quarter_power) {  // p = 1.25, 1.75
+#pragma omp simd
+        for (std::size_t t = 0; t < d; ++t) {
+          const T x = uj[t] - vi[t];
+          const T r = std::sqrt(std::abs(x)), r4 = std::sqrt(r);
+          const T m = three_quarters ? r * r4 : r4;
           hv[t] = x < T(0) ? -m : m;
         }
       } else if (sign_only) {

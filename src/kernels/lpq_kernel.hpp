@@ -13,8 +13,10 @@ namespace kmpi {
 // g_ij = -(q / L^q) k_ij r_ij^(q-p), 0 where r_ij < kLaplacianSelfDistance (Weight = true:
 // Kernel::gradient_weight), for row-major A (ma x d, lda) and B (mb x d, ldb). The sums over d
 // run in T over runs of kLpqSumLength coordinates and across runs in float64. Cost: ma mb d
-// evaluations of |x|^p (p = 1: |x|; p = 1.5: |x| sqrt|x|; otherwise exp(p log |x|), vectorised),
-// against 2 ma mb d flops at the GEMM rate for p = 2.
+// evaluations of |x|^p (p = 1: |x|; p = 1.5: |x| sqrt|x|; p = 1.25, 1.75 (any multiple of 1/4):
+// products of |x|, sqrt|x| and sqrt(sqrt|x|); otherwise exp(p log |x|), within eps (2 + |p log2
+// |x||) relative, fast_math.hpp), vectorised, against 2 ma mb d flops at the GEMM rate for p = 2
+// (bench/results/lpq_kernel_cost.txt).
 template <bool Weight, class T>
 void lpq_block(const Kernel& k, const T* a, std::size_t ma, std::size_t lda, const T* b,
                std::size_t mb, std::size_t ldb, std::size_t d, T* out, std::size_t ldo);
@@ -27,7 +29,8 @@ inline constexpr std::size_t kLpqSumLength = 256;
 // lpq_block<true> (mi x tj, ldg): the gradients grad_u f_l(u_j) of f = K(., V) alpha over this
 // tile of centers. u (mi x d, ldu), v (tj x d, ldv), alpha (tj x c, lda, float64). The terms are
 // summed in T per tile and added into out in float64.
-// Cost: mi tj d evaluations of |x|^(p-1) (p = 1: a sign; p = 1.5: a square root) and mi tj c d
+// Cost: mi tj d evaluations of |x|^(p-1) (p = 1: a sign; p = 1.5: a square root; p = 1.25, 1.75:
+// two) and mi tj c d
 // multiply-adds, not a GEMM: for p = 2 the direction u - v splits into u A - B, whose sums over
 // centers are one GEMM of W with [alpha | alpha V] (agop.cpp); |u - v|^(p-1) does not split, so
 // every pair forms its own d-vector. Pairs with g = 0 (the self term) are skipped.
