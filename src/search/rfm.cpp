@@ -15,7 +15,7 @@
 #include "driver/fit_steps.hpp"
 #include "kernels/agop.hpp"
 #include "state/checkpoint.hpp"
-#include "base/rng.hpp"
+#include "base/permutation.hpp"
 
 namespace kmpi {
 

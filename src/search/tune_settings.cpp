@@ -8,7 +8,7 @@
 
 #include <utility>
 
-#include "base/rng.hpp"
+#include "base/permutation.hpp"
 #include "search/tune_internal.hpp"
 
 namespace kmpi {
