@@ -17,7 +17,7 @@
 #include "kmpi/model.hpp"
 #include "kmpi/mpi.hpp"
 #include "kmpi/options.hpp"
-#include "base/rng.hpp"
+#include "base/permutation.hpp"
 
 namespace kmpi {
 namespace {

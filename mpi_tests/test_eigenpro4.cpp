@@ -3,6 +3,7 @@
 // (EigenPro 3), and rank invariance of centers and predictions.
 #include <gtest/gtest.h>
 
+#include "base/permutation.hpp"
 #include "common.hpp"
 #include "solvers/center_factor.hpp"
 #include "parallel/scalapack.hpp"
@@ -103,15 +104,17 @@ TEST(EigenPro4, AndFalkonReachTheRestrictedLeastSquaresSolution) {
   const auto centers = random_subset(n, 25, 5, RngStream::kCenters);
   const TrainingProblem problem = make_problem(comm, n, d, kernel, &centers);
   EigenPro4Options o = small_options();
-  o.epochs = 150;
+  o.epochs = 250;
   o.projection_epochs = 20;
   const EigenPro4Result ep = train_eigenpro4(comm, problem, o);
   ASSERT_EQ(ep.center_indices, centers);
   const FalkonResult fa = falkon_least_squares(comm, problem, 25);
   const Matrix<double> want = serial_fit(comm, problem, centers);
   const double scale = global_max_abs(comm, want);
-  // Falkon: CG to 1e-13 on a well-preconditioned system. EigenPro 4: 150 epochs with 20-epoch
-  // projections contract the slowest direction far enough; 1e-7 relative on the fitted values.
+  // Falkon: CG to 1e-13 on a well-preconditioned system. EigenPro 4: 250 epochs with 20-epoch
+  // projections contract the slowest direction far enough; 1e-7 relative on the fitted values
+  // (with these centers and batch orders the error falls about 15x per 50 epochs: 5.0e-6 at
+  // 150, 3.3e-7 at 200).
   EXPECT_LT(global_max_diff(comm, fitted(comm, problem, fa.centers, fa.alpha), want), 1e-9 * scale);
   EXPECT_LT(global_max_diff(comm, fitted(comm, problem, ep.centers, ep.alpha), want), 1e-7 * scale);
 }

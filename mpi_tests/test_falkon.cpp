@@ -3,6 +3,7 @@
 // predictions.
 #include <gtest/gtest.h>
 
+#include "base/permutation.hpp"
 #include "common.hpp"
 #include "parallel/scalapack.hpp"
 #include "solvers/solvers.hpp"

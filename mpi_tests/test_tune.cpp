@@ -5,6 +5,7 @@
 
 #include <cstring>
 
+#include "base/permutation.hpp"
 #include "common.hpp"
 #include "search/tune.hpp"
 #include "solvers/grid_solvers.hpp"

@@ -2,6 +2,9 @@
 // run.memory_limit.
 #include <gtest/gtest.h>
 
+#include <string>
+#include <vector>
+
 #include "kmpi/error.hpp"
 #include "driver/memory_plan.hpp"
 #include "kmpi/options.hpp"
@@ -32,6 +35,55 @@ TEST(MemoryPlan, DirectAndEigenPro2FollowTheFormulas) {
   EXPECT_EQ(item(q, "batch"), 50.0 * (20 + 6) * 8);
   EXPECT_EQ(item(q, "kernel operands"), 2500.0 * 20 * 4);  // float32 by default
   EXPECT_NE(q.reduce_hint.find("solver.batch_cap"), std::string::npos);
+}
+
+// Per-rank memory depends on n / P, not on n (DESIGN §2): n = 1e6 on 4 ranks against n = 1e8 on
+// 400, d = 784, c = 10, 10000 test rows, for every iterative solver (with RFM and tune around
+// it too): each item of the larger run is at most the smaller run's (the pieces of a fixed s or
+// p split over more ranks shrink). direct's K is n^2 / P by design: it grows n-fold.
+TEST(MemoryPlan, PerRankBytesDoNotGrowWithNAtFixedRowsPerRank) {
+  const std::vector<std::vector<std::string>> runs = {
+      {"--solver.name=eigenpro2"},
+      {"--solver.name=eigenpro2", "--data.validation_fraction=0.1", "--rfm.iterations=3"},
+      {"--solver.name=eigenpro4"},
+      {"--solver.name=eigenpro4", "--solver.projection=cholesky", "--solver.centers=50000"},
+      {"--solver.name=falkon", "--solver.centers=20000"},
+      {"--solver.name=falkon", "--rfm.iterations=2"},
+  };
+  for (const auto& args : runs) {
+    for (const bool tune : {false, true}) {
+      std::vector<std::string> a = args;
+      if (tune) a.push_back("--tune.bandwidths=2,5,10");
+      const Options o = parse_options(a);
+      const MemoryPlan small = plan_training(o, 1000000, 784, 10, 4, 10000, tune);
+      const MemoryPlan large = plan_training(o, 100000000, 784, 10, 400, 10000, tune);
+      const std::string what = args[0] + (args.size() > 1 ? " " + args[1] : "") +
+                               (tune ? " (tune)" : "");
+      ASSERT_EQ(small.items.size(), large.items.size()) << what;
+      for (std::size_t i = 0; i < small.items.size(); ++i) {
+        EXPECT_EQ(small.items[i].what, large.items[i].what) << what;
+        EXPECT_LE(large.items[i].bytes, small.items[i].bytes) << what << ": " << small.items[i].what;
+      }
+      EXPECT_LE(large.total(), small.total()) << what;
+      EXPECT_EQ(item(large, "data block"), item(small, "data block")) << what;  // n/P rows
+    }
+  }
+  const Options direct = parse_options({"--solver.name=direct"});
+  EXPECT_EQ(item(plan_training(direct, 1000000, 784, 10, 4), "K (n x n"), 1e12 / 4 * 8);
+  EXPECT_EQ(item(plan_training(direct, 100000000, 784, 10, 400), "K (n x n"), 1e16 / 400 * 8);
+}
+
+// Falkon's replicated pieces are counted: Z (p x d) in the kernel precision, and with test rows
+// and solver.eval_every the test rows, their predictions and K(test, Z_r).
+TEST(MemoryPlan, FalkonCountsItsReplicatedCentersAndTestRows) {
+  const Options o = parse_options({"--solver.name=falkon", "--solver.centers=1000"});
+  const MemoryPlan plan = plan_training(o, 100000, 50, 3, 4, 2000);
+  EXPECT_EQ(item(plan, "centers Z replicated"), 1000.0 * 50 * 4 + 4 * 1000.0 * 3 * 8);
+  EXPECT_EQ(item(plan, "test metrics"), 2000.0 * (50 + 3) * 8 + 2000.0 * 250 * 4);
+  const Options once = parse_options({"--solver.name=falkon", "--solver.centers=1000",
+                                      "--solver.eval_every=0"});
+  for (const auto& i : plan_training(once, 100000, 50, 3, 4, 2000).items)
+    EXPECT_EQ(i.what.find("test metrics"), std::string::npos);
 }
 
 TEST(MemoryPlan, LimitParsing) {

@@ -1,7 +1,6 @@
 #include <gtest/gtest.h>
 
 #include "kmpi/partition.hpp"
-#include "base/rng.hpp"
 
 namespace kmpi {
 namespace {
@@ -36,20 +35,6 @@ TEST(BlockPartition, CoversEveryRowOnceWithTheDefinedCounts) {
 }
 
 TEST(BlockPartition, RejectsNoParts) { EXPECT_THROW(BlockPartition(5, 0), Error); }
-
-TEST(CounterRng, PermutationIsAPermutationAndDependsOnlyOnItsKey) {
-  const auto a = random_permutation(1000, 42, RngStream::kBatches, 3);
-  const auto b = random_permutation(1000, 42, RngStream::kBatches, 3);
-  const auto c = random_permutation(1000, 42, RngStream::kBatches, 4);
-  EXPECT_EQ(a, b);
-  EXPECT_NE(a, c);
-  std::vector<int> seen(1000, 0);
-  for (auto i : a) seen.at(i)++;
-  for (int s : seen) EXPECT_EQ(s, 1);
-  const auto subset = random_subset(1000, 100, 7, RngStream::kNystrom);
-  ASSERT_EQ(subset.size(), 100u);
-  for (std::size_t i = 1; i < subset.size(); ++i) EXPECT_LT(subset[i - 1], subset[i]);
-}
 
 }  // namespace
 }  // namespace kmpi

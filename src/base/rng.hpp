@@ -2,10 +2,7 @@
 // so samples, batches and therefore models do not depend on the rank count (DESIGN §2).
 #pragma once
 
-#include <algorithm>
 #include <cstdint>
-#include <numeric>
-#include <vector>
 
 namespace kmpi {
 
@@ -42,27 +39,6 @@ inline std::uint64_t counter_random(std::uint64_t seed, RngStream stream, std::u
 inline std::uint64_t bounded(std::uint64_t word, std::uint64_t bound) {
   __extension__ typedef unsigned __int128 u128;  // GCC/Clang extension; fine under -Wpedantic
   return static_cast<std::uint64_t>((static_cast<u128>(word) * bound) >> 64);
-}
-
-// A permutation of [0, n) determined by (seed, stream, key): Fisher-Yates driven by the counter.
-inline std::vector<std::size_t> random_permutation(std::size_t n, std::uint64_t seed,
-                                                   RngStream stream, std::uint64_t key) {
-  std::vector<std::size_t> p(n);
-  std::iota(p.begin(), p.end(), std::size_t(0));
-  for (std::size_t i = n; i > 1; --i) {
-    const std::size_t j = bounded(counter_random(seed, stream, key, i), i);
-    std::swap(p[i - 1], p[j]);
-  }
-  return p;
-}
-
-// k distinct indices of [0, n), sorted ascending (uniform without replacement).
-inline std::vector<std::size_t> random_subset(std::size_t n, std::size_t k, std::uint64_t seed,
-                                              RngStream stream, std::uint64_t key = 0) {
-  auto p = random_permutation(n, seed, stream, key);
-  p.resize(std::min(k, n));
-  std::sort(p.begin(), p.end());
-  return p;
 }
 
 }  // namespace kmpi

@@ -161,15 +161,28 @@ void plan_eigenpro4(const Options& o, const PlanShape& s, long long p, MemoryPla
   }
 }
 
+// falkon (src/solvers/falkon.cpp's layout; driver/solver_falkon.cpp's test metrics).
+void plan_falkon(const Options& o, const PlanShape& s, double Pc, std::size_t n_eval,
+                 MemoryPlan& plan) {
+  const double pr = std::ceil(Pc / s.P), W = s.f32 ? 4 : 8;
+  plan.items.push_back({"centers Z and weights (p / P rows)", pr * (s.D + s.C) * 8 * 2});
+  plan.items.push_back(
+      {"centers Z replicated (kernel precision) and CG vectors", Pc * s.D * W + 4 * Pc * s.C * 8});
+  plan.items.push_back({"K_ZZ and factors (p x p, block-cyclic)", 3 * Pc * Pc / s.P * 8});
+  plan.items.push_back({"kernel tiles", s.tile_budget});
+  const double T = static_cast<double>(n_eval), panel = T * pr * W;
+  if (integer_or_zero(o, "solver.eval_every") > 0 && n_eval > 0 &&
+      panel <= static_cast<double>(kFalkonTestPanelBytes))
+    plan.items.push_back({"test metrics: test rows and predictions replicated, K(test, Z_r)",
+                          T * (s.D + s.C) * 8 + panel});
+}
+
 // falkon and eigenpro4: the models on p centers.
-void plan_centers(const Options& o, const PlanShape& s, MemoryPlan& plan) {
+void plan_centers(const Options& o, const PlanShape& s, std::size_t n_eval, MemoryPlan& plan) {
   long long p = integer_or_zero(o, "solver.centers");
   if (p == 0) p = static_cast<long long>(std::min<std::size_t>(s.n, 10000));
   if (o.str("solver.name") == "falkon") {
-    const double Pc = static_cast<double>(p), pr = std::ceil(Pc / s.P);
-    plan.items.push_back({"centers Z and weights (p rows)", pr * (s.D + s.C) * 8 * 2});
-    plan.items.push_back({"K_ZZ and factors (p x p, block-cyclic)", 3 * Pc * Pc / s.P * 8});
-    plan.items.push_back({"kernel tiles", s.tile_budget});
+    plan_falkon(o, s, static_cast<double>(p), n_eval, plan);
   } else {
     plan_eigenpro4(o, s, p, plan);
   }
@@ -254,7 +267,7 @@ MemoryPlan plan_training(const Options& o, std::size_t n, std::size_t d, std::si
   else if (solver == "eigenpro2")
     plan_eigenpro2(o, s, plan);
   else
-    plan_centers(o, s, plan);
+    plan_centers(o, s, n_eval, plan);
   plan_rfm(o, s, n_eval, plan);
   if (tune) plan_tune(o, s, plan);
   return plan;

@@ -19,6 +19,12 @@ struct MemoryItem {
   double bytes = 0;
 };
 
+// Falkon's per-iteration test metrics keep K(test rows, Z_r) (and the test rows, replicated)
+// while that block is at most this many bytes (float32 at 10000 test rows and 25000 centers per
+// rank: 0.93 GiB); beyond it each evaluation computes its kernel blocks again, on the rows each
+// rank holds.
+inline constexpr std::size_t kFalkonTestPanelBytes = std::size_t(1) << 30;
+
 struct MemoryPlan {
   std::vector<MemoryItem> items;
   std::string reduce_hint;  // which options shrink the largest items
@@ -37,8 +43,16 @@ struct MemoryPlan {
 //   tiles     min(tile budget, m ceil(n/P) 4) plus the batch m (d + c) 8
 //   eigenpro2 K_SS and its eigenvectors, block-cyclic: 2 s^2 / P 8; X_S replicated: s d 8
 //   direct    K (n x n) block-cyclic: n^2 / P 8
-//   falkon / eigenpro4: K_ZZ and two Cholesky factors (falkon) block-cyclic 3 p^2 / P 8, Z p d 8
+//   falkon    K_ZZ and two Cholesky factors block-cyclic 3 p^2 / P 8; Z (and its weights)
+//             ceil(p/P) (d + c) 16 and Z replicated p d 4 (float32) or 8, CG vectors 4 p c 8;
+//             with solver.eval_every > 0 and test rows, when K(test, Z_r) fits
+//             kFalkonTestPanelBytes: the test rows and predictions replicated n_eval (d + c) 8
+//             plus that block n_eval ceil(p/P) 4 or 8 (n_eval is an upper bound of n_test)
+//   eigenpro4 see plan_eigenpro4 in memory_plan.cpp
 //   eval sets ceil(n_eval/P) (d + c) 8    test and validation rows (n_eval of them in all)
+// Nothing of size n is held whole on any rank: batch orders, subsets and folds are counter
+// permutations (base/permutation.hpp), so at a fixed n/P every item but direct's K (n^2 / P)
+// stays the same as n grows (tests/test_memory_plan.cpp).
 MemoryPlan plan_training(const Options& options, std::size_t n, std::size_t d, std::size_t c,
                          int ranks, std::size_t n_eval = 0, bool tune = false);
 

@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <numeric>
 
-#include "base/rng.hpp"
+#include "base/permutation.hpp"
 #include "driver/train_steps.hpp"
 #include "parallel/counts.hpp"
 
@@ -123,24 +123,50 @@ RowSelection choose_rows(const mpi::Communicator& comm, const Options& o, const 
   return s;
 }
 
-LocalData take_rows(const mpi::Communicator& comm, const LocalData& data,
-                    const std::vector<std::size_t>& selection) {
-  // This rank's selected rows, in global order; block_rows moves them to their new owners.
+namespace {
+
+// collective: this rank's rows `local` (sorted indices into its block), every rank's in global
+// order, moved to their owners under BlockPartition(total selected, P). Their global indices
+// travel with them (as one column; exact below 2^53), so no rank needs the whole selection.
+LocalData take_local_rows(const mpi::Communicator& comm, const LocalData& data,
+                          const std::vector<std::size_t>& local) {
   const std::size_t first = data.partition.begin(comm.rank());
-  const auto lo = std::lower_bound(selection.begin(), selection.end(), first);
-  const auto hi = std::lower_bound(lo, selection.end(), data.partition.end(comm.rank()));
-  std::vector<std::size_t> local;
-  for (auto it = lo; it != hi; ++it) local.push_back(*it - first);
   LocalData out = block_rows(comm, "rows", select_rows(data.features, local),
                              data.targets.empty() ? data.targets : select_rows(data.targets, local),
                              data.target_kind, /*allow_nonfinite=*/true);
   out.dimension = data.dimension;
   out.table = data.table;  // a table's encoding stays with its rows (issue 27)
+  Matrix<double> index(local.size(), 1);
+  for (std::size_t k = 0; k < local.size(); ++k)
+    index(k, 0) = static_cast<double>(first + local[k]);
+  const LocalData moved =
+      block_rows(comm, "rows", index, Matrix<double>(), data.target_kind, /*allow_nonfinite=*/true);
   // Messages name the caller's rows, not positions in the subset.
-  out.source_rows.clear();
-  for (std::size_t i = out.partition.begin(comm.rank()); i < out.partition.end(comm.rank()); ++i)
-    out.source_rows.push_back(selection[i]);
+  out.source_rows.resize(moved.features.rows());
+  for (std::size_t i = 0; i < out.source_rows.size(); ++i)
+    out.source_rows[i] = static_cast<std::size_t>(moved.features(i, 0));
   return out;
+}
+
+}  // namespace
+
+LocalData take_rows(const mpi::Communicator& comm, const LocalData& data,
+                    const std::vector<std::size_t>& selection) {
+  const std::size_t first = data.partition.begin(comm.rank());
+  const auto lo = std::lower_bound(selection.begin(), selection.end(), first);
+  const auto hi = std::lower_bound(lo, selection.end(), data.partition.end(comm.rank()));
+  std::vector<std::size_t> local;
+  for (auto it = lo; it != hi; ++it) local.push_back(*it - first);
+  return take_local_rows(comm, data, local);
+}
+
+LocalData take_rows_where(const mpi::Communicator& comm, const LocalData& data,
+                          const std::function<bool(std::size_t)>& keep) {
+  const std::size_t first = data.partition.begin(comm.rank());
+  std::vector<std::size_t> local;
+  for (std::size_t i = first; i < data.partition.end(comm.rank()); ++i)
+    if (keep(i)) local.push_back(i - first);
+  return take_local_rows(comm, data, local);
 }
 
 }  // namespace kmpi

@@ -13,6 +13,7 @@
 #include "base/rng.hpp"
 #include "parallel/scalapack.hpp"
 #include "solvers/selected_rows.hpp"
+#include "driver/memory_plan.hpp"
 #include "driver/solver.hpp"
 #include "parallel/counts.hpp"
 #include "solvers/solvers.hpp"
@@ -90,11 +91,6 @@ void report_falkon(SolverContext& ctx, const FalkonOptions& fo, FalkonResult& fr
 
 namespace {
 
-// The largest kept block K(test rows, Z_r) for the per-iteration test metrics (float32 at
-// 10000 test rows and 25000 centers per rank: 0.93 GiB); beyond it each evaluation computes its
-// kernel blocks again.
-constexpr std::size_t kTestPanelBudgetBytes = std::size_t(1) << 30;
-
 // Test metrics of CG iterates (solver.eval_every), cheaply: the test rows are gathered once and
 // K(test, Z_r) is kept (KernelPanel), so each evaluation is one product with alpha_r and one
 // allreduce of n_test x c values instead of a kernel evaluation of n_test x p.
@@ -115,7 +111,7 @@ class IterateTest {
       z_ = LocalCenters(centers, precision_);
       use_panel_ =
           comm_.allreduce_value(
-              KernelPanel::bytes(test_.n, z_.rows(), precision_) <= kTestPanelBudgetBytes ? 0 : 1,
+              KernelPanel::bytes(test_.n, z_.rows(), precision_) <= kFalkonTestPanelBytes ? 0 : 1,
               mpi::Op::kMax) == 0;
       if (use_panel_) {
         q_ = Matrix<double>(test_.n, test_.x.cols());

@@ -12,6 +12,7 @@
 // train_in_memory chains them for rows already in memory.
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include "driver/solver.hpp"
@@ -62,6 +63,11 @@ RowSelection choose_rows(const mpi::Communicator& comm, const Options& options,
 // block of BlockPartition(selection.size(), P).
 LocalData take_rows(const mpi::Communicator& comm, const LocalData& data,
                     const std::vector<std::size_t>& selection);
+
+// collective: the rows of `data` whose global index i has keep(i), in global order, as this
+// rank's block of BlockPartition(kept, P). Each rank tests its own rows only: no list of n.
+LocalData take_rows_where(const mpi::Communicator& comm, const LocalData& data,
+                          const std::function<bool(std::size_t)>& keep);
 
 // collective: the model's header from the training rows: kernel, d, task, classes or targets
 // (labels checked; `label_source` names them in messages). Scaling and p are set by

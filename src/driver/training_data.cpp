@@ -3,8 +3,9 @@
 #include <algorithm>
 #include <cmath>
 
-#include "base/rng.hpp"
+#include "base/permutation.hpp"
 #include "kernels/shared_operator.hpp"
+#include "parallel/exact_sum.hpp"
 
 namespace kmpi {
 
@@ -69,13 +70,12 @@ Scaling fit_scaling(const mpi::Communicator& comm, ScaleMode mode, const LocalDa
     top = comm.allreduce_value(top, mpi::Op::kMax);
     if (top > 0) s.multiplier.assign(d, 1.0 / top);
   } else if (mode == ScaleMode::kStandardize) {
-    std::vector<double> sums(2 * d, 0.0);
-    for (std::size_t i = 0; i < x.rows(); ++i)
-      for (std::size_t j = 0; j < d; ++j) {
-        sums[j] += x(i, j);
-        sums[d + j] += x(i, j) * x(i, j);
-      }
-    comm.allreduce(sums);
+    // Sums with the same bits at every rank count: the scaled rows (and so the checkpoint's
+    // data fingerprint and the model) do not depend on P.
+    const std::vector<double> sums =
+        reproducible_sums(comm, x.rows(), 2 * d, n, [&](std::size_t i, std::size_t j) {
+          return j < d ? x(i, j) : x(i, j - d) * x(i, j - d);
+        });
     for (std::size_t j = 0; j < d; ++j) {
       const double mean = sums[j] / n, var = std::max(0.0, sums[d + j] / n - mean * mean);
       s.offset[j] = mean;

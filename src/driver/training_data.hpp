@@ -32,7 +32,8 @@ Matrix<double> one_hot(const Matrix<double>& labels, std::size_t classes);
 // local: data.scale's value as a mode.
 ScaleMode scale_mode(const std::string& value);
 
-// collective: scaling statistics of the training rows of every rank (n rows in all).
+// collective: scaling statistics of the training rows of every rank (n rows in all); the same
+// bits for any rank count (standardize sums through reproducible_sums).
 Scaling fit_scaling(const mpi::Communicator& comm, ScaleMode mode, const LocalData& data,
                     std::size_t n);
 

@@ -344,26 +344,27 @@ TermOperands<T> term_operands(const NormalProductTerm& t, std::size_t p, std::si
 }
 
 // local: w[b] (p x c) += K_tile^T (K_tile u_b + v_b tile) for the k = w.size() right-hand sides
-// of one term and one kernel tile (mi x p, row-major) of data rows [i0, i0 + mi). tmp (mi x kc),
-// tmp_t (kc x mi) and part_t (kc x p) are scratch. tmp_t and part_t are kept transposed so that
-// both products read the tile untransposed: w^T += tmp^T K_tile. OpenBLAS packing K_tile^T for
-// (p x mi)(mi x c) with small c was measured 15x slower than the whole kernel evaluation.
+// of one term and one kernel tile (mi x p, row-major, mi <= kPanelSumLength) of data rows
+// [i0, i0 + mi). tmp (mi x kc, float64), tmp_t (kc x mi), part_t (kc x p) and part (mi x kc)
+// are scratch. K_tile u sums p terms: in runs of kPanelSumLength in the kernel precision and
+// across runs in float64, as every other product (panel_rows_times, DESIGN §5). tmp_t and part_t
+// are kept transposed so that both products read the tile untransposed: w^T += tmp^T K_tile.
+// OpenBLAS packing K_tile^T for (p x mi)(mi x c) with small c was measured 15x slower than the
+// whole kernel evaluation.
 template <class T>
 void tile_normal_product(const T* tile, std::size_t mi, std::size_t p, const TermOperands<T>& o,
                          std::size_t i0, std::size_t c, Matrix<double>* w, std::size_t k,
-                         std::vector<T>& tmp, std::vector<T>& tmp_t, std::vector<T>& part_t) {
+                         Matrix<double>& tmp, std::vector<T>& tmp_t, std::vector<T>& part_t,
+                         std::vector<T>& part) {
   const std::size_t cols = k * c;
-  // tmp = K_tile [u_1 .. u_k] (mi x kc): one GEMM for all k
-  if (o.u.size() > 0)
-    blas::gemm(false, false, mi, cols, p, T(1), tile, p, o.u.data(), cols, T(0), tmp.data(), cols);
-  else
-    std::fill(tmp.begin(), tmp.begin() + mi * cols, T(0));
+  // tmp = K_tile [u_1 .. u_k] (mi x kc): one product for all k
+  std::fill(tmp.data(), tmp.data() + tmp.size(), 0.0);
+  if (o.u.size() > 0) panel_rows_times(tile, 0, mi, p, o.u, tmp, part);
   for (std::size_t b = 0; b < k; ++b) {
     const Matrix<double>* v = (*o.v)[b];
     for (std::size_t i = 0; i < mi; ++i)
       for (std::size_t l = b * c; l < (b + 1) * c; ++l)
-        tmp_t[l * mi + i] =
-            tmp[i * cols + l] + (v ? static_cast<T>((*v)(i0 + i, l - b * c)) : T(0));
+        tmp_t[l * mi + i] = static_cast<T>(tmp(i, l) + (v ? (*v)(i0 + i, l - b * c) : 0.0));
   }
   // w_b += K_tile^T tmp_b, as part_t = tmp^T K_tile, accumulated in float64 across tiles.
   blas::gemm(false, false, cols, p, mi, T(1), tmp_t.data(), mi, tile, p, T(0), part_t.data(), p);
@@ -395,15 +396,18 @@ void normal_product_local(const std::vector<NormalProductTerm>& terms, const Loc
   std::vector<TermOperands<T>> operands;
   for (const NormalProductTerm& t : terms) operands.push_back(term_operands<T>(t, p, c));
   // tile_bytes = 0 means the machine's budget (kernel_operator.hpp); a chunk is at least 64 rows
-  // so the tile's GEMM keeps its shape even for very large p.
+  // so the tile's GEMM keeps its shape even for very large p, and at most kPanelSumLength, the
+  // run of rows K_tile^T sums in the kernel precision (across tiles the sums are float64).
   const std::size_t budget = tile_bytes > 0 ? tile_bytes : cache_tile_bytes();
-  const std::size_t chunk =
-      std::min(n, std::max<std::size_t>(64, budget / (std::max<std::size_t>(p, 1) * sizeof(T))));
+  const std::size_t chunk = std::min(
+      {n, KernelPanel::kPanelSumLength,
+       std::max<std::size_t>(64, budget / (std::max<std::size_t>(p, 1) * sizeof(T)))});
   const bool any_products = std::any_of(terms.begin(), terms.end(), [](const NormalProductTerm& t) {
     return !t.u.empty() && t.kernel.distances_from_products();
   });
-  std::vector<T> products(chunk * p), tile(g_count > 1 ? chunk * p : 0), tmp(chunk * widest),
-      tmp_t(widest * chunk), part_t(widest * p);
+  std::vector<T> products(chunk * p), tile(g_count > 1 ? chunk * p : 0), tmp_t(widest * chunk),
+      part_t(widest * p), part(chunk * widest);
+  Matrix<double> tmp(chunk, widest);
   for (std::size_t i0 = 0; i0 < n; i0 += chunk) {
     const std::size_t mi = std::min(chunk, n - i0);
     if (any_products) product_block(xt.row(i0), mi, d, zt.data(), p, d, d, products.data(), p);
@@ -413,7 +417,8 @@ void normal_product_local(const std::vector<NormalProductTerm>& terms, const Loc
       T* kg = g + 1 == g_count ? products.data() : tile.data();
       kernel_from_products_or_rows(t.kernel, products.data(), p, xt.row(i0), mi, d, zt.data(), p, d,
                                    d, xn.data() + i0, zn.data(), kg, p);
-      tile_normal_product(kg, mi, p, operands[g], i0, c, &w[first], t.u.size(), tmp, tmp_t, part_t);
+      tile_normal_product(kg, mi, p, operands[g], i0, c, &w[first], t.u.size(), tmp, tmp_t, part_t,
+                          part);
     }
   }
 }

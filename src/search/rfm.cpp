@@ -16,7 +16,7 @@
 #include "kernels/agop.hpp"
 #include "kernels/metric_root.hpp"
 #include "state/checkpoint.hpp"
-#include "base/rng.hpp"
+#include "base/permutation.hpp"
 
 namespace kmpi {
 

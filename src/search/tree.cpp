@@ -17,7 +17,7 @@
 #include <filesystem>
 #include <map>
 
-#include "base/rng.hpp"
+#include "base/permutation.hpp"
 #include "driver/metrics.hpp"
 #include "parallel/log.hpp"
 #include "search/tree_checkpoint.hpp"

@@ -6,7 +6,7 @@
 #include <cstring>
 #include <limits>
 
-#include "base/rng.hpp"
+#include "base/permutation.hpp"
 #include "kernels/agop.hpp"
 #include "search/tree.hpp"
 

@@ -6,7 +6,7 @@
 #include <string>
 #include <utility>
 
-#include "base/rng.hpp"
+#include "base/permutation.hpp"
 #include "search/tune_internal.hpp"
 
 namespace kmpi::tune_detail {
@@ -29,9 +29,8 @@ TrainResult TuneFolds::run() {
   } else if (!dir_.empty()) {
     save(0);
   }
-  const std::vector<std::size_t> fold_of = fold_assignment();
   for (std::size_t f = first; f < k; ++f) {
-    if (const int signal = fit_fold(f, fold_of, f == first)) return stopped(signal);
+    if (const int signal = fit_fold(f, f == first)) return stopped(signal);
     if (!dir_.empty()) save(f + 1);
     const int signal =
         dir_.empty() ? 0 : in_.comm.allreduce_value(stop_signal_received(), mpi::Op::kMax);
@@ -40,12 +39,11 @@ TrainResult TuneFolds::run() {
   return refit(first == k);
 }
 
-std::vector<std::size_t> TuneFolds::fold_assignment() const {
-  const std::size_t n = in_.problem.partition.size();
-  const std::vector<std::size_t> perm = random_permutation(n, in_.setup.seed, RngStream::kTune, 1);
-  std::vector<std::size_t> fold_of(n);
-  for (std::size_t j = 0; j < n; ++j) fold_of[perm[j]] = j % ts_.folds;
-  return fold_of;
+// Row i's fold: its position in a seeded permutation of the n rows, modulo k (folds of sizes
+// within one of each other), evaluated row by row: no rank holds an assignment of all n rows.
+std::size_t TuneFolds::fold_of(std::size_t i) const {
+  const CounterPermutation perm(in_.problem.partition.size(), in_.setup.seed, RngStream::kTune, 1);
+  return static_cast<std::size_t>(perm.inverse(i) % ts_.folds);
 }
 
 Options TuneFolds::inner_options(const std::string& name, bool resumed_here) const {
@@ -55,16 +53,14 @@ Options TuneFolds::inner_options(const std::string& name, bool resumed_here) con
   return inner;
 }
 
-int TuneFolds::fit_fold(std::size_t f, const std::vector<std::size_t>& fold_of, bool resumed_here) {
-  std::vector<std::size_t> train, validation;
-  for (std::size_t i = 0; i < fold_of.size(); ++i)
-    (fold_of[i] == f ? validation : train).push_back(i);
+int TuneFolds::fit_fold(std::size_t f, bool resumed_here) {
   LocalData all;
   all.partition = in_.problem.partition;
   all.features = in_.problem.x;
   all.targets = in_.problem.y;
   all.dimension = in_.problem.x.cols();
-  LocalData tr = take_rows(in_.comm, all, train), va = take_rows(in_.comm, all, validation);
+  LocalData tr = take_rows_where(in_.comm, all, [&](std::size_t i) { return fold_of(i) != f; });
+  LocalData va = take_rows_where(in_.comm, all, [&](std::size_t i) { return fold_of(i) == f; });
   TrainingProblem problem{in_.problem.kernel, tr.partition, std::move(tr.features),
                           std::move(tr.targets)};
   EvalSet val;
@@ -77,7 +73,7 @@ int TuneFolds::fit_fold(std::size_t f, const std::vector<std::size_t>& fold_of, 
   TrainEvalSets sets{training_probe(in_.comm, problem, in_.setup.seed), std::move(val),
                      in_.sets.test};
   in_.log.info("tune: fold %zu of %zu: %zu training rows, %zu validation rows", f + 1, ts_.folds,
-               train.size(), validation.size());
+               tr.partition.size(), va.partition.size());
   const Options o = inner_options("fold-" + std::to_string(f), resumed_here);  // outlives run
   TuneRun run({in_.comm, o, in_.setup, in_.header, problem, sets, in_.centers, in_.centers_p,
                in_.metrics, in_.clock, in_.log},

@@ -273,12 +273,12 @@ class TuneFolds {
   TrainResult run();
 
  private:
-  // local: the fold of every global row.
-  std::vector<std::size_t> fold_assignment() const;
+  // local: the fold of global row `row`.
+  std::size_t fold_of(std::size_t row) const;
   // local: run.checkpoint_dir = <dir>/<name> and a resume only where the run resumed into.
   Options inner_options(const std::string& name, bool resumed_here) const;
   // collective: fold f's grid: fitted on the other folds' rows, scored on fold f's.
-  int fit_fold(std::size_t f, const std::vector<std::size_t>& fold_of, bool resumed_here);
+  int fit_fold(std::size_t f, bool resumed_here);
   // collective: the mean over the folds, the table, the selected point refitted on every row.
   TrainResult refit(bool resumed_here);
   TrainResult stopped(int signal);

@@ -9,7 +9,7 @@
 
 #include <utility>
 
-#include "base/rng.hpp"
+#include "base/permutation.hpp"
 #include "search/tune_internal.hpp"
 
 namespace kmpi {

@@ -2,7 +2,7 @@
 //
 // Setup: the Nystrom preconditioner (eigenpro_common.cpp: S, the top eigenpairs of K_SS / s,
 // the batch size m and step eta). The iteration (EigenPro2Iteration below): each epoch visits the
-// data in batches of m in the order random_permutation(seed, epoch); one batch step
+// data in batches of m in the order CounterPermutation(n, seed, epoch); one batch step
 // (EigenPro2Iteration::step) is
 //   g = K(X_B, X) alpha - Y_B;  alpha_B -= eta g;  alpha_S += eta V D V^T K(X_S, X_B) g.
 // Every rank holds its rows of X and alpha; X_B and g are replicated (one allgatherv and one
@@ -15,7 +15,7 @@
 #include "base/blas.hpp"
 #include "solvers/eigenpro_common.hpp"
 #include "parallel/log.hpp"
-#include "base/rng.hpp"
+#include "base/permutation.hpp"
 #include "solvers/solvers.hpp"
 #include "kernels/shared_operator.hpp"
 #include "solvers/grid_solvers.hpp"
@@ -37,11 +37,11 @@ struct BatchRows {
 // lives on the heap so the buffers MPI writes into (and the counts it reads) never move.
 std::unique_ptr<BatchRows> start_batch(const mpi::Communicator& comm, const BlockPartition& part,
                                        const Matrix<double>& x_local,
-                                       const std::vector<std::size_t>& perm, std::size_t b0,
+                                       const CounterPermutation& perm, std::size_t b0,
                                        std::size_t mb) {
   const int me = comm.rank();
   auto b = std::make_unique<BatchRows>();
-  b->batch = sorted_batch(perm, b0, mb);
+  b->batch = permuted_range(perm, b0, mb);
   b->layout = selection_layout(b->batch, part, me, x_local.cols());
   b->mine = own_selected_rows(x_local, part.begin(me), b->batch, b->layout);
   b->x = Matrix<double>(mb, x_local.cols());
@@ -93,7 +93,7 @@ class EigenPro2Iteration {
   bool run_epoch(std::size_t epoch, std::size_t first_step,
                  const std::function<bool(const EigenPro2GroupStep&)>& after_step,
                  EpochTotals& totals) {
-    const auto perm = random_permutation(n_, seed_, RngStream::kBatches, epoch);
+    const CounterPermutation perm(n_, seed_, RngStream::kBatches, epoch);
     const BlockPartition& part = problem_.partition;
     const std::size_t first_b0 = first_step * m_;
     std::unique_ptr<BatchRows> next =

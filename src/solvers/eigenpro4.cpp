@@ -34,7 +34,7 @@
 #include "solvers/center_factor.hpp"
 #include "solvers/eigenpro_common.hpp"
 #include "parallel/log.hpp"
-#include "base/rng.hpp"
+#include "base/permutation.hpp"
 #include "solvers/solvers.hpp"
 
 namespace kmpi {
@@ -102,9 +102,9 @@ Matrix<double> project(const mpi::Communicator& comm, const Kernel& kernel,
   const double eta = prm.step_size;
   Matrix<double> theta(h.rows(), c);
   for (std::size_t e = 0; e < epochs; ++e) {
-    const auto perm = random_permutation(p, seed, RngStream::kModelNystrom, key * 1000 + e);
+    const CounterPermutation perm(p, seed, RngStream::kModelNystrom, key * 1000 + e);
     for (std::size_t b0 = 0; b0 < p; b0 += m) {
-      const std::vector<std::size_t> batch = sorted_batch(perm, b0, std::min(m, p - b0));
+      const std::vector<std::size_t> batch = permuted_range(perm, b0, std::min(m, p - b0));
       SelectionLayout lay;
       const Matrix<double> zb = gather_rows(comm, cpart, z, batch, lay);
       // g = K(Z_B, Z) theta - h_B
@@ -257,9 +257,9 @@ class EigenPro4Iteration {
   // too, unless a run resumed there has reported it already); false when it stopped the run.
   bool run_epoch(std::size_t epoch, std::size_t first_step, const IterationControl& control,
                  double& loss_sum) {
-    const auto perm = random_permutation(n_, options_.seed, RngStream::kBatches, epoch);
+    const CounterPermutation perm(n_, options_.seed, RngStream::kBatches, epoch);
     for (std::size_t b0 = first_step * m_; b0 < n_; b0 += m_) {
-      step(sorted_batch(perm, b0, std::min(m_, n_ - b0)), epoch, loss_sum);
+      step(permuted_range(perm, b0, std::min(m_, n_ - b0)), epoch, loss_sum);
       if (++pending_ >= period_) apply_projection();
       // A projection boundary inside the epoch (the epoch's last one is reported below).
       if (pending_ == 0 && b0 + m_ < n_ && control.after_step &&

@@ -161,13 +161,6 @@ Matrix<double> nystrom_coefficients(const mpi::Communicator& comm, const Nystrom
   return w;
 }
 
-std::vector<std::size_t> sorted_batch(const std::vector<std::size_t>& perm, std::size_t b0,
-                                      std::size_t mb) {
-  std::vector<std::size_t> batch(perm.begin() + b0, perm.begin() + b0 + mb);
-  std::sort(batch.begin(), batch.end());
-  return batch;
-}
-
 void subtract_owned_targets(Matrix<double>& g, const std::vector<std::size_t>& batch,
                             const SelectionLayout& layout, std::size_t first,
                             const Matrix<double>& y) {

@@ -11,7 +11,7 @@
 #include "kmpi/matrix.hpp"
 #include "kmpi/mpi.hpp"
 #include "kmpi/partition.hpp"
-#include "base/rng.hpp"
+#include "base/permutation.hpp"
 #include "solvers/selected_rows.hpp"
 #include "solvers/solvers.hpp"
 
@@ -58,10 +58,6 @@ NystromPreconditioner build_nystrom_preconditioner(const mpi::Communicator& comm
 Matrix<double> nystrom_coefficients(const mpi::Communicator& comm, const NystromPreconditioner& pre,
                                     const Matrix<double>& kg, std::size_t c,
                                     double* comm_seconds = nullptr);
-
-// local: rows perm[b0, b0 + mb) sorted: a minibatch whose members on each rank form one run.
-std::vector<std::size_t> sorted_batch(const std::vector<std::size_t>& perm, std::size_t b0,
-                                      std::size_t mb);
 
 // local: g(k, :) -= y(batch[k] - first, :) for this rank's members k of the batch (the targets
 // it owns; first = its first global row), before the allreduce that sums g.

@@ -41,7 +41,7 @@
 #include "solvers/center_factor.hpp"
 #include "solvers/falkon_cg.hpp"
 #include "parallel/log.hpp"
-#include "base/rng.hpp"
+#include "base/permutation.hpp"
 #include "parallel/scalapack.hpp"
 #include "solvers/selected_rows.hpp"
 #include "solvers/solvers.hpp"

@@ -17,7 +17,7 @@
 //   trailer : CRC-32 (zlib) of every byte before it, u32
 //
 // What a solver must store to continue exactly: its weights, the counters its randomness is a
-// function of (for EigenPro 2 the batch order is random_permutation(seed, epoch), so (epoch, step)
+// function of (for EigenPro 2 the batch order is CounterPermutation(n, seed, epoch), so (epoch, step)
 // are the RNG state), and whatever it accumulates inside an epoch. What it rebuilds instead of
 // storing is what is a deterministic function of the data and the options: the EigenPro 2
 // preconditioner (S from the seed; K_SS and its eigenpairs from X_S) is recomputed bit-identically

@@ -5,6 +5,7 @@
 #    no model; resuming at the same rank count gives a bit-identical model;
 #  - checkpoint at 4 ranks, resume at 2: the same model within 1e-4 relative (float32 kernel
 #    blocks summed in another order; 4 vs 2 uninterrupted runs differ by ~5e-6 here);
+#  - the same with data.scale = standardize (checkpoint at 2 ranks, resume at 4);
 #  - kill -9 of one rank: mpirun ends within 30 s with a non-zero code, and resuming from the
 #    last timer checkpoint completes with the bit-identical model;
 #  - a corrupted or incompatible checkpoint, or none with run.resume=require: a one-line refusal.
@@ -58,6 +59,17 @@ run 2 train --config ck.ini --output.model=four.kmpi --run.checkpoint_dir=four \
   --run.resume=require | grep resuming
 expect_weights_close ref2.kmpi four.kmpi 1e-4
 expect_weights_close ref4.kmpi four.kmpi 1e-4
+
+# data.scale = standardize: the scaling's sums have the same bits at every rank count
+# (parallel/exact_sum.hpp), so the scaled rows and the data fingerprint do too, and a checkpoint
+# written at 2 ranks (after epoch 1) resumes at 4, to the 4-rank model.
+std=(--config ck.ini --data.scale=standardize --kernel.bandwidth=40)
+run 2 train "${std[@]}" --solver.epochs=1 --output.model=std1.kmpi --run.checkpoint_dir=std \
+  --run.checkpoint_every=0 > std1.log
+run 4 train "${std[@]}" --output.model=std.kmpi --run.checkpoint_dir=std --run.resume=require |
+  grep resuming
+run 4 train "${std[@]}" --output.model=std4.kmpi > std4.log
+expect_weights_close std4.kmpi std.kmpi 1e-4
 
 # kill -9 of one rank: no hang.
 start_train ck.ini 2 --output.model=k9.kmpi --run.checkpoint_dir=k9 --run.checkpoint_every=0.3 \
