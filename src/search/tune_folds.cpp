@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "base/rng.hpp"
+#include "base/fault.hpp"
 #include "search/tune_internal.hpp"
 
 namespace kmpi::tune_detail {
@@ -31,6 +32,7 @@ TrainResult TuneFolds::run() {
   }
   const std::vector<std::size_t> fold_of = fold_assignment();
   for (std::size_t f = first; f < k; ++f) {
+    fault::point("tune.fold");
     if (const int signal = fit_fold(f, fold_of, f == first)) return stopped(signal);
     if (!dir_.empty()) save(f + 1);
     const int signal =

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "search/tune_internal.hpp"
+#include "base/fault.hpp"
 
 namespace kmpi::tune_detail {
 
@@ -30,6 +31,7 @@ int TuneRun::run_point_by_point() {
   }
   const Kernel kept = in_.problem.kernel;
   for (std::size_t i = first; i < points_.size(); ++i) {
+    fault::point("tune.point");
     Stopwatch fit_clock;
     in_.problem.kernel = kernel_of(points_[i]);
     const int stopped = ts_.rfm ? fit_rfm_point(i, i == first) : fit_point(i, i == first);
