@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # The fault sweep (issue 28): every fault site that short runs pass (src/base/fault.hpp: each
 # collective wrapper and agreed decision, each file open/write/rename of the writers, the solvers'
-# step loops) made to throw on one rank, and each time the job must
+# step loops) made to throw on one rank, over short runs of train (each solver, RFM, the xRFM
+# tree), tune (a validation split, folds), predict and convert at 2 and 4 ranks, and each time the job must
 #  - end by itself within BOUND seconds (no hang; the stall watchdog is off, so a hang shows);
 #  - exit with code 1 (DESIGN §3: an agreed error, or MPI_Abort from a lone failure);
 #  - print exactly one error line ("kmpi: error..." or "[rank r] kmpi: fatal: ...");
-#  - leave no partial output: the model, predictions, metrics, metric matrix do not exist or are
-#    whole (the clean run's bytes; metrics the clean run's number of lines);
+#  - lose nothing and leave no partial output: every output (model, predictions, metrics, metric
+#    matrix, selected config, converted arrays) is there before the run with other bytes, and after
+#    it is either unchanged or whole (the clean run's bytes; metrics: its number of lines);
 #  - leave a checkpoint, if any, that resumes (run.resume = require) to the clean run's model.
 # Sites are discovered by a clean run with KMPI_FAULT=list, per scenario and rank count; each is
 # injected at its first passage and, for a site passed several times, at its last (and, in the
@@ -45,6 +47,8 @@ scenario() {
     rfm) CMD=(train "${TRAIN[@]}" "${EP2[@]}" --rfm.iterations=2 --rfm.metric=diagonal
       --rfm.agop_samples=100 --output.metric_matrix=m.npy "${CK[@]}")
       OUTS+=(m.npy) ;;
+    tree) CMD=(train "${TRAIN[@]}" --solver.name=direct --rfm.iterations=1 --rfm.leaf_size=150
+      "${CK[@]}") ;;
     tune) CMD=(tune "${TRAIN[@]}" "${EP2[@]}" --tune.bandwidths=4,6 --tune.shared=false
       --tune.selected_config=selected.ini "${CK[@]}")
       OUTS+=(selected.ini) ;;
@@ -86,7 +90,8 @@ check_injection() {
   rcount=$(grep -cE '^(\[rank [0-9]+\] )?kmpi: (error|fatal)' out.log || true)
   [ "$rcount" -eq 1 ] || problem "$what: $rcount error lines: $(grep -E 'kmpi: (error|fatal)' out.log | head -3 | tr '\n' '|')"
   for o in "${OUTS[@]}"; do
-    [ -e "$o" ] || continue
+    [ -e "$o" ] || { problem "$what: the previous $o is gone"; continue; }
+    cmp -s "$o" <(echo previous) && continue
     case $o in
       metrics.jsonl) [ "$(wc -l < "$o")" -eq "$(wc -l < "$ref/$o")" ] ||
         problem "$what: partial $o ($(wc -l < "$o") of $(wc -l < "$ref/$o") lines)" ;;
@@ -113,6 +118,8 @@ inject() {
   local name=$1 site=$2 rank=$3 pass=$4 count=$5
   local dir=$REF/../$site.r$rank.p$pass
   mkdir -p "$dir" && cd "$dir"
+  # Outputs of an earlier run, which a failed run must leave as they are (or replace whole).
+  for o in "${OUTS[@]}"; do echo previous > "$o"; done
   launch "$NP" "site=$site,rank=$rank,pass=$pass"
   INJECTIONS=$((INJECTIONS + 1))
   grep -q "fault injected at $site" out.log ||
@@ -135,10 +142,12 @@ sweep() {
     k=$((k + 1))
     local ranks=(0 $((NP - 1)))
     # The sample: each collective or file site once in the whole sweep (at most 3 new ones per
-    # scenario, so they spread over the scenarios), a solver's loop site in its scenario; one
-    # rank per site, alternating (the other one where it never passes it).
+    # scenario, so they spread over the scenarios), io.rename and a solver's loop site in every
+    # scenario that passes them; one rank per site, alternating (the other one where it never
+    # passes it).
     if [ "$FULL" != 1 ]; then
       case $site in
+        io.rename) ;;  # where a writer could lose a previous file: in every scenario
         comm.* | io.*)
           [[ " ${SAMPLED[*]} " != *" $site "* ]] && [ "$new_here" -lt 3 ] || continue
           SAMPLED+=("$site")
@@ -168,7 +177,7 @@ sweep() {
 mkdir -p "$WORK/make_model" && cd "$WORK/make_model"
 run 2 train "${TRAIN[@]}" "${EP2[@]}" --output.model="$WORK/predict.kmpi" > /dev/null
 
-SCENARIOS=(eigenpro2 eigenpro4 falkon direct rfm tune tune_folds predict convert)
+SCENARIOS=(eigenpro2 eigenpro4 falkon direct rfm tree tune tune_folds predict convert)
 [ -n "$ONLY" ] && read -r -a SCENARIOS <<< "$ONLY"
 for name in "${SCENARIOS[@]}"; do
   if [ "$FULL" = 1 ]; then
