@@ -18,7 +18,11 @@
 source "$(dirname "$0")/common.sh"
 FULL=${KMPI_FULL_FAULT_SWEEP:-0}
 BOUND=${KMPI_FAULT_BOUND:-20}
-ONLY=${KMPI_FAULT_SCENARIOS:-}  # a space-separated subset of scenarios, for debugging
+# For a part of the sweep: a space-separated subset of scenarios, a regex of the sites, the rank
+# counts of the full sweep.
+ONLY=${KMPI_FAULT_SCENARIOS:-}
+SITES=${KMPI_FAULT_SITES:-.}
+RANK_COUNTS=${KMPI_FAULT_RANK_COUNTS:-2 4}
 # Tiny synthetic data (300 rows, 16 features, 3 classes), so a run takes a fraction of a second.
 /usr/bin/python3 - <<'PY'
 import numpy as np
@@ -137,7 +141,7 @@ sweep() {
   launch "$NP" list
   [ "$RC" -eq 0 ] || { cat out.log; fail "$name at $NP ranks: the clean run failed (rc $RC)"; }
   local before=$INJECTIONS
-  for site in $(awk '{ print $2 }' sites.txt | sort -u); do
+  for site in $(awk '{ print $2 }' sites.txt | sort -u | grep -E "$SITES"); do
     SITES_SEEN+=("$site")
     k=$((k + 1))
     local ranks=(0 $((NP - 1)))
@@ -166,7 +170,10 @@ sweep() {
       if [ "$FULL" = 1 ]; then
         [ "$count" -gt 2 ] && passes+=($(((count + 1) / 2)))
         case $site in comm.* | io.*) [ "$count" -gt 1 ] && passes+=("$count") ;; esac
+        # The writers' last files (model, metric matrix, metrics, selected config) come last.
+        case $site in io.*) for t in 1 2 3; do [ "$count" -gt $((t + 2)) ] && passes+=($((count - t))); done ;; esac
       fi
+      read -r -a passes <<< "$(printf '%s\n' "${passes[@]}" | sort -nu | tr '\n' ' ')"
       for pass in "${passes[@]}"; do inject "$name" "$site" "$rank" "$pass" "$count"; done
     done
   done
@@ -181,8 +188,7 @@ SCENARIOS=(eigenpro2 eigenpro4 falkon direct rfm tree tune tune_folds predict co
 [ -n "$ONLY" ] && read -r -a SCENARIOS <<< "$ONLY"
 for name in "${SCENARIOS[@]}"; do
   if [ "$FULL" = 1 ]; then
-    sweep "$name" 2
-    sweep "$name" 4
+    for np in $RANK_COUNTS; do sweep "$name" "$np"; done
   else
     # The sample: 2 ranks, and 4 for the checkpointing eigenpro2 run.
     sweep "$name" 2
