@@ -11,9 +11,10 @@
 #    it is either unchanged or whole (the clean run's bytes; metrics: its number of lines);
 #  - leave a checkpoint, if any, that resumes (run.resume = require) to the clean run's model.
 # Sites are discovered by a clean run with KMPI_FAULT=list, per scenario and rank count; each is
-# injected at its first passage and, for a site passed several times, at its last (and, in the
-# full sweep, its middle one), on rank 0 and on the last rank.
-# CI runs a sample (2 ranks, one rank choice per site, first passages, 4 ranks for one scenario);
+# injected at its first, middle and last passages (the writers' io sites also at their last four), on
+# rank 0 and on the last rank.
+# CI runs a sample (2 ranks, one rank choice per site, first passages, the middle one of a solver's
+# loop, 4 ranks for one scenario);
 # KMPI_FULL_FAULT_SWEEP=1 runs everything at 2 and 4 ranks (report in the summary line).
 source "$(dirname "$0")/common.sh"
 FULL=${KMPI_FULL_FAULT_SWEEP:-0}
@@ -165,11 +166,13 @@ sweep() {
       count=$(count_of "$REF/sites.txt" "$site" "$rank")
       [ "$count" -gt 0 ] || continue
       local passes=(1)
-      # A solver's loop site: a later passage too, after checkpoints were written.
-      case $site in comm.* | io.*) ;; *) [ "$count" -gt 1 ] && passes+=("$count") ;; esac
+      # A solver's loop site: a later passage, after checkpoints were written (the sample: the
+      # middle one only; the full sweep: the first, middle and last).
+      case $site in comm.* | io.*) ;; *) passes=($(((count + 1) / 2))) ;; esac
       if [ "$FULL" = 1 ]; then
+        passes+=(1)
         [ "$count" -gt 2 ] && passes+=($(((count + 1) / 2)))
-        case $site in comm.* | io.*) [ "$count" -gt 1 ] && passes+=("$count") ;; esac
+        [ "$count" -gt 1 ] && passes+=("$count")
         # The writers' last files (model, metric matrix, metrics, selected config) come last.
         case $site in io.*) for t in 1 2 3; do [ "$count" -gt $((t + 2)) ] && passes+=($((count - t))); done ;; esac
       fi
