@@ -158,6 +158,7 @@ class Communicator {
   void allreduce(T* data, std::size_t count, Op op = Op::kSum) const {
     if (count == 0) return;
     if (size_ > 1) count_sent(count * sizeof(T));
+    fault_point("comm.allreduce");
     BlockingCall call("MPI_Allreduce");
     check(MPI_Allreduce(MPI_IN_PLACE, data, checked_int(count), datatype<T>(), to_mpi(op), comm_),
           "MPI_Allreduce");
@@ -178,6 +179,7 @@ class Communicator {
   void allgatherv(const T* send, T* recv, const std::vector<int>& counts,
                   const std::vector<int>& displs) const {
     if (size_ > 1) count_sent(static_cast<std::size_t>(counts[rank_]) * sizeof(T) * (size_ - 1));
+    fault_point("comm.allgatherv");
     BlockingCall call("MPI_Allgatherv");
     check(MPI_Allgatherv(send, counts[rank_], datatype<T>(), recv, counts.data(), displs.data(),
                          datatype<T>(), comm_),
@@ -190,6 +192,7 @@ class Communicator {
   void gatherv(const T* send, T* recv, const std::vector<int>& counts,
                const std::vector<int>& displs, int root = 0) const {
     if (rank_ != root) count_sent(static_cast<std::size_t>(counts[rank_]) * sizeof(T));
+    fault_point("comm.gatherv");
     BlockingCall call("MPI_Gatherv");
     check(MPI_Gatherv(send, counts[rank_], datatype<T>(), recv, counts.data(), displs.data(),
                       datatype<T>(), root, comm_),
@@ -202,6 +205,7 @@ class Communicator {
   Request iallgatherv(const T* send, T* recv, const std::vector<int>& counts,
                       const std::vector<int>& displs) const {
     if (size_ > 1) count_sent(static_cast<std::size_t>(counts[rank_]) * sizeof(T) * (size_ - 1));
+    fault_point("comm.iallgatherv");
     MPI_Request r;
     check(MPI_Iallgatherv(send, counts[rank_], datatype<T>(), recv, counts.data(), displs.data(),
                           datatype<T>(), comm_, &r),
@@ -221,6 +225,7 @@ class Communicator {
         if (k != rank_) total += static_cast<std::size_t>(counts[k]);
       count_sent(total * sizeof(T));
     }
+    fault_point("comm.reduce_scatter");
     BlockingCall call("MPI_Reduce_scatter");
     check(MPI_Reduce_scatter(send, recv, counts.data(), datatype<T>(), to_mpi(op), comm_),
           "MPI_Reduce_scatter");
@@ -231,6 +236,7 @@ class Communicator {
   std::vector<T> allgather(const T* send, std::size_t count) const {
     std::vector<T> out(count * size_);
     count_sent(count * sizeof(T) * (size_ - 1));
+    fault_point("comm.allgather");
     BlockingCall call("MPI_Allgather");
     check(MPI_Allgather(send, checked_int(count), datatype<T>(), out.data(), checked_int(count),
                         datatype<T>(), comm_),
@@ -243,6 +249,7 @@ class Communicator {
   void broadcast(T* data, std::size_t count, int root) const {
     if (count == 0) return;
     if (rank_ == root && size_ > 1) count_sent(count * sizeof(T));
+    fault_point("comm.broadcast");
     BlockingCall call("MPI_Bcast");
     check(MPI_Bcast(data, checked_int(count), datatype<T>(), root, comm_), "MPI_Bcast");
   }
@@ -262,12 +269,14 @@ class Communicator {
   // collective: rank 0's bits of `local` on every rank (a value a branch is taken on).
   template <class T>
   T agreed_value(T local) const {
+    fault_point("comm.agreed");
     broadcast(&local, 1, 0);
     return local;
   }
   // collective: rank 0's `count` values of `data` on every rank, in place.
   template <class T>
   void agreed_values(T* data, std::size_t count) const {
+    fault_point("comm.agreed");
     broadcast(data, count, 0);
   }
 
@@ -280,6 +289,7 @@ class Communicator {
     for (int k = 0; k < size_; ++k)
       if (k != rank_) total += static_cast<std::size_t>(send_counts[k]);
     count_sent(total * sizeof(T));
+    fault_point("comm.alltoallv");
     BlockingCall call("MPI_Alltoallv");
     check(MPI_Alltoallv(send, send_counts.data(), send_displs.data(), datatype<T>(), recv,
                         recv_counts.data(), recv_displs.data(), datatype<T>(), comm_),
@@ -290,6 +300,8 @@ class Communicator {
   static MPI_Op to_mpi(Op op);
   static int checked_int(std::size_t n);
   static void count_sent(std::size_t bytes);
+  // local: a fault injection site (src/base/fault.hpp; a branch when no fault is configured).
+  static void fault_point(const char* site);
   MPI_Comm comm_ = MPI_COMM_NULL;
   bool owned_ = false;
   int rank_ = 0, size_ = 1;

@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "cli/commands.hpp"
+#include "base/fault.hpp"
 #include "io/posix_file.hpp"
 #include "kmpi/data.hpp"
 #include "parallel/log.hpp"
@@ -63,6 +64,7 @@ int run_convert(const mpi::Communicator& comm, const Options& o) {
   }
   std::string failed;
   if (comm.rank() == 0) {
+    fault::point("io.rename");
     if (std::rename((out + part).c_str(), out.c_str()) != 0)
       failed = out;
     else if (!labels_out.empty() && std::rename((labels_out + part).c_str(), labels_out.c_str()))

@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "cli/commands.hpp"
+#include "base/fault.hpp"
 #include "io/posix_file.hpp"
 #include "parallel/log.hpp"
 #include "driver/training_data.hpp"
@@ -63,6 +64,7 @@ void write_predictions(const mpi::Communicator& comm, const std::string& out, co
   bool ok = true;
   if (comm.rank() == 0) {
     const std::string tmp = out + ".tmp";
+    fault::point("io.open_write");
     std::FILE* f = std::fopen(tmp.c_str(), "w");
     ok = f != nullptr;
     for (std::size_t i = 0; ok && i < set.n; ++i) {
@@ -80,6 +82,7 @@ void write_predictions(const mpi::Communicator& comm, const std::string& out, co
     // Flushed and fsynced before the rename, so a crash leaves the old file or the new one.
     if (f) ok = ok && std::fflush(f) == 0 && ::fsync(::fileno(f)) == 0;
     if (f) ok = std::fclose(f) == 0 && ok;
+    if (ok) fault::point("io.rename");
     ok = ok && std::rename(tmp.c_str(), out.c_str()) == 0;
     if (!ok) std::remove(tmp.c_str());
     if (ok) detail::sync_directory_of(out);

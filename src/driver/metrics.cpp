@@ -8,6 +8,7 @@
 #include <sstream>
 #include <utility>
 
+#include "base/fault.hpp"
 #include "io/posix_file.hpp"
 
 namespace kmpi {
@@ -52,6 +53,7 @@ MetricsWriter::MetricsWriter(const mpi::Communicator& comm, const std::string& p
   std::string message;
   if (comm.rank() == 0 && !path.empty()) {
     tmp_ = path + ".tmp";
+    fault::point("io.open_write");
     file_ = std::fopen(tmp_.c_str(), "w");
     if (!file_)
       message = path + ": cannot create metrics file (" + tmp_ + ": " + std::strerror(errno) + ")";
@@ -75,6 +77,7 @@ std::string MetricsWriter::write_error() const {
 void MetricsWriter::line(const std::string& json) {
   lines_.push_back(json);
   if (!file_ || write_errno_ != 0) return;
+  fault::point("io.write");
   errno = 0;
   if (std::fputs(json.c_str(), file_) < 0 || std::fputc('\n', file_) == EOF ||
       std::fflush(file_) != 0)
@@ -100,7 +103,7 @@ void MetricsWriter::finish(const mpi::Communicator& comm) {
       write_errno_ = errno != 0 ? errno : EIO;
     if (write_errno_ != 0) {
       message = write_error();
-    } else if (std::rename(tmp_.c_str(), path_.c_str()) != 0) {
+    } else if (fault::point("io.rename"), std::rename(tmp_.c_str(), path_.c_str()) != 0) {
       message = path_ + ": cannot rename " + tmp_ + " to it: " + std::strerror(errno);
     }
     if (!message.empty()) std::remove(tmp_.c_str());

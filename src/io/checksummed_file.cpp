@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "base/fault.hpp"
 #include "kmpi/error.hpp"
 #include "io/little_endian.hpp"
 
@@ -44,6 +45,7 @@ void seal_and_rename(const ChecksummedWrite& w, bool& created) {
   file.write_at(w.crc_at, trailer.data(), trailer.size());
   file.sync();
   file.close();
+  fault::point("io.rename");
   if (::rename(w.temp.c_str(), w.path.c_str()) != 0) {
     const int err = errno;
     throw Error(w.label_prefix + w.path + ": cannot rename " + w.temp +

@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "kmpi/data.hpp"
+#include "base/fault.hpp"
 #include "kmpi/error.hpp"
 #include "io/binary_formats.hpp"
 #include "io/little_endian.hpp"
@@ -309,6 +310,7 @@ void write_npy_distributed(const mpi::Communicator& comm, const std::string& pat
     throw;
   }
   bool ok = true;
+  if (comm.rank() == 0) fault::point("io.rename");
   if (comm.rank() == 0) ok = std::rename(tmp.c_str(), path.c_str()) == 0;
   if (!ok) std::remove(tmp.c_str());
   mpi::agree(comm, ok, path + ": cannot rename " + tmp + " into place");

@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "base/fault.hpp"
 #include "kmpi/error.hpp"
 #include "io/little_endian.hpp"
 
@@ -38,6 +39,7 @@ PosixFile::PosixFile(const std::string& path)
 
 PosixFile::PosixFile(const std::string& path, int flags, mode_t mode, FileErrors errors)
     : path_(path), errors_(std::move(errors)) {
+  fault::point((flags & (O_WRONLY | O_RDWR)) ? "io.open_write" : "io.open_read");
   fd_ = ::open(path.c_str(), flags | O_CLOEXEC, mode);
   if (fd_ < 0) {
     if (errno == ENOENT && errors_.say_no_such_file && !(flags & O_CREAT)) fail("no such file");
@@ -107,6 +109,7 @@ void PosixFile::read_exactly(std::uint64_t offset, void* buffer, std::size_t n) 
 }
 
 void PosixFile::write_at(std::uint64_t offset, const void* buffer, std::size_t n) const {
+  fault::point("io.write");
   const auto* p = static_cast<const unsigned char*>(buffer);
   const ssize_t done = transfer_all(
       [&](std::size_t at) {

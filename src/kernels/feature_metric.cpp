@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "base/fault.hpp"
 #include "base/blas.hpp"
 #include "kmpi/error.hpp"
 #include "io/binary_formats.hpp"
@@ -268,6 +269,7 @@ void save_metric_file(const std::string& path, const FeatureMetric& metric) {
     std::remove(tmp.c_str());
     throw;
   }
+  fault::point("io.rename");
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
     const std::string why = std::strerror(errno);
     std::remove(tmp.c_str());

@@ -12,6 +12,8 @@
 #include <mutex>
 #include <thread>
 
+#include "base/fault.hpp"
+
 namespace kmpi::mpi {
 
 namespace {
@@ -119,6 +121,9 @@ Environment::Environment(int& argc, char**& argv) {
   int provided = 0;
   check(MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided), "MPI_Init_thread");
   MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+  int rank = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  fault::configure(rank);
 }
 
 Environment::~Environment() {
@@ -153,6 +158,7 @@ Communicator::Communicator(Communicator&& o) noexcept
 }
 
 Communicator Communicator::duplicate() const {
+  fault_point("comm.duplicate");
   MPI_Comm dup;
   BlockingCall call("MPI_Comm_dup");
   check(MPI_Comm_dup(comm_, &dup), "MPI_Comm_dup");
@@ -161,6 +167,7 @@ Communicator Communicator::duplicate() const {
 }
 
 Communicator Communicator::split(int color, int key) const {
+  fault_point("comm.split");
   MPI_Comm sub;
   BlockingCall call("MPI_Comm_split");
   check(MPI_Comm_split(comm_, color, key, &sub), "MPI_Comm_split");
@@ -169,6 +176,7 @@ Communicator Communicator::split(int color, int key) const {
 }
 
 void Communicator::barrier() const {
+  fault_point("comm.barrier");
   BlockingCall call("MPI_Barrier");
   check(MPI_Barrier(comm_), "MPI_Barrier");
 }
@@ -201,13 +209,17 @@ int Communicator::checked_int(std::size_t n) {
 
 void Communicator::count_sent(std::size_t bytes) { g_bytes_sent += bytes; }
 
+void Communicator::fault_point(const char* site) { fault::point(site); }
+
 bool Communicator::agreed(bool local) const {
+  fault_point("comm.agreed");
   unsigned char v = local ? 1 : 0;
   broadcast(&v, 1, 0);
   return v != 0;
 }
 
 void agree(const Communicator& comm, bool ok, const std::string& message_if_failed) {
+  fault::point("comm.agree");
   // The lowest failing rank, or size() if none failed.
   const int first = comm.allreduce_value(ok ? comm.size() : comm.rank(), Op::kMin);
   if (first == comm.size()) return;

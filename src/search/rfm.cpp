@@ -13,6 +13,7 @@
 #include <cmath>
 
 #include "driver/fit_steps.hpp"
+#include "base/fault.hpp"
 #include "kernels/agop.hpp"
 #include "kernels/metric_root.hpp"
 #include "state/checkpoint.hpp"
@@ -276,6 +277,7 @@ class RfmLoop {
     start_or_resume();
     const std::size_t first = st_.next;  // the iteration that may resume its solver's checkpoint
     for (std::size_t t = first; t <= rs_.iterations; ++t) {
+      fault::point("rfm.iteration");
       bool last = false;
       if (const int signal = iterate(t, t == first, last)) return signal;
       if (last) break;

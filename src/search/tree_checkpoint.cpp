@@ -10,6 +10,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "base/fault.hpp"
 #include "base/rng.hpp"
 
 namespace kmpi {
@@ -41,9 +42,11 @@ void save_split(const mpi::Communicator& comm, const std::string& dir, std::uint
     words.push_back(crc32(0L, reinterpret_cast<const Bytef*>(words.data()),
                           static_cast<uInt>(words.size() * 8)));
     const std::string path = split_file(dir, node), temp = path + ".tmp";
+    fault::point("io.open_write");
     std::FILE* f = std::fopen(temp.c_str(), "wb");
     bool ok = f && std::fwrite(words.data(), 8, words.size(), f) == words.size();
     if (f) ok = std::fclose(f) == 0 && ok;
+    if (ok) fault::point("io.rename");
     ok = ok && std::rename(temp.c_str(), path.c_str()) == 0;
     if (!ok) throw Error(path + ": cannot write a tree checkpoint");
   });
@@ -119,6 +122,7 @@ void check_fingerprint(const mpi::Communicator& comm, const std::string& dir,
       throw Error("run.resume: " + dir + " holds a tree of other options or rows (\"" + theirs +
                   "\" there); resume with those, or use run.resume = no");
     }
+    fault::point("io.open_write");
     std::ofstream out(path);
     out << text;
     if (!out.good()) throw Error(path + ": cannot write");

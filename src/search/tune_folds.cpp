@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "base/permutation.hpp"
+#include "base/fault.hpp"
 #include "search/tune_internal.hpp"
 
 namespace kmpi::tune_detail {
@@ -30,6 +31,7 @@ TrainResult TuneFolds::run() {
     save(0);
   }
   for (std::size_t f = first; f < k; ++f) {
+    fault::point("tune.fold");
     if (const int signal = fit_fold(f, f == first)) return stopped(signal);
     if (!dir_.empty()) save(f + 1);
     const int signal =

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "search/tune_internal.hpp"
+#include "base/fault.hpp"
 
 namespace kmpi::tune_detail {
 
@@ -51,6 +52,7 @@ int TuneRun::run_point_by_point() {
     save_points(0);  // so run.resume = require finds one
   }
   for (std::size_t i = first; i < points_.size(); ++i) {
+    fault::point("tune.point");
     Stopwatch fit_clock;
     const int stopped = fit_one(i, i == first);
     if (stopped != 0) return stopped;

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "search/tune_internal.hpp"
+#include "base/fault.hpp"
 
 namespace kmpi::tune_detail {
 
@@ -107,9 +108,11 @@ void write_selected_config(const mpi::Communicator& comm, const Options& o,
   bool ok = true;
   if (comm.rank() == 0) {
     const std::string tmp = path + ".tmp";
+    fault::point("io.open_write");
     std::FILE* f = std::fopen(tmp.c_str(), "w");
     ok = f != nullptr && std::fputs(text.c_str(), f) >= 0;
     if (f) ok = std::fclose(f) == 0 && ok;
+    if (ok) fault::point("io.rename");
     ok = ok && std::rename(tmp.c_str(), path.c_str()) == 0;
     if (!ok) std::remove(tmp.c_str());
   }

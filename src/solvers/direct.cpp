@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "parallel/scalapack.hpp"
+#include "base/fault.hpp"
 #include "solvers/solvers.hpp"
 #include "solvers/grid_solvers.hpp"
 
@@ -75,6 +76,7 @@ std::vector<Matrix<double>> solve_direct_grid(const mpi::Communicator& comm,
                   products.ld());
   std::vector<Matrix<double>> alphas;
   for (std::size_t g = 0; g < kernels.size(); ++g) {
+    fault::point("direct.kernel");
     const bool last_kernel = g + 1 == kernels.size();
     BlockCyclicMatrix k = last_kernel ? std::move(products) : BlockCyclicMatrix(grid, n, n);
     const double* source = last_kernel ? k.data() : products.data();  // in place: the last

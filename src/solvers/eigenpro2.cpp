@@ -13,6 +13,7 @@
 #include <string>
 
 #include "base/blas.hpp"
+#include "base/fault.hpp"
 #include "solvers/eigenpro_common.hpp"
 #include "parallel/log.hpp"
 #include "base/permutation.hpp"
@@ -101,6 +102,7 @@ class EigenPro2Iteration {
             ? start_batch(comm_, part, problem_.x, perm, first_b0, std::min(m_, n_ - first_b0))
             : nullptr;
     for (std::size_t b0 = first_b0; b0 < n_; b0 += m_) {
+      fault::point("eigenpro2.step");
       ++totals.steps;
       const std::unique_ptr<BatchRows> current = std::move(next);
       Stopwatch comm_clock;

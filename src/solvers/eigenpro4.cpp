@@ -31,6 +31,7 @@
 #include <string>
 
 #include "base/blas.hpp"
+#include "base/fault.hpp"
 #include "solvers/center_factor.hpp"
 #include "solvers/eigenpro_common.hpp"
 #include "parallel/log.hpp"
@@ -259,6 +260,7 @@ class EigenPro4Iteration {
                  double& loss_sum) {
     const CounterPermutation perm(n_, options_.seed, RngStream::kBatches, epoch);
     for (std::size_t b0 = first_step * m_; b0 < n_; b0 += m_) {
+      fault::point("eigenpro4.step");
       step(permuted_range(perm, b0, std::min(m_, n_ - b0)), epoch, loss_sum);
       if (++pending_ >= period_) apply_projection();
       // A projection boundary inside the epoch (the epoch's last one is reported below).

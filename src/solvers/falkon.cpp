@@ -38,6 +38,7 @@
 #include <vector>
 
 #include "base/blas.hpp"
+#include "base/fault.hpp"
 #include "solvers/center_factor.hpp"
 #include "solvers/falkon_cg.hpp"
 #include "parallel/log.hpp"
@@ -281,6 +282,7 @@ bool run_cg(const mpi::Communicator& comm, const FalkonSystem& system, const Ker
             const FalkonResult& result) {
   const std::size_t c = cg.beta.cols();
   while (cg_running(cg, options.iterations)) {
+    fault::point("falkon.iteration");
     const FalkonSystem::BeforeProduct half = system.before_product(cg.dir);
     const Matrix<double> w =
         kernel_normal_product(comm, kernel, x_local, z_all, &half.v, nullptr, c, n);

@@ -43,6 +43,7 @@
 #include <vector>
 
 #include "solvers/center_factor.hpp"
+#include "base/fault.hpp"
 #include "solvers/falkon_cg.hpp"
 #include "parallel/log.hpp"
 #include "solvers/grid_solvers.hpp"
@@ -205,6 +206,7 @@ std::vector<FalkonResult> train_falkon_grid(const mpi::Communicator& comm,
   // Every point's state is replicated, so every rank sees the same running points.
   for (std::vector<std::size_t> running = running_points(cg, options.iterations); !running.empty();
        running = running_points(cg, options.iterations)) {
+    fault::point("falkon.iteration");
     grid_iteration(run, running, options.tolerance, on_iteration);
     if (control.after_iteration && !control.after_iteration(cg)) {
       interrupted = true;

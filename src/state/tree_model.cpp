@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "base/fault.hpp"
 #include "io/little_endian.hpp"
 #include "io/posix_file.hpp"
 
@@ -282,6 +283,7 @@ void write_tree_model(const std::string& path, const TreeStructure& tree,
     out.write_at(at, trailer.data(), trailer.size());
     out.sync();
     out.close();
+    fault::point("io.rename");
     if (std::rename(temp.c_str(), path.c_str()) != 0) fail(path, "cannot rename the temporary");
   } catch (...) {
     std::remove(temp.c_str());

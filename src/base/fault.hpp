@@ -1,0 +1,29 @@
+// Test-only fault injection (issue 28): a chosen rank throws kmpi::Error at the n-th passage of a
+// chosen site, so a test can sweep every collective wrapper, file operation and solver step and
+// check that the job then ends by itself (DESIGN §3) with nothing lost. Configured once per
+// process from the environment, by `configure` (the MPI environment calls it after MPI_Init):
+//   KMPI_FAULT="site=comm.allreduce,rank=1,pass=3"  rank 1 throws at its 3rd comm.allreduce;
+//   KMPI_FAULT=list  every rank counts its passages; at exit each appends "rank site count"
+//                    lines to the file KMPI_FAULT_LIST (the sweep's list of sites).
+// Unset (every real run), `point` costs one load and one predictable branch.
+#pragma once
+
+namespace kmpi::fault {
+
+namespace detail {
+// Null unless KMPI_FAULT is set; written once, by configure, before any site is passed.
+extern void* state;
+void pass(const char* site);
+}  // namespace detail
+
+// local: reads KMPI_FAULT and KMPI_FAULT_LIST for this process, whose rank is `rank`; a malformed
+// KMPI_FAULT throws kmpi::Error. Later calls do nothing.
+void configure(int rank);
+
+// local: a fault site. Names are stable ("comm.allreduce", "io.rename", "eigenpro2.step"): tests
+// select them by name.
+inline void point(const char* site) {
+  if (__builtin_expect(detail::state != nullptr, 0)) detail::pass(site);
+}
+
+}  // namespace kmpi::fault
