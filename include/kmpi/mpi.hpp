@@ -152,6 +152,13 @@ class Communicator {
 
   // collective
   void barrier() const;
+  // collective: a barrier for ranks that may wait long and rightly, because peers are working
+  // alone on sub-communicators (the xRFM tree's groups, one finishing its leaves before another):
+  // it polls a non-blocking barrier outside the stall watchdog (run.stall_timeout), which would
+  // take a wait as long as the slowest group's work for a lost peer. A peer lost meanwhile is
+  // still noticed: by the working ranks' own watchdogs, and by the runtime (a rank's exit ends
+  // the job; a node cut off: Open MPI's daemon keepalive, scripts/mpi_env.sh).
+  void wait_for_peers() const;
 
   // collective: in-place reduction of `count` values over all ranks.
   template <class T>

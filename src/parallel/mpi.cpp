@@ -181,6 +181,21 @@ void Communicator::barrier() const {
   check(MPI_Barrier(comm_), "MPI_Barrier");
 }
 
+void Communicator::wait_for_peers() const {
+  fault_point("comm.wait_for_peers");
+  if (size_ == 1) return;
+  MPI_Request request = MPI_REQUEST_NULL;
+  check(MPI_Ibarrier(comm_, &request), "MPI_Ibarrier");
+  // Polls from every 1 ms up to every 50 ms: a short wait costs little, a long one little CPU.
+  auto pause = std::chrono::milliseconds(1);
+  for (int done = 0;;) {
+    check(MPI_Test(&request, &done, MPI_STATUS_IGNORE), "MPI_Test");
+    if (done) return;
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::milliseconds(50));
+  }
+}
+
 std::string Communicator::broadcast(const std::string& s, int root) const {
   unsigned long long len = s.size();
   broadcast(&len, 1, root);

@@ -327,6 +327,9 @@ TreeTrainResult train_tree(const mpi::Communicator& comm, const Options& o, Loca
   } catch (const TreeStopped&) {
     stopped = true;
   }
+  // The groups finish at different times (one group's leaves can take minutes longer): the
+  // ranks that are done wait here without the stall watchdog counting the wait as a lost peer.
+  comm.wait_for_peers();
   const int P = comm.size();
   const int mine = static_cast<int>(g.records.size());
   const std::vector<int> counts = comm.allgather(&mine, 1);
