@@ -95,6 +95,12 @@ TrainSetup check_train_options(const mpi::Communicator& comm, const Options& o,
                  name);
   mpi::agree(comm, !centers_given || !o.given("solver.centers"),
              "data.centers and solver.centers conflict: give the centers file or their number");
+  const bool validation_file = !o.str("data.validation_features").empty();
+  mpi::agree(comm, !validation_file || o.real("data.validation_fraction") == 0,
+             "data.validation_features and data.validation_fraction conflict: give the "
+             "validation file or the fraction of training rows to hold out");
+  mpi::agree(comm, validation_file || o.str("data.validation_labels").empty(),
+             "data.validation_labels needs data.validation_features");
   return setup;
 }
 
