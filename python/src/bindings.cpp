@@ -253,6 +253,9 @@ py::tuple fit(const py::object& comm_obj, const std::vector<std::string>& args, 
   Options options;
   mpi::agree_on(comm, [&] { options = parse_options(args); });
   const SavedStopSignals saved_signals;
+  mpi::agree(comm, options.str("data.validation_features").empty(),
+             "fit: data.validation_features is a file of `kmpi train`; pass the rows as "
+             "fit(X, y, X_val=, y_val=)");
   const bool allow = options.flag("data.allow_nonfinite");
   const ElementKind kind = classification ? ElementKind::kInteger : ElementKind::kFloating;
   TrainRows rows;

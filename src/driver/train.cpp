@@ -169,6 +169,9 @@ TrainResult train_in_memory(const mpi::Communicator& comm, const Options& o, Tra
   // The tree (search/tree.hpp) calls this for every fit with rfm.leaf_size = 0.
   mpi::agree(comm, o.count("rfm.leaf_size") == 0,
              "rfm.leaf_size: train_in_memory trains one model; a tree is trained by `kmpi train`");
+  mpi::agree(comm, o.str("data.validation_features").empty(),
+             "data.validation_features: rows in memory take their validation rows as rows "
+             "(TrainRows::validation; Python: fit(X, y, X_val=, y_val=)), not from a file");
   const TrainSetup setup = check_train_options(comm, o, centers_p > 0);
   // data.limit and the validation split, as `kmpi train` takes them from a file.
   const RowSelection selection =
