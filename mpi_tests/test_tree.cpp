@@ -197,7 +197,8 @@ TEST(Tree, LeavesOfOneAndTwoRows) {
                               std::to_string(world.rank() / g) + ".kmpi";
     std::vector<std::string> a = args;
     a.push_back("--output.model=" + model);
-    const TreeTrainResult r = train_tree(comm, parse_options(a), table_rows(comm, first_rows(7)));
+    const TreeTrainResult r =
+        train_tree(comm, parse_options(a), table_rows(comm, first_rows(7)), {});
     EXPECT_EQ(r.tree.leaf_count, 4u);  // 7 -> 4 + 3 -> 2 + 2 + 2 + 1
     const Matrix<double> p = tree_predictions(comm, load_tree_model(comm, model), queries);
     if (reference.empty()) reference = p;
@@ -229,7 +230,7 @@ TEST(Tree, LeavesRoutingAndLeafModels) {
   const std::string model = scratch.str() + "/tree.kmpi";
   constexpr std::size_t n = 160, leaf_size = 40;
   const TreeTrainResult r =
-      train_tree(comm, tree_options(model, leaf_size), table_rows(comm, first_rows(n)), true);
+      train_tree(comm, tree_options(model, leaf_size), table_rows(comm, first_rows(n)), {}, true);
   ASSERT_EQ(r.tree.leaf_count, 4u);
   ASSERT_EQ(r.leaf_rows.size(), 4u);
   ASSERT_EQ(r.node_rows.size(), r.tree.nodes.size());
@@ -304,7 +305,7 @@ TEST(Tree, SamePredictionsAtEveryGroupSize) {
   };
   for (int g : testing_support::rank_group_sizes(world.size())) {
     const mpi::Communicator comm = world.split(world.rank() / g, world.rank());
-    train_tree(comm, tree_options(model_of(g), leaf_size), table_rows(comm, first_rows(n)));
+    train_tree(comm, tree_options(model_of(g), leaf_size), table_rows(comm, first_rows(n)), {});
   }
   world.barrier();  // every group's file is written
   Matrix<double> reference;
@@ -331,7 +332,7 @@ TEST(Tree, DamagedFileIsRefusedEverywhere) {
   auto comm = mpi::Communicator::world();
   const testing_support::SharedDir scratch(comm);
   const std::string model = scratch.str() + "/tree.kmpi";
-  train_tree(comm, tree_options(model, 20), table_rows(comm, first_rows(40)));
+  train_tree(comm, tree_options(model, 20), table_rows(comm, first_rows(40)), {});
   std::string bytes;
   if (comm.rank() == 0) bytes = testing_support::read_text(model);
   bytes = comm.broadcast(bytes, 0);
@@ -375,7 +376,7 @@ TEST(Tree, LeafFailureReachesEveryRank) {
   args.push_back("--rfm.validation_metric=accuracy");
   bool threw = false;
   try {
-    train_tree(comm, parse_options(args), table_rows(comm, first_rows(80)));
+    train_tree(comm, parse_options(args), table_rows(comm, first_rows(80)), {});
   } catch (const CollectiveError& e) {
     threw = std::string(e.what()).find("rfm.validation_metric") != std::string::npos;
   }

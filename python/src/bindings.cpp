@@ -253,6 +253,9 @@ py::tuple fit(const py::object& comm_obj, const std::vector<std::string>& args, 
   Options options;
   mpi::agree_on(comm, [&] { options = parse_options(args); });
   const SavedStopSignals saved_signals;
+  mpi::agree(comm, options.str("data.validation_features").empty(),
+             "fit: data.validation_features is a file of `kmpi train`; pass the rows as "
+             "fit(X, y, X_val=, y_val=)");
   const bool allow = options.flag("data.allow_nonfinite");
   const ElementKind kind = classification ? ElementKind::kInteger : ElementKind::kFloating;
   TrainRows rows;
@@ -271,14 +274,15 @@ py::tuple fit(const py::object& comm_obj, const std::vector<std::string>& args, 
                                  to_matrix(comm, y_val, "fit: y_val"), kind, allow);
   if (options.count("rfm.leaf_size") > 0) {
     // The tree (rfm.leaf_size): trained as `kmpi train` trains it, written to output.model (a
-    // temporary file the wrapper names), then loaded whole. Its leaves draw their own validation.
-    mpi::agree(comm, !has_test && !has_validation,
-               "fit: rfm.leaf_size: the tree takes no X_test / X_val (each leaf draws its own "
-               "validation rows; score the tree with score())");
+    // temporary file the wrapper names), then loaded whole. X_val's rows go down the tree to
+    // the leaves (as data.validation_features' do); without them each leaf draws its own.
+    mpi::agree(comm, !has_test,
+               "fit: rfm.leaf_size: the tree takes no X_test (score the tree with score())");
     int exit_code = 0;
     {
       py::gil_scoped_release release;
-      exit_code = train_tree(comm, options, std::move(rows.train)).exit_code;
+      exit_code =
+          train_tree(comm, options, std::move(rows.train), std::move(rows.validation)).exit_code;
     }
     mpi::agree(comm, exit_code == 0, "fit: training stopped before the tree was made (signal)");
     return py::make_tuple(PyModel::load_tree(comm_obj, options.str("output.model")), py::dict());

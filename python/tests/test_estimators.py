@@ -180,3 +180,5 @@ def test_validation_rows_select_the_rfm_iteration():
         clf.fit(X[:800], labels[:800], X_val=X[800:802], y_val=["high", "medium"])
     with pytest.raises(kmpi.Error, match="X_val and y_val together"):
         rfm.fit(X[:800], y[:800], X_val=X[800:1000])
+    with pytest.raises(kmpi.Error, match="pass the rows as fit"):
+        kmpi.KernelRegressor(options={"data.validation_features": "v.npy"}).fit(X[:80], y[:80])

@@ -159,3 +159,22 @@ def test_tree_of_a_dataframe(tmp_path):
                     f"--output.predictions={tmp_path}/p.txt"], check=True, capture_output=True)
     cli = open(tmp_path / "p.txt").read().split()
     assert cli == list(clf.predict(df))
+
+
+def test_tree_with_validation_rows_gives_the_cli_tree(tmp_path):
+    """X_val of a DataFrame tree (class names) goes down the tree as data.validation_features
+    does: the same tree file as `kmpi train` on the CSVs of the same tables."""
+    df, _, names = table(240, seed=3)
+    val, _, val_names = table(60, seed=8)
+    opts = {"rfm.leaf_size": 100, "rfm.split_samples": 120, "rfm.iterations": 1}
+    clf = kmpi.KernelClassifier(**COMMON, options=opts)
+    clf.fit(df, pd.Series(names, name="label"), X_val=val, y_val=val_names)
+    clf.save(tmp_path / "python.kmpi")
+    write_csv(tmp_path / "t.csv", df, names)
+    write_csv(tmp_path / "v.csv", val, val_names)
+    subprocess.run([KMPI, "train", f"--data.train_features={tmp_path}/t.csv",
+                    f"--data.validation_features={tmp_path}/v.csv", "--rfm.leaf_size=100",
+                    "--rfm.split_samples=120", "--rfm.iterations=1",
+                    f"--output.model={tmp_path}/cli.kmpi"] + CLI_COMMON,
+                   check=True, capture_output=True)
+    assert (tmp_path / "python.kmpi").read_bytes() == (tmp_path / "cli.kmpi").read_bytes()

@@ -18,6 +18,7 @@ enum class RngStream : std::uint64_t {
   kAgop = 8,  // the AGOP sample of RFM
   kTune = 9,  // the sample of tune.bandwidths = auto
   kTreeSplit = 10,  // the splitter's subsample of an xRFM tree node
+  kTreeRefill = 11,  // the training rows a tree leaf moves to its validation rows
 };
 
 // SplitMix64 finaliser: a bijective mixer with good avalanche; counter-based use of it.

@@ -43,6 +43,14 @@ RowSelection select_training_rows(const mpi::Communicator& comm, const Options& 
   return choose_rows(comm, o, setup, info.rows, files.features);
 }
 
+// collective: agreed error unless the rows of data.validation_features have labels.
+void require_validation_labels(const mpi::Communicator& comm, bool labeled,
+                               const std::string& path) {
+  mpi::agree(comm, labeled,
+             path + ": the validation rows need labels (data.validation_labels, or a format "
+                    "that holds them)");
+}
+
 // data.centers is read as features only, LIBSVM rows widened to the training d.
 ReadOptions centers_read_options(const TrainFiles& files, const ModelHeader& header) {
   ReadOptions read = files.read;
@@ -73,6 +81,14 @@ TrainExtras read_train_extras(const mpi::Communicator& comm, const Options& o,
   if (!rows.validation.empty())
     extras.validation = load_eval_set(comm, "validation", files.features, files.labels,
                                       rows.validation, header, files.read);
+  // data.validation_features: read as the test file is; these rows take the split's place
+  // (check_train_options refused data.validation_fraction next to it, so nothing was held out).
+  const std::string validation = o.str("data.validation_features");
+  if (!validation.empty()) {
+    extras.validation = load_eval_set(comm, "validation", validation,
+                                      o.str("data.validation_labels"), {}, header, files.read);
+    require_validation_labels(comm, extras.validation.labeled, validation);
+  }
   return extras;
 }
 
@@ -93,7 +109,17 @@ int train_tree_command(const mpi::Communicator& comm, const Options& o) {
   check_tree_memory_plan(comm, o, train.partition.size(), train.dimension,
                          std::max<std::size_t>(c, 1));
   if (o.flag("run.dry_run")) return 0;
-  const TreeTrainResult result = train_tree(comm, o, std::move(train));
+  // data.validation_features: raw rows (each leaf scales its own), encoded like the training
+  // table; the tree routes them to its leaves.
+  LocalData validation;
+  const std::string validation_path = o.str("data.validation_features");
+  if (!validation_path.empty()) {
+    bool labeled = false;
+    validation = read_eval_rows(comm, validation_path, o.str("data.validation_labels"), {},
+                                train.dimension, train.table, files.read, labeled);
+    require_validation_labels(comm, labeled, validation_path);
+  }
+  const TreeTrainResult result = train_tree(comm, o, std::move(train), std::move(validation));
   if (result.exit_code != 0) return result.exit_code;  // stopped after its checkpoints
   MetricsWriter metrics(comm, o.str("output.metrics"));
   for (std::size_t i = 0; i < result.tree.nodes.size(); ++i) {
@@ -102,6 +128,10 @@ int train_tree_command(const mpi::Communicator& comm, const Options& o) {
     line.add("event", "tree_node")
         .add("node", static_cast<double>(i))
         .add("rows", static_cast<double>(result.node_rows[i]));
+    if (result.validated) {
+      line.add("validation_rows", static_cast<double>(result.node_validation[i]));
+      if (node.leaf) line.add("refilled", static_cast<double>(result.node_refilled[i]));
+    }
     if (node.leaf)
       line.add("leaf", static_cast<double>(node.left));
     else

@@ -90,7 +90,8 @@ void plan_common(const Options& o, const PlanShape& s, std::size_t n_eval, Memor
   // operand copy that train builds next to the solver's own.
   if (solver != "direct")
     plan.items.push_back({"kernel operands for the epoch metrics", rows * D * (s.f32 ? 4 : 8)});
-  const bool early_stopping = o.real("data.validation_fraction") > 0;
+  const bool early_stopping =
+      o.real("data.validation_fraction") > 0 || !o.str("data.validation_features").empty();
   plan.items.push_back({"weights alpha", rows * C * 8 * (early_stopping ? 2 : 1)});
 }
 
@@ -343,13 +344,14 @@ Options resolve_projection(const mpi::Communicator& comm, const Options& o, std:
 bool check_memory_plan(const mpi::Communicator& comm, const Options& o, std::size_t n,
                        std::size_t d, std::size_t c, bool tune) {
   const double limit = agreed_memory_limit(comm, o);
-  // Evaluation sets: the test file's rows (a probe: its header, or a scan for text) and the
-  // validation rows split off the training file.
+  // Evaluation sets: the test and validation files' rows (a probe: its header, or a scan for
+  // text) and the validation rows split off the training file.
   std::size_t n_eval = 0;
-  if (!o.str("data.test_features").empty()) {
+  for (const char* key : {"data.test_features", "data.validation_features"}) {
+    if (o.str(key).empty()) continue;
     ReadOptions read = read_options(o);
     read.fit_table = true;  // a table's text fields count as rows here; load_eval_set checks them
-    n_eval += probe_distributed(comm, o.str("data.test_features"), read).rows;
+    n_eval += probe_distributed(comm, o.str(key), read).rows;
   }
   const double vfrac = o.real("data.validation_fraction");
   if (vfrac > 0 && o.str("solver.name") != "direct")

@@ -27,6 +27,14 @@ std::vector<OptionSpec> data_options() {
            "labels, CSV data.label_column)"),
       path("data.test_features", "Test features (optional), evaluated after training"),
       path("data.test_labels", "Test labels/targets"),
+      path("data.validation_features",
+           "Validation features (optional; formats and table encoding as data.test_features): "
+           "these rows are the validation split (RFM's iteration, early stopping, kmpi tune's "
+           "score, an xRFM tree's leaves) and no training row is held out; not with "
+           "data.validation_fraction"),
+      path("data.validation_labels",
+           "Validation labels/targets (class names for a table model); empty: from the "
+           "validation features file (LIBSVM labels, CSV label column)"),
       path("data.centers",
            "falkon / eigenpro4: read the centers from this file (any features format, the "
            "training d, scaled like the training data) instead of drawing solver.centers rows"),
@@ -59,7 +67,7 @@ std::vector<OptionSpec> data_options() {
            "Accept NaN/Inf values in features and labels (refused by default)"),
       real("data.validation_fraction", "0",
            "Fraction of training rows held out for validation and early stopping (iterative "
-           "solvers)",
+           "solvers); or give data.validation_features",
            0, 0.5),
   };
 }

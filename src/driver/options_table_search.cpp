@@ -12,7 +12,7 @@ std::vector<OptionSpec> rfm_options() {
   return {
       integer("rfm.iterations", "0",
               "RFM iterations T (0 = off): fit, validate, AGOP, M <- (G / max|G_ij|)^power, T times "
-              "after the plain fit; needs data.validation_fraction",
+              "after the plain fit; needs data.validation_fraction or data.validation_features",
               0, 1000),
       choice("rfm.metric", "auto",
              "Learned metric M: full (d x d) | diagonal | auto (full when d <= 2000)",
@@ -56,6 +56,11 @@ std::vector<OptionSpec> tree_options() {
            "xRFM tree: choose the soft-routing temperature among 0 (hard), 0.02, 0.05, 0.1, 0.2, "
            "0.5 and 1 by the score on the leaves' validation rows (overrides "
            "rfm.soft_temperature; needs a validation split)"),
+      integer("rfm.refill_size", "1500",
+              "xRFM tree with data.validation_features: a leaf below the root that receives at "
+              "most this many of the validation rows is topped up towards it with its own "
+              "training rows, at most 20% of them (the reference's refill_size)",
+              0, 1e15),
   };
 }
 

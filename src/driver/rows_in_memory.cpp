@@ -43,9 +43,12 @@ void check_local_rows(const mpi::Communicator& comm, const std::string& name,
   });
 }
 
-// collective: rows [offsets[me], offsets[me+1]) of `local` moved to their owners under `to`.
-Matrix<double> move_rows(const mpi::Communicator& comm, const std::vector<std::size_t>& offsets,
-                         const BlockPartition& to, const Matrix<double>& local, std::size_t cols) {
+// collective: rows [offsets[me], offsets[me+1]) of `local` moved to their owners under `to`, into
+// their places in `out` (this rank's block of `to`, cols wide); rows of `to` outside
+// [offsets[0], offsets[P]) are left as they are.
+void move_rows_into(const mpi::Communicator& comm, const std::vector<std::size_t>& offsets,
+                    const BlockPartition& to, const Matrix<double>& local, std::size_t cols,
+                    Matrix<double>& out) {
   const int P = comm.size(), me = comm.rank();
   std::vector<int> send_counts(P), send_displs(P), recv_counts(P), recv_displs(P);
   // What a rank sends and receives differs by rank: the counts are checked under agree_on.
@@ -65,8 +68,13 @@ Matrix<double> move_rows(const mpi::Communicator& comm, const std::vector<std::s
       recv_displs[r] = mpi::checked_count((r0 - to.begin(me)) * cols, what);
     }
   });
-  Matrix<double> out(to.count(me), cols);
   comm.alltoallv(local.data(), send_counts, send_displs, out.data(), recv_counts, recv_displs);
+}
+
+Matrix<double> move_rows(const mpi::Communicator& comm, const std::vector<std::size_t>& offsets,
+                         const BlockPartition& to, const Matrix<double>& local, std::size_t cols) {
+  Matrix<double> out(to.count(comm.rank()), cols);
+  move_rows_into(comm, offsets, to, local, cols, out);
   return out;
 }
 
@@ -91,6 +99,31 @@ LocalData block_rows(const mpi::Communicator& comm, const std::string& name,
   for (std::size_t i = data.partition.begin(me); i < data.partition.end(me); ++i)
     data.source_rows.push_back(i);
   return data;
+}
+
+LocalData append_rows(const mpi::Communicator& comm, const LocalData& first,
+                      const LocalData& second) {
+  const int P = comm.size(), me = comm.rank();
+  const std::size_t n1 = first.partition.size(), n2 = second.partition.size();
+  const std::size_t t = comm.allreduce_value(
+      std::max(first.targets.cols(), second.targets.cols()), mpi::Op::kMax);
+  LocalData out;
+  out.partition = BlockPartition(n1 + n2, P);
+  out.dimension = first.dimension;
+  out.target_kind = first.target_kind;
+  out.table = first.table;
+  out.features = Matrix<double>(out.partition.count(me), out.dimension);
+  out.targets = Matrix<double>(out.partition.count(me), t);
+  std::vector<std::size_t> offsets = offsets_of(first.partition);
+  move_rows_into(comm, offsets, out.partition, first.features, out.dimension, out.features);
+  if (t > 0) move_rows_into(comm, offsets, out.partition, first.targets, t, out.targets);
+  offsets = offsets_of(second.partition);
+  for (std::size_t& o : offsets) o += n1;  // the second rows come after the first
+  move_rows_into(comm, offsets, out.partition, second.features, out.dimension, out.features);
+  if (t > 0) move_rows_into(comm, offsets, out.partition, second.targets, t, out.targets);
+  for (std::size_t i = out.partition.begin(me); i < out.partition.end(me); ++i)
+    out.source_rows.push_back(i);
+  return out;
 }
 
 RowSelection choose_rows(const mpi::Communicator& comm, const Options& o, const TrainSetup& setup,

@@ -95,6 +95,12 @@ TrainSetup check_train_options(const mpi::Communicator& comm, const Options& o,
                  name);
   mpi::agree(comm, !centers_given || !o.given("solver.centers"),
              "data.centers and solver.centers conflict: give the centers file or their number");
+  const bool validation_file = !o.str("data.validation_features").empty();
+  mpi::agree(comm, !validation_file || o.real("data.validation_fraction") == 0,
+             "data.validation_features and data.validation_fraction conflict: give the "
+             "validation file or the fraction of training rows to hold out");
+  mpi::agree(comm, validation_file || o.str("data.validation_labels").empty(),
+             "data.validation_labels needs data.validation_features");
   return setup;
 }
 
@@ -163,6 +169,9 @@ TrainResult train_in_memory(const mpi::Communicator& comm, const Options& o, Tra
   // The tree (search/tree.hpp) calls this for every fit with rfm.leaf_size = 0.
   mpi::agree(comm, o.count("rfm.leaf_size") == 0,
              "rfm.leaf_size: train_in_memory trains one model; a tree is trained by `kmpi train`");
+  mpi::agree(comm, o.str("data.validation_features").empty(),
+             "data.validation_features: rows in memory take their validation rows as rows "
+             "(TrainRows::validation; Python: fit(X, y, X_val=, y_val=)), not from a file");
   const TrainSetup setup = check_train_options(comm, o, centers_p > 0);
   // data.limit and the validation split, as `kmpi train` takes them from a file.
   const RowSelection selection =

@@ -50,7 +50,9 @@ std::string checkpoint_options_text(const mpi::Communicator& comm, const Options
       "solver.epochs",       "solver.patience"};
   // Options added after checkpoints existed: listed only away from their default, so a
   // checkpoint written before them (which ran with the default) still resumes.
-  static const char* const kListedWhenSet[] = {"rfm.agop_power", "rfm.center_gradients"};
+  static const char* const kListedWhenSet[] = {"rfm.agop_power", "rfm.center_gradients",
+                                               "data.validation_features",
+                                               "data.validation_labels"};
   std::ostringstream text;
   for (const auto& spec : option_table()) {
     const std::string& k = spec.key;

@@ -69,6 +69,12 @@ LocalData take_rows(const mpi::Communicator& comm, const LocalData& data,
 LocalData take_rows_where(const mpi::Communicator& comm, const LocalData& data,
                           const std::function<bool(std::size_t)>& keep);
 
+// collective: the rows of `first` then those of `second` (each this rank's block of its own
+// BlockPartition over the ranks; either may have none), as this rank's block of
+// BlockPartition(n_first + n_second, P): the same rows in the same order at any rank count.
+LocalData append_rows(const mpi::Communicator& comm, const LocalData& first,
+                      const LocalData& second);
+
 // collective: the model's header from the training rows: kernel, d, task, classes or targets
 // (labels checked; `label_source` names them in messages). Scaling and p are set by
 // plan_and_scale.

@@ -91,11 +91,8 @@ std::vector<std::size_t> offsets_of(const BlockPartition& partition) {
   return o;
 }
 
-namespace {
-
-// collective: class labels of an evaluation set must be classes of the model.
-void check_labels(const mpi::Communicator& comm, const LocalData& data,
-                  const std::string& label_source, const ModelHeader& header) {
+void check_eval_labels(const mpi::Communicator& comm, const LocalData& data,
+                       const std::string& label_source, const ModelHeader& header) {
   if (header.task == Task::kClassification) {
     mpi::agree_on(comm, [&] {
       for (std::size_t i = 0; i < data.targets.rows(); ++i) {
@@ -113,8 +110,6 @@ void check_labels(const mpi::Communicator& comm, const LocalData& data,
   }
 }
 
-}  // namespace
-
 EvalSet make_eval_set(const mpi::Communicator& comm, const std::string& name, LocalData data,
                       bool has_labels, const std::string& features,
                       const std::string& label_source, const ModelHeader& header) {
@@ -129,29 +124,39 @@ EvalSet make_eval_set(const mpi::Communicator& comm, const std::string& name, Lo
   e.x = std::move(data.features);
   e.labeled = has_labels;
   if (has_labels) {
-    check_labels(comm, data, label_source, header);
+    check_eval_labels(comm, data, label_source, header);
     e.y = header.task == Task::kClassification ? one_hot(data.targets, header.outputs)
                                                : std::move(data.targets);
   }
   return e;
 }
 
+LocalData read_eval_rows(const mpi::Communicator& comm, const std::string& features,
+                         const std::string& labels, const std::vector<std::size_t>& selection,
+                         std::size_t d, const TableEncoding& table, ReadOptions read,
+                         bool& has_labels) {
+  // LIBSVM files are widened to the model's d (indices beyond it are refused, with the line).
+  read.dimension = d;
+  if (!labels.empty()) read.embedded_labels = false;
+  // A table is encoded as the training table was (columns by name); nothing is fitted here.
+  read.fit_table = false;
+  read.encoding = table.empty() ? nullptr : &table;
+  LocalData data = read_distributed(comm, features, labels, selection, read);
+  // Labels from the features file itself (LIBSVM, CSV label column) count as given labels
+  // (decided on every rank alike: a rank may hold no rows).
+  has_labels =
+      !labels.empty() ||
+      (read.embedded_labels && comm.allreduce_value(data.targets.cols(), mpi::Op::kMax) > 0);
+  return data;
+}
+
 EvalSet load_eval_set(const mpi::Communicator& comm, const std::string& name,
                       const std::string& features, const std::string& labels,
                       const std::vector<std::size_t>& selection, const ModelHeader& header,
                       ReadOptions read) {
-  // LIBSVM files are widened to the model's d (indices beyond it are refused, with the line).
-  read.dimension = header.dimension;
-  if (!labels.empty()) read.embedded_labels = false;
-  // A table is encoded as the training table was (columns by name); nothing is fitted here.
-  read.fit_table = false;
-  read.encoding = header.table.empty() ? nullptr : &header.table;
-  LocalData data = read_distributed(comm, features, labels, selection, read);
-  // Labels from the features file itself (LIBSVM, CSV label column) count as given labels
-  // (decided on every rank alike: a rank may hold no rows).
-  const bool has_labels =
-      !labels.empty() ||
-      (read.embedded_labels && comm.allreduce_value(data.targets.cols(), mpi::Op::kMax) > 0);
+  bool has_labels = false;
+  LocalData data = read_eval_rows(comm, features, labels, selection, header.dimension,
+                                  header.table, std::move(read), has_labels);
   return make_eval_set(comm, name, std::move(data), has_labels, features,
                        labels.empty() ? features : labels, header);
 }

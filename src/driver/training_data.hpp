@@ -64,9 +64,21 @@ EvalSet make_eval_set(const mpi::Communicator& comm, const std::string& name, Lo
                       bool has_labels, const std::string& features,
                       const std::string& label_source, const ModelHeader& header);
 
-// collective: reads `features` (and `labels`, or labels from the features file itself when
-// read.embedded_labels) rows `selection` (empty = all) and makes an evaluation set of them.
-// LIBSVM files are widened to the model's d.
+// collective: class labels of rows of an evaluation set must be classes of the model, targets
+// have its c columns (agreed error naming `label_source` and the row).
+void check_eval_labels(const mpi::Communicator& comm, const LocalData& data,
+                       const std::string& label_source, const ModelHeader& header);
+
+// collective: rows `selection` (empty = all) of `features` (and `labels`, or labels from the
+// features file itself when read.embedded_labels), as read, not scaled: LIBSVM rows widened to
+// d, a table encoded with `table` (columns by name) when it is not empty. `has_labels`: whether
+// labels were given or found (the same on every rank).
+LocalData read_eval_rows(const mpi::Communicator& comm, const std::string& features,
+                         const std::string& labels, const std::vector<std::size_t>& selection,
+                         std::size_t d, const TableEncoding& table, ReadOptions read,
+                         bool& has_labels);
+
+// collective: read_eval_rows with the model's d and table, made an evaluation set.
 EvalSet load_eval_set(const mpi::Communicator& comm, const std::string& name,
                       const std::string& features, const std::string& labels,
                       const std::vector<std::size_t>& selection, const ModelHeader& header,

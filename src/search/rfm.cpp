@@ -56,7 +56,8 @@ RfmSettings rfm_settings(const mpi::Communicator& comm, const Options& o, const 
              "rfm.validation_metric = accuracy needs classes; the targets are real values");
   mpi::agree(comm, sets.validation.labeled,
              "rfm.iterations: RFM selects its iteration on a validation split; give "
-             "data.validation_fraction (or validation rows with labels)");
+             "data.validation_fraction or data.validation_features (or validation rows with "
+             "labels)");
   return s;
 }
 

@@ -45,6 +45,12 @@ struct Growth {
   bool collect_leaf_rows = false;
   bool tune = false;  // rfm.tune_temperature: keep the leaves' validation rows
   TreeValidation validation;
+  // Given validation rows (train_tree's `validation`): routed down the tree with the training
+  // rows, refilled in the leaves below the root whose fits validate (iterative solvers, RFM).
+  bool validated = false, leaf_validates = false;
+  std::size_t refill_size = 0;
+  bool integer_classes = false;  // classification by class index (no table class names)
+  std::uint64_t seed = 1;
   std::vector<unsigned long long> records;  // [kind, node, words, payload...] (group roots only)
   const Log* log = nullptr;
   // A table's encoding (fitted on all the tree's rows): every leaf's model file carries it, so
@@ -65,17 +71,25 @@ void stop_if_signalled(const mpi::Communicator& comm, const Growth& g) {
     throw TreeStopped{};
 }
 
-// collective over the leaf's group: the leaf's RFM on exactly its rows, written to its file
-// (unless a resumed run finds it there).
-void train_leaf(const mpi::Communicator& comm, NodeRows rows, std::uint64_t node, Growth& g) {
+// collective over the leaf's group: the leaf's RFM on exactly its rows (and its routed and
+// refilled validation rows `val`, when given), written to its file (unless a resumed run finds
+// it there).
+void train_leaf(const mpi::Communicator& comm, NodeRows rows, NodeRows val, std::uint64_t node,
+                int depth, Growth& g) {
   const std::size_t n = rows.data.partition.size();
+  const std::size_t routed = g.validated ? val.data.partition.size() : 0;
+  // The reference refills a leaf below the root only (a tree of one leaf validates on the rows
+  // as given), and its leaves always validate; here a leaf fit that takes no validation rows
+  // (direct without RFM) keeps all its training rows.
+  const std::size_t refilled =
+      g.validated && depth > 0 && g.leaf_validates ? refill_count(routed, n, g.refill_size) : 0;
   std::vector<std::size_t> all;
   if (g.collect_leaf_rows) {  // tests only: the leaf's row indices, gathered
     all.resize(n);
     comm.allgatherv(rows.index.data(), all.data(), rows.data.partition.counts(),
                     rows.data.partition.displacements());
   }
-  if (g.tune) keep_leaf_validation(comm, g.leaf_options, rows.data, g.validation);
+  if (g.tune && !g.validated) keep_leaf_validation(comm, g.leaf_options, rows.data, g.validation);
   const std::string file = leaf_file(g.leaf_prefix, node);
   if (!(g.reuse && exists_on_rank0(comm, file))) {
     Options o = g.leaf_options;
@@ -85,7 +99,22 @@ void train_leaf(const mpi::Communicator& comm, NodeRows rows, std::uint64_t node
       o.set("run.resume", g.reuse ? "auto" : "no");
     }
     TrainRows train;
-    train.train = std::move(rows.data);
+    if (g.validated) {
+      LeafRows leaf = leaf_rows_with_validation(comm, std::move(rows.data), std::move(val.data),
+                                                refilled, g.seed, node, g.integer_classes);
+      const std::string left_out =
+          leaf.unscored == 0 ? ""
+                             : ", " + std::to_string(leaf.unscored) +
+                                   " of classes it has no training row of left out";
+      Log(comm).info(
+          "tree: leaf %llu: %zu validation rows routed + %zu of its %zu training rows moved to "
+          "them%s",
+          static_cast<unsigned long long>(node), routed, refilled, n, left_out.c_str());
+      train.train = std::move(leaf.train);
+      train.validation = std::move(leaf.validation);
+    } else {
+      train.train = std::move(rows.data);
+    }
     train.train.table = g.table;
     train.train_name = "tree leaf " + std::to_string(node) + " rows";
     const TrainResult r = train_in_memory(comm, o, std::move(train));
@@ -96,16 +125,17 @@ void train_leaf(const mpi::Communicator& comm, NodeRows rows, std::uint64_t node
                 file.c_str());
   }
   if (comm.rank() != 0) return;
-  g.records.insert(g.records.end(), {kLeafRecord, node, 1 + all.size(), n});
+  g.records.insert(g.records.end(), {kLeafRecord, node, 3 + all.size(), n, routed, refilled});
   g.records.insert(g.records.end(), all.begin(), all.end());
 }
 
-// collective over `comm`: the subtree of `node` on its rows.
-void grow(const mpi::Communicator& comm, NodeRows rows, std::uint64_t node, int depth, Growth& g) {
+// collective over `comm`: the subtree of `node` on its rows (and its given validation rows).
+void grow(const mpi::Communicator& comm, NodeRows rows, NodeRows val, std::uint64_t node,
+          int depth, Growth& g) {
   const std::size_t n = rows.data.partition.size();
   stop_if_signalled(comm, g);
   if (n <= g.leaf_size) {
-    train_leaf(comm, std::move(rows), node, g);
+    train_leaf(comm, std::move(rows), std::move(val), node, depth, g);
     return;
   }
   mpi::agree(comm, depth < kMaxDepth, "rfm.leaf_size: the tree is deeper than it can be");
@@ -118,30 +148,41 @@ void grow(const mpi::Communicator& comm, NodeRows rows, std::uint64_t node, int 
   for (std::size_t i = 0; i < projections.size(); ++i)
     projections[i] = tree_projection(rows.data.features.row(i), v.data(), v.size());
   const MedianSplit split = median_split(comm, projections, rows.index, n);
+  MedianSplit val_split;
+  if (g.validated) val_split = route_validation(comm, val, v, split.threshold);
+  const std::size_t nv = g.validated ? val.data.partition.size() : 0;
   g.log->info("tree: node %llu, %zu rows on %d ranks -> %zu left (x . v <= %.6g) + %zu right",
               static_cast<unsigned long long>(node), n, comm.size(), split.left_rows,
               split.threshold, n - split.left_rows);
   if (comm.rank() == 0) {
-    g.records.insert(g.records.end(), {kSplitRecord, node, 3 + v.size(), bits_of(split.threshold),
-                                       bits_of(split.scale), n});
+    g.records.insert(g.records.end(), {kSplitRecord, node, 4 + v.size(), bits_of(split.threshold),
+                                       bits_of(split.scale), n, nv});
     for (double x : v) g.records.push_back(bits_of(x));
   }
   if (comm.size() == 1) {  // this rank grows both children, one after the other
     NodeRows right = local_child(rows, split, false);
     NodeRows left = local_child(rows, split, true);
-    rows = NodeRows();
-    grow(comm, std::move(left), 2 * node, depth + 1, g);
-    grow(comm, std::move(right), 2 * node + 1, depth + 1, g);
+    NodeRows val_right, val_left;
+    if (g.validated) {
+      val_right = local_child(val, val_split, false);
+      val_left = local_child(val, val_split, true);
+    }
+    rows = val = NodeRows();
+    grow(comm, std::move(left), std::move(val_left), 2 * node, depth + 1, g);
+    grow(comm, std::move(right), std::move(val_right), 2 * node + 1, depth + 1, g);
     return;
   }
   const ChildRanks ranks = child_ranks(comm.size(), split.left_rows, n - split.left_rows);
   NodeRows child = send_to_children(comm, rows, split, ranks);
-  rows = NodeRows();
+  // The validation rows go to the same groups, however unbalanced (a rank may get none).
+  NodeRows val_child;
+  if (g.validated) val_child = send_to_children(comm, val, val_split, ranks);
+  rows = val = NodeRows();
   const int me = comm.rank();
   const int side = me < ranks.left ? 0 : me < ranks.left + ranks.right ? 1 : 2;
   const mpi::Communicator group = comm.split(side, me);
   if (side == 2) return;  // more ranks than rows: this one sits the subtree out
-  grow(group, std::move(child), 2 * node + side, depth + 1, g);
+  grow(group, std::move(child), std::move(val_child), 2 * node + side, depth + 1, g);
 }
 
 // local: the tree in preorder from the records of every group (heap-numbered nodes).
@@ -173,15 +214,20 @@ TreeTrainResult assemble(const std::vector<unsigned long long>& records, Task ta
       out.tree.nodes[index].leaf = true;
       out.tree.nodes[index].left = static_cast<std::uint32_t>(out.tree.leaf_count++);
       leaf_nodes.push_back(node);
-      out.node_rows.push_back(it->second.payload[0]);
-      out.leaf_rows.emplace_back(it->second.payload.begin() + 1, it->second.payload.end());
+      const auto& p = it->second.payload;  // n, validation rows routed, refilled, row indices
+      out.node_rows.push_back(p[0]);
+      out.node_validation.push_back(p[1]);
+      out.node_refilled.push_back(p[2]);
+      out.leaf_rows.emplace_back(p.begin() + 3, p.end());
       return index;
     }
-    const auto& p = it->second.payload;
+    const auto& p = it->second.payload;  // threshold, scale, n, validation rows, v
     out.tree.nodes[index].threshold = double_of(p[0]);
     out.tree.nodes[index].scale = double_of(p[1]);
     out.node_rows.push_back(p[2]);
-    for (std::size_t j = 3; j < p.size(); ++j)
+    out.node_validation.push_back(p[3]);
+    out.node_refilled.push_back(0);
+    for (std::size_t j = 4; j < p.size(); ++j)
       out.tree.nodes[index].direction.push_back(double_of(p[j]));
     const std::uint32_t left = self(self, 2 * node);
     const std::uint32_t right = self(self, 2 * node + 1);
@@ -194,7 +240,8 @@ TreeTrainResult assemble(const std::vector<unsigned long long>& records, Task ta
 }
 
 // collective: the options of the tree's fits, after the agreed checks of the tree itself.
-Growth tree_options(const mpi::Communicator& comm, const Options& o) {
+// `validated`: validation rows are given.
+Growth tree_options(const mpi::Communicator& comm, const Options& o, bool validated) {
   mpi::agree(comm, !o.str("output.model").empty(),
              "rfm.leaf_size: the tree is written to output.model; give it");
   mpi::agree(
@@ -203,22 +250,30 @@ Growth tree_options(const mpi::Communicator& comm, const Options& o) {
   mpi::agree(comm, o.str("data.centers").empty() && !o.flag("run.dry_run"),
              "rfm.leaf_size: data.centers and run.dry_run are for one model");
   check_train_options(comm, o, false);  // every fit's options, agreed once before any fit
-  // A leaf's RFM selects its iteration on its own validation split: refused here rather than in
-  // every leaf after the splits.
-  mpi::agree(comm, o.count("rfm.iterations") == 0 || o.real("data.validation_fraction") > 0,
+  // A leaf's RFM selects its iteration on its validation rows: refused here rather than in every
+  // leaf after the splits.
+  const bool split_off = o.real("data.validation_fraction") > 0;
+  mpi::agree(comm, o.count("rfm.iterations") == 0 || split_off || validated,
              "rfm.iterations: every leaf's RFM selects its iteration on a validation split of its "
-             "rows; give data.validation_fraction");
+             "rows; give data.validation_fraction or data.validation_features");
   Growth g;
   g.leaf_size = o.count("rfm.leaf_size");
   g.tune = o.flag("rfm.tune_temperature");
-  mpi::agree(
-      comm,
-      !g.tune || ((find_solver(o.str("solver.name"))->iterative || o.count("rfm.iterations") > 0) &&
-                  o.real("data.validation_fraction") > 0),
-      "rfm.tune_temperature: chosen on the leaves' validation rows; give "
-      "data.validation_fraction with rfm.iterations > 0 or an iterative solver");
+  g.leaf_validates = find_solver(o.str("solver.name"))->iterative || o.count("rfm.iterations") > 0;
+  mpi::agree(comm, !g.tune || validated || (g.leaf_validates && split_off),
+             "rfm.tune_temperature: chosen on the validation rows; give data.validation_features, "
+             "or data.validation_fraction with rfm.iterations > 0 or an iterative solver");
+  g.validated = validated;
+  g.refill_size = o.count("rfm.refill_size");
+  g.seed = static_cast<std::uint64_t>(o.integer("solver.seed"));
   g.split_options = o;
   g.leaf_options = o;
+  // Given validation rows reach the leaves as rows; the splitters fit without (the reference's
+  // splitter holds out 5% of its own subsample instead, which it does not use).
+  for (Options* fit : {&g.split_options, &g.leaf_options}) {
+    fit->set("data.validation_features", "");
+    fit->set("data.validation_labels", "");
+  }
   // Each leaf is one model of the run's options on its rows: data.limit applied at the root,
   // no metrics file of its own.
   g.leaf_options.set("output.metrics", "");
@@ -237,8 +292,7 @@ Growth tree_options(const mpi::Communicator& comm, const Options& o) {
   }
   g.dir = dir + "/tree";
   g.reuse = resume != "no";
-  g.leaf_checkpoints =
-      find_solver(o.str("solver.name"))->iterative || o.count("rfm.iterations") > 0;
+  g.leaf_checkpoints = g.leaf_validates;
   g.leaf_prefix = g.dir + "/leaf-model-";
   bool found = false;
   mpi::agree_on(comm, [&] {
@@ -287,8 +341,9 @@ void write_tree(const mpi::Communicator& comm, const Growth& g, const std::strin
 }  // namespace
 
 TreeTrainResult train_tree(const mpi::Communicator& comm, const Options& o, LocalData train,
-                           bool collect_leaf_rows) {
-  Growth g = tree_options(comm, o);
+                           LocalData validation, bool collect_leaf_rows) {
+  const bool validated = comm.allreduce_value(validation.partition.size(), mpi::Op::kMax) > 0;
+  Growth g = tree_options(comm, o, validated);
   g.collect_leaf_rows = collect_leaf_rows;
   const Log log(comm, o.flag("run.verbose_ranks"));
   g.log = &log;
@@ -296,6 +351,12 @@ TreeTrainResult train_tree(const mpi::Communicator& comm, const Options& o, Loca
              train.partition == BlockPartition(train.partition.size(), comm.size()) &&
                  train.partition.count(comm.rank()) == train.features.rows(),
              "rfm.leaf_size: the training rows are not this rank's block of BlockPartition(n, P)");
+  mpi::agree(
+      comm,
+      !validated ||
+          (validation.partition == BlockPartition(validation.partition.size(), comm.size()) &&
+           validation.partition.count(comm.rank()) == validation.features.rows()),
+      "rfm.leaf_size: the validation rows are not this rank's block of BlockPartition(n, P)");
   // data.limit applies to the whole tree, as to one model.
   const std::size_t limit = o.count("data.limit");
   if (limit > 0 && limit < train.partition.size())
@@ -308,19 +369,36 @@ TreeTrainResult train_tree(const mpi::Communicator& comm, const Options& o, Loca
                             ? count_classes(comm, train, "training labels")
                             : comm.allreduce_value(train.targets.cols(), mpi::Op::kMax);
   const std::size_t d = train.dimension;
+  g.integer_classes = task == Task::kClassification && train.table.classes.empty();
+  NodeRows val_root;
+  if (validated) {
+    ModelHeader h;  // what the validation rows are checked against: the tree's d, task and c
+    h.dimension = d;
+    h.task = task;
+    h.outputs = c;
+    mpi::agree(comm, validation.dimension == d,
+               "validation rows: " + std::to_string(validation.dimension) +
+                   " features per row but the training rows have " + std::to_string(d));
+    check_eval_labels(comm, validation, "validation labels", h);
+    for (std::size_t i = validation.partition.begin(comm.rank());
+         i < validation.partition.end(comm.rank()); ++i)
+      val_root.index.push_back(i);
+    if (g.tune) g.validation = {validation.features, validation.targets};
+    val_root.data = std::move(validation);
+  }
   NodeRows root;
   for (std::size_t i = train.partition.begin(comm.rank()); i < train.partition.end(comm.rank());
        ++i)
     root.index.push_back(i);
   g.table = train.table;
   root.data = std::move(train);
-  if (!g.dir.empty()) check_fingerprint(comm, g.dir, tree_fingerprint(comm, o, root));
+  if (!g.dir.empty()) check_fingerprint(comm, g.dir, tree_fingerprint(comm, o, root, val_root));
   // A failure inside a group is agreed there (a CollectiveError on all its ranks), ends that
   // group's work, and meets every other rank at the allgather below.
   bool ok = true, stopped = false;
   std::string message;
   try {
-    grow(comm, std::move(root), 1, 0, g);
+    grow(comm, std::move(root), std::move(val_root), 1, 0, g);
   } catch (const CollectiveError& e) {
     ok = false;
     message = e.what();
@@ -342,6 +420,7 @@ TreeTrainResult train_tree(const mpi::Communicator& comm, const Options& o, Loca
   TreeTrainResult result;
   std::vector<std::uint64_t> leaf_nodes;
   if (all_ok && !any_stopped) result = assemble(records, task, d, c, leaf_nodes);
+  result.validated = validated;
   result.tree.temperature = o.real("rfm.soft_temperature");
   if (g.tune && all_ok && !any_stopped) {
     TreeModel model;

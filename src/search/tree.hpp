@@ -78,6 +78,38 @@ NodeRows send_to_children(const mpi::Communicator& comm, const NodeRows& rows,
 // local (a group of one rank): the rows of one child.
 NodeRows local_child(const NodeRows& rows, const MedianSplit& split, bool left);
 
+// Given validation rows (data.validation_features, or Python's X_val) in the tree, as the
+// reference xRFM takes them (search/tree_validation.cpp).
+
+// The reference's val_size_frac: a refill takes at most this share of a leaf's training rows.
+inline constexpr double kRefillFraction = 0.2;
+
+// collective: the validation rows of a split's node routed as queries are (x . v <= threshold
+// goes left, the side the same row takes at predict): `left` per local row, `left_rows` the
+// group's count (unbalanced, unlike the training rows' median split). send_to_children and
+// local_child move them to the children like training rows.
+MedianSplit route_validation(const mpi::Communicator& comm, const NodeRows& rows,
+                             const std::vector<double>& v, double threshold);
+
+// local: how many of its `training` rows a leaf below the root moves to its `routed` validation
+// rows (the reference's _refill_val_set): with routed <= refill_size, min(refill_size - routed,
+// int(training * kRefillFraction)); else none.
+std::size_t refill_count(std::size_t routed, std::size_t training, std::size_t refill_size);
+
+// A leaf's training and validation rows (each this rank's block over the leaf's group).
+struct LeafRows {
+  LocalData train, validation;
+  std::size_t unscored = 0;  // validation rows left out: classes the leaf has no row of
+};
+
+// collective over the leaf's group: `refilled` of the leaf's training rows (a seeded draw keyed
+// by `node`) moved after its routed validation rows; then, with integer classes (`classes`),
+// validation rows of a class beyond the leaf's largest training label left out (its model has
+// no output for them).
+LeafRows leaf_rows_with_validation(const mpi::Communicator& comm, LocalData train,
+                                   LocalData validation, std::size_t refilled,
+                                   std::uint64_t seed, std::uint64_t node, bool classes);
+
 // What train_tree returns besides the file.
 struct TreeTrainResult {
   // 0: trained and written; kExitCheckpointedOnSignal: stopped by a stop signal, the finished
@@ -85,20 +117,28 @@ struct TreeTrainResult {
   int exit_code = 0;
   TreeStructure tree;
   std::vector<std::size_t> node_rows;  // per node (preorder): its training rows
+  // With given validation rows (`validated`): per node, the validation rows routed to it, and
+  // per leaf node the training rows it moved to them (refill_count; 0 for a split).
+  bool validated = false;
+  std::vector<std::size_t> node_validation, node_refilled;
   // With collect_leaf_rows: leaf l's rows (indices into the training rows,
   // ascending), on every rank. For tests; gathers O(n) indices.
   std::vector<std::vector<std::size_t>> leaf_rows;
 };
 
 // collective: the tree on `train` (this rank's block of BlockPartition(n, P) of comm, features
-// unscaled, labels or targets as given), written to output.model. With run.checkpoint_dir, every
+// unscaled, labels or targets as given), written to output.model. `validation` (the same layout;
+// partition size 0: none) are given validation rows: routed down the tree and refilled in the
+// leaves (route_validation, refill_count), they are every leaf's validation rows instead of a
+// data.validation_fraction split of its own, and rfm.tune_temperature scores on them all (as
+// the reference does). With run.checkpoint_dir, every
 // finished split (its direction) and leaf (its model file) is kept in <dir>/tree, each leaf's
 // RFM checkpoints in <dir>/tree/leaf-<node>, and a stop signal stops each group at its next
 // node or step; run.resume = auto then reuses what is there. A failure inside one group
 // (a CollectiveError of a split or a leaf) is agreed in that group, which stops, and then over
 // all ranks: every rank throws the same CollectiveError at the end, never a hang.
 TreeTrainResult train_tree(const mpi::Communicator& comm, const Options& options, LocalData train,
-                           bool collect_leaf_rows = false);
+                           LocalData validation, bool collect_leaf_rows = false);
 
 // The leaves' validation rows (raw features, targets as given): each rank its share, in no
 // particular layout. What rfm.tune_temperature chooses the temperature on.

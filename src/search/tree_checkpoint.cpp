@@ -78,8 +78,30 @@ bool load_split(const mpi::Communicator& comm, const std::string& dir, std::uint
 // collective: what a tree checkpoint must match to be reused: the options that shape the fits
 // (not run.*, output.*, the test set or the routing) and the training rows (n, d and a sum of
 // per-row hashes keyed by the row index, the same for any rank count).
+namespace {
+
+// collective: "n x d, hash h" of rows: a sum of per-row hashes keyed by the row index, the same
+// for any rank count.
+std::string rows_fingerprint(const mpi::Communicator& comm, const NodeRows& rows) {
+  unsigned long long hash = 0;
+  const LocalData& data = rows.data;
+  for (std::size_t i = 0; i < data.features.rows(); ++i) {
+    uLong crc = crc32(0L, reinterpret_cast<const Bytef*>(data.features.row(i)),
+                      static_cast<uInt>(8 * data.features.cols()));
+    if (!data.targets.empty())
+      crc = crc32(crc, reinterpret_cast<const Bytef*>(data.targets.row(i)),
+                  static_cast<uInt>(8 * data.targets.cols()));
+    hash += mix64(crc ^ mix64(rows.index[i]));
+  }
+  hash = comm.allreduce_value(hash);
+  return std::to_string(data.partition.size()) + " x " + std::to_string(data.dimension) +
+         ", hash " + std::to_string(hash) + "\n";
+}
+
+}  // namespace
+
 std::string tree_fingerprint(const mpi::Communicator& comm, const Options& o,
-                             const NodeRows& root) {
+                             const NodeRows& root, const NodeRows& validation) {
   std::string text;
   for (const auto& [key, value] : o.values()) {
     const bool ignored = key.rfind("run.", 0) == 0 || key.rfind("output.", 0) == 0 ||
@@ -88,19 +110,11 @@ std::string tree_fingerprint(const mpi::Communicator& comm, const Options& o,
                          key == "rfm.soft_temperature";
     if (!ignored) text += key + " = " + value + "\n";
   }
-  unsigned long long hash = 0;
-  const LocalData& data = root.data;
-  for (std::size_t i = 0; i < data.features.rows(); ++i) {
-    uLong crc = crc32(0L, reinterpret_cast<const Bytef*>(data.features.row(i)),
-                      static_cast<uInt>(8 * data.features.cols()));
-    if (!data.targets.empty())
-      crc = crc32(crc, reinterpret_cast<const Bytef*>(data.targets.row(i)),
-                  static_cast<uInt>(8 * data.targets.cols()));
-    hash += mix64(crc ^ mix64(root.index[i]));
-  }
-  hash = comm.allreduce_value(hash);
-  return text + "rows = " + std::to_string(data.partition.size()) + " x " +
-         std::to_string(data.dimension) + ", hash " + std::to_string(hash) + "\n";
+  text += "rows = " + rows_fingerprint(comm, root);
+  // Given validation rows steer every leaf (and the refill): a checkpoint is theirs too.
+  if (validation.data.partition.size() > 0)
+    text += "validation rows = " + rows_fingerprint(comm, validation);
+  return text;
 }
 
 // collective: with checkpoints, refuses to reuse a tree checkpoint written for other options or

@@ -28,10 +28,11 @@ bool load_split(const mpi::Communicator& comm, const std::string& dir, std::uint
                 std::size_t n, std::size_t d, std::vector<double>& v);
 
 // collective: what a tree checkpoint must match to be reused: the options that shape the fits
-// (not run.*, output.*, the test set or the routing) and the training rows (n, d and a sum of
-// per-row hashes keyed by the row index, the same for any rank count).
+// (not run.*, output.*, the test set or the routing), the training rows (n, d and a sum of
+// per-row hashes keyed by the row index, the same for any rank count) and the given validation
+// rows, if any (partition size 0: none).
 std::string tree_fingerprint(const mpi::Communicator& comm, const Options& options,
-                             const NodeRows& root);
+                             const NodeRows& root, const NodeRows& validation);
 
 // collective: refuses (agreed) a checkpoint in `dir` written for another fingerprint, naming the
 // first line that differs; with none there, records `text`.

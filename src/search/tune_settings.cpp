@@ -236,12 +236,13 @@ TuneSettings tune_settings(const mpi::Communicator& comm, const Options& o, cons
              "tune.metric = accuracy needs classes; the targets are real values");
   s.folds = o.count("tune.folds");
   mpi::agree(comm, s.folds < 2 || !sets.validation.labeled,
-             "tune.folds: the folds are the validation split; data.validation_fraction must be 0");
+             "tune.folds: the folds are the validation split; data.validation_fraction must be 0 "
+             "and data.validation_features not given");
   mpi::agree(comm, s.folds < 2 || s.folds <= problem.partition.size(),
              "tune.folds: more folds than training rows");
   mpi::agree(comm, s.folds >= 2 || sets.validation.labeled,
-             "kmpi tune selects on a validation split; give data.validation_fraction (or "
-             "validation rows with labels), or tune.folds");
+             "kmpi tune selects on a validation split; give data.validation_fraction or "
+             "data.validation_features (or validation rows with labels), or tune.folds");
   extra_dimensions(comm, o, setup, s);
   return s;
 }
