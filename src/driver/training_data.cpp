@@ -138,7 +138,7 @@ EvalSet make_eval_set(const mpi::Communicator& comm, const std::string& name, Lo
 
 EvalSet load_eval_set(const mpi::Communicator& comm, const std::string& name,
                       const std::string& features, const std::string& labels,
-                      const std::vector<std::size_t>& selection, const ModelHeader& header,
+                      const RowSubset& selection, const ModelHeader& header,
                       ReadOptions read) {
   // LIBSVM files are widened to the model's d (indices beyond it are refused, with the line).
   read.dimension = header.dimension;

@@ -65,11 +65,11 @@ EvalSet make_eval_set(const mpi::Communicator& comm, const std::string& name, Lo
                       const std::string& label_source, const ModelHeader& header);
 
 // collective: reads `features` (and `labels`, or labels from the features file itself when
-// read.embedded_labels) rows `selection` (empty = all) and makes an evaluation set of them.
+// read.embedded_labels) the rows `selection` keeps and makes an evaluation set of them.
 // LIBSVM files are widened to the model's d.
 EvalSet load_eval_set(const mpi::Communicator& comm, const std::string& name,
                       const std::string& features, const std::string& labels,
-                      const std::vector<std::size_t>& selection, const ModelHeader& header,
+                      const RowSubset& selection, const ModelHeader& header,
                       ReadOptions read);
 
 // collective: a fixed subsample of at most 2000 of the training rows (seeded, the same for any
