@@ -127,13 +127,15 @@ Matrix<double> read_rows(const std::string& path, const FileInfo& info,
 // Which rows of a data set to read, described so that each rank decides for the rows it reads
 // alone: no rank needs a list of the n rows (per-rank memory O(n/P), DESIGN §4). The default
 // keeps every row; a sorted list (strictly ascending global rows, checked by the readers) keeps
-// those rows; RowSubset::where(keep) keeps the rows i with keep(i), which must be the same
-// function of i on every rank (e.g. a counter permutation's test, driver's choose_rows).
+// those rows, an empty list every row (as the readers always took it); RowSubset::where(keep)
+// keeps the rows i with keep(i), which must be the same function of i on every rank (e.g. a
+// counter permutation's test, driver's choose_rows).
 class RowSubset {
  public:
   RowSubset() = default;
   RowSubset(std::vector<std::size_t> rows)  // NOLINT: implicit, a list reads as before
-      : list_(std::make_shared<const std::vector<std::size_t>>(std::move(rows))) {}
+      : list_(rows.empty() ? nullptr
+                           : std::make_shared<const std::vector<std::size_t>>(std::move(rows))) {}
   RowSubset(std::initializer_list<std::size_t> rows) : RowSubset(std::vector<std::size_t>(rows)) {}
   static RowSubset where(std::function<bool(std::size_t)> keep) {
     RowSubset s;
