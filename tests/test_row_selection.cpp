@@ -57,8 +57,8 @@ TEST(RowSelection, OneRankOfThreeBillionRowsWithoutAllocatingN) {
   for (int r : {0, 1234, static_cast<int>(P) - 1}) {
     const std::vector<std::size_t> rows =
         detail::rows_at_positions(s.train, n, counts, part.begin(r), part.end(r));
-    EXPECT_EQ(rows, std::vector<std::size_t>(train.begin() + part.begin(r),
-                                             train.begin() + part.end(r)))
+    EXPECT_EQ(rows,
+              std::vector<std::size_t>(train.begin() + part.begin(r), train.begin() + part.end(r)))
         << "rank " << r;
   }
 }
@@ -75,11 +75,9 @@ TEST(RowSelection, ExactCountsForEverySmallN) {
         for (std::size_t i = 0; i < n; ++i) {
           const std::size_t j = pi(i);
           EXPECT_EQ(s.train.contains(i), j >= nv && j < limit);
-          if (nv > 0) {
-            EXPECT_EQ(s.validation.contains(i), j < nv);
-          }
+          EXPECT_EQ(s.validation.contains(i), j < nv);
           t += s.train.contains(i);
-          v += nv > 0 && s.validation.contains(i);
+          v += s.validation.contains(i);
         }
         EXPECT_EQ(t, limit - nv);
         EXPECT_EQ(v, nv);
@@ -96,7 +94,8 @@ TEST(RowSelection, PerRankBytesDoNotGrowWithNAtFixedRowsPerRank) {
     const RowSelection s = row_selection(n, n / 10, n / 100, 3);
     const BlockPartition blocks(n, static_cast<int>(n / rows_per_rank));
     const int r = blocks.parts() / 2;
-    const std::vector<std::size_t> mine = detail::kept_rows(s.train, blocks.begin(r), blocks.end(r));
+    const std::vector<std::size_t> mine =
+        detail::kept_rows(s.train, blocks.begin(r), blocks.end(r));
     bytes.push_back(static_cast<double>(mine.size() * sizeof(std::size_t) + sizeof(s)));
     // n / 10 - n / 100 of n kept: 9000 of the rank's 100000 rows, within 5 standard deviations.
     EXPECT_NEAR(static_cast<double>(mine.size()), 9000.0, 5 * 90.5) << "n = " << n;

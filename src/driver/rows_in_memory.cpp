@@ -106,8 +106,10 @@ RowSelection row_selection(std::size_t n, std::size_t kept, std::size_t validati
       const std::uint64_t j = (*pi)(i);
       return j >= validation && j < kept;
     });
-  if (validation > 0)
-    s.validation = RowSubset::where([pi, validation](std::size_t i) { return (*pi)(i) < validation; });
+  // No validation: a test that keeps nothing (never "every row" by mistake).
+  s.validation = RowSubset::where([pi, validation](std::size_t i) {
+    return validation > 0 && (*pi)(i) < validation;
+  });
   return s;
 }
 

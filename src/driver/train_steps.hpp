@@ -50,7 +50,7 @@ TrainSetup check_train_options(const mpi::Communicator& comm, const Options& opt
 // Which of n rows (of a file, or in memory) to train on and which to validate on, as tests each
 // rank applies to the rows it holds or reads: no rank holds a list of the n rows.
 struct RowSelection {
-  RowSubset train, validation;  // validation: only when validation_rows > 0
+  RowSubset train, validation;  // validation keeps no row when validation_rows is 0
   std::size_t train_rows = 0, validation_rows = 0;  // how many rows each keeps
 };
 
