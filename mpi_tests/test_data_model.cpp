@@ -59,8 +59,13 @@ TEST(DataDistributed, EachRankGetsExactlyItsSelectedRows) {
   EXPECT_EQ(info.cols, d);
 
   const std::vector<std::size_t> subset = {0, 1, 2, 4, 7, 8, 9, 13, 17, 21, 22};
-  for (const std::vector<std::size_t>& selection : {std::vector<std::size_t>{}, subset}) {
-    const LocalData local = read_distributed(comm, dir.path("x.npy"), dir.path("y.npy"), selection);
+  // Variant 2: the same rows as a test each rank applies to its own block of the file.
+  const RowSubset where = RowSubset::where(
+      [&](std::size_t i) { return std::binary_search(subset.begin(), subset.end(), i); });
+  for (int variant = 0; variant < 3; ++variant) {
+    const std::vector<std::size_t>& selection = variant == 0 ? std::vector<std::size_t>{} : subset;
+    const LocalData local = read_distributed(comm, dir.path("x.npy"), dir.path("y.npy"),
+                                             variant == 2 ? where : RowSubset(selection));
     const std::size_t selected = selection.empty() ? n : selection.size();
     EXPECT_TRUE(local.partition == BlockPartition(selected, comm.size()));
     EXPECT_EQ(local.dimension, d);
@@ -73,6 +78,7 @@ TEST(DataDistributed, EachRankGetsExactlyItsSelectedRows) {
     for (std::size_t k = 0; k < count; ++k) {
       const std::size_t position = local.partition.begin(comm.rank()) + k;
       const std::size_t global = selection.empty() ? position : selection[position];
+      EXPECT_EQ(local.source_rows[k], global);
       for (std::size_t j = 0; j < d; ++j) EXPECT_EQ(local.features(k, j), feature(global, j));
       EXPECT_EQ(local.targets(k, 0), static_cast<double>(label(global)));
     }

@@ -2,6 +2,7 @@
 // source lines) against the formulas that wrote the file, with and without a row selection; the
 // first error reported with its global line on every rank; and the .npy writer of `convert`
 // read back through the npy reader.
+#include <algorithm>
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -67,6 +68,7 @@ void check_block(const mpi::Communicator& comm, const LocalData& local,
     for (std::size_t j = 0; j < kDim; ++j) EXPECT_EQ(local.features(r, j), x_of(i, j));
     EXPECT_EQ(local.targets(r, 0), static_cast<double>(i % 4));
     EXPECT_EQ(local.source_lines[r], lines_have_comments ? line_of(i) : i + 2);
+    EXPECT_EQ(local.source_rows[r], i);
   }
 }
 
@@ -83,6 +85,11 @@ TEST(TextDistributed, LibsvmAndCsvBlocksMatchTheFormulas) {
     check_block(comm, read_distributed(comm, dir + "/d.svm", "", sel, o), sel, true);
     check_block(comm, read_distributed(comm, dir + "/d.csv", "", sel, o), sel, false);
   }
+  // The same rows as a test each rank applies to its own byte range's rows (no list).
+  const RowSubset where = RowSubset::where(
+      [&](std::size_t i) { return std::binary_search(selection.begin(), selection.end(), i); });
+  check_block(comm, read_distributed(comm, dir + "/d.svm", "", where, o), selection, true);
+  check_block(comm, read_distributed(comm, dir + "/d.csv", "", where, o), selection, false);
   const FileInfo info = probe_distributed(comm, dir + "/d.svm", o);
   EXPECT_EQ(info.rows, kRows);
   EXPECT_EQ(info.cols, kDim);

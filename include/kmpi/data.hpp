@@ -9,9 +9,13 @@
 // applies, the line or row.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <functional>
+#include <initializer_list>
+#include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "kmpi/matrix.hpp"
@@ -120,6 +124,39 @@ Matrix<double> read_rows(const std::string& path, const FileInfo& info,
                          const std::vector<std::size_t>& rows, const ReadOptions& options = {},
                          Matrix<double>* labels = nullptr);
 
+// Which rows of a data set to read, described so that each rank decides for the rows it reads
+// alone: no rank needs a list of the n rows (per-rank memory O(n/P), DESIGN §4). The default
+// keeps every row; a sorted list (strictly ascending global rows, checked by the readers) keeps
+// those rows, an empty list every row (as the readers always took it); RowSubset::where(keep)
+// keeps the rows i with keep(i), which must be the same function of i on every rank (e.g. a
+// counter permutation's test, driver's choose_rows).
+class RowSubset {
+ public:
+  RowSubset() = default;
+  RowSubset(std::vector<std::size_t> rows)  // NOLINT: implicit, a list reads as before
+      : list_(rows.empty() ? nullptr
+                           : std::make_shared<const std::vector<std::size_t>>(std::move(rows))) {}
+  RowSubset(std::initializer_list<std::size_t> rows) : RowSubset(std::vector<std::size_t>(rows)) {}
+  static RowSubset where(std::function<bool(std::size_t)> keep) {
+    RowSubset s;
+    s.keep_ = std::move(keep);
+    return s;
+  }
+  // Every row (the default).
+  bool all() const { return !list_ && !keep_; }
+  // The list, when the subset is one (nullptr otherwise).
+  const std::vector<std::size_t>* list() const { return list_.get(); }
+  // local: whether global row i is kept (a list: binary search).
+  bool contains(std::size_t i) const {
+    if (keep_) return keep_(i);
+    return !list_ || std::binary_search(list_->begin(), list_->end(), i);
+  }
+
+ private:
+  std::shared_ptr<const std::vector<std::size_t>> list_;
+  std::function<bool(std::size_t)> keep_;
+};
+
 // The local part of a data set: this rank's rows of the features and (optionally) the targets.
 struct LocalData {
   BlockPartition partition;   // of the selected rows over ranks
@@ -140,12 +177,12 @@ struct LocalData {
 
 // collective: reads features (and labels if `labels_path` is non-empty, or from the features file
 // itself with options.embedded_labels) so that every rank ends with its block of the rows
-// `selection` (sorted global row indices, the same on every rank; an empty selection means all
-// rows). Ranks agree on n, d and every error (one CollectiveError). Text files are parsed in
-// byte ranges, one per rank, and the rows sent to their owners.
+// `selection` keeps (the same on every rank; the default: all rows), in file order, under
+// BlockPartition(kept, P). Ranks agree on n, d and every error (one CollectiveError). Text files
+// are parsed in byte ranges, one per rank, and the kept rows sent to their owners; binary files
+// are read row by row, each rank finding its rows by testing its block of the file.
 LocalData read_distributed(const mpi::Communicator& comm, const std::string& features_path,
-                           const std::string& labels_path,
-                           const std::vector<std::size_t>& selection = {},
+                           const std::string& labels_path, const RowSubset& selection = {},
                            const ReadOptions& options = {});
 
 // collective: n and d of a file, agreed on all ranks (binary: probe on every rank; text: every

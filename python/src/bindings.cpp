@@ -206,7 +206,7 @@ py::tuple encode_table(const py::object& comm_obj, const std::string& name,
   });
   // Fitting: on the rows `kmpi train` keeps for training (data.limit, the validation split), as
   // train_in_memory will choose them again from the same n and seed.
-  std::vector<std::size_t> selection;
+  RowSubset selection;
   if (encoding.is_none()) {
     const SavedStopSignals saved_signals;
     const TrainSetup setup = check_train_options(comm, options, false);

@@ -78,7 +78,7 @@ TrainExtras read_train_extras(const mpi::Communicator& comm, const Options& o,
   if (!o.str("data.test_features").empty())
     extras.test = load_eval_set(comm, "test", o.str("data.test_features"),
                                 o.str("data.test_labels"), {}, header, files.read);
-  if (!rows.validation.empty())
+  if (rows.validation_rows > 0)
     extras.validation = load_eval_set(comm, "validation", files.features, files.labels,
                                       rows.validation, header, files.read);
   // data.validation_features: read as the test file is; these rows take the split's place

@@ -3,10 +3,11 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <numeric>
+#include <memory>
 
 #include "base/permutation.hpp"
 #include "driver/train_steps.hpp"
+#include "io/row_subset.hpp"
 #include "parallel/counts.hpp"
 
 namespace kmpi {
@@ -126,34 +127,40 @@ LocalData append_rows(const mpi::Communicator& comm, const LocalData& first,
   return out;
 }
 
+RowSelection row_selection(std::size_t n, std::size_t kept, std::size_t validation,
+                           std::uint64_t seed) {
+  RowSelection s;
+  s.train_rows = kept - validation;
+  s.validation_rows = validation;
+  // One permutation decides both; a rank evaluates it on the rows it holds or reads only.
+  const auto pi = std::make_shared<const CounterPermutation>(n, seed, RngStream::kDataLimit, 0);
+  if (validation > 0 || kept < n)
+    s.train = RowSubset::where([pi, validation, kept](std::size_t i) {
+      const std::uint64_t j = (*pi)(i);
+      return j >= validation && j < kept;
+    });
+  // No validation: a test that keeps nothing (never "every row" by mistake).
+  s.validation = RowSubset::where([pi, validation](std::size_t i) {
+    return validation > 0 && (*pi)(i) < validation;
+  });
+  return s;
+}
+
 RowSelection choose_rows(const mpi::Communicator& comm, const Options& o, const TrainSetup& setup,
                          std::size_t n, const std::string& name) {
   const std::size_t limit = o.count("data.limit");
   mpi::agree(comm, limit <= n,
              "option data.limit = " + std::to_string(limit) + " asks for more rows than " + name +
                  " has (" + std::to_string(n) + ")");
-  RowSelection s;
-  if (limit > 0 && limit < n) {
-    s.train = random_subset(n, limit, setup.seed, RngStream::kDataLimit);
-  } else {
-    s.train.resize(n);
-    std::iota(s.train.begin(), s.train.end(), std::size_t(0));
-  }
+  const std::size_t kept = limit > 0 ? limit : n;
   const double vfrac = o.real("data.validation_fraction");
-  if (setup.validates() && vfrac > 0) {
-    const std::size_t nv = static_cast<std::size_t>(std::llround(vfrac * s.train.size()));
-    const auto picks = random_subset(s.train.size(), nv, setup.seed, RngStream::kValidation);
-    std::vector<char> is_val(s.train.size(), 0);
-    for (auto k : picks) is_val[k] = 1;
-    std::vector<std::size_t> kept;
-    for (std::size_t k = 0; k < s.train.size(); ++k)
-      (is_val[k] ? s.validation : kept).push_back(s.train[k]);
-    s.train.swap(kept);
-  }
-  mpi::agree(comm, s.train.size() >= static_cast<std::size_t>(comm.size()),
-             name + ": " + std::to_string(s.train.size()) + " training rows are fewer than the " +
+  const std::size_t nv = setup.validates() && vfrac > 0
+                             ? static_cast<std::size_t>(std::llround(vfrac * kept))
+                             : 0;
+  mpi::agree(comm, kept - nv >= static_cast<std::size_t>(comm.size()),
+             name + ": " + std::to_string(kept - nv) + " training rows are fewer than the " +
                  std::to_string(comm.size()) + " ranks");
-  return s;
+  return row_selection(n, kept, nv, setup.seed);
 }
 
 namespace {
@@ -184,22 +191,17 @@ LocalData take_local_rows(const mpi::Communicator& comm, const LocalData& data,
 }  // namespace
 
 LocalData take_rows(const mpi::Communicator& comm, const LocalData& data,
-                    const std::vector<std::size_t>& selection) {
+                    const RowSubset& selection) {
   const std::size_t first = data.partition.begin(comm.rank());
-  const auto lo = std::lower_bound(selection.begin(), selection.end(), first);
-  const auto hi = std::lower_bound(lo, selection.end(), data.partition.end(comm.rank()));
-  std::vector<std::size_t> local;
-  for (auto it = lo; it != hi; ++it) local.push_back(*it - first);
+  std::vector<std::size_t> local =
+      detail::kept_rows(selection, first, data.partition.end(comm.rank()));
+  for (std::size_t& i : local) i -= first;
   return take_local_rows(comm, data, local);
 }
 
 LocalData take_rows_where(const mpi::Communicator& comm, const LocalData& data,
                           const std::function<bool(std::size_t)>& keep) {
-  const std::size_t first = data.partition.begin(comm.rank());
-  std::vector<std::size_t> local;
-  for (std::size_t i = first; i < data.partition.end(comm.rank()); ++i)
-    if (keep(i)) local.push_back(i - first);
-  return take_local_rows(comm, data, local);
+  return take_rows(comm, data, RowSubset::where(keep));
 }
 
 }  // namespace kmpi

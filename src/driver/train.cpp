@@ -176,13 +176,12 @@ TrainResult train_in_memory(const mpi::Communicator& comm, const Options& o, Tra
   // data.limit and the validation split, as `kmpi train` takes them from a file.
   const RowSelection selection =
       choose_rows(comm, o, setup, rows.train.partition.size(), rows.train_name);
-  if (!selection.validation.empty()) {
+  if (selection.validation_rows > 0) {
     mpi::agree(comm, rows.validation.partition.size() == 0,
                "data.validation_fraction: validation rows are given as well");
     rows.validation = take_rows(comm, rows.train, selection.validation);
   }
-  if (selection.train.size() < rows.train.partition.size())
-    rows.train = take_rows(comm, rows.train, selection.train);
+  if (!selection.train.all()) rows.train = take_rows(comm, rows.train, selection.train);
   ModelHeader header = describe_model(comm, o, setup, rows.train, rows.train_name);
   if (!plan_and_scale(comm, o, setup, header, rows.train, centers_p, clock.wall)) return {};
   TrainExtras extras;

@@ -47,22 +47,30 @@ struct TrainSetup {
 TrainSetup check_train_options(const mpi::Communicator& comm, const Options& options,
                                bool centers_given, bool tune = false);
 
-// Which of n rows (of a file, or in memory) to train on and which to validate on.
+// Which of n rows (of a file, or in memory) to train on and which to validate on, as tests each
+// rank applies to the rows it holds or reads: no rank holds a list of the n rows.
 struct RowSelection {
-  std::vector<std::size_t> train, validation;  // sorted global row indices
+  RowSubset train, validation;  // validation keeps no row when validation_rows is 0
+  std::size_t train_rows = 0, validation_rows = 0;  // how many rows each keeps
 };
 
-// collective (agreed checks only; the same on every rank and for any rank count): a seeded
-// subset of data.limit rows, then, for iterative solvers, a seeded data.validation_fraction of
-// those for validation. `name` is named when data.limit is more than n or fewer rows than ranks
-// remain.
+// collective (agreed checks only; the same on every rank and for any rank count): with pi the
+// counter permutation of [0, n) keyed by solver.seed (RngStream::kDataLimit), row i is kept iff
+// pi(i) < L (L = data.limit, or n), exactly L rows; for runs that validate, a kept row is a
+// validation row iff pi(i) < round(data.validation_fraction L), the others train. `name` is named
+// when data.limit is more than n or fewer training rows than ranks remain. Keeping every row,
+// train is RowSubset() (all).
 RowSelection choose_rows(const mpi::Communicator& comm, const Options& options,
                          const TrainSetup& setup, std::size_t n, const std::string& name);
 
-// collective: the rows `selection` (sorted global indices) of rows in memory, as this rank's
-// block of BlockPartition(selection.size(), P).
+// local: choose_rows' rule for n rows, `kept` of them kept, `validation` of those validating.
+RowSelection row_selection(std::size_t n, std::size_t kept, std::size_t validation,
+                           std::uint64_t seed);
+
+// collective: the rows `selection` keeps (a sorted list of global indices, or a test each rank
+// applies to its own rows) of rows in memory, as this rank's block of BlockPartition(kept, P).
 LocalData take_rows(const mpi::Communicator& comm, const LocalData& data,
-                    const std::vector<std::size_t>& selection);
+                    const RowSubset& selection);
 
 // collective: the rows of `data` whose global index i has keep(i), in global order, as this
 // rank's block of BlockPartition(kept, P). Each rank tests its own rows only: no list of n.

@@ -132,7 +132,7 @@ EvalSet make_eval_set(const mpi::Communicator& comm, const std::string& name, Lo
 }
 
 LocalData read_eval_rows(const mpi::Communicator& comm, const std::string& features,
-                         const std::string& labels, const std::vector<std::size_t>& selection,
+                         const std::string& labels, const RowSubset& selection,
                          std::size_t d, const TableEncoding& table, ReadOptions read,
                          bool& has_labels) {
   // LIBSVM files are widened to the model's d (indices beyond it are refused, with the line).
@@ -152,7 +152,7 @@ LocalData read_eval_rows(const mpi::Communicator& comm, const std::string& featu
 
 EvalSet load_eval_set(const mpi::Communicator& comm, const std::string& name,
                       const std::string& features, const std::string& labels,
-                      const std::vector<std::size_t>& selection, const ModelHeader& header,
+                      const RowSubset& selection, const ModelHeader& header,
                       ReadOptions read) {
   bool has_labels = false;
   LocalData data = read_eval_rows(comm, features, labels, selection, header.dimension,

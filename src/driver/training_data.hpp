@@ -69,19 +69,19 @@ EvalSet make_eval_set(const mpi::Communicator& comm, const std::string& name, Lo
 void check_eval_labels(const mpi::Communicator& comm, const LocalData& data,
                        const std::string& label_source, const ModelHeader& header);
 
-// collective: rows `selection` (empty = all) of `features` (and `labels`, or labels from the
+// collective: the rows `selection` keeps of `features` (and `labels`, or labels from the
 // features file itself when read.embedded_labels), as read, not scaled: LIBSVM rows widened to
 // d, a table encoded with `table` (columns by name) when it is not empty. `has_labels`: whether
 // labels were given or found (the same on every rank).
 LocalData read_eval_rows(const mpi::Communicator& comm, const std::string& features,
-                         const std::string& labels, const std::vector<std::size_t>& selection,
+                         const std::string& labels, const RowSubset& selection,
                          std::size_t d, const TableEncoding& table, ReadOptions read,
                          bool& has_labels);
 
 // collective: read_eval_rows with the model's d and table, made an evaluation set.
 EvalSet load_eval_set(const mpi::Communicator& comm, const std::string& name,
                       const std::string& features, const std::string& labels,
-                      const std::vector<std::size_t>& selection, const ModelHeader& header,
+                      const RowSubset& selection, const ModelHeader& header,
                       ReadOptions read);
 
 // collective: a fixed subsample of at most 2000 of the training rows (seeded, the same for any

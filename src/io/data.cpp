@@ -16,6 +16,7 @@
 #include "io/text_distributed.hpp"
 #include "kmpi/options.hpp"
 #include "io/posix_file.hpp"
+#include "io/row_subset.hpp"
 
 namespace kmpi {
 
@@ -87,38 +88,32 @@ void agree_on_shape(const mpi::Communicator& comm, const std::string& path, cons
 }
 
 // Checks on agreed values, so every rank reaches the same verdict: as many labels as feature
-// rows, a strictly ascending selection inside the file, and a row for every rank.
+// rows, and a given list of rows strictly ascending inside the file.
 void check_selection(const mpi::Communicator& comm, const std::string& features_path,
                      const FileInfo& features_info, const std::string& labels_path,
-                     const FileInfo* labels_info, const std::vector<std::size_t>& selection) {
+                     const FileInfo* labels_info, const RowSubset& selection) {
   mpi::agree_on(comm, [&] {
     if (labels_info != nullptr && labels_info->rows != features_info.rows)
       throw Error(labels_path + ": " + std::to_string(labels_info->rows) + " labels for " +
                   std::to_string(features_info.rows) + " rows of features in " + features_path +
                   "; the two files must have the same number of rows");
-    for (std::size_t i = 0; i < selection.size(); ++i) {
-      if (selection[i] >= features_info.rows)
-        throw Error(features_path + ": selected row " + std::to_string(selection[i]) +
+    const std::vector<std::size_t>* list = selection.list();
+    for (std::size_t i = 0; list != nullptr && i < list->size(); ++i) {
+      if ((*list)[i] >= features_info.rows)
+        throw Error(features_path + ": selected row " + std::to_string((*list)[i]) +
                     " but the file has " + std::to_string(features_info.rows) + " rows");
-      if (i > 0 && selection[i] <= selection[i - 1])
+      if (i > 0 && (*list)[i] <= (*list)[i - 1])
         throw Error(features_path + ": the row selection must be strictly ascending");
     }
-    const std::size_t n = selection.empty() ? features_info.rows : selection.size();
-    if (n < static_cast<std::size_t>(comm.size()))
-      throw Error(features_path + ": " + std::to_string(n) + " rows selected for " +
-                  std::to_string(comm.size()) + " ranks; every rank needs at least one row");
   });
 }
 
-// The file rows of this rank's block of the selection (all rows when it is empty).
-std::vector<std::size_t> rows_of_rank(const BlockPartition& partition, int rank,
-                                      const std::vector<std::size_t>& selection) {
-  std::vector<std::size_t> mine(partition.count(rank));
-  for (std::size_t i = 0; i < mine.size(); ++i) {
-    const std::size_t k = partition.begin(rank) + i;
-    mine[i] = selection.empty() ? k : selection[k];
-  }
-  return mine;
+// Agreed: a row for every rank (`n` rows selected).
+void check_rows_per_rank(const mpi::Communicator& comm, const std::string& features_path,
+                         std::size_t n) {
+  mpi::agree(comm, n >= static_cast<std::size_t>(comm.size()),
+             features_path + ": " + std::to_string(n) + " rows selected for " +
+                 std::to_string(comm.size()) + " ranks; every rank needs at least one row");
 }
 
 // The binary rows through the stream the file needs (gzip IDX is read forward only).
@@ -291,7 +286,7 @@ detail::LabelNames class_names(const mpi::Communicator& comm, const std::string&
 
 LocalData read_distributed(const mpi::Communicator& comm, const std::string& features_path,
                            const std::string& labels_path,
-                           const std::vector<std::size_t>& selection, const ReadOptions& options) {
+                           const RowSubset& selection, const ReadOptions& options) {
   const bool with_labels = !labels_path.empty();
   ReadOptions feature_options = options;
   feature_options.embedded_labels = options.embedded_labels && !with_labels;
@@ -335,21 +330,28 @@ LocalData read_distributed(const mpi::Communicator& comm, const std::string& fea
                   with_labels ? &labels_info : nullptr, selection);
 
   LocalData local;
-  const std::size_t n = selection.empty() ? features_info.rows : selection.size();
-  local.partition = BlockPartition(n, comm.size());
   local.dimension = features_info.cols;
-  const std::vector<std::size_t> mine = rows_of_rank(local.partition, comm.rank(), selection);
-  local.source_rows = mine;
-  if (is_text(format) && scan.layout.table) {
-    detail::read_table(comm, features_path, scan, selection, feature_options, local, names.text);
+  if (is_text(format)) {
+    // Each rank tests the rows of its byte range; distribute_text sends them to their owners.
+    const detail::LocalSubset kept = detail::local_subset(
+        comm, selection, scan.row_offset, scan.row_offset + scan.chunk.rows);
+    check_rows_per_rank(comm, features_path, kept.total);
+    local.partition = BlockPartition(kept.total, comm.size());
+    if (scan.layout.table) {
+      detail::read_table(comm, features_path, scan, selection, feature_options, local,
+                         names.text);
+    } else {
+      distribute_text(comm, features_path, scan, kept, local);
+      if (features_info.label_cols > 0) local.target_kind = features_info.label_element;
+    }
     scan = TextScan();
-  } else if (is_text(format)) {
-    distribute_text(comm, features_path, scan, selection, local);
-    scan = TextScan();
-    if (features_info.label_cols > 0) local.target_kind = features_info.label_element;
   } else {
+    std::size_t n = 0;
+    local.source_rows = detail::rows_of_rank(comm, selection, features_info.rows, n);
+    check_rows_per_rank(comm, features_path, n);
+    local.partition = BlockPartition(n, comm.size());
     mpi::agree_on(comm, [&] {
-      local.features = read_rows(features_path, features_info, mine, feature_options);
+      local.features = read_rows(features_path, features_info, local.source_rows, feature_options);
     });
   }
   if (names.text) {

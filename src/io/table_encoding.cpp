@@ -155,17 +155,10 @@ struct TableView {
 };
 
 // This rank's rows of the selection, as chunk row indices.
-std::vector<std::size_t> selected_rows(const TextScan& scan,
-                                       const std::vector<std::size_t>& selection) {
-  std::vector<std::size_t> rows;
-  const std::size_t lo = scan.row_offset, hi = lo + scan.chunk.rows;
-  if (selection.empty()) {
-    for (std::size_t i = 0; i < scan.chunk.rows; ++i) rows.push_back(i);
-    return rows;
-  }
-  for (auto it = std::lower_bound(selection.begin(), selection.end(), lo);
-       it != selection.end() && *it < hi; ++it)
-    rows.push_back(*it - lo);
+std::vector<std::size_t> selected_rows(const TextScan& scan, const RowSubset& selection) {
+  const std::size_t lo = scan.row_offset;
+  std::vector<std::size_t> rows = kept_rows(selection, lo, lo + scan.chunk.rows);
+  for (std::size_t& i : rows) i -= lo;
   return rows;
 }
 
@@ -435,7 +428,7 @@ void log_unseen(const mpi::Communicator& comm, const std::string& path, const Ta
 }  // namespace
 
 TextScan encode_table_scan(const mpi::Communicator& comm, const std::string& path,
-                           const TextScan& scan, const std::vector<std::size_t>& selection,
+                           const TextScan& scan, const RowSubset& selection,
                            const ReadOptions& options, EncodedTable& out) {
   const TableView t(path, scan);
   const std::vector<std::size_t> rows = selected_rows(scan, selection);
@@ -480,12 +473,14 @@ TextScan encode_table_scan(const mpi::Communicator& comm, const std::string& pat
 }
 
 void read_table(const mpi::Communicator& comm, const std::string& path, const TextScan& scan,
-                const std::vector<std::size_t>& selection, const ReadOptions& options,
+                const RowSubset& selection, const ReadOptions& options,
                 LocalData& local, bool keep_trivial) {
   EncodedTable out;
   const TextScan encoded = encode_table_scan(comm, path, scan, selection, options, out);
   local.dimension = encoded.info.cols;
-  distribute_text(comm, path, encoded, selection, local);
+  distribute_text(comm, path, encoded,
+                  local_subset(comm, selection, scan.row_offset, scan.row_offset + scan.chunk.rows),
+                  local);
   if (out.labeled) local.target_kind = out.target_kind;
   if (options.encoding == nullptr && (!out.trivial || keep_trivial))
     local.table = std::move(out.fitted);

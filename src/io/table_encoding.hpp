@@ -24,7 +24,7 @@ namespace kmpi::detail {
 // `keep_trivial`: local.table gets a fitted encoding even when it changes nothing (class names
 // from a labels file are stored in it).
 void read_table(const mpi::Communicator& comm, const std::string& path, const TextScan& scan,
-                const std::vector<std::size_t>& selection, const ReadOptions& options,
+                const RowSubset& selection, const ReadOptions& options,
                 LocalData& local, bool keep_trivial = false);
 
 // A labels file's non-blank lines (table_labels.cpp), read whole on every rank.
@@ -46,7 +46,7 @@ LabelNames read_label_names(const mpi::Communicator& comm, const std::string& pa
 // are agreed and name the file and the line.
 void label_names_to_rows(const mpi::Communicator& comm, const std::string& path,
                          const LabelNames& names, std::size_t rows,
-                         const std::vector<std::size_t>& selection, const ReadOptions& options,
+                         const RowSubset& selection, const ReadOptions& options,
                          LocalData& local);
 
 // What encode_table_scan made of a table besides its rows.
@@ -60,7 +60,7 @@ struct EncodedTable {
 // collective: read_table's encoding without the sending: the selected rows of `scan` (this
 // rank's chunk) as a numeric scan (layout.table off; features then the label, if any, last).
 TextScan encode_table_scan(const mpi::Communicator& comm, const std::string& path,
-                           const TextScan& scan, const std::vector<std::size_t>& selection,
+                           const TextScan& scan, const RowSubset& selection,
                            const ReadOptions& options, EncodedTable& out);
 
 // A table column held in memory (a pandas column, from Python): numbers (NaN: missing; `integer`:
@@ -86,13 +86,13 @@ struct MemoryTable {
 // CSV of the same table (the cells go through the CSV parser's table functions): fits the
 // encoding (options.encoding null; on every rank's rows, agreed) or applies *options.encoding
 // (columns by name). `label`: the label column's index, or text::kNone. Fitting, every rank must
-// hold the same columns in the same order, and `selection` (global row indices, ascending, rank
-// after rank; empty: all) names the rows the encoding is fitted on (every row is encoded).
+// hold the same columns in the same order, and `selection` (of the global rows, rank after rank;
+// default: all) keeps the rows the encoding is fitted on (every row is encoded).
 // Errors are agreed and name `name`, the row and the column.
 MemoryTable encode_memory_table(const mpi::Communicator& comm, const std::string& name,
                                 const std::vector<MemoryColumn>& columns, std::size_t label,
                                 const ReadOptions& options,
-                                const std::vector<std::size_t>& selection = {});
+                                const RowSubset& selection = {});
 
 // local: "a,b,c" -> {"a", "b", "c"} (blanks around names trimmed; empty names dropped).
 std::vector<std::string> split_names(const std::string& list);

@@ -58,7 +58,7 @@ LabelNames read_label_names(const mpi::Communicator& comm, const std::string& pa
 
 void label_names_to_rows(const mpi::Communicator& comm, const std::string& path,
                          const LabelNames& names, std::size_t rows,
-                         const std::vector<std::size_t>& selection, const ReadOptions& options,
+                         const RowSubset& selection, const ReadOptions& options,
                          LocalData& local) {
   // One label per row of the features; one line more is a header (the label column's name).
   const std::size_t n = names.fields.size();
@@ -77,10 +77,8 @@ void label_names_to_rows(const mpi::Communicator& comm, const std::string& path,
   } else {  // every rank reads every name: the same sorted classes everywhere
     std::set<std::string> set;
     const auto add = [&](std::size_t row) { set.insert(names.fields[first + row]); };
-    if (selection.empty())
-      for (std::size_t r = 0; r < rows; ++r) add(r);
-    else
-      for (std::size_t r : selection) add(r);
+    for (std::size_t r = 0; r < rows; ++r)
+      if (selection.contains(r)) add(r);
     for (const std::string& m : missing) set.erase(m);
     classes.assign(set.begin(), set.end());
   }

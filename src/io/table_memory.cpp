@@ -106,7 +106,7 @@ TextScan memory_scan(const mpi::Communicator& comm, const std::string& name,
 MemoryTable encode_memory_table(const mpi::Communicator& comm, const std::string& name,
                                 const std::vector<MemoryColumn>& columns, std::size_t label,
                                 const ReadOptions& options,
-                                const std::vector<std::size_t>& selection) {
+                                const RowSubset& selection) {
   const std::string path = comm.size() > 1 ? name + " (rank " + std::to_string(comm.rank()) + ")"
                                            : name;
   TextScan scan = memory_scan(comm, path, columns, label, options);
@@ -115,7 +115,7 @@ MemoryTable encode_memory_table(const mpi::Communicator& comm, const std::string
   for (int r = 0; r < comm.rank(); ++r) scan.row_offset += counts[static_cast<std::size_t>(r)];
   MemoryTable out;
   TextScan encoded;
-  if (options.encoding == nullptr && !selection.empty() && selection.size() < scan.info.rows) {
+  if (options.encoding == nullptr && !selection.all()) {
     // Fitted on the selected rows, as `kmpi train` fits on its training rows; then every row
     // encoded with it, as `kmpi train` reads its validation rows.
     encode_table_scan(comm, path, scan, selection, options, out.info);

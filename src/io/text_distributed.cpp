@@ -129,29 +129,22 @@ TextScan scan_text_distributed(const mpi::Communicator& comm, const std::string&
 
 namespace {
 
-// Packs the selected rows of this rank's chunk, in selection order, one record per row:
-// [line, label?, d features] (dense) or [line, label?, nnz, nnz indices, nnz values] (LIBSVM, so
-// sparse rows travel sparse); send_count[q] gets the values for rank q, the owner of position k
-// of the selection under `part`.
-void pack_selected_rows(const std::string& path, const TextScan& scan,
-                        const std::vector<std::size_t>& selection, const BlockPartition& part,
-                        std::vector<double>& send, std::vector<std::size_t>& send_count) {
+// Packs the kept rows of this rank's chunk, in row order, one record per row:
+// [row, line, label?, d features] (dense) or [row, line, label?, nnz, nnz indices, nnz values]
+// (LIBSVM, so sparse rows travel sparse); send_count[q] gets the values for rank q, the owner of
+// position k of the kept rows under `part`. Rows and lines travel as doubles (exact below 2^53).
+void pack_selected_rows(const std::string& path, const TextScan& scan, const LocalSubset& kept,
+                        const BlockPartition& part, std::vector<double>& send,
+                        std::vector<std::size_t>& send_count) {
   const text::TextChunk& chunk = scan.chunk;
   const bool sparse = scan.layout.format == FileFormat::kLibsvm;
   const std::size_t d = scan.info.cols, label_cols = scan.info.label_cols;
-  // Selected rows of this chunk: positions k in the selection with selection[k] in range.
-  const std::size_t lo = scan.row_offset, hi = scan.row_offset + chunk.rows;
-  std::size_t k =
-      selection.empty()
-          ? lo
-          : static_cast<std::size_t>(std::lower_bound(selection.begin(), selection.end(), lo) -
-                                     selection.begin());
-  for (; k < (selection.empty() ? hi : selection.size()); ++k) {
-    const std::size_t g = selection.empty() ? k : selection[k];
-    if (g >= hi) break;
-    const std::size_t i = g - lo;
+  for (std::size_t j = 0; j < kept.rows.size(); ++j) {
+    const std::size_t k = kept.before + j, g = kept.rows[j];
+    const std::size_t i = g - scan.row_offset;
     const int owner = part.owner(k);
     const std::size_t before = send.size();
+    send.push_back(static_cast<double>(g));
     send.push_back(static_cast<double>(scan.line_offset + chunk.row_lines[i] + 1));
     if (label_cols > 0) send.push_back(chunk.labels[i]);
     if (sparse) {
@@ -209,9 +202,11 @@ std::size_t unpack_rows(const std::vector<double>& recv, const TextScan& scan, s
   const std::size_t d = scan.info.cols, label_cols = scan.info.label_cols;
   local.features.resize(count, d);
   if (label_cols > 0) local.targets.resize(count, 1);
+  local.source_rows.resize(count);
   local.source_lines.resize(count);
   std::size_t pos = 0;
   for (std::size_t i = 0; i < count; ++i) {
+    local.source_rows[i] = static_cast<std::size_t>(recv[pos++]);
     local.source_lines[i] = static_cast<std::size_t>(recv[pos++]);
     if (label_cols > 0) local.targets(i, 0) = recv[pos++];
     if (sparse) {
@@ -233,13 +228,13 @@ std::size_t unpack_rows(const std::vector<double>& recv, const TextScan& scan, s
 // Rank s's chunk holds the global rows [row_offset_s, row_offset_s + rows_s), ascending in s, so
 // the blocks a rank receives, in rank order, are already in row order.
 void distribute_text(const mpi::Communicator& comm, const std::string& path, const TextScan& scan,
-                     const std::vector<std::size_t>& selection, LocalData& local) {
+                     const LocalSubset& kept, LocalData& local) {
   const int rank = comm.rank();
   const BlockPartition& part = local.partition;
   mpi::agree_on(comm, [&] { check_dense_size(path, part.count(rank), scan.info.cols); });
   std::vector<double> send;
   std::vector<std::size_t> send_count(comm.size(), 0);
-  mpi::agree_on(comm, [&] { pack_selected_rows(path, scan, selection, part, send, send_count); });
+  mpi::agree_on(comm, [&] { pack_selected_rows(path, scan, kept, part, send, send_count); });
   const std::vector<double> recv = exchange_values(comm, path, send, send_count);
   const std::size_t pos = unpack_rows(recv, scan, part.count(rank), local);
   mpi::agree(comm, pos == recv.size(),

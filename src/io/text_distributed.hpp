@@ -9,6 +9,7 @@
 
 #include "kmpi/data.hpp"
 #include "kmpi/mpi.hpp"
+#include "io/row_subset.hpp"
 #include "io/text_formats.hpp"
 
 namespace kmpi::detail {
@@ -46,10 +47,11 @@ struct TextScan {
 TextScan scan_text_distributed(const mpi::Communicator& comm, const std::string& path,
                                FileFormat format, const ReadOptions& options, bool keep);
 
-// collective: sends the selected rows of every rank's text chunk to the rank that owns them
-// under local.partition (of the selection) and fills local's features, targets (when the file
-// holds labels) and source_lines.
+// collective: sends the kept rows of every rank's text chunk (`kept`: local_subset of the
+// chunk's rows, io/row_subset.hpp) to the rank that owns them under local.partition (of the kept
+// rows) and fills local's features, targets (when the file holds labels), source_rows and
+// source_lines.
 void distribute_text(const mpi::Communicator& comm, const std::string& path, const TextScan& scan,
-                     const std::vector<std::size_t>& selection, LocalData& local);
+                     const LocalSubset& kept, LocalData& local);
 
 }  // namespace kmpi::detail

@@ -360,10 +360,10 @@ TreeTrainResult train_tree(const mpi::Communicator& comm, const Options& o, Loca
   // data.limit applies to the whole tree, as to one model.
   const std::size_t limit = o.count("data.limit");
   if (limit > 0 && limit < train.partition.size())
-    train = take_rows(
-        comm, train,
-        random_subset(train.partition.size(), limit,
-                      static_cast<std::uint64_t>(o.integer("solver.seed")), RngStream::kDataLimit));
+    train = take_rows(comm, train,
+                      row_selection(train.partition.size(), limit, 0,
+                                    static_cast<std::uint64_t>(o.integer("solver.seed")))
+                          .train);
   const Task task = decide_task(comm, o.str("data.task"), train);
   const std::size_t c = task == Task::kClassification
                             ? count_classes(comm, train, "training labels")

@@ -29,8 +29,8 @@ void keep_leaf_validation(const mpi::Communicator& comm, const Options& leaf_opt
     validation.x.resize(0, rows.features.cols());
     validation.y.resize(0, rows.targets.cols());
   }
-  for (std::size_t i : selection.validation)
-    if (i >= begin && i < end) {
+  for (std::size_t i = begin; i < end && selection.validation_rows > 0; ++i)
+    if (selection.validation.contains(i)) {
       validation.x.append_rows(rows.features.row(i - begin), 1);
       validation.y.append_rows(rows.targets.row(i - begin), 1);
     }
