@@ -102,8 +102,8 @@ int train_tree_command(const mpi::Communicator& comm, const Options& o) {
   for (std::size_t i = 0; i < train.targets.size(); ++i)
     top = std::max(top, train.targets.data()[i]);
   top = comm.allreduce_value(top, mpi::Op::kMax);
-  const bool labels =
-      comm.allreduce_value(train.target_kind == ElementKind::kInteger ? 1 : 0, mpi::Op::kMin) == 1;
+  // data.task as the tree decides it (integer targets of a regression are not classes).
+  const bool labels = decide_task(comm, o.str("data.task"), train) == Task::kClassification;
   const std::size_t columns = comm.allreduce_value(train.targets.cols(), mpi::Op::kMax);
   const std::size_t c = labels && columns == 1 ? static_cast<std::size_t>(top) + 1 : columns;
   check_tree_memory_plan(comm, o, train.partition.size(), train.dimension,

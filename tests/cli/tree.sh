@@ -156,6 +156,13 @@ expect_refusal tree.ini "validation split of its rows" --rfm.leaf_size=1500 \
 # a 58 MiB baseline; the splitter fits only 500 rows here).
 expect_refusal tree.ini "rfm.leaf_size = 750 fits" --rfm.leaf_size=3000 --rfm.split_samples=500 \
   --run.memory_limit=100M
+# Integer targets with data.task = regression: one output in the plan, not one per value (the
+# plan took diamonds' integer prices for 18824 classes and refused a tree that fits).
+/usr/bin/python3 -c "import numpy as np; np.save('yint.npy', np.round(1000 * np.load('y.npy')).astype(np.int64))"
+run 2 train --config tree.ini --data.train_labels=yint.npy --data.task=regression \
+  --rfm.leaf_size=1500 --run.dry_run=true --output.model=dry.kmpi > dry.log 2>&1 ||
+  { cat dry.log; fail "dry run of a regression tree on integer targets"; }
+grep -q "c = 1," dry.log || { cat dry.log; fail "integer regression targets planned as classes"; }
 rc=0; run 2 tune --config tree.ini --rfm.leaf_size=1500 --tune.bandwidths=5,10 > tune.log 2>&1 || rc=$?
 [ "$rc" -eq 1 ] && grep -q "rfm.leaf_size" tune.log || { cat tune.log; fail "tune with a tree"; }
 ls | grep -q "tmp" && fail "temporary files left: $(ls | grep tmp)"
