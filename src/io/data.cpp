@@ -338,8 +338,10 @@ LocalData read_distributed(const mpi::Communicator& comm, const std::string& fea
     check_rows_per_rank(comm, features_path, kept.total);
     local.partition = BlockPartition(kept.total, comm.size());
     if (scan.layout.table) {
+      // A table's encoding is kept even when it changes nothing (all columns numeric, nothing
+      // missing): its column names let predict find the columns by name and leave out the label.
       detail::read_table(comm, features_path, scan, selection, feature_options, local,
-                         names.text);
+                         /*keep_trivial=*/true);
     } else {
       distribute_text(comm, features_path, scan, kept, local);
       if (features_info.label_cols > 0) local.target_kind = features_info.label_element;

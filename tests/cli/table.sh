@@ -163,6 +163,33 @@ cases=(
   "cls.csv: line 5, column 1 ('age'): missing value '' (data.missing = error|$T --data.train_features=cls.csv --data.missing=error"
   "cls.csv: data.categorical names 'colour', which is not a feature column|$T --data.train_features=cls.csv --data.categorical=colour"
 )
+# An all-numeric table (nothing to encode) still keeps its column names in the model: predict on
+# the raw CSV with the target column present, in another column order, or absent, at 2 ranks,
+# gives the predictions of the same rows as a headerless matrix of the training column order.
+/usr/bin/python3 - <<'PY'
+import numpy as np
+rng = np.random.default_rng(3)
+x = rng.standard_normal((300, 3))
+y = np.sin(x[:, 0]) + x[:, 1] * x[:, 2]
+rows = [",".join(f"{v:.6f}" for v in (x[i, 0], y[i], x[i, 1], x[i, 2])) for i in range(300)]
+open("num.csv", "w").write("a,target,b,c\n" + "\n".join(rows) + "\n")
+open("num_permuted.csv", "w").write("c,target,a,b\n" + "\n".join(
+    ",".join(f"{v:.6f}" for v in (x[i, 2], y[i], x[i, 0], x[i, 1])) for i in range(300)) + "\n")
+open("num_nolabel.csv", "w").write("b,c,a\n" + "\n".join(
+    ",".join(f"{v:.6f}" for v in (x[i, 1], x[i, 2], x[i, 0])) for i in range(300)) + "\n")
+np.savetxt("num_matrix.csv", np.round(x, 6), delimiter=",", fmt="%.6f")
+PY
+run 2 train --data.train_features=num.csv --data.label_column=target --data.task=regression \
+  --solver.name=direct --kernel.name=laplacian --kernel.bandwidth=3 --output.model=num.kmpi \
+  > num.log 2>&1 || { cat num.log; fail "train on an all-numeric table"; }
+for f in num.csv num_permuted.csv num_nolabel.csv num_matrix.csv; do
+  run 2 predict --model=num.kmpi --data.features="$f" --output.predictions="$f.pred" > num.log 2>&1 ||
+    { cat num.log; fail "predict on $f"; }
+done
+for f in num.csv num_permuted.csv num_nolabel.csv; do
+  cmp -s "$f.pred" num_matrix.csv.pred || fail "predictions on $f differ from the matrix's"
+done
+
 count=0
 for np in 1 4; do
   for entry in "${cases[@]}"; do
