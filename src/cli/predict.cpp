@@ -12,6 +12,7 @@
 #include "cli/model_commands.hpp"
 #include "parallel/counts.hpp"
 #include "search/tree.hpp"
+#include "driver/data_options.hpp"
 
 namespace kmpi {
 
@@ -62,6 +63,7 @@ void write_predictions(const mpi::Communicator& comm, const std::string& out, co
   Matrix<double> all(comm.rank() == 0 ? set.n : 0, c);
   comm.gatherv(pred.data(), all.data(), layout.counts, layout.displs);
   bool ok = true;
+  std::string why;  // rank 0: why the rename failed
   if (comm.rank() == 0) {
     const std::string tmp = out + ".tmp";
     fault::point("io.open_write");
@@ -82,12 +84,12 @@ void write_predictions(const mpi::Communicator& comm, const std::string& out, co
     // Flushed and fsynced before the rename, so a crash leaves the old file or the new one.
     if (f) ok = ok && std::fflush(f) == 0 && ::fsync(::fileno(f)) == 0;
     if (f) ok = std::fclose(f) == 0 && ok;
-    if (ok) fault::point("io.rename");
-    ok = ok && std::rename(tmp.c_str(), out.c_str()) == 0;
-    if (!ok) std::remove(tmp.c_str());
+    if (ok) why = detail::rename_into_place(tmp, out);
+    ok = ok && why.empty();
+    if (!ok && why.empty()) std::remove(tmp.c_str());
     if (ok) detail::sync_directory_of(out);
   }
-  mpi::agree(comm, ok, out + ": cannot write predictions");
+  mpi::agree(comm, ok, out + ": cannot write predictions" + (why.empty() ? "" : ": " + why));
 }
 
 }  // namespace
