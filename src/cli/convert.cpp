@@ -5,6 +5,7 @@
 
 #include "cli/commands.hpp"
 #include "base/fault.hpp"
+#include "base/temporaries.hpp"
 #include "io/posix_file.hpp"
 #include "kmpi/data.hpp"
 #include "parallel/log.hpp"
@@ -44,6 +45,8 @@ int run_convert(const mpi::Communicator& comm, const Options& o) {
   // written whole under a temporary name (write_npy_distributed syncs it), and both are renamed
   // into place only after both writes succeeded.
   const std::string part = ".convert-part";
+  const temporaries::Registration out_registration(out + part);
+  const temporaries::Registration labels_registration(labels_out.empty() ? "" : labels_out + part);
   const auto remove_parts = [&] {
     if (comm.rank() != 0) return;
     std::remove((out + part).c_str());

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "base/temporaries.hpp"
 #include "cli/commands.hpp"
 #include "kmpi/error.hpp"
 #include "kmpi/mpi.hpp"
@@ -70,6 +71,8 @@ int main(int argc, char** argv) {
   } catch (const std::exception& e) {
     std::fprintf(stderr, "[rank %d] kmpi: fatal: %s\n", comm.rank(), e.what());
     std::fflush(stderr);
+    // The other ranks die where they wait, rank 0's writers with their temporaries.
+    kmpi::temporaries::remove_registered();
     MPI_Abort(MPI_COMM_WORLD, 1);
   }
   return 1;

@@ -6,6 +6,7 @@
 
 #include "cli/commands.hpp"
 #include "base/fault.hpp"
+#include "base/temporaries.hpp"
 #include "io/posix_file.hpp"
 #include "parallel/log.hpp"
 #include "driver/training_data.hpp"
@@ -64,8 +65,9 @@ void write_predictions(const mpi::Communicator& comm, const std::string& out, co
   comm.gatherv(pred.data(), all.data(), layout.counts, layout.displs);
   bool ok = true;
   std::string why;  // rank 0: why the rename failed
+  const std::string tmp = out + ".tmp";
+  const temporaries::Registration registration(tmp);
   if (comm.rank() == 0) {
-    const std::string tmp = out + ".tmp";
     fault::point("io.open_write");
     std::FILE* f = std::fopen(tmp.c_str(), "w");
     ok = f != nullptr;

@@ -49,7 +49,8 @@ Json& Json::raw(const std::string& key, const std::string& value) {
   return *this;
 }
 
-MetricsWriter::MetricsWriter(const mpi::Communicator& comm, const std::string& path) : path_(path) {
+MetricsWriter::MetricsWriter(const mpi::Communicator& comm, const std::string& path)
+    : path_(path), registration_(path.empty() ? std::string() : path + ".tmp") {
   std::string message;
   if (comm.rank() == 0 && !path.empty()) {
     tmp_ = path + ".tmp";

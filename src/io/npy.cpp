@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "kmpi/data.hpp"
+#include "base/temporaries.hpp"
 #include "kmpi/error.hpp"
 #include "io/binary_formats.hpp"
 #include "io/little_endian.hpp"
@@ -287,6 +288,7 @@ void write_npy_distributed(const mpi::Communicator& comm, const std::string& pat
   const std::string tmp = path + ".tmp";
   const std::string header = detail::npy_header(n, cols, as_int64, cols == 1);
   const std::uint64_t total = header.size() + std::uint64_t{n} * cols * 8;
+  const temporaries::Registration registration(tmp);
   bool created = false;  // rank 0: whether the temporary is ours to remove
   try {
     // Rank 0 creates the file at its full size; then every rank writes its rows.

@@ -7,6 +7,7 @@
 
 #include "search/tune_internal.hpp"
 #include "base/fault.hpp"
+#include "base/temporaries.hpp"
 #include "io/posix_file.hpp"
 
 namespace kmpi::tune_detail {
@@ -108,8 +109,9 @@ void write_selected_config(const mpi::Communicator& comm, const Options& o,
   }
   bool ok = true;
   std::string why;  // rank 0: why the rename failed
+  const std::string tmp = path + ".tmp";
+  const temporaries::Registration registration(tmp);
   if (comm.rank() == 0) {
-    const std::string tmp = path + ".tmp";
     fault::point("io.open_write");
     std::FILE* f = std::fopen(tmp.c_str(), "w");
     ok = f != nullptr && std::fputs(text.c_str(), f) >= 0;
