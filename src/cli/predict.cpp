@@ -60,13 +60,15 @@ void write_predictions(const mpi::Communicator& comm, const std::string& out, co
                        const Matrix<double>& pred, const ModelHeader& h) {
   const std::size_t c = h.outputs;
   const mpi::CountsDispls layout = mpi::window_counts(set.offsets, 0, set.n, c, out);
+  // Rank 0 creates it after the gatherv, which waits for every rank's rows: by then every rank
+  // knows its name (base/temporaries.hpp).
+  const std::string tmp = out + ".tmp";
+  const temporaries::Registration registration(tmp);
   // Gathered on the writer only: the other ranks keep their n/P rows.
   Matrix<double> all(comm.rank() == 0 ? set.n : 0, c);
   comm.gatherv(pred.data(), all.data(), layout.counts, layout.displs);
   bool ok = true;
   std::string why;  // rank 0: why the rename failed
-  const std::string tmp = out + ".tmp";
-  const temporaries::Registration registration(tmp);
   if (comm.rank() == 0) {
     fault::point("io.open_write");
     std::FILE* f = std::fopen(tmp.c_str(), "w");

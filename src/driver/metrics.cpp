@@ -51,6 +51,7 @@ Json& Json::raw(const std::string& key, const std::string& value) {
 
 MetricsWriter::MetricsWriter(const mpi::Communicator& comm, const std::string& path)
     : path_(path), registration_(path.empty() ? std::string() : path + ".tmp") {
+  comm.barrier();  // rank 0 creates it once every rank knows its name (base/temporaries.hpp)
   std::string message;
   if (comm.rank() == 0 && !path.empty()) {
     tmp_ = path + ".tmp";

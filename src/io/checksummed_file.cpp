@@ -61,6 +61,8 @@ void seal_and_rename(const ChecksummedWrite& w, bool& created) {
 void write_checksummed_file(const mpi::Communicator& comm, const ChecksummedWrite& w) {
   const int rank = comm.rank();
   const temporaries::Registration registration(w.temp);
+  // Rank 0 creates the temporary only once every rank knows its name (base/temporaries.hpp).
+  comm.barrier();
   bool created = false;  // rank 0: whether the temporary is ours to remove
   try {
     mpi::agree_on(comm, [&] {

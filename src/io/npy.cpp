@@ -289,6 +289,7 @@ void write_npy_distributed(const mpi::Communicator& comm, const std::string& pat
   const std::string header = detail::npy_header(n, cols, as_int64, cols == 1);
   const std::uint64_t total = header.size() + std::uint64_t{n} * cols * 8;
   const temporaries::Registration registration(tmp);
+  comm.barrier();  // rank 0 creates it once every rank knows its name (base/temporaries.hpp)
   bool created = false;  // rank 0: whether the temporary is ours to remove
   try {
     // Rank 0 creates the file at its full size; then every rank writes its rows.

@@ -111,6 +111,7 @@ void write_selected_config(const mpi::Communicator& comm, const Options& o,
   std::string why;  // rank 0: why the rename failed
   const std::string tmp = path + ".tmp";
   const temporaries::Registration registration(tmp);
+  comm.barrier();  // rank 0 creates it once every rank knows its name (base/temporaries.hpp)
   if (comm.rank() == 0) {
     fault::point("io.open_write");
     std::FILE* f = std::fopen(tmp.c_str(), "w");
