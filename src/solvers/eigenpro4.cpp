@@ -398,7 +398,8 @@ ProjectionProbe projection_probe(const mpi::Communicator& comm, const BlockParti
 EigenPro4Result train_eigenpro4(const mpi::Communicator& comm, const TrainingProblem& problem,
                                 const EigenPro4Options& options, const EpochCallback& on_epoch,
                                 const IterationControl& control) {
-  const std::size_t n = problem.partition.size(), c = problem.y.cols();
+  const BlockPartition& part = problem.partition;
+  const std::size_t n = part.size(), c = problem.y.cols();
   const std::size_t p = center_count(comm, n, options.centers, options.given_centers);
   EigenPro4Result result;
   Stopwatch setup_clock;
