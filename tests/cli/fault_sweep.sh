@@ -4,8 +4,11 @@
 # step loops) made to throw on one rank, over short runs of train (each solver, RFM, the xRFM
 # tree), tune (a validation split, folds), predict and convert at 2 and 4 ranks, and each time the job must
 #  - end by itself within BOUND seconds (no hang; the stall watchdog is off, so a hang shows);
-#  - exit with code 1 (DESIGN §3: an agreed error, or MPI_Abort from a lone failure);
-#  - print exactly one error line ("kmpi: error..." or "[rank r] kmpi: fatal: ...");
+#  - exit with the code README documents (expected_code: 1, DESIGN §3: an agreed error, or
+#    MPI_Abort from a lone failure);
+#  - print exactly one error line ("kmpi: error (rank r)..." or "[rank r] kmpi: fatal: ..."),
+#    naming the rank the fault was injected on;
+#  - leave no temporary file (*.tmp*, *.convert-part) in the run's directory or checkpoints;
 #  - lose nothing and leave no partial output: every output (model, predictions, metrics, metric
 #    matrix, selected config, converted arrays) is there before the run with other bytes, and after
 #    it is either unchanged or whole (the clean run's bytes; metrics: its number of lines);
