@@ -24,7 +24,6 @@
 
 namespace kmpi {
 
-class Options;
 
 enum class FileFormat { kIdx, kNpy, kCsv, kLibsvm, kHdf5 };
 
@@ -57,7 +56,8 @@ struct TableEncoding {
   std::vector<std::string> encoded_names() const;
 };
 
-// How to read a data file; built from the data.* options by read_options().
+// How to read a data file; built from the data.* options by read_options()
+// (driver/data_options.hpp).
 struct ReadOptions {
   std::string format = "auto";  // data.format: auto (from the name) | npy | csv | libsvm | idx | hdf5
   HeaderMode header = HeaderMode::kAuto;
@@ -84,9 +84,6 @@ struct ReadOptions {
   // bytes to read (a progress line for large files; every rank calls it, rank 0 prints).
   std::function<void(const std::string& path, double done, double total)> progress;
 };
-
-// local: the data.* options as ReadOptions (embedded_labels is left off; commands decide it).
-ReadOptions read_options(const Options& options);
 
 // local: whether a features file of this format carries its own labels when no labels file is
 // given (LIBSVM always; CSV through its label column).
@@ -189,11 +186,6 @@ LocalData read_distributed(const mpi::Communicator& comm, const std::string& fea
 // rank scans its byte range and the counts are combined). Errors are agreed.
 FileInfo probe_distributed(const mpi::Communicator& comm, const std::string& path,
                            const ReadOptions& options = {});
-
-// collective: checks of data.* options that conflict with each other (one agreed error naming
-// the keys); `command` is train, predict, eval or convert.
-void check_data_options(const mpi::Communicator& comm, const Options& options,
-                        const std::string& command);
 
 // collective: writes this rank's block `local` (rows partition.begin(rank) ... of a
 // partition.size() x local.cols() matrix) as a float64 (or int64) .npy file (1-D if one column): rank 0 writes the header,

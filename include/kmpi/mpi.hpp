@@ -43,12 +43,20 @@ MPI_Datatype datatype() {
 
 // MPI_Init_thread / MPI_Finalize for the lifetime of the object (created once, in main or a test
 // main). MPI errors return codes (MPI_ERRORS_RETURN) so `check` can turn them into exceptions.
+// The test-only fault injector is configured here, from KMPI_FAULT (src/base/fault.hpp).
 class Environment {
  public:
   Environment(int& argc, char**& argv);
   ~Environment();
   Environment(const Environment&) = delete;
   Environment& operator=(const Environment&) = delete;
+  // local: what went wrong while starting (a malformed KMPI_FAULT), empty if nothing. The
+  // constructor cannot throw it: no rank could agree on it yet and MPI would not be finalized.
+  // main agrees on it (mpi::agree) before any other work, so every rank ends with exit code 1.
+  const std::string& startup_error() const { return startup_error_; }
+
+ private:
+  std::string startup_error_;
 };
 
 // The stall watchdog (run.stall_timeout). A peer that vanishes without its process ending (its

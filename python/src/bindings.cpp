@@ -21,6 +21,7 @@
 #include "driver/train_steps.hpp"
 #include "io/table_encoding.hpp"
 #include "search/tree.hpp"
+#include "driver/data_options.hpp"
 
 namespace py = pybind11;
 

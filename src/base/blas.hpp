@@ -4,25 +4,31 @@
 #include <cblas.h>
 
 #include <cstddef>
+#include <type_traits>
 
 namespace kmpi::blas {
 
-// C (m x n) = alpha * op(A) * op(B) + beta * C, all row-major.
+// The element type T, as a parameter that takes no part in deduction (C++20's type_identity):
+// alpha and beta convert to the matrices' type, as they did for the two overloads this replaced.
+template <class T>
+struct Same {
+  using type = T;
+};
+
+// C (m x n) = alpha * op(A) * op(B) + beta * C, all row-major; T = float or double.
+template <class T>
 inline void gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k,
-                 float alpha, const float* a, std::size_t lda, const float* b, std::size_t ldb,
-                 float beta, float* c, std::size_t ldc) {
-  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
-              trans_b ? CblasTrans : CblasNoTrans, static_cast<int>(m), static_cast<int>(n),
-              static_cast<int>(k), alpha, a, static_cast<int>(lda), b, static_cast<int>(ldb), beta,
-              c, static_cast<int>(ldc));
-}
-inline void gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k,
-                 double alpha, const double* a, std::size_t lda, const double* b, std::size_t ldb,
-                 double beta, double* c, std::size_t ldc) {
-  cblas_dgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
-              trans_b ? CblasTrans : CblasNoTrans, static_cast<int>(m), static_cast<int>(n),
-              static_cast<int>(k), alpha, a, static_cast<int>(lda), b, static_cast<int>(ldb), beta,
-              c, static_cast<int>(ldc));
+                 typename Same<T>::type alpha, const T* a, std::size_t lda, const T* b,
+                 std::size_t ldb, typename Same<T>::type beta, T* c, std::size_t ldc) {
+  static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>, "gemm: float or double");
+  const CBLAS_TRANSPOSE op_a = trans_a ? CblasTrans : CblasNoTrans;
+  const CBLAS_TRANSPOSE op_b = trans_b ? CblasTrans : CblasNoTrans;
+  const int im = static_cast<int>(m), in = static_cast<int>(n), ik = static_cast<int>(k);
+  const int ia = static_cast<int>(lda), ib = static_cast<int>(ldb), ic = static_cast<int>(ldc);
+  if constexpr (std::is_same_v<T, float>)
+    cblas_sgemm(CblasRowMajor, op_a, op_b, im, in, ik, alpha, a, ia, b, ib, beta, c, ic);
+  else
+    cblas_dgemm(CblasRowMajor, op_a, op_b, im, in, ik, alpha, a, ia, b, ib, beta, c, ic);
 }
 
 // C (n x n, upper triangle only) = alpha * A^T A + beta * C for row-major A (k x n, lda): the

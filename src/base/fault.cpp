@@ -4,8 +4,11 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <cstdlib>
 #include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -18,11 +21,11 @@ namespace kmpi::fault {
 namespace {
 
 struct State {
-  bool list = false;       // count every site (KMPI_FAULT=list)
-  std::string site;        // inject: the site
-  long long pass = 1;      // inject: the passage that throws (1 = first)
-  int rank = 0;            // this process's rank
-  std::string list_path;   // list: where the counts go at exit
+  bool list = false;      // count every site (KMPI_FAULT=list)
+  std::string site;       // inject: the site
+  long long pass = 1;     // inject: the passage that throws (1 = first)
+  int rank = 0;           // this process's rank
+  std::string list_path;  // list: where the counts go at exit
   std::mutex mutex;
   std::map<std::string, long long> counts;
 };
@@ -39,58 +42,82 @@ void write_list() {
     for (const auto& [site, n] : g_state->counts)
       text += std::to_string(g_state->rank) + " " + site + " " + std::to_string(n) + "\n";
   }
-  const int fd = ::open(g_state->list_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  const int fd =
+      ::open(g_state->list_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd < 0) return;
   const ssize_t ignored = ::write(fd, text.data(), text.size());
   (void)ignored;
   ::close(fd);
 }
 
-// "site=NAME,rank=R,pass=N" (rank defaults to 0, pass to 1).
-void parse(const std::string& spec, State& s, int& target_rank) {
-  std::size_t at = 0;
-  bool have_site = false;
-  while (at <= spec.size()) {
-    const std::size_t end = std::min(spec.find(',', at), spec.size());
-    const std::string item = spec.substr(at, end - at);
-    const std::size_t eq = item.find('=');
-    const std::string key = item.substr(0, eq), value = eq == std::string::npos ? "" : item.substr(eq + 1);
-    char* tail = nullptr;
-    if (key == "site" && !value.empty()) {
-      s.site = value;
-      have_site = true;
-    } else if (key == "rank" && !value.empty()) {
-      target_rank = static_cast<int>(std::strtol(value.c_str(), &tail, 10));
-    } else if (key == "pass" && !value.empty()) {
-      s.pass = std::strtoll(value.c_str(), &tail, 10);
-    } else {
-      throw Error("KMPI_FAULT: cannot read '" + item + "' (site=NAME,rank=R,pass=N or list)");
-    }
-    if (tail && *tail != '\0') throw Error("KMPI_FAULT: '" + item + "' is not a number");
-    at = end + 1;
-  }
-  if (!have_site || s.pass < 1) throw Error("KMPI_FAULT: needs site=NAME and pass >= 1");
+}  // namespace
+
+void* detail::state = nullptr;
+
+namespace {
+
+// The integer in `value` (all of it, in [low, high]), or an Error naming `item`.
+long long spec_number(const std::string& item, const std::string& value, long long low,
+                      long long high) {
+  errno = 0;
+  char* tail = nullptr;
+  const long long n = std::strtoll(value.c_str(), &tail, 10);
+  const bool digits_only = !value.empty() && std::isdigit(static_cast<unsigned char>(value[0])) &&
+                           *tail == '\0' && errno != ERANGE;
+  if (!digits_only)
+    throw Error("KMPI_FAULT: '" + item + "' is not a number (site=NAME,rank=R,pass=N or list)");
+  if (n < low || n > high)
+    throw Error("KMPI_FAULT: '" + item + "' is out of range (" + std::to_string(low) +
+                (high == LLONG_MAX ? " or more)" : " to " + std::to_string(high) + ")"));
+  return n;
 }
 
 }  // namespace
 
-void* detail::state = nullptr;
+Spec parse_spec(const std::string& text) {
+  Spec spec;
+  if (text == "list") {
+    spec.list = true;
+    return spec;
+  }
+  bool have_site = false;
+  for (std::size_t at = 0; at <= text.size();) {
+    const std::size_t end = std::min(text.find(',', at), text.size());
+    const std::string item = text.substr(at, end - at);
+    at = end + 1;
+    const std::size_t eq = item.find('=');
+    const std::string key = item.substr(0, eq);
+    const std::string value = eq == std::string::npos ? "" : item.substr(eq + 1);
+    if (key == "site" && !value.empty()) {
+      spec.site = value;
+      have_site = true;
+    } else if (key == "rank" && eq != std::string::npos) {
+      spec.rank = static_cast<int>(spec_number(item, value, 0, INT_MAX));
+    } else if (key == "pass" && eq != std::string::npos) {
+      spec.pass = spec_number(item, value, 1, LLONG_MAX);
+    } else {
+      throw Error("KMPI_FAULT: cannot read '" + item + "' (site=NAME,rank=R,pass=N or list)");
+    }
+  }
+  if (!have_site) throw Error("KMPI_FAULT: '" + text + "' names no site (site=NAME,rank=R,pass=N)");
+  return spec;
+}
 
 void configure(int rank) {
   if (g_configured) return;
   g_configured = true;
   const char* spec = std::getenv("KMPI_FAULT");
   if (!spec || !*spec) return;
+  const Spec parsed = parse_spec(spec);
+  if (!parsed.list && parsed.rank != rank) return;  // other ranks never fail: points stay a branch
   auto s = std::make_unique<State>();
   s->rank = rank;
-  if (std::string(spec) == "list") {
-    s->list = true;
+  s->list = parsed.list;
+  s->site = parsed.site;
+  s->pass = parsed.pass;
+  if (s->list) {
     const char* path = std::getenv("KMPI_FAULT_LIST");
     s->list_path = path ? path : "";
-  } else {
-    int target_rank = 0;
-    parse(spec, *s, target_rank);
-    if (target_rank != rank) return;  // other ranks never fail: their points stay a branch
   }
   g_state = s.release();
   detail::state = g_state;

@@ -8,7 +8,22 @@
 // Unset (every real run), `point` costs one load and one predictable branch.
 #pragma once
 
+#include <string>
+
 namespace kmpi::fault {
+
+// What KMPI_FAULT asks for: every site counted (list), or `site` thrown at its `pass`-th passage
+// on rank `rank`.
+struct Spec {
+  bool list = false;
+  std::string site;
+  int rank = 0;
+  long long pass = 1;
+};
+
+// local: reads a KMPI_FAULT value, "list" or "site=NAME[,rank=R][,pass=N]" (rank >= 0, default 0;
+// pass >= 1, default 1); anything else throws kmpi::Error whose message starts with "KMPI_FAULT".
+Spec parse_spec(const std::string& text);
 
 namespace detail {
 // Null unless KMPI_FAULT is set; written once, by configure, before any site is passed.
@@ -17,7 +32,7 @@ void pass(const char* site);
 }  // namespace detail
 
 // local: reads KMPI_FAULT and KMPI_FAULT_LIST for this process, whose rank is `rank`; a malformed
-// KMPI_FAULT throws kmpi::Error. Later calls do nothing.
+// KMPI_FAULT throws kmpi::Error (parse_spec) and leaves injection off. Later calls do nothing.
 void configure(int rank);
 
 // local: a fault site. Names are stable ("comm.allreduce", "io.rename", "eigenpro2.step"): tests

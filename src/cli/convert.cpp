@@ -5,9 +5,11 @@
 
 #include "cli/commands.hpp"
 #include "base/fault.hpp"
+#include "base/temporaries.hpp"
 #include "io/posix_file.hpp"
 #include "kmpi/data.hpp"
 #include "parallel/log.hpp"
+#include "driver/data_options.hpp"
 
 namespace kmpi {
 
@@ -43,6 +45,8 @@ int run_convert(const mpi::Communicator& comm, const Options& o) {
   // written whole under a temporary name (write_npy_distributed syncs it), and both are renamed
   // into place only after both writes succeeded.
   const std::string part = ".convert-part";
+  const temporaries::Registration out_registration(out + part);
+  const temporaries::Registration labels_registration(labels_out.empty() ? "" : labels_out + part);
   const auto remove_parts = [&] {
     if (comm.rank() != 0) return;
     std::remove((out + part).c_str());
@@ -62,20 +66,26 @@ int run_convert(const mpi::Communicator& comm, const Options& o) {
     remove_parts();
     throw;
   }
-  std::string failed;
+  std::string failed, why;
   if (comm.rank() == 0) {
-    fault::point("io.rename");
-    if (std::rename((out + part).c_str(), out.c_str()) != 0)
+    try {  // an injected fault, too, leaves no part behind
+      fault::point("io.rename");
+      if (std::rename((out + part).c_str(), out.c_str()) != 0)
+        failed = out;
+      else if (!labels_out.empty() && std::rename((labels_out + part).c_str(), labels_out.c_str()))
+        failed = labels_out;
+    } catch (const Error& e) {
       failed = out;
-    else if (!labels_out.empty() && std::rename((labels_out + part).c_str(), labels_out.c_str()))
-      failed = labels_out;
+      why = std::string(": ") + e.what();
+    }
     if (failed.empty()) {
       detail::sync_directory_of(out);
       if (!labels_out.empty()) detail::sync_directory_of(labels_out);
     }
   }
   if (!failed.empty()) remove_parts();
-  mpi::agree(comm, failed.empty(), failed + ": cannot rename " + failed + part + " into place");
+  mpi::agree(comm, failed.empty(),
+             failed + ": cannot rename " + failed + part + " into place" + why);
   Log(comm).info("kmpi convert: %s -> %s: %zu rows x %zu features%s, %.2f s on %d ranks",
                  in.c_str(), out.c_str(), data.partition.size(), data.dimension,
                  labels_out.empty() ? "" : (" + labels -> " + labels_out).c_str(), clock.seconds(),

@@ -4,6 +4,7 @@
 #include "driver/metrics.hpp"
 #include "driver/training_data.hpp"
 #include "cli/model_commands.hpp"
+#include "driver/data_options.hpp"
 
 namespace kmpi {
 

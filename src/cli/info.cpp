@@ -4,6 +4,7 @@
 #include "parallel/log.hpp"
 #include "kmpi/model.hpp"
 #include "state/tree_model.hpp"
+#include "driver/data_options.hpp"
 
 namespace kmpi {
 

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "base/temporaries.hpp"
 #include "cli/commands.hpp"
 #include "kmpi/error.hpp"
 #include "kmpi/mpi.hpp"
@@ -24,23 +25,22 @@ int main(int argc, char** argv) {
   if (!args.empty()) args.erase(args.begin());
   for (auto& a : args)
     if (a == "--dry-run") a = "--run.dry_run=true";  // the documented spelling of the flag
-  for (const auto& a : args)
-    if (a == "--help" || a == "-h") {
-      if (root) std::fputs(kmpi::options_help().c_str(), stdout);
-      return 0;
-    }
-  if (command == "--help" || command == "-h" || command == "help") {
-    if (root) std::fputs(kmpi::options_help().c_str(), stdout);
-    return 0;
-  }
+  bool help = command == "--help" || command == "-h" || command == "help";
+  for (const auto& a : args) help = help || a == "--help" || a == "-h";
+  const bool print_config = command == "info" && args.size() == 1 && args[0] == "--print-config";
   try {
-    if (command == "info" && args.size() == 1 && args[0] == "--print-config") {
-      if (root) std::fputs(kmpi::default_config().c_str(), stdout);
+    kmpi::Options options;
+    // Every rank parses the same arguments and read the same KMPI_FAULT; agreeing still
+    // guarantees one verdict.
+    kmpi::mpi::agree_on(comm, [&] {
+      if (!env.startup_error().empty()) throw kmpi::Error(env.startup_error());
+      if (!help && !print_config) options = kmpi::parse_options(args);
+    });
+    if (help || print_config) {
+      if (root)
+        std::fputs(help ? kmpi::options_help().c_str() : kmpi::default_config().c_str(), stdout);
       return 0;
     }
-    kmpi::Options options;
-    // Every rank parses the same arguments; agreeing still guarantees one verdict.
-    kmpi::mpi::agree_on(comm, [&] { options = kmpi::parse_options(args); });
     // A lone rank has no peer to lose.
     if (comm.size() > 1) kmpi::mpi::watch_for_stalls(options.real("run.stall_timeout"));
     // Every rank has mpirun's environment; rank 0 says it once.
@@ -71,6 +71,8 @@ int main(int argc, char** argv) {
   } catch (const std::exception& e) {
     std::fprintf(stderr, "[rank %d] kmpi: fatal: %s\n", comm.rank(), e.what());
     std::fflush(stderr);
+    // The other ranks die where they wait, rank 0's writers with their temporaries.
+    kmpi::temporaries::remove_registered();
     MPI_Abort(MPI_COMM_WORLD, 1);
   }
   return 1;

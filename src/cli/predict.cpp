@@ -6,12 +6,14 @@
 
 #include "cli/commands.hpp"
 #include "base/fault.hpp"
+#include "base/temporaries.hpp"
 #include "io/posix_file.hpp"
 #include "parallel/log.hpp"
 #include "driver/training_data.hpp"
 #include "cli/model_commands.hpp"
 #include "parallel/counts.hpp"
 #include "search/tree.hpp"
+#include "driver/data_options.hpp"
 
 namespace kmpi {
 
@@ -58,12 +60,16 @@ void write_predictions(const mpi::Communicator& comm, const std::string& out, co
                        const Matrix<double>& pred, const ModelHeader& h) {
   const std::size_t c = h.outputs;
   const mpi::CountsDispls layout = mpi::window_counts(set.offsets, 0, set.n, c, out);
+  // Rank 0 creates it after the gatherv, which waits for every rank's rows: by then every rank
+  // knows its name (base/temporaries.hpp).
+  const std::string tmp = out + ".tmp";
+  const temporaries::Registration registration(tmp);
   // Gathered on the writer only: the other ranks keep their n/P rows.
   Matrix<double> all(comm.rank() == 0 ? set.n : 0, c);
   comm.gatherv(pred.data(), all.data(), layout.counts, layout.displs);
   bool ok = true;
+  std::string why;  // rank 0: why the rename failed
   if (comm.rank() == 0) {
-    const std::string tmp = out + ".tmp";
     fault::point("io.open_write");
     std::FILE* f = std::fopen(tmp.c_str(), "w");
     ok = f != nullptr;
@@ -82,12 +88,12 @@ void write_predictions(const mpi::Communicator& comm, const std::string& out, co
     // Flushed and fsynced before the rename, so a crash leaves the old file or the new one.
     if (f) ok = ok && std::fflush(f) == 0 && ::fsync(::fileno(f)) == 0;
     if (f) ok = std::fclose(f) == 0 && ok;
-    if (ok) fault::point("io.rename");
-    ok = ok && std::rename(tmp.c_str(), out.c_str()) == 0;
-    if (!ok) std::remove(tmp.c_str());
+    if (ok) why = detail::rename_into_place(tmp, out);
+    ok = ok && why.empty();
+    if (!ok && why.empty()) std::remove(tmp.c_str());
     if (ok) detail::sync_directory_of(out);
   }
-  mpi::agree(comm, ok, out + ": cannot write predictions");
+  mpi::agree(comm, ok, out + ": cannot write predictions" + (why.empty() ? "" : ": " + why));
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include "parallel/log.hpp"
 #include "driver/memory_plan.hpp"
 #include "search/tree.hpp"
+#include "driver/data_options.hpp"
 
 namespace kmpi {
 

@@ -1,5 +1,6 @@
 // The memory planner (see memory_plan.hpp).
 #include "driver/memory_plan.hpp"
+#include "driver/data_options.hpp"
 
 #include <algorithm>
 #include <cmath>

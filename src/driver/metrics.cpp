@@ -49,7 +49,9 @@ Json& Json::raw(const std::string& key, const std::string& value) {
   return *this;
 }
 
-MetricsWriter::MetricsWriter(const mpi::Communicator& comm, const std::string& path) : path_(path) {
+MetricsWriter::MetricsWriter(const mpi::Communicator& comm, const std::string& path)
+    : path_(path), registration_(path.empty() ? std::string() : path + ".tmp") {
+  comm.barrier();  // rank 0 creates it once every rank knows its name (base/temporaries.hpp)
   std::string message;
   if (comm.rank() == 0 && !path.empty()) {
     tmp_ = path + ".tmp";
@@ -103,8 +105,8 @@ void MetricsWriter::finish(const mpi::Communicator& comm) {
       write_errno_ = errno != 0 ? errno : EIO;
     if (write_errno_ != 0) {
       message = write_error();
-    } else if (fault::point("io.rename"), std::rename(tmp_.c_str(), path_.c_str()) != 0) {
-      message = path_ + ": cannot rename " + tmp_ + " to it: " + std::strerror(errno);
+    } else if (const std::string why = detail::rename_into_place(tmp_, path_); !why.empty()) {
+      message = path_ + ": cannot rename " + tmp_ + " to it: " + why;
     }
     if (!message.empty()) std::remove(tmp_.c_str());
     if (message.empty()) detail::sync_directory_of(path_);

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "base/temporaries.hpp"
 #include "kmpi/mpi.hpp"
 
 namespace kmpi {
@@ -68,6 +69,8 @@ class MetricsWriter {
   std::FILE* file_ = nullptr;
   int write_errno_ = 0;  // rank 0: the first failed write's errno, 0 if none
   std::vector<std::string> lines_;
+  // `path`.tmp on every rank: a rank failing alone removes rank 0's (base/temporaries.hpp).
+  temporaries::Registration registration_;
 };
 
 }  // namespace kmpi

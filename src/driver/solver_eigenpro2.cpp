@@ -12,23 +12,10 @@
 #include "solvers/solvers.hpp"
 #include "kernels/shared_operator.hpp"
 #include "solvers/grid_solvers.hpp"
-#include "driver/solver.hpp"
-#include "solvers/solvers.hpp"
+#include "driver/solver_options.hpp"
 
 namespace kmpi {
 
-
-EigenPro2Options eigenpro2_options(const Options& o, std::uint64_t seed, Precision precision) {
-  EigenPro2Options eo;
-  eo.nystrom_samples = o.count("solver.nystrom_samples");
-  eo.preconditioner_level = o.count("solver.preconditioner_level");
-  eo.batch_size = o.count("solver.batch_size");
-  eo.batch_cap = o.count("solver.batch_cap");
-  eo.epochs = o.count("solver.epochs");
-  eo.seed = seed;
-  eo.precision = precision;
-  return eo;
-}
 
 namespace {
 

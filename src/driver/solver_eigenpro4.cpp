@@ -11,38 +11,13 @@
 #include "driver/memory_plan.hpp"
 #include "base/rng.hpp"
 #include "driver/solver.hpp"
-#include "solvers/solvers.hpp"
-#include "driver/solver.hpp"
+#include "driver/solver_options.hpp"
 #include "solvers/solvers.hpp"
 
 namespace kmpi {
 
 
 namespace {
-
-EigenPro4Options eigenpro4_options(const SolverContext& ctx) {
-  const Options& o = ctx.options;
-  EigenPro4Options eo;
-  eo.centers = o.count("solver.centers");
-  eo.data_samples = o.count("solver.nystrom_samples");
-  eo.data_level = o.count("solver.preconditioner_level");
-  eo.model_samples = o.count("solver.model_nystrom_samples");
-  eo.model_level = o.count("solver.model_preconditioner_level");
-  eo.batch_size = o.count("solver.batch_size");
-  if (o.given("solver.batch_cap")) eo.batch_cap = o.count("solver.batch_cap");
-  eo.projection_period = o.count("solver.projection_period");
-  eo.projection_epochs = o.count("solver.projection_epochs");
-  // solver.projection = auto was resolved by run_solver (the memory plan's rule, the same as
-  // check_memory_plan's), so the checkpoint fingerprint records the choice made here.
-  eo.exact_projection = o.str("solver.projection") == "cholesky";
-  eo.factor_precision =
-      o.str("solver.factor_precision") == "float32" ? Precision::kFloat32 : Precision::kFloat64;
-  eo.epochs = o.count("solver.epochs");
-  eo.seed = ctx.seed;
-  eo.precision = ctx.precision;
-  eo.given_centers = ctx.given_centers;
-  return eo;
-}
 
 // "cholesky float64" / "cholesky float32" (exact projections, the factor's precision) or
 // "eigenpro2" (solver.projection_epochs of EigenPro 2 each).
@@ -71,7 +46,7 @@ void report_eigenpro4_setup(TrainReporter& reporter, std::size_t p, const std::s
 }  // namespace
 
 SolverOutcome run_eigenpro4(SolverContext& ctx) {
-  const EigenPro4Options eo = eigenpro4_options(ctx);
+  const EigenPro4Options eo = eigenpro4_options(ctx.options, ctx.seed, ctx.precision, ctx.given_centers);
   const std::size_t n = ctx.problem.partition.size();
   const std::size_t p = eo.given_centers
                             ? ctx.given_center_count

@@ -18,7 +18,7 @@
 #include "parallel/counts.hpp"
 #include "solvers/solvers.hpp"
 #include "solvers/grid_solvers.hpp"
-#include "driver/solver.hpp"
+#include "driver/solver_options.hpp"
 #include "solvers/solvers.hpp"
 
 namespace kmpi {

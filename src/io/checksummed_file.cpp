@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "base/fault.hpp"
+#include "base/temporaries.hpp"
 #include "kmpi/error.hpp"
 #include "io/little_endian.hpp"
 
@@ -59,6 +60,9 @@ void seal_and_rename(const ChecksummedWrite& w, bool& created) {
 
 void write_checksummed_file(const mpi::Communicator& comm, const ChecksummedWrite& w) {
   const int rank = comm.rank();
+  const temporaries::Registration registration(w.temp);
+  // Rank 0 creates the temporary only once every rank knows its name (base/temporaries.hpp).
+  comm.barrier();
   bool created = false;  // rank 0: whether the temporary is ours to remove
   try {
     mpi::agree_on(comm, [&] {

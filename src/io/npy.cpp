@@ -11,7 +11,7 @@
 #include <utility>
 
 #include "kmpi/data.hpp"
-#include "base/fault.hpp"
+#include "base/temporaries.hpp"
 #include "kmpi/error.hpp"
 #include "io/binary_formats.hpp"
 #include "io/little_endian.hpp"
@@ -288,15 +288,19 @@ void write_npy_distributed(const mpi::Communicator& comm, const std::string& pat
   const std::string tmp = path + ".tmp";
   const std::string header = detail::npy_header(n, cols, as_int64, cols == 1);
   const std::uint64_t total = header.size() + std::uint64_t{n} * cols * 8;
-  // Rank 0 creates the file at its full size; then every rank writes its rows.
-  mpi::agree_on(comm, [&] {
-    if (comm.rank() != 0) return;
-    PosixFile file(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644, writer_errors(tmp, "cannot create"));
-    file.truncate(total);
-    file.write_at(0, header.data(), header.size());
-    file.close();
-  });
+  const temporaries::Registration registration(tmp);
+  comm.barrier();  // rank 0 creates it once every rank knows its name (base/temporaries.hpp)
+  bool created = false;  // rank 0: whether the temporary is ours to remove
   try {
+    // Rank 0 creates the file at its full size; then every rank writes its rows.
+    mpi::agree_on(comm, [&] {
+      if (comm.rank() != 0) return;
+      PosixFile file(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644, writer_errors(tmp, "cannot create"));
+      created = true;
+      file.truncate(total);
+      file.write_at(0, header.data(), header.size());
+      file.close();
+    });
     mpi::agree_on(comm, [&] {
       PosixFile file(tmp, O_WRONLY, 0, writer_errors(tmp, "cannot open for writing"));
       const std::vector<char> bytes = npy_bytes(local, as_int64);
@@ -306,14 +310,11 @@ void write_npy_distributed(const mpi::Communicator& comm, const std::string& pat
       file.close();
     });
   } catch (const CollectiveError&) {
-    if (comm.rank() == 0) std::remove(tmp.c_str());
+    if (created) std::remove(tmp.c_str());
     throw;
   }
-  bool ok = true;
-  if (comm.rank() == 0) fault::point("io.rename");
-  if (comm.rank() == 0) ok = std::rename(tmp.c_str(), path.c_str()) == 0;
-  if (!ok) std::remove(tmp.c_str());
-  mpi::agree(comm, ok, path + ": cannot rename " + tmp + " into place");
+  const std::string why = comm.rank() == 0 ? detail::rename_into_place(tmp, path) : std::string();
+  mpi::agree(comm, why.empty(), path + ": cannot rename " + tmp + " into place: " + why);
 }
 
 }  // namespace kmpi

@@ -163,6 +163,18 @@ void verify_crc_trailer(const PosixFile& file, std::uint64_t total) {
   }
 }
 
+std::string rename_into_place(const std::string& tmp, const std::string& path) {
+  std::string why;
+  try {
+    fault::point("io.rename");
+    if (std::rename(tmp.c_str(), path.c_str()) != 0) why = std::strerror(errno);
+  } catch (const Error& e) {
+    why = e.what();
+  }
+  if (!why.empty()) std::remove(tmp.c_str());
+  return why;
+}
+
 void sync_directory_of(const std::string& path) {
   const std::size_t slash = path.find_last_of('/');
   const std::string dir =

@@ -83,6 +83,11 @@ std::uint32_t crc32_of(const PosixFile& file, std::uint64_t length);
 // everything before it; a mismatch is "checksum mismatch (...): the file is corrupted".
 void verify_crc_trailer(const PosixFile& file, std::uint64_t total);
 
+// local: renames the closed temporary `tmp` to `path` (the io.rename fault site first). Returns ""
+// when it is in place; otherwise removes `tmp` and returns why (the errno text, or the injected
+// fault's message), so that no failure, an injected one included, leaves the temporary behind.
+std::string rename_into_place(const std::string& tmp, const std::string& path);
+
 // local: fsyncs the directory holding `path`, which makes a completed rename durable; best
 // effort, since the file is already whole under its name.
 void sync_directory_of(const std::string& path);

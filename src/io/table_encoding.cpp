@@ -13,30 +13,6 @@
 #include "kmpi/error.hpp"
 #include "parallel/log.hpp"
 
-namespace kmpi {
-
-std::size_t TableEncoding::dimension() const {
-  std::size_t d = 0;
-  for (const TableColumn& c : columns)
-    d += c.categorical ? c.categories.size() : (c.indicator ? 2 : 1);
-  return d;
-}
-
-std::vector<std::string> TableEncoding::encoded_names() const {
-  std::vector<std::string> names;
-  for (const TableColumn& c : columns) {
-    if (c.categorical) {
-      for (const std::string& k : c.categories) names.push_back(c.name + "=" + k);
-    } else {
-      names.push_back(c.name);
-      if (c.indicator) names.push_back(c.name + ":missing");
-    }
-  }
-  return names;
-}
-
-}  // namespace kmpi
-
 namespace kmpi::detail {
 
 std::vector<std::string> split_names(const std::string& list) {
@@ -220,12 +196,12 @@ std::vector<std::set<std::string>> merge_sets(const mpi::Communicator& comm,
   return merged;
 }
 
-// collective: the encoding of the selected rows (`rows` of this rank's chunk). `trivial` is set
-// when it changes nothing (every feature numeric, none missing, numeric labels).
-TableEncoding fit_encoding(const mpi::Communicator& comm, const TableView& t,
-                           const std::vector<std::size_t>& rows,
-                           const std::vector<unsigned char>& seen, const ReadOptions& options,
-                           bool& trivial) {
+// collective: which columns data.categorical makes categorical (auto: those with a text value,
+// and categorical_also; none; or the named ones, a name that is no feature column an agreed
+// error).
+std::vector<bool> categorical_columns(const mpi::Communicator& comm, const TableView& t,
+                                      const std::vector<unsigned char>& seen,
+                                      const ReadOptions& options) {
   const text::TextLayout& layout = t.scan.layout;
   const std::size_t m = layout.columns, label = layout.label_column;
   const std::string& spec = options.categorical;
@@ -233,8 +209,9 @@ TableEncoding fit_encoding(const mpi::Communicator& comm, const TableView& t,
   if (spec == "auto") {
     const auto& also = options.categorical_also;
     for (std::size_t j = 0; j < m; ++j)
-      categorical[j] = j != label && ((seen[j] & kCellText) ||
-                                      std::find(also.begin(), also.end(), layout.names[j]) != also.end());
+      categorical[j] =
+          j != label && ((seen[j] & kCellText) ||
+                         std::find(also.begin(), also.end(), layout.names[j]) != also.end());
   } else if (spec != "none") {
     std::string unknown;
     for (const std::string& name : split_names(spec)) {
@@ -248,6 +225,19 @@ TableEncoding fit_encoding(const mpi::Communicator& comm, const TableView& t,
     }
     mpi::agree(comm, unknown.empty(), unknown);
   }
+  return categorical;
+}
+
+// collective: the encoding of the selected rows (`rows` of this rank's chunk). `trivial` is set
+// when it changes nothing (every feature numeric, none missing, numeric labels).
+TableEncoding fit_encoding(const mpi::Communicator& comm, const TableView& t,
+                           const std::vector<std::size_t>& rows,
+                           const std::vector<unsigned char>& seen, const ReadOptions& options,
+                           bool& trivial) {
+  const text::TextLayout& layout = t.scan.layout;
+  const std::size_t m = layout.columns, label = layout.label_column;
+  const std::string& spec = options.categorical;
+  const std::vector<bool> categorical = categorical_columns(comm, t, seen, options);
   // The verdicts below come from agreed values: one agree each, not one per column.
   std::string empty_column;
   for (std::size_t j = 0; j < m && empty_column.empty(); ++j)

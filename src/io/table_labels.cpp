@@ -1,6 +1,7 @@
 // Class names from a labels file (data.train_labels / data.labels next to a table): one label per
 // line, read whole by every rank (a labels file is one column), giving the same classes, class
-// indices and model as the same names in a label column of the table.
+// indices and model as the same names in a label column of the table. Also the names (and the
+// number) of an encoding's columns.
 #include <algorithm>
 #include <fstream>
 #include <set>
@@ -8,6 +9,30 @@
 #include "io/table_encoding.hpp"
 #include "io/text_formats.hpp"
 #include "kmpi/error.hpp"
+
+namespace kmpi {
+
+std::size_t TableEncoding::dimension() const {
+  std::size_t d = 0;
+  for (const TableColumn& c : columns)
+    d += c.categorical ? c.categories.size() : (c.indicator ? 2 : 1);
+  return d;
+}
+
+std::vector<std::string> TableEncoding::encoded_names() const {
+  std::vector<std::string> names;
+  for (const TableColumn& c : columns) {
+    if (c.categorical) {
+      for (const std::string& k : c.categories) names.push_back(c.name + "=" + k);
+    } else {
+      names.push_back(c.name);
+      if (c.indicator) names.push_back(c.name + ":missing");
+    }
+  }
+  return names;
+}
+
+}  // namespace kmpi
 
 namespace kmpi::detail {
 namespace {

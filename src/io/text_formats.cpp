@@ -67,6 +67,73 @@ bool parse_number(std::string_view token, double& value, bool& integer) {
   return true;
 }
 
+namespace {
+
+// local: the first non-blank line of `head` (LIBSVM: comment lines do not count either), its
+// line number and offset into `layout`; none is "empty file".
+std::string_view first_data_line(const std::string& path, std::string_view head,
+                                 TextLayout& layout) {
+  std::size_t pos = 0, line_no = 0;
+  while (pos < head.size()) {
+    const std::size_t nl = head.find('\n', pos);
+    const std::size_t end = nl == std::string_view::npos ? head.size() : nl;
+    std::string_view line = head.substr(pos, end - pos);
+    ++line_no;
+    std::string_view content = line;
+    if (layout.format == FileFormat::kLibsvm) content = content.substr(0, content.find('#'));
+    if (!blank(content)) {
+      layout.first_line = line_no;
+      layout.first_offset = pos;
+      return line;
+    }
+    pos = end + 1;
+  }
+  fail(path, "empty file (no data lines)");
+}
+
+// local: the 0-based column data.label_column names (last, first, a 1-based number or a header
+// name) in a CSV file whose first line split into `tokens`.
+std::size_t label_column_of(const std::string& path, const ReadOptions& options,
+                            const TextLayout& layout, const std::vector<std::string_view>& tokens) {
+  const std::string& spec = options.label_column;
+  std::size_t column = kNone;
+  if (spec == "last") {
+    column = layout.columns - 1;
+  } else if (spec == "first") {
+    column = 0;
+  } else if (!spec.empty() && std::all_of(spec.begin(), spec.end(), [](char ch) {
+               return std::isdigit(static_cast<unsigned char>(ch));
+             })) {
+    const unsigned long long k = std::strtoull(spec.c_str(), nullptr, 10);
+    if (k == 0 || k > layout.columns)
+      fail(path, "data.label_column = " + spec + " but line " +
+                     std::to_string(layout.first_line) + " has " +
+                     std::to_string(layout.columns) + " columns (columns count from 1)");
+    column = static_cast<std::size_t>(k - 1);
+  } else {
+    if (layout.header)
+      for (std::size_t j = 0; j < tokens.size(); ++j)
+        if (tokens[j] == spec) column = j;
+    if (column == kNone && options.encoding != nullptr)
+      fail(path, "the model's label column '" + spec +
+                     "' is not a column of the header on line " +
+                     std::to_string(layout.first_line));
+    if (column == kNone)
+      fail(path, "data.label_column = '" + spec + "' is not " +
+                     (layout.header
+                          ? "a column of the header on line " + std::to_string(layout.first_line)
+                          : std::string("usable: the file has no header line")) +
+                     " (use last, first, a 1-based column number or a header name)");
+  }
+  if (layout.columns < 2)
+    fail(path, "line " + std::to_string(layout.first_line) +
+                   " has one column: nothing is left for the features once the label column "
+                   "is taken (give the labels in their own file with a labels option)");
+  return column;
+}
+
+}  // namespace
+
 TextLayout layout_from_text(const std::string& path, std::string_view head, FileFormat format,
                             const ReadOptions& options) {
   TextLayout layout;
@@ -74,25 +141,7 @@ TextLayout layout_from_text(const std::string& path, std::string_view head, File
   layout.allow_nonfinite = options.allow_nonfinite;
   layout.embedded_labels = options.embedded_labels;
   layout.dimension = options.dimension;
-  // The first non-blank line (LIBSVM: comment lines do not count either).
-  std::size_t pos = 0, line_no = 0;
-  std::string_view first;
-  while (pos < head.size()) {
-    const std::size_t nl = head.find('\n', pos);
-    const std::size_t end = nl == std::string_view::npos ? head.size() : nl;
-    std::string_view line = head.substr(pos, end - pos);
-    ++line_no;
-    std::string_view content = line;
-    if (format == FileFormat::kLibsvm) content = content.substr(0, content.find('#'));
-    if (!blank(content)) {
-      first = line;
-      layout.first_line = line_no;
-      layout.first_offset = pos;
-      break;
-    }
-    pos = end + 1;
-  }
-  if (layout.first_line == 0) fail(path, "empty file (no data lines)");
+  const std::string_view first = first_data_line(path, head, layout);
   if (format == FileFormat::kLibsvm) return layout;
 
   layout.delimiter = detect_delimiter(first);
@@ -116,43 +165,7 @@ TextLayout layout_from_text(const std::string& path, std::string_view head, File
   if (layout.header) layout.names.assign(tokens.begin(), tokens.end());
   layout.table = layout.header && (options.fit_table || options.encoding != nullptr);
   layout.missing_values = options.missing_values;
-  if (options.embedded_labels) {
-    const std::string& spec = options.label_column;
-    std::size_t column = kNone;
-    if (spec == "last") {
-      column = layout.columns - 1;
-    } else if (spec == "first") {
-      column = 0;
-    } else if (!spec.empty() && std::all_of(spec.begin(), spec.end(), [](char ch) {
-                 return std::isdigit(static_cast<unsigned char>(ch));
-               })) {
-      const unsigned long long k = std::strtoull(spec.c_str(), nullptr, 10);
-      if (k == 0 || k > layout.columns)
-        fail(path, "data.label_column = " + spec + " but line " +
-                       std::to_string(layout.first_line) + " has " +
-                       std::to_string(layout.columns) + " columns (columns count from 1)");
-      column = static_cast<std::size_t>(k - 1);
-    } else {
-      if (layout.header)
-        for (std::size_t j = 0; j < tokens.size(); ++j)
-          if (tokens[j] == spec) column = j;
-      if (column == kNone && options.encoding != nullptr)
-        fail(path, "the model's label column '" + spec +
-                       "' is not a column of the header on line " +
-                       std::to_string(layout.first_line));
-      if (column == kNone)
-        fail(path, "data.label_column = '" + spec + "' is not " +
-                       (layout.header
-                            ? "a column of the header on line " + std::to_string(layout.first_line)
-                            : std::string("usable: the file has no header line")) +
-                       " (use last, first, a 1-based column number or a header name)");
-    }
-    if (layout.columns < 2)
-      fail(path, "line " + std::to_string(layout.first_line) +
-                     " has one column: nothing is left for the features once the label column "
-                     "is taken (give the labels in their own file with a labels option)");
-    layout.label_column = column;
-  }
+  if (options.embedded_labels) layout.label_column = label_column_of(path, options, layout, tokens);
   return layout;
 }
 

@@ -43,9 +43,10 @@ KMPI_ALWAYS_INLINE double two_to(double big) {
 // a Gaussian block): x = n ln2 + r with |r| <= ln2/2 (Cody-Waite split of ln2), exp(r) by its
 // Taylor polynomial, 2^n by building the exponent bits. Degree 7 (float) and 13 (double) keep
 // the truncation below one ulp. Arguments below the smallest normal result give 0.
-inline float exp_nonpositive(float x) {
-  const bool tiny = x < -87.0f;
-  x = tiny ? -87.0f : x;
+//
+// exp_reduced is that reduction for x already clamped to [-87, 87] (float) or [-708, 708]
+// (double); the callers clamp and pick 0 for the tiny ones in the select GCC if-converts.
+KMPI_ALWAYS_INLINE float exp_reduced(float x) {
   // Round to nearest by adding and subtracting 1.5 * 2^23 (floor does not vectorise here).
   const float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
   const float r = (x - n * 0.693359375f) - n * -2.12194440e-4f;
@@ -53,12 +54,10 @@ inline float exp_nonpositive(float x) {
       horner(r, 1.0f / 5040, 1.0f / 720, 1.0f / 120, 1.0f / 24, 1.0f / 6, 0.5f, 1.0f, 1.0f);
   // __builtin_bit_cast (GCC >= 11, Clang >= 9) vectorises; memcpy through memory does not.
   const float scale = __builtin_bit_cast(float, (static_cast<std::int32_t>(n) + 127) << 23);
-  return tiny ? 0.0f : p * scale;
+  return p * scale;
 }
 
-inline double exp_nonpositive(double x) {
-  const bool tiny = x < -708.0;
-  x = tiny ? -708.0 : x;
+KMPI_ALWAYS_INLINE double exp_reduced(double x) {
   const double big = x * 1.4426950408889634 + 6755399441055744.0;  // n in its low bits
   const double n = big - 6755399441055744.0;
   const double r = (x - n * 6.93145751953125e-1) - n * 1.42860682030941723212e-6;
@@ -66,8 +65,19 @@ inline double exp_nonpositive(double x) {
   const double p = horner(r, 1.0 / 6227020800.0, 1.0 / 479001600.0, 1.0 / 39916800.0,
                           1.0 / 3628800.0, 1.0 / 362880.0, 1.0 / 40320.0, 1.0 / 5040.0, 1.0 / 720.0,
                           1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0);
-  const double scale = two_to(big);
-  return tiny ? 0.0 : p * scale;
+  return p * two_to(big);
+}
+
+inline float exp_nonpositive(float x) {
+  const bool tiny = x < -87.0f;
+  x = tiny ? -87.0f : x;
+  return tiny ? 0.0f : exp_reduced(x);
+}
+
+inline double exp_nonpositive(double x) {
+  const bool tiny = x < -708.0;
+  x = tiny ? -708.0 : x;
+  return tiny ? 0.0 : exp_reduced(x);
 }
 
 // log(x) for normal x > 0: x = 2^e m with m in [sqrt(1/2), sqrt(2)) read off the bits, then
@@ -104,25 +114,13 @@ KMPI_ALWAYS_INLINE double log_positive(double x) {
 KMPI_ALWAYS_INLINE float exp_bounded(float x) {
   const bool tiny = x < -87.0f;
   x = tiny ? -87.0f : (x > 87.0f ? 87.0f : x);
-  const float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-  const float r = (x - n * 0.693359375f) - n * -2.12194440e-4f;
-  const float p =
-      horner(r, 1.0f / 5040, 1.0f / 720, 1.0f / 120, 1.0f / 24, 1.0f / 6, 0.5f, 1.0f, 1.0f);
-  const float scale = __builtin_bit_cast(float, (static_cast<std::int32_t>(n) + 127) << 23);
-  return tiny ? 0.0f : p * scale;
+  return tiny ? 0.0f : exp_reduced(x);
 }
 
 KMPI_ALWAYS_INLINE double exp_bounded(double x) {
   const bool tiny = x < -708.0;
   x = tiny ? -708.0 : (x > 708.0 ? 708.0 : x);
-  const double big = x * 1.4426950408889634 + 6755399441055744.0;  // n in its low bits
-  const double n = big - 6755399441055744.0;
-  const double r = (x - n * 6.93145751953125e-1) - n * 1.42860682030941723212e-6;
-  const double p = horner(r, 1.0 / 6227020800.0, 1.0 / 479001600.0, 1.0 / 39916800.0,
-                          1.0 / 3628800.0, 1.0 / 362880.0, 1.0 / 40320.0, 1.0 / 5040.0, 1.0 / 720.0,
-                          1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0);
-  const double scale = two_to(big);
-  return tiny ? 0.0 : p * scale;
+  return tiny ? 0.0 : exp_reduced(x);
 }
 
 // x^e for x >= 0 and e != 0 as exp(e log x); 0 where x is below the smallest normal number

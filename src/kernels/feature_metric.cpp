@@ -12,7 +12,6 @@
 #include <cstdio>
 #include <cstring>
 
-#include "base/fault.hpp"
 #include "base/blas.hpp"
 #include "kmpi/error.hpp"
 #include "io/binary_formats.hpp"
@@ -269,12 +268,8 @@ void save_metric_file(const std::string& path, const FeatureMetric& metric) {
     std::remove(tmp.c_str());
     throw;
   }
-  fault::point("io.rename");
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    const std::string why = std::strerror(errno);
-    std::remove(tmp.c_str());
-    detail::fail(path, "cannot rename " + tmp + " into place: " + why);
-  }
+  const std::string why = detail::rename_into_place(tmp, path);
+  if (!why.empty()) detail::fail(path, "cannot rename " + tmp + " into place: " + why);
   detail::sync_directory_of(path);
 }
 

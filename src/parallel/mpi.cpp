@@ -123,7 +123,11 @@ Environment::Environment(int& argc, char**& argv) {
   MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
   int rank = 0;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  fault::configure(rank);
+  try {
+    fault::configure(rank);
+  } catch (const Error& e) {
+    startup_error_ = e.what();
+  }
 }
 
 Environment::~Environment() {

@@ -13,14 +13,16 @@
 namespace kmpi {
 namespace tune_detail {
 
-TuneRun::TuneRun(const FitInputs& in, const TuneSettings& ts)
+TuneFrame::TuneFrame(const FitInputs& in, const TuneSettings& ts, const std::string& name)
     : in_(in),
       classification_(in.header.task == Task::kClassification),
       ts_(ts),
-      own_(in, "tune"),
+      own_(in, name),
       dir_(own_.dir),
-      progress_(own_.progress),
-      outer_(own_.checkpoints) {
+      outer_(own_.checkpoints) {}
+
+TuneRun::TuneRun(const FitInputs& in, const TuneSettings& ts)
+    : TuneFrame(in, ts, "tune"), progress_(own_.progress) {
   points_ = tune_points(ts_, in_.setup.seed);
   // Groups only where points run alone, without checkpoints (a group's points would need
   // checkpoints of their own) and without given centers (partitioned over all ranks).

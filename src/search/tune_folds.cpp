@@ -13,13 +13,7 @@
 namespace kmpi::tune_detail {
 
 TuneFolds::TuneFolds(const FitInputs& in, const TuneSettings& ts)
-    : in_(in),
-      classification_(in.header.task == Task::kClassification),
-      ts_(ts),
-      own_(in, "folds"),
-      dir_(own_.dir),
-      outer_(own_.checkpoints),
-      scores_(ts.folds) {}
+    : TuneFrame(in, ts, "folds"), scores_(ts.folds) {}
 
 TrainResult TuneFolds::run() {
   const std::size_t k = ts_.folds;

@@ -35,6 +35,7 @@
 #include "kernels/shared_operator.hpp"
 #include "search/tune.hpp"
 #include "solvers/grid_solvers.hpp"
+#include "driver/solver_options.hpp"
 #include "state/checkpoint.hpp"
 
 namespace kmpi::tune_detail {
@@ -139,9 +140,23 @@ constexpr const char* kTuneSolver = "tune";
 constexpr const char* kGroupSolver = "eigenpro2-tune";
 constexpr const char* kFalkonGridSolver = "falkon-tune";
 
+// What a grid search (TuneRun) and its k-fold wrapper (TuneFolds) both hold: the inputs, the
+// settings and their own checkpoint, <run.checkpoint_dir>/<name> (tune.cpp).
+class TuneFrame {
+ protected:
+  TuneFrame(const FitInputs& in, const TuneSettings& ts, const std::string& name);
+
+  FitInputs in_;
+  bool classification_;
+  TuneSettings ts_;
+  OwnCheckpoint own_;
+  const std::string& dir_;   // run.checkpoint_dir (empty: no checkpoints)
+  TrainCheckpoints& outer_;  // own_'s checkpoints
+};
+
 // One search over the grid: every point fitted and scored, the best kept. The frame is in
 // tune.cpp, each way of fitting the points in the file named at its section.
-class TuneRun {
+class TuneRun : private TuneFrame {
  public:
   TuneRun(const FitInputs& in, const TuneSettings& ts);
 
@@ -237,13 +252,7 @@ class TuneRun {
   // collective: the table, the selected point's model written, the final lines.
   TrainResult finish();
 
-  FitInputs in_;
-  bool classification_;
-  TuneSettings ts_;
-  OwnCheckpoint own_;  // <dir>/tune
-  const std::string& dir_;
-  Progress& progress_;
-  TrainCheckpoints& outer_;
+  Progress& progress_;  // own_'s (<dir>/tune)
   std::vector<TunePoint> points_;
   TuneBest best_;
   // The batch every model of a shared eigenpro2 group stepped with (the smallest automatic one
@@ -266,7 +275,7 @@ std::size_t tune_groups_for(int ranks, std::size_t points, std::size_t n, std::s
 // the folds; the selected point is then refitted on every row, and that model is written.
 // Checkpoints: the finished folds' scores in <dir>/folds, fold f's grid in <dir>/fold-<f>, the
 // refit in <dir>/refit.
-class TuneFolds {
+class TuneFolds : private TuneFrame {
  public:
   TuneFolds(const FitInputs& in, const TuneSettings& ts);
 
@@ -286,12 +295,6 @@ class TuneFolds {
   void save(std::size_t next);
   std::size_t load(const Checkpoint& ck);
 
-  FitInputs in_;
-  bool classification_;
-  TuneSettings ts_;
-  OwnCheckpoint own_;  // <dir>/folds
-  const std::string& dir_;
-  TrainCheckpoints& outer_;
   std::vector<std::vector<TunePoint>> scores_;  // per fold, per point
 };
 

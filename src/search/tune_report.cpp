@@ -7,6 +7,8 @@
 
 #include "search/tune_internal.hpp"
 #include "base/fault.hpp"
+#include "base/temporaries.hpp"
+#include "io/posix_file.hpp"
 
 namespace kmpi::tune_detail {
 
@@ -106,17 +108,21 @@ void write_selected_config(const mpi::Communicator& comm, const Options& o,
     text += spec.key.substr(s.size() + 1) + " = " + it->second + "\n";
   }
   bool ok = true;
+  std::string why;  // rank 0: why the rename failed
+  const std::string tmp = path + ".tmp";
+  const temporaries::Registration registration(tmp);
+  comm.barrier();  // rank 0 creates it once every rank knows its name (base/temporaries.hpp)
   if (comm.rank() == 0) {
-    const std::string tmp = path + ".tmp";
     fault::point("io.open_write");
     std::FILE* f = std::fopen(tmp.c_str(), "w");
     ok = f != nullptr && std::fputs(text.c_str(), f) >= 0;
     if (f) ok = std::fclose(f) == 0 && ok;
-    if (ok) fault::point("io.rename");
-    ok = ok && std::rename(tmp.c_str(), path.c_str()) == 0;
-    if (!ok) std::remove(tmp.c_str());
+    if (ok) why = detail::rename_into_place(tmp, path);
+    ok = ok && why.empty();
+    if (!ok && why.empty()) std::remove(tmp.c_str());
   }
-  mpi::agree(comm, ok, "tune.selected_config: cannot write " + path);
+  mpi::agree(comm, ok,
+             "tune.selected_config: cannot write " + path + (why.empty() ? "" : ": " + why));
 }
 
 void TuneRun::report_grid() {

@@ -240,28 +240,23 @@ NystromPreconditioner eigenpro2_preconditioner(const mpi::Communicator& comm,
   return build_nystrom_preconditioner(comm, kernel, problem.partition, problem.x, request);
 }
 
-// collective: the group run (train_eigenpro2_group; train_eigenpro2 with one kernel).
-EigenPro2GroupResult run_group(const mpi::Communicator& comm, const TrainingProblem& problem,
-                               const std::vector<Kernel>& kernels, const EigenPro2Options& options,
-                               const EigenPro2GroupEpoch& on_epoch,
-                               const EigenPro2GroupControl& control, bool divergence_fatal) {
+// collective: each model's preconditioner (the same S: it depends on the seed alone), then the
+// common batch size and each model's step for it (eigenpro2_parameters with that batch size gives
+// what a run alone with solver.batch_size = m gets: q does not depend on the batch size). Fills
+// `pres`, the group's per-model results and `models`, which point into both; returns m.
+std::size_t set_up_group(const mpi::Communicator& comm, const TrainingProblem& problem,
+                         const std::vector<Kernel>& kernels, const EigenPro2Options& options,
+                         const SetupProgress& on_setup, std::vector<NystromPreconditioner>& pres,
+                         EigenPro2GroupResult& group, std::vector<EigenPro2Model>& models) {
   const std::size_t n = problem.partition.size(), c = problem.y.cols(), G = kernels.size();
   const std::size_t my_count = problem.partition.count(comm.rank());
-  EigenPro2GroupResult group;
-  group.models.resize(G);
   Stopwatch setup_clock;
-  // Each model's preconditioner (the same S: it depends on the seed alone), then the common
-  // batch size and each model's step for it (eigenpro2_parameters with that batch size gives
-  // what a run alone with solver.batch_size = m gets: q does not depend on the batch size).
-  std::vector<NystromPreconditioner> pres;
   for (const Kernel& kernel : kernels)
-    pres.push_back(eigenpro2_preconditioner(comm, problem, kernel, options, control.on_setup));
+    pres.push_back(eigenpro2_preconditioner(comm, problem, kernel, options, on_setup));
   std::size_t m = pres.front().parameters.batch_size;
   for (const NystromPreconditioner& pre : pres) m = std::min(m, pre.parameters.batch_size);
-  group.batch_size = m;
   EigenPro2Options common = options;
   common.batch_size = m;
-  std::vector<EigenPro2Model> models(G);
   for (std::size_t k = 0; k < G; ++k) {
     NystromPreconditioner& pre = pres[k];
     if (pre.parameters.batch_size != m)
@@ -278,8 +273,15 @@ EigenPro2GroupResult run_group(const mpi::Communicator& comm, const TrainingProb
   }
   const double setup_seconds = setup_clock.seconds();
   for (std::size_t k = 0; k < G; ++k) group.models[k].setup_seconds = setup_seconds;
+  return m;
+}
 
-  // A resumed run: every model's weights and status as the checkpoint has them.
+// collective: a resumed run: every model's weights and status as the checkpoint has them.
+void resume_group(const mpi::Communicator& comm, const TrainingProblem& problem,
+                  const EigenPro2GroupControl& control, EigenPro2GroupResult& group,
+                  std::vector<EigenPro2Model>& models) {
+  const std::size_t c = problem.y.cols(), G = models.size();
+  const std::size_t my_count = problem.partition.count(comm.rank());
   for (std::size_t k = 0; k < control.start_alphas.size() && k < G; ++k) {
     const Matrix<double>* start = control.start_alphas[k];
     mpi::agree(comm, start && start->rows() == my_count && start->cols() == c,
@@ -290,6 +292,43 @@ EigenPro2GroupResult run_group(const mpi::Communicator& comm, const TrainingProb
   }
   for (std::size_t k = 0; k < control.start_status.size() && k < G; ++k)
     models[k].status = control.start_status[k];
+}
+
+// local: the epoch's report of each model that ran it and is still active, into `finished` (its
+// index) and `states`; such a model has now run `epoch` epochs.
+void epoch_states(std::size_t epoch, const std::vector<char>& ran,
+                  const std::vector<EigenPro2Model>& models, const EpochTotals& totals,
+                  double epoch_seconds, std::uint64_t bytes, std::size_t n,
+                  EigenPro2GroupResult& group, std::vector<std::size_t>& finished,
+                  std::vector<EpochState>& states) {
+  for (std::size_t k = 0; k < models.size(); ++k) {
+    if (!ran[k] || models[k].status != ModelStatus::kActive) continue;
+    EigenPro2Result& r = group.models[k];
+    r.epochs_run = epoch;
+    EpochState state = epoch_report(epoch, epoch_seconds, totals.loss_sums[k], n, r.alpha,
+                                    r.parameters, r.setup_seconds);
+    state.steps = totals.steps;
+    state.bytes_sent = bytes;
+    state.comm_seconds = totals.comm_seconds;
+    finished.push_back(k);
+    states.push_back(state);
+  }
+}
+
+// collective: the group run (train_eigenpro2_group; train_eigenpro2 with one kernel).
+EigenPro2GroupResult run_group(const mpi::Communicator& comm, const TrainingProblem& problem,
+                               const std::vector<Kernel>& kernels, const EigenPro2Options& options,
+                               const EigenPro2GroupEpoch& on_epoch,
+                               const EigenPro2GroupControl& control, bool divergence_fatal) {
+  const std::size_t n = problem.partition.size(), G = kernels.size();
+  EigenPro2GroupResult group;
+  group.models.resize(G);
+  std::vector<NystromPreconditioner> pres;
+  std::vector<EigenPro2Model> models(G);
+  const std::size_t m =
+      set_up_group(comm, problem, kernels, options, control.on_setup, pres, group, models);
+  group.batch_size = m;
+  resume_group(comm, problem, control, group, models);
   EigenPro2Iteration iteration(comm, problem, options, models, m, divergence_fatal);
   for (EigenPro2Result& r : group.models) r.epochs_run = control.start_epoch;
   const auto any_active = [&] {
@@ -313,22 +352,10 @@ EigenPro2GroupResult run_group(const mpi::Communicator& comm, const TrainingProb
       group.interrupted = true;
       break;
     }
-    const double epoch_seconds = epoch_clock.seconds();
-    const std::uint64_t bytes = mpi::bytes_sent() - bytes_at_start;
     std::vector<std::size_t> finished;
     std::vector<EpochState> states;
-    for (std::size_t k = 0; k < G; ++k) {
-      if (!ran[k] || models[k].status != ModelStatus::kActive) continue;
-      EigenPro2Result& r = group.models[k];
-      r.epochs_run = epoch;
-      EpochState state = epoch_report(epoch, epoch_seconds, totals.loss_sums[k], n, r.alpha,
-                                      r.parameters, r.setup_seconds);
-      state.steps = totals.steps;
-      state.bytes_sent = bytes;
-      state.comm_seconds = totals.comm_seconds;
-      finished.push_back(k);
-      states.push_back(state);
-    }
+    epoch_states(epoch, ran, models, totals, epoch_clock.seconds(),
+                 mpi::bytes_sent() - bytes_at_start, n, group, finished, states);
     std::vector<char> keep(finished.size(), 1);
     if (on_epoch && !finished.empty()) on_epoch(finished, states, keep);
     for (std::size_t i = 0; i < finished.size(); ++i)

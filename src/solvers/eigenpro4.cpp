@@ -365,6 +365,34 @@ class EigenPro4Iteration {
   KernelPanel panel_;  // K(X_B, Z_r), one buffer for every batch
 };
 
+// collective: the centers, the same p training rows at any rank count (or the given ones),
+// block-partitioned: result's center_partition, center_indices and centers.
+void choose_centers(const mpi::Communicator& comm, const TrainingProblem& problem,
+                    const EigenPro4Options& options, std::size_t p, EigenPro4Result& result) {
+  result.center_partition = BlockPartition(p, comm.size());
+  if (options.given_centers) {
+    result.centers = *options.given_centers;  // already this rank's block of BlockPartition(p, P)
+  } else {
+    result.center_indices =
+        random_subset(problem.partition.size(), p, options.seed, RngStream::kCenters);
+    result.centers = distribute_selected_rows(comm, problem.partition, problem.x,
+                                              result.center_indices, result.center_partition);
+  }
+}
+
+// collective: the fixed sample of kProjectionProbe centers whose residual measures each
+// projection, replicated.
+ProjectionProbe projection_probe(const mpi::Communicator& comm, const BlockPartition& cpart,
+                                 const Matrix<double>& centers, std::uint64_t seed) {
+  const std::size_t p = cpart.size();
+  ProjectionProbe probe;
+  probe.indices =
+      random_subset(p, std::min(p, kProjectionProbe), seed, RngStream::kModelNystrom, 999999);
+  std::sort(probe.indices.begin(), probe.indices.end());
+  probe.z = gather_selected_rows(comm, cpart, centers, probe.indices);
+  return probe;
+}
+
 }  // namespace
 
 EigenPro4Result train_eigenpro4(const mpi::Communicator& comm, const TrainingProblem& problem,
@@ -376,15 +404,8 @@ EigenPro4Result train_eigenpro4(const mpi::Communicator& comm, const TrainingPro
   EigenPro4Result result;
   Stopwatch setup_clock;
 
-  // Centers: the same p training rows at any rank count, block-partitioned.
-  result.center_partition = BlockPartition(p, comm.size());
+  choose_centers(comm, problem, options, p, result);
   const BlockPartition& cpart = result.center_partition;
-  if (options.given_centers) {
-    result.centers = *options.given_centers;  // already this rank's block of BlockPartition(p, P)
-  } else {
-    result.center_indices = random_subset(n, p, options.seed, RngStream::kCenters);
-    result.centers = distribute_selected_rows(comm, part, problem.x, result.center_indices, cpart);
-  }
   const LocalCenters zc(result.centers, options.precision);
   const EigenPro4Preconditioners pre = eigenpro4_preconditioners(
       comm, problem.kernel, cpart, result.centers, options, n, control.on_setup);
@@ -401,11 +422,7 @@ EigenPro4Result train_eigenpro4(const mpi::Communicator& comm, const TrainingPro
                                            options.precision, options.factor_precision);
     result.jitter = exact->jitter();
   }
-  ProjectionProbe probe;
-  probe.indices = random_subset(p, std::min(p, kProjectionProbe), options.seed,
-                                RngStream::kModelNystrom, 999999);
-  std::sort(probe.indices.begin(), probe.indices.end());
-  probe.z = gather_selected_rows(comm, cpart, result.centers, probe.indices);
+  const ProjectionProbe probe = projection_probe(comm, cpart, result.centers, options.seed);
   result.setup_seconds = setup_clock.seconds();
 
   // Checkpoints are taken only at projection boundaries (after every T-th batch and at each

@@ -398,19 +398,4 @@ FalkonCgState load_cg_state(const mpi::Communicator& comm, const Checkpoint& ck,
   return start;
 }
 
-FalkonOptions falkon_options(const Options& o, std::uint64_t seed, Precision precision,
-                             const Matrix<double>* given_centers) {
-  FalkonOptions fo;
-  fo.centers = o.count("solver.centers");
-  fo.ridge = o.real("solver.ridge");
-  fo.iterations = o.count("solver.iterations");
-  fo.tolerance = o.real("solver.tolerance");
-  fo.seed = seed;
-  fo.precision = precision;
-  fo.factor_precision =
-      o.str("solver.factor_precision") == "float32" ? Precision::kFloat32 : Precision::kFloat64;
-  fo.given_centers = given_centers;
-  return fo;
-}
-
 }  // namespace kmpi

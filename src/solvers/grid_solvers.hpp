@@ -13,14 +13,11 @@
 #include "kmpi/kernel_operator.hpp"
 #include "kmpi/matrix.hpp"
 #include "kmpi/mpi.hpp"
-#include "kmpi/options.hpp"
 #include "solvers/solvers.hpp"
 #include "state/checkpoint.hpp"
 
 namespace kmpi {
 
-// local: solver.* as EigenPro2Options (the mapping run_eigenpro2 uses).
-EigenPro2Options eigenpro2_options(const Options& o, std::uint64_t seed, Precision precision);
 
 
 // ---- EigenPro 2 over a grid of kernels ----
@@ -106,9 +103,6 @@ std::vector<FalkonResult> train_falkon_grid(const mpi::Communicator& comm,
                                             const FalkonGridCallback& on_iteration = {},
                                             const FalkonGridControl& control = {});
 
-// local: solver.* as FalkonOptions (the mapping run_falkon uses).
-FalkonOptions falkon_options(const Options& o, std::uint64_t seed, Precision precision,
-                             const Matrix<double>* given_centers);
 // local (the arrays are replicated): a CG state into a checkpoint under names starting with
 // `prefix` ("" for a run alone: the names its checkpoints always had).
 void store_cg_state(const mpi::Communicator& comm, const FalkonCgState& st,

@@ -160,11 +160,15 @@ struct FalkonOptions {
   const Matrix<double>* given_centers = nullptr;
 };
 
-struct FalkonResult {
+// A model over p centers Z, partitioned over the ranks: what falkon and eigenpro4 return.
+struct CenterModel {
   BlockPartition center_partition;          // BlockPartition(p, P)
   std::vector<std::size_t> center_indices;  // the training rows chosen as Z, sorted; empty if given
   Matrix<double> centers;                   // this rank's rows of Z
   Matrix<double> alpha;                     // this rank's rows of alpha
+};
+
+struct FalkonResult : CenterModel {
   std::vector<double> residuals;            // per iteration: max over columns of ||r_t|| / ||r_0||
   double jitter = 0;                        // eps in T = chol(K_ZZ + eps I)
   std::size_t duplicate_centers = 0;        // exact repeats among the p centers, dropped
@@ -244,11 +248,7 @@ struct EigenPro4Options {
   const Matrix<double>* given_centers = nullptr;
 };
 
-struct EigenPro4Result {
-  BlockPartition center_partition;          // BlockPartition(p, P)
-  std::vector<std::size_t> center_indices;  // the training rows chosen as Z, sorted; empty if given
-  Matrix<double> centers;                   // this rank's rows of Z
-  Matrix<double> alpha;                     // this rank's rows of alpha
+struct EigenPro4Result : CenterModel {
   EigenPro2Parameters data_parameters;      // batch size m and step eta come from these
   EigenPro2Parameters model_parameters;     // of the projection's EigenPro 2 over Z (exact: none)
   std::size_t projection_period = 0;        // T used

@@ -4,8 +4,11 @@
 # step loops) made to throw on one rank, over short runs of train (each solver, RFM, the xRFM
 # tree), tune (a validation split, folds), predict and convert at 2 and 4 ranks, and each time the job must
 #  - end by itself within BOUND seconds (no hang; the stall watchdog is off, so a hang shows);
-#  - exit with code 1 (DESIGN §3: an agreed error, or MPI_Abort from a lone failure);
-#  - print exactly one error line ("kmpi: error..." or "[rank r] kmpi: fatal: ...");
+#  - exit with the code README documents (expected_code: 1, DESIGN §3: an agreed error, or
+#    MPI_Abort from a lone failure);
+#  - print exactly one error line ("kmpi: error (rank r)..." or "[rank r] kmpi: fatal: ..."),
+#    naming the rank the fault was injected on;
+#  - leave no temporary file (*.tmp*, *.convert-part) in the run's directory or checkpoints;
 #  - lose nothing and leave no partial output: every output (model, predictions, metrics, metric
 #    matrix, selected config, converted arrays) is there before the run with other bytes, and after
 #    it is either unchanged or whole (the clean run's bytes; metrics: its number of lines);
@@ -84,16 +87,44 @@ launch() {
 PROBLEMS=()
 problem() { PROBLEMS+=("$*"); echo "PROBLEM: $*"; }
 
-# Checks the injected run in the current directory against the clean one in $1.
+# The exit code README documents for an injected fault of kind $1: "error" is a kmpi::Error on one
+# rank, which the ranks agree on or which ends the job through MPI_Abort (1 either way); the
+# watchdog's 4 (kStallExitCode) and a signal's 3 would each mean the fault was not handled.
+expected_code() {
+  case $1 in
+    error) echo 1 ;;
+    clean | resume) echo 0 ;;
+    *) fail "expected_code: unknown kind $1" ;;
+  esac
+}
+
+# Checks the injected run in the current directory against the clean one in $1: $2 names it, $3
+# is the kind of fault (expected_code), $4 the rank it was injected on.
 check_injection() {
   local ref=$1 what=$2 rcount
   if grep -q "time limit for job execution\|mpirun: Forwarding signal" out.log || [ "$RC" -eq 124 ] ||
     [ "$(echo "$SECONDS_TAKEN >= $BOUND" | bc)" -eq 1 ]; then
     problem "$what: HANG (rc $RC after ${SECONDS_TAKEN}s)"; return
   fi
-  [ "$RC" -eq 1 ] || problem "$what: exit code $RC, expected 1"
+  local code; code=$(expected_code "$3")
+  [ "$RC" -eq "$code" ] || problem "$what: exit code $RC, expected $code"
   rcount=$(grep -cE '^(\[rank [0-9]+\] )?kmpi: (error|fatal)' out.log || true)
   [ "$rcount" -eq 1 ] || problem "$what: $rcount error lines: $(grep -E 'kmpi: (error|fatal)' out.log | head -3 | tr '\n' '|')"
+  # The one line names the rank that failed: "kmpi: error (rank r): ..." when the ranks agreed,
+  # "[rank r] kmpi: fatal: ..." when it failed alone.
+  [ "$rcount" -ne 1 ] || [ -z "$4" ] ||
+    grep -qE "^(kmpi: error \(rank $4\)|\[rank $4\] kmpi: fatal)" out.log ||
+    problem "$what: the error line does not name rank $4: $(grep -E 'kmpi: (error|fatal)' out.log)"
+  # No temporary left behind (the writers' "<name>.tmp", "<name>.tmp.<pid>[.<n>]", the tree's
+  # "<model>.tmp-tree-<pid>.leaf-<k>", convert's "<name>.convert-part"): a writer that fails
+  # removes its own, whichever rank failed.
+  # Known leak, left out here: the xRFM tree's split checkpoint (search/tree_checkpoint.cpp,
+  # save_split) leaves split-<node>.tmp when its rename fails; the fix belongs with the tree's
+  # work in flight (detail::rename_into_place, as the other writers).
+  local left
+  left=$(find . -path ./resume -prune -o \( -name '*.tmp*' -o -name '*.convert-part' \) -print |
+    { grep -v '^\./ck/tree/split-[0-9]*\.tmp$' || true; } | sort | tr '\n' ' ')
+  [ -z "$left" ] || problem "$what: temporary files left behind: $left"
   for o in "${OUTS[@]}"; do
     [ -e "$o" ] || { problem "$what: the previous $o is gone"; continue; }
     cmp -s "$o" <(echo previous) && continue
@@ -108,7 +139,7 @@ check_injection() {
     RESUMED=$((RESUMED + 1))
     mkdir -p resume && cp -r ck resume/ && cd resume
     launch "$NP" "" --run.resume=require
-    [ "$RC" -eq 0 ] || problem "$what: the checkpoint left behind does not resume (rc $RC: $(grep -m1 kmpi: out.log))"
+    [ "$RC" -eq "$(expected_code resume)" ] || problem "$what: the checkpoint left behind does not resume (rc $RC: $(grep -m1 kmpi: out.log))"
     [ "$RC" -ne 0 ] || cmp -s model.kmpi "$ref/model.kmpi" ||
       problem "$what: resuming the checkpoint left behind gives another model"
     cd ..
@@ -129,7 +160,7 @@ inject() {
   INJECTIONS=$((INJECTIONS + 1))
   grep -q "fault injected at $site" out.log ||
     problem "$name np=$NP $site rank $rank pass $pass: the fault did not fire (rc $RC)"
-  check_injection "$REF" "$name np=$NP $site rank=$rank pass=$pass/$count"
+  check_injection "$REF" "$name np=$NP $site rank=$rank pass=$pass/$count" error "$rank"
 }
 
 INJECTIONS=0 RESUMED=0 SITES_SEEN=() SAMPLED=()
@@ -140,7 +171,7 @@ sweep() {
   scenario "$name"
   mkdir -p "$REF" && cd "$REF"
   launch "$NP" list
-  [ "$RC" -eq 0 ] || { cat out.log; fail "$name at $NP ranks: the clean run failed (rc $RC)"; }
+  [ "$RC" -eq "$(expected_code clean)" ] || { cat out.log; fail "$name at $NP ranks: the clean run failed (rc $RC)"; }
   local before=$INJECTIONS
   for site in $(awk '{ print $2 }' sites.txt | sort -u | grep -E "$SITES"); do
     SITES_SEEN+=("$site")
@@ -182,6 +213,20 @@ sweep() {
   done
   echo "$name at $NP ranks: $k sites, $((INJECTIONS - before)) injections"
 }
+
+# A malformed KMPI_FAULT: one line naming it from rank 0 and exit code 1 on every rank, at 1 and 2
+# ranks (not std::terminate's abort, exit code 134, as before issue 28's fix).
+mkdir -p "$WORK/malformed" && cd "$WORK/malformed"
+for case in 1:garbage 2:site=x,rank=abc 2:site=eigenpro2.step,pass=0; do
+  np=${case%%:*} spec=${case#*:} RC=0
+  KMPI_FAULT=$spec timeout -k 5 60 mpirun --timeout 30 -np "$np" "$KMPI" info > out.log 2>&1 || RC=$?
+  [ "$RC" -eq 1 ] || fail "KMPI_FAULT=$spec at $np ranks: exit code $RC, expected 1: $(cat out.log)"
+  # (mpirun adds its own note on a non-zero exit code; kmpi's lines are those naming kmpi.)
+  [ "$(grep -c kmpi out.log)" -eq 1 ] && grep -qE '^kmpi: error( \(rank 0\))?: KMPI_FAULT: ' out.log &&
+    ! grep -qE 'terminate called|MPI_ABORT|Aborted|core dumped' out.log ||
+    fail "KMPI_FAULT=$spec at $np ranks: expected one line 'kmpi: error...: KMPI_FAULT: ...', got: $(cat out.log)"
+done
+echo "fault_sweep: a malformed KMPI_FAULT ends every rank with exit code 1 and one line"
 
 # The model predict reads (eigenpro2, 2 ranks, no faults).
 mkdir -p "$WORK/make_model" && cd "$WORK/make_model"
