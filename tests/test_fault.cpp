@@ -33,6 +33,18 @@ TEST(FaultSpec, KeysInAnyOrder) {
   EXPECT_EQ(s.pass, 12);
 }
 
+TEST(FaultSpec, DelayInMilliseconds) {
+  const Spec s = parse_spec("site=tree.leaf,rank=1,delay=2500");
+  EXPECT_EQ(s.site, "tree.leaf");
+  EXPECT_EQ(s.rank, 1);
+  EXPECT_EQ(s.pass, 1);
+  EXPECT_EQ(s.delay_ms, 2500);
+  EXPECT_EQ(parse_spec("site=x").delay_ms, 0);
+  EXPECT_THROW(parse_spec("site=x,delay=0"), Error);
+  EXPECT_THROW(parse_spec("site=x,delay=-5"), Error);
+  EXPECT_THROW(parse_spec("site=x,delay=1s"), Error);
+}
+
 TEST(FaultSpec, ListCountsEverySite) {
   const Spec s = parse_spec("list");
   EXPECT_TRUE(s.list);

@@ -7,12 +7,14 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <chrono>
 #include <climits>
 #include <cstdlib>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 
 #include "kmpi/error.hpp"
 
@@ -24,6 +26,7 @@ struct State {
   bool list = false;      // count every site (KMPI_FAULT=list)
   std::string site;       // inject: the site
   long long pass = 1;     // inject: the passage that throws (1 = first)
+  long long delay_ms = 0;  // inject: > 0 sleeps this long at that passage instead
   int rank = 0;           // this process's rank
   std::string list_path;  // list: where the counts go at exit
   std::mutex mutex;
@@ -95,6 +98,8 @@ Spec parse_spec(const std::string& text) {
       spec.rank = static_cast<int>(spec_number(item, value, 0, INT_MAX));
     } else if (key == "pass" && eq != std::string::npos) {
       spec.pass = spec_number(item, value, 1, LLONG_MAX);
+    } else if (key == "delay" && eq != std::string::npos) {
+      spec.delay_ms = spec_number(item, value, 1, 3600000);
     } else {
       throw Error("KMPI_FAULT: cannot read '" + item + "' (site=NAME,rank=R,pass=N or list)");
     }
@@ -115,6 +120,7 @@ void configure(int rank) {
   s->list = parsed.list;
   s->site = parsed.site;
   s->pass = parsed.pass;
+  s->delay_ms = parsed.delay_ms;
   if (s->list) {
     const char* path = std::getenv("KMPI_FAULT_LIST");
     s->list_path = path ? path : "";
@@ -131,6 +137,10 @@ void detail::pass(const char* site) {
   {
     std::lock_guard<std::mutex> lock(s.mutex);
     n = ++s.counts[site];
+  }
+  if (!s.list && n == s.pass && s.delay_ms > 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(s.delay_ms));
+    return;
   }
   if (!s.list && n == s.pass)
     throw Error("fault injected at " + s.site + " (passage " + std::to_string(n) + ", rank " +

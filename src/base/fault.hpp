@@ -4,7 +4,10 @@
 // process from the environment, by `configure` (the MPI environment calls it after MPI_Init):
 //   KMPI_FAULT="site=comm.allreduce,rank=1,pass=3"  rank 1 throws at its 3rd comm.allreduce;
 //   KMPI_FAULT=list  every rank counts its passages; at exit each appends "rank site count"
-//                    lines to the file KMPI_FAULT_LIST (the sweep's list of sites).
+//                    lines to the file KMPI_FAULT_LIST (the sweep's list of sites);
+//   KMPI_FAULT="site=tree.leaf,rank=1,delay=3000"  rank 1 sleeps 3 s at its first tree.leaf
+//                    instead of throwing: a slow rank, for tests of waits that must not be
+//                    taken for a lost peer.
 // Unset (every real run), `point` costs one load and one predictable branch.
 #pragma once
 
@@ -19,10 +22,11 @@ struct Spec {
   std::string site;
   int rank = 0;
   long long pass = 1;
+  long long delay_ms = 0;  // > 0: sleep this long at the passage instead of throwing
 };
 
-// local: reads a KMPI_FAULT value, "list" or "site=NAME[,rank=R][,pass=N]" (rank >= 0, default 0;
-// pass >= 1, default 1); anything else throws kmpi::Error whose message starts with "KMPI_FAULT".
+// local: reads a KMPI_FAULT value, "list" or "site=NAME[,rank=R][,pass=N][,delay=MS]" (rank >= 0,
+// default 0; pass >= 1, default 1; delay in ms, 1 to 3600000); anything else throws kmpi::Error whose message starts with "KMPI_FAULT".
 Spec parse_spec(const std::string& text);
 
 namespace detail {

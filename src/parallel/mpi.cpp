@@ -244,7 +244,16 @@ void agree(const Communicator& comm, bool ok, const std::string& message_if_fail
   if (first == comm.size()) return;
   std::string message =
       comm.broadcast(comm.rank() == first ? message_if_failed : std::string(), first);
-  throw CollectiveError(message, first);
+  // The rank named in the error line is the world's: on a sub-communicator (the tree's groups,
+  // tune's groups) the failing rank's own number, whichever group it failed in.
+  MPI_Group group = MPI_GROUP_NULL, world = MPI_GROUP_NULL;
+  int world_rank = first;
+  if (MPI_Comm_group(comm.get(), &group) == MPI_SUCCESS &&
+      MPI_Comm_group(MPI_COMM_WORLD, &world) == MPI_SUCCESS)
+    MPI_Group_translate_ranks(group, 1, &first, world, &world_rank);
+  if (group != MPI_GROUP_NULL) MPI_Group_free(&group);
+  if (world != MPI_GROUP_NULL) MPI_Group_free(&world);
+  throw CollectiveError(message, world_rank);
 }
 
 }  // namespace kmpi::mpi

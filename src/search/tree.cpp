@@ -11,12 +11,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <climits>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <map>
 
+#include "base/fault.hpp"
 #include "base/permutation.hpp"
 #include "driver/metrics.hpp"
 #include "parallel/log.hpp"
@@ -76,6 +78,7 @@ void stop_if_signalled(const mpi::Communicator& comm, const Growth& g) {
 // it there).
 void train_leaf(const mpi::Communicator& comm, NodeRows rows, NodeRows val, std::uint64_t node,
                 int depth, Growth& g) {
+  fault::point("tree.leaf");
   const std::size_t n = rows.data.partition.size();
   const std::size_t routed = g.validated ? val.data.partition.size() : 0;
   // The reference refills a leaf below the root only (a tree of one leaf validates on the rows
@@ -397,11 +400,13 @@ TreeTrainResult train_tree(const mpi::Communicator& comm, const Options& o, Loca
   // group's work, and meets every other rank at the allgather below.
   bool ok = true, stopped = false;
   std::string message;
+  int failing = INT_MAX;  // the world rank a group's agreed error names
   try {
     grow(comm, std::move(root), std::move(val_root), 1, 0, g);
   } catch (const CollectiveError& e) {
     ok = false;
     message = e.what();
+    failing = e.failing_rank();
   } catch (const TreeStopped&) {
     stopped = true;
   }
@@ -431,7 +436,13 @@ TreeTrainResult train_tree(const mpi::Communicator& comm, const Options& o, Loca
   }
   write_tree(comm, g, o.str("output.model"), records, result.tree, leaf_nodes,
              all_ok && !any_stopped);
-  mpi::agree(comm, ok, message);
+  // Every rank of a failed group holds its message; the line names the rank that failed.
+  const int culprit = comm.allreduce_value(ok ? INT_MAX : failing, mpi::Op::kMin);
+  if (culprit < INT_MAX) {
+    const int holder = comm.allreduce_value(ok ? P : comm.rank(), mpi::Op::kMin);
+    throw CollectiveError(comm.broadcast(comm.rank() == holder ? message : std::string(), holder),
+                          culprit);
+  }
   if (!collect_leaf_rows) result.leaf_rows.clear();
   if (any_stopped) {
     log.info(

@@ -12,6 +12,7 @@
 
 #include "base/fault.hpp"
 #include "base/rng.hpp"
+#include "io/posix_file.hpp"
 
 namespace kmpi {
 
@@ -46,9 +47,10 @@ void save_split(const mpi::Communicator& comm, const std::string& dir, std::uint
     std::FILE* f = std::fopen(temp.c_str(), "wb");
     bool ok = f && std::fwrite(words.data(), 8, words.size(), f) == words.size();
     if (f) ok = std::fclose(f) == 0 && ok;
-    if (ok) fault::point("io.rename");
-    ok = ok && std::rename(temp.c_str(), path.c_str()) == 0;
-    if (!ok) throw Error(path + ": cannot write a tree checkpoint");
+    // Whatever fails, the temporary goes (rename_into_place removes it on its own failures).
+    const std::string why = ok ? detail::rename_into_place(temp, path) : "not written";
+    if (!ok) std::remove(temp.c_str());
+    if (!why.empty()) throw Error(path + ": cannot write a tree checkpoint (" + why + ")");
   });
 }
 

@@ -163,6 +163,13 @@ run 2 train --config tree.ini --data.train_labels=yint.npy --data.task=regressio
   --rfm.leaf_size=1500 --run.dry_run=true --output.model=dry.kmpi > dry.log 2>&1 ||
   { cat dry.log; fail "dry run of a regression tree on integer targets"; }
 grep -q "c = 1," dry.log || { cat dry.log; fail "integer regression targets planned as classes"; }
+# Groups finish at different times: rank 1 sleeps 4 s at its leaf while rank 0, done with its
+# own, waits at the tree's join. With run.stall_timeout = 2 that wait was taken for a lost peer
+# (exit 4) until the join waited outside the watchdog (Communicator::wait_for_peers).
+KMPI_FAULT="site=tree.leaf,rank=1,delay=4000" run 2 train --config tree.ini --rfm.leaf_size=1500 \
+  --run.stall_timeout=2 --output.model=slow.kmpi > slow.log 2>&1 ||
+  { cat slow.log; fail "a tree whose groups finish 4 s apart, run.stall_timeout = 2"; }
+cmp tree.kmpi slow.kmpi || fail "the slow-leaf tree differs from the tree"
 rc=0; run 2 tune --config tree.ini --rfm.leaf_size=1500 --tune.bandwidths=5,10 > tune.log 2>&1 || rc=$?
 [ "$rc" -eq 1 ] && grep -q "rfm.leaf_size" tune.log || { cat tune.log; fail "tune with a tree"; }
 ls | grep -q "tmp" && fail "temporary files left: $(ls | grep tmp)"
