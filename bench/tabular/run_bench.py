@@ -445,7 +445,7 @@ def main():
     jsonl, txt = args.out + ".jsonl", args.out + ".txt"
     header = [
         "Tabular anchors side by side (bench/tabular/run_bench.py; issue 27 section 3)",
-        "kmpi recipe: Laplacian kernel, bandwidth 10, numeric columns standardized (training mean"
+        "kmpi plain: Laplacian kernel, bandwidth 10, numeric columns standardized (training mean"
         " / std;",
         "  missing -> training mean + 0/1 indicator), categorical one-hot 0/1, ridge 1e-3 / n_train"
         f" (= K + 1e-3 I), direct solve when n_train <= {args.direct_max},",
@@ -469,6 +469,8 @@ def main():
         f" {args.xrfm_agop_batch}, same encoded matrix as kmpi (no categorical_info).",
         "Timings: each method in turn, 2 threads, on a 2-core machine SHARED with other"
         " engineers' builds (load 9-17): indicative only.",
+        "The kmpi recipe column was run later than the others (same machine, data and splits;"
+        " load 4-8); each cell is the latest line of OUT.jsonl for its data set and method.",
     ]
     if args.report_only:
         report(jsonl, txt, header)
