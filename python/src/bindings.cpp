@@ -8,6 +8,7 @@
 #include <pybind11/stl.h>
 
 #include <csignal>
+#include <cstdio>
 #include <fstream>
 #include <iterator>
 #include <memory>
@@ -15,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include "base/fault.hpp"
+#include "base/temporaries.hpp"
 #include "kmpi/error.hpp"
 #include "kmpi/model.hpp"
 #include "solvers/solvers.hpp"
@@ -35,6 +38,33 @@ MPI_Comm mpi_comm_of(const py::object& comm) {
   MPI_Comm* c = PyMPIComm_Get(comm.ptr());
   if (c == nullptr) throw py::error_already_set();
   return *c;
+}
+
+// collective: `work()`, whose failures are agreed (a CollectiveError: kmpi.Error on every rank)
+// or this rank's alone. A lone failure at more than one rank leaves the others in a collective
+// that never completes, so this rank does what the kmpi binary does (DESIGN §3): one line
+// "[rank r] kmpi: fatal: ...", the job's registered temporaries removed, MPI_Abort. Python's own
+// errors (py::error_already_set) are raised where they happen: kmpi/__init__.py agrees on its
+// conversions before any collective.
+template <class Work>
+auto abort_if_alone(const py::object& comm_obj, Work&& work) -> decltype(work()) {
+  try {
+    return work();
+  } catch (const CollectiveError&) {
+    throw;
+  } catch (const py::error_already_set&) {
+    throw;
+  } catch (const std::exception& e) {
+    int size = 1, rank = 0;
+    MPI_Comm_size(mpi_comm_of(comm_obj), &size);
+    if (size == 1) throw;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    std::fprintf(stderr, "[rank %d] kmpi: fatal: %s\n", rank, e.what());
+    std::fflush(stderr);
+    temporaries::remove_registered();
+    MPI_Abort(MPI_COMM_WORLD, 1);
+    throw;
+  }
 }
 
 // collective: a 1-D (n) or 2-D (n x k) float64 array as a Matrix, shapes agreed over the ranks.
@@ -78,6 +108,7 @@ class PyModel {
     return m;
   }
   bool is_tree() const { return tree_ != nullptr; }
+  const py::object& comm() const { return comm_obj_; }
 
   // collective: predictions (rows x c) for this rank's query rows.
   py::array_t<double> predict(const Array& x) const {
@@ -311,6 +342,13 @@ PYBIND11_MODULE(_kmpi, m) {
   m.doc() = "kmpi: large kernel models on MPI ranks (the C++ library; see kmpi/__init__.py)";
   // A ValueError, as scikit-learn expects of invalid input (its estimator checks catch ValueError).
   py::register_exception<Error>(m, "Error", PyExc_ValueError);
+  // KMPI_FAULT (test-only, base/fault.hpp), read once as the kmpi binary does after MPI_Init
+  // (mpi4py has initialised MPI): the fault sweep reaches fit, predict and save too.
+  {
+    int rank = 0;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    fault::configure(rank);
+  }
   py::class_<TableEncoding>(m, "Table",
                             "A table's encoding (columns, categories, imputation, class names)")
       .def_property_readonly("columns",
@@ -337,9 +375,18 @@ PYBIND11_MODULE(_kmpi, m) {
       .def_readonly("label_name", &TableEncoding::label_name)
       .def_readonly("missing_values", &TableEncoding::missing_values);
   py::class_<PyModel>(m, "Model")
-      .def("predict", &PyModel::predict, py::arg("X"),
-           "collective: predictions (rows x outputs) for this rank's rows")
-      .def("save", &PyModel::save, py::arg("path"), "collective: the model file (as the CLI's)")
+      .def(
+          "predict",
+          [](const PyModel& p, const Array& x) {
+            return abort_if_alone(p.comm(), [&] { return p.predict(x); });
+          },
+          py::arg("X"), "collective: predictions (rows x outputs) for this rank's rows")
+      .def(
+          "save",
+          [](const PyModel& p, const std::string& path) {
+            abort_if_alone(p.comm(), [&] { p.save(path); });
+          },
+          py::arg("path"), "collective: the model file (as the CLI's)")
       .def_property_readonly("dimension", [](const PyModel& p) { return p.header().dimension; })
       .def_property_readonly("outputs", [](const PyModel& p) { return p.header().outputs; })
       .def_property_readonly("centers", [](const PyModel& p) { return p.header().centers; })
@@ -358,7 +405,16 @@ PYBIND11_MODULE(_kmpi, m) {
       .def_property_readonly("classification", [](const PyModel& p) {
         return p.header().task == Task::kClassification;
       });
-  m.def("fit", &fit, py::arg("comm"), py::arg("args"), py::arg("X"), py::arg("y"),
+  m.def(
+      "fit",
+      [](const py::object& comm, const std::vector<std::string>& args, const Array& x,
+         const Array& y, bool classification, const Array& x_test, const Array& y_test,
+         const Array& x_val, const Array& y_val, const py::object& table) {
+        return abort_if_alone(comm, [&] {
+          return fit(comm, args, x, y, classification, x_test, y_test, x_val, y_val, table);
+        });
+      },
+      py::arg("comm"), py::arg("args"), py::arg("X"), py::arg("y"),
         py::arg("classification"), py::arg("X_test"), py::arg("y_test"), py::arg("X_val"),
         py::arg("y_val"), py::arg("table") = py::none());
   m.def("encode_table", &encode_table, py::arg("comm"), py::arg("name"), py::arg("args"),
@@ -367,14 +423,16 @@ PYBIND11_MODULE(_kmpi, m) {
   m.def(
       "load",
       [](const py::object& comm_obj, const std::string& path) {
-        const mpi::Communicator comm(mpi_comm_of(comm_obj));
-        if (is_tree_model_file(comm, path)) return PyModel::load_tree(comm_obj, path);
-        LocalModel model;
-        {
-          py::gil_scoped_release release;
-          model = load_model(comm, path);
-        }
-        return PyModel(comm_obj, std::move(model));
+        return abort_if_alone(comm_obj, [&] {
+          const mpi::Communicator comm(mpi_comm_of(comm_obj));
+          if (is_tree_model_file(comm, path)) return PyModel::load_tree(comm_obj, path);
+          LocalModel model;
+          {
+            py::gil_scoped_release release;
+            model = load_model(comm, path);
+          }
+          return PyModel(comm_obj, std::move(model));
+        });
       },
       py::arg("comm"), py::arg("path"), "collective: a model file, each rank its block");
 }
