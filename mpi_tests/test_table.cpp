@@ -2,7 +2,10 @@
 // row selection: the encoding fitted on the selected rows (categories merged over ranks, the
 // training mean imputed, a missing indicator, text labels as sorted class names) against the
 // formulas that wrote the file; the encoding applied to every row (an unseen category: zeros);
-// and the encoding through the model file (format version 4) at this rank count.
+// and the encoding through the model file (format version 4) at this rank count. With
+// data.numeric_transform = quantile: the knots gathered over ranks equal the serial knots of the
+// selected values, every value encoded as its normal score, and the knots through the model
+// file (version 5).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -12,6 +15,7 @@
 #include <vector>
 
 #include "common.hpp"
+#include "io/quantile_map.hpp"
 #include "kmpi/data.hpp"
 #include "kmpi/model.hpp"
 #include "kmpi/mpi.hpp"
@@ -46,6 +50,39 @@ std::vector<double> expected_row(std::size_t i, double mean) {
   return r;
 }
 
+// Reading a training table with its labels in column "y".
+ReadOptions fitting_read() {
+  ReadOptions read;
+  read.fit_table = true;
+  read.embedded_labels = true;
+  read.label_column = "y";
+  return read;
+}
+
+// A model of p zero centers with `table` saved to `path` and loaded again; its format version
+// must be `version`.
+LocalModel through_model_file(const mpi::Communicator& comm, const std::string& path,
+                              const TableEncoding& table, std::size_t d, std::size_t c,
+                              std::size_t p, std::uint32_t version) {
+  LocalModel m;
+  m.header.kernel.bandwidth = 2;
+  m.header.dimension = d;
+  m.header.outputs = c;
+  m.header.centers = p;
+  m.header.table = table;
+  m.partition = BlockPartition(p, comm.size());
+  m.centers = Matrix<double>(m.partition.count(comm.rank()), d);
+  m.weights = Matrix<double>(m.partition.count(comm.rank()), c);
+  save_model(comm, path, m);
+  if (comm.rank() == 0) {
+    const std::string bytes = read_text(path);
+    std::uint32_t got = 0;
+    std::memcpy(&got, bytes.data() + 8, 4);
+    EXPECT_EQ(got, version);
+  }
+  return load_model(comm, path);
+}
+
 TEST(Table, FitOnSelectedRowsApplyToAllAndThroughTheModelFile) {
   const auto comm = mpi::Communicator::world();
   SharedDir dir(comm);
@@ -62,10 +99,7 @@ TEST(Table, FitOnSelectedRowsApplyToAllAndThroughTheModelFile) {
   }
   const double mean = sum / count;
 
-  ReadOptions read;
-  read.fit_table = true;
-  read.embedded_labels = true;
-  read.label_column = "y";
+  ReadOptions read = fitting_read();
   read.missing_indicators = true;
   const LocalData train = read_distributed(comm, path, "", selection, read);
   const TableEncoding& t = train.table;
@@ -102,17 +136,7 @@ TEST(Table, FitOnSelectedRowsApplyToAllAndThroughTheModelFile) {
   }
 
   // The model file keeps the encoding (version 4).
-  LocalModel m;
-  m.header.kernel.bandwidth = 2;
-  m.header.dimension = 5;
-  m.header.outputs = 2;
-  m.header.centers = kRows;
-  m.header.table = t;
-  m.partition = BlockPartition(kRows, comm.size());
-  m.centers = Matrix<double>(m.partition.count(comm.rank()), 5);
-  m.weights = Matrix<double>(m.partition.count(comm.rank()), 2);
-  save_model(comm, dir.path("m.kmpi"), m);
-  const LocalModel back = load_model(comm, dir.path("m.kmpi"));
+  const LocalModel back = through_model_file(comm, dir.path("m.kmpi"), t, 5, 2, kRows, 4);
   const TableEncoding& b = back.header.table;
   ASSERT_EQ(b.columns.size(), 2u);
   EXPECT_EQ(b.columns[0].fill, mean);
@@ -121,12 +145,59 @@ TEST(Table, FitOnSelectedRowsApplyToAllAndThroughTheModelFile) {
   EXPECT_EQ(b.classes, t.classes);
   EXPECT_EQ(b.missing_values, t.missing_values);
   EXPECT_EQ(b.label_name, "y");
+}
+
+// A column of counts with ties and missing values, and a second, skewed one.
+double count_of(std::size_t i) { return static_cast<double>((i * 7) % 5); }
+double skewed_of(std::size_t i) { return std::exp(0.3 * static_cast<double>(i)); }
+
+TEST(Table, QuantileTransformGathersTheSerialKnotsAtAnyRankCount) {
+  const auto comm = mpi::Communicator::world();
+  SharedDir dir(comm);
+  const std::string path = dir.path("q.csv");
+  const std::size_t rows = 61;
   if (comm.rank() == 0) {
-    const std::string bytes = read_text(dir.path("m.kmpi"));
-    std::uint32_t version = 0;
-    std::memcpy(&version, bytes.data() + 8, 4);
-    EXPECT_EQ(version, 4u);
+    std::string text = "count,skewed,y\n";
+    for (std::size_t i = 0; i < rows; ++i)
+      text += (x_missing(i) ? std::string("?") : std::to_string(count_of(i))) + "," +
+              std::to_string(skewed_of(i)) + "," + std::to_string(i % 3) + "\n";
+    write_text(path, text);
   }
+  comm.barrier();
+  std::vector<std::size_t> selection;
+  std::vector<double> counts, skewed;  // the selected rows' values, in no particular order
+  for (std::size_t i = 0; i < rows; ++i) {
+    if (i % 7 == 3) continue;
+    selection.push_back(i);
+    if (!x_missing(i)) counts.push_back(std::stod(std::to_string(count_of(i))));
+    skewed.push_back(std::stod(std::to_string(skewed_of(i))));
+  }
+  ReadOptions read = fitting_read();
+  read.quantile_transform = true;
+  const LocalData train = read_distributed(comm, path, "", selection, read);
+  const TableEncoding& t = train.table;
+  ASSERT_EQ(t.columns.size(), 2u);
+  const std::vector<double> want_counts = detail::quantile_knots(counts);
+  const std::vector<double> want_skewed = detail::quantile_knots(skewed);
+  EXPECT_EQ(t.columns[0].quantiles, want_counts);
+  EXPECT_EQ(t.columns[1].quantiles, want_skewed);
+  EXPECT_EQ(t.columns[0].fill, 0.0);  // a missing count: the median's score
+  ASSERT_EQ(train.dimension, 2u);
+  const std::size_t first = train.partition.begin(comm.rank());
+  for (std::size_t k = 0; k < train.features.rows(); ++k) {
+    const std::size_t i = selection[first + k];
+    const double c = std::stod(std::to_string(count_of(i)));
+    EXPECT_EQ(train.features(k, 0), x_missing(i) ? 0.0 : detail::quantile_normal(want_counts, c))
+        << i;
+    EXPECT_EQ(train.features(k, 1),
+              detail::quantile_normal(want_skewed, std::stod(std::to_string(skewed_of(i)))))
+        << i;
+  }
+
+  // Through the model file: version 5, the same knots.
+  const LocalModel back = through_model_file(comm, dir.path("q.kmpi"), t, 2, 3, rows, 5);
+  EXPECT_EQ(back.header.table.columns[0].quantiles, want_counts);
+  EXPECT_EQ(back.header.table.columns[1].quantiles, want_skewed);
 }
 
 }  // namespace

@@ -195,9 +195,12 @@ def run_kmpi_recipe(d, args):
         sel, model = os.path.join(w, "selected.ini"), os.path.join(w, "model.kmpi")
         log = kmpi("tune", *common, tune_validation, f"--data.limit={limit}",
                    f"--tune.selected_config={sel}", f"--output.model={model}")
+        selected = [line[len("tune: selected"):].strip() for line in log.splitlines()
+                    if line.startswith("tune: selected")]
+        info["selected"] = " | ".join(selected)  # one per tune.numeric_transforms value
         for line in log.splitlines():
-            if line.startswith("tune: selected"):
-                info["selected"] = line[len("tune: selected"):].strip()
+            if line.startswith("tune.numeric_transforms: selected-point scores"):
+                info["transforms"] = line.split("scores", 1)[1].strip()
         if limit:  # tuned on a sample: train on every row, a tree when there are many
             tree = [f"--rfm.leaf_size={leaf}"] if n > leaf else []
             log = kmpi("train", "--config", sel, "--data.limit=0", "--data.validation_fraction=0",

@@ -42,6 +42,9 @@ struct TableColumn {
   std::vector<std::string> categories;  // sorted, unique
   double fill = 0;                      // numeric: imputed for a missing value
   bool indicator = false;               // numeric: a missing-indicator column follows
+  // numeric, data.numeric_transform = quantile: the knots of its normal-score map (sorted; empty =
+  // the value as it is); a missing value then takes `fill` = 0, the median's score.
+  std::vector<double> quantiles;
 };
 
 struct TableEncoding {
@@ -80,6 +83,7 @@ struct ReadOptions {
   std::vector<std::string> missing_values{"", "NA", "NaN", "?"};  // data.missing_values
   bool missing_error = false;       // data.missing = error: refuse missing values
   bool missing_indicators = false;  // data.missing_indicators
+  bool quantile_transform = false;  // data.numeric_transform = quantile (fitting a table only)
   // Optional: called as binary rows are read, with the file and this rank's bytes read of its
   // bytes to read (a progress line for large files; every rank calls it, rank 0 prints).
   std::function<void(const std::string& path, double done, double total)> progress;

@@ -12,7 +12,8 @@
 //             byte what it was)
 //   table   : (version >= 4) u64 byte length L, then L bytes: how a CSV table with a header became
 //             the d features (column names and kinds, categories, imputed values, class names;
-//             src/state/model_table.cpp); written only for a model with a table
+//             src/state/model_table.cpp); written only for a model with a table; version 5:
+//             the same, with quantile knots (data.numeric_transform = quantile)
 //   centers : p x d f64, row-major, in model inputs (scaled, then times S)
 //   weights : p x c f64, row-major
 //   trailer : CRC-32 (zlib) of every byte before it, u32
@@ -36,8 +37,9 @@ enum class Task : std::uint32_t { kClassification = 0, kRegression = 1 };
 
 // 2: the metric section (version 1 files load with metric none). 3: the Laplace family section
 // (version 1 and 2 files load with q = 1, p = 2). 4: the table section (version 1 to 3 files
-// load with none).
-inline constexpr std::uint32_t kModelVersion = 4;
+// load with none). 5: the table section may end with quantile knots (a version 4 file's table
+// has none).
+inline constexpr std::uint32_t kModelVersion = 5;
 
 // How raw features become model inputs; stored in the model so predict applies the same.
 struct Scaling {

@@ -37,6 +37,7 @@ class Options {
   bool flag(const std::string& key) const;
   bool given(const std::string& key) const;  // set on the command line or in the config
   void set(const std::string& key, const std::string& value);  // checked like parsed input
+  void reset(const std::string& key);  // back to its default, not given
   const std::map<std::string, std::string>& values() const { return values_; }
 
  private:

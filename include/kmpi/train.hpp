@@ -5,6 +5,8 @@
 #pragma once
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "kmpi/data.hpp"
 #include "kmpi/model.hpp"
@@ -21,6 +23,10 @@ struct TrainResult {
                          // early stopping); also written to output.model when given
   bool tested = false;   // a labelled test set was given
   FitMetrics test;       // then: the returned model's test metrics (accuracy < 0: regression)
+  // kmpi tune: the selected point's score (validation mse, or 1 - accuracy; mean over folds with
+  // tune.folds; the same bits on every rank) and the options `kmpi train` fits it with.
+  double tune_score = 0;
+  std::vector<std::pair<std::string, std::string>> tune_selected;
 };
 
 // Rows in memory, each rank its block (features unscaled, labels as class indices or targets):

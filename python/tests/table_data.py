@@ -29,8 +29,10 @@ def table(n, seed, unseen=False):
     return df, y.astype(float), names
 
 
-def encode(train, df, indicators):
-    """The reference encoding of df with the training table's categories, means and scales."""
+def encode(train, df, indicators, quantile=False):
+    """The reference encoding of df with the training table's categories, means and scales;
+    quantile: numeric columns first through scikit-learn's QuantileTransformer (normal output)
+    fitted on the column's training values (missing ones left out), a missing value then 0."""
     parts = []
     for c in train.columns:
         if not pd.api.types.is_numeric_dtype(train[c]):
@@ -38,6 +40,23 @@ def encode(train, df, indicators):
             parts += [(df[c].astype(object) == k).to_numpy(dtype=float) for k in cats]
         else:
             t = train[c].astype(float)
+            if quantile:
+                from sklearn.preprocessing import QuantileTransformer
+                values = t.dropna().to_numpy()[:, None]
+                qt = QuantileTransformer(output_distribution="normal",
+                                         n_quantiles=min(1000, len(values))).fit(values)
+                def scores(col, qt=qt):
+                    out = col.astype(float).to_numpy().copy()
+                    ok = ~np.isnan(out)
+                    out[ok] = qt.transform(out[ok][:, None])[:, 0]
+                    return pd.Series(np.where(ok, out, 0.0))
+                nan = t.isna().to_numpy()
+                t = scores(t)
+                v = scores(df[c]).to_numpy()
+                parts.append((v - t.mean()) / t.std(ddof=0))
+                if indicators and nan.any():
+                    parts.append(df[c].isna().to_numpy(dtype=float))
+                continue
             mean = t.mean()
             v = df[c].astype(float).fillna(mean).to_numpy()
             filled = t.fillna(mean).to_numpy()

@@ -19,6 +19,7 @@ enum class RngStream : std::uint64_t {
   kTune = 9,  // the sample of tune.bandwidths = auto
   kTreeSplit = 10,  // the splitter's subsample of an xRFM tree node
   kTreeRefill = 11,  // the training rows a tree leaf moves to its validation rows
+  kQuantile = 12,  // the sample of data.numeric_transform = quantile
 };
 
 // SplitMix64 finaliser: a bijective mixer with good avalanche; counter-based use of it.

@@ -24,7 +24,11 @@ void log_table_encoding(const Log& log, const TableEncoding& t) {
       log.info("  %s: categorical, %zu categories (one-hot): %s", c.name.c_str(),
                c.categories.size(), cats.c_str());
     } else {
-      log.info("  %s: numeric, missing -> %.17g%s", c.name.c_str(), c.fill,
+      const std::string map =
+          c.quantiles.empty()
+              ? std::string()
+              : ", as normal scores of " + std::to_string(c.quantiles.size()) + " quantile knots";
+      log.info("  %s: numeric%s, missing -> %.17g%s", c.name.c_str(), map.c_str(), c.fill,
                c.indicator ? ", with a missing indicator" : "");
     }
   }

@@ -5,6 +5,8 @@
 #include "parallel/log.hpp"
 #include "driver/memory_plan.hpp"
 #include "search/tree.hpp"
+#include "search/tune.hpp"
+#include "io/table_encoding.hpp"
 #include "driver/data_options.hpp"
 
 namespace kmpi {
@@ -173,8 +175,12 @@ int train_tree_command(const mpi::Communicator& comm, const Options& o) {
 namespace {
 
 // collective: train or tune (the same steps; `tune` searches the tune.* grid in fit_model).
-int train_command(const mpi::Communicator& comm, const Options& o, bool tune) {
-  if (!tune && o.count("rfm.leaf_size") > 0) return train_tree_command(comm, o);
+TrainResult train_command(const mpi::Communicator& comm, const Options& o, bool tune) {
+  if (!tune && o.count("rfm.leaf_size") > 0) {
+    TrainResult tree;
+    tree.exit_code = train_tree_command(comm, o);
+    return tree;
+  }
   RunClock clock;
   TrainFiles files = check_train_files(comm, o);
   // Reads of large binary files report their progress (rank 0's share of the rows).
@@ -196,20 +202,73 @@ int train_command(const mpi::Communicator& comm, const Options& o, bool tune) {
           ? 0
           : probe_distributed(comm, centers_path, centers_read_options(files, header)).rows;
   if (!plan_and_scale(comm, o, setup, header, train, centers_p, read_clock))
-    return 0;  // dry run: the plan is printed
+    return {};  // dry run: the plan is printed
   TrainExtras extras = read_train_extras(comm, o, files, rows, header);
-  return fit_model(comm, o, setup, header, std::move(train), std::move(extras), clock)
-      .exit_code;
+  return fit_model(comm, o, setup, header, std::move(train), std::move(extras), clock);
+}
+
+// collective: tune.numeric_transforms with two or more values: the grid tuned once per value of
+// data.numeric_transform, nothing written; the value whose selected point scores best (the first
+// of equals) is kept: its selected config written, and its selected point trained as `kmpi
+// train` would with every output asked for (the model the tune of that value returns).
+int tune_numeric_transforms(const mpi::Communicator& comm, const Options& o,
+                            const std::vector<std::string>& values) {
+  mpi::agree(comm, o.str("run.checkpoint_dir").empty(),
+             "tune.numeric_transforms: one tune per value runs without checkpoints; leave "
+             "run.checkpoint_dir empty (or tune one value)");
+  const Log log(comm, o.flag("run.verbose_ranks"));
+  std::size_t best = values.size();
+  double best_score = 0;
+  std::vector<std::pair<std::string, std::string>> selected;
+  std::string scores;
+  for (std::size_t k = 0; k < values.size(); ++k) {
+    Options candidate = o;
+    candidate.set("data.numeric_transform", values[k]);
+    for (const char* key : {"output.model", "output.metrics", "output.predictions",
+                            "output.metric_matrix", "tune.selected_config"})
+      candidate.set(key, "");
+    log.info("tune.numeric_transforms: tuning with data.numeric_transform = %s",
+             values[k].c_str());
+    const TrainResult r = train_command(comm, candidate, true);
+    if (r.exit_code != 0 || !r.trained) return r.exit_code;  // stopped, or a dry run
+    const double score = comm.agreed_value(r.tune_score);
+    scores += (scores.empty() ? "" : ", ") + values[k] + " " + std::to_string(score);
+    if (best == values.size() || score < best_score) {
+      best = k;
+      best_score = score;
+      selected = r.tune_selected;
+    }
+  }
+  log.info("tune.numeric_transforms: selected-point scores (validation mse, or 1 - accuracy) %s: "
+           "data.numeric_transform = %s; training its selected point",
+           scores.c_str(), values[best].c_str());
+  selected.emplace_back("data.numeric_transform", values[best]);
+  Options final_run = o;
+  for (const auto& [key, value] : selected) final_run.set(key, value);
+  write_selected_config(comm, final_run, selected);
+  for (const OptionSpec& spec : option_table())
+    if (spec.key.rfind("tune.", 0) == 0) final_run.reset(spec.key);
+  return train_command(comm, final_run, false).exit_code;
 }
 
 }  // namespace
 
 int run_train(const mpi::Communicator& comm, const Options& o) {
-  return train_command(comm, o, false);
+  return train_command(comm, o, false).exit_code;
 }
 
 int run_tune(const mpi::Communicator& comm, const Options& o) {
-  return train_command(comm, o, true);
+  const std::vector<std::string> values = detail::split_names(o.str("tune.numeric_transforms"));
+  for (const std::string& v : values)
+    mpi::agree(comm, v == "none" || v == "quantile",
+               "option tune.numeric_transforms: '" + v +
+                   "' is not a value of data.numeric_transform (none, quantile)");
+  if (values.size() < 2) {
+    Options one = o;
+    if (values.size() == 1) one.set("data.numeric_transform", values[0]);
+    return train_command(comm, one, true).exit_code;
+  }
+  return tune_numeric_transforms(comm, o, values);
 }
 
 }  // namespace kmpi

@@ -21,6 +21,7 @@ ReadOptions read_options(const Options& o) {
     r.missing_values.push_back(token == "empty" ? std::string() : token);
   r.missing_error = o.str("data.missing") == "error";
   r.missing_indicators = o.flag("data.missing_indicators");
+  r.quantile_transform = o.str("data.numeric_transform") == "quantile";
   return r;
 }
 

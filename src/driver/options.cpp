@@ -337,6 +337,13 @@ void Options::set(const std::string& key, const std::string& value) {
   given_[key] = true;
 }
 
+void Options::reset(const std::string& key) {
+  const OptionSpec* spec = find_spec(key);
+  if (!spec) throw Error("unknown option " + key);
+  values_[key] = spec->default_value;
+  given_.erase(key);
+}
+
 Options parse_options(const std::vector<std::string>& args) {
   const po::options_description desc = boost_description();
   po::variables_map cli, file;

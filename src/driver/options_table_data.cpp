@@ -28,6 +28,14 @@ std::vector<OptionSpec> table_data_options() {
                  "CSV with a header: add a 0/1 column after each numeric column that had missing "
                  "values in training, 1 where the value is missing",
                  {}},
+      OptionSpec{"data.numeric_transform",
+                 OptionType::kChoice,
+                 "none",
+                 "CSV with a header (or a DataFrame): none | quantile: each numeric column "
+                 "mapped to the normal score of its training quantiles (scikit-learn's "
+                 "QuantileTransformer, normal output: 1000 knots from a seeded sample of at most "
+                 "100000 rows; missing values take the median's score 0), before data.scale",
+                 {"none", "quantile"}},
   };
 }
 

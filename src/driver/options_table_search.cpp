@@ -98,6 +98,11 @@ std::vector<OptionSpec> tune_options() {
       text("tune.rfm_metrics", "",
            "tune with rfm.iterations > 0: the RFM metrics to try, comma-separated (diagonal, "
            "full); empty = rfm.metric"),
+      text("tune.numeric_transforms", "",
+           "tune (a table): the values of data.numeric_transform to try, comma-separated (none, "
+           "quantile): the grid is tuned once per value, the value whose selected point scores "
+           "best kept and that point trained (not with run.checkpoint_dir); empty = "
+           "data.numeric_transform"),
       integer("tune.samples", "0",
               "tune: K > 0 draws K random points (seeded by solver.seed) instead of the whole "
               "grid: bandwidth and ridge log-uniform between the least and largest listed value, "

@@ -300,6 +300,12 @@ LocalData read_distributed(const mpi::Communicator& comm, const std::string& fea
     mpi::agree_on(comm, [&] { features_info = probe_file(features_path, feature_options); });
     agree_on_shape(comm, features_path, features_info);
   }
+  // Fitting a quantile map needs a table's numeric columns (a trained encoding brings its own).
+  mpi::agree(comm,
+             !(options.quantile_transform && options.fit_table && options.encoding == nullptr) ||
+                 scan.layout.table,
+             features_path + ": data.numeric_transform = quantile needs a table (a CSV/TSV with "
+                             "a header line, or a DataFrame); this file is not one");
   if (names.text) {
     mpi::agree(comm, scan.layout.table,
                labels_path + ": the labels are names (classes), which a labels file can give "

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <set>
 
+#include "io/quantile_map.hpp"
 #include "kmpi/error.hpp"
 #include "parallel/log.hpp"
 
@@ -251,7 +252,12 @@ TableEncoding fit_encoding(const mpi::Communicator& comm, const TableView& t,
   FirstError error;
   std::vector<std::set<std::string>> sets(m);
   std::vector<double> sums(3 * m, 0.0);  // per column: sum, count, missing count
+  // data.numeric_transform = quantile: each numeric column's values in the seeded sample.
+  std::vector<std::vector<double>> sampled(m);
+  const QuantileSample sample(t.scan.info.rows,
+                              options.quantile_transform ? comm.allreduce_value(rows.size()) : 0);
   for (std::size_t i : rows) {
+    const bool in_sample = options.quantile_transform && sample.contains(t.scan.row_offset + i);
     for (std::size_t j = 0; j < m; ++j) {
       const Cell c = t.at(i, j);
       if (j == label) {
@@ -272,11 +278,15 @@ TableEncoding fit_encoding(const mpi::Communicator& comm, const TableView& t,
       } else {
         sums[j] += c.value;
         sums[m + j] += 1;
+        if (in_sample) sampled[j].push_back(c.value);
       }
     }
   }
   mpi::agree(comm, !error.failed, error.message);
   comm.allreduce(sums);
+  const std::vector<std::vector<double>> knots =
+      options.quantile_transform ? fit_quantile_knots(comm, sampled)
+                                 : std::vector<std::vector<double>>(m);
   const std::vector<std::set<std::string>> merged = merge_sets(comm, sets);
 
   TableEncoding enc;
@@ -298,8 +308,10 @@ TableEncoding fit_encoding(const mpi::Communicator& comm, const TableView& t,
     } else {
       col.fill = sums[j] / sums[m + j];
       col.indicator = options.missing_indicators && sums[2 * m + j] > 0;
+      col.quantiles = knots[j];
+      if (!col.quantiles.empty()) col.fill = 0.0;  // the median's normal score
     }
-    trivial = trivial && !col.categorical && !(seen[j] & kCellMissing);
+    trivial = trivial && !col.categorical && !(seen[j] & kCellMissing) && col.quantiles.empty();
     enc.columns.push_back(std::move(col));
   }
   mpi::agree(comm, empty_column.empty(), empty_column);
@@ -363,7 +375,7 @@ void encode_rows(const TableView& t, const TableEncoding& enc, const ColumnMap& 
         if (c.text)
           error.set(t.where(i, j) + shown(c.token) + " is not a number, but column '" + col.name +
                     "' was numeric in training");
-        x[o] = c.value;
+        x[o] = quantile_normal(col.quantiles, c.value);
       } else {
         if (apply && !c.text && !map.numeric_categories[k])
           error.set(t.where(i, j) + "the number " + number_name(c.value) + " in column '" +

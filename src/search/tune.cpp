@@ -135,8 +135,11 @@ TrainResult TuneRun::finish() {
   }
   model.header.centers = model.partition.size();
   model.weights = std::move(best_.alpha);
-  return finish_run(in_.comm, in_.options, in_.log, in_.metrics, in_.clock, in_.sets.test,
-                    std::move(model), b.test, classification_);
+  TrainResult result = finish_run(in_.comm, in_.options, in_.log, in_.metrics, in_.clock,
+                                  in_.sets.test, std::move(model), b.test, classification_);
+  result.tune_score = best_.score;
+  result.tune_selected = selected;
+  return result;
 }
 
 }  // namespace tune_detail

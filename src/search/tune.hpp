@@ -7,13 +7,21 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "kmpi/matrix.hpp"
 #include "kmpi/mpi.hpp"
+#include "kmpi/options.hpp"
 #include "kmpi/partition.hpp"
 
 namespace kmpi {
+
+// collective: tune.selected_config (if given): the options given to tune but tune.*, output.*
+// and run.*, with `selected` set, as an INI file `kmpi train --config` takes; written by rank 0
+// under a temporary name and renamed; errors agreed (tune_report.cpp).
+void write_selected_config(const mpi::Communicator& comm, const Options& o,
+                           const std::vector<std::pair<std::string, std::string>>& selected);
 
 // ---- The grid ----
 

@@ -128,8 +128,12 @@ TrainResult TuneFolds::refit(bool resumed_here) {
   SolverRun run = run_solver(in_.comm, o, in_.setup, classification_, in_.problem, in_.sets,
                              in_.centers, in_.centers_p, in_.metrics, in_.clock, in_.log);
   if (run.outcome.interrupted) return stopped(run.stop_signal);
-  return finish_run(in_.comm, in_.options, in_.log, in_.metrics, in_.clock, in_.sets.test,
-                    assemble_model(header, in_.problem, run.outcome), run.test, classification_);
+  TrainResult result =
+      finish_run(in_.comm, in_.options, in_.log, in_.metrics, in_.clock, in_.sets.test,
+                 assemble_model(header, in_.problem, run.outcome), run.test, classification_);
+  result.tune_score = best_score;
+  result.tune_selected = selected;
+  return result;
 }
 
 TrainResult TuneFolds::stopped(int signal) {

@@ -110,12 +110,6 @@ void report_table(const Log& log, MetricsWriter& metrics, const TuneSettings& ts
                   bool tested, const OptionList& selected,
                   const std::vector<std::vector<TunePoint>>* folds = nullptr);
 
-// collective: tune.selected_config (if given): the options given to tune but tune.*, output.*
-// and run.*, with `selected` set, as an INI file `kmpi train --config` takes; written by rank 0
-// under a temporary name and renamed; errors agreed (tune_report.cpp).
-void write_selected_config(const mpi::Communicator& comm, const Options& o,
-                           const OptionList& selected);
-
 // A tune run's own checkpoint, in <run.checkpoint_dir>/<name> (none without a directory): the
 // options pointing there, and its TrainCheckpoints (keyed to the problem it is given).
 struct OwnCheckpoint {

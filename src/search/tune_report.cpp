@@ -84,8 +84,31 @@ OptionList TuneRun::selected_options(const TunePoint& p) const {
   return out;
 }
 
+void TuneRun::report_grid() {
+  std::string list;
+  for (double b : ts_.bandwidths) list += (list.empty() ? "" : ", ") + number(b).substr(0, 8);
+  if (ts_.median > 0)
+    in_.log.info("tune: median pairwise distance %.4g of %zu sampled rows: bandwidths %s",
+                 ts_.median,
+                 std::min(in_.options.count("tune.auto_samples"), in_.problem.partition.size()),
+                 list.c_str());
+  else
+    in_.log.info("tune: bandwidths %s", list.c_str());
+  Json j;
+  j.add("event", "tune_grid").add("solver", in_.setup.solver->name);
+  j.add("bandwidths", ts_.bandwidths);
+  if (ts_.has_ridge) j.add("ridges", ts_.ridges);
+  if (ts_.median > 0) j.add("median_distance", ts_.median);
+  j.add("shared", ts_.shared ? 1.0 : 0.0);
+  in_.metrics.line(j.str());
+}
+
+}  // namespace kmpi::tune_detail
+
+namespace kmpi {
+
 void write_selected_config(const mpi::Communicator& comm, const Options& o,
-                           const OptionList& selected) {
+                           const std::vector<std::pair<std::string, std::string>>& selected) {
   const std::string path = o.str("tune.selected_config");
   if (path.empty()) return;
   // Sections in the option table's order; within one, the keys as given, then the selected.
@@ -125,23 +148,4 @@ void write_selected_config(const mpi::Communicator& comm, const Options& o,
              "tune.selected_config: cannot write " + path + (why.empty() ? "" : ": " + why));
 }
 
-void TuneRun::report_grid() {
-  std::string list;
-  for (double b : ts_.bandwidths) list += (list.empty() ? "" : ", ") + number(b).substr(0, 8);
-  if (ts_.median > 0)
-    in_.log.info("tune: median pairwise distance %.4g of %zu sampled rows: bandwidths %s",
-                 ts_.median,
-                 std::min(in_.options.count("tune.auto_samples"), in_.problem.partition.size()),
-                 list.c_str());
-  else
-    in_.log.info("tune: bandwidths %s", list.c_str());
-  Json j;
-  j.add("event", "tune_grid").add("solver", in_.setup.solver->name);
-  j.add("bandwidths", ts_.bandwidths);
-  if (ts_.has_ridge) j.add("ridges", ts_.ridges);
-  if (ts_.median > 0) j.add("median_distance", ts_.median);
-  j.add("shared", ts_.shared ? 1.0 : 0.0);
-  in_.metrics.line(j.str());
-}
-
-}  // namespace kmpi::tune_detail
+}  // namespace kmpi

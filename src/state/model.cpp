@@ -84,6 +84,7 @@ std::uint64_t metric_values(MetricKind kind, std::uint64_t d) {
 // The lowest version that holds the model: without a table or a Laplace family kernel it stays
 // a version 2 file, identical to before (3: the family section; 4: the table after it).
 std::uint32_t version_of(const ModelHeader& h) {
+  if (detail::has_quantiles(h.table)) return 5;  // the table section's knots
   if (!h.table.empty()) return 4;
   return h.kernel.is_laplace_family() ? 3 : 2;
 }

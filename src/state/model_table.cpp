@@ -3,7 +3,9 @@
 //
 // Layout (little-endian): u32 column count; per column: str name, u8 categorical, u8 indicator,
 // f64 fill, u32 category count, str categories...; u32 missing-token count, str tokens...;
-// str label name; u32 class count, str classes... (str = u32 byte length, then the bytes).
+// str label name; u32 class count, str classes... (str = u32 byte length, then the bytes);
+// then, only when a column has quantile knots (data.numeric_transform = quantile; model version
+// 5): per column u32 knot count K, K f64 knots.
 #include "state/model_table.hpp"
 
 #include <cmath>
@@ -72,7 +74,18 @@ std::string encode_table(const TableEncoding& table) {
   put_strs(out, table.missing_values);
   put_str(out, table.label_name);
   put_strs(out, table.classes);
+  if (has_quantiles(table))
+    for (const TableColumn& c : table.columns) {
+      put_le<std::uint32_t>(out, static_cast<std::uint32_t>(c.quantiles.size()));
+      for (double v : c.quantiles) put_f64(out, v);
+    }
   return out;
+}
+
+bool has_quantiles(const TableEncoding& table) {
+  for (const TableColumn& c : table.columns)
+    if (!c.quantiles.empty()) return true;
+  return false;
 }
 
 TableEncoding decode_table(const std::string& path, const unsigned char* p, std::size_t size) {
@@ -96,6 +109,18 @@ TableEncoding decode_table(const std::string& path, const unsigned char* p, std:
   t.missing_values = r.strs();
   t.label_name = r.str();
   t.classes = r.strs();
+  if (!r.done())
+    for (TableColumn& c : t.columns) {
+      const std::uint32_t k = r.u32();
+      if (k > (size - 1) / 8 || (k > 0 && c.categorical))
+        throw Error(path + ": corrupt model: absurd knot count in the table section");
+      c.quantiles.resize(k);
+      for (double& v : c.quantiles) v = get_f64(r.take(8));
+      for (std::size_t i = 0; i < k; ++i)
+        if (!std::isfinite(c.quantiles[i]) || (i > 0 && c.quantiles[i] < c.quantiles[i - 1]))
+          throw Error(path + ": corrupt model: the knots of column '" + c.name +
+                      "' in the table section");
+    }
   if (!r.done()) throw Error(path + ": corrupt model: trailing bytes in the table section");
   return t;
 }

@@ -8,6 +8,10 @@
 
 namespace kmpi::detail {
 
+// local: whether a column has quantile knots (data.numeric_transform = quantile): such a
+// section needs model format version 5.
+bool has_quantiles(const TableEncoding& table);
+
 // local: the section's bytes (empty for an empty encoding).
 std::string encode_table(const TableEncoding& table);
 
