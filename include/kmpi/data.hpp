@@ -76,6 +76,9 @@ struct ReadOptions {
   // Neither: the numeric CSV reader.
   bool fit_table = false;
   const TableEncoding* encoding = nullptr;
+  // Validation rows: a class the training rows lack (a name not among the encoding's classes)
+  // reads as label -1, which scores as a miss, instead of an error (eval and test rows: error).
+  bool unseen_classes_miss = false;
   std::string categorical = "auto";  // data.categorical: auto | none | name,name,...
   // Under data.categorical = auto, also categorical whatever their values (a pandas column of
   // dtype category, from Python).

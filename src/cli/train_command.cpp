@@ -88,8 +88,10 @@ TrainExtras read_train_extras(const mpi::Communicator& comm, const Options& o,
   // (check_train_options refused data.validation_fraction next to it, so nothing was held out).
   const std::string validation = o.str("data.validation_features");
   if (!validation.empty()) {
+    ReadOptions read = files.read;
+    read.unseen_classes_miss = true;  // as the reference scores them
     extras.validation = load_eval_set(comm, "validation", validation,
-                                      o.str("data.validation_labels"), {}, header, files.read);
+                                      o.str("data.validation_labels"), {}, header, read);
     require_validation_labels(comm, extras.validation.labeled, validation);
   }
   return extras;
@@ -118,8 +120,10 @@ int train_tree_command(const mpi::Communicator& comm, const Options& o) {
   const std::string validation_path = o.str("data.validation_features");
   if (!validation_path.empty()) {
     bool labeled = false;
+    ReadOptions read = files.read;
+    read.unseen_classes_miss = true;
     validation = read_eval_rows(comm, validation_path, o.str("data.validation_labels"), {},
-                                train.dimension, train.table, files.read, labeled);
+                                train.dimension, train.table, read, labeled);
     require_validation_labels(comm, labeled, validation_path);
   }
   const TreeTrainResult result = train_tree(comm, o, std::move(train), std::move(validation));

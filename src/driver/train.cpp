@@ -189,14 +189,16 @@ TrainResult train_in_memory(const mpi::Communicator& comm, const Options& o, Tra
     extras.centers = prepare_centers(comm, std::move(rows.centers), "centers", header);
     extras.centers_p = centers_p;
   }
-  const auto eval_set = [&](const char* name, LocalData& data) {
+  // Validation rows of a class the training rows lack (label -1, or an index past the classes)
+  // count as misses; test rows must be of the model's classes.
+  const auto eval_set = [&](const char* name, LocalData& data, bool unseen_classes_miss) {
     const bool labeled = comm.allreduce_value(data.targets.cols(), mpi::Op::kMax) > 0;
     return make_eval_set(comm, name, std::move(data), labeled, std::string(name) + " rows",
-                         std::string(name) + " labels", header);
+                         std::string(name) + " labels", header, unseen_classes_miss);
   };
   if (rows.validation.partition.size() > 0)
-    extras.validation = eval_set("validation", rows.validation);
-  if (rows.test.partition.size() > 0) extras.test = eval_set("test", rows.test);
+    extras.validation = eval_set("validation", rows.validation, true);
+  if (rows.test.partition.size() > 0) extras.test = eval_set("test", rows.test, false);
   return fit_model(comm, o, setup, header, std::move(rows.train), std::move(extras), clock);
 }
 

@@ -46,7 +46,7 @@ std::size_t count_classes(const mpi::Communicator& comm, const LocalData& data,
 Matrix<double> one_hot(const Matrix<double>& labels, std::size_t classes) {
   Matrix<double> y(labels.rows(), classes);
   for (std::size_t i = 0; i < labels.rows(); ++i)
-    y(i, static_cast<std::size_t>(labels(i, 0))) = 1.0;
+    if (labels(i, 0) >= 0) y(i, static_cast<std::size_t>(labels(i, 0))) = 1.0;  // -1: none
   return y;
 }
 
@@ -91,13 +91,17 @@ std::vector<std::size_t> offsets_of(const BlockPartition& partition) {
   return o;
 }
 
-void check_eval_labels(const mpi::Communicator& comm, const LocalData& data,
-                       const std::string& label_source, const ModelHeader& header) {
+void check_eval_labels(const mpi::Communicator& comm, LocalData& data,
+                       const std::string& label_source, const ModelHeader& header,
+                       bool unseen_classes_miss) {
   if (header.task == Task::kClassification) {
     mpi::agree_on(comm, [&] {
       for (std::size_t i = 0; i < data.targets.rows(); ++i) {
-        const double v = data.targets(i, 0);
-        if (v != std::floor(v) || v < 0 || v >= static_cast<double>(header.outputs))
+        double& v = data.targets(i, 0);
+        // Validation rows: an integer label beyond the model's classes (or a class name the
+        // training rows lack, read as -1) is a miss.
+        if (unseen_classes_miss && v == std::floor(v) && (v >= header.outputs || v == -1)) v = -1;
+        else if (v != std::floor(v) || v < 0 || v >= static_cast<double>(header.outputs))
           throw Error(label_source + ": " + data.where(i) + ": label " + std::to_string(v) +
                       " is not one of the model's " + std::to_string(header.outputs) +
                       " classes");
@@ -112,7 +116,8 @@ void check_eval_labels(const mpi::Communicator& comm, const LocalData& data,
 
 EvalSet make_eval_set(const mpi::Communicator& comm, const std::string& name, LocalData data,
                       bool has_labels, const std::string& features,
-                      const std::string& label_source, const ModelHeader& header) {
+                      const std::string& label_source, const ModelHeader& header,
+                      bool unseen_classes_miss) {
   mpi::agree(comm, data.dimension == header.dimension,
              features + ": has " + std::to_string(data.dimension) +
                  " features per row but the model expects " + std::to_string(header.dimension));
@@ -124,7 +129,7 @@ EvalSet make_eval_set(const mpi::Communicator& comm, const std::string& name, Lo
   e.x = std::move(data.features);
   e.labeled = has_labels;
   if (has_labels) {
-    check_eval_labels(comm, data, label_source, header);
+    check_eval_labels(comm, data, label_source, header, unseen_classes_miss);
     e.y = header.task == Task::kClassification ? one_hot(data.targets, header.outputs)
                                                : std::move(data.targets);
   }
@@ -155,10 +160,11 @@ EvalSet load_eval_set(const mpi::Communicator& comm, const std::string& name,
                       const RowSubset& selection, const ModelHeader& header,
                       ReadOptions read) {
   bool has_labels = false;
+  const bool unseen_classes_miss = read.unseen_classes_miss;
   LocalData data = read_eval_rows(comm, features, labels, selection, header.dimension,
                                   header.table, std::move(read), has_labels);
   return make_eval_set(comm, name, std::move(data), has_labels, features,
-                       labels.empty() ? features : labels, header);
+                       labels.empty() ? features : labels, header, unseen_classes_miss);
 }
 
 EvalSet training_probe(const mpi::Communicator& comm, const TrainingProblem& problem,

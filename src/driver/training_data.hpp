@@ -60,14 +60,19 @@ std::vector<std::size_t> offsets_of(const BlockPartition& partition);
 // collective: an evaluation set from rows in memory (unscaled features; targets raw labels or
 // values), checked against the model's d and c (agreed errors naming `features` or
 // `label_source` and the row), scaled and encoded like the training rows.
+// `unseen_classes_miss` (validation rows): labels of classes the model lacks are misses.
 EvalSet make_eval_set(const mpi::Communicator& comm, const std::string& name, LocalData data,
                       bool has_labels, const std::string& features,
-                      const std::string& label_source, const ModelHeader& header);
+                      const std::string& label_source, const ModelHeader& header,
+                      bool unseen_classes_miss = false);
 
 // collective: class labels of rows of an evaluation set must be classes of the model, targets
-// have its c columns (agreed error naming `label_source` and the row).
-void check_eval_labels(const mpi::Communicator& comm, const LocalData& data,
-                       const std::string& label_source, const ModelHeader& header);
+// have its c columns (agreed error naming `label_source` and the row). `unseen_classes_miss`
+// (validation rows): an integer label >= c, or -1 (a class name the training table lacks), is
+// set to -1 instead, a row one_hot leaves all zeros and fit_metrics scores as a miss.
+void check_eval_labels(const mpi::Communicator& comm, LocalData& data,
+                       const std::string& label_source, const ModelHeader& header,
+                       bool unseen_classes_miss = false);
 
 // collective: the rows `selection` keeps of `features` (and `labels`, or labels from the
 // features file itself when read.embedded_labels), as read, not scaled: LIBSVM rows widened to

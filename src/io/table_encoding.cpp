@@ -350,7 +350,8 @@ ColumnMap map_columns(const mpi::Communicator& comm, const TableView& t, const T
 }
 
 // local: encodes the rows `rows` of this rank's chunk into `values` (chunk rows x d, zeros
-// elsewhere) and `labels`; counts unseen categories per encoding column; records the first error.
+// elsewhere) and `labels`; counts unseen categories per encoding column (and, last, the labels of
+// unseen classes under options.unseen_classes_miss); records the first error.
 void encode_rows(const TableView& t, const TableEncoding& enc, const ColumnMap& map,
                  const std::vector<std::size_t>& rows, const ReadOptions& options, bool apply,
                  std::vector<double>& values, std::vector<double>& labels,
@@ -358,7 +359,7 @@ void encode_rows(const TableView& t, const TableEncoding& enc, const ColumnMap& 
   const std::size_t d = enc.dimension();
   values.assign(t.scan.chunk.rows * d, 0.0);
   if (map.label != kNone) labels.assign(t.scan.chunk.rows, 0.0);
-  unseen.assign(enc.columns.size(), 0);
+  unseen.assign(enc.columns.size() + 1, 0);
   for (std::size_t i : rows) {
     double* x = values.data() + i * d;
     for (std::size_t k = 0; k < enc.columns.size(); ++k) {
@@ -396,7 +397,10 @@ void encode_rows(const TableView& t, const TableEncoding& enc, const ColumnMap& 
     } else if (!enc.classes.empty()) {
       const std::string name = c.name();
       const auto it = std::lower_bound(enc.classes.begin(), enc.classes.end(), name);
-      if (it == enc.classes.end() || *it != name)
+      if ((it == enc.classes.end() || *it != name) && options.unseen_classes_miss) {
+        labels[i] = -1;  // a miss for any prediction
+        ++unseen.back();
+      } else if (it == enc.classes.end() || *it != name)
         error.set(t.where(i, map.label) + "label " + shown(name) +
                   " is not one of the model's classes (" + some_of(enc.classes) + ")");
       else
@@ -416,6 +420,10 @@ void log_unseen(const mpi::Communicator& comm, const std::string& path, const Ta
   comm.allreduce(unseen);
   unsigned long long total = 0;
   std::string detail;
+  if (unseen.back() > 0)
+    Log(comm).info("%s: %llu rows of classes the training rows lack; they count as misses",
+                   path.c_str(), unseen.back());
+  unseen.pop_back();
   for (std::size_t k = 0; k < unseen.size(); ++k) {
     total += unseen[k];
     if (unseen[k] > 0)

@@ -78,7 +78,9 @@ FitMetrics fit_metrics(const mpi::Communicator& comm, const Matrix<double>& pred
     if (classification) {
       const double* p = predictions.row(i);
       const double* t = targets.row(i);
-      sums[1] += (std::max_element(p, p + c) - p) == (std::max_element(t, t + c) - t) ? 1 : 0;
+      // A target row without a 1 (a class the model lacks) is a miss whatever the prediction.
+      const std::ptrdiff_t truth = std::max_element(t, t + c) - t;
+      sums[1] += (std::max_element(p, p + c) - p) == truth && t[truth] > 0 ? 1 : 0;
     }
   }
   comm.allreduce(sums, 2);

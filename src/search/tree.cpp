@@ -382,7 +382,7 @@ TreeTrainResult train_tree(const mpi::Communicator& comm, const Options& o, Loca
     mpi::agree(comm, validation.dimension == d,
                "validation rows: " + std::to_string(validation.dimension) +
                    " features per row but the training rows have " + std::to_string(d));
-    check_eval_labels(comm, validation, "validation labels", h);
+    check_eval_labels(comm, validation, "validation labels", h, /*unseen_classes_miss=*/true);
     for (std::size_t i = validation.partition.begin(comm.rank());
          i < validation.partition.end(comm.rank()); ++i)
       val_root.index.push_back(i);

@@ -58,12 +58,14 @@ LeafRows leaf_rows_with_validation(const mpi::Communicator& comm, LocalData trai
     top = comm.allreduce_value(top, mpi::Op::kMax);
     const std::size_t begin = validation.partition.begin(comm.rank());
     std::size_t unknown = 0;
+    // (Label -1: a class no training row of the tree has, likewise left out.)
+    const auto scored = [&](double label) { return label >= 0 && label <= top; };
     for (std::size_t i = 0; i < validation.targets.rows(); ++i)
-      unknown += validation.targets(i, 0) > top;
+      unknown += !scored(validation.targets(i, 0));
     out.unscored = comm.allreduce_value(unknown);
     if (out.unscored > 0)
       validation = take_rows_where(
-          comm, validation, [&](std::size_t i) { return validation.targets(i - begin, 0) <= top; });
+          comm, validation, [&](std::size_t i) { return scored(validation.targets(i - begin, 0)); });
   }
   out.train = std::move(train);
   out.validation = std::move(validation);

@@ -8,6 +8,7 @@
 #  - kmpi tune scores on the file: the tuned model's mse on it is the selected point's score;
 #  - a table with class names: the validation CSV is encoded with the training table's encoding
 #    and its names read; eval's accuracy on it is the selected iteration's validation accuracy;
+#    rows of a class the training rows lack count as misses (eval refuses them);
 #  - the xRFM tree at 1, 2 and 4 ranks: each leaf's validation rows are the file's rows a serial
 #    numpy routing (the split directions and thresholds read from the tree file) sends there,
 #    plus min(rfm.refill_size - routed, int(0.2 n)) of the leaf's n training rows (the rows
@@ -121,6 +122,38 @@ ev = [json.loads(l) for l in open("tve.jsonl") if '"eval"' in l][0]["test_accura
 assert acc == ev and acc > 0.7, (acc, ev)
 print(f"table: validation accuracy {acc:.4f} = eval on the validation CSV")
 PY
+# A validation CSV with rows of a class the training rows lack ("mid"): they count as misses, as
+# the reference scores them (eval of such a file still refuses the name).
+{ cat tv.csv; printf '%s\n' "0.1,0.2,red,mid" "-0.3,0.5,blue,mid" "0.7,-0.1,green,mid"; } > tvu.csv
+run 2 train --data.train_features=t.csv --data.validation_features=tvu.csv \
+  --data.scale=standardize --kernel.name=laplacian --kernel.bandwidth=3 --solver.name=direct \
+  --solver.ridge=1e-3 --rfm.iterations=1 --rfm.metric=diagonal --output.model=tu.kmpi \
+  --output.metrics=tu.jsonl > tu.log
+grep -q "tvu.csv: 3 rows of classes the training rows lack; they count as misses" tu.log ||
+  fail "no count of the unseen-class rows: $(cat tu.log)"
+"$PY3" - <<'PY'
+import json
+def accuracies(path):
+    return {l["iteration"]: l["validation_accuracy"] for l in map(json.loads, open(path))
+            if l.get("event") == "rfm"}
+known, unseen = accuracies("t.jsonl"), accuracies("tu.jsonl")
+assert known.keys() == unseen.keys(), (known, unseen)
+for it in known:  # 100 scored rows + 3 misses
+    assert abs(unseen[it] - known[it] * 100 / 103) < 1e-8, (it, known[it], unseen[it])  # 9 digits
+print(f"unseen classes: validation accuracy {unseen} = {known} x 100 / 103")
+PY
+if run 2 eval --model=tu.kmpi --data.features=tvu.csv > eu.log 2>&1; then
+  fail "eval accepted a class the model lacks"
+fi
+grep -q "label 'mid' is not one of the model's classes" eu.log || fail "eval: $(cat eu.log)"
+# The tree routes them down too; each leaf (every class name known) scores them as misses.
+run 2 train --data.train_features=t.csv --data.validation_features=tvu.csv \
+  --data.scale=standardize --kernel.name=laplacian --kernel.bandwidth=3 --solver.name=direct \
+  --solver.ridge=1e-3 --rfm.iterations=1 --rfm.metric=diagonal --rfm.leaf_size=150 \
+  --rfm.split_samples=300 --output.model=tu-tree.kmpi > tu-tree.log
+routed=$(sed -n 's/^tree: leaf [0-9]*: \([0-9]*\) validation rows routed.*/\1/p' tu-tree.log |
+  awk '{ s += $1 } END { print s }')
+[ "$routed" = 103 ] || fail "tree: $routed validation rows routed, not 103: $(cat tu-tree.log)"
 
 # --- The xRFM tree: 1200 training rows, leaves of 600, 300 validation rows.
 tree=(--data.train_features=tx.npy --data.train_labels=ty.npy --data.task=regression
