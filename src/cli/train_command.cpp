@@ -111,11 +111,8 @@ int train_tree_command(const mpi::Communicator& comm, const Options& o) {
   const bool labels = decide_task(comm, o.str("data.task"), train) == Task::kClassification;
   const std::size_t columns = comm.allreduce_value(train.targets.cols(), mpi::Op::kMax);
   const std::size_t c = labels && columns == 1 ? static_cast<std::size_t>(top) + 1 : columns;
-  check_tree_memory_plan(comm, o, train.partition.size(), train.dimension,
-                         std::max<std::size_t>(c, 1));
-  if (o.flag("run.dry_run")) return 0;
   // data.validation_features: raw rows (each leaf scales its own), encoded like the training
-  // table; the tree routes them to its leaves.
+  // table; the tree routes them to its leaves. Read before the plan, which counts them.
   LocalData validation;
   const std::string validation_path = o.str("data.validation_features");
   if (!validation_path.empty()) {
@@ -126,6 +123,9 @@ int train_tree_command(const mpi::Communicator& comm, const Options& o) {
                                 train.dimension, train.table, read, labeled);
     require_validation_labels(comm, labeled, validation_path);
   }
+  check_tree_memory_plan(comm, o, train.partition.size(), validation.partition.size(),
+                         train.dimension, std::max<std::size_t>(c, 1));
+  if (o.flag("run.dry_run")) return 0;
   const TreeTrainResult result = train_tree(comm, o, std::move(train), std::move(validation));
   if (result.exit_code != 0) return result.exit_code;  // stopped after its checkpoints
   MetricsWriter metrics(comm, o.str("output.metrics"));

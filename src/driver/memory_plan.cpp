@@ -380,38 +380,54 @@ bool check_memory_plan(const mpi::Communicator& comm, const Options& o, std::siz
 
 namespace {
 
-// local: the tree's per-rank bytes at leaf size `leaf` (check_tree_memory_plan).
-double tree_bytes(const Options& o, std::size_t n, std::size_t d, std::size_t c, int ranks,
-                  std::size_t leaf) {
-  const double share = std::ceil(static_cast<double>(n) / ranks) * static_cast<double>(d + c) * 8;
+// local: the tree's per-rank bytes at leaf size `leaf` (check_tree_memory_plan): every rank's
+// block of the n training and n_val validation rows, held while the tree trains, plus the larger
+// of a splitter's fit and a leaf's fit on its group (with the leaf's routed validation rows and
+// those it refills from its training rows).
+double tree_bytes(const Options& o, std::size_t n, std::size_t n_val, std::size_t d, std::size_t c,
+                  int ranks, std::size_t leaf) {
+  const auto block = [&](std::size_t rows, int over) {
+    return std::ceil(static_cast<double>(rows) / over) * static_cast<double>(d + c) * 8;
+  };
+  const double share = block(n, ranks) + block(n_val, ranks);
   const std::size_t split_rows = std::min(n, o.count("rfm.split_samples"));
   const double split = plan_training(o, split_rows, d, c, ranks).total();
   const std::size_t leaf_rows = std::min(n, leaf);
-  const int leaf_ranks = static_cast<int>(std::max<std::size_t>(
-      1, static_cast<std::size_t>(ranks) * leaf_rows / std::max<std::size_t>(n, 1)));
-  const double fit = plan_training(o, leaf_rows, d, c, std::min(leaf_ranks, ranks)).total();
+  const int leaf_ranks = std::min(ranks, static_cast<int>(std::max<std::size_t>(
+      1, static_cast<std::size_t>(ranks) * leaf_rows / std::max<std::size_t>(n, 1))));
+  const std::size_t leaf_val =
+      n_val == 0 ? 0
+                 : static_cast<std::size_t>(std::ceil(static_cast<double>(n_val) * leaf_rows /
+                                                      static_cast<double>(std::max<std::size_t>(n, 1)))) +
+                       std::min(o.count("rfm.refill_size"), leaf_rows / 5);
+  const double fit =
+      plan_training(o, leaf_rows, d, c, leaf_ranks).total() + block(leaf_val, leaf_ranks);
   return share + std::max(split, fit);
 }
 
 }  // namespace
 
 void check_tree_memory_plan(const mpi::Communicator& comm, const Options& o, std::size_t n,
-                            std::size_t d, std::size_t c) {
+                            std::size_t n_val, std::size_t d, std::size_t c) {
   const double limit = agreed_memory_limit(comm, o);
   const std::size_t leaf = o.count("rfm.leaf_size");
-  const double need = tree_bytes(o, n, d, c, comm.size(), leaf);
+  const auto bytes = [&](std::size_t leaf_size) {
+    return tree_bytes(o, n, n_val, d, c, comm.size(), leaf_size);
+  };
+  const double need = bytes(leaf);
   if (o.flag("run.dry_run") && comm.rank() == 0)
-    std::printf("kmpi memory plan (xRFM tree, n = %zu, d = %zu, c = %zu, leaves of <= %zu rows, "
-                "%d ranks): %s per rank; limit (run.memory_limit): %s\n",
-                n, d, c, leaf, comm.size(), gib(need).c_str(),
+    std::printf("kmpi memory plan (xRFM tree, n = %zu, %zu validation rows, d = %zu, c = %zu, "
+                "leaves of <= %zu rows, %d ranks): %s per rank (%.0f bytes); limit "
+                "(run.memory_limit): %s\n",
+                n, n_val, d, c, leaf, comm.size(), gib(need).c_str(), need,
                 limit > 1e290 ? "unknown" : gib(limit).c_str());
   if (need <= limit) return;
   std::size_t fits = leaf;
-  while (fits > 1 && tree_bytes(o, n, d, c, comm.size(), fits) > limit) fits /= 2;
+  while (fits > 1 && bytes(fits) > limit) fits /= 2;
   mpi::agree(comm, false,
              "memory: the xRFM tree needs about " + gib(need) + " per rank with rfm.leaf_size = " +
                  std::to_string(leaf) + " but run.memory_limit allows " + gib(limit) + "; " +
-                 (tree_bytes(o, n, d, c, comm.size(), fits) <= limit
+                 (bytes(fits) <= limit
                       ? "rfm.leaf_size = " + std::to_string(fits) + " fits"
                       : "no leaf size fits: use more ranks or lower rfm.split_samples"));
 }

@@ -81,12 +81,15 @@ bool check_memory_plan(const mpi::Communicator& comm, const Options& options, st
                        std::size_t d, std::size_t c, bool tune = false);
 
 // collective: the xRFM tree's plan (rfm.leaf_size > 0; search/tree.hpp), per rank: its share of
-// the tree's rows, ceil(n/P) (d + c) 8, held while the tree grows, plus the larger of the
-// splitter's fit (min(n, rfm.split_samples) rows on all P ranks, the root's; deeper nodes have
-// fewer rows on fewer ranks) and a leaf's (min(n, rfm.leaf_size) rows on the ranks its rows earn,
-// max(1, floor(P leaf / n)), the solver's plan_training at that size). Over run.memory_limit it
-// is refused (one agreed error) with the largest leaf size, halving, that fits.
+// the tree's rows, (ceil(n/P) + ceil(n_val/P)) (d + c) 8 with the n_val rows of
+// data.validation_features, held while the tree grows, plus the larger of the splitter's fit
+// (min(n, rfm.split_samples) rows on all P ranks, the root's; deeper nodes have fewer rows on
+// fewer ranks) and a leaf's (min(n, rfm.leaf_size) rows on the ranks its rows earn,
+// max(1, floor(P leaf / n)), the solver's plan_training at that size, plus the block of its
+// validation rows: its share of n_val and up to rfm.refill_size refilled). Over
+// run.memory_limit it is refused (one agreed error) with the largest leaf size, halving, that
+// fits.
 void check_tree_memory_plan(const mpi::Communicator& comm, const Options& options, std::size_t n,
-                            std::size_t d, std::size_t c);
+                            std::size_t n_val, std::size_t d, std::size_t c);
 
 }  // namespace kmpi

@@ -17,7 +17,8 @@
 #  - a tree stopped by SIGTERM again and again and resumed (run.checkpoint_dir, run.resume =
 #    auto) is the uninterrupted run's tree, and its checkpoint is refused for other options;
 #  - refusals: leaves' RFM without a validation split, a tree under kmpi tune, a tree whose
-#    leaves do not fit run.memory_limit (naming the leaf size that fits).
+#    leaves do not fit run.memory_limit (naming the leaf size that fits); validation rows from a
+#    file are counted in that plan.
 source "$(dirname "$0")/common.sh"
 /usr/bin/python3 - <<'PY'
 import numpy as np
@@ -163,6 +164,21 @@ run 2 train --config tree.ini --data.train_labels=yint.npy --data.task=regressio
   --rfm.leaf_size=1500 --run.dry_run=true --output.model=dry.kmpi > dry.log 2>&1 ||
   { cat dry.log; fail "dry run of a regression tree on integer targets"; }
 grep -q "c = 1," dry.log || { cat dry.log; fail "integer regression targets planned as classes"; }
+# Validation rows from a file count: every rank's block of the 1000 rows (11 values each: 500 x
+# 11 x 8 bytes at 2 ranks) and a leaf's (the leaf of 1500 rows on one rank: its half of the
+# rows, 500, plus its refill, min(1500, 1500 / 5) = 300: 800 x 11 x 8), the leaf's fit larger
+# than the splitter's (500 rows). RFM off, so the same plan takes the run without the file.
+plan_bytes() { sed -n 's/.* GiB per rank (\([0-9]*\) bytes).*/\1/p' "$1"; }
+for v in with without; do
+  file=(); [ $v = with ] && file=(--data.validation_features=tx.npy --data.validation_labels=ty.npy)
+  run 2 train --config tree.ini --data.validation_fraction=0 "${file[@]}" --rfm.leaf_size=1500 \
+    --rfm.iterations=0 --rfm.split_samples=500 --run.dry_run=true --output.model=dry.kmpi \
+    > dry-$v.log 2>&1 || { cat dry-$v.log; fail "dry run $v a validation file"; }
+done
+grep -q "n = 3000, 1000 validation rows" dry-with.log || fail "validation rows: $(cat dry-with.log)"
+# (At least: the leaf's solver plan adds its own validation buffers on top.)
+[ $(( $(plan_bytes dry-with.log) - $(plan_bytes dry-without.log) )) -ge $(( (500 + 800) * 88 )) ] ||
+  fail "the validation rows' blocks: $(cat dry-with.log dry-without.log)"
 # Groups finish at different times: rank 1 sleeps 4 s at its leaf while rank 0, done with its
 # own, waits at the tree's join. With run.stall_timeout = 2 that wait was taken for a lost peer
 # (exit 4) until the join waited outside the watchdog (Communicator::wait_for_peers).
