@@ -165,7 +165,8 @@ def run_kmpi(d, args, rfm):
 def run_kmpi_recipe(d, args):
     """The documented tabular recipe (configs/tabular.ini, README "Tables: the recipe") on the raw
     CSV files, through the command line as a user runs it, at --ranks ranks: `kmpi tune` (RFM
-    inside) on at most --recipe-tune-rows training rows (seeded) validated on the val CSV, writing
+    inside, tune.numeric_transforms) on at most --recipe-tune-rows training rows (seeded) validated
+    on the val CSV, writing
     the selected point as a config; with more than --recipe-leaf training rows, `kmpi train` of the
     xRFM tree with that config and leaves of at most --recipe-leaf rows (the val CSV routed down),
     else `kmpi train` of one model with it; then `kmpi predict` of the test CSV."""
@@ -177,11 +178,10 @@ def run_kmpi_recipe(d, args):
     common = ["--config", os.path.join(ROOT, "configs", "tabular.ini"),
               f"--data.train_features={f['train']}", f"--data.label_column={d['target']}",
               f"--data.task={d['task']}"]
-    # Tuned on a sample, the points are scored on 20% of the sample (a class the sample lacks may
-    # be in the val CSV, which kmpi refuses: shuttle's 6 Bpv.Close rows); the final fit on every
-    # training row validates on the val CSV. Tuned on every row: the val CSV.
+    # Every fit validates on the val CSV, the tune on a sample too (its rows of a class the sample
+    # lacks count as misses: shuttle's 6 Bpv.Close training rows may all be left out).
     validation_file = f"--data.validation_features={f['val']}"
-    tune_validation = "--data.validation_fraction=0.2" if limit else validation_file
+    tune_validation = validation_file
     info = {"ranks": args.ranks, "leaf": leaf, "tune_rows": limit or n}
     with tempfile.TemporaryDirectory() as w:
         def kmpi(*cmd):
@@ -460,9 +460,10 @@ def main():
         " early stopping 100 on the val split.",
         "kmpi recipe: configs/tabular.ini on the raw CSVs (kmpi's own encoding), `kmpi tune`"
         " (bandwidths 2,5,10,20 x ridges 1e-6,1e-3,1e-2 x RFM",
-        f"  diagonal/full, 3 iterations, direct) scored on the val CSV; with more than"
-        f" {args.recipe_tune_rows} training rows: tuned on a seeded sample of that many, scored on"
-        " 20% of it,",
+        "  diagonal/full, 3 iterations, direct, once with the numeric columns as they are and once"
+        " as quantile normal scores: tune.numeric_transforms)",
+        f"  scored on the val CSV; with more than {args.recipe_tune_rows} training rows: tuned on"
+        " a seeded sample of that many, scored on the val CSV,",
         "  then `kmpi train` of the selected point on every training row with the val CSV"
         f" (the xRFM tree, leaves <= {args.recipe_leaf} rows, when there are more); {args.ranks}"
         " ranks.",
