@@ -352,16 +352,12 @@ class KernelClassifier(_KernelEstimator):
         if y_val is not None:
             y_val = np.asarray(y_val).ravel()
 
-            def classes_of_val():
-                found = np.searchsorted(labels, y_val)
-                last = len(labels) - 1
-                known = (found <= last) & (labels[np.minimum(found, last)] == y_val)
-                if not np.all(known):
-                    raise Error(f"y_val: label {y_val[~known][0]!r} is not among the "
-                                "training labels")
-                return found.astype(np.float64)
-
-            val_index = _agreed(self._comm(), classes_of_val)
+            # A validation label the training rows lack counts as a miss (index -1), as in
+            # `kmpi train` with data.validation_features and in the reference xRFM.
+            found = np.searchsorted(labels, y_val)
+            last = len(labels) - 1
+            known = (found <= last) & (labels[np.minimum(found, last)] == y_val)
+            val_index = np.where(known, found, -1).astype(np.float64)
         return self._fit(X, index, X_test, test_index, X_val, val_index, table)
 
     def decision_function(self, X):
