@@ -12,6 +12,7 @@
 
 #include "io/quantile_map.hpp"
 #include "kmpi/error.hpp"
+#include "parallel/exact_sum.hpp"
 #include "parallel/log.hpp"
 
 namespace kmpi::detail {
@@ -254,8 +255,8 @@ TableEncoding fit_encoding(const mpi::Communicator& comm, const TableView& t,
   std::vector<double> sums(3 * m, 0.0);  // per column: sum, count, missing count
   // data.numeric_transform = quantile: each numeric column's values in the seeded sample.
   std::vector<std::vector<double>> sampled(m);
-  const QuantileSample sample(t.scan.info.rows,
-                              options.quantile_transform ? comm.allreduce_value(rows.size()) : 0);
+  const std::size_t selected = comm.allreduce_value(rows.size());
+  const QuantileSample sample(t.scan.info.rows, options.quantile_transform ? selected : 0);
   for (std::size_t i : rows) {
     const bool in_sample = options.quantile_transform && sample.contains(t.scan.row_offset + i);
     for (std::size_t j = 0; j < m; ++j) {
@@ -284,6 +285,15 @@ TableEncoding fit_encoding(const mpi::Communicator& comm, const TableView& t,
   }
   mpi::agree(comm, !error.failed, error.message);
   comm.allreduce(sums);
+  // The numeric columns' sums again, with the same bits at any rank count (the means are stored
+  // in the model as the imputed values; parallel/exact_sum.hpp).
+  const std::vector<double> exact = reproducible_sums(
+      comm, rows.size(), m, selected, [&](std::size_t r, std::size_t j) {
+        if (j == label || categorical[j]) return 0.0;
+        const Cell c = t.at(rows[r], j);
+        return c.missing || c.text ? 0.0 : c.value;
+      });
+  for (std::size_t j = 0; j < m; ++j) sums[j] = exact[j];
   const std::vector<std::vector<double>> knots =
       options.quantile_transform ? fit_quantile_knots(comm, sampled)
                                  : std::vector<std::vector<double>>(m);

@@ -4,7 +4,8 @@
 #  - `kmpi tune --tune.numeric_transforms=none,quantile`: the score it logs for each value equals
 #    the validation score of `kmpi tune` run with that value alone, it keeps the lower one, its
 #    selected config names that value, and its model is the one `kmpi train --config` of the
-#    selected config writes (byte for byte); the same choice and config at every rank count;
+#    selected config writes (byte for byte); the same choice and config at every rank count, and
+#    the same model bytes but the weights (the direct solve's rounding depends on the grid);
 #  - predict on the raw test CSV applies the stored knots (the same predictions at every rank
 #    count, to the direct solve's rounding);
 #  - refusals, one line each: a bad value, the transform on a file that is not a table, several
@@ -63,6 +64,10 @@ else 'none')" "$none" "$quantile")
   run $np train --config sel$np.ini --output.model=again$np.kmpi > again$np.log
   cmp m$np.kmpi again$np.kmpi || fail "$np ranks: the tuned model is not the selected config's"
   cmp sel1.ini sel$np.ini || fail "$np ranks: another selected config than at 1 rank"
+  # Everything before the weights (300 x 1 f64) and the CRC: header, scaling, the table section
+  # (knots, means) and the centers, the same bytes as at 1 rank.
+  head=$(( $(stat -c %s m1.kmpi) - 300 * 8 - 4 ))
+  cmp -n $head m1.kmpi m$np.kmpi || fail "$np ranks: the model before its weights differs"
   # The test table as new data comes: without its target, the columns in another order.
   awk -F, -v OFS=, '{ print $3, $1, $2 }' test.csv > raw.csv
   run $np predict --model=m$np.kmpi --data.features=raw.csv \
