@@ -17,21 +17,6 @@
 
 namespace kmpi::detail {
 
-std::vector<std::string> split_names(const std::string& list) {
-  std::vector<std::string> out;
-  std::size_t pos = 0;
-  while (pos <= list.size()) {
-    std::size_t end = list.find(',', pos);
-    if (end == std::string::npos) end = list.size();
-    std::string name = list.substr(pos, end - pos);
-    while (!name.empty() && (name.front() == ' ' || name.front() == '\t')) name.erase(0, 1);
-    while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.pop_back();
-    if (!name.empty()) out.push_back(name);
-    pos = end + 1;
-  }
-  return out;
-}
-
 namespace {
 
 using text::kCellFraction;

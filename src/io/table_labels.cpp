@@ -1,7 +1,7 @@
 // Class names from a labels file (data.train_labels / data.labels next to a table): one label per
 // line, read whole by every rank (a labels file is one column), giving the same classes, class
 // indices and model as the same names in a label column of the table. Also the names (and the
-// number) of an encoding's columns.
+// number) of an encoding's columns, and the comma lists of names the table options take.
 #include <algorithm>
 #include <fstream>
 #include <set>
@@ -35,6 +35,21 @@ std::vector<std::string> TableEncoding::encoded_names() const {
 }  // namespace kmpi
 
 namespace kmpi::detail {
+
+std::vector<std::string> split_names(const std::string& list) {
+  std::vector<std::string> out;
+  std::size_t pos = 0;
+  while (pos <= list.size()) {
+    std::size_t end = list.find(',', pos);
+    if (end == std::string::npos) end = list.size();
+    std::string name = list.substr(pos, end - pos);
+    while (!name.empty() && (name.front() == ' ' || name.front() == '\t')) name.erase(0, 1);
+    while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.pop_back();
+    if (!name.empty()) out.push_back(name);
+    pos = end + 1;
+  }
+  return out;
+}
 namespace {
 
 std::string some(const std::vector<std::string>& names) {
