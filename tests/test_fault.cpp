@@ -11,26 +11,26 @@
 namespace kmpi::fault {
 namespace {
 
+// `text` parses to a site, rank and passage (no list, no delay).
+void expect_spec(const std::string& text, const std::string& site, int rank, long long pass) {
+  const Spec s = parse_spec(text);
+  EXPECT_FALSE(s.list) << text;
+  EXPECT_EQ(s.site, site) << text;
+  EXPECT_EQ(s.rank, rank) << text;
+  EXPECT_EQ(s.pass, pass) << text;
+  EXPECT_EQ(s.delay_ms, 0) << text;
+}
+
 TEST(FaultSpec, ReadsSiteRankAndPass) {
-  const Spec s = parse_spec("site=comm.allreduce,rank=1,pass=3");
-  EXPECT_FALSE(s.list);
-  EXPECT_EQ(s.site, "comm.allreduce");
-  EXPECT_EQ(s.rank, 1);
-  EXPECT_EQ(s.pass, 3);
+  expect_spec("site=comm.allreduce,rank=1,pass=3", "comm.allreduce", 1, 3);
 }
 
 TEST(FaultSpec, RankAndPassDefaultToTheFirstPassageOnRankZero) {
-  const Spec s = parse_spec("site=io.rename");
-  EXPECT_EQ(s.site, "io.rename");
-  EXPECT_EQ(s.rank, 0);
-  EXPECT_EQ(s.pass, 1);
+  expect_spec("site=io.rename", "io.rename", 0, 1);
 }
 
 TEST(FaultSpec, KeysInAnyOrder) {
-  const Spec s = parse_spec("pass=12,site=eigenpro2.step,rank=3");
-  EXPECT_EQ(s.site, "eigenpro2.step");
-  EXPECT_EQ(s.rank, 3);
-  EXPECT_EQ(s.pass, 12);
+  expect_spec("pass=12,site=eigenpro2.step,rank=3", "eigenpro2.step", 3, 12);
 }
 
 TEST(FaultSpec, DelayInMilliseconds) {

@@ -1,7 +1,8 @@
 """DataFrames under mpirun -np P (ctest: python_tables_np1/2/4): every rank passes its own,
 unevenly sized rows of one table. The encoding is agreed (a category only the last rank holds is
 in every rank's model), the predictions equal a serial pandas/numpy encoder plus kernel ridge
-regression, text class names agree with a one-process fit of the whole table, and a bad table on
+regression (with the quantile transform too:
+scikit-learn's), text class names agree with a one-process fit of the whole table, and a bad table on
 one rank only (a column missing at predict) is the same kmpi.Error on every rank (no hang);
 a tree (rfm.leaf_size) fitted across the ranks predicts as the one-process tree."""
 
@@ -29,6 +30,16 @@ got = np.concatenate(comm.allgather(reg.predict(test.iloc[mine_test][list(test.c
 ref = krr(encode(df, df, True), y, encode(df, test, True), 3.0, 1e-3)
 err = np.abs(got - ref).max() / np.abs(ref).max()
 check(err < 1e-8, f"DataFrame predictions differ from the pandas/numpy reference ({err:.2e})")
+
+# data.numeric_transform = quantile over uneven rows per rank: the knots of the whole table
+# (every value of a column under 1000 values), as scikit-learn's QuantileTransformer fits them.
+quant = kmpi.KernelRegressor(**common, options={"data.missing_indicators": True,
+                                                "data.numeric_transform": "quantile"})
+quant.fit(df.iloc[mine], y[mine])
+got = np.concatenate(comm.allgather(quant.predict(test.iloc[mine_test])))
+ref = krr(encode(df, df, True, quantile=True), y, encode(df, test, True, quantile=True), 3.0, 1e-3)
+err = np.abs(got - ref).max() / np.abs(ref).max()
+check(err < 1e-7, f"quantile predictions differ from the scikit-learn reference ({err:.2e})")
 
 clf = kmpi.KernelClassifier(**common).fit(df.iloc[mine], names[mine])
 one = kmpi.KernelClassifier(**common, comm=MPI.COMM_SELF).fit(df, names)
